@@ -1,0 +1,589 @@
+//! The in-memory cohort: plain Rust types, no polars.
+//!
+//! Loading ([`crate::cohort::load`]) turns the registry tables into these
+//! types after validation and unit normalisation; detection, statistics and
+//! the study run read only these. Dates are whole days since 1970-01-01
+//! (the same integer polars uses for its `Date` type); datetimes in the input
+//! are floored to their calendar day.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A calendar day as days since 1970-01-01.
+pub type Day = i32;
+
+/// Index of a patient in [`Cohort::patients`].
+pub type PatientIdx = u32;
+
+/// Convert a [`Day`] to ISO `YYYY-MM-DD`.
+pub fn day_to_iso(day: Day) -> String {
+    // Civil-from-days (Howard Hinnant's algorithm), valid for the proleptic Gregorian calendar.
+    let z = day as i64 + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Parse ISO `YYYY-MM-DD` (a trailing `THH:MM[:SS...]` or ` HH:MM...` time part is accepted
+/// and floored to the day). Returns `None` if it is not a valid date.
+pub fn iso_to_day(s: &str) -> Option<Day> {
+    let s = s.trim();
+    let date = s.get(..10)?;
+    if s.len() > 10 {
+        let sep = s.as_bytes()[10];
+        if sep != b'T' && sep != b' ' {
+            return None;
+        }
+    }
+    let b = date.as_bytes();
+    if b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let y: i64 = date[0..4].parse().ok()?;
+    let m: i64 = date[5..7].parse().ok()?;
+    let d: i64 = date[8..10].parse().ok()?;
+    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+        return None;
+    }
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = if y2 >= 0 { y2 } else { y2 - 399 } / 400;
+    let yoe = y2 - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) as Day)
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ => {
+            if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
+                29
+            } else {
+                28
+            }
+        }
+    }
+}
+
+/// A laboratory analyte or vital sign of the `measurements` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Analyte {
+    /// Body temperature, canonical °C.
+    Temperature,
+    /// Hemoglobin, canonical g/L.
+    Hemoglobin,
+    /// Platelets, canonical 10^9/L.
+    Platelets,
+    /// Absolute neutrophil count, canonical 10^9/L.
+    Neutrophils,
+    /// White blood cells (leukocytes), canonical 10^9/L.
+    Leukocytes,
+    /// Ferritin, canonical µg/L.
+    Ferritin,
+    /// Triglycerides, canonical mmol/L.
+    Triglycerides,
+    /// Fibrinogen, canonical g/L.
+    Fibrinogen,
+    /// Aspartate aminotransferase, canonical U/L.
+    Ast,
+    /// Soluble CD25 (sIL-2R), canonical U/mL.
+    Scd25,
+}
+
+impl Analyte {
+    /// Every analyte, in a fixed order.
+    pub const ALL: [Analyte; 10] = [
+        Analyte::Temperature,
+        Analyte::Hemoglobin,
+        Analyte::Platelets,
+        Analyte::Neutrophils,
+        Analyte::Leukocytes,
+        Analyte::Ferritin,
+        Analyte::Triglycerides,
+        Analyte::Fibrinogen,
+        Analyte::Ast,
+        Analyte::Scd25,
+    ];
+
+    /// The name used in the `analyte` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            Analyte::Temperature => "temperature",
+            Analyte::Hemoglobin => "hemoglobin",
+            Analyte::Platelets => "platelets",
+            Analyte::Neutrophils => "neutrophils",
+            Analyte::Leukocytes => "leukocytes",
+            Analyte::Ferritin => "ferritin",
+            Analyte::Triglycerides => "triglycerides",
+            Analyte::Fibrinogen => "fibrinogen",
+            Analyte::Ast => "ast",
+            Analyte::Scd25 => "scd25",
+        }
+    }
+
+    /// The canonical unit every value is normalised to.
+    pub fn canonical_unit(self) -> &'static str {
+        match self {
+            Analyte::Temperature => "°C",
+            Analyte::Hemoglobin => "g/L",
+            Analyte::Platelets | Analyte::Neutrophils | Analyte::Leukocytes => "10^9/L",
+            Analyte::Ferritin => "µg/L",
+            Analyte::Triglycerides => "mmol/L",
+            Analyte::Fibrinogen => "g/L",
+            Analyte::Ast => "U/L",
+            Analyte::Scd25 => "U/mL",
+        }
+    }
+
+    /// Parse an analyte name (case-insensitive, surrounding spaces ignored).
+    pub fn parse(s: &str) -> Option<Analyte> {
+        let s = s.trim().to_ascii_lowercase();
+        Analyte::ALL.into_iter().find(|a| a.name() == s)
+    }
+}
+
+impl fmt::Display for Analyte {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A clinical finding of the `findings` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum FindingKind {
+    /// Splenomegaly (clinical or imaging).
+    Splenomegaly,
+    /// Hepatomegaly.
+    Hepatomegaly,
+    /// Hemophagocytosis in bone marrow (or spleen, lymph node, liver).
+    Hemophagocytosis,
+    /// Low or absent NK-cell activity.
+    LowNkActivity,
+    /// Known underlying immunosuppression (HScore).
+    Immunosuppression,
+}
+
+impl FindingKind {
+    /// Every finding, in a fixed order.
+    pub const ALL: [FindingKind; 5] = [
+        FindingKind::Splenomegaly,
+        FindingKind::Hepatomegaly,
+        FindingKind::Hemophagocytosis,
+        FindingKind::LowNkActivity,
+        FindingKind::Immunosuppression,
+    ];
+
+    /// The name used in the `finding` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            FindingKind::Splenomegaly => "splenomegaly",
+            FindingKind::Hepatomegaly => "hepatomegaly",
+            FindingKind::Hemophagocytosis => "hemophagocytosis",
+            FindingKind::LowNkActivity => "low_nk_activity",
+            FindingKind::Immunosuppression => "immunosuppression",
+        }
+    }
+
+    /// Parse a finding name (case-insensitive).
+    pub fn parse(s: &str) -> Option<FindingKind> {
+        let s = s.trim().to_ascii_lowercase();
+        FindingKind::ALL.into_iter().find(|f| f.name() == s)
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Treatment intensity class of the `treatments` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Intensity {
+    /// Intensive chemotherapy (7+3, CPX-351, HiDAC, FLAG-Ida ...).
+    Intensive,
+    /// Low-intensity therapy (azacitidine/decitabine ± venetoclax, LDAC ...).
+    LowIntensity,
+    /// Allogeneic stem-cell transplantation.
+    Transplant,
+    /// Best supportive care.
+    Supportive,
+    /// Anything else.
+    Other,
+}
+
+impl Intensity {
+    /// Every class, in a fixed order.
+    pub const ALL: [Intensity; 5] = [
+        Intensity::Intensive,
+        Intensity::LowIntensity,
+        Intensity::Transplant,
+        Intensity::Supportive,
+        Intensity::Other,
+    ];
+
+    /// The name used in the `intensity` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            Intensity::Intensive => "intensive",
+            Intensity::LowIntensity => "low_intensity",
+            Intensity::Transplant => "transplant",
+            Intensity::Supportive => "supportive",
+            Intensity::Other => "other",
+        }
+    }
+
+    /// Parse an intensity name (case-insensitive).
+    pub fn parse(s: &str) -> Option<Intensity> {
+        let s = s.trim().to_ascii_lowercase();
+        Intensity::ALL.into_iter().find(|i| i.name() == s)
+    }
+}
+
+impl fmt::Display for Intensity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// ELN 2022 response category of the `responses` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Response {
+    /// Complete remission.
+    CR,
+    /// CR with partial hematologic recovery.
+    CRh,
+    /// CR with incomplete hematologic recovery.
+    CRi,
+    /// Morphologic leukemia-free state.
+    MLFS,
+    /// Partial remission.
+    PR,
+    /// Stable disease / no response.
+    SD,
+    /// Progressive disease.
+    PD,
+    /// Relapse after CR/CRh/CRi.
+    Relapse,
+}
+
+impl Response {
+    /// Every category, best first.
+    pub const ALL: [Response; 8] = [
+        Response::CR,
+        Response::CRh,
+        Response::CRi,
+        Response::MLFS,
+        Response::PR,
+        Response::SD,
+        Response::PD,
+        Response::Relapse,
+    ];
+
+    /// The name used in the `response` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            Response::CR => "CR",
+            Response::CRh => "CRh",
+            Response::CRi => "CRi",
+            Response::MLFS => "MLFS",
+            Response::PR => "PR",
+            Response::SD => "SD",
+            Response::PD => "PD",
+            Response::Relapse => "relapse",
+        }
+    }
+
+    /// Parse a category (case-insensitive: `cr`, `CRh`, `Relapse` ...).
+    pub fn parse(s: &str) -> Option<Response> {
+        let s = s.trim();
+        Response::ALL.into_iter().find(|r| r.name().eq_ignore_ascii_case(s))
+    }
+
+    /// Composite complete remission: CR, CRh or CRi.
+    pub fn is_composite_cr(self) -> bool {
+        matches!(self, Response::CR | Response::CRh | Response::CRi)
+    }
+}
+
+impl fmt::Display for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A covariate value from an extra column of `patients`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Covariate {
+    /// Numeric column value.
+    Number(f64),
+    /// Text column value (categorical).
+    Text(String),
+    /// Empty cell.
+    Missing,
+}
+
+/// One row of `patients`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Patient {
+    /// `patient_id`, unique.
+    pub id: String,
+    /// `diagnosis_date`: the default time origin.
+    pub diagnosis: Day,
+    /// `last_contact_date`: last date known alive (or the death date).
+    pub last_contact: Day,
+    /// `death_date`, `None` if alive at last contact.
+    pub death: Option<Day>,
+    /// `sex`, if given.
+    pub sex: Option<String>,
+    /// `age_at_diagnosis` in years, if given.
+    pub age: Option<f64>,
+    /// Every other column, by column name.
+    pub covariates: BTreeMap<String, Covariate>,
+}
+
+impl Patient {
+    /// End of follow-up: the death date if dead, else the last contact.
+    pub fn end_of_follow_up(&self) -> Day {
+        self.death.unwrap_or(self.last_contact)
+    }
+}
+
+/// One row of `measurements`, normalised to the analyte's canonical unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measurement {
+    /// Patient index into [`Cohort::patients`].
+    pub patient: PatientIdx,
+    /// Calendar day of the measurement.
+    pub day: Day,
+    /// What was measured.
+    pub analyte: Analyte,
+    /// Index of the unit spelling as given, into [`Cohort::unit_spellings`].
+    pub unit: u16,
+    /// Value in the canonical unit of the analyte.
+    pub value: f64,
+    /// Value as given in the input.
+    pub raw_value: f64,
+    /// 1-based data row number in the source table (header excluded).
+    pub row: u32,
+}
+
+/// One row of `findings`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Finding {
+    /// Patient index.
+    pub patient: PatientIdx,
+    /// Day of the finding.
+    pub day: Day,
+    /// Which finding.
+    pub finding: FindingKind,
+    /// Present (true) or documented absent (false).
+    pub present: bool,
+    /// 1-based data row number in the source table.
+    pub row: u32,
+}
+
+/// One row of `treatments`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TreatmentLine {
+    /// Patient index.
+    pub patient: PatientIdx,
+    /// Line number, 1 = first line.
+    pub line: u32,
+    /// Regimen as written (e.g. `7+3`, `aza+ven`).
+    pub regimen: String,
+    /// Intensity class.
+    pub intensity: Intensity,
+    /// Start day.
+    pub start: Day,
+    /// End day, `None` if ongoing or not recorded.
+    pub end: Option<Day>,
+    /// 1-based data row number in the source table.
+    pub row: u32,
+}
+
+/// One row of `responses`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseAssessment {
+    /// Patient index.
+    pub patient: PatientIdx,
+    /// Treatment line the response refers to.
+    pub line: u32,
+    /// Day of assessment.
+    pub day: Day,
+    /// ELN category.
+    pub response: Response,
+    /// 1-based data row number in the source table.
+    pub row: u32,
+}
+
+/// A validated, unit-normalised cohort.
+///
+/// Invariants (established by the loader, relied on by detection):
+/// `measurements`, `findings`, `treatments` and `responses` are sorted by
+/// `(patient, day/start/line)`, and the `*_offsets` vectors (length
+/// `patients.len() + 1`) give each patient's slice.
+#[derive(Debug, Clone, Default)]
+pub struct Cohort {
+    /// Patients in input order.
+    pub patients: Vec<Patient>,
+    /// Measurements sorted by (patient, day, analyte, row).
+    pub measurements: Vec<Measurement>,
+    /// Findings sorted by (patient, day, finding, row).
+    pub findings: Vec<Finding>,
+    /// Treatment lines sorted by (patient, line, start).
+    pub treatments: Vec<TreatmentLine>,
+    /// Responses sorted by (patient, day, line).
+    pub responses: Vec<ResponseAssessment>,
+    /// Unit spellings as found in the input; `Measurement::unit` indexes this.
+    pub unit_spellings: Vec<String>,
+    /// Which optional tables were present in the cohort folder.
+    pub tables_present: Vec<String>,
+    measurement_offsets: Vec<usize>,
+    finding_offsets: Vec<usize>,
+    treatment_offsets: Vec<usize>,
+    response_offsets: Vec<usize>,
+}
+
+fn offsets_by_patient(n_patients: usize, keys: impl Iterator<Item = PatientIdx>) -> Vec<usize> {
+    let mut counts = vec![0usize; n_patients + 1];
+    for p in keys {
+        counts[p as usize + 1] += 1;
+    }
+    for i in 1..counts.len() {
+        counts[i] += counts[i - 1];
+    }
+    counts
+}
+
+impl Cohort {
+    /// Build a cohort from its parts: sorts every table by patient and day and
+    /// computes the per-patient offsets. Patient indices must be `< patients.len()`.
+    pub fn new(
+        patients: Vec<Patient>,
+        mut measurements: Vec<Measurement>,
+        mut findings: Vec<Finding>,
+        mut treatments: Vec<TreatmentLine>,
+        mut responses: Vec<ResponseAssessment>,
+        unit_spellings: Vec<String>,
+    ) -> Cohort {
+        use rayon::slice::ParallelSliceMut;
+        measurements.par_sort_unstable_by(|a, b| {
+            (a.patient, a.day, a.analyte, a.row).cmp(&(b.patient, b.day, b.analyte, b.row))
+        });
+        findings.sort_unstable_by(|a, b| {
+            (a.patient, a.day, a.finding, a.row).cmp(&(b.patient, b.day, b.finding, b.row))
+        });
+        treatments.sort_by(|a, b| (a.patient, a.line, a.start, a.row).cmp(&(b.patient, b.line, b.start, b.row)));
+        responses.sort_by(|a, b| (a.patient, a.day, a.line, a.row).cmp(&(b.patient, b.day, b.line, b.row)));
+        let n = patients.len();
+        let measurement_offsets = offsets_by_patient(n, measurements.iter().map(|m| m.patient));
+        let finding_offsets = offsets_by_patient(n, findings.iter().map(|m| m.patient));
+        let treatment_offsets = offsets_by_patient(n, treatments.iter().map(|m| m.patient));
+        let response_offsets = offsets_by_patient(n, responses.iter().map(|m| m.patient));
+        Cohort {
+            patients,
+            measurements,
+            findings,
+            treatments,
+            responses,
+            unit_spellings,
+            tables_present: Vec::new(),
+            measurement_offsets,
+            finding_offsets,
+            treatment_offsets,
+            response_offsets,
+        }
+    }
+
+    /// Measurements of patient `p`, sorted by day.
+    pub fn measurements_of(&self, p: PatientIdx) -> &[Measurement] {
+        let p = p as usize;
+        &self.measurements[self.measurement_offsets[p]..self.measurement_offsets[p + 1]]
+    }
+
+    /// Findings of patient `p`, sorted by day.
+    pub fn findings_of(&self, p: PatientIdx) -> &[Finding] {
+        let p = p as usize;
+        &self.findings[self.finding_offsets[p]..self.finding_offsets[p + 1]]
+    }
+
+    /// Treatment lines of patient `p`, sorted by line.
+    pub fn treatments_of(&self, p: PatientIdx) -> &[TreatmentLine] {
+        let p = p as usize;
+        &self.treatments[self.treatment_offsets[p]..self.treatment_offsets[p + 1]]
+    }
+
+    /// Responses of patient `p`, sorted by day.
+    pub fn responses_of(&self, p: PatientIdx) -> &[ResponseAssessment] {
+        let p = p as usize;
+        &self.responses[self.response_offsets[p]..self.response_offsets[p + 1]]
+    }
+
+    /// The unit spelling of a measurement, as given in the input.
+    pub fn unit_of(&self, m: &Measurement) -> &str {
+        self.unit_spellings.get(m.unit as usize).map(String::as_str).unwrap_or("")
+    }
+
+    /// First treatment line of patient `p` (lowest line number), if any.
+    pub fn first_line_of(&self, p: PatientIdx) -> Option<&TreatmentLine> {
+        self.treatments_of(p).first()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_round_trip() {
+        assert_eq!(iso_to_day("1970-01-01"), Some(0));
+        assert_eq!(iso_to_day("2000-03-01"), Some(11_017));
+        assert_eq!(iso_to_day("2024-02-29T13:45:00"), iso_to_day("2024-02-29"));
+        assert_eq!(iso_to_day("2023-02-29"), None);
+        assert_eq!(iso_to_day("2023-13-01"), None);
+        assert_eq!(iso_to_day("20230101"), None);
+        for d in [-1000, 0, 1, 11_017, 19_782, 40_000] {
+            assert_eq!(iso_to_day(&day_to_iso(d)), Some(d));
+        }
+        assert_eq!(day_to_iso(19_782), "2024-02-29");
+    }
+
+    #[test]
+    fn offsets_slice_patients() {
+        let p = |id: &str| Patient {
+            id: id.into(),
+            diagnosis: 0,
+            last_contact: 10,
+            death: None,
+            sex: None,
+            age: None,
+            covariates: BTreeMap::new(),
+        };
+        let m = |patient, day| Measurement {
+            patient,
+            day,
+            analyte: Analyte::Ferritin,
+            unit: 0,
+            value: 1.0,
+            raw_value: 1.0,
+            row: 1,
+        };
+        let c = Cohort::new(vec![p("a"), p("b"), p("c")], vec![m(2, 5), m(0, 3), m(2, 1)], vec![], vec![], vec![], vec!["µg/L".into()]);
+        assert_eq!(c.measurements_of(0).len(), 1);
+        assert_eq!(c.measurements_of(1).len(), 0);
+        assert_eq!(c.measurements_of(2).iter().map(|m| m.day).collect::<Vec<_>>(), vec![1, 5]);
+    }
+}

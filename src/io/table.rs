@@ -1,0 +1,284 @@
+//! A generic input table for `hemosurv km|logrank|cox|cif FILE ...`.
+//!
+//! The estimators in [`crate::stats`] take plain slices; this module reads a
+//! CSV or Parquet file with polars and hands out columns as `f64`, `bool` or
+//! text, with errors that name the file, the 1-based data row and the column.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use thiserror::Error;
+
+/// Errors reading a table or one of its columns.
+#[derive(Debug, Error)]
+pub enum TableError {
+    /// The file could not be read or parsed at all.
+    #[error("{path}: cannot read table: {message}")]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        message: String,
+    },
+    /// The file type is neither `.csv` nor `.parquet`.
+    #[error("{path}: unsupported file type (expected .csv or .parquet)")]
+    UnsupportedType {
+        /// File.
+        path: PathBuf,
+    },
+    /// A requested column is absent.
+    #[error("{path}: no column `{column}` (columns are: {available})")]
+    MissingColumn {
+        /// File.
+        path: PathBuf,
+        /// Requested column.
+        column: String,
+        /// Comma-separated list of the columns present.
+        available: String,
+    },
+    /// A value could not be read as the expected type.
+    #[error("{path}: row {row}, column `{column}`: expected {expected}, found `{found}`")]
+    BadValue {
+        /// File.
+        path: PathBuf,
+        /// 1-based data row (header excluded).
+        row: usize,
+        /// Column.
+        column: String,
+        /// What was expected.
+        expected: String,
+        /// What was found.
+        found: String,
+    },
+}
+
+/// A table loaded into memory.
+pub struct Table {
+    path: PathBuf,
+    df: DataFrame,
+}
+
+impl Table {
+    /// Read a CSV (header row, comma) or Parquet file, chosen by extension.
+    pub fn read(path: &Path) -> Result<Table, TableError> {
+        let read_err = |e: PolarsError| TableError::Read { path: path.to_path_buf(), message: e.to_string() };
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let pl_path = PlRefPath::try_from_path(path).map_err(read_err)?;
+        let lf = match ext.as_str() {
+            "csv" => LazyCsvReader::new(pl_path)
+                .with_has_header(true)
+                .with_infer_schema_length(Some(10_000))
+                .finish()
+                .map_err(read_err)?,
+            "parquet" | "pq" => LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default()).map_err(read_err)?,
+            _ => return Err(TableError::UnsupportedType { path: path.to_path_buf() }),
+        };
+        let df = lf.collect().map_err(read_err)?;
+        Ok(Table { path: path.to_path_buf(), df })
+    }
+
+    /// Wrap an in-memory DataFrame (for tests and library users).
+    pub fn from_dataframe(name: &str, df: DataFrame) -> Table {
+        Table { path: PathBuf::from(name), df }
+    }
+
+    /// Number of data rows.
+    pub fn n_rows(&self) -> usize {
+        self.df.height()
+    }
+
+    /// The file the table came from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn column(&self, name: &str) -> Result<&Column, TableError> {
+        self.df.column(name).map_err(|_| TableError::MissingColumn {
+            path: self.path.clone(),
+            column: name.to_string(),
+            available: self.df.get_column_names().iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    /// Whether the column exists.
+    pub fn has_column(&self, name: &str) -> bool {
+        self.df.column(name).is_ok()
+    }
+
+    /// A column as numbers; empty cells are `None`. Text that does not parse as
+    /// a number is an error naming the row.
+    pub fn numeric(&self, name: &str) -> Result<Vec<Option<f64>>, TableError> {
+        let col = self.column(name)?;
+        if col.dtype().is_primitive_numeric() || col.dtype() == &DataType::Boolean {
+            let c = col
+                .cast(&DataType::Float64)
+                .map_err(|e| TableError::Read { path: self.path.clone(), message: e.to_string() })?;
+            let ca = c
+                .f64()
+                .map_err(|e| TableError::Read { path: self.path.clone(), message: e.to_string() })?;
+            return Ok(ca.iter().collect());
+        }
+        let strings = self.text(name)?;
+        strings
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                None => Ok(None),
+                Some(s) if s.trim().is_empty() || s.trim() == "NA" => Ok(None),
+                Some(s) => s.trim().parse::<f64>().map(Some).map_err(|_| TableError::BadValue {
+                    path: self.path.clone(),
+                    row: i + 1,
+                    column: name.to_string(),
+                    expected: "a number".into(),
+                    found: s,
+                }),
+            })
+            .collect()
+    }
+
+    /// A column of numbers with no missing values allowed.
+    pub fn numeric_required(&self, name: &str) -> Result<Vec<f64>, TableError> {
+        self.numeric(name)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.ok_or_else(|| TableError::BadValue {
+                    path: self.path.clone(),
+                    row: i + 1,
+                    column: name.to_string(),
+                    expected: "a number (missing values are not allowed here)".into(),
+                    found: String::new(),
+                })
+            })
+            .collect()
+    }
+
+    /// An event-status column: `0/1`, `true/false`, `TRUE/FALSE`.
+    pub fn status(&self, name: &str) -> Result<Vec<bool>, TableError> {
+        let values = self.numeric_or_bool_codes(name)?;
+        values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                0 => Ok(false),
+                1 => Ok(true),
+                other => Err(TableError::BadValue {
+                    path: self.path.clone(),
+                    row: i + 1,
+                    column: name.to_string(),
+                    expected: "event status 0 (censored) or 1 (event)".into(),
+                    found: other.to_string(),
+                }),
+            })
+            .collect()
+    }
+
+    /// Non-negative integer codes (event type for competing risks: 0 = censored, 1..k causes).
+    pub fn codes(&self, name: &str) -> Result<Vec<u32>, TableError> {
+        let values = self.numeric_or_bool_codes(name)?;
+        values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                u32::try_from(v).map_err(|_| TableError::BadValue {
+                    path: self.path.clone(),
+                    row: i + 1,
+                    column: name.to_string(),
+                    expected: "a non-negative integer code".into(),
+                    found: v.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    fn numeric_or_bool_codes(&self, name: &str) -> Result<Vec<i64>, TableError> {
+        let col = self.column(name)?;
+        if col.dtype() == &DataType::String {
+            let strings = self.text(name)?;
+            return strings
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let s = v.unwrap_or_default();
+                    match s.trim().to_ascii_lowercase().as_str() {
+                        "true" => Ok(1),
+                        "false" => Ok(0),
+                        t => t.parse::<i64>().map_err(|_| TableError::BadValue {
+                            path: self.path.clone(),
+                            row: i + 1,
+                            column: name.to_string(),
+                            expected: "an integer code or true/false".into(),
+                            found: s.clone(),
+                        }),
+                    }
+                })
+                .collect();
+        }
+        let nums = self.numeric(name)?;
+        nums.into_iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Some(x) if x.fract() == 0.0 && x.is_finite() => Ok(x as i64),
+                other => Err(TableError::BadValue {
+                    path: self.path.clone(),
+                    row: i + 1,
+                    column: name.to_string(),
+                    expected: "an integer code".into(),
+                    found: other.map(|x| x.to_string()).unwrap_or_default(),
+                }),
+            })
+            .collect()
+    }
+
+    /// A column as text (numbers are formatted as polars prints them); empty cells are `None`.
+    pub fn text(&self, name: &str) -> Result<Vec<Option<String>>, TableError> {
+        let col = self.column(name)?;
+        let c = col
+            .cast(&DataType::String)
+            .map_err(|e| TableError::Read { path: self.path.clone(), message: e.to_string() })?;
+        let ca = c.str().map_err(|e| TableError::Read { path: self.path.clone(), message: e.to_string() })?;
+        Ok(ca.iter().map(|v| v.map(str::to_string)).collect())
+    }
+
+    /// A text column where missing values are not allowed (group labels).
+    pub fn labels(&self, name: &str) -> Result<Vec<String>, TableError> {
+        self.text(name)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.filter(|s| !s.is_empty()).ok_or_else(|| TableError::BadValue {
+                    path: self.path.clone(),
+                    row: i + 1,
+                    column: name.to_string(),
+                    expected: "a group label (missing values are not allowed here)".into(),
+                    found: String::new(),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the column holds numbers (as stored or inferred).
+    pub fn is_numeric(&self, name: &str) -> Result<bool, TableError> {
+        Ok(self.column(name)?.dtype().is_primitive_numeric())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_csv_columns_and_names_bad_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        std::fs::write(&p, "time,status,grp\n1.5,1,a\n2,0,b\n3,2,a\n").unwrap();
+        let t = Table::read(&p).unwrap();
+        assert_eq!(t.n_rows(), 3);
+        assert_eq!(t.numeric_required("time").unwrap(), vec![1.5, 2.0, 3.0]);
+        assert_eq!(t.labels("grp").unwrap(), vec!["a", "b", "a"]);
+        let e = t.status("status").unwrap_err().to_string();
+        assert!(e.contains("row 3") && e.contains("`status`") && e.contains("t.csv"), "{e}");
+        let e = t.numeric("nope").err().unwrap().to_string();
+        assert!(e.contains("no column `nope`") && e.contains("time, status, grp"), "{e}");
+    }
+}

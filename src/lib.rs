@@ -1,0 +1,10 @@
+//! hemosurv: registry cohort analytics and survival statistics for hematology.
+//!
+//! Data flows one way: [`cohort`] (load, validate, normalise units) →
+//! `hlh` (detect episodes) → [`stats`] (estimate) → `plot` (draw) →
+//! `report` (write). `study` wires a whole run; `simulate` makes
+//! synthetic registries with known truth.
+
+pub mod cohort;
+pub mod io;
+pub mod stats;

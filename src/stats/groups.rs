@@ -1,0 +1,102 @@
+//! Grouping of subjects into levels, ordered the way R orders factor levels.
+//!
+//! R's `factor()` sorts the distinct values; for a numeric column that means
+//! numeric order (1, 2, 10), for text lexicographic order. An explicit level
+//! order (e.g. from a study file) overrides that.
+
+use super::error::{StatsError, StatsResult};
+
+/// Subjects assigned to levels `0..labels.len()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grouping {
+    /// Level of each subject, an index into `labels`.
+    pub codes: Vec<usize>,
+    /// Level labels, in level order (the first is the reference level).
+    pub labels: Vec<String>,
+}
+
+impl Grouping {
+    /// Everyone in one group labelled `label` (R prints no strata then; we use `"all"`).
+    pub fn single(n: usize, label: &str) -> Grouping {
+        Grouping { codes: vec![0; n], labels: vec![label.to_string()] }
+    }
+
+    /// Levels from the distinct values, sorted as R's `factor()` does: numerically
+    /// when every value parses as a number, otherwise as text.
+    pub fn from_values<S: AsRef<str>>(values: &[S]) -> Grouping {
+        let mut distinct: Vec<&str> = values.iter().map(|v| v.as_ref()).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let numeric: Option<Vec<f64>> = distinct.iter().map(|s| s.trim().parse::<f64>().ok()).collect();
+        if let Some(nums) = numeric {
+            let mut pairs: Vec<(f64, &str)> = nums.into_iter().zip(distinct.iter().copied()).collect();
+            pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
+            distinct = pairs.into_iter().map(|p| p.1).collect();
+        }
+        Self::build(values, distinct.into_iter().map(String::from).collect())
+            .expect("every value is one of its own distinct values")
+    }
+
+    /// Levels in the given order; a value not among `levels` is an error naming `column`.
+    pub fn with_levels<S: AsRef<str>>(column: &str, values: &[S], levels: &[String]) -> StatsResult<Grouping> {
+        Self::build(values, levels.to_vec()).map_err(|(row, v)| StatsError::InvalidInput {
+            column: column.to_string(),
+            message: format!("row {}: value `{v}` is not one of the levels {levels:?}", row + 1),
+        })
+    }
+
+    fn build<S: AsRef<str>>(values: &[S], labels: Vec<String>) -> Result<Grouping, (usize, String)> {
+        let index: std::collections::HashMap<&str, usize> =
+            labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+        let mut codes = Vec::with_capacity(values.len());
+        for (row, v) in values.iter().enumerate() {
+            match index.get(v.as_ref()) {
+                Some(&c) => codes.push(c),
+                None => return Err((row, v.as_ref().to_string())),
+            }
+        }
+        Ok(Grouping { codes, labels })
+    }
+
+    /// Number of levels.
+    pub fn n_levels(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Row indices of each level.
+    pub fn members(&self) -> Vec<Vec<usize>> {
+        let mut out = vec![Vec::new(); self.labels.len()];
+        for (i, &c) in self.codes.iter().enumerate() {
+            out[c].push(i);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_levels_sort_numerically() {
+        let g = Grouping::from_values(&["10", "2", "1", "2"]);
+        assert_eq!(g.labels, vec!["1", "2", "10"]);
+        assert_eq!(g.codes, vec![2, 1, 0, 1]);
+    }
+
+    #[test]
+    fn text_levels_sort_lexicographically() {
+        let g = Grouping::from_values(&["placebo", "6-MP", "placebo"]);
+        assert_eq!(g.labels, vec!["6-MP", "placebo"]);
+        assert_eq!(g.codes, vec![1, 0, 1]);
+    }
+
+    #[test]
+    fn explicit_levels_reject_unknown_values() {
+        let lv = vec!["squamous".to_string(), "adeno".to_string()];
+        let g = Grouping::with_levels("celltype", &["adeno", "squamous"], &lv).unwrap();
+        assert_eq!(g.codes, vec![1, 0]);
+        let e = Grouping::with_levels("celltype", &["adeno", "large"], &lv).unwrap_err();
+        assert!(e.to_string().contains("celltype") && e.to_string().contains("row 2"));
+    }
+}

@@ -1,0 +1,12 @@
+//! Survival and incidence statistics: pure functions on plain slices, no polars.
+//!
+//! Each estimator has one public result type with methods that write its table.
+//! All of them are tested against R `survival` 3.5 / `cmprsk` reference values
+//! in `tests/fixtures/` (see `tests/stats_*.rs`).
+
+pub mod dist;
+pub mod error;
+pub mod groups;
+
+pub use error::{StatsError, StatsResult};
+pub use groups::Grouping;
