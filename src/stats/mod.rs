@@ -7,6 +7,7 @@
 pub mod dist;
 pub mod error;
 pub mod groups;
+pub mod simon_makuch;
 
 pub use error::{StatsError, StatsResult};
 pub use groups::Grouping;
