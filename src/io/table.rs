@@ -263,6 +263,23 @@ impl Table {
     }
 }
 
+/// Convert a CSV file (header row) to Parquet with types inferred from the whole
+/// file, so the same CSV always gives the same Parquet.
+pub fn csv_to_parquet(csv: &Path, parquet: &Path) -> Result<(), TableError> {
+    let err = |e: PolarsError| TableError::Read { path: csv.to_path_buf(), message: e.to_string() };
+    let mut df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(None)
+        .try_into_reader_with_file_path(Some(csv.to_path_buf()))
+        .map_err(err)?
+        .finish()
+        .map_err(err)?;
+    let file = std::fs::File::create(parquet)
+        .map_err(|e| TableError::Read { path: parquet.to_path_buf(), message: e.to_string() })?;
+    ParquetWriter::new(file).finish(&mut df).map_err(err)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,5 +297,10 @@ mod tests {
         assert!(e.contains("row 3") && e.contains("`status`") && e.contains("t.csv"), "{e}");
         let e = t.numeric("nope").err().unwrap().to_string();
         assert!(e.contains("no column `nope`") && e.contains("time, status, grp"), "{e}");
+        let pq = dir.path().join("t.parquet");
+        csv_to_parquet(&p, &pq).unwrap();
+        let back = Table::read(&pq).unwrap();
+        assert_eq!(back.numeric_required("time").unwrap(), vec![1.5, 2.0, 3.0]);
+        assert_eq!(back.labels("grp").unwrap(), vec!["a", "b", "a"]);
     }
 }

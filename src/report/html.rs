@@ -1,0 +1,309 @@
+//! The self-contained HTML report: one page, readable offline.
+//!
+//! The SVG figures are inlined into the page (XML declaration and anything
+//! else before `<svg` stripped), the CSS is inline, there is no JavaScript and
+//! no external URL (the only `http://` text is SVG namespace identifiers,
+//! which browsers never fetch). Tables are rendered with
+//! [`CsvTable::to_html_table`], capped at [`Report::max_table_rows`] rows with
+//! a note naming the full CSV file. All text is HTML-escaped.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::csv::{escape_html, format_sig, CsvTable};
+use super::manifest::Manifest;
+use super::output::{write_atomic, FIGURES_DIR};
+use super::{ReportError, ReportResult};
+
+/// Default cap on the rows shown per table.
+pub const DEFAULT_MAX_TABLE_ROWS: usize = 50;
+
+/// A figure to inline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FigureRef {
+    /// Short title (shown after "Figure N.").
+    pub title: String,
+    /// The SVG file to inline (normally `<out>/figures/<name>.svg`).
+    pub svg_path: PathBuf,
+    /// Caption: what is shown, the population, the estimator.
+    pub caption: String,
+}
+
+/// One section of the report.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Section {
+    /// Heading (also the table-of-contents entry).
+    pub heading: String,
+    /// Plain-text paragraphs shown first.
+    pub paragraphs: Vec<String>,
+    /// Figures, shown after the paragraphs.
+    pub figures: Vec<FigureRef>,
+    /// Tables with their captions, shown after the figures.
+    pub tables: Vec<(CsvTable, String)>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// Page title and top heading.
+    pub title: String,
+    /// Sections, in order.
+    pub sections: Vec<Section>,
+    /// Run provenance summarised in the footer (version, command, inputs, counts, exclusions, timings).
+    pub manifest: Option<Manifest>,
+    /// At most this many rows of each table are shown.
+    pub max_table_rows: usize,
+}
+
+impl Report {
+    /// An empty report with the default row cap and no manifest.
+    pub fn new(title: impl Into<String>) -> Report {
+        Report { title: title.into(), sections: Vec::new(), manifest: None, max_table_rows: DEFAULT_MAX_TABLE_ROWS }
+    }
+
+    /// Render the complete page. Fails if a figure cannot be read or inlined.
+    pub fn render(&self) -> ReportResult<String> {
+        let mut h = String::with_capacity(64 * 1024);
+        h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+        h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+        let _ = writeln!(h, "<title>{}</title>", escape_html(&self.title));
+        let _ = writeln!(h, "<style>\n{CSS}</style>\n</head>\n<body>");
+        let _ = writeln!(h, "<header><h1>{}</h1></header>", escape_html(&self.title));
+
+        // Table of contents, with the same numbering as the body.
+        h.push_str("<nav class=\"toc\"><h2>Contents</h2>\n<ol>\n");
+        let (mut fig_no, mut tab_no) = (0usize, 0usize);
+        for (s, sec) in self.sections.iter().enumerate() {
+            let _ = write!(h, "<li><a href=\"#sec-{}\">{}</a>", s + 1, escape_html(&sec.heading));
+            if !sec.figures.is_empty() || !sec.tables.is_empty() {
+                h.push_str("\n<ul>\n");
+                for f in &sec.figures {
+                    fig_no += 1;
+                    let _ = writeln!(
+                        h,
+                        "<li><a href=\"#fig-{fig_no}\">Figure {fig_no}. {}</a></li>",
+                        escape_html(&f.title)
+                    );
+                }
+                for (t, _) in &sec.tables {
+                    tab_no += 1;
+                    let _ = writeln!(
+                        h,
+                        "<li><a href=\"#tab-{tab_no}\">Table {tab_no}. {}</a></li>",
+                        escape_html(&t.name)
+                    );
+                }
+                h.push_str("</ul>\n");
+            }
+            h.push_str("</li>\n");
+        }
+        if self.manifest.is_some() {
+            h.push_str("<li><a href=\"#run-details\">Run details</a></li>\n");
+        }
+        h.push_str("</ol>\n</nav>\n<main>\n");
+
+        let (mut fig_no, mut tab_no) = (0usize, 0usize);
+        for (s, sec) in self.sections.iter().enumerate() {
+            let _ = writeln!(h, "<section id=\"sec-{}\">\n<h2>{}</h2>", s + 1, escape_html(&sec.heading));
+            for p in &sec.paragraphs {
+                let _ = writeln!(h, "<p>{}</p>", escape_html(p));
+            }
+            for f in &sec.figures {
+                fig_no += 1;
+                let svg = inline_svg(&f.svg_path)?;
+                let file = f.svg_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let _ = writeln!(
+                    h,
+                    "<figure id=\"fig-{fig_no}\">\n<div class=\"svg\">\n{svg}\n</div>\n\
+                     <figcaption><b>Figure {fig_no}. {}</b> {} <span class=\"file\">({}/{})</span></figcaption>\n</figure>",
+                    escape_html(&f.title),
+                    escape_html(&f.caption),
+                    FIGURES_DIR,
+                    escape_html(&file)
+                );
+            }
+            for (t, caption) in &sec.tables {
+                tab_no += 1;
+                let _ = writeln!(
+                    h,
+                    "<div class=\"table-block\" id=\"tab-{tab_no}\">\n<p class=\"caption\"><b>Table {tab_no}. {}</b> {} \
+                     <span class=\"file\">(tables/{})</span></p>",
+                    escape_html(&t.name),
+                    escape_html(caption),
+                    escape_html(&t.file_name())
+                );
+                h.push_str(&t.to_html_table(self.max_table_rows));
+                if !t.docs.is_empty() {
+                    h.push_str("<details><summary>Columns</summary>\n<dl class=\"cols\">\n");
+                    for c in &t.columns {
+                        if let Some(d) = t.doc(c) {
+                            let _ = writeln!(h, "<dt><code>{}</code></dt><dd>{}</dd>", escape_html(c), escape_html(d));
+                        }
+                    }
+                    h.push_str("</dl>\n</details>\n");
+                }
+                h.push_str("</div>\n");
+            }
+            h.push_str("</section>\n");
+        }
+        h.push_str("</main>\n");
+        h.push_str(&self.footer());
+        h.push_str("</body>\n</html>\n");
+        Ok(h)
+    }
+
+    /// Render and write the page atomically to `path`.
+    pub fn write_html(&self, path: &Path) -> ReportResult<()> {
+        let page = self.render()?;
+        write_atomic(path, page.as_bytes())
+    }
+
+    /// Footer: version, and a summary of the manifest if present.
+    fn footer(&self) -> String {
+        let mut h = String::from("<footer>\n");
+        let version = self
+            .manifest
+            .as_ref()
+            .map(|m| m.hemosurv_version.clone())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
+        let Some(m) = &self.manifest else {
+            let _ = writeln!(h, "<p>Generated by hemosurv {}.</p>\n</footer>", escape_html(&version));
+            return h;
+        };
+        h.push_str("<h2 id=\"run-details\">Run details</h2>\n");
+        let _ = writeln!(
+            h,
+            "<p>Generated by hemosurv {} — started {} UTC, wall time {} s. Full provenance \
+             (configuration, input and output SHA-256) is in <code>manifest.json</code>; tables are \
+             byte-identical between runs with the same inputs, so compare <code>outputs[].sha256</code> \
+             to check two runs agree.</p>",
+            escape_html(&version),
+            escape_html(m.started_utc.trim_end_matches('Z')),
+            escape_html(&format_sig(m.wall_time_s, 3))
+        );
+        if !m.command.is_empty() {
+            let _ = writeln!(h, "<p>Command: <code>{}</code></p>", escape_html(&m.command.join(" ")));
+        }
+        if !m.inputs.is_empty() {
+            h.push_str("<table class=\"data\"><thead><tr><th>input</th><th>path</th><th class=\"num\">rows</th><th>SHA-256</th></tr></thead><tbody>\n");
+            for i in &m.inputs {
+                let _ = writeln!(
+                    h,
+                    "<tr><td>{}</td><td><code>{}</code></td><td class=\"num\">{}</td><td><code>{}</code></td></tr>",
+                    escape_html(&i.table),
+                    escape_html(&i.path),
+                    i.rows,
+                    escape_html(&i.sha256)
+                );
+            }
+            h.push_str("</tbody></table>\n");
+        }
+        if !m.row_counts.is_empty() {
+            h.push_str("<table class=\"data\"><thead><tr><th>count</th><th class=\"num\">rows</th></tr></thead><tbody>\n");
+            for (k, v) in &m.row_counts {
+                let _ = writeln!(h, "<tr><td>{}</td><td class=\"num\">{}</td></tr>", escape_html(k), v);
+            }
+            h.push_str("</tbody></table>\n");
+        }
+        if m.exclusions.is_empty() {
+            h.push_str("<p>No rows were excluded.</p>\n");
+        } else {
+            h.push_str("<table class=\"data\"><thead><tr><th>stage</th><th>exclusion reason</th><th class=\"num\">count</th></tr></thead><tbody>\n");
+            for e in &m.exclusions {
+                let _ = writeln!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+                    escape_html(&e.stage),
+                    escape_html(&e.reason),
+                    e.count
+                );
+            }
+            h.push_str("</tbody></table>\n");
+        }
+        if !m.stages.is_empty() {
+            let stages: Vec<String> = m
+                .stages
+                .iter()
+                .map(|s| format!("{} {} s", escape_html(&s.name), escape_html(&format_sig(s.seconds, 3))))
+                .collect();
+            let _ = writeln!(h, "<p class=\"note\">Stage timings: {}.</p>", stages.join("; "));
+        }
+        h.push_str("</footer>\n");
+        h
+    }
+}
+
+/// Read an SVG file and return its markup from `<svg` on (dropping the XML
+/// declaration, doctype and leading comments). Rejects files without an
+/// `<svg` element, with scripts, or with external references.
+fn inline_svg(path: &Path) -> ReportResult<String> {
+    let bad = |message: &str| ReportError::BadFigure { path: path.to_path_buf(), message: message.to_string() };
+    let bytes = fs::read(path).map_err(|e| ReportError::io(path, e))?;
+    let text = String::from_utf8(bytes).map_err(|_| bad("the file is not UTF-8 text"))?;
+    let start = text.find("<svg").ok_or_else(|| bad("no <svg> element found"))?;
+    let svg = text[start..].trim_end();
+    let lower = svg.to_ascii_lowercase();
+    if lower.contains("<script") {
+        return Err(bad("the SVG contains a script; the report must not run JavaScript"));
+    }
+    let compact: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
+    for pat in ["href=\"http", "href='http", "href=\"//", "href='//", "url(http", "url(\"http", "url('http", "url(//"] {
+        if compact.contains(pat) {
+            return Err(bad("the SVG references an external resource; the report must work offline"));
+        }
+    }
+    Ok(svg.to_string())
+}
+
+/// Inline style sheet (print-friendly, no external fonts).
+const CSS: &str = r#"body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1a1a1a;
+  max-width: 62rem; margin: 0 auto; padding: 1rem 1.5rem 3rem; line-height: 1.45; }
+h1 { font-size: 1.7rem; border-bottom: 2px solid #444; padding-bottom: .3rem; }
+h2 { font-size: 1.3rem; margin-top: 2.2rem; border-bottom: 1px solid #ccc; }
+nav.toc { background: #f6f6f6; padding: .5rem 1rem; border: 1px solid #ddd; }
+nav.toc h2 { margin-top: .3rem; border: none; font-size: 1.1rem; }
+nav.toc ul { font-size: .92rem; }
+a { color: #1f4e9a; }
+figure { margin: 1.5rem 0; }
+figure .svg svg { max-width: 100%; height: auto; display: block; margin: 0 auto; }
+figcaption, p.caption { font-size: .93rem; color: #333; }
+.file { color: #777; font-size: .85rem; }
+.table-block { margin: 1.5rem 0; }
+.table-wrap { overflow-x: auto; }
+table.data { border-collapse: collapse; font-size: .85rem; margin: .4rem 0; }
+table.data th, table.data td { border: 1px solid #ccc; padding: .15rem .45rem; text-align: left; vertical-align: top; }
+table.data th { background: #eee; }
+table.data td.num, table.data th.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.data td.na { color: #999; }
+table.data tbody tr:nth-child(even) { background: #fafafa; }
+p.note { font-size: .85rem; color: #555; }
+dl.cols dt { font-weight: bold; margin-top: .3rem; }
+dl.cols dd { margin-left: 1.5rem; }
+footer { margin-top: 3rem; border-top: 2px solid #444; font-size: .88rem; }
+code { font-family: Menlo, Consolas, monospace; font-size: .9em; word-break: break-all; }
+@media print { nav.toc { display: none; } figure, .table-block { break-inside: avoid; } }
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_svg_strips_prolog_and_rejects_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.svg");
+        fs::write(&p, "<?xml version=\"1.0\"?>\n<!-- c --><svg xmlns=\"http://www.w3.org/2000/svg\"><rect/></svg>\n")
+            .unwrap();
+        assert_eq!(inline_svg(&p).unwrap(), "<svg xmlns=\"http://www.w3.org/2000/svg\"><rect/></svg>");
+        fs::write(&p, "<svg><script>alert(1)</script></svg>").unwrap();
+        assert!(inline_svg(&p).unwrap_err().to_string().contains("script"));
+        fs::write(&p, "<svg><image href=\"https://x/y.png\"/></svg>").unwrap();
+        assert!(inline_svg(&p).unwrap_err().to_string().contains("external"));
+        fs::write(&p, "not an svg").unwrap();
+        assert!(inline_svg(&p).unwrap_err().to_string().contains("a.svg"));
+        let missing = dir.path().join("missing.svg");
+        assert!(inline_svg(&missing).unwrap_err().to_string().contains("missing.svg"));
+    }
+}

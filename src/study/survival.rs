@@ -1,0 +1,213 @@
+//! Survival analyses of a study: Kaplan–Meier by first-line intensity and
+//! regimen (OS, EFS) with log-rank tests; HLH as a time-dependent exposure
+//! (Cox on `(start, stop]` data, Simon–Makuch curves); landmark analyses; and
+//! the naive "HLH ever" comparison, labelled as biased by immortal time.
+
+use ndarray::Array2;
+
+use crate::report::csv::{Cell, CsvTable};
+use crate::stats::cox::{coxph, CoxModel, CoxOptions};
+use crate::stats::design::{build_design, ColumnData};
+use crate::stats::km::{kaplan_meier, KaplanMeier, KmOptions};
+use crate::stats::logrank::{survdiff, LogRankTest};
+use crate::stats::simon_makuch::{simon_makuch, CpCurve};
+use crate::stats::timesplit::{landmark, split_at_exposure, Interval};
+use crate::stats::{Grouping, StatsError, StatsResult};
+
+use super::covariates::{expand, CovariateColumns};
+use super::dataset::Dataset;
+use super::exposure::Exposure;
+
+/// A Kaplan–Meier fit with its log-rank test (none when there is one group).
+pub struct KmAnalysis {
+    /// File stem, e.g. `os_by_first_line_intensity`.
+    pub name: String,
+    /// Endpoint label (`OS`, `EFS`, ...).
+    pub endpoint: String,
+    /// The fit.
+    pub km: KaplanMeier,
+    /// Log-rank test across groups.
+    pub logrank: Option<LogRankTest>,
+}
+
+/// Fit KM + log-rank for one endpoint and grouping.
+pub fn km_analysis(name: &str, endpoint: &str, time: &[f64], event: &[bool], labels: &[String], opts: &KmOptions) -> StatsResult<KmAnalysis> {
+    let g = Grouping::from_values(labels);
+    let km = kaplan_meier(time, event, &g, opts)?;
+    let groups_with_data = g.members().iter().filter(|m| !m.is_empty()).count();
+    let logrank = if groups_with_data > 1 { Some(survdiff(time, event, &g, None, 0.0)?) } else { None };
+    Ok(KmAnalysis { name: name.into(), endpoint: endpoint.into(), km, logrank })
+}
+
+/// The time-dependent HLH analyses of one criteria set.
+pub struct HlhSurvival {
+    /// Criteria set.
+    pub criteria_set: String,
+    /// Counting-process intervals (split at HLH onset).
+    pub intervals: Vec<Interval>,
+    /// Cox model with HLH as a time-varying covariate (+ adjustment covariates).
+    pub cox_td: CoxModel,
+    /// Unadjusted time-dependent Cox model (HLH only).
+    pub cox_td_unadjusted: CoxModel,
+    /// Naive Cox model with "HLH ever" fixed at baseline (biased; for comparison only).
+    pub cox_naive: CoxModel,
+    /// Naive KM by "HLH ever" (biased; for comparison only).
+    pub km_naive: KmAnalysis,
+    /// Simon–Makuch curves: [no HLH, HLH].
+    pub simon_makuch: Vec<CpCurve>,
+    /// Landmark analyses: (landmark day, KM + log-rank by HLH by the landmark, n excluded before L).
+    pub landmarks: Vec<(f64, KmAnalysis, usize)>,
+    /// Subjects dropped from the adjusted model for missing covariates.
+    pub dropped_for_missing_covariates: usize,
+}
+
+fn cox_from_columns(
+    start: Option<&[f64]>,
+    stop: &[f64],
+    event: &[bool],
+    columns: &[(String, ColumnData)],
+    opts: &CoxOptions,
+) -> StatsResult<(CoxModel, usize)> {
+    let design = build_design(columns, None)?;
+    let keep = &design.kept_rows;
+    let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+    let stop_k = pick(stop);
+    let start_k = start.map(pick);
+    let event_k: Vec<bool> = keep.iter().map(|&i| event[i]).collect();
+    let x: &Array2<f64> = &design.x;
+    let model = coxph(start_k.as_deref(), &stop_k, &event_k, x, &design.terms, None, None, opts)?;
+    Ok((model, design.dropped_rows.len()))
+}
+
+/// Run the HLH survival analyses for one criteria set.
+pub fn hlh_survival(
+    dataset: &Dataset,
+    exposure: &Exposure,
+    covariates: &CovariateColumns,
+    landmarks_days: &[f64],
+    conf_level: f64,
+) -> StatsResult<HlhSurvival> {
+    let time: Vec<f64> = dataset.patients.iter().map(|p| p.os_time).collect();
+    let event: Vec<bool> = dataset.patients.iter().map(|p| p.os_event).collect();
+    if !exposure.onset.iter().any(Option::is_some) {
+        return Err(StatsError::Empty(format!("no HLH episode under `{}`: no HLH survival analysis", exposure.criteria_set)));
+    }
+    let intervals = split_at_exposure(&time, &event, &exposure.onset)?;
+    let subject: Vec<usize> = intervals.iter().map(|iv| iv.subject).collect();
+    let start: Vec<f64> = intervals.iter().map(|iv| iv.start).collect();
+    let stop: Vec<f64> = intervals.iter().map(|iv| iv.stop).collect();
+    let ev: Vec<bool> = intervals.iter().map(|iv| iv.event).collect();
+    let hlh: Vec<Option<f64>> = intervals.iter().map(|iv| Some(if iv.exposed { 1.0 } else { 0.0 })).collect();
+    let opts = CoxOptions { conf_level, ..CoxOptions::default() };
+
+    let mut cols = vec![("hlh".to_string(), ColumnData::Numeric(hlh.clone()))];
+    for (name, col) in &covariates.columns {
+        cols.push((name.clone(), expand(col, &subject)));
+    }
+    let (cox_td, dropped_rows) = cox_from_columns(Some(&start), &stop, &ev, &cols, &opts)?;
+    let dropped_subjects = {
+        let design_rows_dropped = dropped_rows;
+        if design_rows_dropped == 0 {
+            0
+        } else {
+            // count distinct subjects with a missing covariate
+            let missing: std::collections::BTreeSet<usize> = (0..dataset.patients.len())
+                .filter(|&s| {
+                    covariates.columns.iter().any(|(_, c)| match c {
+                        ColumnData::Numeric(v) => v[s].is_none(),
+                        ColumnData::Categorical(v) => v[s].is_none(),
+                    })
+                })
+                .collect();
+            missing.len()
+        }
+    };
+    let (cox_td_unadjusted, _) =
+        cox_from_columns(Some(&start), &stop, &ev, &[("hlh".to_string(), ColumnData::Numeric(hlh))], &opts)?;
+
+    let ever: Vec<Option<f64>> = exposure.onset.iter().map(|o| Some(if o.is_some() { 1.0 } else { 0.0 })).collect();
+    let (cox_naive, _) = cox_from_columns(None, &time, &event, &[("hlh_ever".to_string(), ColumnData::Numeric(ever))], &opts)?;
+    let ever_labels: Vec<String> =
+        exposure.onset.iter().map(|o| if o.is_some() { "HLH ever".to_string() } else { "no HLH".to_string() }).collect();
+    let km_opts = KmOptions { conf_level, ..KmOptions::default() };
+    let km_naive = km_analysis("os_by_hlh_ever_naive", "OS", &time, &event, &ever_labels, &km_opts)?;
+
+    let state: Vec<usize> = intervals.iter().map(|iv| usize::from(iv.exposed)).collect();
+    let labels = vec!["no HLH".to_string(), "HLH".to_string()];
+    let simon_makuch = simon_makuch(&start, &stop, &ev, &state, &labels, conf_level)?;
+
+    let mut landmarks = Vec::new();
+    for &l in landmarks_days {
+        let lm = landmark(&time, &event, &exposure.onset, l);
+        if lm.kept.is_empty() {
+            continue;
+        }
+        let labels: Vec<String> =
+            lm.exposed.iter().map(|&e| if e { "HLH by landmark".to_string() } else { "no HLH by landmark".to_string() }).collect();
+        let name = format!("os_landmark_{}d_by_hlh", l);
+        let a = km_analysis(&name, "OS", &lm.time, &lm.event, &labels, &km_opts)?;
+        landmarks.push((l, a, lm.excluded_dead_or_censored));
+    }
+
+    Ok(HlhSurvival {
+        criteria_set: exposure.criteria_set.clone(),
+        intervals,
+        cox_td,
+        cox_td_unadjusted,
+        cox_naive,
+        km_naive,
+        simon_makuch,
+        landmarks,
+        dropped_for_missing_covariates: dropped_subjects,
+    })
+}
+
+/// One row per Cox term of every model, with a `model` column saying which.
+pub fn cox_table(models: &[(&str, &str, &CoxModel)]) -> CsvTable {
+    let mut rows = Vec::new();
+    for (set, model_name, m) in models {
+        let hr = m.hazard_ratios();
+        for (k, term) in m.terms.iter().enumerate() {
+            let se = m.se[k];
+            let z = m.coef[k] / se;
+            rows.push(vec![
+                Cell::Str(set.to_string()),
+                Cell::Str(model_name.to_string()),
+                Cell::Str(term.clone()),
+                Cell::Num(m.coef[k]),
+                Cell::Num(hr[k].0),
+                Cell::Num(se),
+                Cell::Num(z),
+                Cell::Num(crate::stats::dist::two_sided_p(z)),
+                Cell::Num(hr[k].1),
+                Cell::Num(hr[k].2),
+                Cell::Int(m.n as i64),
+                Cell::Int(m.nevent as i64),
+            ]);
+        }
+    }
+    super::table("cox_hlh", &["criteria_set", "model", "term", "coef", "hr", "se", "z", "p", "hr_lower", "hr_upper", "n", "events"], rows)
+}
+
+/// Simon–Makuch curves as a table.
+pub fn simon_makuch_table(set: &str, curves: &[CpCurve]) -> CsvTable {
+    let opt = |v: Option<f64>| v.map(Cell::Num).unwrap_or(Cell::Na);
+    let mut rows = Vec::new();
+    for c in curves {
+        for r in &c.rows {
+            rows.push(vec![
+                Cell::Str(set.to_string()),
+                Cell::Str(c.group.clone()),
+                Cell::Num(r.time),
+                Cell::Int(r.n_risk as i64),
+                Cell::Int(r.n_event as i64),
+                Cell::Int(r.n_censor as i64),
+                Cell::Num(r.surv),
+                opt(r.std_err),
+                opt(r.lower),
+                opt(r.upper),
+            ]);
+        }
+    }
+    super::table("os_simon_makuch_by_hlh", &["criteria_set", "state", "time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"], rows)
+}
