@@ -7,4 +7,5 @@
 
 pub mod cohort;
 pub mod io;
+pub mod report;
 pub mod stats;

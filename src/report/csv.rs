@@ -334,7 +334,8 @@ where
         if !t.description.is_empty() {
             let _ = write!(s, "{}\n\n", one_line(&t.description));
         }
-        let _ = writeln!(s, "{} rows.\n", t.rows.len());
+        let n = t.rows.len();
+        let _ = writeln!(s, "{n} {}.\n", if n == 1 { "row" } else { "rows" });
         s.push_str("| column | description |\n|---|---|\n");
         for c in &t.columns {
             let d = t.doc(c).map(md_cell).unwrap_or_else(|| "(not documented)".to_string());
@@ -379,8 +380,8 @@ pub(crate) fn format_num(x: f64) -> Option<String> {
 }
 
 /// `x` to `sig` significant digits for display: fixed notation for
-/// 1e-4 <= |x| < 1e6, otherwise R-style exponent (`1.235e-05`); trailing
-/// zeros dropped.
+/// 1e-4 <= |x| < 1e15 (large values zero-padded, `123456` -> `123500`),
+/// otherwise R-style exponent (`1.235e-05`); trailing zeros dropped.
 pub(crate) fn format_sig(x: f64, sig: usize) -> String {
     if x.is_nan() {
         return "NaN".to_string();
@@ -398,15 +399,21 @@ pub(crate) fn format_sig(x: f64, sig: usize) -> String {
         Some((m, e)) => (m.to_string(), e.parse::<i32>().unwrap_or(0)),
         None => (sci.clone(), 0),
     };
-    if (-4..6).contains(&exp) {
+    if (-4..sig as i32).contains(&exp) {
+        // Fixed notation with exactly `sig` significant digits, trailing zeros dropped.
         let decimals = (sig as i32 - 1 - exp).max(0) as usize;
-        let s = format!("{:.*}", decimals, x);
-        let s = trim_zeros(&s);
+        let s = trim_zeros(&format!("{:.*}", decimals, x));
         if s == "-0" {
             "0".to_string()
         } else {
             s
         }
+    } else if (sig as i32..15).contains(&exp) {
+        // Large but not huge: the rounded digits padded with zeros (R `signif` style), e.g. 123500.
+        let neg = mantissa.starts_with('-');
+        let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+        let zeros = (exp + 1) as usize - digits.len();
+        format!("{}{}{}", if neg { "-" } else { "" }, digits, "0".repeat(zeros))
     } else {
         let m = trim_zeros(&mantissa);
         let sign = if exp < 0 { '-' } else { '+' };
@@ -462,8 +469,12 @@ mod tests {
             (0.123456, "0.1235"),
             (1.0, "1"),
             (0.5, "0.5"),
-            (12345.6, "12346"),
-            (123456.0, "1.235e+05"),
+            (12345.6, "12350"),
+            (123456.0, "123500"),
+            (-999.95, "-1000"),
+            (99999.0, "100000"),
+            (1234.0, "1234"),
+            (6.02214076e23, "6.022e+23"),
             (9.99996, "10"),
             (0.00012345, "0.0001234"), // 0.00012345 is slightly below ...45 in binary
             (0.000012345, "1.234e-05"),
@@ -504,7 +515,7 @@ mod tests {
         assert!(r.contains("## km.csv"));
         assert!(r.contains("| `time` | days \\| since diagnosis |"));
         assert!(r.contains("| `extra` | (not documented) |"));
-        assert!(r.contains("1 rows."));
+        assert!(r.contains("1 row."));
     }
 
     #[test]

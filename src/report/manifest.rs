@@ -103,9 +103,12 @@ impl Manifest {
         if let Some(s) = self.stages.iter().find(|s| !s.seconds.is_finite()) {
             return Err(bad(&format!("stages[{}].seconds", s.name)));
         }
-        let mut v = serde_json::to_value(self).map_err(|e| ReportError::Manifest { message: e.to_string() })?;
-        sort_keys(&mut v);
-        let mut s = serde_json::to_string_pretty(&v).map_err(|e| ReportError::Manifest { message: e.to_string() })?;
+        // Struct fields serialise in declaration order and BTreeMaps sorted;
+        // only the free-form config needs its objects sorted explicitly.
+        let mut sorted = self.clone();
+        sort_keys(&mut sorted.study_config);
+        let mut s =
+            serde_json::to_string_pretty(&sorted).map_err(|e| ReportError::Manifest { message: e.to_string() })?;
         s.push('\n');
         Ok(s)
     }
