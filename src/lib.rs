@@ -7,5 +7,6 @@
 
 pub mod cohort;
 pub mod io;
+pub mod plot;
 pub mod report;
 pub mod stats;
