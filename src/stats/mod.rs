@@ -6,6 +6,8 @@
 
 pub mod dist;
 pub mod error;
+pub mod cox;
+pub mod design;
 pub mod groups;
 pub mod simon_makuch;
 

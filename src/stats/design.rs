@@ -1,0 +1,297 @@
+//! Design matrices for regression models, built the way R's `model.matrix`
+//! does for a formula without interactions:
+//!
+//! - numeric columns are used as they are;
+//! - categorical columns become treatment contrasts: one 0/1 column per level
+//!   except the first (the reference), named column name + level, as R prints
+//!   them (`celltypesmallcell`). Levels are ordered as R's `factor()` orders
+//!   them ([`Grouping::from_values`]: numeric order when every value is a
+//!   number, otherwise text order), unless an explicit level order is given;
+//! - rows with a missing value in any column are dropped (`na.omit`), and the
+//!   caller learns which ones so it can report the exclusions.
+//!
+//! Unlike R, which silently returns `NA` coefficients, a design that cannot be
+//! estimated is an error naming the term: a constant column, a level without
+//! rows, or a column that is a linear combination of earlier ones (the model
+//! has an implicit intercept / baseline hazard, so "constant" counts as collinear).
+
+use std::collections::HashMap;
+
+use ndarray::Array2;
+
+use super::error::{StatsError, StatsResult};
+use super::groups::Grouping;
+
+/// One input column of covariate values; `None` = missing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnData {
+    /// A numeric covariate (`NaN` is treated as missing, like R's `is.na`).
+    Numeric(Vec<Option<f64>>),
+    /// A categorical covariate (factor).
+    Categorical(Vec<Option<String>>),
+}
+
+impl ColumnData {
+    fn len(&self) -> usize {
+        match self {
+            ColumnData::Numeric(v) => v.len(),
+            ColumnData::Categorical(v) => v.len(),
+        }
+    }
+    fn is_missing(&self, i: usize) -> bool {
+        match self {
+            ColumnData::Numeric(v) => v[i].is_none_or(|x| x.is_nan()),
+            ColumnData::Categorical(v) => v[i].is_none(),
+        }
+    }
+}
+
+/// A design matrix with the rows it kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Design {
+    /// Column names, as R's `model.matrix` prints them.
+    pub terms: Vec<String>,
+    /// Kept rows × terms.
+    pub x: Array2<f64>,
+    /// Input row indices (0-based) of the rows of `x`.
+    pub kept_rows: Vec<usize>,
+    /// Input row indices (0-based) dropped because a value was missing.
+    pub dropped_rows: Vec<usize>,
+}
+
+/// Relative residual sum of squares below which a column counts as a linear
+/// combination of the earlier ones (and the intercept).
+const COLLINEAR_TOL: f64 = 1e-10;
+
+/// Build the design matrix from named columns. `levels` may give the level order
+/// (first = reference) of categorical columns, keyed by column name; a value not
+/// among the given levels is an error. Without it, levels are those present in
+/// the kept rows, in R `factor()` order.
+pub fn build_design(
+    columns: &[(String, ColumnData)],
+    levels: Option<&HashMap<String, Vec<String>>>,
+) -> StatsResult<Design> {
+    if columns.is_empty() {
+        return Err(StatsError::InvalidInput {
+            column: "covariates".into(),
+            message: "no covariate columns given".into(),
+        });
+    }
+    let n = columns[0].1.len();
+    for (name, col) in columns {
+        if col.len() != n {
+            return Err(StatsError::InvalidInput {
+                column: name.clone(),
+                message: format!("has {} values, expected {n} (as column `{}`)", col.len(), columns[0].0),
+            });
+        }
+        if let ColumnData::Numeric(v) = col {
+            if let Some(i) = v.iter().position(|x| x.is_some_and(|x| x.is_infinite())) {
+                return Err(StatsError::InvalidInput {
+                    column: name.clone(),
+                    message: format!("row {}: value must be finite, found {}", i + 1, v[i].unwrap_or(f64::NAN)),
+                });
+            }
+        }
+    }
+    let (kept_rows, dropped_rows): (Vec<usize>, Vec<usize>) =
+        (0..n).partition(|&i| !columns.iter().any(|(_, c)| c.is_missing(i)));
+    if kept_rows.is_empty() {
+        return Err(StatsError::Empty(format!(
+            "every one of the {n} rows has a missing value in at least one covariate"
+        )));
+    }
+    let m = kept_rows.len();
+
+    let mut terms: Vec<String> = Vec::new();
+    let mut cols: Vec<Vec<f64>> = Vec::new();
+    for (name, col) in columns {
+        match col {
+            ColumnData::Numeric(v) => {
+                let vals: Vec<f64> = kept_rows.iter().map(|&i| v[i].unwrap_or(f64::NAN)).collect();
+                if vals.iter().all(|&x| x == vals[0]) {
+                    return Err(StatsError::Singular {
+                        term: name.clone(),
+                        message: format!("the covariate is constant ({} in all {m} rows used)", vals[0]),
+                    });
+                }
+                terms.push(name.clone());
+                cols.push(vals);
+            }
+            ColumnData::Categorical(v) => {
+                let vals: Vec<&str> = kept_rows.iter().map(|&i| v[i].as_deref().unwrap_or("")).collect();
+                let grouping = match levels.and_then(|l| l.get(name)) {
+                    Some(lv) => {
+                        let g = Grouping::with_levels(name, &vals, lv).map_err(|e| match e {
+                            // report the row number of the input, not of the kept subset
+                            StatsError::InvalidInput { column, .. } => {
+                                let (row, bad) = vals
+                                    .iter()
+                                    .enumerate()
+                                    .find(|(_, s)| !lv.iter().any(|l| l == *s))
+                                    .map(|(k, s)| (kept_rows[k] + 1, s.to_string()))
+                                    .unwrap_or((0, String::new()));
+                                StatsError::InvalidInput {
+                                    column,
+                                    message: format!("row {row}: value `{bad}` is not one of the levels {lv:?}"),
+                                }
+                            }
+                            other => other,
+                        })?;
+                        let mut counts = vec![0usize; lv.len()];
+                        for &c in &g.codes {
+                            counts[c] += 1;
+                        }
+                        if let Some(k) = counts.iter().position(|&c| c == 0) {
+                            return Err(StatsError::Singular {
+                                term: format!("{name}{}", lv[k]),
+                                message: format!(
+                                    "level `{}` of `{name}` has no rows{}",
+                                    lv[k],
+                                    if k == 0 { " (it is the reference level)" } else { "" }
+                                ),
+                            });
+                        }
+                        g
+                    }
+                    None => Grouping::from_values(&vals),
+                };
+                if grouping.n_levels() < 2 {
+                    return Err(StatsError::Singular {
+                        term: name.clone(),
+                        message: format!(
+                            "the factor has a single level (`{}`) in the {m} rows used",
+                            grouping.labels.first().map(String::as_str).unwrap_or("")
+                        ),
+                    });
+                }
+                for (k, label) in grouping.labels.iter().enumerate().skip(1) {
+                    terms.push(format!("{name}{label}"));
+                    cols.push(grouping.codes.iter().map(|&c| if c == k { 1.0 } else { 0.0 }).collect());
+                }
+            }
+        }
+    }
+    check_collinear(&terms, &cols)?;
+
+    let p = cols.len();
+    let mut x = Array2::<f64>::zeros((m, p));
+    for (j, c) in cols.iter().enumerate() {
+        for (i, &v) in c.iter().enumerate() {
+            x[[i, j]] = v;
+        }
+    }
+    Ok(Design { terms, x, kept_rows, dropped_rows })
+}
+
+/// Gram–Schmidt (twice, for stability) on the centred columns; a column whose
+/// residual keeps less than `COLLINEAR_TOL` of its centred sum of squares is a
+/// linear combination of the intercept and the earlier columns.
+fn check_collinear(terms: &[String], cols: &[Vec<f64>]) -> StatsResult<()> {
+    let mut basis: Vec<Vec<f64>> = Vec::new();
+    for (j, c) in cols.iter().enumerate() {
+        let mean = c.iter().sum::<f64>() / c.len() as f64;
+        let mut v: Vec<f64> = c.iter().map(|x| x - mean).collect();
+        let ss0: f64 = v.iter().map(|x| x * x).sum();
+        for _ in 0..2 {
+            for q in &basis {
+                let dot: f64 = v.iter().zip(q).map(|(a, b)| a * b).sum();
+                v.iter_mut().zip(q).for_each(|(a, b)| *a -= dot * b);
+            }
+        }
+        let ss: f64 = v.iter().map(|x| x * x).sum();
+        if ss0 <= 0.0 || ss <= COLLINEAR_TOL * ss0 {
+            let others: Vec<&str> = terms[..j].iter().map(String::as_str).collect();
+            return Err(StatsError::Singular {
+                term: terms[j].clone(),
+                message: if others.is_empty() {
+                    "the covariate is constant".to_string()
+                } else {
+                    format!("the column is a linear combination of the intercept and {}", others.join(", "))
+                },
+            });
+        }
+        let norm = ss.sqrt();
+        basis.push(v.into_iter().map(|x| x / norm).collect());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn num(v: &[Option<f64>]) -> ColumnData {
+        ColumnData::Numeric(v.to_vec())
+    }
+    fn cat(v: &[Option<&str>]) -> ColumnData {
+        ColumnData::Categorical(v.iter().map(|s| s.map(String::from)).collect())
+    }
+
+    #[test]
+    fn treatment_contrasts_and_na_omit() {
+        let cols = vec![
+            ("age".to_string(), num(&[Some(60.0), None, Some(70.0), Some(55.0), Some(40.0), Some(52.0), Some(66.0)])),
+            (
+                "celltype".to_string(),
+                cat(&[
+                    Some("squamous"),
+                    Some("adeno"),
+                    Some("large"),
+                    None,
+                    Some("adeno"),
+                    Some("large"),
+                    Some("adeno"),
+                ]),
+            ),
+        ];
+        let mut lv = HashMap::new();
+        lv.insert("celltype".to_string(), vec!["squamous".into(), "adeno".into(), "large".into()]);
+        let d = build_design(&cols, Some(&lv)).unwrap();
+        assert_eq!(d.terms, vec!["age", "celltypeadeno", "celltypelarge"]);
+        assert_eq!(d.kept_rows, vec![0, 2, 4, 5, 6]);
+        assert_eq!(d.dropped_rows, vec![1, 3]);
+        assert_eq!(d.x.row(0).to_vec(), vec![60.0, 0.0, 0.0]);
+        assert_eq!(d.x.row(1).to_vec(), vec![70.0, 0.0, 1.0]);
+        assert_eq!(d.x.row(2).to_vec(), vec![40.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn derived_levels_follow_factor_order() {
+        let cols = vec![("x".to_string(), cat(&[Some("b"), Some("a"), Some("c"), Some("a")]))];
+        let d = build_design(&cols, None).unwrap();
+        assert_eq!(d.terms, vec!["xb", "xc"]);
+    }
+
+    #[test]
+    fn errors_name_the_term() {
+        let cols = vec![("k".to_string(), num(&[Some(1.0), Some(1.0), None]))];
+        match build_design(&cols, None) {
+            Err(StatsError::Singular { term, .. }) => assert_eq!(term, "k"),
+            other => panic!("{other:?}"),
+        }
+        let cols = vec![
+            ("a".to_string(), num(&[Some(1.0), Some(2.0), Some(3.0), Some(5.0)])),
+            ("b".to_string(), num(&[Some(2.0), Some(4.0), Some(6.0), Some(10.0)])),
+        ];
+        match build_design(&cols, None) {
+            Err(StatsError::Singular { term, .. }) => assert_eq!(term, "b"),
+            other => panic!("{other:?}"),
+        }
+        let cols = vec![("g".to_string(), cat(&[Some("x"), Some("z"), Some("x")]))];
+        let mut lv = HashMap::new();
+        lv.insert("g".to_string(), vec!["x".into(), "y".into(), "z".into()]);
+        match build_design(&cols, Some(&lv)) {
+            Err(StatsError::Singular { term, .. }) => assert_eq!(term, "gy"),
+            other => panic!("{other:?}"),
+        }
+        lv.insert("g".to_string(), vec!["x".into(), "y".into()]);
+        match build_design(&cols, Some(&lv)) {
+            Err(StatsError::InvalidInput { column, message }) => {
+                assert_eq!(column, "g");
+                assert!(message.contains("row 2") && message.contains("`z`"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
