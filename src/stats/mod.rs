@@ -6,10 +6,13 @@
 
 pub mod dist;
 pub mod error;
+pub mod cif;
 pub mod cox;
 pub mod design;
 pub mod groups;
+pub mod proportions;
 pub mod simon_makuch;
+pub mod timesplit;
 
 pub use error::{StatsError, StatsResult};
 pub use groups::Grouping;
