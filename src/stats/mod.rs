@@ -10,6 +10,8 @@ pub mod cif;
 pub mod cox;
 pub mod design;
 pub mod groups;
+pub mod km;
+pub mod logrank;
 pub mod proportions;
 pub mod simon_makuch;
 pub mod timesplit;
