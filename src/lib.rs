@@ -6,6 +6,7 @@
 //! synthetic registries with known truth.
 
 pub mod cohort;
+pub mod commands;
 pub mod io;
 pub mod plot;
 pub mod report;

@@ -150,8 +150,6 @@ impl Default for Survival {
 pub struct Figures {
     /// Draw figures at all.
     pub enabled: bool,
-    /// Also write 300-dpi PNG next to each SVG.
-    pub png: bool,
     /// X-axis extent of survival figures, in months.
     pub max_months: f64,
     /// Spacing of the x-axis ticks (and risk-table columns), in months.
@@ -162,7 +160,7 @@ pub struct Figures {
 
 impl Default for Figures {
     fn default() -> Self {
-        Figures { enabled: true, png: true, max_months: 36.0, tick_months: 6.0, swimmer_max_patients: 40 }
+        Figures { enabled: true, max_months: 36.0, tick_months: 6.0, swimmer_max_patients: 40 }
     }
 }
 

@@ -92,8 +92,8 @@ pub fn cuminc_tables(
                     Cell::Str(group),
                     Cell::Str(cause_name(c).to_string()),
                     Cell::Num(t),
-                    Cell::Num(est),
-                    Cell::Num(var),
+                    est.map_or(Cell::Na, Cell::Num),
+                    var.map_or(Cell::Na, Cell::Num),
                 ]);
             }
             if g.n_levels() > 1 {

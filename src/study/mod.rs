@@ -14,6 +14,7 @@ pub mod figures;
 pub mod incidence;
 pub mod response;
 pub mod run;
+pub mod report;
 pub mod survival;
 
 pub use config::StudyConfig;

@@ -35,7 +35,16 @@ pub fn km_analysis(name: &str, endpoint: &str, time: &[f64], event: &[bool], lab
     let g = Grouping::from_values(labels);
     let km = kaplan_meier(time, event, &g, opts)?;
     let groups_with_data = g.members().iter().filter(|m| !m.is_empty()).count();
-    let logrank = if groups_with_data > 1 { Some(survdiff(time, event, &g, None, 0.0)?) } else { None };
+    // No test without events (survdiff refuses rather than invent a p-value).
+    let logrank = if groups_with_data > 1 {
+        match survdiff(time, event, &g, None, 0.0) {
+            Ok(t) => Some(t),
+            Err(StatsError::Empty(_)) => None,
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
     Ok(KmAnalysis { name: name.into(), endpoint: endpoint.into(), km, logrank })
 }
 
@@ -138,7 +147,7 @@ pub fn hlh_survival(
 
     let mut landmarks = Vec::new();
     for &l in landmarks_days {
-        let lm = landmark(&time, &event, &exposure.onset, l);
+        let lm = landmark(&time, &event, &exposure.onset, l)?;
         if lm.kept.is_empty() {
             continue;
         }

@@ -1,0 +1,285 @@
+//! `hemosurv km | logrank | cox | cif FILE ...`: an estimator on any table.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::io::{Table, TableError};
+use crate::stats::cif::cuminc;
+use crate::stats::cox::{coxph, CoxOptions, Ties};
+use crate::stats::design::{build_design, ColumnData};
+use crate::stats::km::{kaplan_meier, ConfType, KmOptions};
+use crate::stats::logrank::survdiff;
+use crate::stats::{Grouping, StatsError};
+
+/// Errors of the estimator subcommands.
+#[derive(Debug, Error)]
+pub enum EstimatorError {
+    /// Reading the input table failed.
+    #[error(transparent)]
+    Table(#[from] TableError),
+    /// The estimator rejected the input.
+    #[error("{file}: {source}")]
+    Stats {
+        /// Input file.
+        file: PathBuf,
+        /// Cause (names the column or term).
+        source: StatsError,
+    },
+    /// Writing an output file failed.
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        /// Output path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Bad argument.
+    #[error("{0}")]
+    Argument(String),
+}
+
+fn stats_err(file: &Path) -> impl FnOnce(StatsError) -> EstimatorError + '_ {
+    move |source| EstimatorError::Stats { file: file.to_path_buf(), source }
+}
+
+fn create(path: PathBuf) -> Result<(BufWriter<File>, PathBuf), EstimatorError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| EstimatorError::Write { path: dir.to_path_buf(), source: e })?;
+    }
+    let f = File::create(&path).map_err(|e| EstimatorError::Write { path: path.clone(), source: e })?;
+    Ok((BufWriter::new(f), path))
+}
+
+fn finish(mut w: BufWriter<File>, path: &Path) -> Result<(), EstimatorError> {
+    w.flush().map_err(|e| EstimatorError::Write { path: path.to_path_buf(), source: e })
+}
+
+fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
+    let mut s = prefix.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn grouping(table: &Table, col: Option<&str>) -> Result<Grouping, EstimatorError> {
+    Ok(match col {
+        Some(c) => Grouping::from_values(&table.labels(c)?),
+        None => Grouping::single(table.n_rows(), "all"),
+    })
+}
+
+fn write_json(path: PathBuf, value: &serde_json::Value) -> Result<PathBuf, EstimatorError> {
+    let (mut w, path) = create(path)?;
+    let text = serde_json::to_string_pretty(value).map_err(|e| EstimatorError::Argument(e.to_string()))?;
+    w.write_all(text.as_bytes()).and_then(|_| w.write_all(b"\n")).map_err(|e| EstimatorError::Write { path: path.clone(), source: e })?;
+    finish(w, &path)?;
+    Ok(path)
+}
+
+/// Arguments of `hemosurv km`.
+#[derive(Debug, Clone)]
+pub struct KmArgs {
+    /// Input table.
+    pub file: PathBuf,
+    /// Time column.
+    pub time: String,
+    /// Event column (0/1).
+    pub event: String,
+    /// Group column.
+    pub group: Option<String>,
+    /// Confidence-interval type.
+    pub conf_type: ConfType,
+    /// Confidence level.
+    pub conf_level: f64,
+    /// RMST horizon.
+    pub rmst_tau: Option<f64>,
+    /// Output prefix: writes `PREFIX.km.csv` and `PREFIX.summary.csv`.
+    pub out: PathBuf,
+}
+
+/// Kaplan–Meier (+ Nelson–Aalen) → `PREFIX.km.csv`, `PREFIX.summary.csv`.
+pub fn km(a: &KmArgs) -> Result<Vec<PathBuf>, EstimatorError> {
+    let t = Table::read(&a.file)?;
+    let time = t.numeric_required(&a.time)?;
+    let event = t.status(&a.event)?;
+    let g = grouping(&t, a.group.as_deref())?;
+    let opts = KmOptions { conf_type: a.conf_type, conf_level: a.conf_level, rmst_tau: a.rmst_tau };
+    let fit = kaplan_meier(&time, &event, &g, &opts).map_err(stats_err(&a.file))?;
+    let (mut w, p1) = create(with_suffix(&a.out, ".km.csv"))?;
+    fit.write_table_csv(&mut w).map_err(|e| EstimatorError::Write { path: p1.clone(), source: e })?;
+    finish(w, &p1)?;
+    let (mut w, p2) = create(with_suffix(&a.out, ".summary.csv"))?;
+    fit.write_summary_csv(&mut w).map_err(|e| EstimatorError::Write { path: p2.clone(), source: e })?;
+    finish(w, &p2)?;
+    Ok(vec![p1, p2])
+}
+
+/// Arguments of `hemosurv logrank`.
+#[derive(Debug, Clone)]
+pub struct LogRankArgs {
+    /// Input table.
+    pub file: PathBuf,
+    /// Time column.
+    pub time: String,
+    /// Event column.
+    pub event: String,
+    /// Group column.
+    pub group: String,
+    /// Strata column.
+    pub strata: Option<String>,
+    /// G-rho parameter (0 = log-rank, 1 = Peto–Peto).
+    pub rho: f64,
+    /// Output prefix: writes `PREFIX.logrank.json`.
+    pub out: PathBuf,
+}
+
+/// G-rho test → `PREFIX.logrank.json`.
+pub fn logrank(a: &LogRankArgs) -> Result<Vec<PathBuf>, EstimatorError> {
+    let t = Table::read(&a.file)?;
+    let time = t.numeric_required(&a.time)?;
+    let event = t.status(&a.event)?;
+    let g = grouping(&t, Some(&a.group))?;
+    let strata = match &a.strata {
+        Some(s) => Some(grouping(&t, Some(s))?),
+        None => None,
+    };
+    let test = survdiff(&time, &event, &g, strata.as_ref(), a.rho).map_err(stats_err(&a.file))?;
+    Ok(vec![write_json(with_suffix(&a.out, ".logrank.json"), &test.to_json())?])
+}
+
+/// Arguments of `hemosurv cox`.
+#[derive(Debug, Clone)]
+pub struct CoxArgs {
+    /// Input table.
+    pub file: PathBuf,
+    /// Stop (or follow-up) time column.
+    pub time: String,
+    /// Event column.
+    pub event: String,
+    /// Start column for counting-process `(start, stop]` data.
+    pub start: Option<String>,
+    /// Covariate columns (text columns become treatment contrasts).
+    pub covariates: Vec<String>,
+    /// Ties handling.
+    pub ties: Ties,
+    /// Strata column.
+    pub strata: Option<String>,
+    /// Cluster column for robust variance.
+    pub cluster: Option<String>,
+    /// Confidence level.
+    pub conf_level: f64,
+    /// Output prefix: `PREFIX.cox.csv`, `PREFIX.cox.json`.
+    pub out: PathBuf,
+}
+
+/// Cox model → `PREFIX.cox.csv`, `PREFIX.cox.json`. Rows with a missing
+/// covariate are dropped as R's `na.omit` does, and counted in the JSON.
+pub fn cox(a: &CoxArgs) -> Result<Vec<PathBuf>, EstimatorError> {
+    if a.covariates.is_empty() {
+        return Err(EstimatorError::Argument("--covariates needs at least one column".into()));
+    }
+    let t = Table::read(&a.file)?;
+    let mut columns = Vec::new();
+    for c in &a.covariates {
+        let data = if t.is_numeric(c)? { ColumnData::Numeric(t.numeric(c)?) } else { ColumnData::Categorical(t.text(c)?) };
+        columns.push((c.clone(), data));
+    }
+    // Missing time/status also drop the row, as in R.
+    let stop_all = t.numeric(&a.time)?;
+    let event_all = t.numeric(&a.event)?;
+    let start_all = match &a.start {
+        Some(s) => Some(t.numeric(s)?),
+        None => None,
+    };
+    let design = build_design(&columns, None).map_err(stats_err(&a.file))?;
+    let mut keep = Vec::new();
+    let mut dropped = design.dropped_rows.len();
+    for &i in &design.kept_rows {
+        let ok = stop_all[i].is_some() && event_all[i].is_some() && start_all.as_ref().is_none_or(|s| s[i].is_some());
+        if ok {
+            keep.push(i);
+        } else {
+            dropped += 1;
+        }
+    }
+    let pos: HashMap<usize, usize> = design.kept_rows.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+    let x = design.x.select(ndarray::Axis(0), &keep.iter().map(|i| pos[i]).collect::<Vec<_>>());
+    let stop: Vec<f64> = keep.iter().map(|&i| stop_all[i].unwrap_or(f64::NAN)).collect();
+    let mut event = Vec::with_capacity(keep.len());
+    for &i in &keep {
+        match event_all[i] {
+            Some(v) if v == 0.0 => event.push(false),
+            Some(v) if v == 1.0 => event.push(true),
+            other => {
+                return Err(EstimatorError::Table(TableError::BadValue {
+                    path: a.file.clone(),
+                    row: i + 1,
+                    column: a.event.clone(),
+                    expected: "event status 0 or 1".into(),
+                    found: format!("{other:?}"),
+                }))
+            }
+        }
+    }
+    let start: Option<Vec<f64>> = start_all.map(|s| keep.iter().map(|&i| s[i].unwrap_or(f64::NAN)).collect());
+    let strata = match &a.strata {
+        Some(s) => {
+            let labels = t.labels(s)?;
+            let kept: Vec<String> = keep.iter().map(|&i| labels[i].clone()).collect();
+            Some(Grouping::from_values(&kept).codes)
+        }
+        None => None,
+    };
+    let cluster = match &a.cluster {
+        Some(s) => {
+            let labels = t.labels(s)?;
+            let kept: Vec<String> = keep.iter().map(|&i| labels[i].clone()).collect();
+            Some(Grouping::from_values(&kept).codes)
+        }
+        None => None,
+    };
+    let opts = CoxOptions { ties: a.ties, conf_level: a.conf_level, ..CoxOptions::default() };
+    let model = coxph(start.as_deref(), &stop, &event, &x, &design.terms, strata.as_deref(), cluster.as_deref(), &opts)
+        .map_err(stats_err(&a.file))?;
+    let (mut w, p1) = create(with_suffix(&a.out, ".cox.csv"))?;
+    model.write_coef_csv(&mut w).map_err(|e| EstimatorError::Write { path: p1.clone(), source: e })?;
+    finish(w, &p1)?;
+    let mut json = model.to_json();
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert("rows_dropped_missing".into(), serde_json::json!(dropped));
+    }
+    let p2 = write_json(with_suffix(&a.out, ".cox.json"), &json)?;
+    Ok(vec![p1, p2])
+}
+
+/// Arguments of `hemosurv cif`.
+#[derive(Debug, Clone)]
+pub struct CifArgs {
+    /// Input table.
+    pub file: PathBuf,
+    /// Time column.
+    pub time: String,
+    /// Event column: 0 = censored, 1..k = causes.
+    pub event: String,
+    /// Group column.
+    pub group: Option<String>,
+    /// Output prefix: `PREFIX.cif.csv`, `PREFIX.cif.json`.
+    pub out: PathBuf,
+}
+
+/// Cumulative incidence + Gray's test → `PREFIX.cif.csv`, `PREFIX.cif.json`.
+pub fn cif(a: &CifArgs) -> Result<Vec<PathBuf>, EstimatorError> {
+    let t = Table::read(&a.file)?;
+    let time = t.numeric_required(&a.time)?;
+    let event = t.codes(&a.event)?;
+    let g = grouping(&t, a.group.as_deref())?;
+    let fit = cuminc(&time, &event, &g, None).map_err(stats_err(&a.file))?;
+    let (mut w, p1) = create(with_suffix(&a.out, ".cif.csv"))?;
+    fit.write_table_csv(&mut w).map_err(|e| EstimatorError::Write { path: p1.clone(), source: e })?;
+    finish(w, &p1)?;
+    let p2 = write_json(with_suffix(&a.out, ".cif.json"), &fit.to_json())?;
+    Ok(vec![p1, p2])
+}

@@ -1,0 +1,5 @@
+//! The subcommands of the `hemosurv` binary, as library functions (the binary
+//! only parses arguments). Each returns a typed error; the binary prints it
+//! and exits non-zero.
+
+pub mod estimators;

@@ -1,0 +1,411 @@
+//! The run's figures: estimator results converted into the plot module's inputs.
+//!
+//! Risk-table numbers come from the same fitted objects as the curves
+//! (`KaplanMeier::n_risk_at`, the counting-process intervals for Simon–Makuch),
+//! at the x-axis ticks, with R's convention: at risk at time t = before the
+//! events at t (`summary(fit, times = t)$n.risk`).
+
+use std::path::{Path, PathBuf};
+
+use crate::cohort::{Analyte, Cohort, Response};
+use crate::hlh::Detection;
+use crate::plot::{self, FigureSpec, KmPlot, RiskTable, StepCurve, SwimmerMarker};
+use crate::stats::cif::CumInc;
+use crate::stats::simon_makuch::CpCurve;
+use crate::stats::timesplit::Interval;
+
+use super::config::StudyConfig;
+use super::dataset::Dataset;
+use super::exposure::Exposure;
+use super::run::StudyError;
+use super::survival::{HlhSurvival, KmAnalysis};
+
+/// One drawn figure.
+#[derive(Debug, Clone)]
+pub struct FigureOut {
+    /// File stem.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// Caption.
+    pub caption: String,
+    /// Report section key (`incidence`, `survival`, `hlh_survival`, `response`, `hlh`).
+    pub section: String,
+    /// The SVG file.
+    pub svg: PathBuf,
+}
+
+/// Every figure of a run.
+#[derive(Debug, Clone, Default)]
+pub struct FigureSet {
+    /// Figures in drawing order.
+    pub figures: Vec<FigureOut>,
+}
+
+/// What the figures are drawn from.
+pub struct FigureInputs<'a> {
+    /// Study config (figure options).
+    pub cfg: &'a StudyConfig,
+    /// Cohort.
+    pub cohort: &'a Cohort,
+    /// Study population.
+    pub dataset: &'a Dataset,
+    /// KM analyses (OS/EFS by group).
+    pub km_analyses: &'a [KmAnalysis],
+    /// Cumulative-incidence fits: (criteria set, grouping, fit).
+    pub cif_fits: &'a [(String, String, CumInc)],
+    /// HLH survival analyses per criteria set.
+    pub hlh_survival: &'a [HlhSurvival],
+    /// Detection under the primary criteria set.
+    pub primary: &'a Detection,
+    /// Exposures per criteria set.
+    pub exposures: &'a [Exposure],
+    /// Where to write.
+    pub out_dir: &'a Path,
+}
+
+fn fig_err(figure: &str) -> impl FnOnce(plot::PlotError) -> StudyError + '_ {
+    move |e| StudyError::Figure { figure: figure.to_string(), message: e.to_string() }
+}
+
+fn breaks(cfg: &StudyConfig) -> Vec<f64> {
+    let mut v = Vec::new();
+    let mut t = 0.0;
+    while t <= cfg.figures.max_months + 1e-9 {
+        v.push(t);
+        t += cfg.figures.tick_months;
+    }
+    v
+}
+
+fn p_text(p: f64) -> String {
+    if p < 0.001 {
+        "p < 0.001".to_string()
+    } else {
+        format!("p = {:.3}", p)
+    }
+}
+
+/// KM figure from a fitted analysis; times converted from days to months.
+fn km_plot(a: &KmAnalysis, cfg: &StudyConfig, title: &str, y_label: &str) -> KmPlot {
+    let dpm = cfg.timing.days_per_month;
+    let x_breaks = breaks(cfg);
+    let curves: Vec<StepCurve> = a
+        .km
+        .curves
+        .iter()
+        .map(|c| StepCurve {
+            label: c.group.clone(),
+            times: c.rows.iter().map(|r| r.time / dpm).collect(),
+            values: c.rows.iter().map(|r| r.surv).collect(),
+            lower: Some(c.rows.iter().map(|r| r.lower.unwrap_or(0.0)).collect()),
+            upper: Some(c.rows.iter().map(|r| r.upper.unwrap_or(1.0)).collect()),
+            censor_times: c.rows.iter().filter(|r| r.n_censor > 0).map(|r| r.time / dpm).collect(),
+        })
+        .collect();
+    let rows = a
+        .km
+        .curves
+        .iter()
+        .enumerate()
+        .map(|(g, c)| (c.group.clone(), x_breaks.iter().map(|&t| a.km.n_risk_at(g, t * dpm) as u64).collect()))
+        .collect();
+    KmPlot {
+        title: title.to_string(),
+        x_label: "Months".to_string(),
+        y_label: y_label.to_string(),
+        curves,
+        risk_table: Some(RiskTable { times: x_breaks.clone(), rows }),
+        annotation: a.logrank.as_ref().map(|lr| format!("Log-rank {}", p_text(lr.p))),
+        medians: a.km.curves.iter().map(|c| c.median.map(|m| m / dpm)).collect(),
+        x_max: cfg.figures.max_months,
+        x_breaks,
+    }
+}
+
+fn cp_step(c: &CpCurve, dpm: f64) -> StepCurve {
+    StepCurve {
+        label: c.group.clone(),
+        times: c.rows.iter().map(|r| r.time / dpm).collect(),
+        values: c.rows.iter().map(|r| r.surv).collect(),
+        lower: Some(c.rows.iter().map(|r| r.lower.unwrap_or(0.0)).collect()),
+        upper: Some(c.rows.iter().map(|r| r.upper.unwrap_or(1.0)).collect()),
+        censor_times: Vec::new(),
+    }
+}
+
+fn cp_risk(intervals: &[Interval], exposed: bool, t_days: f64) -> u64 {
+    intervals.iter().filter(|iv| iv.exposed == exposed && iv.start < t_days && t_days <= iv.stop).count() as u64
+}
+
+/// Draw every figure of the run.
+pub fn draw_all(inp: &FigureInputs) -> Result<FigureSet, StudyError> {
+    let cfg = inp.cfg;
+    let dpm = cfg.timing.days_per_month;
+    let mut set = FigureSet::default();
+    let mut push = |set: &mut FigureSet, name: &str, title: &str, caption: String, section: &str| {
+        set.figures.push(FigureOut {
+            name: name.to_string(),
+            title: title.to_string(),
+            caption,
+            section: section.to_string(),
+            svg: inp.out_dir.join(format!("{name}.svg")),
+        });
+    };
+    let spec = |name: &str| FigureSpec::new(inp.out_dir, name);
+
+    // Kaplan–Meier by first-line intensity / regimen, EFS.
+    for a in inp.km_analyses {
+        let (title, y) = match a.name.as_str() {
+            "os_by_first_line_intensity" => ("Overall survival by first-line intensity", "Overall survival"),
+            "os_by_first_line_regimen" => ("Overall survival by first-line regimen", "Overall survival"),
+            "efs_by_first_line_intensity" => ("Event-free survival by first-line intensity", "Event-free survival"),
+            "remission_duration" => ("Duration of remission", "Probability of remaining in remission"),
+            _ => continue,
+        };
+        let name = format!("km_{}", a.name);
+        plot::write_km_plot(&km_plot(a, cfg, title, y), &spec(&name)).map_err(fig_err(&name))?;
+        push(&mut set, &name, title, format!("Kaplan–Meier estimate with 95% log CI band; + = censored; number at risk below (at each tick, before events at that time). {}", a.endpoint), "survival");
+    }
+
+    // Cumulative incidence of HLH by intensity (primary set).
+    if let Some((_, _, fit)) = inp.cif_fits.iter().find(|(s, g, _)| s == &inp.primary.criteria_set && g == "first_line_intensity") {
+        let step = |c: &crate::stats::cif::CifCurve| StepCurve {
+            label: c.group.clone(),
+            times: c.time.iter().map(|t| t / dpm).collect(),
+            values: c.estimate.clone(),
+            lower: None,
+            upper: None,
+            censor_times: Vec::new(),
+        };
+        let curves: Vec<StepCurve> = fit.curves.iter().filter(|c| c.cause == 1).map(step).collect();
+        let competing: Vec<StepCurve> = fit.curves.iter().filter(|c| c.cause == 2).map(step).collect();
+        let gray = fit.tests.iter().find(|t| t.cause == 1).map(|t| format!("Gray's test (HLH) {}", p_text(t.p)));
+        let name = "cif_hlh_by_first_line_intensity";
+        plot::write_cif_plot(
+            &plot::CifPlot {
+                title: format!("Cumulative incidence of HLH ({})", inp.primary.criteria_set),
+                x_label: "Months".into(),
+                y_label: "Cumulative incidence".into(),
+                curves,
+                competing,
+                event_label: "HLH".into(),
+                competing_label: "death without HLH".into(),
+                risk_table: None,
+                annotation: gray,
+                x_max: 12.0,
+                x_breaks: (0..=12).step_by(3).map(f64::from).collect(),
+                y_max: None,
+            },
+            &spec(name),
+        )
+        .map_err(fig_err(name))?;
+        push(&mut set, name, "Cumulative incidence of HLH", "Aalen–Johansen cumulative incidence of the first HLH episode with death without HLH as a competing event, by first-line intensity.".into(), "incidence");
+    }
+
+    // Simon–Makuch and landmark, forest plot: primary set.
+    if let Some(h) = inp.hlh_survival.iter().find(|h| h.criteria_set == inp.primary.criteria_set) {
+        let x_breaks = breaks(cfg);
+        let hr = h.cox_td.hazard_ratios();
+        let k = h.cox_td.terms.iter().position(|t| t == "hlh").unwrap_or(0);
+        let annotation = Some(format!("Time-dependent HR {:.2} ({:.2}–{:.2})", hr[k].0, hr[k].1, hr[k].2));
+        let sm = KmPlot {
+            title: "Overall survival by HLH (Simon–Makuch)".into(),
+            x_label: "Months".into(),
+            y_label: "Overall survival".into(),
+            curves: h.simon_makuch.iter().map(|c| cp_step(c, dpm)).collect(),
+            risk_table: Some(RiskTable {
+                times: x_breaks.clone(),
+                rows: vec![
+                    ("no HLH".into(), x_breaks.iter().map(|&t| if t == 0.0 { cp_risk(&h.intervals, false, 1e-9) } else { cp_risk(&h.intervals, false, t * dpm) }).collect()),
+                    ("HLH".into(), x_breaks.iter().map(|&t| if t == 0.0 { cp_risk(&h.intervals, true, 1e-9) } else { cp_risk(&h.intervals, true, t * dpm) }).collect()),
+                ],
+            }),
+            annotation,
+            medians: h.simon_makuch.iter().map(|c| c.median.map(|m| m / dpm)).collect(),
+            x_max: cfg.figures.max_months,
+            x_breaks,
+        };
+        let name = "simon_makuch_os_by_hlh";
+        plot::write_km_plot(&sm, &spec(name)).map_err(fig_err(name))?;
+        push(&mut set, name, "OS by time-dependent HLH status (Simon–Makuch)", "Patients move from the no-HLH to the HLH curve at episode onset; numbers at risk change accordingly. HR from the adjusted time-dependent Cox model.".into(), "hlh_survival");
+
+        if let Some((l, a, _)) = h.landmarks.first() {
+            let name = format!("landmark_{}d_os_by_hlh", l);
+            plot::write_km_plot(&km_plot(a, cfg, &format!("OS from a {}-day landmark by HLH before it", l), "Overall survival"), &spec(&name))
+                .map_err(fig_err(&name))?;
+            push(&mut set, &name, "Landmark analysis", format!("Patients alive and followed at day {l}; HLH status fixed at the landmark; time from the landmark."), "hlh_survival");
+        }
+
+        let rows: Vec<plot::ForestRow> = h
+            .cox_td
+            .terms
+            .iter()
+            .enumerate()
+            .map(|(k, term)| {
+                let z = h.cox_td.coef[k] / h.cox_td.se[k];
+                plot::ForestRow {
+                    label: term.clone(),
+                    estimate: hr[k].0,
+                    lower: hr[k].1,
+                    upper: hr[k].2,
+                    p_text: p_text(crate::stats::dist::two_sided_p(z)),
+                }
+            })
+            .collect();
+        let name = "forest_cox_time_dependent";
+        plot::write_forest_plot(
+            &plot::ForestPlot {
+                title: "Cox model of OS, HLH time-dependent".into(),
+                x_label: "Hazard ratio (95% CI)".into(),
+                rows,
+                log_scale: true,
+                reference: Some(1.0),
+                label_header: "Term".into(),
+                estimate_header: "HR (95% CI)".into(),
+                p_header: "p".into(),
+                x_range: None,
+            },
+            &spec(name),
+        )
+            .map_err(fig_err(name))?;
+        push(&mut set, name, "Forest plot", "Hazard ratios for death from the Cox model with HLH as a time-varying covariate, adjusted for the study covariates.".into(), "hlh_survival");
+    }
+
+    // Response rates by first-line regimen.
+    {
+        let mut by_regimen: std::collections::BTreeMap<String, (u64, u64)> = std::collections::BTreeMap::new();
+        for sp in &inp.dataset.patients {
+            if let Some(first) = inp.cohort.first_line_of(sp.idx) {
+                let best = super::response::best_response(inp.cohort, sp.idx, first.line);
+                let e = by_regimen.entry(first.regimen.clone()).or_insert((0, 0));
+                e.0 += 1;
+                if best.is_some_and(Response::is_composite_cr) {
+                    e.1 += 1;
+                }
+            }
+        }
+        let mut bars = Vec::new();
+        for (regimen, (n, x)) in by_regimen {
+            if n < cfg.survival.min_regimen_size as u64 {
+                continue;
+            }
+            if let Ok(p) = crate::stats::proportions::proportion(x, n, cfg.survival.conf_level) {
+                bars.push(plot::Bar { category: regimen, estimate: p.estimate, lower: p.clopper_pearson.0, upper: p.clopper_pearson.1, n_label: format!("{x}/{n}") });
+            }
+        }
+        if !bars.is_empty() {
+            let name = "response_rates_by_regimen";
+            plot::write_bar_plot(
+                &plot::BarPlot { title: "Composite CR after first line".into(), x_label: "First-line regimen".into(), y_label: "CR + CRh + CRi (%)".into(), bars },
+                &spec(name),
+            )
+                .map_err(fig_err(name))?;
+            push(&mut set, name, "Response rates by first-line regimen", "Composite complete remission (CR + CRh + CRi) with exact 95% CI; denominator = all treated.".into(), "response");
+        }
+    }
+
+    // Swimmer plot of HLH patients.
+    {
+        let onset_by_patient: std::collections::HashMap<u32, Vec<i32>> = inp.primary.episodes.iter().fold(Default::default(), |mut m, e| {
+            m.entry(e.patient).or_insert_with(Vec::new).push(e.onset);
+            m
+        });
+        let mut lanes = Vec::new();
+        for sp in &inp.dataset.patients {
+            let Some(onsets) = onset_by_patient.get(&sp.idx) else { continue };
+            let p = &inp.cohort.patients[sp.idx as usize];
+            let rel = |d: i32| ((d - sp.origin) as f64 / dpm).max(0.0);
+            let end = sp.os_time / dpm;
+            let segments = inp
+                .cohort
+                .treatments_of(sp.idx)
+                .iter()
+                .map(|l| (rel(l.start), l.end.map(rel).unwrap_or(end).min(end), l.intensity.name().to_string()))
+                .filter(|s| s.1 > s.0)
+                .collect();
+            let mut markers: Vec<(f64, SwimmerMarker)> = onsets.iter().map(|&d| (rel(d), SwimmerMarker::HlhOnset)).collect();
+            if let Some(cr) = sp.first_cr {
+                markers.push((cr / dpm, SwimmerMarker::CompleteResponse));
+            }
+            if let Some(r) = sp.relapse_after_cr {
+                markers.push((r / dpm, SwimmerMarker::Relapse));
+            }
+            markers.retain(|m| m.0 <= end);
+            lanes.push(plot::SwimmerLane { id: p.id.clone(), segments, markers, end, died: sp.os_event });
+        }
+        if !lanes.is_empty() {
+            let name = "swimmer_hlh_patients";
+            let total = lanes.len();
+            plot::write_swimmer_plot(
+                &plot::SwimmerPlot {
+                    title: format!("Patients with HLH ({})", inp.primary.criteria_set),
+                    x_label: "Months from origin".into(),
+                    y_label: "Patient".into(),
+                    lanes,
+                    categories: crate::cohort::Intensity::ALL.iter().map(|i| i.name().to_string()).collect(),
+                    max_lanes: Some(cfg.figures.swimmer_max_patients),
+                },
+                &spec(name),
+            )
+            .map_err(fig_err(name))?;
+            push(&mut set, name, "Swimmer plot", format!("{total} patients with HLH (at most {} shown): treatment lines by intensity, response, HLH onset, death (filled) or censoring.", cfg.figures.swimmer_max_patients), "response");
+        }
+    }
+
+    // Lab trajectories around the first HLH onset.
+    {
+        let first_onset: std::collections::HashMap<u32, i32> = inp.primary.episodes.iter().fold(Default::default(), |mut m, e| {
+            m.entry(e.patient).and_modify(|d: &mut i32| *d = (*d).min(e.onset)).or_insert(e.onset);
+            m
+        });
+        let mut panels = Vec::new();
+        for (analyte, log) in [(Analyte::Ferritin, true), (Analyte::Triglycerides, false), (Analyte::Fibrinogen, false), (Analyte::Platelets, true)] {
+            let mut by_day: std::collections::BTreeMap<i32, Vec<f64>> = std::collections::BTreeMap::new();
+            for (&p, &onset) in &first_onset {
+                for m in inp.cohort.measurements_of(p).iter().filter(|m| m.analyte == analyte) {
+                    let d = m.day - onset;
+                    if (-14..=28).contains(&d) {
+                        by_day.entry(d).or_default().push(m.value);
+                    }
+                }
+            }
+            let mut days = Vec::new();
+            let (mut med, mut q1, mut q3) = (Vec::new(), Vec::new(), Vec::new());
+            for (d, mut v) in by_day {
+                if v.len() < 3 {
+                    continue;
+                }
+                v.sort_by(f64::total_cmp);
+                days.push(d as f64);
+                med.push(quantile7(&v, 0.5));
+                q1.push(quantile7(&v, 0.25));
+                q3.push(quantile7(&v, 0.75));
+            }
+            if !days.is_empty() {
+                panels.push(plot::TrajectoryPanel {
+                    title: analyte.name().to_string(),
+                    y_label: analyte.canonical_unit().to_string(),
+                    log_y: log,
+                    series: vec![plot::TrajectorySeries { label: "median (IQR)".into(), days, median: med, q1, q3 }],
+                });
+            }
+        }
+        if !panels.is_empty() {
+            let name = "lab_trajectories_around_hlh_onset";
+            plot::write_trajectory_plot(&plot::TrajectoryPlot { title: "Labs around HLH onset".into(), x_label: "Days from onset".into(), panels }, &spec(name))
+                .map_err(fig_err(name))?;
+            push(&mut set, name, "Lab trajectories", "Median (line) and interquartile range (band) by day relative to the first HLH onset; days with fewer than 3 values omitted.".into(), "hlh");
+        }
+    }
+    let _ = inp.exposures;
+    Ok(set)
+}
+
+/// Quantile of sorted data, R's default type 7.
+fn quantile7(sorted: &[f64], p: f64) -> f64 {
+    let h = (sorted.len() - 1) as f64 * p;
+    let lo = h.floor() as usize;
+    let hi = h.ceil() as usize;
+    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}

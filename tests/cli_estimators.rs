@@ -1,0 +1,118 @@
+//! End-to-end checks of `hemosurv km|logrank|cox|cif` on the R reference data:
+//! the files the CLI writes carry R's numbers, and bad input exits 2 with a
+//! message naming the file and column.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn data(name: &str) -> String {
+    format!("{}/tests/fixtures/reference/data/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn expected(name: &str) -> serde_json::Value {
+    let p = format!("{}/tests/fixtures/reference/expected/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn hemosurv(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hemosurv")).args(args).output().unwrap()
+}
+
+fn close(a: f64, b: f64, rel: f64) -> bool {
+    (a - b).abs() <= rel * b.abs().max(1e-300)
+}
+
+fn read_csv(path: &PathBuf) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().split(',').map(String::from).collect();
+    (header, lines.map(|l| l.split(',').map(String::from).collect()).collect())
+}
+
+#[test]
+fn km_cli_writes_r_medians_and_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("vet");
+    let out = hemosurv(&["km", &data("veteran.csv"), "--time", "time", "--event", "status", "--group", "trt", "--rmst-tau", "365", "--out", prefix.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (header, rows) = read_csv(&dir.path().join("vet.summary.csv"));
+    assert_eq!(header.join(","), "group,n,events,median,median_lower,median_upper,rmst,rmst_se");
+    let exp = expected("km_veteran_by_trt_log.json");
+    let strata: Vec<&serde_json::Value> = exp["strata"].as_object().unwrap().values().collect();
+    for (row, st) in rows.iter().zip(strata) {
+        assert_eq!(row[3].parse::<f64>().unwrap(), st["median"].as_f64().unwrap()); // 52.5 for trt 2: R's tolerance rule
+        assert!(close(row[6].parse().unwrap(), st["rmean"].as_f64().unwrap(), 1e-12));
+        assert!(close(row[7].parse().unwrap(), st["rmean_se"].as_f64().unwrap(), 1e-12));
+    }
+    let (header, rows) = read_csv(&dir.path().join("vet.km.csv"));
+    assert_eq!(header.join(","), "group,time,n_risk,n_event,n_censor,surv,std_err,lower,upper,cumhaz,cumhaz_se");
+    let first = exp["strata"].as_object().unwrap().values().next().unwrap();
+    let surv: Vec<f64> = first["surv"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let se: Vec<Option<f64>> = first["std_err_surv"].as_array().unwrap().iter().map(|v| v.as_f64()).collect();
+    assert_eq!(rows.iter().filter(|r| r[0] == "1").count(), surv.len());
+    for (k, (s, e)) in surv.iter().zip(&se).enumerate() {
+        assert!(close(rows[k][5].parse().unwrap(), *s, 1e-12));
+        match e {
+            Some(e) => assert!(close(rows[k][6].parse().unwrap(), *e, 1e-12)),
+            None => assert_eq!(rows[k][6], "", "R's NA is an empty cell"),
+        }
+    }
+}
+
+#[test]
+fn cox_cli_matches_coxph_and_reports_dropped_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("lung");
+    let exp = expected("cox_lung_efron.json");
+    let terms: Vec<String> = exp["terms"].as_array().map(|a| a.iter().map(|t| t.as_str().unwrap().to_string()).collect()).unwrap_or_default();
+    let covs = if terms.is_empty() { "age,sex,ph.ecog".to_string() } else { terms.join(",") };
+    let out = hemosurv(&["cox", &data("lung.csv"), "--time", "time", "--event", "status", "--covariates", &covs, "--out", prefix.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("lung.cox.json")).unwrap()).unwrap();
+    assert_eq!(json["n"].as_u64(), exp["n"].as_u64());
+    assert_eq!(exp["n_removed_missing"].as_u64(), Some(1));
+    assert_eq!(json["nevent"].as_u64(), exp["nevent"].as_u64());
+    assert_eq!(json["rows_dropped_missing"].as_u64(), Some(1));
+    let loglik = json["loglik"].as_f64().or_else(|| json["loglik"][1].as_f64()).or_else(|| json["loglik_final"].as_f64());
+    assert!(close(loglik.unwrap(), exp["loglik_final"].as_f64().unwrap(), 1e-10), "{json}");
+    let (_, rows) = read_csv(&dir.path().join("lung.cox.csv"));
+    for (k, row) in rows.iter().enumerate() {
+        assert!(close(row[1].parse().unwrap(), exp["coef"][k].as_f64().unwrap(), 1e-7));
+        assert!(close(row[3].parse().unwrap(), exp["se_coef"][k].as_f64().unwrap(), 1e-7));
+    }
+}
+
+#[test]
+fn bad_column_exits_2_naming_file_and_column() {
+    let out = hemosurv(&["km", &data("lung.csv"), "--time", "nope", "--event", "status"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lung.csv") && err.contains("`nope`"), "{err}");
+}
+
+#[test]
+fn bad_event_code_exits_2_naming_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("t.csv");
+    std::fs::write(&f, "time,status\n1,1\n2,3\n").unwrap();
+    let out = hemosurv(&["km", f.to_str().unwrap(), "--time", "time", "--event", "status", "--out", dir.path().join("x").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("row 2") && err.contains("`status`"), "{err}");
+    assert!(!dir.path().join("x.km.csv").exists());
+}
+
+#[test]
+fn cif_cli_writes_gray_test() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("mgus");
+    let out = hemosurv(&["cif", &data("mgus2.csv"), "--time", "etime", "--event", "etype", "--group", "sex", "--out", prefix.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("mgus.cif.json")).unwrap()).unwrap();
+    let exp = expected("cuminc_mgus2_by_sex.json");
+    let text = exp.to_string();
+    assert!(text.contains("gray") || text.contains("Tests") || text.contains("test"));
+    assert_eq!(json["gray_test"].as_array().unwrap().len(), 2);
+    let (header, _) = read_csv(&dir.path().join("mgus.cif.csv"));
+    assert_eq!(header.join(","), "group,cause,time,estimate,variance");
+}
