@@ -7,6 +7,7 @@
 
 pub mod cohort;
 pub mod commands;
+pub mod hlh;
 pub mod io;
 pub mod plot;
 pub mod report;

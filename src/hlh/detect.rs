@@ -1,0 +1,426 @@
+//! Detection over a whole cohort: sweep every patient in parallel, build episodes and the
+//! audit trail, and summarise.
+
+use rayon::prelude::*;
+
+use crate::cohort::{Cohort, Day, Intensity, PatientIdx};
+
+use super::criteria::{CriteriaSet, ProbabilityTable, RuleKind};
+use super::episodes::{disease_status, runs, treatment_context, DiseaseStatus, TreatmentContext};
+use super::evidence::{source_fields, Evidence, EvidenceRole, EvidenceTable};
+use super::probability::{hscore_probability, HscoreProbability};
+use super::sweep::{sweep, Plan, Scratch, Source};
+
+/// One HLH episode of one patient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Episode {
+    /// Patient index into `cohort.patients`.
+    pub patient: PatientIdx,
+    /// Patient id.
+    pub patient_id: String,
+    /// Episode number within the patient, 1-based (2, 3 ... are recurrences).
+    pub episode: u32,
+    /// Criteria set name.
+    pub criteria_set: String,
+    /// First day the rule holds.
+    pub onset: Day,
+    /// Last day the rule holds (values carried over their windows), at most the end of follow-up.
+    pub end: Day,
+    /// The rule still held at the end of follow-up (`end` is then the end of follow-up).
+    pub ongoing_at_end_of_follow_up: bool,
+    /// Names of the set's criteria met on the onset day, in set order.
+    pub criteria_met_at_onset: Vec<String>,
+    /// Most criteria of the set met on any day of the episode.
+    pub max_criteria: u32,
+    /// Criteria of the set evaluable (with data in their window) on the onset day.
+    pub evaluable_criteria: u32,
+    /// Number of criteria in the set.
+    pub n_criteria: u32,
+    /// The set's own score at onset (score rules only).
+    pub score_at_onset: Option<f64>,
+    /// HScore at onset: the set's own score for a score rule, else the companion HScore.
+    pub hscore_at_onset: Option<f64>,
+    /// Highest HScore on any day of the episode (same source as `hscore_at_onset`).
+    pub max_hscore: Option<f64>,
+    /// Probability for `max_hscore` from the Fardet 2014 table (HScore only).
+    pub hscore_probability: Option<HscoreProbability>,
+    /// Treatment line in effect at onset.
+    pub treatment: Option<TreatmentContext>,
+    /// Disease status at onset.
+    pub disease_status: DiseaseStatus,
+}
+
+/// Counts for one first-line intensity class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntensityCount {
+    /// Intensity of the first line; `None` = no treatment line recorded.
+    pub intensity: Option<Intensity>,
+    /// Patients screened.
+    pub screened: usize,
+    /// Patients with at least one episode.
+    pub with_episode: usize,
+}
+
+impl IntensityCount {
+    /// Label: the intensity name, or `none`.
+    pub fn label(&self) -> &'static str {
+        self.intensity.map_or("none", Intensity::name)
+    }
+}
+
+/// Cohort-level counts of a detection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectionSummary {
+    /// Patients in the cohort.
+    pub patients_screened: usize,
+    /// Patients with at least one criterion of the set evaluable on some day of follow-up.
+    pub patients_evaluable: usize,
+    /// Patients with at least one episode.
+    pub patients_with_episode: usize,
+    /// Episodes in total (first episodes and recurrences).
+    pub episodes: usize,
+    /// By intensity of the first treatment line: every class of [`Intensity::ALL`], then `none`.
+    pub by_first_line_intensity: Vec<IntensityCount>,
+}
+
+/// Result of [`detect`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    /// Criteria set name.
+    pub criteria_set: String,
+    /// One-line description of the rule.
+    pub rule: String,
+    /// Whether `max_hscore` columns are filled (score rule or companion HScore).
+    pub has_hscore: bool,
+    /// Episodes ordered by patient index, then episode number.
+    pub episodes: Vec<Episode>,
+    /// Audit trail ordered by patient, episode, role, criterion, sub-condition.
+    pub evidence: Vec<Evidence>,
+    /// Counts.
+    pub summary: DetectionSummary,
+}
+
+const SLOTS: usize = Intensity::ALL.len() + 1;
+
+#[derive(Default)]
+struct ChunkOut {
+    episodes: Vec<Episode>,
+    evidence: Vec<Evidence>,
+    evaluable: usize,
+    screened: [usize; SLOTS],
+    with_episode: [usize; SLOTS],
+}
+
+fn slot(i: Option<Intensity>) -> usize {
+    match i {
+        Some(i) => Intensity::ALL.iter().position(|x| *x == i).unwrap_or(SLOTS - 1),
+        None => SLOTS - 1,
+    }
+}
+
+/// Patients per parallel work item.
+const CHUNK: usize = 256;
+
+/// Detect HLH episodes of every patient under `set`.
+///
+/// Patients are processed in parallel (rayon) and the results concatenated in patient order,
+/// so the output is identical for any number of threads. Each patient is evaluated on its
+/// change days up to the end of follow-up (death or last contact); see the module docs of
+/// [`crate::hlh`] for every convention.
+pub fn detect(cohort: &Cohort, set: &CriteriaSet) -> Detection {
+    let plan = Plan::new(set);
+    let n = cohort.patients.len();
+    let n_chunks = n.div_ceil(CHUNK);
+    let outs: Vec<ChunkOut> = (0..n_chunks)
+        .into_par_iter()
+        .map_init(
+            || Scratch::new(&plan),
+            |s, ci| {
+                let mut out = ChunkOut::default();
+                for p in ci * CHUNK..((ci + 1) * CHUNK).min(n) {
+                    process_patient(&plan, set, cohort, p as PatientIdx, s, &mut out);
+                }
+                out
+            },
+        )
+        .collect();
+
+    let mut episodes = Vec::new();
+    let mut evidence = Vec::new();
+    let mut evaluable = 0;
+    let mut screened = [0usize; SLOTS];
+    let mut with_episode = [0usize; SLOTS];
+    for o in outs {
+        episodes.extend(o.episodes);
+        evidence.extend(o.evidence);
+        evaluable += o.evaluable;
+        for k in 0..SLOTS {
+            screened[k] += o.screened[k];
+            with_episode[k] += o.with_episode[k];
+        }
+    }
+    let by_first_line_intensity = (0..SLOTS)
+        .map(|k| IntensityCount { intensity: Intensity::ALL.get(k).copied(), screened: screened[k], with_episode: with_episode[k] })
+        .collect();
+    let summary = DetectionSummary {
+        patients_screened: n,
+        patients_evaluable: evaluable,
+        patients_with_episode: with_episode.iter().sum(),
+        episodes: episodes.len(),
+        by_first_line_intensity,
+    };
+    Detection { criteria_set: set.name.clone(), rule: set.rule_text(), has_hscore: plan.has_hscore(), episodes, evidence, summary }
+}
+
+fn process_patient(plan: &Plan, set: &CriteriaSet, cohort: &Cohort, p: PatientIdx, s: &mut Scratch, out: &mut ChunkOut) {
+    let patient = &cohort.patients[p as usize];
+    let until = patient.end_of_follow_up();
+    let mut states = std::mem::take(&mut s.states);
+    states.clear();
+    sweep(plan, cohort, p, until, None, s, |st, _| states.push(*st));
+    let primary = plan.primary_mask();
+    if states.iter().any(|st| st.evaluable & primary != 0) {
+        out.evaluable += 1;
+    }
+    let k = slot(cohort.first_line_of(p).map(|l| l.intensity));
+    out.screened[k] += 1;
+    let raws = runs(&states, until, set.episode_gap_days);
+    if raws.is_empty() {
+        s.states = states;
+        return;
+    }
+    out.with_episode[k] += 1;
+
+    // Episodes, and the evidence requests (day, criterion, role, episode number, sequence).
+    let mut requests: Vec<(Day, usize, EvidenceRole, u32)> = Vec::new();
+    let scored_range = if plan.primary_scored {
+        0..plan.n_primary
+    } else if plan.companion {
+        plan.n_primary..plan.crits.len()
+    } else {
+        0..0
+    };
+    for (ei, r) in raws.iter().enumerate() {
+        let number = ei as u32 + 1;
+        let onset = &states[r.first];
+        let range = &states[r.first..=r.last];
+        let max_criteria = range.iter().map(|st| st.n_met).max().unwrap_or(onset.n_met);
+        let mut max_i = r.first;
+        for i in r.first..=r.last {
+            if states[i].hscore > states[max_i].hscore {
+                max_i = i;
+            }
+        }
+        let mut met_names = Vec::new();
+        for c in 0..plan.n_primary {
+            if onset.met & (1u128 << c) != 0 {
+                met_names.push(plan.crits[c].name.clone());
+                requests.push((onset.day, c, EvidenceRole::Onset, number));
+            }
+        }
+        for c in 0..plan.n_primary {
+            let bit = 1u128 << c;
+            if onset.met & bit == 0 {
+                if let Some(st) = range.iter().find(|st| st.met & bit != 0) {
+                    requests.push((st.day, c, EvidenceRole::DuringEpisode, number));
+                }
+            }
+        }
+        if plan.has_hscore() {
+            let st = &states[max_i];
+            for c in scored_range.clone() {
+                if st.met & (1u128 << c) != 0 {
+                    requests.push((st.day, c, EvidenceRole::MaxScore, number));
+                }
+            }
+        }
+        let (max_hscore, hscore_at_onset, probability) = if plan.has_hscore() {
+            let h = states[max_i].hscore;
+            let fardet = plan.companion || set.rule.probability == Some(ProbabilityTable::Fardet2014);
+            (Some(h), Some(onset.hscore), if fardet { hscore_probability(h) } else { None })
+        } else {
+            (None, None, None)
+        };
+        out.episodes.push(Episode {
+            patient: p,
+            patient_id: patient.id.clone(),
+            episode: number,
+            criteria_set: set.name.clone(),
+            onset: r.onset,
+            end: r.end,
+            ongoing_at_end_of_follow_up: r.ongoing,
+            criteria_met_at_onset: met_names,
+            max_criteria,
+            evaluable_criteria: onset.n_evaluable,
+            n_criteria: plan.n_primary as u32,
+            score_at_onset: matches!(set.rule.kind, RuleKind::Score { .. }).then_some(onset.score),
+            hscore_at_onset,
+            max_hscore,
+            hscore_probability: probability,
+            treatment: treatment_context(cohort, p, r.onset),
+            disease_status: disease_status(cohort, p, r.onset),
+        });
+    }
+
+    // Evidence: a second sweep of this patient (deterministic, same states) reading the
+    // qualifying values on the requested days.
+    let mut order: Vec<usize> = (0..requests.len()).collect();
+    order.sort_by_key(|&i| (requests[i].0, i));
+    let mut rows: Vec<(usize, Evidence)> = Vec::new();
+    let mut next = 0usize;
+    let mut buf: Vec<(String, Source)> = Vec::new();
+    sweep(plan, cohort, p, until, None, s, |st, view| {
+        while next < order.len() && requests[order[next]].0 <= st.day {
+            let seq = order[next];
+            let (day, c, role, number) = requests[seq];
+            next += 1;
+            if day != st.day {
+                continue; // cannot happen: requested days are state days
+            }
+            view.qualifying(c, &mut buf);
+            let crit = &plan.crits[c];
+            let points = crit.scored.then(|| view.points(c));
+            let set_name = if c < plan.n_primary { set.name.clone() } else { plan.companion_name.clone() };
+            for (text, src) in buf.drain(..) {
+                let f = source_fields(cohort, p, src);
+                rows.push((
+                    seq,
+                    Evidence {
+                        patient: p,
+                        patient_id: patient.id.clone(),
+                        episode: number,
+                        criteria_set: set_name.clone(),
+                        criterion: crit.name.clone(),
+                        role,
+                        evaluated_on: day,
+                        condition: text,
+                        points,
+                        table: f.table,
+                        source_row: f.source_row,
+                        date: f.date,
+                        item: f.item,
+                        raw_value: f.raw_value,
+                        raw_unit: f.raw_unit,
+                        value: f.value,
+                        unit: f.unit,
+                    },
+                ));
+            }
+        }
+    });
+    rows.sort_by_key(|(seq, _)| *seq); // stable: sub-conditions keep their order
+    out.evidence.extend(rows.into_iter().map(|(_, e)| e));
+    s.states = states;
+}
+
+/// A reference to the value that met (part of) a criterion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceRef {
+    /// Source table.
+    pub table: EvidenceTable,
+    /// 1-based data row.
+    pub row: u32,
+    /// Date of the value.
+    pub date: Day,
+    /// Normalised value (measurements only).
+    pub value: Option<f64>,
+}
+
+/// Status of one criterion on one day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CriterionStatus {
+    /// Criterion name.
+    pub name: String,
+    /// Some data in the window (and not suppressed during aplasia).
+    pub evaluable: bool,
+    /// Met.
+    pub met: bool,
+    /// Points (score rules only).
+    pub points: Option<f64>,
+    /// The qualifying values when met (one per sub-condition met).
+    pub sources: Vec<SourceRef>,
+}
+
+/// Evaluation of a set for one patient on one day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayEvaluation {
+    /// The day.
+    pub day: Day,
+    /// Every criterion of the set, in set order.
+    pub criteria: Vec<CriterionStatus>,
+    /// Criteria met.
+    pub n_met: u32,
+    /// Criteria evaluable.
+    pub n_evaluable: u32,
+    /// The set's own score (score rules only).
+    pub score: Option<f64>,
+    /// HScore (own score of a score rule, or the companion HScore), if computed.
+    pub hscore: Option<f64>,
+    /// The rule holds.
+    pub holds: bool,
+}
+
+fn day_evaluation(plan: &Plan, set: &CriteriaSet, cohort: &Cohort, p: PatientIdx, st: &super::sweep::DayState, view: &super::sweep::View<'_>) -> DayEvaluation {
+    let mut buf = Vec::new();
+    let criteria = (0..plan.n_primary)
+        .map(|c| {
+            view.qualifying(c, &mut buf);
+            let sources = buf
+                .drain(..)
+                .map(|(_, src)| {
+                    let f = source_fields(cohort, p, src);
+                    SourceRef { table: f.table, row: f.source_row, date: f.date, value: f.value }
+                })
+                .collect();
+            CriterionStatus {
+                name: plan.crits[c].name.clone(),
+                evaluable: st.evaluable & (1u128 << c) != 0,
+                met: st.met & (1u128 << c) != 0,
+                points: plan.crits[c].scored.then(|| view.points(c)),
+                sources,
+            }
+        })
+        .collect();
+    DayEvaluation {
+        day: st.day,
+        criteria,
+        n_met: st.n_met,
+        n_evaluable: st.n_evaluable,
+        score: matches!(set.rule.kind, RuleKind::Score { .. }).then_some(st.score),
+        hscore: plan.has_hscore().then_some(st.hscore),
+        holds: st.holds,
+    }
+}
+
+/// The evaluation of patient `p` on every change day up to the end of follow-up
+/// (the state on a change day holds until the next one).
+pub fn timeline(cohort: &Cohort, set: &CriteriaSet, p: PatientIdx) -> Vec<DayEvaluation> {
+    let plan = Plan::new(set);
+    let mut s = Scratch::new(&plan);
+    let until = cohort.patients[p as usize].end_of_follow_up();
+    let mut out = Vec::new();
+    sweep(&plan, cohort, p, until, None, &mut s, |st, view| out.push(day_evaluation(&plan, set, cohort, p, st, view)));
+    out
+}
+
+/// The evaluation of patient `p` on `day` (whatever the follow-up: data after `day` is ignored).
+pub fn evaluate_at(cohort: &Cohort, set: &CriteriaSet, p: PatientIdx, day: Day) -> DayEvaluation {
+    let plan = Plan::new(set);
+    let mut s = Scratch::new(&plan);
+    let mut last = None;
+    sweep(&plan, cohort, p, day, Some(day), &mut s, |st, view| {
+        if st.day == day {
+            last = Some(day_evaluation(&plan, set, cohort, p, st, view));
+        }
+    });
+    // `day` is always visited (it is added as a change day and is <= until).
+    last.unwrap_or_else(|| DayEvaluation {
+        day,
+        criteria: Vec::new(),
+        n_met: 0,
+        n_evaluable: 0,
+        score: None,
+        hscore: None,
+        holds: false,
+    })
+}

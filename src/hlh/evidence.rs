@@ -1,0 +1,143 @@
+//! The audit trail: which measurement or finding made each criterion of each episode true.
+//!
+//! For every episode the evidence lists
+//! - `onset`: every criterion of the set met on the onset day, with the value that met it
+//!   (the worst value in the window, ties → most recent; for findings the most recent
+//!   "present" record; for `count_of` criteria one row per sub-condition met);
+//! - `during_episode`: criteria not met at onset but met on a later day of the episode, with
+//!   the qualifying value on the first such day;
+//! - `max_score`: for score rules and for the companion HScore, every scoring variable on the
+//!   (first) day of the episode's maximum score, with its points — so that `max_hscore` can be
+//!   re-added by hand.
+//!
+//! Each row gives the source table and its 1-based data row, the date, the analyte or
+//! finding, the raw value and unit as given in the input, and the normalised value in the
+//! canonical unit.
+
+use crate::cohort::{Cohort, Day, PatientIdx};
+
+use super::sweep::Source;
+
+/// Why an evidence row is listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EvidenceRole {
+    /// Criterion met on the onset day.
+    Onset,
+    /// Criterion first met after onset, within the episode.
+    DuringEpisode,
+    /// Scoring variable on the day of the episode's maximum score.
+    MaxScore,
+}
+
+impl EvidenceRole {
+    /// Name used in output tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            EvidenceRole::Onset => "onset",
+            EvidenceRole::DuringEpisode => "during_episode",
+            EvidenceRole::MaxScore => "max_score",
+        }
+    }
+}
+
+/// The source table of an evidence row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EvidenceTable {
+    /// The `measurements` table.
+    Measurements,
+    /// The `findings` table.
+    Findings,
+}
+
+impl EvidenceTable {
+    /// Table name.
+    pub fn name(self) -> &'static str {
+        match self {
+            EvidenceTable::Measurements => "measurements",
+            EvidenceTable::Findings => "findings",
+        }
+    }
+}
+
+/// One audit-trail row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    /// Patient index.
+    pub patient: PatientIdx,
+    /// Patient id.
+    pub patient_id: String,
+    /// Episode number (1-based) within the patient.
+    pub episode: u32,
+    /// The set the criterion belongs to (the detection's set, or `hscore` for companion rows).
+    pub criteria_set: String,
+    /// Criterion name.
+    pub criterion: String,
+    /// Why the row is listed.
+    pub role: EvidenceRole,
+    /// The day on which the criterion was evaluated (onset, first day met, or max-score day).
+    pub evaluated_on: Day,
+    /// The test that was met, e.g. `hemoglobin < 90 g/L`.
+    pub condition: String,
+    /// Points of the criterion on that day (score rules and companion HScore), else `None`.
+    pub points: Option<f64>,
+    /// Source table.
+    pub table: EvidenceTable,
+    /// 1-based data row in the source table.
+    pub source_row: u32,
+    /// Date of the measurement or finding.
+    pub date: Day,
+    /// Analyte or finding name.
+    pub item: String,
+    /// Value as given (measurements only).
+    pub raw_value: Option<f64>,
+    /// Unit as given (measurements only).
+    pub raw_unit: Option<String>,
+    /// Value in the canonical unit (measurements only).
+    pub value: Option<f64>,
+    /// Canonical unit (measurements only).
+    pub unit: Option<String>,
+}
+
+/// Fields of an evidence row that depend on its source.
+pub(crate) struct SourceFields {
+    pub(crate) table: EvidenceTable,
+    pub(crate) source_row: u32,
+    pub(crate) date: Day,
+    pub(crate) item: String,
+    pub(crate) raw_value: Option<f64>,
+    pub(crate) raw_unit: Option<String>,
+    pub(crate) value: Option<f64>,
+    pub(crate) unit: Option<String>,
+}
+
+/// Resolve a sweep source to its row fields.
+pub(crate) fn source_fields(cohort: &Cohort, p: PatientIdx, src: Source) -> SourceFields {
+    match src {
+        Source::Measurement(i) => {
+            let m = &cohort.measurements_of(p)[i as usize];
+            SourceFields {
+                table: EvidenceTable::Measurements,
+                source_row: m.row,
+                date: m.day,
+                item: m.analyte.name().to_string(),
+                raw_value: Some(m.raw_value),
+                raw_unit: Some(cohort.unit_of(m).to_string()),
+                value: Some(m.value),
+                unit: Some(m.analyte.canonical_unit().to_string()),
+            }
+        }
+        Source::Finding(i) => {
+            let f = &cohort.findings_of(p)[i as usize];
+            SourceFields {
+                table: EvidenceTable::Findings,
+                source_row: f.row,
+                date: f.day,
+                item: f.finding.name().to_string(),
+                raw_value: None,
+                raw_unit: None,
+                value: None,
+                unit: None,
+            }
+        }
+    }
+}

@@ -1,0 +1,794 @@
+//! Evaluation of a criteria set over time for one patient.
+//!
+//! The state of every criterion only changes on *change days*: the day of a measurement or
+//! finding (it enters its window) and the day after its window ends (`d + window + 1`, it
+//! leaves), plus the first day and the day after the end of every aplasia period when
+//! `cytopenia_mode = "ignore_during_aplasia"`. The sweep visits exactly those days in order
+//! (not a dense grid); between two change days the state is constant.
+//!
+//! Each (analyte, worst direction, window) is one *channel*: a monotonic deque keeps the
+//! worst value of the window at its front (a newer value equal to an older one replaces it,
+//! so ties resolve to the most recent). A finding channel keeps the last day the finding was
+//! recorded at all (evaluability) and the last day and row it was recorded present.
+//! Non-finite measurement values are skipped (the loader rejects them).
+//! Days after `until` (the end of follow-up in [`crate::hlh::detect`]) are not evaluated.
+
+use crate::cohort::{Analyte, Cohort, Day, FindingKind, Intensity, PatientIdx};
+
+use super::criteria::{Band, Comparator, CriteriaSet, CriterionKind, CytopeniaMode, RuleKind, Test, Worst};
+
+/// Where a qualifying value comes from (index into the patient's slice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// Index into `cohort.measurements_of(p)`.
+    Measurement(u32),
+    /// Index into `cohort.findings_of(p)`.
+    Finding(u32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct LabChannel {
+    analyte: Analyte,
+    worst: Worst,
+    window: i32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct FindingChannel {
+    kind: FindingKind,
+    window: i32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CondSrc {
+    /// Index into `Plan::lab`.
+    Lab(u16),
+    /// Index into `Plan::find`.
+    Finding(u16),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Op {
+    Ge,
+    Gt,
+    Le,
+    Lt,
+    Present,
+}
+
+/// A compiled elementary test on one channel.
+#[derive(Debug, Clone, Copy)]
+struct FlatCond {
+    src: CondSrc,
+    op: Op,
+    thr: f64,
+}
+
+#[derive(Debug, Clone)]
+enum PKind {
+    /// One condition (index into `Plan::conds`).
+    Single(usize),
+    /// Conditions `start..end` of `Plan::conds`.
+    CountOf { start: usize, end: usize, min: u32, count_points: Option<Vec<f64>> },
+    /// Bands on lab channel `lab` (with their description).
+    Points { lab: u16, bands: Vec<(Band, String)> },
+}
+
+/// A compiled criterion.
+#[derive(Debug, Clone)]
+pub(crate) struct PCrit {
+    pub(crate) name: String,
+    kind: PKind,
+    points_when_met: f64,
+    aplasia_sensitive: bool,
+    /// Contributes to a score (primary score rule, or the companion HScore).
+    pub(crate) scored: bool,
+}
+
+/// A criteria set compiled for the sweep: primary criteria first, then the companion HScore criteria.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    lab: Vec<LabChannel>,
+    find: Vec<FindingChannel>,
+    /// Per analyte (`Analyte as usize`): (lab channel, keeps the maximum) fed by it.
+    lab_listeners: Vec<Vec<(u16, bool)>>,
+    /// Distinct windows of all channels.
+    windows: Vec<i32>,
+    /// Per analyte: indices into `windows` of its channels' windows (for expiry change days).
+    lab_window_ids: Vec<Vec<usize>>,
+    finding_listeners: Vec<Vec<u16>>,
+    finding_window_ids: Vec<Vec<usize>>,
+    conds: Vec<FlatCond>,
+    /// Per lab channel: (condition, criterion) pairs reading it.
+    lab_conds: Vec<Vec<(usize, usize)>>,
+    /// Per lab channel: `lab_points` criteria reading it.
+    lab_points: Vec<Vec<usize>>,
+    /// Per finding channel: (condition, criterion) pairs reading it.
+    find_conds: Vec<Vec<(usize, usize)>>,
+    /// Mask of the aplasia-sensitive criteria.
+    aplasia_crits: u128,
+    /// Human-readable test of each condition, e.g. `hemoglobin < 90 g/L`.
+    cond_text: Vec<String>,
+    pub(crate) crits: Vec<PCrit>,
+    /// Number of criteria of the set itself (the rest are companion criteria).
+    pub(crate) n_primary: usize,
+    rule: RuleKind,
+    mandatory: u128,
+    /// The set's own rule is a score.
+    pub(crate) primary_scored: bool,
+    /// The companion HScore is computed.
+    pub(crate) companion: bool,
+    /// Aplasia length and intensities, when cytopenia_mode = ignore_during_aplasia.
+    aplasia: Option<(i32, Vec<Intensity>)>,
+    /// Name of the companion set (`hscore`).
+    pub(crate) companion_name: String,
+}
+
+/// Mask of the first `n` bits.
+#[inline]
+fn low_mask(n: usize) -> u128 {
+    if n >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << n) - 1
+    }
+}
+
+impl Plan {
+    /// Compile a set (and, if asked, the built-in HScore as companion).
+    ///
+    /// The set must be valid (sets loaded from TOML are; sets built in code should pass
+    /// [`CriteriaSet::validate`]): at most 64 criteria, `count_points` within the conditions.
+    pub(crate) fn new(set: &CriteriaSet) -> Plan {
+        assert!(
+            set.criteria.len() <= super::criteria::MAX_CRITERIA,
+            "criteria set {} has {} criteria; at most {} are supported",
+            set.name,
+            set.criteria.len(),
+            super::criteria::MAX_CRITERIA
+        );
+        let mut plan = Plan {
+            lab: Vec::new(),
+            find: Vec::new(),
+            lab_listeners: vec![Vec::new(); Analyte::ALL.len()],
+            windows: Vec::new(),
+            lab_window_ids: vec![Vec::new(); Analyte::ALL.len()],
+            finding_listeners: vec![Vec::new(); FindingKind::ALL.len()],
+            finding_window_ids: vec![Vec::new(); FindingKind::ALL.len()],
+            conds: Vec::new(),
+            lab_conds: Vec::new(),
+            lab_points: Vec::new(),
+            find_conds: Vec::new(),
+            aplasia_crits: 0,
+            cond_text: Vec::new(),
+            crits: Vec::new(),
+            n_primary: set.criteria.len(),
+            rule: set.rule.kind,
+            mandatory: 0,
+            primary_scored: matches!(set.rule.kind, RuleKind::Score { .. }),
+            companion: set.companion_hscore && !matches!(set.rule.kind, RuleKind::Score { .. }),
+            aplasia: match set.adaptations.cytopenia_mode {
+                CytopeniaMode::Count => None,
+                CytopeniaMode::IgnoreDuringAplasia => {
+                    Some((set.adaptations.aplasia_days as i32, set.adaptations.aplasia_intensities.clone()))
+                }
+            },
+            companion_name: String::new(),
+        };
+        plan.add_set(set, plan.primary_scored, set.adaptations.ferritin_threshold);
+        for m in &set.rule.mandatory {
+            if let Some(i) = set.index_of(m) {
+                plan.mandatory |= 1u128 << i;
+            }
+        }
+        if plan.companion {
+            // The built-in set is validated by unit tests; it cannot fail to load.
+            let hs = CriteriaSet::builtin("hscore").expect("the built-in hscore set exists");
+            plan.companion_name = hs.name.clone();
+            plan.add_set(&hs, true, None);
+        }
+        plan.dependencies();
+        plan
+    }
+
+    /// Which criteria read which channel (for incremental re-evaluation).
+    fn dependencies(&mut self) {
+        self.lab_conds = vec![Vec::new(); self.lab.len()];
+        self.lab_points = vec![Vec::new(); self.lab.len()];
+        self.find_conds = vec![Vec::new(); self.find.len()];
+        for (ci, c) in self.crits.iter().enumerate() {
+            let bit = 1u128 << ci;
+            if c.aplasia_sensitive {
+                self.aplasia_crits |= bit;
+            }
+            let conds = match &c.kind {
+                PKind::Single(i) => *i..*i + 1,
+                PKind::CountOf { start, end, .. } => *start..*end,
+                PKind::Points { lab, .. } => {
+                    self.lab_points[*lab as usize].push(ci);
+                    0..0
+                }
+            };
+            for i in conds {
+                match self.conds[i].src {
+                    CondSrc::Lab(ch) => self.lab_conds[ch as usize].push((i, ci)),
+                    CondSrc::Finding(ch) => self.find_conds[ch as usize].push((i, ci)),
+                }
+            }
+        }
+    }
+
+    fn window_id(&mut self, w: i32) -> usize {
+        match self.windows.iter().position(|x| *x == w) {
+            Some(k) => k,
+            None => {
+                self.windows.push(w);
+                self.windows.len() - 1
+            }
+        }
+    }
+
+    fn lab_channel(&mut self, spec: LabChannel) -> u16 {
+        if let Some(i) = self.lab.iter().position(|c| *c == spec) {
+            return i as u16;
+        }
+        let id = self.lab.len() as u16;
+        self.lab.push(spec);
+        let a = spec.analyte as usize;
+        self.lab_listeners[a].push((id, spec.worst == Worst::Max));
+        let k = self.window_id(spec.window);
+        if !self.lab_window_ids[a].contains(&k) {
+            self.lab_window_ids[a].push(k);
+        }
+        id
+    }
+
+    fn finding_channel(&mut self, spec: FindingChannel) -> u16 {
+        if let Some(i) = self.find.iter().position(|c| *c == spec) {
+            return i as u16;
+        }
+        let id = self.find.len() as u16;
+        self.find.push(spec);
+        let k = spec.kind as usize;
+        self.finding_listeners[k].push(id);
+        let w = self.window_id(spec.window);
+        if !self.finding_window_ids[k].contains(&w) {
+            self.finding_window_ids[k].push(w);
+        }
+        id
+    }
+
+    /// Compile one test; returns its index in `conds`.
+    fn cond(&mut self, test: &Test, window: u32, ferritin_override: Option<f64>) -> usize {
+        let window = window as i32;
+        let (cond, text) = match *test {
+            Test::Lab { analyte, comparator, threshold } => {
+                let threshold = match (analyte, ferritin_override) {
+                    (Analyte::Ferritin, Some(t)) => t,
+                    _ => threshold,
+                };
+                let ch = self.lab_channel(LabChannel { analyte, worst: comparator.worst(), window });
+                let op = match comparator {
+                    Comparator::Ge => Op::Ge,
+                    Comparator::Gt => Op::Gt,
+                    Comparator::Le => Op::Le,
+                    Comparator::Lt => Op::Lt,
+                };
+                (FlatCond { src: CondSrc::Lab(ch), op, thr: threshold }, Test::Lab { analyte, comparator, threshold }.describe())
+            }
+            Test::Finding(kind) => {
+                let ch = self.finding_channel(FindingChannel { kind, window });
+                (FlatCond { src: CondSrc::Finding(ch), op: Op::Present, thr: 0.0 }, test.describe())
+            }
+        };
+        self.conds.push(cond);
+        self.cond_text.push(text);
+        self.conds.len() - 1
+    }
+
+    fn add_set(&mut self, set: &CriteriaSet, scored: bool, ferritin_override: Option<f64>) {
+        for c in &set.criteria {
+            let kind = match &c.kind {
+                CriterionKind::Single(t) => PKind::Single(self.cond(t, c.window_for(t, None), ferritin_override)),
+                CriterionKind::CountOf { conditions, min, count_points } => {
+                    let start = self.conds.len();
+                    for cd in conditions {
+                        self.cond(&cd.test, c.window_for(&cd.test, cd.window_days), ferritin_override);
+                    }
+                    let end = self.conds.len();
+                    let count_points = if count_points.is_empty() {
+                        None
+                    } else {
+                        let mut v = vec![0.0; end - start + 1];
+                        for cp in count_points {
+                            v[cp.count as usize] = cp.points;
+                        }
+                        Some(v)
+                    };
+                    PKind::CountOf { start, end, min: *min, count_points }
+                }
+                CriterionKind::LabPoints { analyte, worst, bands } => {
+                    let lab = self.lab_channel(LabChannel { analyte: *analyte, worst: *worst, window: c.points_window() as i32 });
+                    let bands = bands.iter().map(|b| (*b, format!("{} -> {} points", b.describe(*analyte), b.points))).collect();
+                    PKind::Points { lab, bands }
+                }
+            };
+            self.crits.push(PCrit {
+                name: c.name.clone(),
+                kind,
+                points_when_met: c.points.unwrap_or(0.0),
+                aplasia_sensitive: c.aplasia_sensitive,
+                scored,
+            });
+        }
+    }
+
+    /// Whether the day-state has an HScore (own score or companion).
+    pub(crate) fn has_hscore(&self) -> bool {
+        self.primary_scored || self.companion
+    }
+
+    /// Bit mask of the set's own criteria.
+    pub(crate) fn primary_mask(&self) -> u128 {
+        low_mask(self.n_primary)
+    }
+}
+
+/// State of a patient on one change day (valid until the next change day).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct DayState {
+    pub(crate) day: Day,
+    /// Bit i: criterion i met (primary and companion).
+    pub(crate) met: u128,
+    /// Bit i: criterion i evaluable.
+    pub(crate) evaluable: u128,
+    /// Primary criteria met.
+    pub(crate) n_met: u32,
+    /// Primary criteria evaluable.
+    pub(crate) n_evaluable: u32,
+    /// The set's own score (score rules), else 0.
+    pub(crate) score: f64,
+    /// HScore: the own score of a score rule, or the companion HScore; 0 when neither.
+    pub(crate) hscore: f64,
+    /// The rule holds.
+    pub(crate) holds: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    value: f64,
+    day: Day,
+    idx: u32,
+}
+
+/// A double-ended queue for one patient: a vector plus a head index (cleared per patient, so it
+/// never wraps; cheaper than `VecDeque` in the inner loop).
+#[derive(Debug, Default)]
+struct Deque {
+    buf: Vec<Slot>,
+    head: usize,
+}
+
+impl Deque {
+    #[inline]
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.head = 0;
+    }
+    #[inline]
+    fn front(&self) -> Option<&Slot> {
+        self.buf.get(self.head)
+    }
+    #[inline]
+    fn back(&self) -> Option<&Slot> {
+        if self.buf.len() > self.head {
+            self.buf.last()
+        } else {
+            None
+        }
+    }
+    #[inline]
+    fn pop_back(&mut self) {
+        if self.buf.len() > self.head {
+            self.buf.pop();
+        }
+    }
+    #[inline]
+    fn pop_front(&mut self) {
+        if self.head < self.buf.len() {
+            self.head += 1;
+        }
+    }
+    #[inline]
+    fn push_back(&mut self, s: Slot) {
+        self.buf.push(s);
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FindState {
+    last_any: Day,
+    last_present: Day,
+    present_idx: u32,
+}
+
+const NONE_DAY: Day = Day::MIN;
+const NO_BAND: u32 = u32::MAX;
+const NO_DATA: u32 = u32::MAX - 1;
+
+impl FindState {
+    const EMPTY: FindState = FindState { last_any: NONE_DAY, last_present: NONE_DAY, present_idx: 0 };
+}
+
+/// Reusable per-thread buffers.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    deques: Vec<Deque>,
+    finds: Vec<FindState>,
+    /// Per lab channel on the current day: worst value in the window (NaN = none).
+    lab_val: Vec<f64>,
+    /// Per finding channel on the current day: bit 0 evaluable, bit 1 met.
+    find_st: Vec<u8>,
+    /// Per condition on the current day: bit 0 evaluable, bit 1 met.
+    cond_st: Vec<u8>,
+    /// Per `lab_points` criterion on the current day: index of the band of the worst value
+    /// (`NO_BAND` without data or outside every band).
+    band: Vec<u32>,
+    days: Vec<Day>,
+    last_exp: Vec<Day>,
+    aplasia: Vec<(Day, Day)>,
+    points: Vec<f64>,
+    pub(crate) states: Vec<DayState>,
+}
+
+impl Scratch {
+    pub(crate) fn new(plan: &Plan) -> Scratch {
+        Scratch {
+            deques: (0..plan.lab.len()).map(|_| Deque { buf: Vec::with_capacity(32), head: 0 }).collect(),
+            finds: vec![FindState::EMPTY; plan.find.len()],
+            lab_val: vec![f64::NAN; plan.lab.len()],
+            find_st: vec![0; plan.find.len()],
+            cond_st: vec![0; plan.conds.len()],
+            band: vec![NO_BAND; plan.crits.len()],
+            days: Vec::with_capacity(512),
+            last_exp: Vec::new(),
+            aplasia: Vec::new(),
+            points: vec![0.0; plan.crits.len()],
+            states: Vec::with_capacity(256),
+        }
+    }
+}
+
+/// Read access to the channel contents on the current change day.
+pub(crate) struct View<'a> {
+    plan: &'a Plan,
+    deques: &'a [Deque],
+    finds: &'a [FindState],
+    cond_st: &'a [u8],
+    points: &'a [f64],
+    met: u128,
+}
+
+impl View<'_> {
+    /// Points of criterion `c` today (0 when not scored or not met).
+    pub(crate) fn points(&self, c: usize) -> f64 {
+        self.points[c]
+    }
+
+    /// The qualifying value of condition `i` if it is met today.
+    fn cond_source(&self, i: usize) -> Option<Source> {
+        if self.cond_st[i] & 2 == 0 {
+            return None;
+        }
+        match self.plan.conds[i].src {
+            CondSrc::Lab(ch) => self.deques[ch as usize].front().map(|f| Source::Measurement(f.idx)),
+            CondSrc::Finding(ch) => Some(Source::Finding(self.finds[ch as usize].present_idx)),
+        }
+    }
+
+    /// The qualifying values of criterion `c` today (empty if not met): `(condition text, source)`,
+    /// one per met sub-condition, in condition order.
+    pub(crate) fn qualifying(&self, c: usize, out: &mut Vec<(String, Source)>) {
+        out.clear();
+        if self.met & (1u128 << c) == 0 {
+            return;
+        }
+        match &self.plan.crits[c].kind {
+            PKind::Single(i) => {
+                if let Some(s) = self.cond_source(*i) {
+                    out.push((self.plan.cond_text[*i].clone(), s));
+                }
+            }
+            PKind::CountOf { start, end, .. } => {
+                for i in *start..*end {
+                    if let Some(s) = self.cond_source(i) {
+                        out.push((self.plan.cond_text[i].clone(), s));
+                    }
+                }
+            }
+            PKind::Points { lab, bands } => {
+                if let Some(front) = self.deques[*lab as usize].front() {
+                    let text = bands.iter().find(|(b, _)| b.contains(front.value)).map(|(_, t)| t.clone()).unwrap_or_default();
+                    out.push((text, Source::Measurement(front.idx)));
+                }
+            }
+        }
+    }
+}
+
+/// Sweep patient `p` over its change days `<= until` (plus `extra_day` if given, evaluated even
+/// without a change), calling `f` with the state of every visited day in increasing order.
+pub(crate) fn sweep<F>(plan: &Plan, cohort: &Cohort, p: PatientIdx, until: Day, extra_day: Option<Day>, s: &mut Scratch, mut f: F)
+where
+    F: FnMut(&DayState, &View<'_>),
+{
+    let ms = cohort.measurements_of(p);
+    let fs = cohort.findings_of(p);
+
+    // Change days.
+    // Data are sorted by day, so repeated (day, window) pairs are consecutive per window:
+    // `last_exp[k]` remembers the last day pushed for window `plan.windows[k]`.
+    s.days.clear();
+    s.last_exp.clear();
+    s.last_exp.resize(plan.windows.len(), NONE_DAY);
+    let mut last_day = NONE_DAY;
+    for m in ms {
+        let ws = &plan.lab_window_ids[m.analyte as usize];
+        if ws.is_empty() || !m.value.is_finite() {
+            continue;
+        }
+        if m.day != last_day {
+            s.days.push(m.day);
+            last_day = m.day;
+        }
+        for &k in ws {
+            if s.last_exp[k] != m.day {
+                s.last_exp[k] = m.day;
+                s.days.push(m.day.saturating_add(plan.windows[k]).saturating_add(1));
+            }
+        }
+    }
+    for fd in fs {
+        let ws = &plan.finding_window_ids[fd.finding as usize];
+        if ws.is_empty() {
+            continue;
+        }
+        s.days.push(fd.day);
+        for &k in ws {
+            s.days.push(fd.day.saturating_add(plan.windows[k]).saturating_add(1));
+        }
+    }
+    s.aplasia.clear();
+    if let Some((len, intensities)) = &plan.aplasia {
+        for l in cohort.treatments_of(p) {
+            if intensities.contains(&l.intensity) {
+                let last = l.start.saturating_add(*len);
+                s.aplasia.push((l.start, last));
+                s.days.push(l.start);
+                s.days.push(last.saturating_add(1));
+            }
+        }
+    }
+    if let Some(d) = extra_day {
+        s.days.push(d);
+    }
+    s.days.sort_unstable();
+    s.days.dedup();
+
+    for d in s.deques.iter_mut() {
+        d.clear();
+    }
+    for st in s.finds.iter_mut() {
+        *st = FindState::EMPTY;
+    }
+    // Everything starts "no data": every criterion not evaluable, not met, 0 points — which is
+    // exactly what evaluating it without data gives, so only changed channels need re-evaluation.
+    s.lab_val.iter_mut().for_each(|v| *v = f64::NAN);
+    s.find_st.iter_mut().for_each(|v| *v = 0);
+    s.cond_st.iter_mut().for_each(|v| *v = 0);
+    s.band.iter_mut().for_each(|v| *v = NO_DATA);
+    s.points.iter_mut().for_each(|v| *v = 0.0);
+    let mut met = 0u128;
+    let mut evaluable = 0u128;
+    let mut score = 0.0;
+    let mut companion = 0.0;
+    let mut was_in_aplasia = false;
+
+    let primary = plan.primary_mask();
+    let (mut mi, mut fi) = (0usize, 0usize);
+    for di in 0..s.days.len() {
+        let t = s.days[di];
+        if t > until {
+            break;
+        }
+        // Enter new values (monotonic deques: the front is the worst value, ties → most recent).
+        while mi < ms.len() && ms[mi].day <= t {
+            let m = &ms[mi];
+            if m.value.is_finite() {
+                for &(ch, max) in &plan.lab_listeners[m.analyte as usize] {
+                    let dq = &mut s.deques[ch as usize];
+                    if max {
+                        while dq.back().is_some_and(|b| b.value <= m.value) {
+                            dq.pop_back();
+                        }
+                    } else {
+                        while dq.back().is_some_and(|b| b.value >= m.value) {
+                            dq.pop_back();
+                        }
+                    }
+                    dq.push_back(Slot { value: m.value, day: m.day, idx: mi as u32 });
+                }
+            }
+            mi += 1;
+        }
+        while fi < fs.len() && fs[fi].day <= t {
+            let fd = &fs[fi];
+            for &ch in &plan.finding_listeners[fd.finding as usize] {
+                let st = &mut s.finds[ch as usize];
+                st.last_any = fd.day;
+                if fd.present {
+                    st.last_present = fd.day;
+                    st.present_idx = fi as u32;
+                }
+            }
+            fi += 1;
+        }
+        // Expire old values; channel status of the day; criteria to re-evaluate.
+        let mut dirty = 0u128;
+        for (ch, spec) in plan.lab.iter().enumerate() {
+            let dq = &mut s.deques[ch];
+            let lo = t - spec.window;
+            while dq.front().is_some_and(|f| f.day < lo) {
+                dq.pop_front();
+            }
+            let v = dq.front().map_or(f64::NAN, |f| f.value);
+            if v.to_bits() != s.lab_val[ch].to_bits() {
+                s.lab_val[ch] = v;
+                // Only criteria whose condition state or points band changed need re-evaluation.
+                for &(i, ci) in &plan.lab_conds[ch] {
+                    let st = cond_state(&plan.conds[i], &s.lab_val, &s.find_st);
+                    if st != s.cond_st[i] {
+                        s.cond_st[i] = st;
+                        dirty |= 1u128 << ci;
+                    }
+                }
+                for &ci in &plan.lab_points[ch] {
+                    let b = match &plan.crits[ci].kind {
+                        PKind::Points { bands, .. } if !v.is_nan() => bands.iter().position(|(b, _)| b.contains(v)).map_or(NO_BAND, |k| k as u32),
+                        _ => NO_DATA,
+                    };
+                    if b != s.band[ci] {
+                        s.band[ci] = b;
+                        dirty |= 1u128 << ci;
+                    }
+                }
+            }
+        }
+        // (Patients without findings keep every finding channel empty: nothing to update.)
+        for (ch, spec) in plan.find.iter().enumerate().take(if fs.is_empty() { 0 } else { usize::MAX }) {
+            let st = s.finds[ch];
+            let lo = t - spec.window;
+            let v = u8::from(st.last_any != NONE_DAY && st.last_any >= lo) | (u8::from(st.last_present != NONE_DAY && st.last_present >= lo) << 1);
+            if v != s.find_st[ch] {
+                s.find_st[ch] = v;
+                for &(i, ci) in &plan.find_conds[ch] {
+                    s.cond_st[i] = v;
+                    dirty |= 1u128 << ci;
+                }
+            }
+        }
+        let in_aplasia = !s.aplasia.is_empty() && s.aplasia.iter().any(|&(a, b)| a <= t && t <= b);
+        if in_aplasia != was_in_aplasia {
+            dirty |= plan.aplasia_crits;
+            was_in_aplasia = in_aplasia;
+        }
+
+        // Re-evaluate the criteria whose inputs changed.
+        let mut rescore = false;
+        let mut rest = dirty;
+        while rest != 0 {
+            let ci = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            let c = &plan.crits[ci];
+            let (ev, mt, pts) = if in_aplasia && c.aplasia_sensitive {
+                (false, false, 0.0)
+            } else {
+                eval_crit(c, ci, &s.cond_st, &s.band)
+            };
+            let bit = 1u128 << ci;
+            evaluable = if ev { evaluable | bit } else { evaluable & !bit };
+            met = if mt { met | bit } else { met & !bit };
+            if c.scored {
+                let pts = if pts == 0.0 { 0.0 } else { pts };
+                if pts.to_bits() != s.points[ci].to_bits() {
+                    s.points[ci] = pts;
+                    rescore = true;
+                }
+            }
+        }
+        if rescore {
+            // Re-add in criterion order so the sums do not depend on the update history.
+            score = s.points[..plan.n_primary].iter().fold(0.0, |acc, p| acc + p);
+            companion = s.points[plan.n_primary..].iter().fold(0.0, |acc, p| acc + p);
+        }
+        let n_met = (met & primary).count_ones();
+        let rule = match plan.rule {
+            RuleKind::Count { min } => n_met >= min,
+            RuleKind::Score { cutoff } => score >= cutoff,
+            RuleKind::All => met & primary == primary,
+        };
+        let holds = rule && (met & plan.mandatory) == plan.mandatory;
+        let state = DayState {
+            day: t,
+            met,
+            evaluable,
+            n_met,
+            n_evaluable: (evaluable & primary).count_ones(),
+            score: if plan.primary_scored { score } else { 0.0 },
+            hscore: if plan.primary_scored { score } else { companion },
+            holds,
+        };
+        let view = View { plan, deques: &s.deques, finds: &s.finds, cond_st: &s.cond_st, points: &s.points, met };
+        f(&state, &view);
+    }
+}
+
+/// Status of one condition from the channel states: bit 0 evaluable, bit 1 met.
+#[inline]
+fn cond_state(c: &FlatCond, lab_val: &[f64], find_st: &[u8]) -> u8 {
+    match c.src {
+        CondSrc::Lab(ch) => {
+            let v = lab_val[ch as usize];
+            if v.is_nan() {
+                0
+            } else {
+                let met = match c.op {
+                    Op::Ge => v >= c.thr,
+                    Op::Gt => v > c.thr,
+                    Op::Le => v <= c.thr,
+                    Op::Lt => v < c.thr,
+                    Op::Present => false,
+                };
+                1 | (u8::from(met) << 1)
+            }
+        }
+        CondSrc::Finding(ch) => find_st[ch as usize],
+    }
+}
+
+/// (evaluable, met, points) of one criterion from the condition states and points bands.
+#[inline]
+fn eval_crit(c: &PCrit, ci: usize, cond_st: &[u8], band: &[u32]) -> (bool, bool, f64) {
+    match &c.kind {
+        PKind::Single(i) => {
+            let st = cond_st[*i];
+            let mt = st & 2 != 0;
+            (st & 1 != 0, mt, if mt { c.points_when_met } else { 0.0 })
+        }
+        PKind::CountOf { start, end, min, count_points } => {
+            let mut any = 0u8;
+            let mut k = 0u32;
+            for &st in &cond_st[*start..*end] {
+                any |= st;
+                k += u32::from(st >> 1);
+            }
+            let mt = k >= *min;
+            let pts = match count_points {
+                Some(v) => v[k as usize],
+                None if mt => c.points_when_met,
+                None => 0.0,
+            };
+            (any & 1 != 0, mt, pts)
+        }
+        PKind::Points { bands, .. } => {
+            match band[ci] {
+                NO_DATA => (false, false, 0.0),
+                NO_BAND => (true, false, 0.0),
+                k => {
+                    let pts = bands[k as usize].0.points;
+                    (true, pts > 0.0, pts)
+                }
+            }
+        }
+    }
+}
