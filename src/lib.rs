@@ -11,4 +11,5 @@ pub mod hlh;
 pub mod io;
 pub mod plot;
 pub mod report;
+pub mod simulate;
 pub mod stats;
