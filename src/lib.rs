@@ -13,3 +13,4 @@ pub mod plot;
 pub mod report;
 pub mod simulate;
 pub mod stats;
+pub mod study;

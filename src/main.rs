@@ -8,7 +8,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use hemosurv::commands::cohort_cmds::{self, ReportFormat};
 use hemosurv::commands::estimators::{self, CifArgs, CoxArgs, KmArgs, LogRankArgs};
+use hemosurv::simulate::SimFormat;
+use hemosurv::study::{self, RunOptions};
 use hemosurv::stats::cox::Ties;
 use hemosurv::stats::km::ConfType;
 
@@ -34,8 +37,100 @@ enum CliTies {
     Breslow,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum CliFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CliTableFormat {
+    Csv,
+    Parquet,
+}
+
+#[derive(Subcommand)]
+enum CriteriaCommand {
+    /// Print a criteria set (built-in name or TOML file) as TOML.
+    Show {
+        /// hlh2004, hscore, ohi, or a path to a TOML file.
+        name: String,
+    },
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// The main job: a whole HLH-in-AML study (incidence, survival, response, figures, report).
+    Run {
+        /// Cohort folder (patients, measurements, findings, treatments, responses).
+        cohort: PathBuf,
+        /// Study file (TOML); default study if omitted (docs/study.md).
+        #[arg(long)]
+        study: Option<PathBuf>,
+        /// Output folder [default: out/<cohort folder name>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace an existing output folder.
+        #[arg(long)]
+        force: bool,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+        /// Move rows with errors to rejects.csv instead of failing.
+        #[arg(long)]
+        quarantine: bool,
+    },
+    /// Check a cohort folder against the data contract (exit 2 on errors).
+    Validate {
+        /// Cohort folder.
+        cohort: PathBuf,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: CliFormat,
+        /// Report errors as quarantined rows (exit 0) and write them to --rejects.
+        #[arg(long)]
+        quarantine: bool,
+        /// Where to write rejected rows with --quarantine.
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+    },
+    /// Detect HLH episodes; writes episodes and evidence tables.
+    Detect {
+        /// Cohort folder.
+        cohort: PathBuf,
+        /// Criteria sets: hlh2004, hscore, ohi, or TOML files (repeatable).
+        #[arg(long, default_values_t = vec!["hlh2004".to_string()])]
+        criteria: Vec<String>,
+        /// Output folder.
+        #[arg(long, default_value = "out/detect")]
+        out: PathBuf,
+        /// Replace an existing output folder.
+        #[arg(long)]
+        force: bool,
+        /// Move rows with errors to rejects.csv instead of failing.
+        #[arg(long)]
+        quarantine: bool,
+    },
+    /// Criteria sets.
+    Criteria {
+        #[command(subcommand)]
+        command: CriteriaCommand,
+    },
+    /// Generate a synthetic AML registry with planted HLH episodes and a truth table.
+    Simulate {
+        /// Number of patients.
+        #[arg(long)]
+        patients: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Table format.
+        #[arg(long, value_enum, default_value = "parquet")]
+        format: CliTableFormat,
+    },
     /// Kaplan–Meier survival (with Nelson–Aalen), medians and RMST, as R survfit.
     Km {
         /// Input table (.csv or .parquet).
@@ -145,6 +240,73 @@ fn report(paths: Vec<PathBuf>) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<(), (u8, String)> = match cli.command {
+        Command::Run { cohort, study, out, force, quiet, quarantine } => {
+            let out = out.unwrap_or_else(|| PathBuf::from("out").join(cohort.file_name().unwrap_or_default()));
+            let quiet = quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let opts = RunOptions { cohort_dir: cohort, study, out, force, quiet, quarantine, command: std::env::args().collect() };
+            study::run(&opts)
+                .map(|s| {
+                    println!(
+                        "wrote {}: {} patients, {} tables, {} figures, report.html, manifest.json ({:.1} s)",
+                        s.out.display(),
+                        s.patients,
+                        s.tables,
+                        s.figures,
+                        s.wall_time_s
+                    );
+                })
+                .map_err(|e| {
+                    let code = match e {
+                        study::StudyError::Cohort(_) | study::StudyError::Config(_) | study::StudyError::Criteria { .. } => 2,
+                        _ => 1,
+                    };
+                    (code, e.to_string())
+                })
+        }
+        Command::Validate { cohort, format, quarantine, rejects } => {
+            let format = match format {
+                CliFormat::Text => ReportFormat::Text,
+                CliFormat::Json => ReportFormat::Json,
+            };
+            match cohort_cmds::validate(&cohort, format, quarantine, rejects.as_deref()) {
+                Ok((text, has_errors)) => {
+                    println!("{text}");
+                    if has_errors {
+                        Err((2, format!("{}: the cohort has errors (see above)", cohort.display())))
+                    } else {
+                        Ok(())
+                    }
+                }
+                Err(e) => Err((e.exit_code(), e.to_string())),
+            }
+        }
+        Command::Detect { cohort, criteria, out, force, quarantine } => cohort_cmds::detect_cmd(&cohort, &criteria, &out, force, quarantine)
+            .map(|s| {
+                print!("{s}");
+                println!("wrote {}", out.display());
+            })
+            .map_err(|e| (e.exit_code(), e.to_string())),
+        Command::Criteria { command: CriteriaCommand::Show { name } } => {
+            cohort_cmds::criteria_show(&name).map(|t| print!("{t}")).map_err(|e| (e.exit_code(), e.to_string()))
+        }
+        Command::Simulate { patients, seed, out, format } => {
+            let format = match format {
+                CliTableFormat::Csv => SimFormat::Csv,
+                CliTableFormat::Parquet => SimFormat::Parquet,
+            };
+            cohort_cmds::simulate_cmd(patients, seed, &out, format)
+                .map(|s| {
+                    println!(
+                        "wrote {}: {} patients, {} measurements, {} planted HLH episodes in {} patients",
+                        out.display(),
+                        s.patients,
+                        s.measurements,
+                        s.episodes,
+                        s.patients_with_hlh
+                    )
+                })
+                .map_err(|e| (e.exit_code(), e.to_string()))
+        }
         Command::Km { file, time, event, group, conf_type, conf_level, rmst_tau, out } => {
             let conf_type = match conf_type {
                 CliConfType::Log => ConfType::Log,

@@ -2,4 +2,5 @@
 //! only parses arguments). Each returns a typed error; the binary prints it
 //! and exits non-zero.
 
+pub mod cohort_cmds;
 pub mod estimators;

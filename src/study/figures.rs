@@ -143,7 +143,7 @@ pub fn draw_all(inp: &FigureInputs) -> Result<FigureSet, StudyError> {
     let cfg = inp.cfg;
     let dpm = cfg.timing.days_per_month;
     let mut set = FigureSet::default();
-    let mut push = |set: &mut FigureSet, name: &str, title: &str, caption: String, section: &str| {
+    let push = |set: &mut FigureSet, name: &str, title: &str, caption: String, section: &str| {
         set.figures.push(FigureOut {
             name: name.to_string(),
             title: title.to_string(),

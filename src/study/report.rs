@@ -91,7 +91,10 @@ pub(crate) fn write_report(
         loaded.cohort.patients.len(),
         dataset.patients.len(),
         cfg.timing.origin,
-        loaded.report.summary_line()
+        format!(
+            "{} errors, {} warnings, {} rows quarantined",
+            loaded.report.error_count, loaded.report.warning_count, loaded.report.rejected_count
+        )
     ));
     sections[4].paragraphs.push(
         "HLH is analysed as a time-dependent exposure: each patient's follow-up is split at the first episode onset \

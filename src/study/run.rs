@@ -367,6 +367,11 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         crate::io::table::csv_to_parquet(&path, &out.tables().join(format!("{}.parquet", p.name)))
             .map_err(|e| StudyError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
     }
+    if loaded.report.rejected_count > 0 {
+        loaded.report.write_rejects_csv(&out.path().join("rejects.csv"))?;
+    }
+    std::fs::write(out.path().join("validation.json"), loaded.report.to_json())
+        .map_err(|e| StudyError::Io { path: out.path().join("validation.json"), source: e })?;
     super::report::write_report(&out, &cfg, &loaded, &dataset, &produced, &figure_set, &notes)?;
     stage("tables_and_report", &bar, &mut stages);
 
@@ -393,8 +398,14 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     for (ex, n) in dataset.exclusion_counts() {
         manifest.exclusions.push(ManifestExclusion { stage: "population".into(), reason: format!("patients: {}", ex.reason()), count: n as u64 });
     }
-    for (reason, n) in loaded.report.reject_counts() {
-        manifest.exclusions.push(ManifestExclusion { stage: "validation (quarantine)".into(), reason, count: n });
+    for (table, counts) in &loaded.report.tables {
+        if counts.rejected > 0 {
+            manifest.exclusions.push(ManifestExclusion {
+                stage: "validation (quarantine)".into(),
+                reason: format!("{table}: rows rejected with errors (listed in rejects.csv)"),
+                count: counts.rejected,
+            });
+        }
     }
     manifest.stages = stages.iter().map(|(n, s)| StageTiming { name: n.clone(), seconds: *s }).collect();
     manifest.record_outputs(out.path())?;

@@ -1,0 +1,136 @@
+//! `hemosurv validate | detect | criteria | simulate`: the cohort-side subcommands.
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::cohort::{load_cohort, validate_dir, CohortError, LoadOptions};
+use crate::hlh::{builtin_toml, detect, CriteriaError, CriteriaSet};
+use crate::report::output::OutputDir;
+use crate::report::ReportError;
+use crate::simulate::{simulate, SimError, SimFormat, SimOptions, SimSummary};
+
+/// Errors of the cohort-side subcommands.
+#[derive(Debug, Error)]
+pub enum CohortCommandError {
+    /// The cohort is invalid (exit 2).
+    #[error(transparent)]
+    Cohort(#[from] CohortError),
+    /// A criteria set could not be read (exit 2).
+    #[error(transparent)]
+    Criteria(#[from] CriteriaError),
+    /// Unknown built-in criteria set.
+    #[error("unknown criteria set `{0}` (built-in: hlh2004, hscore, ohi; or a path to a .toml file)")]
+    UnknownCriteria(String),
+    /// Simulation failed.
+    #[error(transparent)]
+    Simulate(#[from] SimError),
+    /// Writing output failed.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// Other I/O.
+    #[error("{path}: {source}")]
+    Io {
+        /// Path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+impl CohortCommandError {
+    /// Exit code: 2 for invalid input, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CohortCommandError::Cohort(_) | CohortCommandError::Criteria(_) | CohortCommandError::UnknownCriteria(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Output format of `validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Human-readable lines.
+    Text,
+    /// The full report as JSON.
+    Json,
+}
+
+/// `hemosurv validate`: returns (report text, has errors). With `quarantine`,
+/// rejected rows are written to `rejects_out` (default `COHORT/rejects.csv` is not used:
+/// the input folder is never written to).
+pub fn validate(dir: &Path, format: ReportFormat, quarantine: bool, rejects_out: Option<&Path>) -> Result<(String, bool), CohortCommandError> {
+    let report = validate_dir(dir, &LoadOptions { quarantine });
+    if let Some(p) = rejects_out {
+        report.write_rejects_csv(p)?;
+    }
+    let text = match format {
+        ReportFormat::Text => report.render_text(50),
+        ReportFormat::Json => report.to_json(),
+    };
+    Ok((text, report.has_errors() && !quarantine))
+}
+
+/// Resolve a `--criteria` argument: a built-in name or a TOML file.
+pub fn resolve_criteria(name: &str) -> Result<CriteriaSet, CohortCommandError> {
+    if let Some(set) = CriteriaSet::builtin(name) {
+        return Ok(set);
+    }
+    let p = Path::new(name);
+    if p.extension().is_some_and(|e| e == "toml") || p.exists() {
+        return Ok(CriteriaSet::from_file(p)?);
+    }
+    Err(CohortCommandError::UnknownCriteria(name.to_string()))
+}
+
+/// `hemosurv criteria show NAME`: the built-in set as commented TOML.
+pub fn criteria_show(name: &str) -> Result<String, CohortCommandError> {
+    match builtin_toml(name) {
+        Some(t) => Ok(t.to_string()),
+        None => Ok(resolve_criteria(name)?.to_toml_string()?),
+    }
+}
+
+/// `hemosurv detect`: writes `episodes_<set>` and `evidence_<set>` (CSV + Parquet)
+/// into `out` (atomically) and returns the one-screen summary.
+pub fn detect_cmd(dir: &Path, criteria: &[String], out: &Path, force: bool, quarantine: bool) -> Result<String, CohortCommandError> {
+    let sets: Vec<CriteriaSet> = criteria.iter().map(|c| resolve_criteria(c)).collect::<Result<_, _>>()?;
+    let loaded = load_cohort(dir, &LoadOptions { quarantine })?;
+    let outdir = OutputDir::create(out, force)?;
+    let mut summary = String::new();
+    for set in &sets {
+        let d = detect(&loaded.cohort, set);
+        for (stem, which) in [("episodes", 0), ("evidence", 1)] {
+            let path = outdir.path().join(format!("{stem}_{}.csv", d.criteria_set));
+            let f = std::fs::File::create(&path).map_err(|e| CohortCommandError::Io { path: path.clone(), source: e })?;
+            let mut w = std::io::BufWriter::new(f);
+            let r = if which == 0 { d.write_episodes_csv(&mut w) } else { d.write_evidence_csv(&mut w) };
+            r.and_then(|_| std::io::Write::flush(&mut w)).map_err(|e| CohortCommandError::Io { path: path.clone(), source: e })?;
+            drop(w);
+            crate::io::table::csv_to_parquet(&path, &path.with_extension("parquet"))
+                .map_err(|e| CohortCommandError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
+        }
+        summary.push_str(&d.summary_text());
+        summary.push('\n');
+    }
+    if loaded.report.rejected_count > 0 {
+        loaded.report.write_rejects_csv(&outdir.path().join("rejects.csv"))?;
+    }
+    std::fs::write(outdir.path().join("validation.json"), loaded.report.to_json())
+        .map_err(|e| CohortCommandError::Io { path: outdir.path().join("validation.json"), source: e })?;
+    let mut manifest = crate::report::manifest::Manifest {
+        hemosurv_version: env!("CARGO_PKG_VERSION").to_string(),
+        command: std::env::args().collect(),
+        ..Default::default()
+    };
+    manifest.record_outputs(outdir.path())?;
+    manifest.write(outdir.path())?;
+    outdir.commit()?;
+    Ok(summary)
+}
+
+/// `hemosurv simulate`.
+pub fn simulate_cmd(patients: usize, seed: u64, out: &Path, format: SimFormat) -> Result<SimSummary, CohortCommandError> {
+    Ok(simulate(&SimOptions::new(patients, seed, out, format))?)
+}
