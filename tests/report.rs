@@ -187,7 +187,7 @@ fn csv_exact_bytes_quoting_na_and_numbers() {
                     \"age,<60\",-3,\n\
                     \"say \"\"hi\"\"\",0,0\n\
                     \"two\nlines\",1,0.30000000000000004\n\
-                    \"\",2,0.0000001\n";
+                    \"\",2,1e-7\n";
     assert_eq!(String::from_utf8(buf).unwrap(), expected);
 }
 

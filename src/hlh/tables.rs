@@ -74,8 +74,7 @@ fn push_str(line: &mut String, s: &str) {
 
 fn push_num(line: &mut String, v: Option<f64>) {
     if let Some(v) = v.filter(|v| v.is_finite()) {
-        let v = if v == 0.0 { 0.0 } else { v };
-        let _ = write!(line, "{v}");
+        let _ = write!(line, "{}", crate::stats::format::Num(v));
     }
 }
 

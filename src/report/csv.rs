@@ -1,9 +1,10 @@
 //! A tiny deterministic CSV writer used for every result table.
 //!
 //! Format: UTF-8, comma-separated, one header row, `\n` line ends (also after
-//! the last row). Numbers are written with Rust's `{}` Display, i.e. the
-//! shortest text that reads back as exactly the same `f64` (no exponent, so
-//! `1e-7` is written `0.0000001`); `-0` is written `0`. NA cells are empty.
+//! the last row). Numbers are written by [`crate::stats::format::Num`]: the
+//! shortest text that reads back as exactly the same `f64`, in plain notation
+//! for 1e-4 <= |x| < 1e15 and exponent notation otherwise (`1e-7`); `-0` is
+//! written `0`. NA cells are empty.
 //! NaN and infinities are never written: [`CsvTable::write_csv`] returns an
 //! error naming the table, row and column instead. Strings are quoted per
 //! RFC 4180 only when needed (they contain `,` `"` CR or LF, with `"`
@@ -375,7 +376,7 @@ pub(crate) fn format_num(x: f64) -> Option<String> {
     } else if x == 0.0 {
         Some("0".to_string()) // also for -0.0
     } else {
-        Some(format!("{x}"))
+        Some(crate::stats::format::Num(x).to_string())
     }
 }
 
@@ -455,7 +456,8 @@ mod tests {
         for x in [0.1, 1.0 / 3.0, 1e-300, 123456789.0, -2.5e-7, f64::MAX, f64::MIN_POSITIVE, 5e-324] {
             let s = format_num(x).unwrap();
             assert_eq!(s.parse::<f64>().unwrap(), x, "{s}");
-            assert!(!s.contains('e'), "{s}");
+            // Plain notation in [1e-4, 1e15), exponent outside (never 300 zeros).
+            assert_eq!(s.contains('e'), x.abs() < 1e-4 || x.abs() >= 1e15, "{s}");
         }
         assert_eq!(format_num(-0.0).unwrap(), "0");
         assert_eq!(format_num(3.0).unwrap(), "3");

@@ -769,7 +769,10 @@ impl CumInc {
                 writeln!(
                     w,
                     "{g},{},{},{},{}",
-                    c.cause, c.time[i], c.estimate[i], c.variance[i]
+                    c.cause,
+                    super::format::Num(c.time[i]),
+                    super::format::Num(c.estimate[i]),
+                    super::format::Num(c.variance[i])
                 )?;
             }
         }

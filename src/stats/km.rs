@@ -27,6 +27,7 @@ use std::str::FromStr;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::format::Num;
 use super::dist::z_for_level;
 use super::error::{check_len, check_times, StatsError, StatsResult};
 use super::groups::Grouping;
@@ -983,7 +984,7 @@ pub(crate) fn csv_text(s: &str) -> Cow<'_, str> {
 /// Formats an optional number: shortest round-trip `{}` or an empty cell for NA.
 pub(crate) fn opt_num(v: Option<f64>) -> String {
     match v {
-        Some(x) if x.is_finite() => format!("{x}"),
+        Some(x) if x.is_finite() => super::format::Num(x).to_string(),
         _ => String::new(),
     }
 }
@@ -1000,16 +1001,16 @@ impl KaplanMeier {
                 writeln!(
                     w,
                     "{g},{},{},{},{},{},{},{},{},{},{}",
-                    r.time,
+                    Num(r.time),
                     r.n_risk,
                     r.n_event,
                     r.n_censor,
-                    r.surv,
+                    Num(r.surv),
                     opt_num(r.std_err_surv),
                     opt_num(r.lower),
                     opt_num(r.upper),
-                    r.cumhaz,
-                    r.std_chaz
+                    Num(r.cumhaz),
+                    Num(r.std_chaz)
                 )?;
             }
         }

@@ -312,7 +312,7 @@ impl LogRankTest {
             let ratio = |den: f64| {
                 let v = d * d / den;
                 if v.is_finite() {
-                    format!("{v}")
+                    super::format::Num(v).to_string()
                 } else {
                     String::new()
                 }
@@ -322,8 +322,8 @@ impl LogRankTest {
                 "{},{},{},{},{},{}",
                 csv_text(label),
                 self.n[g],
-                self.observed[g],
-                self.expected[g],
+                super::format::Num(self.observed[g]),
+                super::format::Num(self.expected[g]),
                 ratio(self.expected[g]),
                 ratio(self.variance[g][g])
             )?;

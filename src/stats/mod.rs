@@ -6,6 +6,7 @@
 
 pub mod dist;
 pub mod error;
+pub mod format;
 pub mod cif;
 pub mod cox;
 pub mod design;

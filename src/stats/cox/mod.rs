@@ -217,7 +217,7 @@ impl CoxModel {
     /// from the robust SE as in R's summary). Numbers use Rust's shortest
     /// round-trip formatting; a non-finite value is written as an empty cell.
     pub fn write_coef_csv(&self, mut w: impl Write) -> std::io::Result<()> {
-        let cell = |v: f64| if v.is_finite() { format!("{v}") } else { String::new() };
+        let cell = |v: f64| crate::stats::format::opt(Some(v));
         if self.robust_se.is_some() {
             writeln!(w, "term,coef,hr,se,robust_se,z,p,hr_lower,hr_upper")?;
         } else {

@@ -1,0 +1,661 @@
+//! Loading the `measurements` table at scale.
+//!
+//! The table is read in chunks of about [`CHUNK_ROWS`] rows (whole Parquet row
+//! groups; a CSV file is parsed at once and then walked in chunks). Each chunk
+//! is converted to [`Measurement`]s in parallel (rayon, [`TASK_ROWS`] rows per
+//! task) straight into the output vector, and then dropped. Per task,
+//! `patient_id` → patient and (`analyte`, `unit`) spelling → conversion are
+//! cached, so the unit table is consulted once per distinct spelling and no
+//! per-row string is allocated. Issues are collected per task and merged in
+//! row order, so the stored issues are the same on every run.
+
+use std::mem::MaybeUninit;
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use super::cells::{clean, Cell, ColView, Prepared, Raw, Target};
+use super::limits::{is_plausible, plausible_range};
+use super::model::{Analyte, Day, Measurement, PatientIdx};
+use super::report::{IssueKind, Severity, ValidationReport, MAX_STORED_ISSUES, MAX_STORED_REJECTS};
+use super::source::{self, Format, TableFile};
+use super::units::{parse_analyte, resolve_unit, Conversion};
+use super::validate::{
+    follow_up_warning, raw_fields, req_day, unreadable, warn, PatientIndex, PatientRef, RowCheck, Who, EXPECT_NUMBER,
+};
+
+/// Rows read per chunk (rounded up to whole Parquet row groups).
+pub const CHUNK_ROWS: usize = 1 << 21;
+/// Rows converted per parallel task.
+pub const TASK_ROWS: usize = 1 << 15;
+
+const TABLE: &str = "measurements";
+const COLUMNS: [&str; 5] = ["patient_id", "date", "analyte", "value", "unit"];
+
+/// Loaded measurements.
+pub(crate) struct MeasurementsOut {
+    /// Valid rows, in input order.
+    pub measurements: Vec<Measurement>,
+    /// Unit spellings as found, sorted; `Measurement::unit` indexes this.
+    pub unit_spellings: Vec<String>,
+}
+
+/// Distinct unit spellings in order of first appearance (by row), which
+/// makes `Measurement::unit` deterministic. Read-only while a chunk is
+/// converted in parallel: a task gives a spelling it does not find a
+/// provisional index (`PROVISIONAL + k`), fixed up after the chunk in row order.
+#[derive(Default)]
+struct UnitRegistry {
+    map: PlHashMap<String, u16>,
+    spellings: Vec<String>,
+}
+
+/// First provisional unit index; real indices are below it.
+const PROVISIONAL: u16 = 0x8000;
+
+impl UnitRegistry {
+    /// The index of a spelling, adding it if new (`None` if the table is full).
+    fn intern(&mut self, spelling: &str) -> Option<u16> {
+        if let Some(&i) = self.map.get(spelling) {
+            return Some(i);
+        }
+        let i = u16::try_from(self.spellings.len()).ok().filter(|&i| i < PROVISIONAL)?;
+        self.spellings.push(spelling.to_string());
+        self.map.insert(spelling.to_string(), i);
+        Some(i)
+    }
+}
+
+/// Slots of the per-task (analyte, unit) cache (a power of two).
+const PAIR_SLOTS: usize = 64;
+
+/// Slot in the direct-mapped cache of the (length, 4-byte prefix) halves of
+/// the views of an analyte and a unit cell.
+#[inline]
+fn pair_slot(a: u64, u: u64) -> usize {
+    let x = a ^ u.rotate_left(29);
+    (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize & (PAIR_SLOTS - 1)
+}
+
+/// What an (analyte, unit) spelling pair resolves to.
+#[derive(Clone, Copy)]
+enum Resolved {
+    Ok { analyte: Analyte, conversion: Conversion, unit: u16 },
+    BadAnalyte,
+    BadUnit(Analyte),
+    TooManySpellings,
+}
+
+/// Load and validate `measurements`. `None` if the table is structurally unusable (reported).
+pub(crate) fn load_measurements(
+    tf: &TableFile,
+    index: &PatientIndex<'_>,
+    report: &mut ValidationReport,
+) -> Option<MeasurementsOut> {
+    load_measurements_chunked(tf, index, report, CHUNK_ROWS)
+}
+
+/// [`load_measurements`] with a given chunk size (rows).
+fn load_measurements_chunked(
+    tf: &TableFile,
+    index: &PatientIndex<'_>,
+    report: &mut ValidationReport,
+    chunk_rows: usize,
+) -> Option<MeasurementsOut> {
+    let actual = super::validate::table_columns(tf, report)?;
+    let bound = source::bind_columns(TABLE, &actual, &COLUMNS, &[], report)?;
+    let names: Vec<String> = bound.into_iter().flatten().collect();
+    let mut registry = UnitRegistry::default();
+    let mut out: Vec<Measurement> = Vec::new();
+    let mut rows_done = 0usize;
+    match tf.format {
+        Format::Parquet => {
+            let groups = match source::parquet_row_groups(&tf.path) {
+                Ok(g) => g,
+                Err(e) => {
+                    report.push(unreadable(tf, &e));
+                    return None;
+                }
+            };
+            out.reserve_exact(groups.iter().sum());
+            let mut slices = Vec::new();
+            let (mut off, mut len) = (0usize, 0usize);
+            for g in groups {
+                len += g;
+                if len >= chunk_rows {
+                    slices.push((off, len));
+                    off += len;
+                    len = 0;
+                }
+            }
+            if len > 0 {
+                slices.push((off, len));
+            }
+            // A reader thread reads the next chunk while this one is converted.
+            let ok = std::thread::scope(|scope| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<PolarsResult<DataFrame>>(1);
+                let names = &names;
+                scope.spawn(move || {
+                    for (off, len) in slices {
+                        let r = source::read_parquet_slice(tf, names, off, len);
+                        let failed = r.is_err();
+                        if tx.send(r).is_err() || failed {
+                            break;
+                        }
+                    }
+                });
+                for r in rx {
+                    let df = match r {
+                        Ok(df) => df,
+                        Err(e) => {
+                            report.push(unreadable(tf, &e));
+                            return false;
+                        }
+                    };
+                    if convert_chunk(tf, &df, rows_done, index, &mut registry, &mut out, report).is_none() {
+                        return false;
+                    }
+                    rows_done += df.height();
+                }
+                true
+            });
+            if !ok {
+                return None;
+            }
+        }
+        Format::Csv => {
+            let df = match source::read_columns(tf, &names) {
+                Ok(df) => df,
+                Err(e) => {
+                    report.push(unreadable(tf, &e));
+                    return None;
+                }
+            };
+            out.reserve_exact(df.height());
+            while rows_done < df.height() {
+                let chunk = df.slice(rows_done as i64, chunk_rows);
+                convert_chunk(tf, &chunk, rows_done, index, &mut registry, &mut out, report)?;
+                rows_done += chunk.height();
+            }
+        }
+    }
+
+    let unit_spellings = registry.spellings;
+
+    let counts = report.table_mut(TABLE);
+    counts.rows = rows_done as u64;
+    counts.loaded = out.len() as u64;
+    Some(MeasurementsOut { measurements: out, unit_spellings })
+}
+
+/// Convert one chunk (rows `base + 1 ..` of the table) and append the valid rows to `out`.
+fn convert_chunk(
+    tf: &TableFile,
+    df: &DataFrame,
+    base: usize,
+    index: &PatientIndex<'_>,
+    registry: &mut UnitRegistry,
+    out: &mut Vec<Measurement>,
+    report: &mut ValidationReport,
+) -> Option<()> {
+    let targets = [Target::Text, Target::Date, Target::Text, Target::Number, Target::Text];
+    let mut cols = Vec::with_capacity(5);
+    for (c, t) in df.columns().iter().zip(targets) {
+        match Prepared::new(c, t) {
+            Ok(p) => cols.push(p),
+            Err(e) => {
+                report.push(unreadable(tf, &e));
+                return None;
+            }
+        }
+    }
+    let h = df.height();
+    let start = out.len();
+    out.reserve(h);
+    let room = MAX_STORED_ISSUES.saturating_sub(report.issues.len());
+    let reject_room = MAX_STORED_REJECTS.saturating_sub(report.rejects.len());
+    // Tasks of at most TASK_ROWS rows that do not straddle the chunks polars
+    // produced (row groups), so slicing a task's columns copies nothing.
+    let mut bounds = Vec::new();
+    let mut at = 0usize;
+    let chunk_lengths: Vec<usize> = match df.columns().first() {
+        Some(c) => c.as_materialized_series().chunk_lengths().collect(),
+        None => vec![h],
+    };
+    for len in chunk_lengths.into_iter().chain(std::iter::once(h)) {
+        let end = (at + len).min(h);
+        while at < end {
+            let n = (end - at).min(TASK_ROWS);
+            bounds.push((at, n));
+            at += n;
+        }
+    }
+    let mut pieces = Vec::with_capacity(bounds.len());
+    let mut rest = &mut out.spare_capacity_mut()[..h];
+    for &(off, n) in &bounds {
+        let (piece, tail) = rest.split_at_mut(n);
+        pieces.push((off, piece));
+        rest = tail;
+    }
+    let shared: &UnitRegistry = registry;
+    let results: Vec<TaskOut> = pieces
+        .into_par_iter()
+        .map(|(off, slots)| {
+            let sliced: Vec<Prepared> = cols.iter().map(|c| c.slice(off, slots.len())).collect();
+            convert_task(&sliced, slots, base + off, index, shared, (room, reject_room))
+        })
+        .collect();
+    // Each task wrote its valid rows to the front of its region: pack the regions.
+    let spare = &mut out.spare_capacity_mut()[..h];
+    let mut w = 0;
+    let mut fixups = Vec::new();
+    for (&(src, _), task) in bounds.iter().zip(results) {
+        let kept = task.kept;
+        if w != src {
+            spare.copy_within(src..src + kept, w);
+        }
+        if !task.new_units.is_empty() {
+            fixups.push((start + w, kept, task.new_units));
+        }
+        w += kept;
+        report.merge(task.report);
+    }
+    // SAFETY: the `w` slots after `start` are initialised: every task wrote
+    // (`MaybeUninit::write`) the first `kept` slots of its region, and the
+    // loop above moved those initialised runs down in order, contiguously.
+    unsafe { out.set_len(start + w) };
+    // New unit spellings get their indices in row order.
+    for (at, kept, new_units) in fixups {
+        let remap: Vec<u16> = new_units.iter().map(|u| registry.intern(u).unwrap_or(u16::MAX)).collect();
+        for m in &mut out[at..at + kept] {
+            if m.unit >= PROVISIONAL {
+                m.unit = remap[(m.unit - PROVISIONAL) as usize];
+            }
+        }
+    }
+    Some(())
+}
+
+/// Convert rows `base + 1 .. base + slots.len()` into `slots` (valid rows
+/// packed at the front); returns how many are valid, and the task's issues.
+///
+/// Rows go through a fast path (typed Parquet columns without nulls, cached
+/// patient and unit lookups, no problem); any row the fast path cannot
+/// vouch for is redone by the general path, which records every problem.
+fn convert_task(
+    cols: &[Prepared],
+    slots: &mut [MaybeUninit<Measurement>],
+    base: usize,
+    index: &PatientIndex<'_>,
+    registry: &UnitRegistry,
+    (room, reject_room): (usize, usize),
+) -> TaskOut {
+    let v: Vec<ColView<'_>> = cols.iter().map(Prepared::view).collect();
+    let mut task = Task {
+        v: [v[0], v[1], v[2], v[3], v[4]],
+        raw_views: COLUMNS.iter().copied().zip(v.iter().copied()).collect(),
+        index,
+        registry,
+        new_units: Vec::new(),
+        units: PlHashMap::default(),
+        check: RowCheck::new(TABLE),
+        report: ValidationReport::default(),
+        room,
+        reject_room,
+        base,
+    };
+    let mut kept = 0usize;
+    match (cols[0].raw(), cols[1].raw(), cols[2].raw(), cols[3].raw(), cols[4].raw()) {
+        (Raw::Str(ids), Raw::Days(days), Raw::Str(an), Raw::F64(vals), Raw::Str(un)) => {
+            let (idv, anv, unv) = (ids.views(), an.views(), un.views());
+            let mut last_id: Option<(u128, PatientIdx, Day)> = None;
+            let mut cache: [Option<FastUnit<'_>>; PAIR_SLOTS] = [None; PAIR_SLOTS];
+            for i in 0..slots.len() {
+                let fast = 'fast: {
+                    let key = idv[i].as_u128();
+                    let (p, end) = match last_id {
+                        Some((k, p, end)) if k == key => (p, end),
+                        _ => {
+                            let Some(id) = clean(ids.value(i)) else { break 'fast None };
+                            // Input sorted like `patients` needs no hash lookup:
+                            // try the patient after the previous one first.
+                            let next = last_id.map_or(0, |(_, p, _)| p as usize + 1);
+                            let p = if index.ids.get(next) == Some(&id) {
+                                next as PatientIdx
+                            } else {
+                                match index.map.get(id) {
+                                    Some(r) if r.idx != PatientRef::REJECTED => r.idx,
+                                    _ => break 'fast None,
+                                }
+                            };
+                            let (last, death) = index.follow[p as usize];
+                            let end = death.unwrap_or(last);
+                            last_id = Some((key, p, end));
+                            (p, end)
+                        }
+                    };
+                    let (ak, uk) = (anv[i].as_u128(), unv[i].as_u128());
+                    // slot from length and 4-byte prefix of both cells; equal
+                    // views are a hit, otherwise compare the text itself
+                    let slot = pair_slot(ak as u64, uk as u64);
+                    let unit = match cache[slot] {
+                        Some(f) if f.analyte_view == ak && f.unit_view == uk => f,
+                        Some(f) if f.analyte_raw == an.value(i) && f.unit_raw == un.value(i) => f,
+                        _ => {
+                            let (ar, ur) = (an.value(i), un.value(i));
+                            let (Some(a), Some(u)) = (clean(ar), clean(ur)) else { break 'fast None };
+                            let Resolved::Ok { analyte, conversion, unit } = task.resolve(a, u) else { break 'fast None };
+                            let (lo, hi) = plausible_range(analyte);
+                            let f = FastUnit {
+                                analyte_view: ak,
+                                unit_view: uk,
+                                analyte_raw: ar,
+                                unit_raw: ur,
+                                analyte,
+                                conversion,
+                                unit,
+                                lo,
+                                hi,
+                            };
+                            cache[slot] = Some(f);
+                            f
+                        }
+                    };
+                    let raw_value = vals[i];
+                    let day = days[i];
+                    if !raw_value.is_finite() || day > end {
+                        break 'fast None;
+                    }
+                    let value = unit.conversion.apply(raw_value);
+                    if !(value >= unit.lo && value <= unit.hi) {
+                        break 'fast None;
+                    }
+                    let row = (base + i + 1) as u32;
+                    Some(Measurement { patient: p, day, analyte: unit.analyte, unit: unit.unit, value, raw_value, row })
+                };
+                if let Some(m) = fast.or_else(|| task.general_row(i)) {
+                    slots[kept].write(m);
+                    kept += 1;
+                }
+            }
+        }
+        _ => {
+            for i in 0..slots.len() {
+                if let Some(m) = task.general_row(i) {
+                    slots[kept].write(m);
+                    kept += 1;
+                }
+            }
+        }
+    }
+    let mut report = task.report;
+    report.truncate_issues(room);
+    TaskOut { kept, report, new_units: task.new_units.iter().map(|u| u.to_string()).collect() }
+}
+
+/// Result of one conversion task.
+struct TaskOut {
+    /// Valid rows written to the front of the task's region.
+    kept: usize,
+    /// The task's issues and rejects.
+    report: ValidationReport,
+    /// Spellings given provisional indices `PROVISIONAL + k`, in order.
+    new_units: Vec<String>,
+}
+
+/// A resolved (analyte, unit) pair in the fast-path cache: the raw cell
+/// views and text it was resolved from.
+#[derive(Clone, Copy)]
+struct FastUnit<'a> {
+    analyte_view: u128,
+    unit_view: u128,
+    analyte_raw: &'a str,
+    unit_raw: &'a str,
+    analyte: Analyte,
+    conversion: Conversion,
+    unit: u16,
+    lo: f64,
+    hi: f64,
+}
+
+/// State of one conversion task.
+struct Task<'a> {
+    v: [ColView<'a>; 5],
+    raw_views: Vec<(&'static str, ColView<'a>)>,
+    index: &'a PatientIndex<'a>,
+    registry: &'a UnitRegistry,
+    new_units: Vec<&'a str>,
+    units: PlHashMap<(&'a str, &'a str), Resolved>,
+    check: RowCheck<'static>,
+    report: ValidationReport,
+    room: usize,
+    reject_room: usize,
+    base: usize,
+}
+
+impl<'a> Task<'a> {
+    /// Resolve an (analyte, unit) spelling pair, once per distinct pair.
+    fn resolve(&mut self, analyte: &'a str, unit: &'a str) -> Resolved {
+        if let Some(&r) = self.units.get(&(analyte, unit)) {
+            return r;
+        }
+        let r = match parse_analyte(analyte) {
+            Err(_) => Resolved::BadAnalyte,
+            Ok(a) => match resolve_unit(a, unit) {
+                Err(_) => Resolved::BadUnit(a),
+                Ok(def) => match self.unit_index(unit) {
+                    Some(u) => Resolved::Ok { analyte: a, conversion: def.conversion, unit: u },
+                    None => Resolved::TooManySpellings,
+                },
+            },
+        };
+        self.units.insert((analyte, unit), r);
+        r
+    }
+
+    /// Index of a unit spelling: the registry's, or a provisional one.
+    fn unit_index(&mut self, unit: &'a str) -> Option<u16> {
+        if let Some(&i) = self.registry.map.get(unit) {
+            return Some(i);
+        }
+        let k = match self.new_units.iter().position(|u| *u == unit) {
+            Some(k) => k,
+            None => {
+                self.new_units.push(unit);
+                self.new_units.len() - 1
+            }
+        };
+        if self.registry.spellings.len() + k >= PROVISIONAL as usize {
+            return None;
+        }
+        Some(PROVISIONAL + k as u16)
+    }
+
+    /// Check and convert row `i` of the task, recording every problem.
+    fn general_row(&mut self, i: usize) -> Option<Measurement> {
+        let [vid, vdate, van, vval, vunit] = self.v;
+        let row = (self.base + i + 1) as u64;
+        self.check.start(row);
+        let who = self.index.lookup(vid.text(i), &mut self.check);
+        let day = req_day(&vdate, i, "date", &mut self.check);
+        let resolved = match (van.text(i), vunit.text(i)) {
+            (Some(a), Some(u)) => match self.resolve(a, u) {
+                Resolved::Ok { analyte, conversion, unit } => Some((analyte, conversion, unit)),
+                Resolved::BadAnalyte => {
+                    let msg = parse_analyte(a).err().map(|e| e.to_string()).unwrap_or_default();
+                    let known = Analyte::ALL.iter().map(|x| x.name()).collect::<Vec<_>>().join(", ");
+                    self.check.error(
+                        IssueKind::BadValue,
+                        "analyte",
+                        Some(format!("one of {known}")),
+                        Some(a.to_string()),
+                        msg,
+                    );
+                    None
+                }
+                Resolved::BadUnit(an) => {
+                    let msg = resolve_unit(an, u).err().map(|e| e.to_string()).unwrap_or_default();
+                    self.check.error(
+                        IssueKind::BadUnit,
+                        "unit",
+                        Some(format!("a unit for {an}: {}", super::units::accepted_spellings(an).join(", "))),
+                        Some(u.to_string()),
+                        msg,
+                    );
+                    None
+                }
+                Resolved::TooManySpellings => {
+                    self.check.error(
+                        IssueKind::BadUnit,
+                        "unit",
+                        None,
+                        Some(u.to_string()),
+                        "more than 65 535 distinct unit spellings".to_string(),
+                    );
+                    None
+                }
+            },
+            (a, u) => {
+                if a.is_none() {
+                    self.check.missing("analyte", "an analyte name");
+                }
+                if u.is_none() {
+                    self.check.missing("unit", "a unit");
+                }
+                None
+            }
+        };
+        let raw_value = match vval.number(i) {
+            Cell::Value(x) => Some(x),
+            Cell::Missing => {
+                self.check.missing("value", EXPECT_NUMBER);
+                None
+            }
+            Cell::Bad(s) => {
+                self.check.bad(IssueKind::BadValue, "value", EXPECT_NUMBER, &s);
+                None
+            }
+        };
+        let raw_views = &self.raw_views;
+        if !self.check.finish_with_room(&mut self.report, self.room, self.reject_room, || raw_fields(raw_views, i)) {
+            return None;
+        }
+        let (Who::Kept(p), Some(day), Some((analyte, conversion, unit)), Some(raw_value)) =
+            (who, day, resolved, raw_value)
+        else {
+            return None;
+        };
+        let value = conversion.apply(raw_value);
+        if !is_plausible(analyte, value) {
+            if self.report.issues.len() < self.room {
+                let (lo, hi) = plausible_range(analyte);
+                let canonical = analyte.canonical_unit();
+                warn(
+                    &mut self.report,
+                    IssueKind::ImplausibleValue,
+                    TABLE,
+                    row,
+                    "value",
+                    Some(format!("{lo} to {hi} {canonical}")),
+                    Some(format!("{value} {canonical}")),
+                    format!(
+                        "implausible {analyte} {value} {canonical} (given as {raw_value} {}); expected {lo} to {hi} {canonical}",
+                        vunit.text(i).unwrap_or("")
+                    ),
+                );
+            } else {
+                self.report.count_only(Severity::Warning, IssueKind::ImplausibleValue, TABLE);
+            }
+        }
+        let (last, death) = self.index.follow[p as usize];
+        if day > death.unwrap_or(last) {
+            if self.report.issues.len() < self.room {
+                follow_up_warning(&mut self.report, self.index, p, day, TABLE, row, "measurement");
+            } else {
+                let kind = if death.is_some() { IssueKind::AfterDeath } else { IssueKind::AfterLastContact };
+                self.report.count_only(Severity::Warning, kind, TABLE);
+            }
+        }
+        Some(Measurement { patient: p, day, analyte, unit, value, raw_value, row: row as u32 })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cohort::model::Patient;
+    use crate::cohort::validate::PatientsOut;
+
+    /// 50 000 rows in row groups of 3 000: loading in chunks of ~10 000 rows
+    /// (several reads, tasks and late new unit spellings) gives exactly what
+    /// loading in one chunk gives.
+    #[test]
+    fn chunked_loading_matches_single_chunk() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let n = 50_000usize;
+        let ids: Vec<String> = (0..n).map(|i| format!("Q{}", i / 500)).collect();
+        let days: Vec<i32> = (0..n).map(|i| 18_000 + (i % 500) as i32).collect();
+        let units: Vec<&str> = (0..n)
+            .map(|i| match i {
+                _ if i % 1009 == 0 => "bogus",
+                _ if i >= 30_000 && i % 3 == 0 => "g%",
+                _ if i >= 41_000 && i % 5 == 0 => "mmol/L",
+                _ if i % 2 == 0 => "g/dL",
+                _ => "g/L",
+            })
+            .collect();
+        let values: Vec<f64> = (0..n).map(|i| 5.0 + (i % 11) as f64).collect();
+        let mut df = DataFrame::new_infer_height(vec![
+            Series::new("patient_id".into(), ids).into(),
+            Series::new("date".into(), days).cast(&DataType::Date).expect("date").into(),
+            Series::new("analyte".into(), vec!["hemoglobin"; n]).into(),
+            Series::new("value".into(), values).into(),
+            Series::new("unit".into(), units).into(),
+        ])
+        .expect("frame");
+        let path = dir.path().join("measurements.parquet");
+        let f = std::fs::File::create(&path).expect("create");
+        ParquetWriter::new(f).with_row_group_size(Some(3_000)).finish(&mut df).expect("write");
+        let tf = TableFile { table: "measurements", path, format: Format::Parquet };
+
+        let patients: Vec<Patient> = (0..100)
+            .map(|p| Patient {
+                id: format!("Q{p}"),
+                diagnosis: 17_000,
+                last_contact: 20_000,
+                death: None,
+                sex: None,
+                age: None,
+                covariates: Default::default(),
+            })
+            .collect();
+        let rows = (1..=100).collect();
+        let out = PatientsOut { patients, rows, rejected: vec![("Q999".to_string(), 101)] };
+        let index = PatientIndex::new(&out);
+
+        let mut r1 = ValidationReport::default();
+        let one = load_measurements_chunked(&tf, &index, &mut r1, usize::MAX).expect("loads");
+        let mut r2 = ValidationReport::default();
+        let many = load_measurements_chunked(&tf, &index, &mut r2, 10_000).expect("loads");
+        assert_eq!(one.measurements, many.measurements);
+        assert_eq!(one.unit_spellings, many.unit_spellings);
+        assert_eq!(r1, r2);
+        // order of first appearance (row 1 is rejected, row 2 is g/L)
+        assert_eq!(many.unit_spellings, ["g/L", "g/dL", "g%", "mmol/L"]);
+        let bad = n.div_ceil(1009);
+        assert_eq!(r2.error_count, bad as u64);
+        assert_eq!(many.measurements.len(), n - bad);
+        for m in &many.measurements {
+            let i = m.row as usize - 1;
+            let raw = 5.0 + (i % 11) as f64;
+            let (unit, value) = match many.unit_spellings[m.unit as usize].as_str() {
+                "g%" | "g/dL" => (if i >= 30_000 && i % 3 == 0 { "g%" } else { "g/dL" }, raw * 10.0),
+                "mmol/L" => ("mmol/L", raw * 16.1145),
+                other => (other, raw),
+            };
+            assert_eq!(many.unit_spellings[m.unit as usize], unit, "row {}", m.row);
+            assert_eq!(m.value, value, "row {}", m.row);
+            assert_eq!(m.patient as usize, i / 500);
+        }
+    }
+}
