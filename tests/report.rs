@@ -201,7 +201,8 @@ fn csv_numbers_read_back_exactly() {
     let text = String::from_utf8(t.to_csv_bytes().unwrap()).unwrap();
     let parsed: Vec<f64> = text.lines().skip(1).map(|l| l.parse().unwrap()).collect();
     assert_eq!(parsed, values);
-    assert!(!text.contains("NaN") && !text.contains("inf") && !text.contains('e'));
+    assert!(!text.contains("NaN") && !text.contains("inf"));
+    assert!(text.contains("1e-300") && text.contains("6.02214076e23"), "exponent outside [1e-4, 1e15): {text}");
 }
 
 #[test]
