@@ -1,0 +1,164 @@
+//! End-to-end: `hemosurv run` on the bundled sample cohort and on simulated
+//! cohorts with known truth.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use hemosurv::simulate::{simulate, DeathModel, SimFormat, SimOptions};
+use hemosurv::study::{run, RunOptions};
+
+fn sample() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data-samples/aml-registry"))
+}
+
+fn run_to(cohort: &Path, study: Option<PathBuf>, out: &Path) {
+    let opts = RunOptions {
+        cohort_dir: cohort.to_path_buf(),
+        study,
+        out: out.to_path_buf(),
+        force: false,
+        quiet: true,
+        quarantine: false,
+        command: vec!["test".into()],
+    };
+    run(&opts).unwrap_or_else(|e| panic!("run failed: {e}"));
+}
+
+fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    lines.map(|l| header.iter().cloned().zip(l.split(',').map(String::from)).collect()).collect()
+}
+
+fn svg_texts(svg: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = svg;
+    while let Some(i) = rest.find("<text") {
+        rest = &rest[i..];
+        let Some(gt) = rest.find('>') else { break };
+        let Some(end) = rest.find("</text>") else { break };
+        out.push(rest[gt + 1..end].trim().to_string());
+        rest = &rest[end + 7..];
+    }
+    out
+}
+
+#[test]
+fn sample_run_is_complete_reproducible_and_figures_match_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    run_to(&sample(), None, &a);
+    run_to(&sample(), None, &b);
+
+    // Everything the issue lists is there.
+    for f in ["report.html", "manifest.json", "tables/cohort_flow.csv", "tables/hlh_incidence_crude.csv", "tables/hlh_cumulative_incidence.csv",
+        "tables/hlh_incidence_rate.csv", "tables/cox_hlh.csv", "tables/os_simon_makuch_by_hlh.csv", "tables/response_by_line_regimen.csv",
+        "tables/hlh_episode_course.csv", "tables/hlh_evidence_hlh2004.csv", "tables/os_by_first_line_intensity_km.parquet",
+        "figures/km_os_by_first_line_intensity.svg", "figures/km_os_by_first_line_intensity.png", "figures/cif_hlh_by_first_line_intensity.svg",
+        "figures/simon_makuch_os_by_hlh.svg", "figures/forest_cox_time_dependent.svg", "figures/response_rates_by_regimen.svg",
+        "figures/swimmer_hlh_patients.svg", "figures/lab_trajectories_around_hlh_onset.svg"]
+    {
+        assert!(a.join(f).exists(), "missing {f}");
+    }
+    // Byte-identical tables between runs.
+    let mut n_tables = 0;
+    for entry in std::fs::read_dir(a.join("tables")).unwrap() {
+        let name = entry.unwrap().file_name();
+        let x = std::fs::read(a.join("tables").join(&name)).unwrap();
+        let y = std::fs::read(b.join("tables").join(&name)).unwrap();
+        assert_eq!(x, y, "{name:?} differs between identical runs");
+        n_tables += 1;
+    }
+    assert!(n_tables > 40);
+    // Manifest: version, config, input checksums and row counts.
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(a.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["hemosurv_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(m["row_counts"]["patients"], 2000);
+    assert!(m["inputs"].as_array().unwrap().iter().all(|i| i["sha256"].as_str().unwrap().len() == 64));
+    assert!(m["study_config"]["detection"]["criteria"].is_array());
+    // The naive comparison is labelled as biased.
+    let cox = read_csv(&a.join("tables/cox_hlh.csv"));
+    assert!(cox.iter().any(|r| r["model"] == "naive_hlh_ever_BIASED"));
+    // Report inlines the figures.
+    let html = std::fs::read_to_string(a.join("report.html")).unwrap();
+    assert!(html.matches("<svg").count() >= 10);
+
+    // Risk table under the KM figure = n_risk of the KM table at the ticks (0, 6, ..., 36 months).
+    let km = read_csv(&a.join("tables/os_by_first_line_intensity_km.csv"));
+    let svg = std::fs::read_to_string(a.join("figures/km_os_by_first_line_intensity.svg")).unwrap();
+    let texts = svg_texts(&svg);
+    assert!(texts.iter().any(|t| t == "Months") && texts.iter().any(|t| t == "Overall survival"), "axis labels");
+    let days_per_month = 365.25 / 12.0;
+    let mut groups: Vec<String> = km.iter().map(|r| r["group"].clone()).collect();
+    groups.dedup();
+    for g in &groups {
+        let rows: Vec<&BTreeMap<String, String>> = km.iter().filter(|r| &r["group"] == g).collect();
+        let expected: Vec<String> = (0..=6)
+            .map(|k| {
+                let t = k as f64 * 6.0 * days_per_month;
+                rows.iter()
+                    .find(|r| r["time"].parse::<f64>().unwrap() >= t)
+                    .map(|r| r["n_risk"].clone())
+                    .unwrap_or_else(|| "0".into())
+            })
+            .collect();
+        let table = texts.iter().position(|t| t == "Number at risk").expect("risk table heading");
+        let start = table + texts[table..].iter().position(|t| t == g).unwrap_or_else(|| panic!("group label {g} not in the risk table"));
+        let after: Vec<String> = texts[start..].iter().filter(|t| t.parse::<u64>().is_ok()).take(7).cloned().collect();
+        assert_eq!(after, expected, "risk table of {g}");
+    }
+    // PNG parses, 300 dpi-sized.
+    let png = image::open(a.join("figures/km_os_by_first_line_intensity.png")).unwrap();
+    assert!(png.width() >= 1000);
+
+    // Existing output is not overwritten without --force.
+    let out = Command::new(env!("CARGO_BIN_EXE_hemosurv")).args(["run", sample().to_str().unwrap(), "--out", a.to_str().unwrap(), "--quiet"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+}
+
+#[test]
+fn estimates_agree_with_planted_truth_and_naive_analysis_shows_immortal_time_bias() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = dir.path().join("cohort");
+    let mut opts = SimOptions::new(12_000, 7, &cohort, SimFormat::Parquet);
+    opts.params.death_model = DeathModel::Proportional;
+    let truth_hr = opts.params.hlh_death_hr;
+    simulate(&opts).unwrap();
+    let study = dir.path().join("study.toml");
+    std::fs::write(
+        &study,
+        "[population]\nfirst_line_intensity = [\"intensive\"]\ninclude_untreated = false\n\
+         [detection]\ncriteria = [\"hlh2004\"]\nprimary = \"hlh2004\"\n\
+         [survival]\ncovariates = [\"age_at_diagnosis\", \"eln_risk\"]\n[figures]\nenabled = false\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    run_to(&cohort, Some(study), &out);
+
+    // Incidence among intensive patients vs the planted episodes (truth table).
+    let crude = read_csv(&out.join("tables/hlh_incidence_crude.csv"));
+    let row = crude.iter().find(|r| r["grouping"] == "overall").unwrap();
+    let n: f64 = row["n"].parse().unwrap();
+    let (lo, hi): (f64, f64) = (row["exact_lower"].parse().unwrap(), row["exact_upper"].parse().unwrap());
+    let params: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cohort.join("truth_params.json")).unwrap()).unwrap();
+    let planted = params["summary"]["hlh_patients_intensive"].as_f64().unwrap();
+    let intensive = params["summary"]["first_line_intensive"].as_f64().unwrap();
+    let truth_prop = planted / intensive;
+    assert!(lo <= truth_prop && truth_prop <= hi, "planted incidence {truth_prop} outside CI [{lo}, {hi}] (n = {n})");
+    let p = params["params"]["hlh_prob_intensive"].as_f64().unwrap();
+    assert!((truth_prop - p).abs() < 0.02, "realised {truth_prop} vs planted probability {p}");
+
+    // Time-dependent HR of HLH for death covers the planted HR; the naive one is biased low.
+    let cox = read_csv(&out.join("tables/cox_hlh.csv"));
+    let get = |model: &str, term: &str| {
+        let r = cox.iter().find(|r| r["model"] == model && r["term"] == term).unwrap();
+        (r["hr"].parse::<f64>().unwrap(), r["hr_lower"].parse::<f64>().unwrap(), r["hr_upper"].parse::<f64>().unwrap())
+    };
+    let (hr, lo, hi) = get("time_dependent_adjusted", "hlh");
+    assert!(lo <= truth_hr && truth_hr <= hi, "time-dependent HR {hr} ({lo}-{hi}) does not cover the planted {truth_hr}");
+    let (naive, _nlo, nhi) = get("naive_hlh_ever_BIASED", "hlh_ever");
+    assert!(naive < hr && nhi < truth_hr, "naive HR {naive} (upper {nhi}) should be biased below the planted {truth_hr}");
+}
