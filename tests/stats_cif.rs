@@ -250,7 +250,7 @@ fn times_after_follow_up_are_na_and_table_is_written() {
     assert_eq!(text.lines().count(), n_points + 1);
     assert!(!text.contains("NaN") && !text.contains("inf"));
     let second = text.lines().nth(2).unwrap();
-    assert_eq!(second, format!("F,1,2,{},{}", c.estimate[1], c.variance[1]));
+    assert_eq!(second, format!("F,1,2,{},{}", hemosurv::stats::format::Num(c.estimate[1]), hemosurv::stats::format::Num(c.variance[1])));
     // Round trip of the written numbers.
     let back: f64 = second.split(',').nth(3).unwrap().parse().unwrap();
     assert_eq!(back, c.estimate[1]);

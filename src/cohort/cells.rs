@@ -345,9 +345,15 @@ impl<'a> ColView<'a> {
             ColView::Bool(a) => a.get(i).map_or(Cell::Missing, Cell::Value),
             ColView::F64(a) => match a.get(i) {
                 None => Cell::Missing,
-                Some(v) if v == 1.0 => Cell::Value(true),
-                Some(v) if v == 0.0 => Cell::Value(false),
-                Some(v) => Cell::Bad(show(v)),
+                Some(v) => {
+                    if v == 1.0 {
+                        Cell::Value(true)
+                    } else if v == 0.0 {
+                        Cell::Value(false)
+                    } else {
+                        Cell::Bad(show(v))
+                    }
+                }
             },
             ColView::I64(a) => match a.get(i) {
                 None => Cell::Missing,

@@ -61,8 +61,9 @@ struct Run {
     fatal: bool,
 }
 
-/// Validate (and, if `build`, assemble) a cohort folder.
-fn run(dir: &Path, build: bool) -> Run {
+/// Validate (and, if `build`, assemble) a cohort folder. With `quarantine`
+/// false the cohort is not assembled when an error was found.
+fn run(dir: &Path, build: bool, quarantine: bool) -> Run {
     let mut report = ValidationReport::default();
     let Some(files) = source::discover(dir, &mut report) else {
         return Run { cohort: None, report, inputs: Vec::new(), fatal: true };
@@ -109,7 +110,7 @@ fn run(dir: &Path, build: bool) -> Run {
                 }
                 fatal |= !optional_ok;
                 drop(index);
-                if build && !fatal {
+                if build && !fatal && (quarantine || !report.has_errors()) {
                     let (measurements, units) = match measurements.flatten() {
                         Some(m) => (m.measurements, m.unit_spellings),
                         None => (Vec::new(), Vec::new()),
@@ -178,7 +179,7 @@ fn check_structure(tf: &TableFile, report: &mut ValidationReport) {
 /// `report.rejects`, counted per table) and the rest loads; a rejected patient
 /// rejects its rows in the other tables too.
 pub fn load_cohort(dir: &Path, opts: &LoadOptions) -> Result<LoadedCohort, CohortError> {
-    let r = run(dir, true);
+    let r = run(dir, true, opts.quarantine);
     if r.fatal || (r.report.has_errors() && !opts.quarantine) {
         return Err(CohortError::Invalid(Box::new(r.report)));
     }
@@ -192,8 +193,7 @@ pub fn load_cohort(dir: &Path, opts: &LoadOptions) -> Result<LoadedCohort, Cohor
 /// `hemosurv validate`). Runs exactly the checks of [`load_cohort`]; the
 /// options do not change which problems are found.
 pub fn validate_dir(dir: &Path, opts: &LoadOptions) -> ValidationReport {
-    let _ = opts;
-    run(dir, false).report
+    run(dir, false, opts.quarantine).report
 }
 
 impl Cohort {

@@ -7,7 +7,8 @@
 //! `patient_id` → patient and (`analyte`, `unit`) spelling → conversion are
 //! cached, so the unit table is consulted once per distinct spelling and no
 //! per-row string is allocated. Issues are collected per task and merged in
-//! row order, so the stored issues are the same on every run.
+//! row order, and unit spellings are numbered in order of first appearance,
+//! so the result is the same on every run whatever the thread timing.
 
 use std::mem::MaybeUninit;
 
@@ -36,7 +37,7 @@ const COLUMNS: [&str; 5] = ["patient_id", "date", "analyte", "value", "unit"];
 pub(crate) struct MeasurementsOut {
     /// Valid rows, in input order.
     pub measurements: Vec<Measurement>,
-    /// Unit spellings as found, sorted; `Measurement::unit` indexes this.
+    /// Unit spellings as found, in order of first appearance; `Measurement::unit` indexes this.
     pub unit_spellings: Vec<String>,
 }
 
@@ -265,12 +266,31 @@ fn convert_chunk(
     // loop above moved those initialised runs down in order, contiguously.
     unsafe { out.set_len(start + w) };
     // New unit spellings get their indices in row order.
+    let mut overflow = false;
     for (at, kept, new_units) in fixups {
         let remap: Vec<u16> = new_units.iter().map(|u| registry.intern(u).unwrap_or(u16::MAX)).collect();
         for m in &mut out[at..at + kept] {
             if m.unit >= PROVISIONAL {
                 m.unit = remap[(m.unit - PROVISIONAL) as usize];
+                overflow |= m.unit == u16::MAX;
             }
+        }
+    }
+    if overflow {
+        // More distinct spellings than indices: never silently keep a row
+        // without its unit.
+        let before = out.len();
+        out.retain(|m| m.unit != u16::MAX);
+        let lost = (before - out.len()) as u64;
+        report.push(source::table_issue(
+            Severity::Error,
+            IssueKind::BadUnit,
+            TABLE,
+            Some("unit"),
+            format!("more than {PROVISIONAL} distinct unit spellings; {lost} row(s) with further spellings rejected"),
+        ));
+        for _ in 0..lost {
+            report.count_reject(TABLE);
         }
     }
     Some(())
@@ -536,16 +556,33 @@ impl<'a> Task<'a> {
                 None
             }
         };
+        // A finite value that overflows in the conversion (e.g. 1e308 µkat/L).
+        let value = match (resolved, raw_value) {
+            (Some((analyte, conversion, _)), Some(raw)) => {
+                let v = conversion.apply(raw);
+                if !v.is_finite() {
+                    let canonical = analyte.canonical_unit();
+                    self.check.error(
+                        IssueKind::BadValue,
+                        "value",
+                        Some(format!("a value that is finite in {canonical}")),
+                        Some(format!("{raw}")),
+                        format!("value {raw} is out of range once converted to {canonical}"),
+                    );
+                }
+                Some(v)
+            }
+            _ => None,
+        };
         let raw_views = &self.raw_views;
         if !self.check.finish_with_room(&mut self.report, self.room, self.reject_room, || raw_fields(raw_views, i)) {
             return None;
         }
-        let (Who::Kept(p), Some(day), Some((analyte, conversion, unit)), Some(raw_value)) =
-            (who, day, resolved, raw_value)
+        let (Who::Kept(p), Some(day), Some((analyte, _, unit)), Some(raw_value), Some(value)) =
+            (who, day, resolved, raw_value, value)
         else {
             return None;
         };
-        let value = conversion.apply(raw_value);
         if !is_plausible(analyte, value) {
             if self.report.issues.len() < self.room {
                 let (lo, hi) = plausible_range(analyte);

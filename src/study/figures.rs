@@ -123,6 +123,19 @@ fn km_plot(a: &KmAnalysis, cfg: &StudyConfig, title: &str, y_label: &str) -> KmP
     }
 }
 
+/// Journal single column, or double column when the numbers at risk have five or
+/// more digits (large registries) and would not fit under the ticks.
+fn km_spec(dir: &Path, name: &str, p: &KmPlot) -> FigureSpec {
+    let spec = FigureSpec::new(dir, name);
+    let Some(rt) = &p.risk_table else { return spec };
+    let widest = rt.rows.iter().flat_map(|(_, v)| v.iter()).copied().max().unwrap_or(0);
+    if widest >= 10_000 {
+        spec.with_size(plot::FigureSize::double_column(75.0 + 6.0 * rt.rows.len() as f64))
+    } else {
+        spec
+    }
+}
+
 fn cp_step(c: &CpCurve, dpm: f64) -> StepCurve {
     StepCurve {
         label: c.group.clone(),
@@ -164,7 +177,8 @@ pub fn draw_all(inp: &FigureInputs) -> Result<FigureSet, StudyError> {
             _ => continue,
         };
         let name = format!("km_{}", a.name);
-        plot::write_km_plot(&km_plot(a, cfg, title, y), &spec(&name)).map_err(fig_err(&name))?;
+        let kp = km_plot(a, cfg, title, y);
+        plot::write_km_plot(&kp, &km_spec(inp.out_dir, &name, &kp)).map_err(fig_err(&name))?;
         push(&mut set, &name, title, format!("Kaplan–Meier estimate with 95% log CI band; + = censored; number at risk below (at each tick, before events at that time). {}", a.endpoint), "survival");
     }
 
@@ -227,12 +241,13 @@ pub fn draw_all(inp: &FigureInputs) -> Result<FigureSet, StudyError> {
             x_breaks,
         };
         let name = "simon_makuch_os_by_hlh";
-        plot::write_km_plot(&sm, &spec(name)).map_err(fig_err(name))?;
+        plot::write_km_plot(&sm, &km_spec(inp.out_dir, name, &sm)).map_err(fig_err(name))?;
         push(&mut set, name, "OS by time-dependent HLH status (Simon–Makuch)", "Patients move from the no-HLH to the HLH curve at episode onset; numbers at risk change accordingly. HR from the adjusted time-dependent Cox model.".into(), "hlh_survival");
 
         if let Some((l, a, _)) = h.landmarks.first() {
             let name = format!("landmark_{}d_os_by_hlh", l);
-            plot::write_km_plot(&km_plot(a, cfg, &format!("OS from a {}-day landmark by HLH before it", l), "Overall survival"), &spec(&name))
+            let kp = km_plot(a, cfg, &format!("OS from a {}-day landmark by HLH before it", l), "Overall survival");
+            plot::write_km_plot(&kp, &km_spec(inp.out_dir, &name, &kp))
                 .map_err(fig_err(&name))?;
             push(&mut set, &name, "Landmark analysis", format!("Patients alive and followed at day {l}; HLH status fixed at the landmark; time from the landmark."), "hlh_survival");
         }
