@@ -508,6 +508,13 @@ impl Cohort {
         }
     }
 
+    /// Free the measurements (the largest table) once nothing needs them any more;
+    /// afterwards every patient has no measurements.
+    pub fn release_measurements(&mut self) {
+        self.measurements = Vec::new();
+        self.measurement_offsets = vec![0; self.patients.len() + 1];
+    }
+
     /// Measurements of patient `p`, sorted by day.
     pub fn measurements_of(&self, p: PatientIdx) -> &[Measurement] {
         let p = p as usize;

@@ -62,6 +62,8 @@ pub struct FigureInputs<'a> {
     pub exposures: &'a [Exposure],
     /// Where to write.
     pub out_dir: &'a Path,
+    /// Lab trajectory panels, from [`lab_trajectories`].
+    pub trajectories: &'a [plot::TrajectoryPanel],
 }
 
 fn fig_err(figure: &str) -> impl FnOnce(plot::PlotError) -> StudyError + '_ {
@@ -368,9 +370,26 @@ pub fn draw_all(inp: &FigureInputs) -> Result<FigureSet, StudyError> {
         }
     }
 
-    // Lab trajectories around the first HLH onset.
+    // Lab trajectories around the first HLH onset (computed before the measurements were released).
     {
-        let first_onset: std::collections::HashMap<u32, i32> = inp.primary.episodes.iter().fold(Default::default(), |mut m, e| {
+        let panels = inp.trajectories.to_vec();
+        if !panels.is_empty() {
+            let name = "lab_trajectories_around_hlh_onset";
+            plot::write_trajectory_plot(&plot::TrajectoryPlot { title: "Labs around HLH onset".into(), x_label: "Days from onset".into(), panels }, &spec(name))
+                .map_err(fig_err(name))?;
+            push(&mut set, name, "Lab trajectories", "Median (line) and interquartile range (band) by day relative to the first HLH onset; days with fewer than 3 values omitted.".into(), "hlh");
+        }
+    }
+    let _ = inp.exposures;
+    Ok(set)
+}
+
+/// Lab trajectories around the first HLH onset of each patient (primary criteria set):
+/// median and IQR per day from -14 to +28, days with fewer than 3 values omitted.
+/// Computed right after detection so the run can release the measurements.
+pub fn lab_trajectories(cohort: &Cohort, primary: &Detection) -> Vec<plot::TrajectoryPanel> {
+    let inp_primary = primary;
+        let first_onset: std::collections::HashMap<u32, i32> = inp_primary.episodes.iter().fold(Default::default(), |mut m, e| {
             m.entry(e.patient).and_modify(|d: &mut i32| *d = (*d).min(e.onset)).or_insert(e.onset);
             m
         });
@@ -378,7 +397,7 @@ pub fn draw_all(inp: &FigureInputs) -> Result<FigureSet, StudyError> {
         for (analyte, log) in [(Analyte::Ferritin, true), (Analyte::Triglycerides, false), (Analyte::Fibrinogen, false), (Analyte::Platelets, true)] {
             let mut by_day: std::collections::BTreeMap<i32, Vec<f64>> = std::collections::BTreeMap::new();
             for (&p, &onset) in &first_onset {
-                for m in inp.cohort.measurements_of(p).iter().filter(|m| m.analyte == analyte) {
+                for m in cohort.measurements_of(p).iter().filter(|m| m.analyte == analyte) {
                     let d = m.day - onset;
                     if (-14..=28).contains(&d) {
                         by_day.entry(d).or_default().push(m.value);
@@ -406,15 +425,7 @@ pub fn draw_all(inp: &FigureInputs) -> Result<FigureSet, StudyError> {
                 });
             }
         }
-        if !panels.is_empty() {
-            let name = "lab_trajectories_around_hlh_onset";
-            plot::write_trajectory_plot(&plot::TrajectoryPlot { title: "Labs around HLH onset".into(), x_label: "Days from onset".into(), panels }, &spec(name))
-                .map_err(fig_err(name))?;
-            push(&mut set, name, "Lab trajectories", "Median (line) and interquartile range (band) by day relative to the first HLH onset; days with fewer than 3 values omitted.".into(), "hlh");
-        }
-    }
-    let _ = inp.exposures;
-    Ok(set)
+    panels
 }
 
 /// Quantile of sorted data, R's default type 7.

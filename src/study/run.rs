@@ -190,13 +190,19 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
 
     // 1. load
     bar.set_message("loading cohort");
-    let loaded = load_cohort(&opts.cohort_dir, &LoadOptions { quarantine: opts.quarantine })?;
-    let cohort = &loaded.cohort;
+    let mut loaded = load_cohort(&opts.cohort_dir, &LoadOptions { quarantine: opts.quarantine })?;
     stage("load_and_validate", &bar, &mut stages);
 
     // 2. detect
     bar.set_message("detecting HLH episodes");
-    let detections: Vec<Detection> = criteria.iter().map(|set| detect(cohort, set)).collect();
+    let detections: Vec<Detection> = criteria.iter().map(|set| detect(&loaded.cohort, set)).collect();
+    let primary_index = detections.iter().position(|d| d.criteria_set == cfg.detection.primary).unwrap_or(0);
+    // Everything that needs the measurements is done now: release them (the largest
+    // table by far) before the analyses.
+    let trajectories = figures::lab_trajectories(&loaded.cohort, &detections[primary_index]);
+    let n_measurements = loaded.cohort.measurements.len();
+    loaded.cohort.release_measurements();
+    let cohort = &loaded.cohort;
     let dataset = Dataset::build(cohort, &cfg);
     let exposures: Vec<Exposure> = detections
         .iter()
@@ -335,7 +341,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     } else {
         notes.push("No `responses` table: response analyses skipped.".into());
     }
-    let primary = detections.iter().find(|d| d.criteria_set == cfg.detection.primary).unwrap_or(&detections[0]);
+    let primary = &detections[primary_index];
     let spans: Vec<EpisodeSpan> =
         primary.episodes.iter().map(|e| EpisodeSpan { patient: e.patient, episode: e.episode, onset: e.onset, end: e.end }).collect();
     produced.push(Produced::from_table(&response::episode_course_table(cohort, &primary.criteria_set, &spans), "Each HLH episode under the next treatment line")?);
@@ -355,6 +361,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
             primary,
             exposures: &exposures,
             out_dir: &out.figures(),
+            trajectories: &trajectories,
         })?;
     }
     stage("figures", &bar, &mut stages);
@@ -390,7 +397,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         ..Manifest::default()
     };
     manifest.row_counts.insert("patients".into(), cohort.patients.len() as u64);
-    manifest.row_counts.insert("measurements".into(), cohort.measurements.len() as u64);
+    manifest.row_counts.insert("measurements".into(), n_measurements as u64);
     manifest.row_counts.insert("findings".into(), cohort.findings.len() as u64);
     manifest.row_counts.insert("treatments".into(), cohort.treatments.len() as u64);
     manifest.row_counts.insert("responses".into(), cohort.responses.len() as u64);
