@@ -66,7 +66,7 @@ fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
 
 fn grouping(table: &Table, col: Option<&str>) -> Result<Grouping, EstimatorError> {
     Ok(match col {
-        Some(c) => Grouping::from_values(&table.labels(c)?),
+        Some(c) => table.grouping(c)?,
         None => Grouping::single(table.n_rows(), "all"),
     })
 }

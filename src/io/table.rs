@@ -257,6 +257,26 @@ impl Table {
             .collect()
     }
 
+    /// Group levels of a column (R factor order), read without per-row allocation.
+    /// Missing values are an error naming the row.
+    pub fn grouping(&self, name: &str) -> Result<crate::stats::Grouping, TableError> {
+        let col = self.column(name)?;
+        let c = col
+            .cast(&DataType::String)
+            .map_err(|e| TableError::Read { path: self.path.clone(), message: e.to_string() })?;
+        let ca = c.str().map_err(|e| TableError::Read { path: self.path.clone(), message: e.to_string() })?;
+        if let Some(i) = ca.iter().position(|v| v.is_none_or(str::is_empty)) {
+            return Err(TableError::BadValue {
+                path: self.path.clone(),
+                row: i + 1,
+                column: name.to_string(),
+                expected: "a group label (missing values are not allowed here)".into(),
+                found: String::new(),
+            });
+        }
+        Ok(crate::stats::Grouping::from_iter_values(ca.iter().map(|v| v.unwrap_or(""))))
+    }
+
     /// Whether the column holds numbers (as stored or inferred).
     pub fn is_numeric(&self, name: &str) -> Result<bool, TableError> {
         Ok(self.column(name)?.dtype().is_primitive_numeric())

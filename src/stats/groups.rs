@@ -24,17 +24,37 @@ impl Grouping {
     /// Levels from the distinct values, sorted as R's `factor()` does: numerically
     /// when every value parses as a number, otherwise as text.
     pub fn from_values<S: AsRef<str>>(values: &[S]) -> Grouping {
-        let mut distinct: Vec<&str> = values.iter().map(|v| v.as_ref()).collect();
-        distinct.sort_unstable();
-        distinct.dedup();
-        let numeric: Option<Vec<f64>> = distinct.iter().map(|s| s.trim().parse::<f64>().ok()).collect();
-        if let Some(nums) = numeric {
-            let mut pairs: Vec<(f64, &str)> = nums.into_iter().zip(distinct.iter().copied()).collect();
-            pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
-            distinct = pairs.into_iter().map(|p| p.1).collect();
+        Self::from_iter_values(values.iter().map(|v| v.as_ref()))
+    }
+
+    /// As [`Grouping::from_values`], from borrowed text (no per-row allocation): one hash
+    /// lookup per row, then the few distinct values are sorted and the codes remapped.
+    pub fn from_iter_values<'a>(values: impl Iterator<Item = &'a str>) -> Grouping {
+        let mut index: std::collections::HashMap<&'a str, usize> = std::collections::HashMap::new();
+        let mut first_seen: Vec<&'a str> = Vec::new();
+        let mut codes: Vec<usize> = Vec::with_capacity(values.size_hint().0);
+        for v in values {
+            let next = first_seen.len();
+            let c = *index.entry(v).or_insert_with(|| {
+                first_seen.push(v);
+                next
+            });
+            codes.push(c);
         }
-        Self::build(values, distinct.into_iter().map(String::from).collect())
-            .expect("every value is one of its own distinct values")
+        let mut order: Vec<usize> = (0..first_seen.len()).collect();
+        let numeric: Option<Vec<f64>> = first_seen.iter().map(|s| s.trim().parse::<f64>().ok()).collect();
+        match numeric {
+            Some(nums) => order.sort_by(|&a, &b| nums[a].total_cmp(&nums[b]).then(first_seen[a].cmp(first_seen[b]))),
+            None => order.sort_by(|&a, &b| first_seen[a].cmp(first_seen[b])),
+        }
+        let mut rank = vec![0usize; order.len()];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i] = r;
+        }
+        for c in &mut codes {
+            *c = rank[*c];
+        }
+        Grouping { codes, labels: order.iter().map(|&i| first_seen[i].to_string()).collect() }
     }
 
     /// Levels in the given order; a value not among `levels` is an error naming `column`.
