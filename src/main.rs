@@ -153,6 +153,10 @@ enum Command {
         /// Restricted mean survival time horizon.
         #[arg(long)]
         rmst_tau: Option<f64>,
+        /// Also test the groups with the log-rank test on the same read of the
+        /// file (writes PREFIX.logrank.json, as `hemosurv logrank` would).
+        #[arg(long, requires = "group")]
+        logrank: bool,
         /// Output prefix (writes PREFIX.km.csv, PREFIX.summary.csv).
         #[arg(long, default_value = "km")]
         out: PathBuf,
@@ -307,13 +311,13 @@ fn main() -> ExitCode {
                 })
                 .map_err(|e| (e.exit_code(), e.to_string()))
         }
-        Command::Km { file, time, event, group, conf_type, conf_level, rmst_tau, out } => {
+        Command::Km { file, time, event, group, conf_type, conf_level, rmst_tau, logrank, out } => {
             let conf_type = match conf_type {
                 CliConfType::Log => ConfType::Log,
                 CliConfType::LogLog => ConfType::LogLog,
                 CliConfType::Plain => ConfType::Plain,
             };
-            estimators::km(&KmArgs { file, time, event, group, conf_type, conf_level, rmst_tau, out }).map(report).map_err(estimator_exit)
+            estimators::km(&KmArgs { file, time, event, group, conf_type, conf_level, rmst_tau, logrank, out }).map(report).map_err(estimator_exit)
         }
         Command::Logrank { file, time, event, group, strata, rho, out } => {
             estimators::logrank(&LogRankArgs { file, time, event, group, strata, rho, out }).map(report).map_err(estimator_exit)

@@ -60,6 +60,30 @@ fn km_cli_writes_r_medians_and_table() {
 }
 
 #[test]
+fn km_cli_with_logrank_writes_survdiff_test_from_one_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("vet");
+    let out = hemosurv(&["km", &data("veteran.csv"), "--time", "time", "--event", "status", "--group", "trt", "--logrank", "--out", prefix.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.path().join("vet.km.csv").exists());
+    let got: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("vet.logrank.json")).unwrap()).unwrap();
+    let exp = expected("logrank_veteran_by_trt.json");
+    for key in ["chisq", "p"] {
+        assert!(close(got[key].as_f64().unwrap(), exp[key].as_f64().unwrap(), 1e-6), "{key}: {} vs {}", got[key], exp[key]);
+    }
+    for key in ["observed", "expected"] {
+        let g: Vec<f64> = got[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let e: Vec<f64> = exp[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(g.len(), e.len());
+        assert!(g.iter().zip(&e).all(|(a, b)| close(*a, *b, 1e-6)), "{key}: {g:?} vs {e:?}");
+    }
+    // Without a group there is nothing to test: clap refuses before reading.
+    let out = hemosurv(&["km", &data("veteran.csv"), "--time", "time", "--event", "status", "--logrank"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--group"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
 fn cox_cli_matches_coxph_and_reports_dropped_rows() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("lung");

@@ -1,10 +1,10 @@
 //! `hemosurv km | logrank | cox | cif FILE ...`: an estimator on any table.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::io::{Table, TableError};
@@ -71,6 +71,22 @@ fn grouping(table: &Table, col: Option<&str>) -> Result<Grouping, EstimatorError
     })
 }
 
+/// Time, 0/1 status and grouping columns of a table, the grouping (a pass over
+/// text) read on one core while the numbers are read on another.
+fn survival_columns(
+    t: &Table,
+    time: &str,
+    event: &str,
+    group: Option<&str>,
+) -> Result<(Vec<f64>, Vec<bool>, Grouping), EstimatorError> {
+    let (numbers, g) = rayon::join(
+        || -> Result<_, TableError> { Ok((t.numeric_required(time)?, t.status(event)?)) },
+        || grouping(t, group),
+    );
+    let (time, event) = numbers?;
+    Ok((time, event, g?))
+}
+
 fn write_json(path: PathBuf, value: &serde_json::Value) -> Result<PathBuf, EstimatorError> {
     let (mut w, path) = create(path)?;
     let text = serde_json::to_string_pretty(value).map_err(|e| EstimatorError::Argument(e.to_string()))?;
@@ -96,25 +112,39 @@ pub struct KmArgs {
     pub conf_level: f64,
     /// RMST horizon.
     pub rmst_tau: Option<f64>,
+    /// Also run the log-rank test (rho = 0) between the groups on the same
+    /// read of the file, writing `PREFIX.logrank.json` (needs `group`).
+    pub logrank: bool,
     /// Output prefix: writes `PREFIX.km.csv` and `PREFIX.summary.csv`.
     pub out: PathBuf,
 }
 
-/// Kaplan–Meier (+ Nelson–Aalen) → `PREFIX.km.csv`, `PREFIX.summary.csv`.
+/// Kaplan–Meier (+ Nelson–Aalen) → `PREFIX.km.csv`, `PREFIX.summary.csv`,
+/// and with `logrank` the log-rank test between groups → `PREFIX.logrank.json`.
 pub fn km(a: &KmArgs) -> Result<Vec<PathBuf>, EstimatorError> {
+    if a.logrank && a.group.is_none() {
+        return Err(EstimatorError::Argument("--logrank needs --group".to_string()));
+    }
     let t = Table::read(&a.file)?;
-    let time = t.numeric_required(&a.time)?;
-    let event = t.status(&a.event)?;
-    let g = grouping(&t, a.group.as_deref())?;
+    let (time, event, g) = survival_columns(&t, &a.time, &a.event, a.group.as_deref())?;
     let opts = KmOptions { conf_type: a.conf_type, conf_level: a.conf_level, rmst_tau: a.rmst_tau };
-    let fit = kaplan_meier(&time, &event, &g, &opts).map_err(stats_err(&a.file))?;
+    let (fit, test) = rayon::join(
+        || kaplan_meier(&time, &event, &g, &opts),
+        || a.logrank.then(|| survdiff(&time, &event, &g, None, 0.0)),
+    );
+    let fit = fit.map_err(stats_err(&a.file))?;
+    let test = test.transpose().map_err(stats_err(&a.file))?;
     let (mut w, p1) = create(with_suffix(&a.out, ".km.csv"))?;
     fit.write_table_csv(&mut w).map_err(|e| EstimatorError::Write { path: p1.clone(), source: e })?;
     finish(w, &p1)?;
     let (mut w, p2) = create(with_suffix(&a.out, ".summary.csv"))?;
     fit.write_summary_csv(&mut w).map_err(|e| EstimatorError::Write { path: p2.clone(), source: e })?;
     finish(w, &p2)?;
-    Ok(vec![p1, p2])
+    let mut written = vec![p1, p2];
+    if let Some(test) = test {
+        written.push(write_json(with_suffix(&a.out, ".logrank.json"), &test.to_json())?);
+    }
+    Ok(written)
 }
 
 /// Arguments of `hemosurv logrank`.
@@ -139,9 +169,7 @@ pub struct LogRankArgs {
 /// G-rho test → `PREFIX.logrank.json`.
 pub fn logrank(a: &LogRankArgs) -> Result<Vec<PathBuf>, EstimatorError> {
     let t = Table::read(&a.file)?;
-    let time = t.numeric_required(&a.time)?;
-    let event = t.status(&a.event)?;
-    let g = grouping(&t, Some(&a.group))?;
+    let (time, event, g) = survival_columns(&t, &a.time, &a.event, Some(&a.group))?;
     let strata = match &a.strata {
         Some(s) => Some(grouping(&t, Some(s))?),
         None => None,
@@ -182,31 +210,36 @@ pub fn cox(a: &CoxArgs) -> Result<Vec<PathBuf>, EstimatorError> {
         return Err(EstimatorError::Argument("--covariates needs at least one column".into()));
     }
     let t = Table::read(&a.file)?;
-    let mut columns = Vec::new();
-    for c in &a.covariates {
+    let read_covariate = |c: &String| -> Result<(String, ColumnData), TableError> {
         let data = if t.is_numeric(c)? { ColumnData::Numeric(t.numeric(c)?) } else { ColumnData::Categorical(t.text(c)?) };
-        columns.push((c.clone(), data));
-    }
-    // Missing time/status also drop the row, as in R.
-    let stop_all = t.numeric(&a.time)?;
-    let event_all = t.numeric(&a.event)?;
-    let start_all = match &a.start {
-        Some(s) => Some(t.numeric(s)?),
-        None => None,
+        Ok((c.clone(), data))
     };
+    // Missing time/status also drop the row, as in R.
+    let (columns, survival) = rayon::join(
+        || a.covariates.par_iter().map(read_covariate).collect::<Result<Vec<_>, _>>(),
+        || -> Result<_, TableError> {
+            let start = match &a.start {
+                Some(s) => Some(t.numeric(s)?),
+                None => None,
+            };
+            Ok((t.numeric(&a.time)?, t.numeric(&a.event)?, start))
+        },
+    );
+    let (columns, (stop_all, event_all, start_all)) = (columns?, survival?);
     let design = build_design(&columns, None).map_err(stats_err(&a.file))?;
-    let mut keep = Vec::new();
-    let mut dropped = design.dropped_rows.len();
-    for &i in &design.kept_rows {
-        let ok = stop_all[i].is_some() && event_all[i].is_some() && start_all.as_ref().is_none_or(|s| s[i].is_some());
-        if ok {
+    // `keep`: input rows used; `design_rows`: their rows in the design matrix.
+    let mut keep = Vec::with_capacity(design.kept_rows.len());
+    let mut design_rows = Vec::with_capacity(design.kept_rows.len());
+    for (k, &i) in design.kept_rows.iter().enumerate() {
+        if stop_all[i].is_some() && event_all[i].is_some() && start_all.as_ref().is_none_or(|s| s[i].is_some()) {
             keep.push(i);
-        } else {
-            dropped += 1;
+            design_rows.push(k);
         }
     }
-    let pos: HashMap<usize, usize> = design.kept_rows.iter().enumerate().map(|(k, &i)| (i, k)).collect();
-    let x = design.x.select(ndarray::Axis(0), &keep.iter().map(|i| pos[i]).collect::<Vec<_>>());
+    let dropped = design.dropped_rows.len() + design.kept_rows.len() - keep.len();
+    // Rows of the design matrix to keep (all of them, without a copy, when no
+    // time or status is missing).
+    let x = if keep.len() == design.kept_rows.len() { design.x } else { design.x.select(ndarray::Axis(0), &design_rows) };
     let stop: Vec<f64> = keep.iter().map(|&i| stop_all[i].unwrap_or(f64::NAN)).collect();
     let mut event = Vec::with_capacity(keep.len());
     for &i in &keep {
@@ -273,9 +306,11 @@ pub struct CifArgs {
 /// Cumulative incidence + Gray's test → `PREFIX.cif.csv`, `PREFIX.cif.json`.
 pub fn cif(a: &CifArgs) -> Result<Vec<PathBuf>, EstimatorError> {
     let t = Table::read(&a.file)?;
-    let time = t.numeric_required(&a.time)?;
-    let event = t.codes(&a.event)?;
-    let g = grouping(&t, a.group.as_deref())?;
+    let (numbers, g) = rayon::join(
+        || t.numeric_required(&a.time).and_then(|time| Ok((time, t.codes(&a.event)?))),
+        || grouping(&t, a.group.as_deref()),
+    );
+    let ((time, event), g) = (numbers?, g?);
     let fit = cuminc(&time, &event, &g, None).map_err(stats_err(&a.file))?;
     let (mut w, p1) = create(with_suffix(&a.out, ".cif.csv"))?;
     fit.write_table_csv(&mut w).map_err(|e| EstimatorError::Write { path: p1.clone(), source: e })?;

@@ -172,15 +172,18 @@ pub fn build_design(
             }
         }
     }
-    check_collinear(&terms, &cols)?;
-
-    let p = cols.len();
-    let mut x = Array2::<f64>::zeros((m, p));
-    for (j, c) in cols.iter().enumerate() {
-        for (i, &v) in c.iter().enumerate() {
-            x[[i, j]] = v;
-        }
-    }
+    // the collinearity check and the row-major copy are independent passes
+    let (collinear, x) = rayon::join(
+        || check_collinear(&terms, &cols),
+        || {
+            let mut x = Array2::<f64>::zeros((m, cols.len()));
+            for (j, c) in cols.iter().enumerate() {
+                x.column_mut(j).assign(&ndarray::ArrayView1::from(c.as_slice()));
+            }
+            x
+        },
+    );
+    collinear?;
     Ok(Design { terms, x, kept_rows, dropped_rows })
 }
 

@@ -6,6 +6,10 @@
 
 use super::error::{StatsError, StatsResult};
 
+/// Up to this many levels, a row's label is found by comparing it with each level
+/// seen so far, which beats hashing for the usual handful of groups.
+pub const LINEAR_LEVELS: usize = 16;
+
 /// Subjects assigned to levels `0..labels.len()`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grouping {
@@ -27,18 +31,35 @@ impl Grouping {
         Self::from_iter_values(values.iter().map(|v| v.as_ref()))
     }
 
-    /// As [`Grouping::from_values`], from borrowed text (no per-row allocation): one hash
-    /// lookup per row, then the few distinct values are sorted and the codes remapped.
+    /// As [`Grouping::from_values`], from borrowed text (no per-row allocation): each
+    /// row is compared with the levels seen so far (a hash lookup once there are more
+    /// than [`LINEAR_LEVELS`] of them), then the distinct values are sorted and the
+    /// codes remapped.
     pub fn from_iter_values<'a>(values: impl Iterator<Item = &'a str>) -> Grouping {
         let mut index: std::collections::HashMap<&'a str, usize> = std::collections::HashMap::new();
         let mut first_seen: Vec<&'a str> = Vec::new();
         let mut codes: Vec<usize> = Vec::with_capacity(values.size_hint().0);
         for v in values {
-            let next = first_seen.len();
-            let c = *index.entry(v).or_insert_with(|| {
-                first_seen.push(v);
-                next
-            });
+            let found = if first_seen.len() <= LINEAR_LEVELS {
+                first_seen.iter().position(|s| *s == v)
+            } else {
+                index.get(v).copied()
+            };
+            let c = match found {
+                Some(c) => c,
+                None => {
+                    let c = first_seen.len();
+                    first_seen.push(v);
+                    if first_seen.len() > LINEAR_LEVELS {
+                        if index.is_empty() {
+                            index.extend(first_seen.iter().enumerate().map(|(i, s)| (*s, i)));
+                        } else {
+                            index.insert(v, c);
+                        }
+                    }
+                    c
+                }
+            };
             codes.push(c);
         }
         let mut order: Vec<usize> = (0..first_seen.len()).collect();
@@ -109,6 +130,18 @@ mod tests {
         let g = Grouping::from_values(&["placebo", "6-MP", "placebo"]);
         assert_eq!(g.labels, vec!["6-MP", "placebo"]);
         assert_eq!(g.codes, vec![1, 0, 1]);
+    }
+
+    #[test]
+    fn many_levels_switch_from_scan_to_hash_without_changing_codes() {
+        // 40 levels (past LINEAR_LEVELS), seen in a scrambled order and repeated.
+        let values: Vec<String> = (0..400).map(|i| format!("L{:02}", (i * 7) % 40)).collect();
+        let g = Grouping::from_values(&values);
+        assert_eq!(g.labels.len(), 40);
+        assert!(g.labels.windows(2).all(|w| w[0] < w[1]), "levels sorted: {:?}", g.labels);
+        for (v, &c) in values.iter().zip(&g.codes) {
+            assert_eq!(&g.labels[c], v);
+        }
     }
 
     #[test]

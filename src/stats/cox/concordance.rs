@@ -35,6 +35,7 @@ pub struct Concordance {
 }
 
 use super::fit::sort_key;
+use rayon::slice::ParallelSliceMut;
 
 /// Fenwick tree of counts over the ranks of the linear predictor. Entry `i`
 /// holds the Fenwick partial sum for position `i` (1-based) and the count of
@@ -87,7 +88,7 @@ pub fn concordance(
     }
     // ranks of the linear predictor (exact equality = tie, as R's match(unique()))
     let mut keyed: Vec<(u64, usize)> = lp.iter().enumerate().map(|(i, &v)| (sort_key(v), i)).collect();
-    keyed.sort_unstable();
+    keyed.par_sort_unstable();
     let mut rank = vec![0u32; n];
     let mut m = 0u32;
     for k in 0..n {
@@ -103,7 +104,7 @@ pub fn concordance(
     let code = |i: usize| strata.map_or(0, |s| s[i]);
     let mut keys: Vec<(usize, u64, bool, u32, usize)> =
         (0..n).map(|i| (code(i), !sort_key(stop[i]), event[i], rank[i], i)).collect();
-    keys.sort_unstable();
+    keys.par_sort_unstable();
     let sorted = Sorted {
         stop: keys.iter().map(|k| stop[k.4]).collect(),
         event: keys.iter().map(|k| k.2).collect(),
@@ -174,6 +175,12 @@ struct Sorted {
 }
 
 /// The `concordance3` / `concordance4` sweep over sorted positions `lo..hi`.
+///
+/// The sweep keeps two trees that never read each other: the risk-set tree
+/// (`all`, giving the pair counts and the influence of each event) and the
+/// events-so-far tree (`dead`, giving each subject's influence as a comparator).
+/// They are swept on two threads; the integer counts are summed afterwards, so
+/// the result does not depend on the split.
 #[allow(clippy::too_many_arguments)]
 fn one_stratum(
     d: &Sorted,
@@ -185,36 +192,60 @@ fn one_stratum(
     count: &mut [i64; 5],
     inf: &mut [[i64; 3]],
 ) {
+    let ((), comparator) = rayon::join(
+        || sweep_risk_set(d, start, start_order, lo, hi, m, count, inf),
+        || sweep_events(d, start, start_order, lo, hi, m),
+    );
+    for (k, c) in inf[lo..hi].iter_mut().zip(comparator) {
+        for q in 0..3 {
+            k[q] += c[q];
+        }
+    }
+}
+
+/// The indices of `start_order` (from `*i2` on) whose start time is at or after
+/// `t`: they are no longer at risk at `t` (counting-process data only).
+fn leaving<'a>(start: Option<&'a [f64]>, start_order: &'a [usize], i2: &'a mut usize, t: f64) -> impl Iterator<Item = usize> + 'a {
+    std::iter::from_fn(move || {
+        let st = start?;
+        let &jj = start_order.get(*i2)?;
+        if st[jj] >= t {
+            *i2 += 1;
+            Some(jj)
+        } else {
+            None
+        }
+    })
+}
+
+/// Risk-set half of the sweep: pair counts (`count`) and each event's influence
+/// (added into `inf` at absolute positions).
+#[allow(clippy::too_many_arguments)]
+fn sweep_risk_set(
+    d: &Sorted,
+    start: Option<&[f64]>,
+    start_order: &[usize],
+    lo: usize,
+    hi: usize,
+    m: usize,
+    count: &mut [i64; 5],
+    inf: &mut [[i64; 3]],
+) {
     let mut all = Fenwick::new(m);
-    let mut dead = Fenwick::new(m);
-    let mut removed = if start.is_some() { vec![false; hi - lo] } else { Vec::new() };
     let mut i = lo;
     let mut i2 = 0;
     while i < hi {
         if !d.event[i] {
-            let (g, l, e) = dead.walk(d.rank[i]);
-            inf[i][0] -= l;
-            inf[i][1] -= g;
-            inf[i][2] -= e;
             all.add(d.rank[i], 1);
             i += 1;
             continue;
         }
         let t = d.stop[i];
-        if let Some(st) = start {
-            // remove those whose start time has been passed: not at risk at t
-            while i2 < start_order.len() && st[start_order[i2]] >= t {
-                let jj = start_order[i2];
-                let (g, l, e) = dead.walk(d.rank[jj]);
-                inf[jj][0] += l;
-                inf[jj][1] += g;
-                inf[jj][2] += e;
-                all.add(d.rank[jj], -1);
-                removed[jj - lo] = true;
-                i2 += 1;
-            }
+        // remove those whose start time has been passed: not at risk at t
+        for jj in leaving(start, start_order, &mut i2, t) {
+            all.add(d.rank[jj], -1);
         }
-        // pass 1: count the pairs of every event at t
+        // count the pairs of every event at t
         let mut j = i;
         let mut dwt = 0i64;
         let mut dwt2 = 0i64;
@@ -236,16 +267,55 @@ fn one_stratum(
             inf[j][0] += g;
             inf[j][1] += l;
             inf[j][2] += e;
-            dead.add(r, 1);
             j += 1;
         }
-        // pass 2: start the comparator influence of the events, add them to the risk tree
-        for (inf_k, &r) in inf[i..j].iter_mut().zip(&d.rank[i..j]) {
-            let (g, l, e) = dead.walk(r);
-            inf_k[0] -= l;
-            inf_k[1] -= g;
-            inf_k[2] -= e;
+        // then add the events to the risk tree
+        for &r in &d.rank[i..j] {
             all.add(r, 1);
+        }
+        i = j;
+    }
+}
+
+/// Events-so-far half of the sweep: each subject's influence as the comparator
+/// events, for positions `lo..hi` (index `k - lo`).
+fn sweep_events(d: &Sorted, start: Option<&[f64]>, start_order: &[usize], lo: usize, hi: usize, m: usize) -> Vec<[i64; 3]> {
+    let mut inf = vec![[0i64; 3]; hi - lo];
+    let mut dead = Fenwick::new(m);
+    let mut removed = if start.is_some() { vec![false; hi - lo] } else { Vec::new() };
+    let mut i = lo;
+    let mut i2 = 0;
+    while i < hi {
+        if !d.event[i] {
+            let (g, l, e) = dead.walk(d.rank[i]);
+            let v = &mut inf[i - lo];
+            v[0] -= l;
+            v[1] -= g;
+            v[2] -= e;
+            i += 1;
+            continue;
+        }
+        let t = d.stop[i];
+        for jj in leaving(start, start_order, &mut i2, t) {
+            let (g, l, e) = dead.walk(d.rank[jj]);
+            let v = &mut inf[jj - lo];
+            v[0] += l;
+            v[1] += g;
+            v[2] += e;
+            removed[jj - lo] = true;
+        }
+        let mut j = i;
+        while j < hi && d.stop[j] == t {
+            dead.add(d.rank[j], 1);
+            j += 1;
+        }
+        // start the comparator influence of the events at t
+        for k in i..j {
+            let (g, l, e) = dead.walk(d.rank[k]);
+            let v = &mut inf[k - lo];
+            v[0] -= l;
+            v[1] -= g;
+            v[2] -= e;
         }
         i = j;
     }
@@ -255,10 +325,12 @@ fn one_stratum(
             continue;
         }
         let (g, l, e) = dead.walk(d.rank[k]);
-        inf[k][0] += l;
-        inf[k][1] += g;
-        inf[k][2] += e;
+        let v = &mut inf[k - lo];
+        v[0] += l;
+        v[1] += g;
+        v[2] += e;
     }
+    inf
 }
 
 #[cfg(test)]

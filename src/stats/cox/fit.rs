@@ -12,6 +12,7 @@
 use super::linalg::{chinv2, cholesky2, chsolve2};
 use super::Ties;
 use crate::stats::error::{StatsError, StatsResult};
+use rayon::slice::ParallelSliceMut;
 
 /// A `u64` whose unsigned order is the numeric order of the (non-NaN) `f64`.
 pub(crate) fn sort_key(v: f64) -> u64 {
@@ -75,7 +76,7 @@ impl Prepared {
         // keeps the memory access sequential
         let mut keys: Vec<(usize, u64, bool, usize)> =
             (0..n).map(|i| (code(i), !sort_key(stop[i]), event[i], i)).collect();
-        keys.sort_unstable();
+        keys.par_sort_unstable();
         let order: Vec<usize> = keys.into_iter().map(|k| k.3).collect();
         let s_stop: Vec<f64> = order.iter().map(|&i| stop[i]).collect();
         let s_event: Vec<bool> = order.iter().map(|&i| event[i]).collect();
