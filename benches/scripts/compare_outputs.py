@@ -55,21 +55,21 @@ def join(h, r, keys, what):
 
 
 def km(hs, r, ll=None):
-    h = pd.read_csv(hs + ".km.csv")
-    rk = pd.read_csv(r + ".km.csv")
+    h = pd.read_csv(hs + ".km.csv", float_precision="round_trip")
+    rk = pd.read_csv(r + ".km.csv", float_precision="round_trip")
     print("KM table vs R summary(survfit, censored = TRUE):")
     m = join(h, rk, ["group", "time"], "km rows")
     for c in ["n_risk", "n_event", "n_censor"]:
         check(c, m[c + "_h"], m[c + "_r"], exact=True)
     for c in ["surv", "std_err", "lower", "upper", "cumhaz", "cumhaz_se"]:
         check(c, m[c + "_h"], m[c + "_r"])
-    hsum = pd.read_csv(hs + ".summary.csv")
-    rsum = pd.read_csv(r + ".summary.csv")
+    hsum = pd.read_csv(hs + ".summary.csv", float_precision="round_trip")
+    rsum = pd.read_csv(r + ".summary.csv", float_precision="round_trip")
     m = join(hsum, rsum, ["group"], "summary rows")
     for c in ["n", "events", "median", "median_lower", "median_upper"]:
         check("summary " + c, m[c + "_h"], m[c + "_r"], exact=True)
     lr = json.load(open(hs + ".logrank.json"))
-    rlr = pd.read_csv(r + ".logrank.csv")
+    rlr = pd.read_csv(r + ".logrank.csv", float_precision="round_trip")
     order = [lr["groups"].index(g) for g in rlr["group"].astype(str)]
     print("log-rank vs R survdiff:")
     check("chisq", [lr["chisq"]], [rlr["chisq"].iloc[0]])
@@ -78,11 +78,11 @@ def km(hs, r, ll=None):
     check("variance[0][0]", [lr["variance"][order[0]][order[0]]], [rlr["variance_11"].iloc[0]])
     print(f"  chisq hemosurv {lr['chisq']!r}  R {rlr['chisq'].iloc[0]!r}")
     if ll:
-        lk = pd.read_csv(ll + ".km.csv")
+        lk = pd.read_csv(ll + ".km.csv", float_precision="round_trip")
         print("KM vs lifelines (surv at every hemosurv time; lifelines adds time 0):")
         m = join(h, lk[lk["time"] > 0], ["group", "time"], "km rows")
         check("surv", m["surv_h"], m["surv_r"])
-        lsum = pd.read_csv(ll + ".summary.csv")
+        lsum = pd.read_csv(ll + ".summary.csv", float_precision="round_trip")
         m = join(hsum, lsum, ["group"], "summary rows")
         for c in ["n", "events", "median"]:
             check("summary " + c, m[c + "_h"], m[c + "_r"], exact=True)
@@ -90,19 +90,19 @@ def km(hs, r, ll=None):
         for c in ["median_lower", "median_upper"]:
             r_ = rel(m[c + "_h"], m[c + "_r"])
             print(f"  {'summary ' + c + ' (info: different CI type)':<42} max rel diff {float(np.max(r_)):.3g}")
-        llr = pd.read_csv(ll + ".logrank.csv")
+        llr = pd.read_csv(ll + ".logrank.csv", float_precision="round_trip")
         check("logrank chisq", [lr["chisq"]], [llr["chisq"].iloc[0]])
 
 
 def cox(hs, r):
-    h = pd.read_csv(hs + ".cox.csv")
-    rc = pd.read_csv(r + ".cox.csv")
+    h = pd.read_csv(hs + ".cox.csv", float_precision="round_trip")
+    rc = pd.read_csv(r + ".cox.csv", float_precision="round_trip")
     print("Cox coefficients vs R summary(coxph):")
     m = join(h, rc, ["term"], "coef rows")
     for c in ["coef", "hr", "se", "z", "p", "hr_lower", "hr_upper"]:
         check(c, m[c + "_h"], m[c + "_r"])
     j = json.load(open(hs + ".cox.json"))
-    f = pd.read_csv(r + ".coxfit.csv").iloc[0]
+    f = pd.read_csv(r + ".coxfit.csv", float_precision="round_trip").iloc[0]
     print("Cox fit statistics:")
     check("loglik_null", [j["loglik_null"]], [f["loglik_null"]])
     check("loglik", [j["loglik"]], [f["loglik"]])
@@ -116,8 +116,8 @@ def cox(hs, r):
 
 
 def cif(hs, r):
-    h = pd.read_csv(hs + ".cif.csv")
-    rc = pd.read_csv(r + ".cif.csv")
+    h = pd.read_csv(hs + ".cif.csv", float_precision="round_trip")
+    rc = pd.read_csv(r + ".cif.csv", float_precision="round_trip")
     # cuminc returns step functions with each jump time listed twice (before, after);
     # the value after the jump is the last row for that time.
     rc = rc.groupby(["group", "cause", "time"], as_index=False, sort=False).last()
@@ -142,7 +142,7 @@ def cif(hs, r):
             row = sub[sub["time"] <= t].iloc[-1]
             print(f"  CIF group {g} cause {c} at day {t:>4}: hemosurv {row['estimate_h']:.12f}  R {row['estimate_r']:.12f}")
     j = json.load(open(hs + ".cif.json"))
-    g = pd.read_csv(r + ".gray.csv")
+    g = pd.read_csv(r + ".gray.csv", float_precision="round_trip")
     print("Gray's test vs R:")
     for t in j["gray_test"]:
         rr = g[g["cause"] == t["cause"]].iloc[0]

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::cohort::day_to_iso;
+use crate::report::ColumnType;
 
 use super::detect::Detection;
 use super::probability::PROBABILITY_SOURCE;
@@ -59,6 +60,18 @@ pub const EVIDENCE_COLUMNS: [&str; 16] = [
     "value",
     "unit",
 ];
+
+/// Types of [`EPISODE_COLUMNS`], for the Parquet copy of the table.
+pub const EPISODE_TYPES: [ColumnType; 22] = {
+    use ColumnType::{Boolean as B, Integer as I, Real as R, Text as T};
+    [T, I, T, T, T, B, T, I, I, I, I, R, R, R, R, T, T, I, T, T, I, T]
+};
+
+/// Types of [`EVIDENCE_COLUMNS`], for the Parquet copy of the table.
+pub const EVIDENCE_TYPES: [ColumnType; 16] = {
+    use ColumnType::{Integer as I, Real as R, Text as T};
+    [T, I, T, T, T, T, T, R, T, I, T, T, R, T, R, T]
+};
 
 fn push_str(line: &mut String, s: &str) {
     if s.is_empty() {

@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
+
+use crate::report::ColumnType;
 use thiserror::Error;
 
 /// Errors reading a table or one of its columns.
@@ -286,14 +288,42 @@ impl Table {
 /// Convert a CSV file (header row) to Parquet with types inferred from the whole
 /// file, so the same CSV always gives the same Parquet.
 pub fn csv_to_parquet(csv: &Path, parquet: &Path) -> Result<(), TableError> {
+    let bytes = std::fs::read(csv).map_err(|e| TableError::Read { path: csv.to_path_buf(), message: e.to_string() })?;
+    csv_bytes_to_parquet(&bytes, None, csv, parquet)
+}
+
+/// As [`csv_to_parquet`], from the CSV text already in memory (`csv` names it in
+/// errors). With `types` (one per column, in header order) the columns get those
+/// types instead of types inferred from every row, which is several times faster
+/// on large tables.
+pub fn csv_bytes_to_parquet(bytes: &[u8], types: Option<&[ColumnType]>, csv: &Path, parquet: &Path) -> Result<(), TableError> {
     let err = |e: PolarsError| TableError::Read { path: csv.to_path_buf(), message: e.to_string() };
-    let mut df = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(None)
-        .try_into_reader_with_file_path(Some(csv.to_path_buf()))
-        .map_err(err)?
-        .finish()
-        .map_err(err)?;
+    let mut options = CsvReadOptions::default().with_has_header(true).with_infer_schema_length(None);
+    if let Some(types) = types {
+        let header = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+        let names: Vec<&str> = std::str::from_utf8(header).unwrap_or_default().trim_end_matches('\r').split(',').collect();
+        if names.len() != types.len() {
+            return Err(TableError::Read {
+                path: csv.to_path_buf(),
+                message: format!("{} column types given for {} columns", types.len(), names.len()),
+            });
+        }
+        let schema: Schema = names
+            .iter()
+            .zip(types)
+            .map(|(name, t)| {
+                let dtype = match t {
+                    ColumnType::Text => DataType::String,
+                    ColumnType::Integer => DataType::Int64,
+                    ColumnType::Real => DataType::Float64,
+                    ColumnType::Boolean => DataType::Boolean,
+                };
+                Field::new((*name).into(), dtype)
+            })
+            .collect();
+        options = options.with_schema(Some(Arc::new(schema)));
+    }
+    let mut df = options.into_reader_with_file_handle(std::io::Cursor::new(bytes)).finish().map_err(err)?;
     let file = std::fs::File::create(parquet)
         .map_err(|e| TableError::Read { path: parquet.to_path_buf(), message: e.to_string() })?;
     ParquetWriter::new(file).finish(&mut df).map_err(err)?;

@@ -18,6 +18,19 @@ use std::path::{Path, PathBuf};
 use super::output::write_atomic;
 use super::{ReportError, ReportResult};
 
+/// The type of a column, as written to Parquet next to the CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    /// Text (and dates, written ISO `YYYY-MM-DD` as in the CSV).
+    Text,
+    /// 64-bit integers.
+    Integer,
+    /// 64-bit floating point.
+    Real,
+    /// `true` / `false`.
+    Boolean,
+}
+
 /// One cell of a table.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
@@ -138,9 +151,39 @@ pub struct CsvTable {
     pub docs: Vec<ColumnDoc>,
     /// Data rows; each must have exactly `columns.len()` cells.
     pub rows: Vec<Vec<Cell>>,
+    /// Rows of the full table when `rows` holds only its first rows (a preview
+    /// for the report); `None` when `rows` is the whole table.
+    pub rows_total: Option<usize>,
 }
 
 impl CsvTable {
+    /// Column types from the cells: text if any cell is text, else real if any
+    /// cell is real, else integer if any cell is an integer; a column of NA only
+    /// is text.
+    pub fn column_types(&self) -> Vec<ColumnType> {
+        (0..self.columns.len())
+            .map(|j| {
+                let cells = self.rows.iter().filter_map(|r| r.get(j));
+                let (mut text, mut real, mut int) = (false, false, false);
+                for c in cells {
+                    match c {
+                        Cell::Str(_) => text = true,
+                        Cell::Num(_) => real = true,
+                        Cell::Int(_) => int = true,
+                        Cell::Na => {}
+                    }
+                }
+                if text || !(real || int) {
+                    ColumnType::Text
+                } else if real {
+                    ColumnType::Real
+                } else {
+                    ColumnType::Integer
+                }
+            })
+            .collect()
+    }
+
     /// An empty table with the given header and no documentation.
     pub fn new(name: impl Into<String>, columns: &[&str]) -> CsvTable {
         CsvTable {
@@ -149,6 +192,7 @@ impl CsvTable {
             columns: columns.iter().map(|c| c.to_string()).collect(),
             docs: Vec::new(),
             rows: Vec::new(),
+            rows_total: None,
         }
     }
 
@@ -160,6 +204,7 @@ impl CsvTable {
             columns: docs.iter().map(|d| d.name.clone()).collect(),
             docs,
             rows: Vec::new(),
+            rows_total: None,
         }
     }
 
@@ -302,12 +347,13 @@ impl CsvTable {
             h.push_str("</tr>\n");
         }
         h.push_str("</tbody></table></div>\n");
-        if self.rows.len() > max_rows {
+        let total = self.rows_total.unwrap_or(self.rows.len());
+        if total > max_rows {
             let _ = writeln!(
                 h,
                 "<p class=\"note\">Showing the first {} of {} rows; the full table is <code>tables/{}</code>.</p>",
-                max_rows,
-                self.rows.len(),
+                max_rows.min(self.rows.len()),
+                total,
                 escape_html(&self.file_name())
             );
         }

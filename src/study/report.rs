@@ -11,33 +11,66 @@ use super::figures::FigureSet;
 use super::run::{Produced, StudyError};
 
 /// Parse CSV text written by hemosurv (RFC 4180 quoting) back into a table of text cells.
-pub(crate) fn parse_csv(name: &str, bytes: &[u8]) -> CsvTable {
-    let text = String::from_utf8_lossy(bytes);
+/// The header and the first `max_rows` data rows of a table written by
+/// hemosurv (RFC 4180 quoting), every cell as text or NA; `rows_total` counts
+/// all the data rows. Only the preview is turned into cells, so a table of
+/// millions of rows costs one scan of its bytes.
+pub(crate) fn parse_csv(name: &str, bytes: &[u8], max_rows: usize) -> CsvTable {
     let mut records: Vec<Vec<String>> = Vec::new();
-    let mut field = String::new();
-    let mut record = Vec::new();
+    let mut n_records = 0usize;
+    let mut field: Vec<u8> = Vec::new();
+    let mut record: Vec<String> = Vec::new();
     let mut in_quotes = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
+    let mut field_started = false;
+    let keep = |n: usize| n <= max_rows; // record 0 is the header
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let collecting = keep(n_records);
         match (c, in_quotes) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
+            (b'"', true) if bytes.get(i + 1) == Some(&b'"') => {
+                if collecting {
+                    field.push(b'"');
+                }
+                i += 1;
             }
-            ('"', true) => in_quotes = false,
-            ('"', false) if field.is_empty() => in_quotes = true,
-            (',', false) => record.push(std::mem::take(&mut field)),
-            ('\n', false) => {
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
+            (b'"', true) => in_quotes = false,
+            (b'"', false) if !field_started => {
+                in_quotes = true;
+                field_started = true;
             }
-            ('\r', false) => {}
-            (c, _) => field.push(c),
+            (b',', false) => {
+                if collecting {
+                    record.push(String::from_utf8_lossy(&field).into_owned());
+                }
+                field.clear();
+                field_started = false;
+            }
+            (b'\n', false) => {
+                if collecting {
+                    record.push(String::from_utf8_lossy(&field).into_owned());
+                    records.push(std::mem::take(&mut record));
+                }
+                field.clear();
+                field_started = false;
+                n_records += 1;
+            }
+            (b'\r', false) => {}
+            (c, _) => {
+                field_started = true;
+                if collecting {
+                    field.push(c);
+                }
+            }
         }
+        i += 1;
     }
-    if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        records.push(record);
+    if field_started || !record.is_empty() {
+        if keep(n_records) {
+            record.push(String::from_utf8_lossy(&field).into_owned());
+            records.push(record);
+        }
+        n_records += 1;
     }
     let mut it = records.into_iter();
     let header = it.next().unwrap_or_default();
@@ -46,6 +79,7 @@ pub(crate) fn parse_csv(name: &str, bytes: &[u8]) -> CsvTable {
     for r in it {
         t.rows.push(r.into_iter().map(|s| if s.is_empty() { Cell::Na } else { Cell::Str(s) }).collect());
     }
+    t.rows_total = Some(n_records.saturating_sub(1));
     t
 }
 
@@ -117,10 +151,32 @@ pub(crate) fn write_report(
         sections[s].figures.push(FigureRef { title: f.title.clone(), svg_path: f.svg.clone(), caption: f.caption.clone() });
     }
     for p in produced {
-        let t = parse_csv(&p.name, &p.bytes);
+        let t = parse_csv(&p.name, &p.bytes, report.max_table_rows);
         sections[section_of(&p.name)].tables.push((t, p.caption.clone()));
     }
     report.sections = sections;
     report.write_html(&out.path().join("report.html"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preview_keeps_first_rows_and_counts_all_with_quoted_fields() {
+        let csv = b"a,b\n1,\"x, y\"\n2,\"say \"\"hi\"\"\"\n3,\"two\nlines\"\n4,\n5,\"\"\n";
+        let t = parse_csv("t", csv, 2);
+        assert_eq!(t.columns, vec!["a", "b"]);
+        assert_eq!(t.rows.len(), 2);
+        assert_eq!(t.rows[0], vec![Cell::Str("1".into()), Cell::Str("x, y".into())]);
+        assert_eq!(t.rows[1], vec![Cell::Str("2".into()), Cell::Str("say \"hi\"".into())]);
+        assert_eq!(t.rows_total, Some(5), "the quoted newline does not start a row");
+        let all = parse_csv("t", csv, 100);
+        assert_eq!(all.rows.len(), 5);
+        assert_eq!(all.rows[2][1], Cell::Str("two\nlines".into()));
+        assert_eq!(all.rows[3][1], Cell::Na);
+        assert_eq!(all.rows[4][1], Cell::Na);
+        assert!(t.to_html_table(2).contains("Showing the first 2 of 5 rows"));
+    }
 }

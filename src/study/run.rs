@@ -4,11 +4,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::cohort::{load_cohort, CohortError, LoadOptions};
+use crate::hlh::tables::{EPISODE_TYPES, EVIDENCE_TYPES};
 use crate::hlh::{detect, CriteriaSet, Detection};
-use crate::report::csv::{Cell, CsvTable};
+use crate::report::csv::{Cell, ColumnType, CsvTable};
 use crate::report::manifest::{Exclusion as ManifestExclusion, InputFile, Manifest, StageTiming};
 use crate::report::output::OutputDir;
 use crate::report::ReportError;
@@ -115,24 +117,27 @@ pub(crate) struct Produced {
     pub name: String,
     pub caption: String,
     pub bytes: Vec<u8>,
+    /// Column types for the Parquet copy (`None`: inferred from every row).
+    pub types: Option<Vec<ColumnType>>,
 }
 
 impl Produced {
     fn from_table(t: &CsvTable, caption: &str) -> Result<Produced, StudyError> {
-        Ok(Produced { name: t.name.clone(), caption: caption.to_string(), bytes: t.to_csv_bytes()? })
+        Ok(Produced { name: t.name.clone(), caption: caption.to_string(), bytes: t.to_csv_bytes()?, types: Some(t.column_types()) })
     }
 }
 
 fn km_tables(a: &KmAnalysis, out: &mut Vec<Produced>) -> Result<(), StudyError> {
     let mut table = Vec::new();
     a.km.write_table_csv(&mut table).map_err(|e| StudyError::Io { path: a.name.clone().into(), source: e })?;
-    out.push(Produced { name: format!("{}_km", a.name), caption: format!("{} Kaplan–Meier table ({})", a.endpoint, a.name), bytes: table });
+    out.push(Produced { name: format!("{}_km", a.name), caption: format!("{} Kaplan–Meier table ({})", a.endpoint, a.name), bytes: table, types: None });
     let mut summary = Vec::new();
     a.km.write_summary_csv(&mut summary).map_err(|e| StudyError::Io { path: a.name.clone().into(), source: e })?;
     out.push(Produced {
         name: format!("{}_summary", a.name),
         caption: format!("{} median (days) with 95% CI and RMST ({})", a.endpoint, a.name),
         bytes: summary,
+        types: None,
     });
     if let Some(lr) = &a.logrank {
         let mut t = super::table("x", &["group", "n", "observed", "expected"], Vec::new());
@@ -178,7 +183,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         cfg.detection.criteria.iter().map(|c| load_criteria(c, study_dir)).collect::<Result<_, _>>()?;
     let out = OutputDir::create(&opts.out, opts.force)?;
 
-    let bar = if opts.quiet { ProgressBar::hidden() } else { ProgressBar::with_draw_target(Some(7), ProgressDrawTarget::stderr()) };
+    let bar = if opts.quiet { ProgressBar::hidden() } else { ProgressBar::with_draw_target(Some(8), ProgressDrawTarget::stderr()) };
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
     let mut stages: Vec<(String, f64)> = Vec::new();
     let mut stage_t = Instant::now();
@@ -208,19 +213,32 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         .iter()
         .map(|d| Exposure::from_onsets(&dataset, &d.criteria_set, d.episodes.iter().map(|e| (e.patient, e.onset))))
         .collect();
-    let mut produced: Vec<Produced> = Vec::new();
-    for d in &detections {
-        let mut ep = Vec::new();
-        d.write_episodes_csv(&mut ep).map_err(|e| StudyError::Io { path: "episodes".into(), source: e })?;
-        produced.push(Produced { name: format!("hlh_episodes_{}", d.criteria_set), caption: format!("HLH episodes under {}", d.criteria_set), bytes: ep });
-        let mut ev = Vec::new();
-        d.write_evidence_csv(&mut ev).map_err(|e| StudyError::Io { path: "evidence".into(), source: e })?;
-        produced.push(Produced {
-            name: format!("hlh_evidence_{}", d.criteria_set),
-            caption: format!("Audit trail: the measurement or finding behind each criterion of each episode ({})", d.criteria_set),
-            bytes: ev,
-        });
-    }
+    // episodes and evidence of each criteria set, formatted in parallel (the
+    // evidence tables of a large cohort run to 100+ MB of CSV each)
+    let detection_tables: Vec<[Produced; 2]> = detections
+        .par_iter()
+        .map(|d| -> Result<[Produced; 2], StudyError> {
+            let mut ep = Vec::new();
+            d.write_episodes_csv(&mut ep).map_err(|e| StudyError::Io { path: "episodes".into(), source: e })?;
+            let mut ev = Vec::new();
+            d.write_evidence_csv(&mut ev).map_err(|e| StudyError::Io { path: "evidence".into(), source: e })?;
+            Ok([
+                Produced {
+                    name: format!("hlh_episodes_{}", d.criteria_set),
+                    caption: format!("HLH episodes under {}", d.criteria_set),
+                    bytes: ep,
+                    types: Some(EPISODE_TYPES.to_vec()),
+                },
+                Produced {
+                    name: format!("hlh_evidence_{}", d.criteria_set),
+                    caption: format!("Audit trail: the measurement or finding behind each criterion of each episode ({})", d.criteria_set),
+                    bytes: ev,
+                    types: Some(EVIDENCE_TYPES.to_vec()),
+                },
+            ])
+        })
+        .collect::<Result<_, _>>()?;
+    let mut produced: Vec<Produced> = detection_tables.into_iter().flatten().collect();
     stage("detect", &bar, &mut stages);
 
     // cohort flow
@@ -263,12 +281,17 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     let os_e: Vec<bool> = dataset.patients.iter().map(|p| p.os_event).collect();
     let efs_t: Vec<f64> = dataset.patients.iter().map(|p| p.efs_time).collect();
     let efs_e: Vec<bool> = dataset.patients.iter().map(|p| p.efs_event).collect();
-    let mut km_analyses = vec![
-        survival::km_analysis("os_overall", "OS", &os_t, &os_e, &vec!["all".to_string(); os_t.len()], &km_opts).map_err(stats("OS overall"))?,
-        survival::km_analysis("os_by_first_line_intensity", "OS", &os_t, &os_e, &intensity, &km_opts).map_err(stats("OS by intensity"))?,
-        survival::km_analysis("os_by_first_line_regimen", "OS", &os_t, &os_e, &regimen, &km_opts).map_err(stats("OS by regimen"))?,
-        survival::km_analysis("efs_by_first_line_intensity", "EFS", &efs_t, &efs_e, &intensity, &km_opts).map_err(stats("EFS by intensity"))?,
+    let everyone = vec!["all".to_string(); os_t.len()];
+    let km_specs: [(&str, &str, &[f64], &[bool], &[String], &str); 4] = [
+        ("os_overall", "OS", &os_t, &os_e, &everyone, "OS overall"),
+        ("os_by_first_line_intensity", "OS", &os_t, &os_e, &intensity, "OS by intensity"),
+        ("os_by_first_line_regimen", "OS", &os_t, &os_e, &regimen, "OS by regimen"),
+        ("efs_by_first_line_intensity", "EFS", &efs_t, &efs_e, &intensity, "EFS by intensity"),
     ];
+    let mut km_analyses = km_specs
+        .par_iter()
+        .map(|&(name, endpoint, t, e, g, what)| survival::km_analysis(name, endpoint, t, e, g, &km_opts).map_err(stats(what)))
+        .collect::<Result<Vec<_>, _>>()?;
     let (rd_t, rd_e, _) = response::remission_duration(&dataset);
     if !rd_t.is_empty() {
         km_analyses.push(
@@ -285,8 +308,11 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     if !covs.missing.is_empty() {
         notes.push(format!("Covariates not found in `patients` and skipped: {}.", covs.missing.join(", ")));
     }
-    for ex in &exposures {
-        match survival::hlh_survival(&dataset, ex, &covs, &cfg.survival.landmarks_days, conf) {
+    // the criteria sets' exposures are analysed in parallel, reported in order
+    let fitted: Vec<_> =
+        exposures.par_iter().map(|ex| survival::hlh_survival(&dataset, ex, &covs, &cfg.survival.landmarks_days, conf)).collect();
+    for (ex, result) in exposures.iter().zip(fitted) {
+        match result {
             Ok(h) => hlh_surv.push(h),
             Err(StatsError::Empty(msg)) => notes.push(msg),
             Err(e) => {
@@ -368,19 +394,22 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
 
     // 7. write tables, report, manifest
     bar.set_message("writing report");
-    for p in &produced {
+    // each table as CSV and as Parquet, tables in parallel (the Parquet is made
+    // from the CSV bytes, so both files hold the same values)
+    produced.par_iter().try_for_each(|p| -> Result<(), StudyError> {
         let path = out.tables().join(format!("{}.csv", p.name));
         std::fs::write(&path, &p.bytes).map_err(|e| StudyError::Io { path: path.clone(), source: e })?;
-        crate::io::table::csv_to_parquet(&path, &out.tables().join(format!("{}.parquet", p.name)))
-            .map_err(|e| StudyError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
-    }
+        crate::io::table::csv_bytes_to_parquet(&p.bytes, p.types.as_deref(), &path, &out.tables().join(format!("{}.parquet", p.name)))
+            .map_err(|e| StudyError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })
+    })?;
+    stage("tables", &bar, &mut stages);
     if loaded.report.rejected_count > 0 {
         loaded.report.write_rejects_csv(&out.path().join("rejects.csv"))?;
     }
     std::fs::write(out.path().join("validation.json"), loaded.report.to_json())
         .map_err(|e| StudyError::Io { path: out.path().join("validation.json"), source: e })?;
     super::report::write_report(&out, &cfg, &loaded, &dataset, &produced, &figure_set, &notes)?;
-    stage("tables_and_report", &bar, &mut stages);
+    stage("report", &bar, &mut stages);
 
     let wall = t0.elapsed().as_secs_f64();
     let mut manifest = Manifest {

@@ -135,7 +135,8 @@ pub fn concordance(
             hi += 1;
         }
         let so = if start_sorted.is_some() { &start_order[lo..hi] } else { &[][..] };
-        one_stratum(&sorted, start_sorted.as_deref(), so, lo, hi, m, &mut count, &mut inf);
+        let stratum = Stratum { d: &sorted, start: start_sorted.as_deref(), start_order: so, lo, hi, m };
+        one_stratum(&stratum, &mut count, &mut inf);
         lo = hi;
     }
     count[3] -= count[4];
@@ -181,26 +182,26 @@ struct Sorted {
 /// events-so-far tree (`dead`, giving each subject's influence as a comparator).
 /// They are swept on two threads; the integer counts are summed afterwards, so
 /// the result does not depend on the split.
-#[allow(clippy::too_many_arguments)]
-fn one_stratum(
-    d: &Sorted,
-    start: Option<&[f64]>,
-    start_order: &[usize],
-    lo: usize,
-    hi: usize,
-    m: usize,
-    count: &mut [i64; 5],
-    inf: &mut [[i64; 3]],
-) {
-    let ((), comparator) = rayon::join(
-        || sweep_risk_set(d, start, start_order, lo, hi, m, count, inf),
-        || sweep_events(d, start, start_order, lo, hi, m),
-    );
-    for (k, c) in inf[lo..hi].iter_mut().zip(comparator) {
+fn one_stratum(s: &Stratum, count: &mut [i64; 5], inf: &mut [[i64; 3]]) {
+    let ((), comparator) = rayon::join(|| sweep_risk_set(s, count, inf), || sweep_events(s));
+    for (k, c) in inf[s.lo..s.hi].iter_mut().zip(comparator) {
         for q in 0..3 {
             k[q] += c[q];
         }
     }
+}
+
+/// One stratum of the sweep: sorted positions `lo..hi`, `m` distinct ranks.
+#[derive(Clone, Copy)]
+struct Stratum<'a> {
+    d: &'a Sorted,
+    /// Start times by sorted position (counting-process data only).
+    start: Option<&'a [f64]>,
+    /// The stratum's sorted positions by start time, descending.
+    start_order: &'a [usize],
+    lo: usize,
+    hi: usize,
+    m: usize,
 }
 
 /// The indices of `start_order` (from `*i2` on) whose start time is at or after
@@ -220,17 +221,8 @@ fn leaving<'a>(start: Option<&'a [f64]>, start_order: &'a [usize], i2: &'a mut u
 
 /// Risk-set half of the sweep: pair counts (`count`) and each event's influence
 /// (added into `inf` at absolute positions).
-#[allow(clippy::too_many_arguments)]
-fn sweep_risk_set(
-    d: &Sorted,
-    start: Option<&[f64]>,
-    start_order: &[usize],
-    lo: usize,
-    hi: usize,
-    m: usize,
-    count: &mut [i64; 5],
-    inf: &mut [[i64; 3]],
-) {
+fn sweep_risk_set(s: &Stratum, count: &mut [i64; 5], inf: &mut [[i64; 3]]) {
+    let Stratum { d, start, start_order, lo, hi, m } = *s;
     let mut all = Fenwick::new(m);
     let mut i = lo;
     let mut i2 = 0;
@@ -279,7 +271,8 @@ fn sweep_risk_set(
 
 /// Events-so-far half of the sweep: each subject's influence as the comparator
 /// events, for positions `lo..hi` (index `k - lo`).
-fn sweep_events(d: &Sorted, start: Option<&[f64]>, start_order: &[usize], lo: usize, hi: usize, m: usize) -> Vec<[i64; 3]> {
+fn sweep_events(s: &Stratum) -> Vec<[i64; 3]> {
+    let Stratum { d, start, start_order, lo, hi, m } = *s;
     let mut inf = vec![[0i64; 3]; hi - lo];
     let mut dead = Fenwick::new(m);
     let mut removed = if start.is_some() { vec![false; hi - lo] } else { Vec::new() };
