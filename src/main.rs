@@ -6,6 +6,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// mimalloc instead of the system allocator: measured on `km` over 10 M rows and
+/// on the study run (docs/performance.md); the library leaves the choice to its users.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand, ValueEnum};
 
 use hemosurv::commands::cohort_cmds::{self, ReportFormat};

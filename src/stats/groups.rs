@@ -62,20 +62,27 @@ impl Grouping {
             };
             codes.push(c);
         }
-        let mut order: Vec<usize> = (0..first_seen.len()).collect();
-        let numeric: Option<Vec<f64>> = first_seen.iter().map(|s| s.trim().parse::<f64>().ok()).collect();
-        match numeric {
-            Some(nums) => order.sort_by(|&a, &b| nums[a].total_cmp(&nums[b]).then(first_seen[a].cmp(first_seen[b]))),
-            None => order.sort_by(|&a, &b| first_seen[a].cmp(first_seen[b])),
+        Self::from_local_codes(codes, &first_seen)
+    }
+
+    /// Levels from per-row codes into `labels` (which may repeat a label: such
+    /// codes are merged), sorted as [`Grouping::from_values`] sorts them.
+    pub fn from_local_codes(mut codes: Vec<usize>, labels: &[&str]) -> Grouping {
+        let mut distinct: Vec<&str> = labels.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let numeric: Option<Vec<f64>> = distinct.iter().map(|s| s.trim().parse::<f64>().ok()).collect();
+        if let Some(nums) = numeric {
+            let mut order: Vec<usize> = (0..distinct.len()).collect();
+            order.sort_by(|&a, &b| nums[a].total_cmp(&nums[b]).then(distinct[a].cmp(distinct[b])));
+            distinct = order.iter().map(|&i| distinct[i]).collect();
         }
-        let mut rank = vec![0usize; order.len()];
-        for (r, &i) in order.iter().enumerate() {
-            rank[i] = r;
-        }
+        let level: std::collections::HashMap<&str, usize> = distinct.iter().enumerate().map(|(i, d)| (*d, i)).collect();
+        let rank: Vec<usize> = labels.iter().map(|l| level[l]).collect();
         for c in &mut codes {
             *c = rank[*c];
         }
-        Grouping { codes, labels: order.iter().map(|&i| first_seen[i].to_string()).collect() }
+        Grouping { codes, labels: distinct.iter().map(|s| s.to_string()).collect() }
     }
 
     /// Levels in the given order; a value not among `levels` is an error naming `column`.
