@@ -17,6 +17,10 @@ use polars::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// The allocator of the `hemosurv` binary, for both sides of the comparison.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PER_PATIENT_DAYS: usize = 10;
 
 fn n_patients() -> usize {

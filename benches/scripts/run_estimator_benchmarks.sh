@@ -70,6 +70,21 @@ km_job() {  # km_job JOB FILE_STEM
   done
 }
 
+# one_job JOB FILE_STEM R_SCRIPT SUBCOMMAND ARGS...: hemosurv on CSV and Parquet, R with both
+# readers, then the agreement check of each hemosurv output against R's
+one_job() {
+  local job="$1" f="$2" rscript="$3"; shift 3
+  local fmt
+  for fmt in csv parquet; do
+    measure "$job" "hemosurv-$job-$fmt" "$HS" "$@" "$D/$f.$fmt" --out "$O/hs_$job.$fmt"
+  done
+  measure "$job" "R-read.csv" Rscript "$SCRIPTS/$rscript" read.csv "$D/$f.csv" "$O/r_$job"
+  [ "${SKIP_FREAD:-0}" = 1 ] || measure "$job" "R-fread" Rscript "$SCRIPTS/$rscript" fread "$D/$f.csv" "$O/rf_$job"
+  for fmt in csv parquet; do
+    python3 "$SCRIPTS/compare_outputs.py" "$job" "$O/hs_$job.$fmt" "$O/r_$job" > "$L/$job.compare.$fmt.txt" || true
+  done
+}
+
 for job in $JOBS; do
   case "$job" in
     km2m)     gen km 2e6 km_2m.csv; km_job km2m km_2m ;;
@@ -77,25 +92,10 @@ for job in $JOBS; do
     km2mreal) gen km 2e6 km_2m_real.csv --real; km_job km2mreal km_2m_real ;;
     cox)
       gen cox 1e6 cox_1m.csv
-      for fmt in csv parquet; do
-        measure cox "hemosurv-cox-$fmt" "$HS" cox "$D/cox_1m.$fmt" --time time --event status \
-          --covariates age,male,ldh,flt3,score --ties efron --out "$O/hs_cox.$fmt"
-      done
-      measure cox "R-read.csv" Rscript "$SCRIPTS/time_r_cox.R" read.csv "$D/cox_1m.csv" "$O/r_cox"
-      [ "${SKIP_FREAD:-0}" = 1 ] || measure cox "R-fread" Rscript "$SCRIPTS/time_r_cox.R" fread "$D/cox_1m.csv" "$O/rf_cox"
-      for fmt in csv parquet; do
-        python3 "$SCRIPTS/compare_outputs.py" cox "$O/hs_cox.$fmt" "$O/r_cox" > "$L/cox.compare.$fmt.txt" || true
-      done ;;
+      one_job cox cox_1m time_r_cox.R cox --time time --event status --covariates age,male,ldh,flt3,score --ties efron ;;
     cif)
       gen cif 1e6 cif_1m.csv
-      for fmt in csv parquet; do
-        measure cif "hemosurv-cif-$fmt" "$HS" cif "$D/cif_1m.$fmt" --time time --event cause --group group --out "$O/hs_cif.$fmt"
-      done
-      measure cif "R-read.csv" Rscript "$SCRIPTS/time_r_cif.R" read.csv "$D/cif_1m.csv" "$O/r_cif"
-      [ "${SKIP_FREAD:-0}" = 1 ] || measure cif "R-fread" Rscript "$SCRIPTS/time_r_cif.R" fread "$D/cif_1m.csv" "$O/rf_cif"
-      for fmt in csv parquet; do
-        python3 "$SCRIPTS/compare_outputs.py" cif "$O/hs_cif.$fmt" "$O/r_cif" > "$L/cif.compare.$fmt.txt" || true
-      done ;;
+      one_job cif cif_1m time_r_cif.R cif --time time --event cause --group group ;;
     *) echo "unknown job $job" >&2; exit 2 ;;
   esac
 done

@@ -4,20 +4,8 @@
 # Writes OUTPREFIX.cif.csv (group, cause, time, estimate, variance: every point of
 # every curve) and OUTPREFIX.gray.csv (Gray's test). Phase times go to stderr.
 suppressPackageStartupMessages(library(cmprsk))
-args <- commandArgs(trailingOnly = TRUE)
-reader <- args[1]; file <- args[2]; out <- args[3]
-t0 <- proc.time()[["elapsed"]]
-lap <- function(what) {
-  t1 <- proc.time()[["elapsed"]]
-  message(sprintf("phase %-10s %7.3f s", what, t1 - t0))
-  t0 <<- t1
-}
-d <- if (reader == "fread") {
-  data.table::setDTthreads(0L)
-  as.data.frame(data.table::fread(file))
-} else {
-  read.csv(file)
-}
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))), "common.R"))
+d <- read_input()
 lap("read")
 ci <- cuminc(d$time, d$cause, d$group, cencode = 0)
 lap("cuminc")
@@ -31,11 +19,6 @@ tests <- ci$Tests
 gray <- data.frame(cause = as.integer(rownames(tests)), stat = tests[, "stat"], p = tests[, "pv"],
                    df = tests[, "df"])
 lap("tables")
-write_full <- function(df, path) {  # 17 significant digits, so the agreement check is exact
-  num <- vapply(df, is.double, TRUE)
-  df[num] <- lapply(df[num], function(x) ifelse(is.na(x), "", sprintf("%.17g", x)))
-  write.csv(df, path, row.names = FALSE, quote = FALSE)
-}
 write_full(tab, paste0(out, ".cif.csv"))
 write_full(gray, paste0(out, ".gray.csv"))
 lap("write")

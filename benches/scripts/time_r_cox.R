@@ -4,20 +4,8 @@
 # Writes OUTPREFIX.cox.csv (coef table) and OUTPREFIX.coxfit.csv (loglik, tests,
 # concordance). Phase times go to stderr.
 suppressPackageStartupMessages(library(survival))
-args <- commandArgs(trailingOnly = TRUE)
-reader <- args[1]; file <- args[2]; out <- args[3]
-t0 <- proc.time()[["elapsed"]]
-lap <- function(what) {
-  t1 <- proc.time()[["elapsed"]]
-  message(sprintf("phase %-10s %7.3f s", what, t1 - t0))
-  t0 <<- t1
-}
-d <- if (reader == "fread") {
-  data.table::setDTthreads(0L)
-  as.data.frame(data.table::fread(file))
-} else {
-  read.csv(file)
-}
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))), "common.R"))
+d <- read_input()
 lap("read")
 fit <- coxph(Surv(time, status) ~ age + male + ldh + flt3 + score, data = d, ties = "efron")
 lap("coxph")
@@ -32,11 +20,6 @@ fitstats <- data.frame(loglik_null = fit$loglik[1], loglik = fit$loglik[2],
                        concordance_se = s$concordance[[2]], iterations = fit$iter,
                        n = fit$n, nevent = fit$nevent)
 lap("summary")
-write_full <- function(df, path) {  # 17 significant digits, so the agreement check is exact
-  num <- vapply(df, is.double, TRUE)
-  df[num] <- lapply(df[num], function(x) ifelse(is.na(x), "", sprintf("%.17g", x)))
-  write.csv(df, path, row.names = FALSE, quote = FALSE)
-}
 write_full(coef, paste0(out, ".cox.csv"))
 write_full(fitstats, paste0(out, ".coxfit.csv"))
 lap("write")

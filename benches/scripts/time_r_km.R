@@ -5,20 +5,8 @@
 # (n, events, median and its CI per group), OUTPREFIX.logrank.csv (survdiff).
 # Phase times go to stderr.
 suppressPackageStartupMessages(library(survival))
-args <- commandArgs(trailingOnly = TRUE)
-reader <- args[1]; file <- args[2]; out <- args[3]
-t0 <- proc.time()[["elapsed"]]
-lap <- function(what) {
-  t1 <- proc.time()[["elapsed"]]
-  message(sprintf("phase %-10s %7.3f s", what, t1 - t0))
-  t0 <<- t1
-}
-d <- if (reader == "fread") {
-  data.table::setDTthreads(0L)
-  as.data.frame(data.table::fread(file))
-} else {
-  read.csv(file)
-}
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))), "common.R"))
+d <- read_input()
 lap("read")
 fit <- survfit(Surv(time, status) ~ group, data = d)
 lap("survfit")
@@ -37,11 +25,6 @@ lr <- data.frame(group = sub("^group=", "", names(sd$n)), n = as.numeric(sd$n),
                  observed = sd$obs, expected = sd$exp, chisq = sd$chisq,
                  variance_11 = sd$var[1, 1])
 lap("survdiff")
-write_full <- function(df, path) {  # 17 significant digits, so the agreement check is exact
-  num <- vapply(df, is.double, TRUE)
-  df[num] <- lapply(df[num], function(x) ifelse(is.na(x), "", sprintf("%.17g", x)))
-  write.csv(df, path, row.names = FALSE, quote = FALSE)
-}
 write_full(km, paste0(out, ".km.csv"))
 write_full(summ, paste0(out, ".summary.csv"))
 write_full(lr, paste0(out, ".logrank.csv"))
