@@ -479,10 +479,13 @@ impl Cohort {
         mut responses: Vec<ResponseAssessment>,
         unit_spellings: Vec<String>,
     ) -> Cohort {
-        use rayon::slice::ParallelSliceMut;
-        measurements.par_sort_unstable_by(|a, b| {
-            (a.patient, a.day, a.analyte, a.row).cmp(&(b.patient, b.day, b.analyte, b.row))
-        });
+        use rayon::prelude::*;
+        // Registry extracts usually arrive sorted: a parallel check is cheaper than
+        // sorting sorted data (row numbers are unique, so sorted means final).
+        let key = |m: &Measurement| (m.patient, m.day, m.analyte, m.row);
+        if !measurements.par_windows(2).all(|w| key(&w[0]) <= key(&w[1])) {
+            measurements.par_sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+        }
         findings.sort_unstable_by(|a, b| {
             (a.patient, a.day, a.finding, a.row).cmp(&(b.patient, b.day, b.finding, b.row))
         });
