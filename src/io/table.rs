@@ -180,37 +180,34 @@ impl Table {
 
     /// An event-status column: `0/1`, `true/false`, `TRUE/FALSE`.
     pub fn status(&self, name: &str) -> Result<Vec<bool>, TableError> {
-        if let Some(values) = self.numbers_without_nulls(name)? {
-            return values
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| match v {
-                    0.0 => Ok(false),
-                    1.0 => Ok(true),
-                    other => Err(TableError::BadValue {
+        match self.numbers_without_nulls(name)? {
+            Some(values) => self.status_of(name, values.into_iter(), 0.0, 1.0),
+            None => self.status_of(name, self.numeric_or_bool_codes(name)?.into_iter(), 0, 1),
+        }
+    }
+
+    /// Status from codes `zero` / `one`; any other value is an error naming its row.
+    fn status_of<T: Copy + PartialEq + std::fmt::Display>(
+        &self,
+        name: &str,
+        values: impl Iterator<Item = T>,
+        zero: T,
+        one: T,
+    ) -> Result<Vec<bool>, TableError> {
+        values
+            .enumerate()
+            .map(|(i, v)| {
+                if v == one || v == zero {
+                    Ok(v == one)
+                } else {
+                    Err(TableError::BadValue {
                         path: self.path.clone(),
                         row: i + 1,
                         column: name.to_string(),
                         expected: "event status 0 (censored) or 1 (event)".into(),
-                        found: other.to_string(),
-                    }),
-                })
-                .collect();
-        }
-        let values = self.numeric_or_bool_codes(name)?;
-        values
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                0 => Ok(false),
-                1 => Ok(true),
-                other => Err(TableError::BadValue {
-                    path: self.path.clone(),
-                    row: i + 1,
-                    column: name.to_string(),
-                    expected: "event status 0 (censored) or 1 (event)".into(),
-                    found: other.to_string(),
-                }),
+                        found: v.to_string(),
+                    })
+                }
             })
             .collect()
     }
