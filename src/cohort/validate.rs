@@ -654,14 +654,31 @@ pub(crate) fn follow_up_warning(
     }
 }
 
+/// The prepared columns of a small table, in the order requested (required,
+/// then optional), with their names.
+struct Opened<'n> {
+    rows: usize,
+    names: Vec<&'n str>,
+    cols: Vec<Prepared>,
+}
+
+impl<'n> Opened<'n> {
+    /// Views of the columns, and the same views named (for a rejected row's raw fields).
+    fn views(&self) -> (Vec<ColView<'_>>, Vec<(&'n str, ColView<'_>)>) {
+        let v: Vec<ColView<'_>> = self.cols.iter().map(Prepared::view).collect();
+        let named = self.names.iter().copied().zip(v.iter().copied()).collect();
+        (v, named)
+    }
+}
+
 /// Bind, read and prepare the columns of a small table. `None` if unusable (reported).
-fn open_small(
+fn open_small<'n>(
     tf: &TableFile,
-    required: &[&str],
-    optional: &[&str],
+    required: &[&'n str],
+    optional: &[&'n str],
     targets: &[Target],
     report: &mut ValidationReport,
-) -> Option<(usize, Vec<Prepared>)> {
+) -> Option<Opened<'n>> {
     let actual = table_columns(tf, report)?;
     let bound = source::bind_columns(tf.table, &actual, required, optional, report)?;
     let names: Vec<String> = bound.iter().flatten().cloned().collect();
@@ -677,7 +694,7 @@ fn open_small(
         }
     }
     report.table_mut(tf.table).rows = df.height() as u64;
-    Some((df.height(), out))
+    Some(Opened { rows: df.height(), names: required.iter().chain(optional).copied().collect(), cols: out })
 }
 
 /// Load and validate `treatments`.
@@ -687,18 +704,14 @@ pub(crate) fn load_treatments(
     report: &mut ValidationReport,
 ) -> Option<Vec<TreatmentLine>> {
     let table = "treatments";
-    let (n, cols) = open_small(
+    let opened = open_small(
         tf,
         &["patient_id", "line", "regimen", "intensity", "start_date"],
         &["end_date"],
         &[Target::Text, Target::Integer, Target::Text, Target::Text, Target::Date, Target::Date],
         report,
     )?;
-    let v: Vec<ColView<'_>> = cols.iter().map(Prepared::view).collect();
-    let raw_views: Vec<(&str, ColView<'_>)> = ["patient_id", "line", "regimen", "intensity", "start_date", "end_date"]
-        .into_iter()
-        .zip(v.iter().copied())
-        .collect();
+    let (n, (v, raw_views)) = (opened.rows, opened.views());
     let expect_intensity = one_of(Intensity::ALL.iter().map(|x| x.name()));
     let mut out = Vec::with_capacity(n);
     let mut seen: HashMap<(PatientIdx, u32), u64> = HashMap::new();
@@ -756,16 +769,14 @@ pub(crate) fn load_responses(
     report: &mut ValidationReport,
 ) -> Option<Vec<ResponseAssessment>> {
     let table = "responses";
-    let (n, cols) = open_small(
+    let opened = open_small(
         tf,
         &["patient_id", "line", "date", "response"],
         &[],
         &[Target::Text, Target::Integer, Target::Date, Target::Text],
         report,
     )?;
-    let v: Vec<ColView<'_>> = cols.iter().map(Prepared::view).collect();
-    let raw_views: Vec<(&str, ColView<'_>)> =
-        ["patient_id", "line", "date", "response"].into_iter().zip(v.iter().copied()).collect();
+    let (n, (v, raw_views)) = (opened.rows, opened.views());
     let expect_response = one_of(Response::ALL.iter().map(|x| x.name()));
     let lines: Option<HashSet<(PatientIdx, u32)>> =
         treatments.map(|t| t.iter().map(|t| (t.patient, t.line)).collect());
@@ -818,16 +829,14 @@ pub(crate) fn load_findings(
     report: &mut ValidationReport,
 ) -> Option<Vec<Finding>> {
     let table = "findings";
-    let (n, cols) = open_small(
+    let opened = open_small(
         tf,
         &["patient_id", "date", "finding", "present"],
         &[],
         &[Target::Text, Target::Date, Target::Text, Target::Bool],
         report,
     )?;
-    let v: Vec<ColView<'_>> = cols.iter().map(Prepared::view).collect();
-    let raw_views: Vec<(&str, ColView<'_>)> =
-        ["patient_id", "date", "finding", "present"].into_iter().zip(v.iter().copied()).collect();
+    let (n, (v, raw_views)) = (opened.rows, opened.views());
     let expect_finding = one_of(FindingKind::ALL.iter().map(|x| x.name()));
     let mut out = Vec::with_capacity(n);
     let mut check = RowCheck::new(table);
