@@ -97,6 +97,17 @@ fn push_int(line: &mut String, v: Option<i64>) {
     }
 }
 
+/// The first three columns of both tables, `patient_id,episode,criteria_set,`,
+/// which identify an episode.
+fn push_episode_key(line: &mut String, patient_id: &str, episode: u32, criteria_set: &str) {
+    push_str(line, patient_id);
+    line.push(',');
+    push_int(line, Some(i64::from(episode)));
+    line.push(',');
+    push_str(line, criteria_set);
+    line.push(',');
+}
+
 fn header(cols: &[&str]) -> String {
     let mut s = cols.join(",");
     s.push('\n');
@@ -110,12 +121,7 @@ impl Detection {
         let mut line = String::new();
         for e in &self.episodes {
             line.clear();
-            push_str(&mut line, &e.patient_id);
-            line.push(',');
-            push_int(&mut line, Some(i64::from(e.episode)));
-            line.push(',');
-            push_str(&mut line, &e.criteria_set);
-            line.push(',');
+            push_episode_key(&mut line, &e.patient_id, e.episode, &e.criteria_set);
             push_str(&mut line, &day_to_iso(e.onset));
             line.push(',');
             push_str(&mut line, &day_to_iso(e.end));
@@ -174,12 +180,7 @@ impl Detection {
         let mut line = String::new();
         for e in &self.evidence {
             line.clear();
-            push_str(&mut line, &e.patient_id);
-            line.push(',');
-            push_int(&mut line, Some(i64::from(e.episode)));
-            line.push(',');
-            push_str(&mut line, &e.criteria_set);
-            line.push(',');
+            push_episode_key(&mut line, &e.patient_id, e.episode, &e.criteria_set);
             push_str(&mut line, &e.criterion);
             line.push(',');
             push_str(&mut line, e.role.name());
