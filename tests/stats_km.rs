@@ -3,14 +3,15 @@
 //! Every number in those files is compared: rows at 1e-12 relative, medians and
 //! quantiles exactly, `null` as `None`.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use hemosurv::stats::km::{kaplan_meier, nelson_aalen, ConfType, KaplanMeier, KmOptions, NaTies};
 use hemosurv::stats::{Grouping, StatsError};
 use serde_json::Value;
 
-const REF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/reference");
+mod common;
+use common::{assert_close, fixtures, load_json, read_csv, surv_data, REF};
+
 const TOL: f64 = 1e-12;
 /// R's qnorm(0.975).
 const Z975: f64 = 1.959963984540054;
@@ -18,58 +19,6 @@ const Z975: f64 = 1.959963984540054;
 // ---------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------
-
-/// Minimal CSV reader (the reference files have no quoting): column name -> values.
-fn read_csv(rel: &str) -> HashMap<String, Vec<String>> {
-    let path = Path::new(REF).join(rel);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<String> = lines.next().expect("header").split(',').map(|s| s.trim().to_string()).collect();
-    let mut cols: HashMap<String, Vec<String>> = header.iter().map(|h| (h.clone(), Vec::new())).collect();
-    for (i, line) in lines.enumerate() {
-        let fields: Vec<&str> = line.split(',').collect();
-        assert_eq!(fields.len(), header.len(), "{rel} line {}", i + 2);
-        for (h, f) in header.iter().zip(fields) {
-            cols.get_mut(h).expect("column").push(f.trim().to_string());
-        }
-    }
-    cols
-}
-
-fn num_col(cols: &HashMap<String, Vec<String>>, name: &str) -> Vec<f64> {
-    cols[name].iter().map(|s| s.parse::<f64>().unwrap_or_else(|_| panic!("{name}: bad number {s}"))).collect()
-}
-
-/// (time, event) of a data file (columns `time`, `status` 0/1).
-fn surv_data(cols: &HashMap<String, Vec<String>>) -> (Vec<f64>, Vec<bool>) {
-    let time = num_col(cols, "time");
-    let event = num_col(cols, "status")
-        .iter()
-        .map(|&s| {
-            assert!(s == 0.0 || s == 1.0, "status {s}");
-            s == 1.0
-        })
-        .collect();
-    (time, event)
-}
-
-fn load_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn fixtures(prefix: &str) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(Path::new(REF).join("expected"))
-        .expect("expected dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.starts_with(prefix) && name.ends_with(".json")
-        })
-        .collect();
-    v.sort();
-    v
-}
 
 fn opt(v: &Value) -> Option<f64> {
     if v.is_null() {
@@ -81,15 +30,6 @@ fn opt(v: &Value) -> Option<f64> {
 
 fn arr(v: &Value, key: &str) -> Vec<Option<f64>> {
     v[key].as_array().unwrap_or_else(|| panic!("missing array {key}")).iter().map(opt).collect()
-}
-
-fn close(got: f64, want: f64, tol: f64) -> bool {
-    got == want || (got - want).abs() <= tol * got.abs().max(want.abs())
-}
-
-fn assert_close(got: f64, want: f64, tol: f64, ctx: &str) {
-    let rel = (got - want).abs() / want.abs();
-    assert!(close(got, want, tol), "{ctx}: got {got:e}, want {want:e} (rel diff {rel:e})");
 }
 
 fn assert_opt(got: Option<f64>, want: Option<f64>, tol: f64, ctx: &str) {

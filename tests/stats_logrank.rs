@@ -5,70 +5,19 @@
 #![allow(clippy::needless_range_loop)] // matrices are compared by index
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use hemosurv::stats::logrank::{survdiff, LogRankTest};
 use hemosurv::stats::{Grouping, StatsError};
 use serde_json::Value;
 
-const REF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/reference");
+mod common;
+use common::{assert_close, fixtures, load_json, read_csv, surv_data};
+
 const TOL: f64 = 1e-12;
-
-/// Minimal CSV reader (the reference files have no quoting): column name -> values.
-fn read_csv(rel: &str) -> HashMap<String, Vec<String>> {
-    let path = Path::new(REF).join(rel);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<String> = lines.next().expect("header").split(',').map(|s| s.trim().to_string()).collect();
-    let mut cols: HashMap<String, Vec<String>> = header.iter().map(|h| (h.clone(), Vec::new())).collect();
-    for (i, line) in lines.enumerate() {
-        let fields: Vec<&str> = line.split(',').collect();
-        assert_eq!(fields.len(), header.len(), "{rel} line {}", i + 2);
-        for (h, f) in header.iter().zip(fields) {
-            cols.get_mut(h).expect("column").push(f.trim().to_string());
-        }
-    }
-    cols
-}
-
-fn surv_data(cols: &HashMap<String, Vec<String>>) -> (Vec<f64>, Vec<bool>) {
-    let time = cols["time"].iter().map(|s| s.parse::<f64>().expect("time")).collect();
-    let event = cols["status"]
-        .iter()
-        .map(|s| match s.as_str() {
-            "0" => false,
-            "1" => true,
-            other => panic!("status {other}"),
-        })
-        .collect();
-    (time, event)
-}
-
-fn load_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn fixtures(prefix: &str) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(Path::new(REF).join("expected"))
-        .expect("expected dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.starts_with(prefix) && name.ends_with(".json")
-        })
-        .collect();
-    v.sort();
-    v
-}
 
 fn nums(v: &Value) -> Vec<f64> {
     v.as_array().unwrap_or_else(|| panic!("not an array: {v}")).iter().map(|x| x.as_f64().expect("number")).collect()
-}
-
-fn assert_close(got: f64, want: f64, tol: f64, ctx: &str) {
-    let ok = got == want || (got - want).abs() <= tol * got.abs().max(want.abs());
-    assert!(ok, "{ctx}: got {got:e}, want {want:e}");
 }
 
 fn assert_all_close(got: &[f64], want: &[f64], tol: f64, ctx: &str) {
