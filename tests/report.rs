@@ -302,6 +302,7 @@ fn sample_manifest() -> Manifest {
         exclusions: vec![Exclusion { stage: "validation".into(), reason: "no diagnosis date".into(), count: 2 }],
         stages: vec![StageTiming { name: "load".into(), seconds: 0.5 }],
         outputs: vec![OutputFile { path: "tables/km.csv".into(), sha256: "cd".repeat(32), bytes: 10 }],
+        not_computed: Vec::new(),
     }
 }
 

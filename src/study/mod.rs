@@ -12,6 +12,7 @@ pub mod dataset;
 pub mod exposure;
 pub mod figures;
 pub mod incidence;
+pub mod outputs;
 pub mod response;
 pub mod run;
 pub mod report;

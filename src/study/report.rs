@@ -8,7 +8,8 @@ use crate::report::output::OutputDir;
 use super::config::StudyConfig;
 use super::dataset::Dataset;
 use super::figures::FigureSet;
-use super::run::{Produced, StudyError};
+use super::outputs::RunOutputs;
+use super::run::StudyError;
 
 /// Parse CSV text written by hemosurv (RFC 4180 quoting) back into a table of text cells.
 /// The header and the first `max_rows` data rows of a table written by
@@ -105,9 +106,8 @@ pub(crate) fn write_report(
     cfg: &StudyConfig,
     loaded: &LoadedCohort,
     dataset: &Dataset,
-    produced: &[Produced],
+    outs: &RunOutputs,
     figures: &FigureSet,
-    notes: &[String],
 ) -> Result<(), StudyError> {
     let title = cfg.title.clone().unwrap_or_else(|| "hemosurv study report".to_string());
     let mut report = Report::new(title);
@@ -137,8 +137,17 @@ pub(crate) fn write_report(
          labelled, biased comparison."
             .into(),
     );
-    for n in notes {
+    for n in &outs.notes {
         sections[0].paragraphs.push(n.clone());
+    }
+    if outs.not_computed.is_empty() {
+        sections[0].paragraphs.push("Every analysis of the study could be computed on this cohort.".into());
+    } else {
+        sections[0].paragraphs.push(format!(
+            "{} analyses could not be computed on this cohort (NA in their tables; listed with the reason in `analyses_not_computed`): {}.",
+            outs.not_computed.len(),
+            outs.not_computed.iter().map(|n| format!("{} — {}", n.analysis, n.reason)).collect::<Vec<_>>().join("; ")
+        ));
     }
     for f in &figures.figures {
         let s = match f.section.as_str() {
@@ -150,7 +159,7 @@ pub(crate) fn write_report(
         };
         sections[s].figures.push(FigureRef { title: f.title.clone(), svg_path: f.svg.clone(), caption: f.caption.clone() });
     }
-    for p in produced {
+    for p in &outs.tables {
         let t = parse_csv(&p.name, &p.bytes, report.max_table_rows);
         sections[section_of(&p.name)].tables.push((t, p.caption.clone()));
     }
