@@ -92,11 +92,13 @@ enum Command {
         /// Report format.
         #[arg(long, value_enum, default_value = "text")]
         format: CliFormat,
-        /// Report errors as quarantined rows (exit 0) and write them to --rejects.
-        #[arg(long)]
+        /// Report errors as quarantined rows (exit 0) and write them to --rejects (required
+        /// with --quarantine: the input folder is never written to, and rejected rows are
+        /// never dropped without a file that holds them).
+        #[arg(long, requires = "rejects")]
         quarantine: bool,
         /// Where to write rejected rows with --quarantine.
-        #[arg(long)]
+        #[arg(long, requires = "quarantine")]
         rejects: Option<PathBuf>,
     },
     /// Detect HLH episodes; writes episodes and evidence tables.

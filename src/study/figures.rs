@@ -491,3 +491,28 @@ fn quantile7(sorted: &[f64], p: f64) -> f64 {
     let hi = h.ceil() as usize;
     sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::simon_makuch::CpRow;
+
+    #[test]
+    fn a_missing_confidence_limit_is_a_gap_not_zero_or_one() {
+        let row = |time: f64, surv: f64, ci: Option<(f64, f64)>| CpRow {
+            time,
+            n_risk: 2,
+            n_event: 1,
+            n_censor: 0,
+            surv,
+            std_err: ci.map(|_| 0.1),
+            lower: ci.map(|c| c.0),
+            upper: ci.map(|c| c.1),
+        };
+        let curve = CpCurve { group: "HLH".into(), n_intervals: 2, events: 2, rows: vec![row(10.0, 0.5, Some((0.2, 0.9))), row(20.0, 0.0, None)], median: Some(10.0) };
+        let step = cp_step(&curve, 1.0);
+        let (lo, up) = (step.lower.unwrap(), step.upper.unwrap());
+        assert_eq!((lo[0], up[0]), (0.2, 0.9));
+        assert!(lo[1].is_nan() && up[1].is_nan(), "S = 0 has no CI: the band must stop, not fill the panel");
+    }
+}
