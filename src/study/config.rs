@@ -103,11 +103,14 @@ pub struct Detection {
     pub criteria: Vec<String>,
     /// The set that defines HLH exposure for survival and response analyses.
     pub primary: String,
+    /// Also report incidence under the definition grid of [`crate::study::grid`]
+    /// (`hlh_incidence_by_definition`).
+    pub grid: bool,
 }
 
 impl Default for Detection {
     fn default() -> Self {
-        Detection { criteria: vec!["hlh2004".into(), "hscore".into(), "ohi".into()], primary: "hlh2004".into() }
+        Detection { criteria: vec!["hlh2004".into(), "hscore".into(), "ohi".into()], primary: "hlh2004".into(), grid: true }
     }
 }
 

@@ -35,6 +35,19 @@ pub struct FigureOut {
     pub svg: PathBuf,
 }
 
+/// Incidence under one definition of the grid, for the dot-and-CI figure.
+#[derive(Debug, Clone)]
+pub struct GridPoint {
+    /// Definition name.
+    pub label: String,
+    /// Crude proportion.
+    pub estimate: f64,
+    /// Lower confidence limit.
+    pub lower: f64,
+    /// Upper confidence limit.
+    pub upper: f64,
+}
+
 /// Every figure of a run.
 #[derive(Debug, Clone, Default)]
 pub struct FigureSet {
@@ -64,6 +77,8 @@ pub struct FigureInputs<'a> {
     pub out_dir: &'a Path,
     /// Lab trajectory panels, from [`lab_trajectories`].
     pub trajectories: &'a [plot::TrajectoryPanel],
+    /// Incidence by definition (the grid), in grid order.
+    pub grid: &'a [GridPoint],
 }
 
 /// Keep a drawn figure, or record why it could not be drawn (the run goes on).
@@ -397,7 +412,38 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
         }
     }
     cir_figure(inp, outs, &mut set)?;
+    grid_figure(inp, outs, &mut set)?;
     Ok(set)
+}
+
+/// Dot-and-CI figure of HLH incidence under every definition of the grid.
+fn grid_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -> Result<(), StudyError> {
+    if inp.grid.is_empty() {
+        return Ok(());
+    }
+    let ci = super::run::ci_label(inp.cfg.survival.conf_level);
+    let rows = inp
+        .grid
+        .iter()
+        .map(|g| plot::ForestRow { label: g.label.clone(), estimate: g.estimate, lower: g.lower, upper: g.upper, p_text: String::new() })
+        .collect();
+    let name = "incidence_by_definition";
+    let drawn = plot::write_forest_plot(
+        &plot::ForestPlot {
+            title: "HLH incidence by definition".into(),
+            x_label: format!("Proportion of patients with HLH ({ci})"),
+            rows,
+            log_scale: false,
+            reference: None,
+            label_header: "Definition".into(),
+            estimate_header: format!("Proportion ({ci})"),
+            p_header: String::new(),
+            x_range: None,
+        },
+        &FigureSpec::new(inp.out_dir, name),
+    );
+    let caption = format!("Crude HLH incidence with exact {ci} under each definition of the grid (the study's criteria sets and documented variants, table hlh_incidence_by_definition).");
+    record(set, outs, drawn, FigureOut { name: name.into(), title: "HLH incidence by definition".into(), caption, section: "incidence".into(), svg: inp.out_dir.join(format!("{name}.svg")) })
 }
 
 /// Cumulative incidence of relapse from CR1 with non-relapse mortality as the competing risk.

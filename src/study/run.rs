@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use thiserror::Error;
 
-use crate::cohort::{load_cohort, Cohort, CohortError, LoadOptions};
+use crate::cohort::{load_cohort, Cohort, CohortError, Day, LoadOptions, PatientIdx};
 use crate::hlh::tables::{EPISODE_TYPES, EVIDENCE_TYPES};
 use crate::hlh::{detect, CriteriaSet, Detection};
 use crate::report::csv::{Cell, CsvTable};
@@ -22,6 +22,7 @@ use super::covariates;
 use super::dataset::Dataset;
 use super::exposure::Exposure;
 use super::figures::{self, FigureSet};
+use super::grid::{self, GridDefinition};
 use super::incidence::{self, GroupVar};
 use super::outputs::{prepend_column, stack_csv, RunOutputs};
 use super::response::{self, EpisodeSpan};
@@ -178,6 +179,7 @@ struct Fitted {
     cif: Vec<(String, String, CumInc)>,
     hlh: Vec<HlhSurvival>,
     cir: Option<CumInc>,
+    grid: Vec<figures::GridPoint>,
 }
 
 /// Run a whole study. On error the output folder is not created.
@@ -206,6 +208,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
 
     timer.begin("detecting HLH episodes");
     let detections: Vec<Detection> = criteria.iter().map(|set| detect(&loaded.cohort, set)).collect();
+    let grid_onsets = if cfg.detection.grid { grid_detections(&loaded.cohort, &criteria) } else { Vec::new() };
     // Everything that needs the measurements is done now: release them (the largest
     // table by far) before the analyses.
     let trajectories = figures::lab_trajectories(&loaded.cohort, &detections[primary]);
@@ -238,6 +241,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         response_stage(&ctx, &detections[primary], &mut outs)?;
         timer.end("response");
     }
+    if !dataset.patients.is_empty() && !grid_onsets.is_empty() {
+        fitted.grid = grid_table(&ctx, &grid_onsets, &mut outs)?;
+    }
     note_conventions(&ctx, &mut outs);
 
     timer.begin("figures");
@@ -255,6 +261,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
                 primary: &detections[primary],
                 out_dir: &out.figures(),
                 trajectories: &trajectories,
+                grid: &fitted.grid,
             },
             &mut outs,
         )?;
@@ -319,6 +326,69 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         wall_time_s: wall,
         stages: timer.stages,
     })
+}
+
+/// First-episode onsets under every definition of the grid (the study's own sets reuse
+/// their detection later; only the variants are detected here, before the measurements
+/// are released). Returns (definition, onsets of every episode).
+fn grid_detections(cohort: &Cohort, criteria: &[CriteriaSet]) -> Vec<(GridDefinition, Vec<(PatientIdx, Day)>)> {
+    grid::default_grid(criteria)
+        .into_iter()
+        .map(|g| {
+            let onsets = match criteria.iter().position(|c| c.name == g.name) {
+                Some(_) => Vec::new(),
+                None => detect(cohort, &g.set).episodes.iter().map(|e| (e.patient, e.onset)).collect(),
+            };
+            (g, onsets)
+        })
+        .collect()
+}
+
+/// Incidence under every definition of the grid: crude proportion (Clopper–Pearson) and
+/// cumulative incidence at one year (death without HLH competing), overall.
+fn grid_table(ctx: &Ctx, grid_onsets: &[(GridDefinition, Vec<(PatientIdx, Day)>)], outs: &mut RunOutputs) -> Result<Vec<figures::GridPoint>, StudyError> {
+    let n = ctx.dataset.patients.len();
+    let overall = [GroupVar { name: "overall", labels: vec!["all".to_string(); n] }];
+    let mut t = super::table(
+        "hlh_incidence_by_definition",
+        &["definition", "base_set", "variation", "n", "with_hlh", "proportion", "exact_lower", "exact_upper", "cuminc_365d", "cuminc_365d_se", "note"],
+        Vec::new(),
+    );
+    let mut points = Vec::new();
+    for (g, onsets) in grid_onsets {
+        let ex = match ctx.exposures.iter().find(|e| e.criteria_set == g.name) {
+            Some(e) => e.clone(),
+            None => Exposure::from_onsets(ctx.dataset, &g.name, onsets.iter().copied()),
+        };
+        let crude = incidence::crude_table(std::slice::from_ref(&ex), &overall, ctx.conf);
+        let row = &crude.rows[0];
+        let (time, cause, _) = incidence::competing_risk_data(ctx.dataset, &ex);
+        let one = crate::stats::Grouping::from_values(&vec!["all".to_string(); time.len()]);
+        let at_year = crate::stats::cif::cuminc(&time, &cause, &one, None)
+            .ok()
+            .and_then(|f| f.at_times(&[365.0]).into_iter().find(|r| r.1 == 1).map(|r| (r.3, r.4)));
+        let (est, se) = match at_year {
+            Some((Some(e), v)) => (Cell::Num(e), v.map_or(Cell::Na, |v| Cell::Num(v.sqrt()))),
+            _ if matches!(row[4], Cell::Int(0)) => (Cell::Num(0.0), Cell::Na),
+            _ => (Cell::Na, Cell::Na),
+        };
+        let mut cells = vec![Cell::Str(g.name.clone()), Cell::Str(g.base.clone()), Cell::Str(g.variation.clone())];
+        // n, with_hlh, proportion, exact CI and note of the crude table
+        let col = |name: &str| crude.columns.iter().position(|c| c == name).map_or(Cell::Na, |k| row[k].clone());
+        cells.extend([col("n"), col("with_hlh"), col("proportion"), col("exact_lower"), col("exact_upper"), est, se, col("note")]);
+        if let (Cell::Num(p), Cell::Num(lo), Cell::Num(hi)) = (col("proportion"), col("exact_lower"), col("exact_upper")) {
+            points.push(figures::GridPoint { label: g.name.clone(), estimate: p, lower: lo, upper: hi });
+        }
+        t.rows.push(cells);
+    }
+    outs.add_table(
+        &t,
+        &format!(
+            "HLH incidence under a grid of definitions (study sets and documented variants): crude proportion with Clopper–Pearson {} and cumulative incidence at one year (death without HLH competing)",
+            ctx.ci
+        ),
+    )?;
+    Ok(points)
 }
 
 /// Episodes and evidence of every criteria set, one table each with a `criteria_set`
