@@ -58,7 +58,7 @@ enum CliTableFormat {
 enum CriteriaCommand {
     /// Print a criteria set (built-in name or TOML file) as TOML.
     Show {
-        /// hlh2004, hscore, ohi, or a path to a TOML file.
+        /// hlh2004, hscore, ohi, hlh_aml, or a path to a TOML file.
         name: String,
     },
 }
@@ -103,7 +103,7 @@ enum Command {
     Detect {
         /// Cohort folder.
         cohort: PathBuf,
-        /// Criteria sets: hlh2004, hscore, ohi, or TOML files (repeatable).
+        /// Criteria sets: hlh2004, hscore, ohi, hlh_aml, or TOML files (repeatable).
         #[arg(long, default_values_t = vec!["hlh2004".to_string()])]
         criteria: Vec<String>,
         /// Output folder.

@@ -20,7 +20,7 @@ pub enum CohortCommandError {
     #[error(transparent)]
     Criteria(#[from] CriteriaError),
     /// Unknown built-in criteria set.
-    #[error("unknown criteria set `{0}` (built-in: hlh2004, hscore, ohi; or a path to a .toml file)")]
+    #[error("unknown criteria set `{0}` (built-in: hlh2004, hscore, ohi, hlh_aml; or a path to a .toml file)")]
     UnknownCriteria(String),
     /// Simulation failed.
     #[error(transparent)]

@@ -110,8 +110,9 @@ mod sweep;
 pub mod tables;
 
 pub use criteria::{
-    builtin_toml, Adaptations, Band, Bound, Comparator, Condition, CountPoints, CriteriaError, CriteriaSet, Criterion, CriterionKind,
-    CytopeniaMode, ProbabilityTable, Rule, RuleKind, Test, Worst, BUILTIN_NAMES,
+    builtin_toml, Adaptations, Band, BaselineStat, Bound, Comparator, Condition, CountPoints, CriteriaError, CriteriaSet, Criterion,
+    CriterionKind, CytopeniaMode, NotEvaluable, ProbabilityTable, Recovery, Rule, RuleKind, Temporal, Test, Worst, ALL_BUILTIN_NAMES,
+    BUILTIN_NAMES, DESIGNED_BUILTIN_NAMES,
 };
 pub use detect::{detect, evaluate_at, timeline, CriterionStatus, DayEvaluation, Detection, DetectionSummary, Episode, IntensityCount, SourceRef};
 pub use episodes::{disease_status, treatment_context, DiseaseStatus, TreatmentContext};
