@@ -109,6 +109,10 @@ enum Command {
         /// Output folder.
         #[arg(long, default_value = "out/detect")]
         out: PathBuf,
+        /// Truth table (patient_id, episode, onset_date, ...): writes hlh_validation.csv
+        /// [default: COHORT/truth.csv if present].
+        #[arg(long)]
+        truth: Option<PathBuf>,
         /// Replace an existing output folder.
         #[arg(long)]
         force: bool,
@@ -289,7 +293,7 @@ fn main() -> ExitCode {
                 Err(e) => Err((e.exit_code(), e.to_string())),
             }
         }
-        Command::Detect { cohort, criteria, out, force, quarantine } => cohort_cmds::detect_cmd(&cohort, &criteria, &out, force, quarantine)
+        Command::Detect { cohort, criteria, out, force, quarantine, truth } => cohort_cmds::detect_cmd(&cohort, &criteria, &out, force, quarantine, truth.as_deref())
             .map(|s| {
                 print!("{s}");
                 println!("wrote {}", out.display());

@@ -316,9 +316,11 @@ pub enum Temporal {
         /// Length of the period in days.
         within_days: u32,
     },
-    /// New finding only (findings only): records on days up to `diagnosis + days` are ignored,
-    /// and if the finding was recorded *present* then, the condition is not evaluable for the
-    /// whole follow-up of that patient (a finding present at diagnosis cannot become new).
+    /// New since diagnosis only (findings and lab tests): records on days up to
+    /// `diagnosis + days` are ignored, and if the finding was recorded *present* (or the lab
+    /// test was *met*) then, the condition is not evaluable for the whole follow-up of that
+    /// patient (what is present at diagnosis — splenomegaly of the leukaemia, fibrinogen of a
+    /// DIC at diagnosis — cannot become new).
     NewSinceDiagnosis {
         /// Days after diagnosis that still count as "at diagnosis".
         days: u32,
@@ -347,7 +349,7 @@ impl Temporal {
                 format!(" on >= {days} days within {within_days} days")
             }
             Temporal::NewSinceDiagnosis { days } => {
-                format!(" (new: not present up to diagnosis + {days} days)")
+                format!(" (new: not present/met up to diagnosis + {days} days)")
             }
         }
     }
@@ -715,8 +717,14 @@ impl CriteriaSet {
         }
         if self.adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia {
             s.push_str(&format!(
-                ", cytopenias ignored {} days after start of intensive lines",
-                self.adaptations.aplasia_days
+                ", cytopenias ignored {} days after start of {} lines",
+                self.adaptations.aplasia_days,
+                self.adaptations
+                    .aplasia_intensities
+                    .iter()
+                    .map(|i| i.name())
+                    .collect::<Vec<_>>()
+                    .join("/")
             ));
         }
         if let Some(t) = self.adaptations.ferritin_threshold {
@@ -1044,12 +1052,6 @@ impl Ctx<'_> {
             return Ok(Some(Temporal::Persistent { days, within_days }));
         }
         if let Some(d) = new_since {
-            if is_lab {
-                return Err(self.err(
-                    format!("{key}.new_since_diagnosis_days"),
-                    "only applies to a finding",
-                ));
-            }
             return Ok(Some(Temporal::NewSinceDiagnosis {
                 days: self.days(&format!("{key}.new_since_diagnosis_days"), d)?,
             }));

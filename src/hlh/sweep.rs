@@ -338,7 +338,7 @@ impl Plan {
                 analyte,
                 comparator,
                 threshold,
-            } if temporal.is_some_and(|t| !matches!(t, Temporal::NewSinceDiagnosis { .. })) => {
+            } if temporal.is_some() => {
                 let threshold = match (analyte, ferritin_override) {
                     (Analyte::Ferritin, Some(t)) => t,
                     _ => threshold,
@@ -782,7 +782,13 @@ pub(crate) fn sweep<F>(
     }
     for k in 0..plan.derived.len() {
         let mut vals = std::mem::take(&mut s.derived[k]);
-        derive(&plan.derived[k], ms, &mut vals, s);
+        derive(
+            &plan.derived[k],
+            ms,
+            cohort.patients[p as usize].diagnosis,
+            &mut vals,
+            s,
+        );
         for v in &vals {
             s.days.push(v.day);
             for &w in &plan.derived_window_ids[k] {
@@ -1086,6 +1092,7 @@ pub(crate) fn proportional_cutoff(
 fn derive(
     spec: &DerivedSpec,
     ms: &[crate::cohort::Measurement],
+    diagnosis: Day,
     out: &mut Vec<Slot>,
     s: &mut Scratch,
 ) {
@@ -1165,7 +1172,27 @@ fn derive(
                 });
             }
         }
-        Temporal::NewSinceDiagnosis { .. } => {}
+        Temporal::NewSinceDiagnosis { days } => {
+            let cut = diagnosis.saturating_add(days as i32);
+            let blocked = s.tmp_idx.iter().any(|&i| {
+                let m = &ms[i as usize];
+                m.day <= cut && spec.comparator.holds(m.value, spec.threshold)
+            });
+            if blocked {
+                return;
+            }
+            for &i in &s.tmp_idx {
+                let m = &ms[i as usize];
+                if m.day > cut {
+                    let q = spec.comparator.holds(m.value, spec.threshold);
+                    out.push(Slot {
+                        value: if q { 1.0 } else { 0.0 },
+                        day: m.day,
+                        idx: i,
+                    });
+                }
+            }
+        }
     }
 }
 
