@@ -58,7 +58,7 @@ enum CliTableFormat {
 enum CriteriaCommand {
     /// Print a criteria set (built-in name or TOML file) as TOML.
     Show {
-        /// hlh2004, hscore, ohi, or a path to a TOML file.
+        /// hlh2004, hscore, ohi, hlh_aml, or a path to a TOML file.
         name: String,
     },
 }
@@ -105,12 +105,16 @@ enum Command {
     Detect {
         /// Cohort folder.
         cohort: PathBuf,
-        /// Criteria sets: hlh2004, hscore, ohi, or TOML files (repeatable).
+        /// Criteria sets: hlh2004, hscore, ohi, hlh_aml, or TOML files (repeatable).
         #[arg(long, default_values_t = vec!["hlh2004".to_string()])]
         criteria: Vec<String>,
         /// Output folder.
         #[arg(long, default_value = "out/detect")]
         out: PathBuf,
+        /// Truth table (patient_id, episode, onset_date, ...): writes hlh_validation.csv
+        /// [default: COHORT/truth.csv if present].
+        #[arg(long)]
+        truth: Option<PathBuf>,
         /// Replace an existing output folder.
         #[arg(long)]
         force: bool,
@@ -291,7 +295,7 @@ fn main() -> ExitCode {
                 Err(e) => Err((e.exit_code(), e.to_string())),
             }
         }
-        Command::Detect { cohort, criteria, out, force, quarantine } => cohort_cmds::detect_cmd(&cohort, &criteria, &out, force, quarantine)
+        Command::Detect { cohort, criteria, out, force, quarantine, truth } => cohort_cmds::detect_cmd(&cohort, &criteria, &out, force, quarantine, truth.as_deref())
             .map(|s| {
                 print!("{s}");
                 println!("wrote {}", out.display());

@@ -193,10 +193,10 @@ fn process_patient(plan: &Plan, set: &CriteriaSet, cohort: &Cohort, p: PatientId
 
     // Episodes, and the evidence requests (day, criterion, role, episode number, sequence).
     let mut requests: Vec<(Day, usize, EvidenceRole, u32)> = Vec::new();
-    let scored_range = if plan.primary_scored {
-        0..plan.n_primary
-    } else if plan.companion {
+    let scored_range = if plan.companion {
         plan.n_primary..plan.crits.len()
+    } else if plan.primary_scored {
+        0..plan.n_primary
     } else {
         0..0
     };
