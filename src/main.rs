@@ -84,6 +84,10 @@ enum Command {
         /// Move rows with errors to rejects.csv instead of failing.
         #[arg(long)]
         quarantine: bool,
+        /// Truth table (patient_id, episode, onset_date, ...) to validate every definition
+        /// against [default: COHORT/truth.csv if present].
+        #[arg(long)]
+        truth: Option<PathBuf>,
     },
     /// Check a cohort folder against the data contract (exit 2 on errors).
     Validate {
@@ -255,10 +259,10 @@ fn report(paths: Vec<PathBuf>) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<(), (u8, String)> = match cli.command {
-        Command::Run { cohort, study, out, force, quiet, quarantine } => {
+        Command::Run { cohort, study, out, force, quiet, quarantine, truth } => {
             let out = out.unwrap_or_else(|| PathBuf::from("out").join(cohort.file_name().unwrap_or_default()));
             let quiet = quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let opts = RunOptions { cohort_dir: cohort, study, out, force, quiet, quarantine, command: std::env::args().collect() };
+            let opts = RunOptions { cohort_dir: cohort, study, out, force, quiet, quarantine, truth, command: std::env::args().collect() };
             study::run(&opts)
                 .map(|s| {
                     println!(

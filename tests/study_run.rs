@@ -20,6 +20,7 @@ fn run_to(cohort: &Path, study: Option<PathBuf>, out: &Path) {
         force: false,
         quiet: true,
         quarantine: false,
+        truth: None,
         command: vec!["test".into()],
     };
     run(&opts).unwrap_or_else(|e| panic!("run failed: {e}"));

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use thiserror::Error;
 
-use crate::cohort::{load_cohort, Cohort, CohortError, Day, LoadOptions, PatientIdx};
+use crate::cohort::{load_cohort, Cohort, CohortError, LoadOptions};
 use crate::hlh::tables::{EPISODE_TYPES, EVIDENCE_TYPES};
 use crate::hlh::{detect, CriteriaSet, Detection};
 use crate::report::csv::{Cell, CsvTable};
@@ -43,6 +43,9 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Quarantine bad rows instead of failing (see `hemosurv validate --quarantine`).
     pub quarantine: bool,
+    /// Truth table to validate every definition against; `None`: `truth.csv` in the
+    /// cohort folder when present.
+    pub truth: Option<PathBuf>,
     /// The command line, for the manifest.
     pub command: Vec<String>,
 }
@@ -73,6 +76,9 @@ pub enum StudyError {
     /// The cohort failed to load or validate.
     #[error(transparent)]
     Cohort(#[from] CohortError),
+    /// The truth table is invalid.
+    #[error(transparent)]
+    Truth(#[from] crate::hlh::TruthError),
     /// A criteria set could not be loaded.
     #[error("criteria set `{name}`: {message}")]
     Criteria {
@@ -180,6 +186,7 @@ struct Fitted {
     hlh: Vec<HlhSurvival>,
     cir: Option<CumInc>,
     grid: Vec<figures::GridPoint>,
+    validation: Vec<figures::ValidationPoint>,
 }
 
 /// Run a whole study. On error the output folder is not created.
@@ -208,7 +215,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
 
     timer.begin("detecting HLH episodes");
     let detections: Vec<Detection> = criteria.iter().map(|set| detect(&loaded.cohort, set)).collect();
-    let grid_onsets = if cfg.detection.grid { grid_detections(&loaded.cohort, &criteria) } else { Vec::new() };
+    let grid = if cfg.detection.grid { grid_detections(&loaded.cohort, &criteria) } else { Vec::new() };
+    let truth_path = opts.truth.clone().or_else(|| Some(opts.cohort_dir.join("truth.csv")).filter(|p| p.is_file()));
+    let truth = truth_path.as_deref().map(|p| crate::hlh::Truth::load(p, &loaded.cohort)).transpose()?;
     // Everything that needs the measurements is done now: release them (the largest
     // table by far) before the analyses.
     let trajectories = figures::lab_trajectories(&loaded.cohort, &detections[primary]);
@@ -241,8 +250,11 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         response_stage(&ctx, &detections[primary], &mut outs)?;
         timer.end("response");
     }
-    if !dataset.patients.is_empty() && !grid_onsets.is_empty() {
-        fitted.grid = grid_table(&ctx, &grid_onsets, &mut outs)?;
+    if !dataset.patients.is_empty() && !grid.is_empty() {
+        fitted.grid = grid_table(&ctx, &grid, &detections, &mut outs)?;
+    }
+    if let Some(truth) = &truth {
+        fitted.validation = validation_table(cohort, truth, &detections, &grid, &mut outs)?;
     }
     note_conventions(&ctx, &mut outs);
 
@@ -262,6 +274,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
                 out_dir: &out.figures(),
                 trajectories: &trajectories,
                 grid: &fitted.grid,
+                validation: &fitted.validation,
             },
             &mut outs,
         )?;
@@ -328,25 +341,96 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     })
 }
 
-/// First-episode onsets under every definition of the grid (the study's own sets reuse
-/// their detection later; only the variants are detected here, before the measurements
-/// are released). Returns (definition, onsets of every episode).
-fn grid_detections(cohort: &Cohort, criteria: &[CriteriaSet]) -> Vec<(GridDefinition, Vec<(PatientIdx, Day)>)> {
+/// Detections under the variants of the grid (the study's own sets are detected once,
+/// above); only the episodes are kept, before the measurements are released.
+fn grid_detections(cohort: &Cohort, criteria: &[CriteriaSet]) -> Vec<(GridDefinition, Option<Detection>)> {
     grid::default_grid(criteria)
         .into_iter()
         .map(|g| {
-            let onsets = match criteria.iter().position(|c| c.name == g.name) {
-                Some(_) => Vec::new(),
-                None => detect(cohort, &g.set).episodes.iter().map(|e| (e.patient, e.onset)).collect(),
-            };
-            (g, onsets)
+            let own = criteria.iter().any(|c| c.name == g.name);
+            let d = (!own).then(|| {
+                let mut d = detect(cohort, &g.set);
+                d.evidence = Vec::new();
+                d
+            });
+            (g, d)
         })
         .collect()
 }
 
+/// The detection of a grid definition: its own variant, or the study set of that name.
+fn grid_detection<'a>(g: &'a (GridDefinition, Option<Detection>), detections: &'a [Detection]) -> Option<&'a Detection> {
+    g.1.as_ref().or_else(|| detections.iter().find(|d| d.criteria_set == g.0.name))
+}
+
+/// Sensitivity, specificity, PPV, NPV (exact CIs), onset error and estimated vs true
+/// incidence of every definition (study sets and grid) against the truth table.
+fn validation_table(
+    cohort: &Cohort,
+    truth: &crate::hlh::Truth,
+    detections: &[Detection],
+    grid: &[(GridDefinition, Option<Detection>)],
+    outs: &mut RunOutputs,
+) -> Result<Vec<figures::ValidationPoint>, StudyError> {
+    let mut all: Vec<Detection> = detections.to_vec();
+    all.extend(grid.iter().filter_map(|g| g.1.clone()));
+    let rows = crate::hlh::validate(truth, &all, cohort);
+    let metric = |m: &Option<crate::hlh::Metric>| match m {
+        Some(m) => [Cell::Num(m.estimate), Cell::Num(m.lower), Cell::Num(m.upper)],
+        None => [Cell::Na, Cell::Na, Cell::Na],
+    };
+    let opt = |v: Option<f64>| v.map_or(Cell::Na, Cell::Num);
+    let mut t = super::table(
+        "hlh_validation",
+        &[
+            "definition", "rule", "n_patients", "true_positive", "false_positive", "false_negative", "true_negative", "sensitivity",
+            "sensitivity_lower", "sensitivity_upper", "specificity", "specificity_lower", "specificity_upper", "ppv", "ppv_lower",
+            "ppv_upper", "npv", "npv_lower", "npv_upper", "onset_error_median_days", "onset_error_q1_days", "onset_error_q3_days",
+            "onset_within_3_days", "estimated_incidence", "true_incidence", "note",
+        ],
+        Vec::new(),
+    );
+    let mut points = Vec::new();
+    for r in &rows {
+        let mut cells = vec![
+            Cell::Str(r.criteria_set.clone()),
+            Cell::Str(r.rule.clone()),
+            Cell::Int(r.n_patients as i64),
+            Cell::Int(r.true_positive as i64),
+            Cell::Int(r.false_positive as i64),
+            Cell::Int(r.false_negative as i64),
+            Cell::Int(r.true_negative as i64),
+        ];
+        for m in [&r.sensitivity, &r.specificity, &r.ppv, &r.npv] {
+            cells.extend(metric(m));
+        }
+        cells.extend([
+            opt(r.onset_error_median),
+            opt(r.onset_error_q1),
+            opt(r.onset_error_q3),
+            Cell::Int(r.onset_within_3_days as i64),
+            opt(r.estimated_incidence),
+            opt(r.true_incidence),
+            if r.note.is_empty() { Cell::Na } else { Cell::Str(r.note.clone()) },
+        ]);
+        t.rows.push(cells);
+        points.push(figures::ValidationPoint { label: r.criteria_set.clone(), sensitivity: r.sensitivity.map(|m| (m.estimate, m.lower, m.upper)), ppv: r.ppv.map(|m| (m.estimate, m.lower, m.upper)) });
+    }
+    outs.add_table(
+        &t,
+        "Every definition against the truth table, patient by patient (whole cohort): sensitivity, specificity, PPV, NPV with exact 95% CI, onset error of the first detected episode (days, detected minus true), estimated vs true incidence",
+    )?;
+    Ok(points)
+}
+
 /// Incidence under every definition of the grid: crude proportion (Clopper–Pearson) and
 /// cumulative incidence at one year (death without HLH competing), overall.
-fn grid_table(ctx: &Ctx, grid_onsets: &[(GridDefinition, Vec<(PatientIdx, Day)>)], outs: &mut RunOutputs) -> Result<Vec<figures::GridPoint>, StudyError> {
+fn grid_table(
+    ctx: &Ctx,
+    grid: &[(GridDefinition, Option<Detection>)],
+    detections: &[Detection],
+    outs: &mut RunOutputs,
+) -> Result<Vec<figures::GridPoint>, StudyError> {
     let n = ctx.dataset.patients.len();
     let overall = [GroupVar { name: "overall", labels: vec!["all".to_string(); n] }];
     let mut t = super::table(
@@ -355,10 +439,12 @@ fn grid_table(ctx: &Ctx, grid_onsets: &[(GridDefinition, Vec<(PatientIdx, Day)>)
         Vec::new(),
     );
     let mut points = Vec::new();
-    for (g, onsets) in grid_onsets {
-        let ex = match ctx.exposures.iter().find(|e| e.criteria_set == g.name) {
-            Some(e) => e.clone(),
-            None => Exposure::from_onsets(ctx.dataset, &g.name, onsets.iter().copied()),
+    for entry in grid {
+        let g = &entry.0;
+        let ex = match (ctx.exposures.iter().find(|e| e.criteria_set == g.name), grid_detection(entry, detections)) {
+            (Some(e), _) => e.clone(),
+            (None, Some(d)) => Exposure::from_onsets(ctx.dataset, &g.name, d.episodes.iter().map(|e| (e.patient, e.onset))),
+            (None, None) => continue,
         };
         let crude = incidence::crude_table(std::slice::from_ref(&ex), &overall, ctx.conf);
         let row = &crude.rows[0];
