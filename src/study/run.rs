@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use crate::cohort::{load_cohort, Cohort, CohortError, LoadOptions};
 use crate::hlh::tables::{EPISODE_TYPES, EVIDENCE_TYPES};
-use crate::hlh::{detect, CriteriaSet, Detection};
+use crate::hlh::{detect_many, CriteriaSet, Detection};
 use crate::report::csv::{Cell, CsvTable};
 use crate::report::manifest::{Exclusion as ManifestExclusion, InputFile, Manifest, StageTiming};
 use crate::report::output::OutputDir;
@@ -214,8 +214,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     timer.end("load_and_validate");
 
     timer.begin("detecting HLH episodes");
-    let detections: Vec<Detection> = criteria.iter().map(|set| detect(&loaded.cohort, set)).collect();
-    let grid = if cfg.detection.grid { grid_detections(&loaded.cohort, &criteria) } else { Vec::new() };
+    let (detections, grid) = detect_all(&loaded.cohort, &criteria, cfg.detection.grid);
     let truth_path = opts.truth.clone().or_else(|| Some(opts.cohort_dir.join("truth.csv")).filter(|p| p.is_file()));
     let truth = truth_path.as_deref().map(|p| crate::hlh::Truth::load(p, &loaded.cohort)).transpose()?;
     // Everything that needs the measurements is done now: release them (the largest
@@ -341,21 +340,28 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     })
 }
 
-/// Detections under the variants of the grid (the study's own sets are detected once,
-/// above); only the episodes are kept, before the measurements are released.
-fn grid_detections(cohort: &Cohort, criteria: &[CriteriaSet]) -> Vec<(GridDefinition, Option<Detection>)> {
-    grid::default_grid(criteria)
+/// Detections under the study's criteria sets and, with `grid`, under the variants of the
+/// definition grid — all in one pass over the patients ([`detect_many`]). Variants keep
+/// their episodes only (no evidence); the study's own sets appear in the grid without a
+/// detection of their own (see [`grid_detection`]).
+fn detect_all(cohort: &Cohort, criteria: &[CriteriaSet], grid: bool) -> (Vec<Detection>, Vec<(GridDefinition, Option<Detection>)>) {
+    let defs = if grid { grid::default_grid(criteria) } else { Vec::new() };
+    let is_variant = |g: &GridDefinition| !criteria.iter().any(|c| c.name == g.name);
+    let mut sets: Vec<CriteriaSet> = criteria.to_vec();
+    sets.extend(defs.iter().filter(|g| is_variant(g)).map(|g| g.set.clone()));
+    let mut detections = detect_many(cohort, &sets);
+    let mut variants = detections.split_off(criteria.len()).into_iter();
+    let grid = defs
         .into_iter()
         .map(|g| {
-            let own = criteria.iter().any(|c| c.name == g.name);
-            let d = (!own).then(|| {
-                let mut d = detect(cohort, &g.set);
+            let d = is_variant(&g).then(|| variants.next()).flatten().map(|mut d| {
                 d.evidence = Vec::new();
                 d
             });
             (g, d)
         })
-        .collect()
+        .collect();
+    (detections, grid)
 }
 
 /// The detection of a grid definition: its own variant, or the study set of that name.
