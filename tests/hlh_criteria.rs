@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use hemosurv::cohort::{Analyte, Cohort, Day, Finding, FindingKind, Measurement, Patient, PatientIdx};
+use hemosurv::cohort::{Analyte, Cohort, Day, Finding, FindingKind, Measurement, Patient, PatientIdx, Qualifier};
 use hemosurv::hlh::{
     evaluate_at, hscore_probability, CriteriaError, CriteriaSet, CriterionKind, DayEvaluation, EvidenceTable, RuleKind, Test,
     BUILTIN_NAMES, FARDET_2014_TABLE, PROBABILITY_SOURCE,
@@ -46,7 +46,7 @@ impl Builder {
 
     fn lab_raw(&mut self, p: PatientIdx, day: Day, analyte: Analyte, value: f64, raw: f64, unit: u16) -> u32 {
         let row = self.ms.len() as u32 + 1;
-        self.ms.push(Measurement { patient: p, day, analyte, unit, value, raw_value: raw, row });
+        self.ms.push(Measurement { patient: p, day, analyte, unit, value, raw_value: raw, row, qualifier: Qualifier::None });
         row
     }
 

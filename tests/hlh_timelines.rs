@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use hemosurv::cohort::{
-    iso_to_day, Analyte, Cohort, Day, Finding, FindingKind, Intensity, Measurement, Patient, PatientIdx, Response, ResponseAssessment,
+    iso_to_day, Analyte, Cohort, Day, Finding, FindingKind, Intensity, Measurement, Patient, PatientIdx, Qualifier, Response, ResponseAssessment,
     TreatmentLine,
 };
 use hemosurv::hlh::{detect, evaluate_at, timeline, CriteriaSet, Detection, DiseaseStatus, EvidenceRole, EvidenceTable};
@@ -49,7 +49,7 @@ impl Builder {
     }
     fn lab_raw(&mut self, p: PatientIdx, day: i32, a: Analyte, v: f64, raw: f64, unit: u16) -> u32 {
         let row = self.ms.len() as u32 + 1;
-        self.ms.push(Measurement { patient: p, day: base() + day, analyte: a, unit, value: v, raw_value: raw, row });
+        self.ms.push(Measurement { patient: p, day: base() + day, analyte: a, unit, value: v, raw_value: raw, row, qualifier: Qualifier::None });
         row
     }
     fn finding(&mut self, p: PatientIdx, day: i32, f: FindingKind, present: bool) -> u32 {
@@ -132,19 +132,19 @@ HLH1,1,hlh2004,2020-01-13,2020-01-18,false,fever;splenomegaly;cytopenias;hypertr
 175,175,62,62%,Fardet 2014 table,1,7+3,intensive,12,before_first_response\n"
     );
     let expected_evidence = "\
-patient_id,episode,criteria_set,criterion,role,evaluated_on,condition,points,table,source_row,date,item,raw_value,raw_unit,value,unit
-HLH1,1,hlh2004,fever,onset,2020-01-13,temperature >= 38.5 °C,,measurements,1,2020-01-11,temperature,39.5,°C,39.5,°C
-HLH1,1,hlh2004,splenomegaly,onset,2020-01-13,splenomegaly present,,findings,1,2020-01-09,splenomegaly,,,,
-HLH1,1,hlh2004,cytopenias,onset,2020-01-13,hemoglobin < 90 g/L,,measurements,2,2020-01-11,hemoglobin,8,g/dL,80,g/L
-HLH1,1,hlh2004,cytopenias,onset,2020-01-13,platelets < 100 10^9/L,,measurements,3,2020-01-11,platelets,50,10^9/L,50,10^9/L
-HLH1,1,hlh2004,hypertriglyceridemia_or_hypofibrinogenemia,onset,2020-01-13,triglycerides >= 3 mmol/L,,measurements,4,2020-01-12,triglycerides,310,mg/dL,3.5,mmol/L
-HLH1,1,hlh2004,ferritin,onset,2020-01-13,ferritin >= 500 µg/L,,measurements,5,2020-01-13,ferritin,5000,µg/L,5000,µg/L
-HLH1,1,hscore,temperature,max_score,2020-01-13,39.4 < temperature °C -> 49 points,49,measurements,1,2020-01-11,temperature,39.5,°C,39.5,°C
-HLH1,1,hscore,organomegaly,max_score,2020-01-13,splenomegaly present,23,findings,1,2020-01-09,splenomegaly,,,,
-HLH1,1,hscore,cytopenias,max_score,2020-01-13,hemoglobin <= 92 g/L,24,measurements,2,2020-01-11,hemoglobin,8,g/dL,80,g/L
-HLH1,1,hscore,cytopenias,max_score,2020-01-13,platelets <= 110 10^9/L,24,measurements,3,2020-01-11,platelets,50,10^9/L,50,10^9/L
-HLH1,1,hscore,ferritin,max_score,2020-01-13,2000 <= ferritin <= 6000 µg/L -> 35 points,35,measurements,5,2020-01-13,ferritin,5000,µg/L,5000,µg/L
-HLH1,1,hscore,triglycerides,max_score,2020-01-13,1.5 <= triglycerides <= 4 mmol/L -> 44 points,44,measurements,4,2020-01-12,triglycerides,310,mg/dL,3.5,mmol/L
+patient_id,episode,criteria_set,criterion,role,evaluated_on,condition,points,table,source_row,date,item,raw_value,raw_unit,value,unit,value_qualifier
+HLH1,1,hlh2004,fever,onset,2020-01-13,temperature >= 38.5 °C,,measurements,1,2020-01-11,temperature,39.5,°C,39.5,°C,
+HLH1,1,hlh2004,splenomegaly,onset,2020-01-13,splenomegaly present,,findings,1,2020-01-09,splenomegaly,,,,,
+HLH1,1,hlh2004,cytopenias,onset,2020-01-13,hemoglobin < 90 g/L,,measurements,2,2020-01-11,hemoglobin,8,g/dL,80,g/L,
+HLH1,1,hlh2004,cytopenias,onset,2020-01-13,platelets < 100 10^9/L,,measurements,3,2020-01-11,platelets,50,10^9/L,50,10^9/L,
+HLH1,1,hlh2004,hypertriglyceridemia_or_hypofibrinogenemia,onset,2020-01-13,triglycerides >= 3 mmol/L,,measurements,4,2020-01-12,triglycerides,310,mg/dL,3.5,mmol/L,
+HLH1,1,hlh2004,ferritin,onset,2020-01-13,ferritin >= 500 µg/L,,measurements,5,2020-01-13,ferritin,5000,µg/L,5000,µg/L,
+HLH1,1,hscore,temperature,max_score,2020-01-13,39.4 < temperature °C -> 49 points,49,measurements,1,2020-01-11,temperature,39.5,°C,39.5,°C,
+HLH1,1,hscore,organomegaly,max_score,2020-01-13,splenomegaly present,23,findings,1,2020-01-09,splenomegaly,,,,,
+HLH1,1,hscore,cytopenias,max_score,2020-01-13,hemoglobin <= 92 g/L,24,measurements,2,2020-01-11,hemoglobin,8,g/dL,80,g/L,
+HLH1,1,hscore,cytopenias,max_score,2020-01-13,platelets <= 110 10^9/L,24,measurements,3,2020-01-11,platelets,50,10^9/L,50,10^9/L,
+HLH1,1,hscore,ferritin,max_score,2020-01-13,2000 <= ferritin <= 6000 µg/L -> 35 points,35,measurements,5,2020-01-13,ferritin,5000,µg/L,5000,µg/L,
+HLH1,1,hscore,triglycerides,max_score,2020-01-13,1.5 <= triglycerides <= 4 mmol/L -> 44 points,44,measurements,4,2020-01-12,triglycerides,310,mg/dL,3.5,mmol/L,
 ";
     assert_eq!(ev, expected_evidence);
 

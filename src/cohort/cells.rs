@@ -9,7 +9,7 @@
 
 use polars::prelude::*;
 
-use super::model::{iso_to_day, Day};
+use super::model::{iso_to_day, Day, Qualifier};
 
 /// The arrow array behind a polars string column.
 pub(crate) type StrArr = <StringType as PolarsDataType>::Array;
@@ -318,6 +318,32 @@ impl<'a> ColView<'a> {
             },
             ColView::Null => Cell::Missing,
             _ => Cell::Bad(self.raw(i)),
+        }
+    }
+
+    /// A finite real number, possibly reported as a bound: `>40000`, `> 40000`, `>=40000`,
+    /// `<0.1`, `<= 0.1`, `≥5`, `≤5` (text cells only; a numeric column is always exact).
+    /// Anything else that is not a number (`>>5`, `~5`, `>`, `> x`) is [`Cell::Bad`].
+    #[inline]
+    pub(crate) fn qualified_number(&self, i: usize) -> Cell<(Qualifier, f64)> {
+        match *self {
+            ColView::Str(a) => match a.get(i).and_then(clean) {
+                None => Cell::Missing,
+                Some(t) => {
+                    let (q, rest) = Qualifier::split(t);
+                    // The number itself starts with a digit, a sign or a point (`>inf` is bad,
+                    // and so is a second qualifier).
+                    match rest.parse::<f64>() {
+                        Ok(v) if v.is_finite() => Cell::Value((q, v)),
+                        _ => Cell::Bad(t.to_string()),
+                    }
+                }
+            },
+            _ => match self.number(i) {
+                Cell::Value(v) => Cell::Value((Qualifier::None, v)),
+                Cell::Missing => Cell::Missing,
+                Cell::Bad(s) => Cell::Bad(s),
+            },
         }
     }
 

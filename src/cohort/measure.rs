@@ -17,13 +17,17 @@ use rayon::prelude::*;
 
 use super::cells::{clean, Cell, ColView, Prepared, Raw, Target};
 use super::limits::{is_plausible, plausible_range};
-use super::model::{Analyte, Day, Measurement, PatientIdx};
+use super::model::{Analyte, Day, Measurement, PatientIdx, Qualifier};
 use super::report::{IssueKind, Severity, ValidationReport, MAX_STORED_ISSUES, MAX_STORED_REJECTS};
 use super::source::{self, Format, TableFile};
 use super::units::{parse_analyte, resolve_unit, Conversion};
 use super::validate::{
-    follow_up_warning, raw_fields, req_day, unreadable, warn, PatientIndex, PatientRef, RowCheck, Who, EXPECT_NUMBER,
+    follow_up_warning, raw_fields, req_day, unreadable, warn, PatientIndex, PatientRef, RowCheck, Who,
 };
+
+/// What the `value` column holds.
+const EXPECT_VALUE: &str =
+    "a finite number with a decimal point (e.g. 9.2), optionally after a qualifier <, <=, >, >=, ≤, ≥ (e.g. >40000)";
 
 /// Rows read per chunk (rounded up to whole Parquet row groups).
 pub const CHUNK_ROWS: usize = 1 << 21;
@@ -320,6 +324,7 @@ fn convert_task(
         units: PlHashMap::default(),
         check: RowCheck::new(TABLE),
         report: ValidationReport::default(),
+        qualified: [0; Analyte::ALL.len()],
         room,
         reject_room,
         base,
@@ -391,7 +396,16 @@ fn convert_task(
                         break 'fast None;
                     }
                     let row = (base + i + 1) as u32;
-                    Some(Measurement { patient: p, day, analyte: unit.analyte, unit: unit.unit, value, raw_value, row })
+                    Some(Measurement {
+                        patient: p,
+                        day,
+                        analyte: unit.analyte,
+                        unit: unit.unit,
+                        value,
+                        raw_value,
+                        row,
+                        qualifier: Qualifier::None,
+                    })
                 };
                 if let Some(m) = fast.or_else(|| task.general_row(i)) {
                     slots[kept].write(m);
@@ -410,6 +424,11 @@ fn convert_task(
     }
     let mut report = task.report;
     report.truncate_issues(room);
+    for (a, &n) in Analyte::ALL.iter().zip(&task.qualified) {
+        if n > 0 {
+            report.count_qualified(a.name(), n);
+        }
+    }
     TaskOut { kept, report, new_units: task.new_units.iter().map(|u| u.to_string()).collect() }
 }
 
@@ -448,6 +467,8 @@ struct Task<'a> {
     units: PlHashMap<(&'a str, &'a str), Resolved>,
     check: RowCheck<'static>,
     report: ValidationReport,
+    /// Loaded rows with a qualified value, by analyte.
+    qualified: [u64; Analyte::ALL.len()],
     room: usize,
     reject_room: usize,
     base: usize,
@@ -545,15 +566,15 @@ impl<'a> Task<'a> {
                 None
             }
         };
-        let raw_value = match vval.number(i) {
-            Cell::Value(x) => Some(x),
+        let (qualifier, raw_value) = match vval.qualified_number(i) {
+            Cell::Value((q, x)) => (q, Some(x)),
             Cell::Missing => {
-                self.check.missing("value", EXPECT_NUMBER);
-                None
+                self.check.missing("value", EXPECT_VALUE);
+                (Qualifier::None, None)
             }
             Cell::Bad(s) => {
-                self.check.bad(IssueKind::BadValue, "value", EXPECT_NUMBER, &s);
-                None
+                self.check.bad(IssueKind::BadValue, "value", EXPECT_VALUE, &s);
+                (Qualifier::None, None)
             }
         };
         // A finite value that overflows in the conversion (e.g. 1e308 µkat/L).
@@ -596,7 +617,7 @@ impl<'a> Task<'a> {
                     Some(format!("{lo} to {hi} {canonical}")),
                     Some(format!("{value} {canonical}")),
                     format!(
-                        "implausible {analyte} {value} {canonical} (given as {raw_value} {}); expected {lo} to {hi} {canonical}",
+                        "implausible {analyte} {qualifier}{value} {canonical} (given as {qualifier}{raw_value} {}); expected {lo} to {hi} {canonical}",
                         vunit.text(i).unwrap_or("")
                     ),
                 );
@@ -613,7 +634,10 @@ impl<'a> Task<'a> {
                 self.report.count_only(Severity::Warning, kind, TABLE);
             }
         }
-        Some(Measurement { patient: p, day, analyte, unit, value, raw_value, row: row as u32 })
+        if qualifier.is_qualified() {
+            self.qualified[analyte as usize] += 1;
+        }
+        Some(Measurement { patient: p, day, analyte, unit, value, raw_value, row: row as u32, qualifier })
     }
 }
 

@@ -361,6 +361,77 @@ impl Patient {
     }
 }
 
+/// How a laboratory reported a value: exactly, or only as a bound (`>40000`, `<0.1`), when
+/// the true value lies outside the assay's reporting range.
+///
+/// A qualified [`Measurement`] is a *censored* value: [`Measurement::value`] holds the bound
+/// (converted to the canonical unit like any value; every unit conversion is increasing, so
+/// the direction of the bound is kept) and the qualifier says on which side of it the true
+/// value lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[repr(u8)]
+pub enum Qualifier {
+    /// An exact value.
+    #[default]
+    None,
+    /// `<b`: the true value is below the bound.
+    Lt,
+    /// `<=b`: the true value is at most the bound.
+    Le,
+    /// `>b`: the true value is above the bound.
+    Gt,
+    /// `>=b`: the true value is at least the bound.
+    Ge,
+}
+
+impl Qualifier {
+    /// The ASCII symbol (`""` for an exact value, `<`, `<=`, `>`, `>=`).
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Qualifier::None => "",
+            Qualifier::Lt => "<",
+            Qualifier::Le => "<=",
+            Qualifier::Gt => ">",
+            Qualifier::Ge => ">=",
+        }
+    }
+
+    /// Split a cell's text into its qualifier and the rest: `>= 40000` gives
+    /// `(Ge, "40000")`, `≤0.1` gives `(Le, "0.1")`, `9.2` gives `(None, "9.2")`. Spaces
+    /// between the qualifier and the number are allowed; the rest is not checked.
+    pub fn split(text: &str) -> (Qualifier, &str) {
+        let t = text.trim_start();
+        let (q, rest) = if let Some(r) = t.strip_prefix(">=") {
+            (Qualifier::Ge, r)
+        } else if let Some(r) = t.strip_prefix("<=") {
+            (Qualifier::Le, r)
+        } else if let Some(r) = t.strip_prefix('≥') {
+            (Qualifier::Ge, r)
+        } else if let Some(r) = t.strip_prefix('≤') {
+            (Qualifier::Le, r)
+        } else if let Some(r) = t.strip_prefix('>') {
+            (Qualifier::Gt, r)
+        } else if let Some(r) = t.strip_prefix('<') {
+            (Qualifier::Lt, r)
+        } else {
+            return (Qualifier::None, t);
+        };
+        (q, rest.trim_start())
+    }
+
+    /// Whether the value is a bound rather than an exact value.
+    #[inline]
+    pub fn is_qualified(self) -> bool {
+        self != Qualifier::None
+    }
+}
+
+impl fmt::Display for Qualifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.symbol())
+    }
+}
+
 /// One row of `measurements`, normalised to the analyte's canonical unit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Measurement {
@@ -372,12 +443,14 @@ pub struct Measurement {
     pub analyte: Analyte,
     /// Index of the unit spelling as given, into [`Cohort::unit_spellings`].
     pub unit: u16,
-    /// Value in the canonical unit of the analyte.
+    /// Value in the canonical unit of the analyte; for a qualified value, the bound.
     pub value: f64,
-    /// Value as given in the input.
+    /// Value as given in the input (for a qualified value, the bound as given).
     pub raw_value: f64,
     /// 1-based data row number in the source table (header excluded).
     pub row: u32,
+    /// [`Qualifier::None`] for an exact value, else the side of `value` the true value lies on.
+    pub qualifier: Qualifier,
 }
 
 /// One row of `findings`.
@@ -590,6 +663,7 @@ mod tests {
             value: 1.0,
             raw_value: 1.0,
             row: 1,
+            qualifier: Qualifier::None,
         };
         let c = Cohort::new(vec![p("a"), p("b"), p("c")], vec![m(2, 5), m(0, 3), m(2, 1)], vec![], vec![], vec![], vec!["µg/L".into()]);
         assert_eq!(c.measurements_of(0).len(), 1);

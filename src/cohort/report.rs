@@ -200,6 +200,9 @@ pub struct ValidationReport {
     pub tables: BTreeMap<String, TableCounts>,
     /// Issue counts by kind (snake_case name).
     pub kinds: BTreeMap<String, u64>,
+    /// Loaded `measurements` rows whose value was reported as a bound (`>40000`, `<0.1`),
+    /// by analyte name; analytes without any are absent.
+    pub qualified_values: BTreeMap<String, u64>,
 }
 
 impl ValidationReport {
@@ -277,6 +280,11 @@ impl ValidationReport {
         }
     }
 
+    /// Count `n` loaded measurements of `analyte` reported with a qualifier.
+    pub(crate) fn count_qualified(&mut self, analyte: &str, n: u64) {
+        *self.qualified_values.entry(analyte.to_string()).or_default() += n;
+    }
+
     /// Counts of a table (created on first use).
     pub(crate) fn table_mut(&mut self, table: &str) -> &mut TableCounts {
         self.tables.entry(table.to_string()).or_default()
@@ -314,6 +322,9 @@ impl ValidationReport {
         for (k, n) in other.kinds {
             *self.kinds.entry(k).or_default() += n;
         }
+        for (k, n) in other.qualified_values {
+            *self.qualified_values.entry(k).or_default() += n;
+        }
     }
 
     /// The report as pretty-printed JSON.
@@ -336,6 +347,14 @@ impl ValidationReport {
             s.push_str(&format!(
                 "  {name}: {} row(s), {} loaded, {} rejected, {} error(s), {} warning(s)\n",
                 c.rows, c.loaded, c.rejected, c.errors, c.warnings
+            ));
+        }
+        if !self.qualified_values.is_empty() {
+            let total: u64 = self.qualified_values.values().sum();
+            let by: Vec<String> = self.qualified_values.iter().map(|(a, n)| format!("{a} {n}")).collect();
+            s.push_str(&format!(
+                "  measurements: {total} value(s) reported as a bound (>, >=, <, <=), loaded as censored values: {}\n",
+                by.join(", ")
             ));
         }
         for issue in self.issues.iter().take(max_lines) {

@@ -323,6 +323,7 @@ fn process_patient(plan: &Plan, set: &CriteriaSet, cohort: &Cohort, p: PatientId
                         raw_unit: f.raw_unit,
                         value: f.value,
                         unit: f.unit,
+                        value_qualifier: f.value_qualifier,
                     },
                 ));
             }

@@ -12,9 +12,11 @@
 //!
 //! Each row gives the source table and its 1-based data row, the date, the analyte or
 //! finding, the raw value and unit as given in the input, and the normalised value in the
-//! canonical unit.
+//! canonical unit; for a value reported as a bound (`>40000`, `<0.1`) the last column,
+//! `value_qualifier`, holds the qualifier (`>`, `>=`, `<`, `<=`) and both value columns the
+//! bound, so `>` with `40000` reads "above 40000" (empty for exact values and findings).
 
-use crate::cohort::{Cohort, Day, PatientIdx};
+use crate::cohort::{Cohort, Day, PatientIdx, Qualifier};
 
 use super::sweep::Source;
 
@@ -96,6 +98,9 @@ pub struct Evidence {
     pub value: Option<f64>,
     /// Canonical unit (measurements only).
     pub unit: Option<String>,
+    /// Qualifier of a value reported as a bound (`>40000`: [`Qualifier::Gt`], with the bound in
+    /// `raw_value` and `value`); [`Qualifier::None`] for exact values and findings.
+    pub value_qualifier: Qualifier,
 }
 
 /// Fields of an evidence row that depend on its source.
@@ -108,6 +113,7 @@ pub(crate) struct SourceFields {
     pub(crate) raw_unit: Option<String>,
     pub(crate) value: Option<f64>,
     pub(crate) unit: Option<String>,
+    pub(crate) value_qualifier: Qualifier,
 }
 
 /// Resolve a sweep source to its row fields.
@@ -124,6 +130,7 @@ pub(crate) fn source_fields(cohort: &Cohort, p: PatientIdx, src: Source) -> Sour
                 raw_unit: Some(cohort.unit_of(m).to_string()),
                 value: Some(m.value),
                 unit: Some(m.analyte.canonical_unit().to_string()),
+                value_qualifier: m.qualifier,
             }
         }
         Source::Finding(i) => {
@@ -137,6 +144,7 @@ pub(crate) fn source_fields(cohort: &Cohort, p: PatientIdx, src: Source) -> Sour
                 raw_unit: None,
                 value: None,
                 unit: None,
+                value_qualifier: Qualifier::None,
             }
         }
     }

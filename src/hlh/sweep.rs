@@ -13,7 +13,7 @@
 //! Non-finite measurement values are skipped (the loader rejects them).
 //! Days after `until` (the end of follow-up in [`crate::hlh::detect`]) are not evaluated.
 
-use crate::cohort::{Analyte, Cohort, Day, FindingKind, Intensity, PatientIdx};
+use crate::cohort::{Analyte, Cohort, Day, FindingKind, Intensity, Measurement, PatientIdx, Qualifier};
 
 use super::criteria::{
     Band, BaselineStat, Comparator, CriteriaSet, CriterionKind, CytopeniaMode, NotEvaluable,
@@ -612,8 +612,16 @@ impl FindState {
 pub(crate) struct Scratch {
     deques: Vec<Deque>,
     finds: Vec<FindState>,
-    /// Per lab channel on the current day: worst value in the window (NaN = none).
+    /// Per lab channel on the current day: worst value in the window (NaN = none); with
+    /// qualified values, the decisive key's value.
     lab_val: Vec<f64>,
+    /// Qualified path only, per lab channel: tie of the decisive key, and value and tie of
+    /// the possible key (see the module docs).
+    lab_tie: Vec<i8>,
+    lab_pos: Vec<f64>,
+    lab_pos_tie: Vec<i8>,
+    /// Qualified path only: per lab channel, the deque of the possible worst value.
+    pdeques: Vec<Deque>,
     /// Per finding channel on the current day: bit 0 evaluable, bit 1 met.
     find_st: Vec<u8>,
     /// Per condition on the current day: bit 0 evaluable, bit 1 met.
@@ -648,6 +656,10 @@ impl Scratch {
                 .collect(),
             finds: vec![FindState::EMPTY; plan.find.len()],
             lab_val: vec![f64::NAN; plan.lab.len()],
+            lab_tie: vec![0; plan.lab.len()],
+            lab_pos: vec![f64::NAN; plan.lab.len()],
+            lab_pos_tie: vec![0; plan.lab.len()],
+            pdeques: (0..plan.lab.len()).map(|_| Deque::default()).collect(),
             find_st: vec![0; plan.find.len()],
             cond_st: vec![0; plan.conds.len()],
             band: vec![NO_BAND; plan.crits.len()],
@@ -670,6 +682,7 @@ impl Scratch {
 pub(crate) struct View<'a> {
     plan: &'a Plan,
     deques: &'a [Deque],
+    band: &'a [u32],
     finds: &'a [FindState],
     cond_st: &'a [u8],
     points: &'a [f64],
@@ -717,9 +730,10 @@ impl View<'_> {
             }
             PKind::Points { lab, bands } => {
                 if let Some(front) = self.deques[*lab as usize].front() {
+                    // The band the sweep decided (with a qualified value the front holds a
+                    // bound, which need not lie in the band itself).
                     let text = bands
-                        .iter()
-                        .find(|(b, _)| b.contains(front.value))
+                        .get(self.band[c] as usize)
                         .map(|(_, t)| t.clone())
                         .unwrap_or_default();
                     out.push((text, Source::Measurement(front.idx)));
@@ -752,11 +766,14 @@ pub(crate) fn sweep<F>(
     s.last_exp.clear();
     s.last_exp.resize(plan.windows.len(), NONE_DAY);
     let mut last_day = NONE_DAY;
+    // Any qualified value of an analyte a channel reads: take the qualified path for this patient.
+    let mut qual = false;
     for m in ms {
         let ws = &plan.lab_window_ids[m.analyte as usize];
         if ws.is_empty() || !m.value.is_finite() {
             continue;
         }
+        qual |= m.qualifier.is_qualified();
         if m.day != last_day {
             s.days.push(m.day);
             last_day = m.day;
@@ -822,7 +839,7 @@ pub(crate) fn sweep<F>(
                             && m.day >= from
                             && m.day <= last
                             && m.value.is_finite()
-                            && r.comparator.holds(m.value, r.threshold)
+                            && decide(m, r.comparator, r.threshold) == Some(true)
                     }) {
                         last = m.day - 1;
                     }
@@ -848,6 +865,14 @@ pub(crate) fn sweep<F>(
     // Everything starts "no data": every criterion not evaluable, not met, 0 points — which is
     // exactly what evaluating it without data gives, so only changed channels need re-evaluation.
     s.lab_val.iter_mut().for_each(|v| *v = f64::NAN);
+    if qual {
+        s.lab_tie.iter_mut().for_each(|v| *v = 0);
+        s.lab_pos.iter_mut().for_each(|v| *v = f64::NAN);
+        s.lab_pos_tie.iter_mut().for_each(|v| *v = 0);
+        for d in s.pdeques.iter_mut() {
+            d.clear();
+        }
+    }
     s.find_st.iter_mut().for_each(|v| *v = 0);
     s.cond_st.iter_mut().for_each(|v| *v = 0);
     s.band.iter_mut().for_each(|v| *v = NO_DATA);
@@ -869,7 +894,11 @@ pub(crate) fn sweep<F>(
         // Enter new values (monotonic deques: the front is the worst value, ties → most recent).
         while mi < ms.len() && ms[mi].day <= t {
             let m = &ms[mi];
-            if m.value.is_finite() {
+            if qual {
+                if m.value.is_finite() {
+                    enter_qualified(plan, s, ms, mi);
+                }
+            } else if m.value.is_finite() {
                 for &(ch, max) in &plan.lab_listeners[m.analyte as usize] {
                     let dq = &mut s.deques[ch as usize];
                     if max {
@@ -925,6 +954,10 @@ pub(crate) fn sweep<F>(
         // Expire old values; channel status of the day; criteria to re-evaluate.
         let mut dirty = 0u128;
         for (ch, spec) in plan.lab.iter().enumerate() {
+            if qual && spec.derived.is_none() {
+                dirty |= status_qualified(plan, s, ms, ch, t);
+                continue;
+            }
             let dq = &mut s.deques[ch];
             let lo = t - spec.window;
             while dq.front().is_some_and(|f| f.day < lo) {
@@ -1050,6 +1083,7 @@ pub(crate) fn sweep<F>(
         let view = View {
             plan,
             deques: &s.deques,
+            band: &s.band,
             finds: &s.finds,
             cond_st: &s.cond_st,
             points: &s.points,
@@ -1121,27 +1155,33 @@ fn derive(
                 while ms[s.tmp_idx[lo] as usize].day < m.day - lb {
                     lo += 1;
                 }
-                let absolute = spec.comparator.holds(m.value, spec.threshold);
-                if !absolute {
-                    out.push(Slot {
-                        value: 0.0,
-                        day: m.day,
-                        idx: s.tmp_idx[j],
-                    });
-                    continue;
+                match decide(m, spec.comparator, spec.threshold) {
+                    Some(true) => {}
+                    Some(false) => {
+                        out.push(Slot {
+                            value: 0.0,
+                            day: m.day,
+                            idx: s.tmp_idx[j],
+                        });
+                        continue;
+                    }
+                    None => continue, // a bound that does not decide: not evaluable
                 }
-                // Earlier values: days m.day - lb ..= m.day - 1.
+                // Earlier exact values: days m.day - lb ..= m.day - 1 (qualified values are
+                // left out of the baseline; see the module docs).
                 s.tmp_vals.clear();
                 for &i in &s.tmp_idx[lo..j] {
                     let e = &ms[i as usize];
-                    if e.day < m.day {
+                    if e.day < m.day && !e.qualifier.is_qualified() {
                         s.tmp_vals.push(e.value);
                     }
                 }
                 let Some(b) = baseline(stat, &mut s.tmp_vals) else {
                     continue; // no baseline: not evaluable
                 };
-                let q = comparator.holds(m.value, factor * b);
+                let Some(q) = decide(m, comparator, factor * b) else {
+                    continue; // a bound that does not decide the rise: not evaluable
+                };
                 out.push(Slot {
                     value: if q { 1.0 } else { 0.0 },
                     day: m.day,
@@ -1153,7 +1193,7 @@ fn derive(
             s.tmp_days.clear();
             for &i in &s.tmp_idx {
                 let m = &ms[i as usize];
-                if spec.comparator.holds(m.value, spec.threshold)
+                if decide(m, spec.comparator, spec.threshold) == Some(true)
                     && s.tmp_days.last() != Some(&m.day)
                 {
                     s.tmp_days.push(m.day);
@@ -1176,7 +1216,7 @@ fn derive(
             let cut = diagnosis.saturating_add(days as i32);
             let blocked = s.tmp_idx.iter().any(|&i| {
                 let m = &ms[i as usize];
-                m.day <= cut && spec.comparator.holds(m.value, spec.threshold)
+                m.day <= cut && decide(m, spec.comparator, spec.threshold) == Some(true)
             });
             if blocked {
                 return;
@@ -1184,7 +1224,9 @@ fn derive(
             for &i in &s.tmp_idx {
                 let m = &ms[i as usize];
                 if m.day > cut {
-                    let q = spec.comparator.holds(m.value, spec.threshold);
+                    let Some(q) = decide(m, spec.comparator, spec.threshold) else {
+                        continue; // a bound that does not decide: not evaluable
+                    };
                     out.push(Slot {
                         value: if q { 1.0 } else { 0.0 },
                         day: m.day,
@@ -1214,6 +1256,191 @@ fn baseline(stat: BaselineStat, v: &mut [f64]) -> Option<f64> {
             }
         }
     })
+}
+
+/// Ordering key of one side of a (possibly censored) value: the bound, and a tie that orders
+/// an open bound against a closed one with the same value: `+1` for an open lower bound
+/// (`>b`: just above `b`), `-1` for an open upper bound (`<b`: just below `b`), `0` for a
+/// closed bound or an exact value. Keys compare lexicographically.
+type Key = (f64, i8);
+
+/// The lower (`lower = true`) or upper side of a measurement's value as a [`Key`]: an exact
+/// value is `(v, 0)` on both sides; `>b` is `(b, +1)` below and `(+∞, 0)` above; `>=b`
+/// `(b, 0)` and `(+∞, 0)`; `<b` `(−∞, 0)` and `(b, −1)`; `<=b` `(−∞, 0)` and `(b, 0)`.
+#[inline]
+fn key(m: &Measurement, lower: bool) -> Key {
+    let v = m.value;
+    match (m.qualifier, lower) {
+        (Qualifier::None, _) => (v, 0),
+        (Qualifier::Gt, true) => (v, 1),
+        (Qualifier::Ge, true) => (v, 0),
+        (Qualifier::Lt | Qualifier::Le, true) => (f64::NEG_INFINITY, 0),
+        (Qualifier::Gt | Qualifier::Ge, false) => (f64::INFINITY, 0),
+        (Qualifier::Lt, false) => (v, -1),
+        (Qualifier::Le, false) => (v, 0),
+    }
+}
+
+/// `a <= b` for keys.
+#[inline]
+fn key_le(a: Key, b: Key) -> bool {
+    a.0 < b.0 || (a.0 == b.0 && a.1 <= b.1)
+}
+
+/// Whether every value on the side `k` satisfies `value (op) thr`: `k (op) (thr, 0)`.
+#[inline]
+fn key_op(op: Op, k: Key, thr: f64) -> bool {
+    match op {
+        Op::Ge => k.0 > thr || (k.0 == thr && k.1 >= 0),
+        Op::Gt => k.0 > thr || (k.0 == thr && k.1 > 0),
+        Op::Le => k.0 < thr || (k.0 == thr && k.1 <= 0),
+        Op::Lt => k.0 < thr || (k.0 == thr && k.1 < 0),
+        Op::Present => false,
+    }
+}
+
+fn op_of(c: Comparator) -> Op {
+    match c {
+        Comparator::Ge => Op::Ge,
+        Comparator::Gt => Op::Gt,
+        Comparator::Le => Op::Le,
+        Comparator::Lt => Op::Lt,
+    }
+}
+
+/// Whether one measurement meets `value (cmp) thr`: `Some(true)` when its value (or, for a
+/// qualified value, every value its bound allows) does, `Some(false)` when none does, `None`
+/// when the bound does not decide (e.g. `>5` against `>= 10`).
+#[inline]
+pub(crate) fn decide(m: &Measurement, cmp: Comparator, thr: f64) -> Option<bool> {
+    if !m.qualifier.is_qualified() {
+        return Some(cmp.holds(m.value, thr));
+    }
+    let op = op_of(cmp);
+    // The side that can decide "met" (lower for >=, >; upper for <=, <), then the other.
+    let high = matches!(cmp, Comparator::Ge | Comparator::Gt);
+    if key_op(op, key(m, high), thr) {
+        Some(true)
+    } else if key_op(op, key(m, !high), thr) {
+        None
+    } else {
+        Some(false)
+    }
+}
+
+/// Push measurement `idx` onto a monotonic deque ordered by its `lower`/upper key (the front
+/// is the highest key when `max`, else the lowest; ties resolve to the most recent).
+#[inline]
+fn push_keyed(dq: &mut Deque, ms: &[Measurement], idx: usize, max: bool, lower: bool) {
+    let m = &ms[idx];
+    let k = key(m, lower);
+    while let Some(b) = dq.back() {
+        let bk = key(&ms[b.idx as usize], lower);
+        let pop = if max { key_le(bk, k) } else { key_le(k, bk) };
+        if !pop {
+            break;
+        }
+        dq.pop_back();
+    }
+    dq.push_back(Slot {
+        value: k.0,
+        day: m.day,
+        idx: idx as u32,
+    });
+}
+
+/// Qualified path: enter measurement `mi` into the decisive and the possible deque of every
+/// lab channel it feeds (decisive = lower keys of a max channel / upper keys of a min channel).
+fn enter_qualified(plan: &Plan, s: &mut Scratch, ms: &[Measurement], mi: usize) {
+    for &(ch, max) in &plan.lab_listeners[ms[mi].analyte as usize] {
+        push_keyed(&mut s.deques[ch as usize], ms, mi, max, max);
+        push_keyed(&mut s.pdeques[ch as usize], ms, mi, max, !max);
+    }
+}
+
+/// Qualified path: expire channel `ch` on day `t`, update its decisive and possible keys and,
+/// if they changed, its conditions and points bands; returns the criteria to re-evaluate.
+fn status_qualified(plan: &Plan, s: &mut Scratch, ms: &[Measurement], ch: usize, t: Day) -> u128 {
+    let spec = &plan.lab[ch];
+    let max = spec.worst == Worst::Max;
+    let lo = t - spec.window;
+    for dq in [&mut s.deques[ch], &mut s.pdeques[ch]] {
+        while dq.front().is_some_and(|f| f.day < lo) {
+            dq.pop_front();
+        }
+    }
+    let (d, p) = match (s.deques[ch].front(), s.pdeques[ch].front()) {
+        (Some(a), Some(b)) => (key(&ms[a.idx as usize], max), key(&ms[b.idx as usize], !max)),
+        _ => ((f64::NAN, 0), (f64::NAN, 0)),
+    };
+    if d.0.to_bits() == s.lab_val[ch].to_bits()
+        && d.1 == s.lab_tie[ch]
+        && p.0.to_bits() == s.lab_pos[ch].to_bits()
+        && p.1 == s.lab_pos_tie[ch]
+    {
+        return 0;
+    }
+    s.lab_val[ch] = d.0;
+    s.lab_tie[ch] = d.1;
+    s.lab_pos[ch] = p.0;
+    s.lab_pos_tie[ch] = p.1;
+    let mut dirty = 0u128;
+    for &(i, ci) in &plan.lab_conds[ch] {
+        let st = cond_state_keys(&plan.conds[i], d, p);
+        if st != s.cond_st[i] {
+            s.cond_st[i] = st;
+            dirty |= 1u128 << ci;
+        }
+    }
+    // The true worst value lies between the two keys.
+    let (low, high) = if max { (d, p) } else { (p, d) };
+    for &ci in &plan.lab_points[ch] {
+        let b = match &plan.crits[ci].kind {
+            PKind::Points { bands, .. } if !d.0.is_nan() => band_of_interval(bands, low, high),
+            _ => NO_DATA,
+        };
+        if b != s.band[ci] {
+            s.band[ci] = b;
+            dirty |= 1u128 << ci;
+        }
+    }
+    dirty
+}
+
+/// Condition status from a channel's decisive key `d` and possible key `p` (qualified path):
+/// met when `d` decides it, evaluable and not met when `p` decides it is not, else not
+/// evaluable. With exact values `d == p` and this is [`cond_state`].
+#[inline]
+fn cond_state_keys(c: &FlatCond, d: Key, p: Key) -> u8 {
+    if d.0.is_nan() {
+        0
+    } else if key_op(c.op, d, c.thr) {
+        3
+    } else if key_op(c.op, p, c.thr) {
+        0
+    } else {
+        1
+    }
+}
+
+/// The band holding every value between the keys `low` and `high`; `NO_BAND` if no band
+/// holds any of them; `NO_DATA` (not evaluable) if the values straddle a band edge.
+fn band_of_interval(bands: &[(Band, String)], low: Key, high: Key) -> u32 {
+    let holds = |b: &Band| {
+        b.lower.is_none_or(|l| key_op(if l.inclusive { Op::Ge } else { Op::Gt }, low, l.value))
+            && b.upper.is_none_or(|u| key_op(if u.inclusive { Op::Le } else { Op::Lt }, high, u.value))
+    };
+    let excludes = |b: &Band| {
+        b.lower.is_some_and(|l| key_op(if l.inclusive { Op::Lt } else { Op::Le }, high, l.value))
+            || b.upper.is_some_and(|u| key_op(if u.inclusive { Op::Gt } else { Op::Ge }, low, u.value))
+    };
+    if let Some(k) = bands.iter().position(|(b, _)| holds(b)) {
+        k as u32
+    } else if bands.iter().all(|(b, _)| excludes(b)) {
+        NO_BAND
+    } else {
+        NO_DATA
+    }
 }
 
 /// Status of one condition from the channel states: bit 0 evaluable, bit 1 met.

@@ -42,7 +42,7 @@ pub const EPISODE_COLUMNS: [&str; 22] = [
 ];
 
 /// Column names of [`Detection::write_evidence_csv`].
-pub const EVIDENCE_COLUMNS: [&str; 16] = [
+pub const EVIDENCE_COLUMNS: [&str; 17] = [
     "patient_id",
     "episode",
     "criteria_set",
@@ -59,6 +59,7 @@ pub const EVIDENCE_COLUMNS: [&str; 16] = [
     "raw_unit",
     "value",
     "unit",
+    "value_qualifier",
 ];
 
 /// Types of [`EPISODE_COLUMNS`], for the Parquet copy of the table.
@@ -68,9 +69,9 @@ pub const EPISODE_TYPES: [ColumnType; 22] = {
 };
 
 /// Types of [`EVIDENCE_COLUMNS`], for the Parquet copy of the table.
-pub const EVIDENCE_TYPES: [ColumnType; 16] = {
+pub const EVIDENCE_TYPES: [ColumnType; 17] = {
     use ColumnType::{Integer as I, Real as R, Text as T};
-    [T, I, T, T, T, T, T, R, T, I, T, T, R, T, R, T]
+    [T, I, T, T, T, T, T, R, T, I, T, T, R, T, R, T, T]
 };
 
 pub(crate) fn push_str(line: &mut String, s: &str) {
@@ -209,6 +210,11 @@ impl Detection {
             line.push(',');
             if let Some(u) = &e.unit {
                 push_str(&mut line, u);
+            }
+            line.push(',');
+            // Empty for exact values and findings (NA), else `>`, `>=`, `<`, `<=`.
+            if e.value_qualifier.is_qualified() {
+                push_str(&mut line, e.value_qualifier.symbol());
             }
             line.push('\n');
             w.write_all(line.as_bytes())?;
