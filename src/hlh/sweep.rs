@@ -13,7 +13,9 @@
 //! Non-finite measurement values are skipped (the loader rejects them).
 //! Days after `until` (the end of follow-up in [`crate::hlh::detect`]) are not evaluated.
 
-use crate::cohort::{Analyte, Cohort, Day, FindingKind, Intensity, Measurement, PatientIdx, Qualifier};
+use crate::cohort::{
+    Analyte, Cohort, Day, FindingKind, Intensity, Measurement, PatientIdx, Qualifier,
+};
 
 use super::criteria::{
     Band, BaselineStat, Comparator, CriteriaSet, CriterionKind, CytopeniaMode, NotEvaluable,
@@ -71,7 +73,15 @@ enum Op {
     Le,
     Lt,
     Present,
+    /// A derived series (see [`DerivedSpec`]): met at 1, not met at 0, not evaluable at
+    /// [`UNDECIDED`].
+    Derived,
 }
+
+/// Value of a derived series where a qualified value's bound does not decide the primitive:
+/// between "not met" (0) and "met" (1), so the window's maximum is met if any value is, and
+/// otherwise not evaluable if any value is undecided.
+const UNDECIDED: f64 = 0.5;
 
 /// A compiled elementary test on one channel.
 #[derive(Debug, Clone, Copy)]
@@ -367,7 +377,7 @@ impl Plan {
                 (
                     FlatCond {
                         src: CondSrc::Lab(ch),
-                        op: Op::Ge,
+                        op: Op::Derived,
                         thr: 1.0,
                     },
                     text,
@@ -642,6 +652,7 @@ pub(crate) struct Scratch {
     tmp_idx: Vec<u32>,
     tmp_vals: Vec<f64>,
     tmp_days: Vec<Day>,
+    tmp_pos_days: Vec<Day>,
     pub(crate) states: Vec<DayState>,
 }
 
@@ -673,6 +684,7 @@ impl Scratch {
             tmp_idx: Vec::new(),
             tmp_vals: Vec::new(),
             tmp_days: Vec::new(),
+            tmp_pos_days: Vec::new(),
             states: Vec::with_capacity(256),
         }
     }
@@ -1165,7 +1177,15 @@ fn derive(
                         });
                         continue;
                     }
-                    None => continue, // a bound that does not decide: not evaluable
+                    None => {
+                        // a bound that does not decide the absolute test
+                        out.push(Slot {
+                            value: UNDECIDED,
+                            day: m.day,
+                            idx: s.tmp_idx[j],
+                        });
+                        continue;
+                    }
                 }
                 // Earlier exact values: days m.day - lb ..= m.day - 1 (qualified values are
                 // left out of the baseline; see the module docs).
@@ -1179,34 +1199,45 @@ fn derive(
                 let Some(b) = baseline(stat, &mut s.tmp_vals) else {
                     continue; // no baseline: not evaluable
                 };
-                let Some(q) = decide(m, comparator, factor * b) else {
-                    continue; // a bound that does not decide the rise: not evaluable
-                };
+                let q = decide(m, comparator, factor * b);
                 out.push(Slot {
-                    value: if q { 1.0 } else { 0.0 },
+                    value: q.map_or(UNDECIDED, |q| if q { 1.0 } else { 0.0 }),
                     day: m.day,
                     idx: s.tmp_idx[j],
                 });
             }
         }
         Temporal::Persistent { days, within_days } => {
+            // Days the test is met (decided), and days it may be met (decided or undecided).
             s.tmp_days.clear();
+            s.tmp_pos_days.clear();
+            let mut undecided = false;
             for &i in &s.tmp_idx {
                 let m = &ms[i as usize];
-                if decide(m, spec.comparator, spec.threshold) == Some(true)
-                    && s.tmp_days.last() != Some(&m.day)
-                {
+                let d = decide(m, spec.comparator, spec.threshold);
+                if d == Some(true) && s.tmp_days.last() != Some(&m.day) {
                     s.tmp_days.push(m.day);
                 }
+                if d != Some(false) && s.tmp_pos_days.last() != Some(&m.day) {
+                    s.tmp_pos_days.push(m.day);
+                }
+                undecided |= d.is_none();
             }
+            let count = |v: &[Day], from: Day, to: Day| {
+                (v.partition_point(|d| *d <= to) - v.partition_point(|d| *d < from)) as u32
+            };
             for &i in &s.tmp_idx {
                 let m = &ms[i as usize];
                 let from = m.day - within_days as i32 + 1;
-                let a = s.tmp_days.partition_point(|d| *d < from);
-                let b = s.tmp_days.partition_point(|d| *d <= m.day);
-                let q = (b - a) as u32 >= days;
+                let value = if count(&s.tmp_days, from, m.day) >= days {
+                    1.0
+                } else if undecided && count(&s.tmp_pos_days, from, m.day) >= days {
+                    UNDECIDED
+                } else {
+                    0.0
+                };
                 out.push(Slot {
-                    value: if q { 1.0 } else { 0.0 },
+                    value,
                     day: m.day,
                     idx: i,
                 });
@@ -1224,11 +1255,9 @@ fn derive(
             for &i in &s.tmp_idx {
                 let m = &ms[i as usize];
                 if m.day > cut {
-                    let Some(q) = decide(m, spec.comparator, spec.threshold) else {
-                        continue; // a bound that does not decide: not evaluable
-                    };
+                    let q = decide(m, spec.comparator, spec.threshold);
                     out.push(Slot {
-                        value: if q { 1.0 } else { 0.0 },
+                        value: q.map_or(UNDECIDED, |q| if q { 1.0 } else { 0.0 }),
                         day: m.day,
                         idx: i,
                     });
@@ -1295,7 +1324,7 @@ fn key_op(op: Op, k: Key, thr: f64) -> bool {
         Op::Gt => k.0 > thr || (k.0 == thr && k.1 > 0),
         Op::Le => k.0 < thr || (k.0 == thr && k.1 <= 0),
         Op::Lt => k.0 < thr || (k.0 == thr && k.1 < 0),
-        Op::Present => false,
+        Op::Present | Op::Derived => false,
     }
 }
 
@@ -1370,7 +1399,10 @@ fn status_qualified(plan: &Plan, s: &mut Scratch, ms: &[Measurement], ch: usize,
         }
     }
     let (d, p) = match (s.deques[ch].front(), s.pdeques[ch].front()) {
-        (Some(a), Some(b)) => (key(&ms[a.idx as usize], max), key(&ms[b.idx as usize], !max)),
+        (Some(a), Some(b)) => (
+            key(&ms[a.idx as usize], max),
+            key(&ms[b.idx as usize], !max),
+        ),
         _ => ((f64::NAN, 0), (f64::NAN, 0)),
     };
     if d.0.to_bits() == s.lab_val[ch].to_bits()
@@ -1427,12 +1459,16 @@ fn cond_state_keys(c: &FlatCond, d: Key, p: Key) -> u8 {
 /// holds any of them; `NO_DATA` (not evaluable) if the values straddle a band edge.
 fn band_of_interval(bands: &[(Band, String)], low: Key, high: Key) -> u32 {
     let holds = |b: &Band| {
-        b.lower.is_none_or(|l| key_op(if l.inclusive { Op::Ge } else { Op::Gt }, low, l.value))
-            && b.upper.is_none_or(|u| key_op(if u.inclusive { Op::Le } else { Op::Lt }, high, u.value))
+        b.lower
+            .is_none_or(|l| key_op(if l.inclusive { Op::Ge } else { Op::Gt }, low, l.value))
+            && b.upper
+                .is_none_or(|u| key_op(if u.inclusive { Op::Le } else { Op::Lt }, high, u.value))
     };
     let excludes = |b: &Band| {
-        b.lower.is_some_and(|l| key_op(if l.inclusive { Op::Lt } else { Op::Le }, high, l.value))
-            || b.upper.is_some_and(|u| key_op(if u.inclusive { Op::Gt } else { Op::Ge }, low, u.value))
+        b.lower
+            .is_some_and(|l| key_op(if l.inclusive { Op::Lt } else { Op::Le }, high, l.value))
+            || b.upper
+                .is_some_and(|u| key_op(if u.inclusive { Op::Gt } else { Op::Ge }, low, u.value))
     };
     if let Some(k) = bands.iter().position(|(b, _)| holds(b)) {
         k as u32
@@ -1458,6 +1494,12 @@ fn cond_state(c: &FlatCond, lab_val: &[f64], find_st: &[u8]) -> u8 {
                     Op::Le => v <= c.thr,
                     Op::Lt => v < c.thr,
                     Op::Present => false,
+                    Op::Derived => {
+                        if v == UNDECIDED {
+                            return 0;
+                        }
+                        v >= c.thr
+                    }
                 };
                 1 | (u8::from(met) << 1)
             }
