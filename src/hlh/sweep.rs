@@ -12,6 +12,55 @@
 //! recorded at all (evaluability) and the last day and row it was recorded present.
 //! Non-finite measurement values are skipped (the loader rejects them).
 //! Days after `until` (the end of follow-up in [`crate::hlh::detect`]) are not evaluated.
+//!
+//! # Qualified values (`>40000`, `<0.1`)
+//!
+//! A measurement reported as a bound ([`Qualifier`]; `value` holds the bound) is a censored
+//! value: the set of values it allows is `(b, ∞)` for `>b`, `[b, ∞)` for `>=b`, `(−∞, b)` for
+//! `<b`, `(−∞, b]` for `<=b`. A bound **decides** a comparison only when every value it allows
+//! gives the same answer: `>40000` meets `ferritin >= 10000` and `ferritin > 40000`; `>=40000`
+//! meets `>= 10000` but does not decide `> 40000` (it may be exactly 40000); `<0.1` meets
+//! `neutrophils < 1.0` and `<= 0.1` and decidedly does *not* meet `>= 0.5`; `>5` does not
+//! decide `>= 10`. Over a window, a condition (an existence test: "some value in the window
+//! meets it") is
+//! - **met** when some value in the window decidedly meets it;
+//! - **evaluable and not met** when every value in the window decidedly does not;
+//! - otherwise (no value meets it, some value does not decide it) **not evaluable**, like a
+//!   criterion without data — an exact value that does not meet the test does *not* make a
+//!   window with an undecided bound evaluable, because the bound may still hide a value that
+//!   meets it (`>5` and `3000` against `ferritin >= 10000`: not evaluable). When the undecided
+//!   value leaves the window, the remaining values decide as usual.
+//!
+//! Implementation: each side of a value is an ordering key `(bound, tie)` (see [`Key`]: the
+//! tie orders `>b` just above an exact `b`, `<b` just below it). A max-worst channel keeps two
+//! monotonic deques: the *decisive* worst value, the highest **lower** side (`>b` counts as "at
+//! least b", `<b` as −∞), which decides "met"; and the *possible* worst value, the highest
+//! **upper** side (`>b` counts as +∞, `<b` as "at most b"), which decides "not met". A
+//! min-worst channel mirrors this (decisive = lowest upper side: `<b` is "at most b"). For an
+//! exact value both sides are the value, the two deques agree, and the decision is the plain
+//! comparison. Ties in the decisive deque resolve to the most recent value, as for exact
+//! values; the qualifying value (evidence) is the front of the decisive deque, i.e. the value
+//! that decided "met" (`>40000` rather than an exact `40000` for `ferritin > 40000`).
+//! Speed: a patient with no qualified value of an analyte a channel reads takes exactly the
+//! previous single-deque path; only patients with qualified values take the two-deque path.
+//!
+//! **Points bands** (`lab_points`, HScore): the true worst value lies between the decisive and
+//! the possible worst value; the band is used (with its points) when that whole range lies in
+//! one band, `0` points (evaluable) when it lies in no band, and otherwise the criterion is not
+//! evaluable with 0 points (`>38` °C: 33 or 49 HScore points).
+//!
+//! **Temporal primitives** (derived series, see [`Temporal`]) judge each measurement: a
+//! derived value is 1 (met), 0 (not met) or [`UNDECIDED`] (0.5, not evaluable, so a window's
+//! maximum is met if any value is met and otherwise not evaluable if any value is undecided).
+//! `relative`: the absolute test and the comparison with `factor × baseline` are each decided
+//! by the bound as above (undecided → 0.5); earlier **qualified values are left out of the
+//! baseline** (for `min` and `max` baselines this can only make a rise or a fall harder to
+//! meet; no exact earlier value → no baseline → not evaluable, as for exact values).
+//! `persistence`: a day counts when a value decidedly meets the test; when the count is short
+//! but days with undecided values could complete it, the value is 0.5. `new since diagnosis`:
+//! only a value that decidedly meets the test at diagnosis blocks it; later values are decided
+//! as above. The **count recovery** that ends an aplasia early needs a value that decidedly
+//! meets it (`<2.0` neutrophils does not document recovery to `>= 1.0`).
 
 use crate::cohort::{
     Analyte, Cohort, Day, FindingKind, Intensity, Measurement, PatientIdx, Qualifier,
