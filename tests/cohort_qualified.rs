@@ -839,3 +839,79 @@ fn decided_bounds_give_the_exact_detection() {
     assert_eq!(exact.episodes, qualified.episodes);
     assert_eq!(exact.summary, qualified.summary);
 }
+
+// ------------------------------------------------------------------------------------------
+// Simulator
+// ------------------------------------------------------------------------------------------
+
+/// The simulator's default emits qualified values (`>40000` ferritin, `<0.1` neutrophils);
+/// they load (CSV and Parquet) with the counts the simulator reports, each bound lies on the
+/// right side of the exact value the same seed gives without qualifiers, and HLH-2004 (whose
+/// thresholds every such bound decides) finds exactly the same episodes.
+#[test]
+fn simulated_qualified_values_load_and_detect_like_exact_values() {
+    use hemosurv::simulate::{simulate, SimFormat, SimOptions, SimParams};
+    let (n, seed) = (400, 17);
+    let exact_dir = tempfile::tempdir().expect("tempdir");
+    let mut opts = SimOptions::new(n, seed, exact_dir.path(), SimFormat::Csv);
+    opts.params = SimParams {
+        qualified_values_fraction: 0.0,
+        ..SimParams::default()
+    };
+    simulate(&opts).unwrap_or_else(|e| panic!("{e}"));
+    let exact = load_cohort(exact_dir.path(), &LoadOptions { quarantine: false })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(exact.report.qualified_values.is_empty());
+    let set = CriteriaSet::builtin("hlh2004").expect("hlh2004");
+    let exact_detection = detect(&exact.cohort, &set);
+    assert!(!exact_detection.episodes.is_empty());
+
+    for format in [SimFormat::Csv, SimFormat::Parquet] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(SimParams::default().qualified_values_fraction > 0.0);
+        let summary = simulate(&SimOptions::new(n, seed, dir.path(), format))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let q = load_cohort(dir.path(), &LoadOptions { quarantine: false })
+            .unwrap_or_else(|e| panic!("{e}"));
+        let counted: u64 = q.report.qualified_values.values().sum();
+        assert!(counted > 0, "{format:?}");
+        assert_eq!(counted, summary.qualified_values as u64, "{format:?}");
+        assert!(q
+            .report
+            .qualified_values
+            .keys()
+            .all(|a| a == "ferritin" || a == "neutrophils"));
+
+        let (a, b) = (&exact.cohort.measurements, &q.cohort.measurements);
+        assert_eq!(a.len(), b.len());
+        let mut seen = [0usize; 2];
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(
+                (x.patient, x.day, x.analyte, x.row),
+                (y.patient, y.day, y.analyte, y.row)
+            );
+            match y.qualifier {
+                Qualifier::None => assert_eq!(x.value, y.value),
+                Qualifier::Gt => {
+                    assert_eq!((y.analyte, y.value), (Analyte::Ferritin, 40000.0));
+                    assert!(x.value > y.value, "{x:?} {y:?}");
+                    seen[0] += 1;
+                }
+                Qualifier::Lt => {
+                    assert_eq!((y.analyte, y.value), (Analyte::Neutrophils, 0.1));
+                    assert!(x.value < y.value, "{x:?} {y:?}");
+                    seen[1] += 1;
+                }
+                other => panic!("unexpected qualifier {other:?}"),
+            }
+        }
+        eprintln!(
+            "{format:?}: qualified {:?}, >40000 {}, <0.1 {}",
+            q.report.qualified_values, seen[0], seen[1]
+        );
+        assert!(seen[1] > 0, "{format:?}: no <0.1 neutrophils");
+        let d = detect(&q.cohort, &set);
+        assert_eq!(d.episodes, exact_detection.episodes, "{format:?}");
+        assert_eq!(d.summary, exact_detection.summary, "{format:?}");
+    }
+}

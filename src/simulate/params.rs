@@ -268,8 +268,12 @@ pub struct SimParams {
     pub mimic: MimicParams,
     /// Fraction of patients whose laboratory reports values outside the assay range with a
     /// qualifier: ferritin above `qualified_ferritin_upper_limit` as `>LIMIT`, neutrophils below
-    /// `qualified_neutrophils_lower_limit` as `<LIMIT`. Default 0 (the loader does not read
-    /// qualified values yet). When > 0 the `value` column becomes text (CSV and Parquet).
+    /// `qualified_neutrophils_lower_limit` as `<LIMIT` (the loader reads them as censored
+    /// values). Default 0.5 (ASSUMPTION: no source for how many laboratories report bounds
+    /// rather than diluting ferritin or reporting `0.00` neutrophils; half of them is a
+    /// mid-range guess, 0–1 plausible). 0 gives exact values only. When > 0 the `value` column
+    /// becomes text (CSV and Parquet). Both limits are in units with factor 1 at every
+    /// simulated site (µg/L = ng/mL; 10^9/L = 10^3/µL), so they apply to the reported values.
     pub qualified_values_fraction: f64,
     /// Upper reporting limit of ferritin (µg/L = ng/mL) at qualifying laboratories (ASSUMPTION).
     pub qualified_ferritin_upper_limit: f64,
@@ -770,7 +774,7 @@ impl Default for SimParams {
 
             mimics: true,
             mimic: MimicParams::default(),
-            qualified_values_fraction: 0.0,
+            qualified_values_fraction: 0.5,
             qualified_ferritin_upper_limit: 40_000.0,
             qualified_neutrophils_lower_limit: 0.1,
         }
