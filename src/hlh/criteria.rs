@@ -608,6 +608,14 @@ pub struct Adaptations {
     /// Documented count recovery that ends a line's expected aplasia early (phase-aware
     /// cytopenia: a fall after recovery counts).
     pub recovery: Option<Recovery>,
+    /// With `IgnoreDuringAplasia`: aplasia-sensitive criteria are also not evaluable before
+    /// the first treatment line starts (cytopenia of the untreated leukaemia is explained).
+    pub ignore_before_first_line: bool,
+    /// With `IgnoreDuringAplasia`: values recorded inside an aplasia period (or before the
+    /// first line with `ignore_before_first_line`) never count for aplasia-sensitive criteria,
+    /// also after the period ends (otherwise a value from the last aplasia week stays in the
+    /// window for `window_days` after a documented recovery).
+    pub ignore_values_from_aplasia: bool,
 }
 
 impl Default for Adaptations {
@@ -618,6 +626,8 @@ impl Default for Adaptations {
             aplasia_intensities: vec![Intensity::Intensive],
             ferritin_threshold: None,
             recovery: None,
+            ignore_before_first_line: false,
+            ignore_values_from_aplasia: false,
         }
     }
 }
@@ -730,6 +740,12 @@ impl CriteriaSet {
         if let Some(t) = self.adaptations.ferritin_threshold {
             s.push_str(&format!(", ferritin threshold {t} µg/L"));
         }
+        if self.adaptations.ignore_before_first_line {
+            s.push_str(", cytopenias ignored before the first line");
+        }
+        if self.adaptations.ignore_values_from_aplasia {
+            s.push_str(" (values from those periods never count)");
+        }
         if let Some(r) = &self.adaptations.recovery {
             s.push_str(&format!(
                 ", aplasia ends at {} {} {} {} from day {}",
@@ -805,6 +821,10 @@ struct AdaptationsToml {
     ferritin_threshold: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     recovery: Option<RecoveryToml>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ignore_before_first_line: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ignore_values_from_aplasia: Option<bool>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -1316,6 +1336,8 @@ impl SetToml {
                 adaptations.ferritin_threshold =
                     Some(cx.finite("adaptations.ferritin_threshold", t)?);
             }
+            adaptations.ignore_before_first_line = a.ignore_before_first_line.unwrap_or(false);
+            adaptations.ignore_values_from_aplasia = a.ignore_values_from_aplasia.unwrap_or(false);
             if let Some(r) = a.recovery {
                 adaptations.recovery = Some(Recovery {
                     analyte: cx.analyte("adaptations.recovery.analyte", &r.analyte)?,
@@ -1324,6 +1346,16 @@ impl SetToml {
                     from_day: cx.days("adaptations.recovery.from_day", r.from_day)?,
                 });
             }
+        }
+        if adaptations.cytopenia_mode == CytopeniaMode::Count
+            && (adaptations.recovery.is_some()
+                || adaptations.ignore_before_first_line
+                || adaptations.ignore_values_from_aplasia)
+        {
+            return Err(cx.err(
+                "adaptations.cytopenia_mode",
+                "`recovery`, `ignore_before_first_line` and `ignore_values_from_aplasia` need cytopenia_mode = \"ignore_during_aplasia\"",
+            ));
         }
         if adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia
             && !criteria.iter().any(|c| c.aplasia_sensitive)
@@ -1403,6 +1435,8 @@ impl SetToml {
                     threshold: r.threshold,
                     from_day: i64::from(r.from_day),
                 }),
+                ignore_before_first_line: a.ignore_before_first_line.then_some(true),
+                ignore_values_from_aplasia: a.ignore_values_from_aplasia.then_some(true),
             }),
             criteria: s
                 .criteria
