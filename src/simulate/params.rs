@@ -230,13 +230,14 @@ pub struct SimParams {
     pub hlh_low_nk_prob: f64,
 
     // ---------------------------------------------------------------- febrile neutropenia
-    /// Probability of febrile neutropenia during an intensive induction/salvage.
+    /// Clean model only (`mimics = false`; the mimic model uses `mimic.fn_prob_*`): probability
+    /// of febrile neutropenia during an intensive induction/salvage.
     pub febrile_neutropenia_prob_intensive: f64,
     /// Same during a consolidation cycle or transplant.
     pub febrile_neutropenia_prob_consolidation: f64,
     /// Same during the first low-intensity cycle.
     pub febrile_neutropenia_prob_low: f64,
-    /// Probability that sCD25 is measured during a febrile-neutropenia episode (non-HLH value).
+    /// Clean model only: probability that sCD25 is measured during a febrile-neutropenia episode.
     pub scd25_prob_febrile_neutropenia: f64,
 
     // ---------------------------------------------------------------- measurement cadence
