@@ -139,6 +139,14 @@ enum Command {
         /// Table format.
         #[arg(long, value_enum, default_value = "parquet")]
         format: CliTableFormat,
+        /// The clean model without HLH mimics (patients without HLH stay below every HLH
+        /// rule; for validating estimators). Default: mimics of intensive AML therapy.
+        #[arg(long)]
+        clean: bool,
+        /// Model parameters from a JSON or TOML file (any subset of the `params` object of
+        /// truth_params.json; missing fields keep their defaults).
+        #[arg(long)]
+        params: Option<PathBuf>,
     },
     /// Kaplan–Meier survival (with Nelson–Aalen), medians and RMST, as R survfit.
     Km {
@@ -302,12 +310,12 @@ fn main() -> ExitCode {
         Command::Criteria { command: CriteriaCommand::Show { name } } => {
             cohort_cmds::criteria_show(&name).map(|t| print!("{t}")).map_err(|e| (e.exit_code(), e.to_string()))
         }
-        Command::Simulate { patients, seed, out, format } => {
+        Command::Simulate { patients, seed, out, format, clean, params } => {
             let format = match format {
                 CliTableFormat::Csv => SimFormat::Csv,
                 CliTableFormat::Parquet => SimFormat::Parquet,
             };
-            cohort_cmds::simulate_cmd(patients, seed, &out, format)
+            cohort_cmds::simulate_cmd(patients, seed, &out, format, clean, params.as_deref())
                 .map(|s| {
                     println!(
                         "wrote {}: {} patients, {} measurements, {} planted HLH episodes in {} patients",

@@ -9,7 +9,7 @@ use crate::hlh::validation::validation_summary;
 use crate::hlh::{builtin_toml, detect, write_validation_csv, CriteriaError, CriteriaSet, Detection, Truth, TruthError};
 use crate::report::output::OutputDir;
 use crate::report::ReportError;
-use crate::simulate::{simulate, SimError, SimFormat, SimOptions, SimSummary};
+use crate::simulate::{simulate, SimError, SimFormat, SimOptions, SimParams, SimSummary};
 
 /// Errors of the cohort-side subcommands.
 #[derive(Debug, Error)]
@@ -168,7 +168,34 @@ pub fn detect_cmd(
     Ok(summary)
 }
 
-/// `hemosurv simulate`.
-pub fn simulate_cmd(patients: usize, seed: u64, out: &Path, format: SimFormat) -> Result<SimSummary, CohortCommandError> {
-    Ok(simulate(&SimOptions::new(patients, seed, out, format))?)
+/// `hemosurv simulate`: default parameters, or those of `params` (JSON or TOML, by
+/// extension; missing fields keep their defaults); `clean` switches the mimic model off.
+pub fn simulate_cmd(
+    patients: usize,
+    seed: u64,
+    out: &Path,
+    format: SimFormat,
+    clean: bool,
+    params: Option<&Path>,
+) -> Result<SimSummary, CohortCommandError> {
+    let mut opts = SimOptions::new(patients, seed, out, format);
+    if let Some(path) = params {
+        opts.params = read_sim_params(path)?;
+    }
+    if clean {
+        opts.params.mimics = false;
+    }
+    Ok(simulate(&opts)?)
+}
+
+/// Read simulation parameters from a JSON (`.json`) or TOML file.
+fn read_sim_params(path: &Path) -> Result<SimParams, CohortCommandError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CohortCommandError::Io { path: path.to_path_buf(), source })?;
+    let invalid = |message: String| SimError::InvalidOption { name: format!("params ({})", path.display()), message };
+    let params = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+        serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?
+    } else {
+        toml::from_str(&text).map_err(|e| invalid(e.to_string()))?
+    };
+    Ok(params)
 }

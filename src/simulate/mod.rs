@@ -12,7 +12,51 @@
 //! Patients are generated in chunks of `chunk_size` in parallel (rayon); while chunk `k` is
 //! written, chunk `k + 1` is generated, so at most two chunks are held in memory.
 //!
-//! # The model (days are counted from the diagnosis date)
+//! # Two models: with HLH mimics (default) and clean
+//! By default (`SimParams::mimics = true`) the simulator models the **HLH mimics of intensive
+//! AML therapy**, so that patients without HLH come near, and often over, the printed HLH-2004
+//! and HScore thresholds, as in real induction courses; true HLH has a **gradual onset**. Every
+//! mimic parameter is a field of [`MimicParams`] with its source (`[Sn]` tags of
+//! `shared/clinical/aml-confounders.md`) or marked ASSUMPTION; `docs/simulation.md` has the
+//! table. `mimics = false` (`hemosurv simulate --clean`) is the earlier *clean* model, kept
+//! byte for byte (its draws come from the patient's main stream; everything the mimic model
+//! adds comes from a second stream), for validating estimators: there, patients without HLH
+//! stay below every HLH rule. The course (lines, responses, relapses, deaths) is the same
+//! model in both; the mimic model changes aplasia lengths (and hence assessment dates).
+//!
+//! **Mimic model** (see [`MimicParams`] for values and sources). Per intensive cycle
+//! (induction, salvage, consolidation, transplant conditioning): aplasia from day 7–10 with
+//! neutrophil recovery (≥ 0.5) at a log-normal day around 28 (13–51) and platelet recovery
+//! (≥ 20) around day 25, correlated, 4 days earlier after consolidation; Hb 70–90 g/L until a
+//! week after recovery (transfused); a planted episode overlapping the aplasia delays
+//! recovery until after its resolution. Febrile neutropenia with probability 0.85
+//! (induction) / 0.57 (consolidation, transplant) / 0.25 (low intensity), onset day 6–16,
+//! 1–2 days or (36 %) 3–10 days, daily maximum ~N(39.0, 0.55) clipped to 38.0–40.2 °C, a
+//! recurrence in 40 %; 30 % septic (ferritin × ~2, TG × ~1.35, AST × 1.5–3, fibrinogen
+//! ≤ 1.5 in 1.9 %, abdominal imaging in half with splenomegaly in 43 %), otherwise ferritin
+//! × ~1.4; sCD25 sent in 15 % of fever work-ups (log-normal, median 2800 U/mL). Ferritin:
+//! log-normal at diagnosis (median 600 µg/L, log-SD 1), ×0.7 in remission, plus 250 µg/L per
+//! week of transfused aplasia (half-life 180 days). TG log-normal (median 1.4 mmol/L), ×~1.35
+//! on parenteral nutrition/steroids (20 % of cycles) and in sepsis. DIC in 25 % (55 % at
+//! diagnosis, else within 10 days of the first line) for 5–14 days with a fibrinogen nadir of
+//! 0.7–2.3 g/L. Splenomegaly at diagnosis 15 %. Marrows on day ~15 of induction (age < 60)
+//! and at every response assessment, with incidental hemophagocytosis in 15 %. Drug AST rises
+//! (25 % of cycles, × 2–5). Post-remission prolonged cytopenia in 10 % (3–8 weeks). TG is
+//! measured at 50 % and fibrinogen at 80 % of chemistry draws; 30 % of routine draws move a
+//! day. **True HLH (mimic model)**: a 3–7-day prodrome (fever rising from 38 °C, ferritin
+//! rising log-linearly from the patient's own level, TG rising, fibrinogen and counts falling,
+//! AST rising), preceded in 60 % by a febrile (infectious) episode; the **onset** is the day the
+//! syndrome is fully developed — the first day the planted process shows its whole diagnostic
+//! picture (fever ≥ 38.3 °C daily, ferritin at its onset level = 30–70 % of the peak, TG
+//! and/or fibrinogen at their episode values, cytopenias), and the day of the HLH work-up:
+//! a full panel (counts, ferritin, TG, fibrinogen, AST, sCD25 when sent) is drawn on the onset
+//! day, splenomegaly (50 %) is documented then and the marrow (85 %; hemophagocytosis 90 %)
+//! within 3 days. Peak ferritin log-normal (median 20 000 µg/L, log-SD 0.8, 3000–250 000; ~20 %
+//! of peaks below 10 000) at 40 % of the episode; TG 3.2–6.5 mmol/L and/or fibrinogen 0.5–1.4
+//! g/L (50/25/25 % as in the clean model; otherwise TG 1.6–2.9, fibrinogen 1.6–2.4); sCD25
+//! sent in 60 % (median 10 000 U/mL); after resolution ferritin halves every 5 days.
+//!
+//! # The clean model (days are counted from the diagnosis date)
 //! **Baseline.** Diagnosis date uniform in `[diagnosis_start, diagnosis_end]` (2015–2022);
 //! sex F with probability 0.44; age ~ N(66, 13) clipped to 18–95 (1 decimal); ELN 2022 risk
 //! favorable/intermediate/adverse 25/30/45 %; FLT3 mutated 30 %; site `S01`–`S08` (SI units),
@@ -77,7 +121,7 @@
 //! the first year of remission and every 120 days later, chemistry at every 3rd visit.
 //! Temperature daily during fever. sCD25 only during HLH work-up (and in 5 % of
 //! febrile-neutropenia episodes, < 2400 U/mL). About 140 measurement rows per patient.
-//! Non-HLH values stay below every HLH rule: ferritin 300–1500 µg/L at baseline (≤ 1900),
+//! In the clean model, non-HLH values stay below every HLH rule: ferritin 300–1500 µg/L at baseline (≤ 1900),
 //! triglycerides ≤ 1.45 mmol/L, fibrinogen ≥ 2.6 g/L, no splenomegaly/hemophagocytosis
 //! findings — at most fever + cytopenias + ferritin ≥ 500 (3 of 8 HLH-2004 criteria) and an
 //! HScore ≤ ~120.
@@ -105,6 +149,7 @@
 //! parameter; `truth_params.json` reports both (`hlh_scheduled_*`, `hlh_patients_*`).
 
 mod labs;
+mod mimic;
 pub mod params;
 mod patient;
 mod rng;
@@ -117,7 +162,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use thiserror::Error;
 
-pub use params::{ByEln, DeathModel, SimParams};
+pub use params::{ByEln, DeathModel, MimicParams, SimParams};
 
 use patient::{simulate_patient, FirstLine, SimPatient};
 use writer::{Writer, TABLES};
@@ -148,7 +193,10 @@ impl FromStr for SimFormat {
         match s.trim().to_ascii_lowercase().as_str() {
             "csv" => Ok(SimFormat::Csv),
             "parquet" | "pq" => Ok(SimFormat::Parquet),
-            _ => Err(SimError::InvalidOption { name: "format".into(), message: format!("expected csv or parquet, got `{s}`") }),
+            _ => Err(SimError::InvalidOption {
+                name: "format".into(),
+                message: format!("expected csv or parquet, got `{s}`"),
+            }),
         }
     }
 }
@@ -178,8 +226,20 @@ pub struct SimOptions {
 
 impl SimOptions {
     /// Options with default parameters and a chunk size of 20 000.
-    pub fn new(patients: usize, seed: u64, out: impl Into<PathBuf>, format: SimFormat) -> SimOptions {
-        SimOptions { patients, seed, out: out.into(), format, chunk_size: 20_000, params: SimParams::default() }
+    pub fn new(
+        patients: usize,
+        seed: u64,
+        out: impl Into<PathBuf>,
+        format: SimFormat,
+    ) -> SimOptions {
+        SimOptions {
+            patients,
+            seed,
+            out: out.into(),
+            format,
+            chunk_size: 20_000,
+            params: SimParams::default(),
+        }
     }
 }
 
@@ -222,6 +282,8 @@ pub struct SimSummary {
     pub hlh_patients_low_intensity: usize,
     /// Patients at sites with non-canonical units (`S09`, `S10`).
     pub mixed_unit_patients: usize,
+    /// Measurements reported with a qualifier (`>`, `<`; see `qualified_values_fraction`).
+    pub qualified_values: usize,
     /// Files written (tables and `truth_params.json`).
     #[serde(skip)]
     pub files: Vec<PathBuf>,
@@ -236,6 +298,7 @@ impl SimSummary {
             self.patients_with_hlh += usize::from(has);
             self.patients_with_two_episodes += usize::from(p.episodes.len() >= 2);
             self.mixed_unit_patients += usize::from(p.site == "S09" || p.site == "S10");
+            self.qualified_values += p.measurements.iter().filter(|m| m.qualifier != 0).count();
             match p.first_line {
                 None => self.untreated += 1,
                 Some(FirstLine::Intensive) => {
@@ -315,17 +378,29 @@ pub fn simulate(opts: &SimOptions) -> Result<SimSummary, SimError> {
 }
 
 /// As [`simulate`], calling `progress(patients_written, patients_total)` after each chunk.
-pub fn simulate_with_progress(opts: &SimOptions, mut progress: impl FnMut(usize, usize)) -> Result<SimSummary, SimError> {
+pub fn simulate_with_progress(
+    opts: &SimOptions,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<SimSummary, SimError> {
     if opts.patients == 0 {
-        return Err(SimError::InvalidOption { name: "patients".into(), message: "must be at least 1".into() });
+        return Err(SimError::InvalidOption {
+            name: "patients".into(),
+            message: "must be at least 1".into(),
+        });
     }
     if opts.chunk_size == 0 {
-        return Err(SimError::InvalidOption { name: "chunk_size".into(), message: "must be at least 1".into() });
+        return Err(SimError::InvalidOption {
+            name: "chunk_size".into(),
+            message: "must be at least 1".into(),
+        });
     }
     opts.params.validate()?;
     let cal = opts.params.calendar()?;
     let out = &opts.out;
-    std::fs::create_dir_all(out).map_err(|e| SimError::Io { path: out.clone(), message: format!("cannot create output folder: {e}") })?;
+    std::fs::create_dir_all(out).map_err(|e| SimError::Io {
+        path: out.clone(),
+        message: format!("cannot create output folder: {e}"),
+    })?;
     let other = match opts.format {
         SimFormat::Csv => SimFormat::Parquet,
         SimFormat::Parquet => SimFormat::Csv,
@@ -345,10 +420,13 @@ pub fn simulate_with_progress(opts: &SimOptions, mut progress: impl FnMut(usize,
     let generate = |k: usize| -> Vec<SimPatient> {
         let lo = k * cs;
         let hi = (lo + cs).min(n);
-        (lo..hi).into_par_iter().map(|i| simulate_patient(i as u64, seed, params, &cal)).collect()
+        (lo..hi)
+            .into_par_iter()
+            .map(|i| simulate_patient(i as u64, seed, params, &cal))
+            .collect()
     };
 
-    let mut writer = Writer::create(out, opts.format)?;
+    let mut writer = Writer::create(out, opts.format, params.qualified_values_fraction > 0.0)?;
     let mut summary = SimSummary::default();
     let mut current = generate(0);
     for k in 0..n_chunks {
@@ -380,7 +458,11 @@ pub fn simulate_with_progress(opts: &SimOptions, mut progress: impl FnMut(usize,
     Ok(summary)
 }
 
-fn write_truth_params(out: &Path, opts: &SimOptions, summary: &SimSummary) -> Result<PathBuf, SimError> {
+fn write_truth_params(
+    out: &Path,
+    opts: &SimOptions,
+    summary: &SimSummary,
+) -> Result<PathBuf, SimError> {
     let doc = TruthParams {
         generator: "hemosurv simulate",
         version: env!("CARGO_PKG_VERSION"),
@@ -391,10 +473,19 @@ fn write_truth_params(out: &Path, opts: &SimOptions, summary: &SimSummary) -> Re
         summary,
     };
     let path = out.join("truth_params.json");
-    let mut text = serde_json::to_string_pretty(&doc).map_err(|e| SimError::Io { path: path.clone(), message: e.to_string() })?;
+    let mut text = serde_json::to_string_pretty(&doc).map_err(|e| SimError::Io {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
     text.push('\n');
     let tmp = out.join(".truth_params.json.partial");
-    std::fs::write(&tmp, text).map_err(|e| SimError::Io { path: tmp.clone(), message: e.to_string() })?;
-    std::fs::rename(&tmp, &path).map_err(|e| SimError::Io { path: path.clone(), message: e.to_string() })?;
+    std::fs::write(&tmp, text).map_err(|e| SimError::Io {
+        path: tmp.clone(),
+        message: e.to_string(),
+    })?;
+    std::fs::rename(&tmp, &path).map_err(|e| SimError::Io {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
     Ok(path)
 }
