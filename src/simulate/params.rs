@@ -1143,7 +1143,10 @@ mod tests {
         p.mimic.hlh_prodrome_max_days = 2;
         let e = p.validate().unwrap_err().to_string();
         assert!(e.contains("mimic.hlh_prodrome_max_days"), "{e}");
-        let p = SimParams { qualified_values_fraction: 2.0, ..SimParams::default() };
+        let p = SimParams {
+            qualified_values_fraction: 2.0,
+            ..SimParams::default()
+        };
         let e = p.validate().unwrap_err().to_string();
         assert!(e.contains("qualified_values_fraction"), "{e}");
     }
@@ -1153,10 +1156,16 @@ mod tests {
         let p = SimParams::default();
         let back: SimParams = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
         assert_eq!(back, p);
-        let q: SimParams = serde_json::from_str(r#"{"mimics": false, "mimic": {"dic_prob": 0.4}}"#).unwrap();
+        let q: SimParams =
+            serde_json::from_str(r#"{"mimics": false, "mimic": {"dic_prob": 0.4}}"#).unwrap();
         assert!(!q.mimics);
         assert_eq!(q.mimic.dic_prob, 0.4);
-        assert_eq!(q.mimic.fn_prob_induction, MimicParams::default().fn_prob_induction);
-        assert!(serde_json::from_str::<SimParams>(r#"{"mimic": {"dic_probability": 0.4}}"#).is_err());
+        assert_eq!(
+            q.mimic.fn_prob_induction,
+            MimicParams::default().fn_prob_induction
+        );
+        assert!(
+            serde_json::from_str::<SimParams>(r#"{"mimic": {"dic_probability": 0.4}}"#).is_err()
+        );
     }
 }
