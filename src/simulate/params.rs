@@ -1135,5 +1135,37 @@ mod tests {
         p.study_end = "2020-02-30".into();
         let e = p.validate().unwrap_err().to_string();
         assert!(e.contains("study_end"), "{e}");
+        let mut p = SimParams::default();
+        p.mimic.dic_prob = -0.1;
+        let e = p.validate().unwrap_err().to_string();
+        assert!(e.contains("mimic.dic_prob"), "{e}");
+        p.mimic.dic_prob = 0.25;
+        p.mimic.hlh_prodrome_max_days = 2;
+        let e = p.validate().unwrap_err().to_string();
+        assert!(e.contains("mimic.hlh_prodrome_max_days"), "{e}");
+        let p = SimParams {
+            qualified_values_fraction: 2.0,
+            ..SimParams::default()
+        };
+        let e = p.validate().unwrap_err().to_string();
+        assert!(e.contains("qualified_values_fraction"), "{e}");
+    }
+
+    #[test]
+    fn params_round_trip_and_partial_files_keep_defaults() {
+        let p = SimParams::default();
+        let back: SimParams = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+        let q: SimParams =
+            serde_json::from_str(r#"{"mimics": false, "mimic": {"dic_prob": 0.4}}"#).unwrap();
+        assert!(!q.mimics);
+        assert_eq!(q.mimic.dic_prob, 0.4);
+        assert_eq!(
+            q.mimic.fn_prob_induction,
+            MimicParams::default().fn_prob_induction
+        );
+        assert!(
+            serde_json::from_str::<SimParams>(r#"{"mimic": {"dic_probability": 0.4}}"#).is_err()
+        );
     }
 }
