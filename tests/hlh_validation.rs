@@ -2,6 +2,8 @@
 //! `binom.test` / `quantile(type = 7)`) on a small fixture; bad truth rows are rejected with
 //! file, row and column; `hemosurv detect --truth` writes `hlh_validation.csv`.
 
+#![allow(clippy::excessive_precision)] // R reference values as R prints them (17 digits)
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
