@@ -984,3 +984,511 @@ fn hlh_aml_detection_is_identical_for_any_thread_count() {
         "exactly the planted HLH patients"
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// Cross-check: the change-day sweep against a brute-force evaluation of every day
+// ------------------------------------------------------------------------------------------
+
+mod brute {
+    use hemosurv::cohort::{Cohort, Day, PatientIdx};
+    use hemosurv::hlh::{
+        CriteriaSet, Criterion, CriterionKind, CytopeniaMode, RuleKind, Temporal, Test,
+    };
+
+    /// Aplasia periods of patient `p` under `set` (inclusive day ranges).
+    pub fn aplasia(c: &Cohort, p: PatientIdx, set: &CriteriaSet) -> Vec<(Day, Day)> {
+        let a = &set.adaptations;
+        let mut v = Vec::new();
+        if a.cytopenia_mode != CytopeniaMode::IgnoreDuringAplasia {
+            return v;
+        }
+        let lines = c.treatments_of(p);
+        if a.ignore_before_first_line {
+            if let Some(first) = lines.iter().map(|l| l.start).min() {
+                v.push((Day::MIN, first - 1));
+            }
+        }
+        for l in lines
+            .iter()
+            .filter(|l| a.aplasia_intensities.contains(&l.intensity))
+        {
+            let mut last = l.start + a.aplasia_days as i32;
+            if let Some(r) = &a.recovery {
+                let rec = c
+                    .measurements_of(p)
+                    .iter()
+                    .filter(|m| {
+                        m.analyte == r.analyte
+                            && m.day >= l.start + r.from_day as i32
+                            && m.day <= last
+                    })
+                    .find(|m| r.comparator.holds(m.value, r.threshold));
+                if let Some(m) = rec {
+                    last = m.day - 1;
+                }
+            }
+            v.push((l.start, last));
+        }
+        v
+    }
+
+    fn inside(periods: &[(Day, Day)], d: Day) -> bool {
+        periods.iter().any(|&(a, b)| a <= d && d <= b)
+    }
+
+    /// (evaluable, met) of one test on `day`, from every record in `[day - w, day]`.
+    fn test(
+        c: &Cohort,
+        p: PatientIdx,
+        t: &Test,
+        temporal: Option<&Temporal>,
+        w: u32,
+        day: Day,
+        skip: &[(Day, Day)],
+    ) -> (bool, bool) {
+        let lo = day - w as i32;
+        let dx = c.patients[p as usize].diagnosis;
+        match t {
+            Test::Lab {
+                analyte,
+                comparator,
+                threshold,
+            } => {
+                let all: Vec<_> = c
+                    .measurements_of(p)
+                    .iter()
+                    .filter(|m| m.analyte == *analyte)
+                    .collect();
+                let holds = |v: f64| comparator.holds(v, *threshold);
+                let mut ev = false;
+                let mut met = false;
+                if let Some(Temporal::NewSinceDiagnosis { days }) = temporal {
+                    if all
+                        .iter()
+                        .any(|m| m.day <= dx + *days as i32 && holds(m.value))
+                    {
+                        return (false, false);
+                    }
+                }
+                for m in all
+                    .iter()
+                    .filter(|m| m.day >= lo && m.day <= day && !inside(skip, m.day))
+                {
+                    let (e, q) = match temporal {
+                        None => (true, holds(m.value)),
+                        Some(Temporal::NewSinceDiagnosis { days }) => {
+                            if m.day <= dx + *days as i32 {
+                                (false, false)
+                            } else {
+                                (true, holds(m.value))
+                            }
+                        }
+                        Some(Temporal::Relative {
+                            stat,
+                            lookback_days,
+                            comparator: rc,
+                            factor,
+                        }) => {
+                            if !holds(m.value) {
+                                (true, false)
+                            } else {
+                                let mut prior: Vec<f64> = all
+                                    .iter()
+                                    .filter(|e| {
+                                        e.day >= m.day - *lookback_days as i32 && e.day < m.day
+                                    })
+                                    .map(|e| e.value)
+                                    .collect();
+                                if prior.is_empty() {
+                                    (false, false)
+                                } else {
+                                    prior.sort_by(f64::total_cmp);
+                                    let n = prior.len();
+                                    let b = match stat.name() {
+                                        "min" => prior[0],
+                                        "max" => prior[n - 1],
+                                        _ => {
+                                            if n % 2 == 1 {
+                                                prior[n / 2]
+                                            } else {
+                                                (prior[n / 2 - 1] + prior[n / 2]) / 2.0
+                                            }
+                                        }
+                                    };
+                                    (true, rc.holds(m.value, factor * b))
+                                }
+                            }
+                        }
+                        Some(Temporal::Persistent { days, within_days }) => {
+                            let mut qd: Vec<Day> = all
+                                .iter()
+                                .filter(|e| {
+                                    e.day > m.day - *within_days as i32
+                                        && e.day <= m.day
+                                        && holds(e.value)
+                                })
+                                .map(|e| e.day)
+                                .collect();
+                            qd.dedup();
+                            (true, qd.len() as u32 >= *days)
+                        }
+                    };
+                    ev |= e;
+                    met |= q;
+                }
+                (ev, met)
+            }
+            Test::Finding(k) => {
+                let all: Vec<_> = c
+                    .findings_of(p)
+                    .iter()
+                    .filter(|f| f.finding == *k)
+                    .collect();
+                let cut = match temporal {
+                    Some(Temporal::NewSinceDiagnosis { days }) => {
+                        let cut = dx + *days as i32;
+                        if all.iter().any(|f| f.present && f.day <= cut) {
+                            return (false, false);
+                        }
+                        Some(cut)
+                    }
+                    _ => None,
+                };
+                let recs: Vec<bool> = all
+                    .iter()
+                    .filter(|f| f.day >= lo && f.day <= day && cut.is_none_or(|cu| f.day > cu))
+                    .map(|f| f.present)
+                    .collect();
+                (!recs.is_empty(), recs.iter().any(|x| *x))
+            }
+        }
+    }
+
+    /// (evaluable, met, points) of one criterion on `day`.
+    pub fn criterion(
+        c: &Cohort,
+        p: PatientIdx,
+        set: &CriteriaSet,
+        cr: &Criterion,
+        day: Day,
+        periods: &[(Day, Day)],
+    ) -> (bool, bool, f64) {
+        if cr.aplasia_sensitive && inside(periods, day) {
+            return (false, false, 0.0);
+        }
+        let skip: &[(Day, Day)] =
+            if cr.aplasia_sensitive && set.adaptations.ignore_values_from_aplasia {
+                periods
+            } else {
+                &[]
+            };
+        match &cr.kind {
+            CriterionKind::Single(t) => {
+                let (e, m) = test(
+                    c,
+                    p,
+                    t,
+                    cr.temporal.as_ref(),
+                    cr.window_for(t, None),
+                    day,
+                    skip,
+                );
+                (e, m, if m { cr.points.unwrap_or(0.0) } else { 0.0 })
+            }
+            CriterionKind::CountOf {
+                conditions,
+                min,
+                count_points,
+            } => {
+                let mut any = false;
+                let mut k = 0u32;
+                for cd in conditions {
+                    let (e, m) = test(
+                        c,
+                        p,
+                        &cd.test,
+                        cd.temporal.as_ref(),
+                        cr.window_for(&cd.test, cd.window_days),
+                        day,
+                        skip,
+                    );
+                    any |= e;
+                    k += u32::from(m);
+                }
+                let met = k >= *min;
+                let pts = if count_points.is_empty() {
+                    if met {
+                        cr.points.unwrap_or(0.0)
+                    } else {
+                        0.0
+                    }
+                } else {
+                    count_points
+                        .iter()
+                        .find(|x| x.count == k)
+                        .map_or(0.0, |x| x.points)
+                };
+                (any, met, pts)
+            }
+            CriterionKind::LabPoints {
+                analyte,
+                worst,
+                bands,
+            } => {
+                let lo = day - cr.points_window() as i32;
+                let vals: Vec<f64> = c
+                    .measurements_of(p)
+                    .iter()
+                    .filter(|m| {
+                        m.analyte == *analyte && m.day >= lo && m.day <= day && !inside(skip, m.day)
+                    })
+                    .map(|m| m.value)
+                    .collect();
+                if vals.is_empty() {
+                    return (false, false, 0.0);
+                }
+                let v = match worst {
+                    hemosurv::hlh::Worst::Max => {
+                        vals.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+                    }
+                    hemosurv::hlh::Worst::Min => vals.iter().copied().fold(f64::INFINITY, f64::min),
+                };
+                let pts = bands
+                    .iter()
+                    .find(|b| b.contains(v))
+                    .map_or(0.0, |b| b.points);
+                (true, pts > 0.0, pts)
+            }
+        }
+    }
+
+    /// (criteria met, evaluable, score, rule holds) of `set` on `day`.
+    pub fn day(
+        c: &Cohort,
+        p: PatientIdx,
+        set: &CriteriaSet,
+        day: Day,
+    ) -> (Vec<bool>, Vec<bool>, f64, bool) {
+        let periods = aplasia(c, p, set);
+        let r: Vec<(bool, bool, f64)> = set
+            .criteria
+            .iter()
+            .map(|cr| criterion(c, p, set, cr, day, &periods))
+            .collect();
+        let met: Vec<bool> = r.iter().map(|x| x.1).collect();
+        let ev: Vec<bool> = r.iter().map(|x| x.0).collect();
+        let score = r.iter().fold(0.0, |a, x| a + x.2);
+        let n_met = met.iter().filter(|x| **x).count() as u32;
+        let n_ev = ev.iter().filter(|x| **x).count() as u32;
+        let n = set.criteria.len() as u32;
+        let holds = match (set.rule.kind, set.rule.not_evaluable) {
+            (RuleKind::Count { min }, hemosurv::hlh::NotEvaluable::NotMet) => n_met >= min,
+            (RuleKind::Count { min }, hemosurv::hlh::NotEvaluable::Proportional { floor }) => {
+                f64::from(n_met)
+                    >= ((f64::from(min) * f64::from(n_ev) / f64::from(n)).ceil()).max(floor)
+            }
+            (RuleKind::Score { cutoff }, hemosurv::hlh::NotEvaluable::NotMet) => score >= cutoff,
+            (RuleKind::Score { cutoff }, hemosurv::hlh::NotEvaluable::Proportional { floor }) => {
+                let total: f64 = set.criteria.iter().map(|c| c.max_points()).sum();
+                let eval: f64 = set
+                    .criteria
+                    .iter()
+                    .zip(&ev)
+                    .filter(|(_, e)| **e)
+                    .map(|(c, _)| c.max_points())
+                    .sum();
+                score >= (cutoff * eval / total).max(floor)
+            }
+            (RuleKind::All, _) => met.iter().all(|x| *x),
+        };
+        let mandatory = set
+            .rule
+            .mandatory
+            .iter()
+            .all(|m| set.index_of(m).is_some_and(|i| met[i]));
+        (met, ev, score, holds && mandatory)
+    }
+}
+
+/// Deterministic pseudo-random numbers for the cross-check cohorts.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn int(&mut self, lo: i32, hi: i32) -> i32 {
+        lo + (self.next() * f64::from(hi - lo + 1)) as i32
+    }
+    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + self.next() * (hi - lo)
+    }
+}
+
+fn random_cohort(seed: u64, n: usize) -> Cohort {
+    let mut r = Lcg(seed);
+    let mut b = Builder::default();
+    for i in 0..n {
+        let p = b.patient(&format!("R{i}"), 160);
+        let start = r.int(0, 6);
+        b.line(p, 1, "7+3", Intensity::Intensive, start);
+        if r.next() < 0.4 {
+            b.line(p, 2, "alloSCT", Intensity::Transplant, r.int(60, 90));
+        }
+        // Ranges straddle every threshold of the sets under test; values of one analyte fall on
+        // shared days so that relative and persistence primitives have earlier values.
+        let spec: [(Analyte, f64, f64, bool); 9] = [
+            (Analyte::Ferritin, 5.0, 10.6, true), // log scale: ~150 .. 40,000
+            (Analyte::Fibrinogen, 0.5, 5.0, false),
+            (Analyte::Triglycerides, 0.8, 6.0, false),
+            (Analyte::Temperature, 36.5, 40.2, false),
+            (Analyte::Neutrophils, 0.05, 3.0, false),
+            (Analyte::Platelets, 5.0, 220.0, false),
+            (Analyte::Hemoglobin, 60.0, 130.0, false),
+            (Analyte::Scd25, 500.0, 16000.0, false),
+            (Analyte::Ast, 10.0, 300.0, false),
+        ];
+        for (a, lo, hi, log) in spec {
+            let k = r.int(0, 25);
+            for _ in 0..k {
+                let d = r.int(0, 150);
+                let v = r.range(lo, hi);
+                b.lab(
+                    p,
+                    d,
+                    a,
+                    if log {
+                        v.exp().round()
+                    } else {
+                        (v * 100.0).round() / 100.0
+                    },
+                );
+            }
+        }
+        for f in [
+            FindingKind::Splenomegaly,
+            FindingKind::Hepatomegaly,
+            FindingKind::Hemophagocytosis,
+        ] {
+            for _ in 0..r.int(0, 3) {
+                let present = r.next() < 0.6;
+                b.finding(p, r.int(0, 150), f, present);
+            }
+        }
+    }
+    b.build()
+}
+
+/// Every day of follow-up: the state of the last change day (from [`timeline`]) equals the
+/// brute-force evaluation of that day. Returns (days on which the rule holds, days checked).
+fn cross_check(c: &Cohort, set: &CriteriaSet) -> (usize, usize) {
+    let (mut positive, mut checked) = (0, 0);
+    for p in 0..c.patients.len() as PatientIdx {
+        let tl = hemosurv::hlh::timeline(c, set, p);
+        let until = c.patients[p as usize].end_of_follow_up();
+        for day in base() - 2..=until {
+            let (met, ev, score, holds) = brute::day(c, p, set, day);
+            let (got_met, got_ev, got_score, got_holds) =
+                match tl.iter().rev().find(|e| e.day <= day) {
+                    Some(e) => (
+                        e.criteria.iter().map(|s| s.met).collect(),
+                        e.criteria.iter().map(|s| s.evaluable).collect(),
+                        e.score,
+                        e.holds,
+                    ),
+                    None => (
+                        vec![false; set.criteria.len()],
+                        vec![false; set.criteria.len()],
+                        e_score(set),
+                        false,
+                    ),
+                };
+            let d = day - base();
+            assert_eq!(got_met, met, "{}: patient {p} day {d}: met", set.name);
+            assert_eq!(got_ev, ev, "{}: patient {p} day {d}: evaluable", set.name);
+            if let Some(s) = got_score {
+                assert_eq!(s, score, "{}: patient {p} day {d}: score", set.name);
+            }
+            assert_eq!(got_holds, holds, "{}: patient {p} day {d}: rule", set.name);
+            positive += usize::from(holds);
+            checked += 1;
+        }
+    }
+    (positive, checked)
+}
+
+/// The score before any data: 0 for score rules.
+fn e_score(set: &CriteriaSet) -> Option<f64> {
+    matches!(set.rule.kind, hemosurv::hlh::RuleKind::Score { .. }).then_some(0.0)
+}
+
+#[test]
+fn sweep_matches_brute_force_for_hlh_aml_and_the_primitives() {
+    let c = random_cohort(20261201, 60);
+    let (pos, n) = cross_check(&c, &aml());
+    assert!(
+        pos > 100 && pos < n / 2,
+        "the random cohort exercises both outcomes: {pos} of {n}"
+    );
+    // Every primitive in a count rule with the proportional policy, median and max baselines,
+    // persistence on counts, recovery on platelets without ignore_values_from_aplasia.
+    let s = custom(
+        r#"
+        name = "all_primitives"
+        companion_hscore = true
+        [rule]
+        kind = "count"
+        min = 4
+        not_evaluable = "proportional"
+        floor = 2
+        [adaptations]
+        cytopenia_mode = "ignore_during_aplasia"
+        aplasia_days = 28
+        aplasia_intensities = ["intensive"]
+        recovery = { analyte = "platelets", comparator = ">", threshold = 50.0, from_day = 10 }
+        [[criteria]]
+        name = "ferritin_fall"
+        kind = "lab"
+        analyte = "ferritin"
+        comparator = "<"
+        threshold = 5000
+        relative = { baseline = "max", lookback_days = 10, comparator = "<=", factor = 0.5 }
+        window_days = 3
+        [[criteria]]
+        name = "tg_rise_median"
+        kind = "lab"
+        analyte = "triglycerides"
+        comparator = ">"
+        threshold = 2.0
+        relative = { baseline = "median", lookback_days = 21, comparator = ">", factor = 1.5 }
+        [[criteria]]
+        name = "low_anc_persisting"
+        kind = "lab"
+        analyte = "neutrophils"
+        comparator = "<"
+        threshold = 0.5
+        persistent = { days = 2, within_days = 10 }
+        aplasia_sensitive = true
+        [[criteria]]
+        name = "new_findings"
+        kind = "count_of"
+        min = 1
+        conditions = [
+          { finding = "hemophagocytosis", new_since_diagnosis_days = 0 },
+          { analyte = "ast", comparator = ">=", threshold = 100.0, new_since_diagnosis_days = 20 },
+          { finding = "splenomegaly", window_days = 5 },
+        ]
+        [[criteria]]
+        name = "scd25"
+        kind = "lab"
+        analyte = "scd25"
+        comparator = ">"
+        threshold = 3900
+    "#,
+    );
+    let (pos, n) = cross_check(&c, &s);
+    assert!(pos > 100 && pos < n / 2, "{pos} of {n}");
+}
