@@ -110,7 +110,7 @@ enum Command {
         #[arg(long, default_value = "out/detect")]
         out: PathBuf,
         /// Truth table (patient_id, episode, onset_date, ...): writes hlh_validation.csv
-        /// [default: COHORT/truth.csv if present].
+        /// [default: COHORT/truth.csv or truth.parquet if present].
         #[arg(long)]
         truth: Option<PathBuf>,
         /// Replace an existing output folder.

@@ -183,6 +183,28 @@ fn metrics_equal_hand_computed_values() {
 }
 
 #[test]
+fn truth_loads_from_parquet_like_from_csv() {
+    let c = cohort();
+    let csv = Truth::load(&fixture("truth.csv"), &c).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pq = dir.path().join("truth.parquet");
+    hemosurv::io::table::csv_to_parquet(&fixture("truth.csv"), &pq).unwrap();
+    let from_pq = Truth::load(&pq, &c).unwrap();
+    assert_eq!(from_pq, csv);
+    // A missing column is named.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "patient_id,episode,onset_date,line,regimen\nP01,1,2020-02-01,1,7+3\n",
+    )
+    .unwrap();
+    let bad_pq = dir.path().join("bad.parquet");
+    hemosurv::io::table::csv_to_parquet(&bad, &bad_pq).unwrap();
+    let e = Truth::load(&bad_pq, &c).unwrap_err();
+    assert_eq!((e.row, e.column.as_str()), (0, "resolution_date"), "{e}");
+}
+
+#[test]
 fn quantile_type7_matches_r() {
     // R: quantile(c(1, 2, 4, 7, 11), c(0, 0.1, 0.25, 0.5, 0.9, 1), type = 7)
     //    = 1, 1.4, 2, 4, 9.4, 11
