@@ -298,3 +298,78 @@ fn cox_terms_with_commas_are_quoted() {
     let line = text.lines().nth(1).unwrap();
     assert!(line.starts_with('"') && line.contains("z,w\""), "{text}");
 }
+
+/// Fields of one CSV record (RFC 4180 quoting; no line breaks inside fields here).
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    out.push(field);
+    out
+}
+
+/// Issue 11, item 1: the report opens with key results, and every number there equals the
+/// cell of the table it links to (and is shown as that value rounded).
+#[test]
+fn key_results_numbers_equal_their_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = sample_subset(dir.path());
+    let out = dir.path().join("o");
+    let o = hemosurv().args(["run", cohort.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let key_at = html.find("<ul class=\"key-results\">").expect("key results list");
+    assert!(key_at < html.find("id=\"tab-1\"").unwrap_or(usize::MAX) && html[..key_at].contains("Key results"), "key results come first");
+    let section = &html[key_at..key_at + html[key_at..].find("</ul>").unwrap()];
+    let attr = |tag: &str, name: &str| -> String {
+        let start = tag.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        let end = start + tag[start..].find('"').unwrap();
+        tag[start..end].replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"")
+    };
+    let mut checked = 0;
+    for piece in section.split("<a class=\"key\"").skip(1) {
+        let tag = &piece[..piece.find('>').unwrap()];
+        let shown = &piece[piece.find('>').unwrap() + 1..piece.find("</a>").unwrap()];
+        let (table, key, column, value) = (attr(tag, "data-table"), attr(tag, "data-key"), attr(tag, "data-column"), attr(tag, "data-value"));
+        assert!(html.contains(&format!("id=\"table-{table}\"")), "link target of {table}");
+        let text = std::fs::read_to_string(out.join(format!("tables/{table}.csv"))).unwrap();
+        let mut lines = text.lines();
+        let header = csv_fields(lines.next().unwrap());
+        let col = |c: &str| header.iter().position(|h| h == c).unwrap_or_else(|| panic!("{table}: no column {c}"));
+        let wanted: Vec<(usize, String)> = key
+            .split(';')
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap();
+                (col(k), v.to_string())
+            })
+            .collect();
+        let rows: Vec<Vec<String>> = lines.map(csv_fields).filter(|r| wanted.iter().all(|(k, v)| &r[*k] == v)).collect();
+        assert_eq!(rows.len(), 1, "{table} [{key}]: one row");
+        let cell: f64 = rows[0][col(&column)].parse().unwrap();
+        let value: f64 = value.parse().unwrap();
+        assert_eq!(cell, value, "{table} [{key}] {column}");
+        // The text shows the value rounded: the digits in it are within half a unit of the last digit shown.
+        let digits: String = shown.chars().filter(|c| c.is_ascii_digit() || *c == '.').collect();
+        let scale = if shown.ends_with('%') { 100.0 } else { 1.0 };
+        if let Ok(x) = digits.parse::<f64>() {
+            if !shown.contains('<') {
+                let decimals = digits.split('.').nth(1).map_or(0, str::len) as i32;
+                assert!((x - value * scale).abs() <= 0.5 * 10f64.powi(-decimals) + 1e-12, "{shown} vs {value}");
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} linked numbers");
+}

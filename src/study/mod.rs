@@ -13,6 +13,7 @@ pub mod exposure;
 pub mod figures;
 pub mod grid;
 pub mod incidence;
+pub mod key_results;
 pub mod outputs;
 pub mod response;
 pub mod run;

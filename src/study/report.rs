@@ -108,6 +108,7 @@ pub(crate) fn write_report(
     dataset: &Dataset,
     outs: &RunOutputs,
     figures: &FigureSet,
+    primary: &str,
 ) -> Result<(), StudyError> {
     let title = cfg.title.clone().unwrap_or_else(|| "hemosurv study report".to_string());
     let mut report = Report::new(title);
@@ -163,6 +164,16 @@ pub(crate) fn write_report(
         let t = parse_csv(&p.name, &p.bytes, report.max_table_rows);
         sections[section_of(&p.name)].tables.push((t, p.caption.clone()));
     }
+    let key = Section {
+        heading: "Key results".into(),
+        facts: super::key_results::key_results(cfg, outs, primary),
+        paragraphs: vec![format!(
+            "HLH is defined by the primary criteria set `{primary}`; the other definitions are reported beside it in the tables below. \
+             Each number links to the table it comes from."
+        )],
+        ..Section::default()
+    };
+    sections.insert(0, key);
     report.sections = sections;
     report.write_html(&out.path().join("report.html"))?;
     Ok(())

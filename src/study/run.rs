@@ -289,7 +289,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     }
     std::fs::write(out.path().join("validation.json"), loaded.report.to_json())
         .map_err(|e| StudyError::Io { path: out.path().join("validation.json"), source: e })?;
-    super::report::write_report(&out, &cfg, &loaded, &dataset, &outs, &figure_set)?;
+    super::report::write_report(&out, &cfg, &loaded, &dataset, &outs, &figure_set, &detections[primary].criteria_set)?;
     timer.end("report");
 
     let wall = t0.elapsed().as_secs_f64();
