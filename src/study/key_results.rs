@@ -60,6 +60,21 @@ fn p_value(p: f64) -> String {
     }
 }
 
+/// The median of a Simon–Makuch curve: the time (as written) of the first row with survival
+/// at or below one half (R's `survfit` median, without its sqrt(eps) tolerance), if reached.
+fn simon_makuch_median(t: &CsvTable, set: &str, state: &str) -> Option<String> {
+    let col = |c: &str| t.columns.iter().position(|x| x == c);
+    let (cs, st, time, surv) = (col("criteria_set")?, col("state")?, col("time")?, col("surv")?);
+    t.rows
+        .iter()
+        .filter(|r| matches!(&r[cs], Cell::Str(s) if s == set) && matches!(&r[st], Cell::Str(s) if s == state))
+        .find(|r| matches!(&r[surv], Cell::Str(s) if s.parse::<f64>().is_ok_and(|v| v <= 0.5)))
+        .and_then(|r| match &r[time] {
+            Cell::Str(s) => Some(s.clone()),
+            _ => None,
+        })
+}
+
 /// The key-results sentences of a run (a sentence is left out when its table is absent or its
 /// numbers are NA; the list of analyses not computed says why).
 pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -> Vec<Vec<FactPart>> {
@@ -144,6 +159,20 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
                 ),
             ]);
         }
+    }
+    if let Some(sm) = table(outs, "os_simon_makuch_by_hlh") {
+        let mut parts = vec![text(format!("Median overall survival by time-dependent HLH status ({primary}, Simon–Makuch): "))];
+        for (k, state) in ["HLH", "no HLH"].into_iter().enumerate() {
+            if k > 0 {
+                parts.push(text(" vs "));
+            }
+            match simon_makuch_median(&sm, primary, state) {
+                Some(t) => parts.extend([number(&sm, &[("criteria_set", primary), ("state", state), ("time", t.as_str())], "time", count).unwrap_or_else(|| text("NA")), text(format!(" days {}", if state == "HLH" { "with HLH" } else { "without" }))]),
+                None => parts.push(text(format!("not reached {}", if state == "HLH" { "with HLH" } else { "without" }))),
+            }
+        }
+        parts.push(text("."));
+        facts.push(parts);
     }
     if let Some(resp) = table(outs, "response_by_line_regimen") {
         let mut parts = vec![text("First-line composite CR (CR + CRh + CRi) by regimen: ")];
