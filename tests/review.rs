@@ -13,7 +13,7 @@ use hemosurv::cohort::{
     LoadOptions, Patient, Severity,
 };
 use hemosurv::commands::review::{adjudication_summary, reviewer_kappa};
-use hemosurv::hlh::{Detection, DetectionSummary, DiseaseStatus, Episode};
+use hemosurv::hlh::{Detection, DetectionSummary, DiseaseStatus, Episode, BUILTIN_NAMES};
 use hemosurv::stats::agreement::cohen_kappa;
 use polars::prelude::*;
 use serde_json::Value;
@@ -343,12 +343,21 @@ fn valid_adjudications_load_from_parquet() {
 
 // ---------------------------------------------------------------- hemosurv review
 
-const SET_NAMES: [&str; 3] = ["hlh2004", "hscore", "ohi"];
+/// The sets compared in the content tests, given explicitly so that a new built-in set does
+/// not change the expected sheet.
+const SETS: [&str; 6] = [
+    "--criteria",
+    "hlh2004",
+    "--criteria",
+    "hscore",
+    "--criteria",
+    "ohi",
+];
 
 #[test]
-fn review_writes_a_blinded_sheet_and_its_key() {
+fn review_defaults_to_every_builtin_set() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let out = tmp.path().join("sheets/review.csv");
+    let out = tmp.path().join("review.csv");
     let cohort = cohorts().join("adjudications_review");
     let o = hemosurv(&[
         "review",
@@ -357,9 +366,46 @@ fn review_writes_a_blinded_sheet_and_its_key() {
         out.to_str().expect("utf8"),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (kh, krows) = read_sheet(&tmp.path().join("review_key.csv"));
+    let sets: Vec<&str> = krows.iter().map(|r| cell(&kh, r, "criteria_set")).collect();
+    assert_eq!(sets, BUILTIN_NAMES.to_vec());
+    let text = fs::read_to_string(&out).expect("review.csv").to_lowercase();
+    for name in BUILTIN_NAMES {
+        assert!(!text.contains(name), "set name {name} in the blinded sheet");
+    }
+    let (h, _) = read_sheet(&out);
+    let defs = h
+        .iter()
+        .filter(|c| c.starts_with("definition_") && c.ends_with("_criteria"))
+        .count();
+    assert_eq!(defs, BUILTIN_NAMES.len());
+}
+
+/// `hemosurv review COHORT --out OUT` with the sets of [`SETS`] (and `--force`).
+fn review_sets(cohort: &Path, out: &Path, force: bool) -> std::process::Output {
+    let mut args = vec![
+        "review",
+        cohort.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+    ];
+    args.extend(SETS);
+    if force {
+        args.push("--force");
+    }
+    hemosurv(&args)
+}
+
+#[test]
+fn review_writes_a_blinded_sheet_and_its_key() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("sheets/review.csv");
+    let cohort = cohorts().join("adjudications_review");
+    let o = review_sets(&cohort, &out, false);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = fs::read_to_string(&out).expect("review.csv");
     let lower = text.to_lowercase();
-    for name in SET_NAMES {
+    for name in ["hlh2004", "hscore", "ohi"] {
         assert!(
             !lower.contains(name),
             "set name {name} in the blinded sheet:\n{text}"
@@ -472,23 +518,12 @@ fn review_writes_a_blinded_sheet_and_its_key() {
     // No adjudications table: no agreement files.
     assert!(!tmp.path().join("sheets/review_ppv.csv").exists());
     // A second run does not overwrite the (possibly filled-in) sheet without --force.
-    let o = hemosurv(&[
-        "review",
-        cohort.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-    ]);
+    let o = review_sets(&cohort, &out, false);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("already exists"));
     assert_eq!(fs::read_to_string(&out).expect("sheet"), text);
     // Same input, same bytes.
-    let o = hemosurv(&[
-        "review",
-        cohort.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-        "--force",
-    ]);
+    let o = review_sets(&cohort, &out, true);
     assert!(o.status.success());
     assert_eq!(fs::read_to_string(&out).expect("sheet"), text);
 }
@@ -500,12 +535,7 @@ fn filled_in_sheet_loads_as_adjudications_and_gives_ppv() {
     fs::create_dir(&cohort).expect("mkdir");
     copy_fixture("adjudications_review", &cohort);
     let out = tmp.path().join("review.csv");
-    let o = hemosurv(&[
-        "review",
-        cohort.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-    ]);
+    let o = review_sets(&cohort, &out, false);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // The reviewer fills in decision and reviewer; the sheet itself becomes the adjudications table.
     let text = fs::read_to_string(&out).expect("sheet");
@@ -523,12 +553,7 @@ fn filled_in_sheet_loads_as_adjudications_and_gives_ppv() {
     }
     fs::write(cohort.join("adjudications.csv"), filled).expect("write");
     let out2 = tmp.path().join("second.csv");
-    let o = hemosurv(&[
-        "review",
-        cohort.to_str().expect("utf8"),
-        "--out",
-        out2.to_str().expect("utf8"),
-    ]);
+    let o = review_sets(&cohort, &out2, false);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (h, rows) = read_sheet(&tmp.path().join("second_ppv.csv"));
     let by_set: BTreeMap<&str, &Vec<String>> = rows
@@ -554,6 +579,12 @@ fn filled_in_sheet_loads_as_adjudications_and_gives_ppv() {
         cell(&kh, &krows[0], "note"),
         "no two reviewers rated the same case"
     );
+    // Without the table again, --force removes the agreement files of the earlier run.
+    fs::remove_file(cohort.join("adjudications.csv")).expect("rm");
+    let o = review_sets(&cohort, &out2, true);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!tmp.path().join("second_ppv.csv").exists());
+    assert!(!tmp.path().join("second_kappa.csv").exists());
 }
 
 // ---------------------------------------------------------------- kappa against R

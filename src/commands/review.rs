@@ -838,6 +838,13 @@ pub fn review_cmd(args: &ReviewArgs) -> Result<ReviewSummary, ReviewError> {
         loaded.report.write_rejects_csv(&p)?;
         written.push(p);
     }
+    // With --force, outputs of an earlier run that this run does not produce would be stale.
+    for n in &names[2..] {
+        let p = dir.join(format!("{n}.csv"));
+        if !written.contains(&p) && p.is_file() {
+            std::fs::remove_file(&p).map_err(|source| ReviewError::Io { path: p.clone(), source })?;
+        }
+    }
     Ok(ReviewSummary {
         definitions: sets.len(),
         episodes: detections.iter().map(|d| d.episodes.len()).sum(),
