@@ -817,3 +817,24 @@ fn rows_detection() -> Vec<Detection> {
         },
     }]
 }
+
+#[test]
+fn review_of_a_cohort_without_episodes_gives_na_with_reasons() {
+    // Patients and adjudications only: no measurements, so no episode under any definition.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("review.csv");
+    let o = review_sets(&cohorts().join("adjudications_kappa"), &out, false);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (h, rows) = read_sheet(&out);
+    assert!(rows.is_empty() && h.len() > 30);
+    let (ph, prow) = read_sheet(&tmp.path().join("review_ppv.csv"));
+    assert_eq!(prow.len(), 3);
+    for r in &prow {
+        assert_eq!((cell(&ph, r, "episodes"), cell(&ph, r, "ppv")), ("0", ""));
+        assert!(cell(&ph, r, "note").contains("no episode of this definition matched"));
+    }
+    let (kh, krow) = read_sheet(&tmp.path().join("review_kappa.csv"));
+    let e = &expected_json("kappa_expected.json")["three_decisions"];
+    let kappa: f64 = cell(&kh, &krow[0], "kappa").parse().expect("kappa");
+    assert!(rel_close(kappa, e["kappa"].as_f64().expect("kappa"), 1e-12));
+}

@@ -842,7 +842,10 @@ pub fn review_cmd(args: &ReviewArgs) -> Result<ReviewSummary, ReviewError> {
     for n in &names[2..] {
         let p = dir.join(format!("{n}.csv"));
         if !written.contains(&p) && p.is_file() {
-            std::fs::remove_file(&p).map_err(|source| ReviewError::Io { path: p.clone(), source })?;
+            std::fs::remove_file(&p).map_err(|source| ReviewError::Io {
+                path: p.clone(),
+                source,
+            })?;
         }
     }
     Ok(ReviewSummary {
