@@ -861,6 +861,71 @@ pub fn review_cmd(args: &ReviewArgs) -> Result<ReviewSummary, ReviewError> {
 mod tests {
     use super::*;
 
+    use crate::hlh::{DetectionSummary, DiseaseStatus, Episode};
+
+    fn det(name: &str, eps: &[(u32, Day, Day)]) -> Detection {
+        let episodes = eps
+            .iter()
+            .map(|&(patient, onset, end)| Episode {
+                patient,
+                patient_id: format!("P{patient}"),
+                episode: 1,
+                criteria_set: name.into(),
+                onset,
+                end,
+                ongoing_at_end_of_follow_up: false,
+                criteria_met_at_onset: vec![],
+                max_criteria: 0,
+                evaluable_criteria: 0,
+                n_criteria: 0,
+                score_at_onset: None,
+                hscore_at_onset: None,
+                max_hscore: None,
+                hscore_probability: None,
+                treatment: None,
+                disease_status: DiseaseStatus::BeforeFirstResponse,
+            })
+            .collect();
+        Detection {
+            criteria_set: name.into(),
+            rule: String::new(),
+            has_hscore: false,
+            episodes,
+            evidence: vec![],
+            summary: DetectionSummary {
+                patients_screened: 0,
+                patients_evaluable: 0,
+                patients_with_episode: 0,
+                episodes: 0,
+                by_first_line_intensity: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn merge_rule() {
+        // Patient 0: [10,20] (A) and [20,30] (B) share day 20 -> merged; [25,41] (C) overlaps
+        // and extends to 41, so [40,45] (A) joins the chain; [46,50] (B) starts the day after
+        // -> a new candidate. Patient 1's episode on the same days stays separate.
+        let a = det("a", &[(0, 10, 20), (0, 40, 45), (1, 20, 30)]);
+        let b = det("b", &[(0, 20, 30), (0, 46, 50)]);
+        let c = det("c", &[(0, 25, 41)]);
+        let got = candidates(&[a, b, c]);
+        let summary: Vec<(u32, PatientIdx, Day, Day, Vec<(usize, usize)>)> = got
+            .into_iter()
+            .map(|c| (c.id, c.patient, c.onset, c.end, c.members))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (1, 0, 10, 45, vec![(0, 0), (0, 1), (1, 0), (2, 0)]),
+                (2, 0, 46, 50, vec![(1, 1)]),
+                (3, 1, 20, 30, vec![(0, 2)]),
+            ]
+        );
+        assert!(candidates(&[]).is_empty());
+    }
+
     #[test]
     fn letters() {
         assert_eq!(definition_letter(0), "A");
