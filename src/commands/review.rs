@@ -911,16 +911,19 @@ mod tests {
         let b = det("b", &[(0, 20, 30), (0, 46, 50)]);
         let c = det("c", &[(0, 25, 41)]);
         let got = candidates(&[a, b, c]);
-        let summary: Vec<(u32, PatientIdx, Day, Day, Vec<(usize, usize)>)> = got
-            .into_iter()
-            .map(|c| (c.id, c.patient, c.onset, c.end, c.members))
-            .collect();
+        let cand = |id, patient, onset, end, members: &[(usize, usize)]| Candidate {
+            id,
+            patient,
+            onset,
+            end,
+            members: members.to_vec(),
+        };
         assert_eq!(
-            summary,
+            got,
             vec![
-                (1, 0, 10, 45, vec![(0, 0), (0, 1), (1, 0), (2, 0)]),
-                (2, 0, 46, 50, vec![(1, 1)]),
-                (3, 1, 20, 30, vec![(0, 2)]),
+                cand(1, 0, 10, 45, &[(0, 0), (0, 1), (1, 0), (2, 0)]),
+                cand(2, 0, 46, 50, &[(1, 1)]),
+                cand(3, 1, 20, 30, &[(0, 2)]),
             ]
         );
         assert!(candidates(&[]).is_empty());
