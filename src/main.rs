@@ -59,7 +59,7 @@ enum CliTableFormat {
 enum CriteriaCommand {
     /// Print a criteria set (built-in name or TOML file) as TOML.
     Show {
-        /// hlh2004, hscore, ohi, or a path to a TOML file.
+        /// hlh2004, hscore, ohi, hlh_aml, or a path to a TOML file.
         name: String,
     },
 }
@@ -85,6 +85,10 @@ enum Command {
         /// Move rows with errors to rejects.csv instead of failing.
         #[arg(long)]
         quarantine: bool,
+        /// Truth table (patient_id, episode, onset_date, ...) to validate every definition
+        /// against [default: COHORT/truth.csv if present].
+        #[arg(long)]
+        truth: Option<PathBuf>,
     },
     /// Check a cohort folder against the data contract (exit 2 on errors).
     Validate {
@@ -106,12 +110,16 @@ enum Command {
     Detect {
         /// Cohort folder.
         cohort: PathBuf,
-        /// Criteria sets: hlh2004, hscore, ohi, or TOML files (repeatable).
+        /// Criteria sets: hlh2004, hscore, ohi, hlh_aml, or TOML files (repeatable).
         #[arg(long, default_values_t = vec!["hlh2004".to_string()])]
         criteria: Vec<String>,
         /// Output folder.
         #[arg(long, default_value = "out/detect")]
         out: PathBuf,
+        /// Truth table (patient_id, episode, onset_date, ...): writes hlh_validation.csv
+        /// [default: COHORT/truth.csv if present].
+        #[arg(long)]
+        truth: Option<PathBuf>,
         /// Replace an existing output folder.
         #[arg(long)]
         force: bool,
@@ -159,6 +167,14 @@ enum Command {
         /// Table format.
         #[arg(long, value_enum, default_value = "parquet")]
         format: CliTableFormat,
+        /// The clean model without HLH mimics (patients without HLH stay below every HLH
+        /// rule; for validating estimators). Default: mimics of intensive AML therapy.
+        #[arg(long)]
+        clean: bool,
+        /// Model parameters from a JSON or TOML file (any subset of the `params` object of
+        /// truth_params.json; missing fields keep their defaults).
+        #[arg(long)]
+        params: Option<PathBuf>,
     },
     /// Kaplan–Meier survival (with Nelson–Aalen), medians and RMST, as R survfit.
     Km {
@@ -273,10 +289,10 @@ fn report(paths: Vec<PathBuf>) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<(), (u8, String)> = match cli.command {
-        Command::Run { cohort, study, out, force, quiet, quarantine } => {
+        Command::Run { cohort, study, out, force, quiet, quarantine, truth } => {
             let out = out.unwrap_or_else(|| PathBuf::from("out").join(cohort.file_name().unwrap_or_default()));
             let quiet = quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let opts = RunOptions { cohort_dir: cohort, study, out, force, quiet, quarantine, command: std::env::args().collect() };
+            let opts = RunOptions { cohort_dir: cohort, study, out, force, quiet, quarantine, truth, command: std::env::args().collect() };
             study::run(&opts)
                 .map(|s| {
                     println!(
@@ -313,7 +329,7 @@ fn main() -> ExitCode {
                 Err(e) => Err((e.exit_code(), e.to_string())),
             }
         }
-        Command::Detect { cohort, criteria, out, force, quarantine } => cohort_cmds::detect_cmd(&cohort, &criteria, &out, force, quarantine)
+        Command::Detect { cohort, criteria, out, force, quarantine, truth } => cohort_cmds::detect_cmd(&cohort, &criteria, &out, force, quarantine, truth.as_deref())
             .map(|s| {
                 print!("{s}");
                 println!("wrote {}", out.display());
@@ -334,12 +350,12 @@ fn main() -> ExitCode {
         Command::Criteria { command: CriteriaCommand::Show { name } } => {
             cohort_cmds::criteria_show(&name).map(|t| print!("{t}")).map_err(|e| (e.exit_code(), e.to_string()))
         }
-        Command::Simulate { patients, seed, out, format } => {
+        Command::Simulate { patients, seed, out, format, clean, params } => {
             let format = match format {
                 CliTableFormat::Csv => SimFormat::Csv,
                 CliTableFormat::Parquet => SimFormat::Parquet,
             };
-            cohort_cmds::simulate_cmd(patients, seed, &out, format)
+            cohort_cmds::simulate_cmd(patients, seed, &out, format, clean, params.as_deref())
                 .map(|s| {
                     println!(
                         "wrote {}: {} patients, {} measurements, {} planted HLH episodes in {} patients",

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::cohort::{load_cohort, validate_dir, CohortError, LoadOptions};
-use crate::hlh::{builtin_toml, detect, CriteriaError, CriteriaSet};
+use crate::hlh::validation::validation_summary;
+use crate::hlh::{builtin_toml, detect, write_validation_csv, CriteriaError, CriteriaSet, Detection, Truth, TruthError};
 use crate::report::output::OutputDir;
 use crate::report::ReportError;
-use crate::simulate::{simulate, SimError, SimFormat, SimOptions, SimSummary};
+use crate::simulate::{simulate, SimError, SimFormat, SimOptions, SimParams, SimSummary};
 
 /// Errors of the cohort-side subcommands.
 #[derive(Debug, Error)]
@@ -19,8 +20,11 @@ pub enum CohortCommandError {
     /// A criteria set could not be read (exit 2).
     #[error(transparent)]
     Criteria(#[from] CriteriaError),
+    /// The truth table is invalid (exit 2).
+    #[error(transparent)]
+    Truth(#[from] TruthError),
     /// Unknown built-in criteria set.
-    #[error("unknown criteria set `{0}` (built-in: hlh2004, hscore, ohi; or a path to a .toml file)")]
+    #[error("unknown criteria set `{0}` (built-in: hlh2004, hscore, ohi, hlh_aml; or a path to a .toml file)")]
     UnknownCriteria(String),
     /// Simulation failed.
     #[error(transparent)]
@@ -42,7 +46,10 @@ impl CohortCommandError {
     /// Exit code: 2 for invalid input, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CohortCommandError::Cohort(_) | CohortCommandError::Criteria(_) | CohortCommandError::UnknownCriteria(_) => 2,
+            CohortCommandError::Cohort(_)
+            | CohortCommandError::Criteria(_)
+            | CohortCommandError::Truth(_)
+            | CohortCommandError::UnknownCriteria(_) => 2,
             _ => 1,
         }
     }
@@ -93,14 +100,30 @@ pub fn criteria_show(name: &str) -> Result<String, CohortCommandError> {
 }
 
 /// `hemosurv detect`: writes `episodes_<set>` and `evidence_<set>` (CSV + Parquet)
-/// into `out` (atomically) and returns the one-screen summary.
-pub fn detect_cmd(dir: &Path, criteria: &[String], out: &Path, force: bool, quarantine: bool) -> Result<String, CohortCommandError> {
+/// into `out` (atomically) and returns the one-screen summary. With a truth table
+/// (`truth`, else `COHORT/truth.csv` if present) it also writes `hlh_validation.csv`
+/// (one row per definition, see [`crate::hlh::validation`]).
+pub fn detect_cmd(
+    dir: &Path,
+    criteria: &[String],
+    out: &Path,
+    force: bool,
+    quarantine: bool,
+    truth: Option<&Path>,
+) -> Result<String, CohortCommandError> {
     let sets: Vec<CriteriaSet> = criteria.iter().map(|c| resolve_criteria(c)).collect::<Result<_, _>>()?;
     let loaded = load_cohort(dir, &LoadOptions { quarantine })?;
+    let default_truth = dir.join("truth.csv");
+    let truth_path = truth.map(Path::to_path_buf).or_else(|| default_truth.is_file().then_some(default_truth));
+    let truth = match &truth_path {
+        Some(p) => Some(Truth::load(p, &loaded.cohort)?),
+        None => None,
+    };
     let outdir = OutputDir::create(out, force)?;
     let mut summary = String::new();
+    let mut kept: Vec<Detection> = Vec::new();
     for set in &sets {
-        let d = detect(&loaded.cohort, set);
+        let mut d = detect(&loaded.cohort, set);
         for (stem, which) in [("episodes", 0), ("evidence", 1)] {
             let path = outdir.path().join(format!("{stem}_{}.csv", d.criteria_set));
             let f = std::fs::File::create(&path).map_err(|e| CohortCommandError::Io { path: path.clone(), source: e })?;
@@ -113,6 +136,21 @@ pub fn detect_cmd(dir: &Path, criteria: &[String], out: &Path, force: bool, quar
         }
         summary.push_str(&d.summary_text());
         summary.push('\n');
+        if truth.is_some() {
+            d.evidence = Vec::new(); // validation reads the episodes only
+            kept.push(d);
+        }
+    }
+    if let (Some(t), Some(p)) = (&truth, &truth_path) {
+        let rows = crate::hlh::validate(t, &kept, &loaded.cohort);
+        let path = outdir.path().join("hlh_validation.csv");
+        let f = std::fs::File::create(&path).map_err(|e| CohortCommandError::Io { path: path.clone(), source: e })?;
+        let mut w = std::io::BufWriter::new(f);
+        write_validation_csv(&rows, &mut w)
+            .and_then(|_| std::io::Write::flush(&mut w))
+            .map_err(|e| CohortCommandError::Io { path: path.clone(), source: e })?;
+        summary.push_str(&format!("truth: {} ({} true episodes)\n", p.display(), t.episodes.len()));
+        summary.push_str(&validation_summary(&rows));
     }
     if loaded.report.rejected_count > 0 {
         loaded.report.write_rejects_csv(&outdir.path().join("rejects.csv"))?;
@@ -130,7 +168,34 @@ pub fn detect_cmd(dir: &Path, criteria: &[String], out: &Path, force: bool, quar
     Ok(summary)
 }
 
-/// `hemosurv simulate`.
-pub fn simulate_cmd(patients: usize, seed: u64, out: &Path, format: SimFormat) -> Result<SimSummary, CohortCommandError> {
-    Ok(simulate(&SimOptions::new(patients, seed, out, format))?)
+/// `hemosurv simulate`: default parameters, or those of `params` (JSON or TOML, by
+/// extension; missing fields keep their defaults); `clean` switches the mimic model off.
+pub fn simulate_cmd(
+    patients: usize,
+    seed: u64,
+    out: &Path,
+    format: SimFormat,
+    clean: bool,
+    params: Option<&Path>,
+) -> Result<SimSummary, CohortCommandError> {
+    let mut opts = SimOptions::new(patients, seed, out, format);
+    if let Some(path) = params {
+        opts.params = read_sim_params(path)?;
+    }
+    if clean {
+        opts.params.mimics = false;
+    }
+    Ok(simulate(&opts)?)
+}
+
+/// Read simulation parameters from a JSON (`.json`) or TOML file.
+fn read_sim_params(path: &Path) -> Result<SimParams, CohortCommandError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CohortCommandError::Io { path: path.to_path_buf(), source })?;
+    let invalid = |message: String| SimError::InvalidOption { name: format!("params ({})", path.display()), message };
+    let params = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+        serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?
+    } else {
+        toml::from_str(&text).map_err(|e| invalid(e.to_string()))?
+    };
+    Ok(params)
 }

@@ -53,9 +53,17 @@ pub const MAX_CRITERIA: usize = 64;
 const BUILTIN_HLH2004: &str = include_str!("builtin/hlh2004.toml");
 const BUILTIN_HSCORE: &str = include_str!("builtin/hscore.toml");
 const BUILTIN_OHI: &str = include_str!("builtin/ohi.toml");
+const BUILTIN_HLH_AML: &str = include_str!("builtin/hlh_aml.toml");
 
 /// Names of the built-in criteria sets, in a fixed order.
+/// These are the *published* sets, applied as printed.
 pub const BUILTIN_NAMES: [&str; 3] = ["hlh2004", "hscore", "ohi"];
+
+/// Built-in sets designed by this project (not published definitions), e.g. `hlh_aml`.
+pub const DESIGNED_BUILTIN_NAMES: [&str; 1] = ["hlh_aml"];
+
+/// Every built-in set: the published ones, then the designed ones.
+pub const ALL_BUILTIN_NAMES: [&str; 4] = ["hlh2004", "hscore", "ohi", "hlh_aml"];
 
 /// The annotated TOML text of a built-in set (with its comments), for `hemosurv criteria show`.
 pub fn builtin_toml(name: &str) -> Option<&'static str> {
@@ -63,6 +71,7 @@ pub fn builtin_toml(name: &str) -> Option<&'static str> {
         "hlh2004" => Some(BUILTIN_HLH2004),
         "hscore" => Some(BUILTIN_HSCORE),
         "ohi" => Some(BUILTIN_OHI),
+        "hlh_aml" => Some(BUILTIN_HLH_AML),
         _ => None,
     }
 }
@@ -216,8 +225,18 @@ impl Test {
     /// Human-readable form, e.g. `hemoglobin < 90 g/L` or `splenomegaly present`.
     pub fn describe(&self) -> String {
         match self {
-            Test::Lab { analyte, comparator, threshold } => {
-                format!("{} {} {} {}", analyte.name(), comparator.symbol(), threshold, analyte.canonical_unit())
+            Test::Lab {
+                analyte,
+                comparator,
+                threshold,
+            } => {
+                format!(
+                    "{} {} {} {}",
+                    analyte.name(),
+                    comparator.symbol(),
+                    threshold,
+                    analyte.canonical_unit()
+                )
             }
             Test::Finding(f) => format!("{} present", f.name()),
         }
@@ -231,6 +250,147 @@ pub struct Condition {
     pub test: Test,
     /// Window override; `None` = the criterion's window, else the test's default.
     pub window_days: Option<u32>,
+    /// Optional judgement against the patient's own course (see [`Temporal`]).
+    pub temporal: Option<Temporal>,
+}
+
+/// Statistic of the patient's earlier values used as baseline by [`Temporal::Relative`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BaselineStat {
+    /// Lowest earlier value (a *rise* from the nadir: "k-fold rise within N days").
+    Min,
+    /// Median of the earlier values (R `median`: mean of the two middle values when even).
+    Median,
+    /// Highest earlier value (a *fall* from the peak).
+    Max,
+}
+
+impl BaselineStat {
+    /// Name as written in TOML.
+    pub fn name(self) -> &'static str {
+        match self {
+            BaselineStat::Min => "min",
+            BaselineStat::Median => "median",
+            BaselineStat::Max => "max",
+        }
+    }
+
+    fn parse(s: &str) -> Option<BaselineStat> {
+        match s.trim() {
+            "min" => Some(BaselineStat::Min),
+            "median" => Some(BaselineStat::Median),
+            "max" => Some(BaselineStat::Max),
+            _ => None,
+        }
+    }
+}
+
+/// An engine primitive that judges a test against the patient's own course. Evaluated per
+/// measurement (or finding) before the window: a measurement *qualifies* when the primitive
+/// holds on its day, and a qualifying measurement counts on days `d..=d + window_days` like
+/// any other value (see the module docs of [`crate::hlh::criteria`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Temporal {
+    /// Relative to baseline / rise within a window (lab tests only): the measurement on day
+    /// `d` meets the test's own threshold **and** `value (comparator) factor × baseline`, where
+    /// baseline is `stat` of the patient's values of the same analyte on days
+    /// `d - lookback_days ..= d - 1`. A measurement meeting the absolute threshold with no
+    /// earlier value in the look-back is *not evaluable* (no baseline); one failing the
+    /// absolute threshold is evaluable and not met.
+    Relative {
+        /// Baseline statistic.
+        stat: BaselineStat,
+        /// Look-back length in days (earlier values on days `d - lookback_days ..= d - 1`).
+        lookback_days: u32,
+        /// How the value compares with `factor × baseline`.
+        comparator: Comparator,
+        /// Multiplier of the baseline (e.g. 3.0 for a three-fold rise, 0.5 for a 50 % fall).
+        factor: f64,
+    },
+    /// Persistence (lab tests only): the test is met on at least `days` distinct calendar days
+    /// within the `within_days` days ending on the measurement day (`d - within_days + 1 ..= d`).
+    /// Every measurement of the analyte makes the condition evaluable.
+    Persistent {
+        /// Distinct days needed.
+        days: u32,
+        /// Length of the period in days.
+        within_days: u32,
+    },
+    /// New since diagnosis only (findings and lab tests): records on days up to
+    /// `diagnosis + days` are ignored, and if the finding was recorded *present* (or the lab
+    /// test was *met*) then, the condition is not evaluable for the whole follow-up of that
+    /// patient (what is present at diagnosis — splenomegaly of the leukaemia, fibrinogen of a
+    /// DIC at diagnosis — cannot become new).
+    NewSinceDiagnosis {
+        /// Days after diagnosis that still count as "at diagnosis".
+        days: u32,
+    },
+}
+
+impl Temporal {
+    /// Human-readable suffix, e.g. ` and >= 3 x min of previous 14 days`.
+    pub fn describe(&self) -> String {
+        match self {
+            Temporal::Relative {
+                stat,
+                lookback_days,
+                comparator,
+                factor,
+            } => {
+                format!(
+                    " and {} {} x {} of previous {} days",
+                    comparator.symbol(),
+                    factor,
+                    stat.name(),
+                    lookback_days
+                )
+            }
+            Temporal::Persistent { days, within_days } => {
+                format!(" on >= {days} days within {within_days} days")
+            }
+            Temporal::NewSinceDiagnosis { days } => {
+                format!(" (new: not present/met up to diagnosis + {days} days)")
+            }
+        }
+    }
+
+    /// Description of a test with this primitive.
+    pub fn describe_test(t: Option<&Temporal>, test: &Test) -> String {
+        match t {
+            None => test.describe(),
+            Some(t) => format!("{}{}", test.describe(), t.describe()),
+        }
+    }
+}
+
+/// Documented count recovery after an intensive/transplant line (phase-aware cytopenia): the
+/// expected aplasia of the line ends on the day before the first measurement on day
+/// `start + from_day` or later that meets `analyte (comparator) threshold`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recovery {
+    /// Analyte (e.g. neutrophils).
+    pub analyte: Analyte,
+    /// Comparator (e.g. `>=`).
+    pub comparator: Comparator,
+    /// Threshold in the canonical unit (e.g. 1.0 × 10^9/L).
+    pub threshold: f64,
+    /// Earliest day after line start at which a value can document recovery (values before the
+    /// nadir are not recovery).
+    pub from_day: u32,
+}
+
+/// How criteria that are not evaluable (no data in their window) affect the threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NotEvaluable {
+    /// Printed behaviour: a not-evaluable criterion counts as not met (score 0).
+    NotMet,
+    /// Count rule over evaluable criteria: the threshold is scaled by the evaluable share,
+    /// `required = max(floor, ceil(min × n_evaluable / n))` for count rules and
+    /// `required = max(floor, cutoff × evaluable_max_points / max_points)` for score rules.
+    Proportional {
+        /// Lowest threshold whatever the evaluable share.
+        floor: f64,
+    },
 }
 
 /// One bound of a points band.
@@ -284,11 +444,19 @@ impl Band {
     pub fn describe(&self, analyte: Analyte) -> String {
         let mut s = String::new();
         if let Some(b) = self.lower {
-            s.push_str(&format!("{} {} ", b.value, if b.inclusive { "<=" } else { "<" }));
+            s.push_str(&format!(
+                "{} {} ",
+                b.value,
+                if b.inclusive { "<=" } else { "<" }
+            ));
         }
         s.push_str(analyte.name());
         if let Some(b) = self.upper {
-            s.push_str(&format!(" {} {}", if b.inclusive { "<=" } else { "<" }, b.value));
+            s.push_str(&format!(
+                " {} {}",
+                if b.inclusive { "<=" } else { "<" },
+                b.value
+            ));
         }
         s.push(' ');
         s.push_str(analyte.canonical_unit());
@@ -346,12 +514,30 @@ pub struct Criterion {
     /// Not evaluable during chemotherapy-induced aplasia when
     /// `cytopenia_mode = "ignore_during_aplasia"`.
     pub aplasia_sensitive: bool,
+    /// Optional primitive judging a `lab`/`finding` criterion against the patient's own course.
+    pub temporal: Option<Temporal>,
 }
 
 impl Criterion {
     /// Effective window of a test of this criterion (condition override, else criterion, else default).
     pub fn window_for(&self, test: &Test, condition_window: Option<u32>) -> u32 {
-        condition_window.or(self.window_days).unwrap_or_else(|| test.default_window())
+        condition_window
+            .or(self.window_days)
+            .unwrap_or_else(|| test.default_window())
+    }
+
+    /// Highest points this criterion can give (0 when unscored).
+    pub fn max_points(&self) -> f64 {
+        match &self.kind {
+            CriterionKind::Single(_) => self.points.unwrap_or(0.0).max(0.0),
+            CriterionKind::CountOf { count_points, .. } if !count_points.is_empty() => {
+                count_points.iter().map(|p| p.points).fold(0.0, f64::max)
+            }
+            CriterionKind::CountOf { .. } => self.points.unwrap_or(0.0).max(0.0),
+            CriterionKind::LabPoints { bands, .. } => {
+                bands.iter().map(|b| b.points).fold(0.0, f64::max)
+            }
+        }
     }
 
     /// Effective window of a `lab_points` criterion.
@@ -393,6 +579,8 @@ pub struct Rule {
     pub mandatory: Vec<String>,
     /// For score rules: how to turn the score into a probability.
     pub probability: Option<ProbabilityTable>,
+    /// How not-evaluable criteria affect the threshold (default: counted as not met).
+    pub not_evaluable: NotEvaluable,
 }
 
 /// How the cytopenia criterion is handled during chemotherapy.
@@ -417,6 +605,9 @@ pub struct Adaptations {
     /// Replaces the threshold of every ferritin threshold test (`lab` criteria and `count_of`
     /// sub-conditions; points bands are unchanged).
     pub ferritin_threshold: Option<f64>,
+    /// Documented count recovery that ends a line's expected aplasia early (phase-aware
+    /// cytopenia: a fall after recovery counts).
+    pub recovery: Option<Recovery>,
 }
 
 impl Default for Adaptations {
@@ -426,6 +617,7 @@ impl Default for Adaptations {
             aplasia_days: DEFAULT_APLASIA_DAYS,
             aplasia_intensities: vec![Intensity::Intensive],
             ferritin_threshold: None,
+            recovery: None,
         }
     }
 }
@@ -454,8 +646,11 @@ impl CriteriaSet {
     pub fn builtin(name: &str) -> Option<CriteriaSet> {
         let text = builtin_toml(name)?;
         // The embedded files are validated by the unit tests: parsing cannot fail.
-        let set = CriteriaSet::from_toml_str(text, &format!("builtin:{}", name.trim().to_ascii_lowercase()))
-            .expect("built-in criteria sets are valid");
+        let set = CriteriaSet::from_toml_str(
+            text,
+            &format!("builtin:{}", name.trim().to_ascii_lowercase()),
+        )
+        .expect("built-in criteria sets are valid");
         Some(set)
     }
 
@@ -469,15 +664,19 @@ impl CriteriaSet {
 
     /// Load a set from a TOML file.
     pub fn from_file(path: &Path) -> Result<CriteriaSet, CriteriaError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| CriteriaError::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| CriteriaError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         CriteriaSet::from_toml_str(&text, &path.display().to_string())
     }
 
     /// Parse and validate TOML text; `source_name` (a path or label) is quoted in errors.
     pub fn from_toml_str(text: &str, source_name: &str) -> Result<CriteriaSet, CriteriaError> {
-        let raw: SetToml = toml::from_str(text)
-            .map_err(|e| CriteriaError::Toml { source_name: source_name.to_string(), message: e.to_string().trim_end().to_string() })?;
+        let raw: SetToml = toml::from_str(text).map_err(|e| CriteriaError::Toml {
+            source_name: source_name.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
         raw.into_set(source_name)
     }
 
@@ -485,14 +684,19 @@ impl CriteriaSet {
     /// see [`builtin_toml`] for the annotated built-in text).
     pub fn to_toml_string(&self) -> Result<String, CriteriaError> {
         let raw = SetToml::from_set(self);
-        toml::to_string(&raw).map_err(|e| CriteriaError::Serialize { name: self.name.clone(), message: e.to_string() })
+        toml::to_string(&raw).map_err(|e| CriteriaError::Serialize {
+            name: self.name.clone(),
+            message: e.to_string(),
+        })
     }
 
     /// Check the set (names unique, rule consistent, ...). Sets built in code should call this;
     /// sets loaded from TOML are already validated.
     pub fn validate(&self) -> Result<(), CriteriaError> {
         // Round-trip through the TOML form, which carries every check.
-        SetToml::from_set(self).into_set(&format!("<set {}>", self.name)).map(|_| ())
+        SetToml::from_set(self)
+            .into_set(&format!("<set {}>", self.name))
+            .map(|_| ())
     }
 
     /// Index of a criterion by name.
@@ -512,27 +716,41 @@ impl CriteriaSet {
             s.push_str(&format!(", mandatory: {}", self.rule.mandatory.join(", ")));
         }
         if self.adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia {
-            s.push_str(&format!(", cytopenias ignored {} days after start of intensive lines", self.adaptations.aplasia_days));
+            s.push_str(&format!(
+                ", cytopenias ignored {} days after start of {} lines",
+                self.adaptations.aplasia_days,
+                self.adaptations
+                    .aplasia_intensities
+                    .iter()
+                    .map(|i| i.name())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            ));
         }
         if let Some(t) = self.adaptations.ferritin_threshold {
             s.push_str(&format!(", ferritin threshold {t} µg/L"));
+        }
+        if let Some(r) = &self.adaptations.recovery {
+            s.push_str(&format!(
+                ", aplasia ends at {} {} {} {} from day {}",
+                r.analyte.name(),
+                r.comparator.symbol(),
+                r.threshold,
+                r.analyte.canonical_unit(),
+                r.from_day
+            ));
+        }
+        if let NotEvaluable::Proportional { floor } = self.rule.not_evaluable {
+            s.push_str(&format!(
+                ", threshold scaled to the evaluable criteria (floor {floor})"
+            ));
         }
         s
     }
 
     /// Highest attainable total score.
     pub fn max_score(&self) -> f64 {
-        self.criteria
-            .iter()
-            .map(|c| match &c.kind {
-                CriterionKind::Single(_) => c.points.unwrap_or(0.0).max(0.0),
-                CriterionKind::CountOf { count_points, .. } if !count_points.is_empty() => {
-                    count_points.iter().map(|p| p.points).fold(0.0, f64::max)
-                }
-                CriterionKind::CountOf { .. } => c.points.unwrap_or(0.0).max(0.0),
-                CriterionKind::LabPoints { bands, .. } => bands.iter().map(|b| b.points).fold(0.0, f64::max),
-            })
-            .sum()
+        self.criteria.iter().map(Criterion::max_points).sum()
     }
 }
 
@@ -568,6 +786,10 @@ struct RuleToml {
     mandatory: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     probability: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    not_evaluable: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    floor: Option<f64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -581,6 +803,33 @@ struct AdaptationsToml {
     aplasia_intensities: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ferritin_threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recovery: Option<RecoveryToml>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecoveryToml {
+    analyte: String,
+    comparator: String,
+    threshold: f64,
+    from_day: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RelativeToml {
+    baseline: String,
+    lookback_days: i64,
+    comparator: String,
+    factor: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PersistentToml {
+    days: i64,
+    within_days: i64,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -614,6 +863,12 @@ struct CriterionToml {
     count_points: Option<Vec<CountPointsToml>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     bands: Option<Vec<BandToml>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    relative: Option<RelativeToml>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    persistent: Option<PersistentToml>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    new_since_diagnosis_days: Option<i64>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -629,6 +884,12 @@ struct ConditionToml {
     finding: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     window_days: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    relative: Option<RelativeToml>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    persistent: Option<PersistentToml>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    new_since_diagnosis_days: Option<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -659,12 +920,21 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&self, key: impl Into<String>, message: impl Into<String>) -> CriteriaError {
-        CriteriaError::Invalid { source_name: self.source.to_string(), key: key.into(), message: message.into() }
+        CriteriaError::Invalid {
+            source_name: self.source.to_string(),
+            key: key.into(),
+            message: message.into(),
+        }
     }
 
     fn days(&self, key: &str, v: i64) -> Result<u32, CriteriaError> {
         if v < 0 || v > i64::from(MAX_DAYS_PARAMETER) {
-            return Err(self.err(key, format!("must be a whole number of days between 0 and {MAX_DAYS_PARAMETER}, got {v}")));
+            return Err(self.err(
+                key,
+                format!(
+                    "must be a whole number of days between 0 and {MAX_DAYS_PARAMETER}, got {v}"
+                ),
+            ));
         }
         Ok(v as u32)
     }
@@ -679,19 +949,114 @@ impl Ctx<'_> {
     fn analyte(&self, key: &str, s: &str) -> Result<Analyte, CriteriaError> {
         Analyte::parse(s).ok_or_else(|| {
             let names: Vec<&str> = Analyte::ALL.iter().map(|a| a.name()).collect();
-            self.err(key, format!("unknown analyte \"{s}\"; expected one of {}", names.join(", ")))
+            self.err(
+                key,
+                format!(
+                    "unknown analyte \"{s}\"; expected one of {}",
+                    names.join(", ")
+                ),
+            )
         })
     }
 
     fn finding(&self, key: &str, s: &str) -> Result<FindingKind, CriteriaError> {
         FindingKind::parse(s).ok_or_else(|| {
             let names: Vec<&str> = FindingKind::ALL.iter().map(|a| a.name()).collect();
-            self.err(key, format!("unknown finding \"{s}\"; expected one of {}", names.join(", ")))
+            self.err(
+                key,
+                format!(
+                    "unknown finding \"{s}\"; expected one of {}",
+                    names.join(", ")
+                ),
+            )
         })
     }
 
     fn comparator(&self, key: &str, s: &str) -> Result<Comparator, CriteriaError> {
-        Comparator::parse(s).ok_or_else(|| self.err(key, format!("unknown comparator \"{s}\"; expected one of \">=\", \">\", \"<=\", \"<\"")))
+        Comparator::parse(s).ok_or_else(|| {
+            self.err(
+                key,
+                format!("unknown comparator \"{s}\"; expected one of \">=\", \">\", \"<=\", \"<\""),
+            )
+        })
+    }
+
+    /// The temporal primitive of a test from its optional TOML keys at `key`.
+    fn temporal(
+        &self,
+        key: &str,
+        test: &Test,
+        relative: &Option<RelativeToml>,
+        persistent: &Option<PersistentToml>,
+        new_since: Option<i64>,
+    ) -> Result<Option<Temporal>, CriteriaError> {
+        let n = usize::from(relative.is_some())
+            + usize::from(persistent.is_some())
+            + usize::from(new_since.is_some());
+        if n > 1 {
+            return Err(self.err(
+                key,
+                "give at most one of `relative`, `persistent`, `new_since_diagnosis_days`",
+            ));
+        }
+        let is_lab = matches!(test, Test::Lab { .. });
+        if let Some(r) = relative {
+            if !is_lab {
+                return Err(self.err(format!("{key}.relative"), "only applies to a lab test"));
+            }
+            let stat = BaselineStat::parse(&r.baseline).ok_or_else(|| {
+                self.err(
+                    format!("{key}.relative.baseline"),
+                    format!(
+                        "unknown baseline \"{}\"; expected \"min\", \"median\" or \"max\"",
+                        r.baseline
+                    ),
+                )
+            })?;
+            let lookback_days =
+                self.days(&format!("{key}.relative.lookback_days"), r.lookback_days)?;
+            if lookback_days == 0 {
+                return Err(self.err(
+                    format!("{key}.relative.lookback_days"),
+                    "must be at least 1 day",
+                ));
+            }
+            let comparator =
+                self.comparator(&format!("{key}.relative.comparator"), &r.comparator)?;
+            let factor = self.finite(&format!("{key}.relative.factor"), r.factor)?;
+            if factor <= 0.0 {
+                return Err(self.err(
+                    format!("{key}.relative.factor"),
+                    format!("must be > 0, got {factor}"),
+                ));
+            }
+            return Ok(Some(Temporal::Relative {
+                stat,
+                lookback_days,
+                comparator,
+                factor,
+            }));
+        }
+        if let Some(p) = persistent {
+            if !is_lab {
+                return Err(self.err(format!("{key}.persistent"), "only applies to a lab test"));
+            }
+            let days = self.days(&format!("{key}.persistent.days"), p.days)?;
+            let within_days = self.days(&format!("{key}.persistent.within_days"), p.within_days)?;
+            if days < 1 || days > within_days {
+                return Err(self.err(
+                    format!("{key}.persistent.days"),
+                    format!("must be between 1 and within_days ({within_days}), got {days}"),
+                ));
+            }
+            return Ok(Some(Temporal::Persistent { days, within_days }));
+        }
+        if let Some(d) = new_since {
+            return Ok(Some(Temporal::NewSinceDiagnosis {
+                days: self.days(&format!("{key}.new_since_diagnosis_days"), d)?,
+            }));
+        }
+        Ok(None)
     }
 
     /// A test from optional analyte/comparator/threshold/finding fields at `key`.
@@ -706,11 +1071,19 @@ impl Ctx<'_> {
         match (analyte, finding) {
             (Some(a), None) => {
                 let analyte = self.analyte(&format!("{key}.analyte"), a)?;
-                let c = comparator.as_deref().ok_or_else(|| self.err(format!("{key}.comparator"), "is required for a lab test"))?;
+                let c = comparator.as_deref().ok_or_else(|| {
+                    self.err(format!("{key}.comparator"), "is required for a lab test")
+                })?;
                 let comparator = self.comparator(&format!("{key}.comparator"), c)?;
-                let t = threshold.ok_or_else(|| self.err(format!("{key}.threshold"), "is required for a lab test"))?;
+                let t = threshold.ok_or_else(|| {
+                    self.err(format!("{key}.threshold"), "is required for a lab test")
+                })?;
                 let threshold = self.finite(&format!("{key}.threshold"), t)?;
-                Ok(Test::Lab { analyte, comparator, threshold })
+                Ok(Test::Lab {
+                    analyte,
+                    comparator,
+                    threshold,
+                })
             }
             (None, Some(f)) => {
                 if comparator.is_some() || threshold.is_some() {
@@ -718,8 +1091,14 @@ impl Ctx<'_> {
                 }
                 Ok(Test::Finding(self.finding(&format!("{key}.finding"), f)?))
             }
-            (Some(_), Some(_)) => Err(self.err(key, "give either `analyte` (lab test) or `finding`, not both")),
-            (None, None) => Err(self.err(key, "needs `analyte` (with comparator and threshold) or `finding`")),
+            (Some(_), Some(_)) => Err(self.err(
+                key,
+                "give either `analyte` (lab test) or `finding`, not both",
+            )),
+            (None, None) => Err(self.err(
+                key,
+                "needs `analyte` (with comparator and threshold) or `finding`",
+            )),
         }
     }
 }
@@ -739,13 +1118,22 @@ impl SetToml {
             return Err(cx.err("criteria", "at least one [[criteria]] is required"));
         }
         if self.criteria.len() > MAX_CRITERIA {
-            return Err(cx.err("criteria", format!("at most {MAX_CRITERIA} criteria are supported, got {}", self.criteria.len())));
+            return Err(cx.err(
+                "criteria",
+                format!(
+                    "at most {MAX_CRITERIA} criteria are supported, got {}",
+                    self.criteria.len()
+                ),
+            ));
         }
         let mut criteria = Vec::with_capacity(self.criteria.len());
         for (i, c) in self.criteria.into_iter().enumerate() {
             let crit = c.into_criterion(&cx, i)?;
             if criteria.iter().any(|o: &Criterion| o.name == crit.name) {
-                return Err(cx.err(format!("criteria[{i}].name"), format!("duplicate criterion name \"{}\"", crit.name)));
+                return Err(cx.err(
+                    format!("criteria[{i}].name"),
+                    format!("duplicate criterion name \"{}\"", crit.name),
+                ));
             }
             criteria.push(crit);
         }
@@ -755,9 +1143,14 @@ impl SetToml {
         let n = criteria.len();
         let kind = match r.kind.trim() {
             "count" => {
-                let min = r.min.ok_or_else(|| cx.err("rule.min", "is required for rule kind \"count\""))?;
+                let min = r
+                    .min
+                    .ok_or_else(|| cx.err("rule.min", "is required for rule kind \"count\""))?;
                 if min < 1 || min as usize > n {
-                    return Err(cx.err("rule.min", format!("must be between 1 and the number of criteria ({n}), got {min}")));
+                    return Err(cx.err(
+                        "rule.min",
+                        format!("must be between 1 and the number of criteria ({n}), got {min}"),
+                    ));
                 }
                 if r.cutoff.is_some() {
                     return Err(cx.err("rule.cutoff", "only applies to rule kind \"score\""));
@@ -765,7 +1158,9 @@ impl SetToml {
                 RuleKind::Count { min: min as u32 }
             }
             "score" => {
-                let cutoff = r.cutoff.ok_or_else(|| cx.err("rule.cutoff", "is required for rule kind \"score\""))?;
+                let cutoff = r
+                    .cutoff
+                    .ok_or_else(|| cx.err("rule.cutoff", "is required for rule kind \"score\""))?;
                 let cutoff = cx.finite("rule.cutoff", cutoff)?;
                 if r.min.is_some() {
                     return Err(cx.err("rule.min", "only applies to rule kind \"count\""));
@@ -773,11 +1168,16 @@ impl SetToml {
                 for (i, c) in criteria.iter().enumerate() {
                     let scored = match &c.kind {
                         CriterionKind::Single(_) => c.points.is_some(),
-                        CriterionKind::CountOf { count_points, .. } => c.points.is_some() || !count_points.is_empty(),
+                        CriterionKind::CountOf { count_points, .. } => {
+                            c.points.is_some() || !count_points.is_empty()
+                        }
                         CriterionKind::LabPoints { .. } => true,
                     };
                     if !scored {
-                        return Err(cx.err(format!("criteria[{i}].points"), format!("criterion \"{}\" needs points under a score rule", c.name)));
+                        return Err(cx.err(
+                            format!("criteria[{i}].points"),
+                            format!("criterion \"{}\" needs points under a score rule", c.name),
+                        ));
                     }
                 }
                 RuleKind::Score { cutoff }
@@ -788,11 +1188,21 @@ impl SetToml {
                 }
                 RuleKind::All
             }
-            other => return Err(cx.err("rule.kind", format!("unknown rule kind \"{other}\"; expected \"count\", \"score\" or \"all\""))),
+            other => {
+                return Err(cx.err(
+                    "rule.kind",
+                    format!(
+                        "unknown rule kind \"{other}\"; expected \"count\", \"score\" or \"all\""
+                    ),
+                ))
+            }
         };
         for (j, m) in r.mandatory.iter().enumerate() {
             if !criteria.iter().any(|c| &c.name == m) {
-                return Err(cx.err(format!("rule.mandatory[{j}]"), format!("no criterion named \"{m}\"")));
+                return Err(cx.err(
+                    format!("rule.mandatory[{j}]"),
+                    format!("no criterion named \"{m}\""),
+                ));
             }
         }
         let probability = match r.probability.as_deref().map(str::trim) {
@@ -803,9 +1213,67 @@ impl SetToml {
                 }
                 Some(ProbabilityTable::Fardet2014)
             }
-            Some(other) => return Err(cx.err("rule.probability", format!("unknown probability table \"{other}\"; expected \"fardet2014\""))),
+            Some(other) => {
+                return Err(cx.err(
+                    "rule.probability",
+                    format!("unknown probability table \"{other}\"; expected \"fardet2014\""),
+                ))
+            }
         };
-        let rule = Rule { kind, mandatory: r.mandatory, probability };
+        let not_evaluable = match r.not_evaluable.as_deref().map(str::trim) {
+            None | Some("not_met") => {
+                if r.floor.is_some() {
+                    return Err(cx.err(
+                        "rule.floor",
+                        "only applies with not_evaluable = \"proportional\"",
+                    ));
+                }
+                NotEvaluable::NotMet
+            }
+            Some("proportional") => {
+                let floor = r.floor.ok_or_else(|| {
+                    cx.err(
+                        "rule.floor",
+                        "is required with not_evaluable = \"proportional\"",
+                    )
+                })?;
+                let floor = cx.finite("rule.floor", floor)?;
+                match kind {
+                    RuleKind::All => {
+                        return Err(cx.err(
+                            "rule.not_evaluable",
+                            "\"proportional\" applies to count and score rules only",
+                        ))
+                    }
+                    RuleKind::Count { min } if floor < 1.0 || floor > f64::from(min) => {
+                        return Err(cx.err(
+                            "rule.floor",
+                            format!("must be between 1 and rule.min ({min}), got {floor}"),
+                        ))
+                    }
+                    RuleKind::Score { cutoff } if floor <= 0.0 || floor > cutoff => {
+                        return Err(cx.err(
+                            "rule.floor",
+                            format!("must be > 0 and at most rule.cutoff ({cutoff}), got {floor}"),
+                        ))
+                    }
+                    _ => {}
+                }
+                NotEvaluable::Proportional { floor }
+            }
+            Some(other) => {
+                return Err(cx.err(
+                    "rule.not_evaluable",
+                    format!("unknown policy \"{other}\"; expected \"not_met\" or \"proportional\""),
+                ))
+            }
+        };
+        let rule = Rule {
+            kind,
+            mandatory: r.mandatory,
+            probability,
+            not_evaluable,
+        };
 
         // Adaptations.
         let mut adaptations = Adaptations::default();
@@ -830,7 +1298,13 @@ impl SetToml {
                 for (j, s) in list.iter().enumerate() {
                     let i = Intensity::parse(s).ok_or_else(|| {
                         let names: Vec<&str> = Intensity::ALL.iter().map(|i| i.name()).collect();
-                        cx.err(format!("adaptations.aplasia_intensities[{j}]"), format!("unknown intensity \"{s}\"; expected one of {}", names.join(", ")))
+                        cx.err(
+                            format!("adaptations.aplasia_intensities[{j}]"),
+                            format!(
+                                "unknown intensity \"{s}\"; expected one of {}",
+                                names.join(", ")
+                            ),
+                        )
                     })?;
                     if !v.contains(&i) {
                         v.push(i);
@@ -839,18 +1313,33 @@ impl SetToml {
                 adaptations.aplasia_intensities = v;
             }
             if let Some(t) = a.ferritin_threshold {
-                adaptations.ferritin_threshold = Some(cx.finite("adaptations.ferritin_threshold", t)?);
+                adaptations.ferritin_threshold =
+                    Some(cx.finite("adaptations.ferritin_threshold", t)?);
+            }
+            if let Some(r) = a.recovery {
+                adaptations.recovery = Some(Recovery {
+                    analyte: cx.analyte("adaptations.recovery.analyte", &r.analyte)?,
+                    comparator: cx.comparator("adaptations.recovery.comparator", &r.comparator)?,
+                    threshold: cx.finite("adaptations.recovery.threshold", r.threshold)?,
+                    from_day: cx.days("adaptations.recovery.from_day", r.from_day)?,
+                });
             }
         }
-        if adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia && !criteria.iter().any(|c| c.aplasia_sensitive) {
+        if adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia
+            && !criteria.iter().any(|c| c.aplasia_sensitive)
+        {
             return Err(cx.err(
                 "adaptations.cytopenia_mode",
                 "\"ignore_during_aplasia\" needs at least one criterion with aplasia_sensitive = true",
             ));
         }
-        let companion_hscore = self.companion_hscore.unwrap_or(!matches!(rule.kind, RuleKind::Score { .. }));
-        if companion_hscore && matches!(rule.kind, RuleKind::Score { .. }) {
-            return Err(cx.err("companion_hscore", "a score rule reports its own score; companion_hscore must be false"));
+        // A score rule reports its own score; it computes the HScore alongside only when asked
+        // (`companion_hscore = true`, e.g. `hlh_aml`), and never for the HScore set itself.
+        let companion_hscore = self
+            .companion_hscore
+            .unwrap_or(!matches!(rule.kind, RuleKind::Score { .. }));
+        if companion_hscore && rule.probability.is_some() {
+            return Err(cx.err("companion_hscore", "a score rule with a probability table is an HScore; companion_hscore must be false"));
         }
         Ok(CriteriaSet {
             name,
@@ -883,6 +1372,14 @@ impl SetToml {
                 probability: s.rule.probability.map(|p| match p {
                     ProbabilityTable::Fardet2014 => "fardet2014".to_string(),
                 }),
+                not_evaluable: match s.rule.not_evaluable {
+                    NotEvaluable::NotMet => None,
+                    NotEvaluable::Proportional { .. } => Some("proportional".into()),
+                },
+                floor: match s.rule.not_evaluable {
+                    NotEvaluable::NotMet => None,
+                    NotEvaluable::Proportional { floor } => Some(floor),
+                },
             },
             adaptations: Some(AdaptationsToml {
                 cytopenia_mode: Some(
@@ -893,11 +1390,59 @@ impl SetToml {
                     .into(),
                 ),
                 aplasia_days: Some(i64::from(a.aplasia_days)),
-                aplasia_intensities: Some(a.aplasia_intensities.iter().map(|i| i.name().to_string()).collect()),
+                aplasia_intensities: Some(
+                    a.aplasia_intensities
+                        .iter()
+                        .map(|i| i.name().to_string())
+                        .collect(),
+                ),
                 ferritin_threshold: a.ferritin_threshold,
+                recovery: a.recovery.map(|r| RecoveryToml {
+                    analyte: r.analyte.name().into(),
+                    comparator: r.comparator.symbol().into(),
+                    threshold: r.threshold,
+                    from_day: i64::from(r.from_day),
+                }),
             }),
-            criteria: s.criteria.iter().map(CriterionToml::from_criterion).collect(),
+            criteria: s
+                .criteria
+                .iter()
+                .map(CriterionToml::from_criterion)
+                .collect(),
         }
+    }
+}
+
+/// The TOML keys (`relative`, `persistent`, `new_since_diagnosis_days`) of a temporal primitive.
+fn temporal_toml(
+    t: Option<&Temporal>,
+) -> (Option<RelativeToml>, Option<PersistentToml>, Option<i64>) {
+    match t {
+        None => (None, None, None),
+        Some(Temporal::Relative {
+            stat,
+            lookback_days,
+            comparator,
+            factor,
+        }) => (
+            Some(RelativeToml {
+                baseline: stat.name().into(),
+                lookback_days: i64::from(*lookback_days),
+                comparator: comparator.symbol().into(),
+                factor: *factor,
+            }),
+            None,
+            None,
+        ),
+        Some(Temporal::Persistent { days, within_days }) => (
+            None,
+            Some(PersistentToml {
+                days: i64::from(*days),
+                within_days: i64::from(*within_days),
+            }),
+            None,
+        ),
+        Some(Temporal::NewSinceDiagnosis { days }) => (None, None, Some(i64::from(*days))),
     }
 }
 
@@ -906,7 +1451,10 @@ impl CriterionToml {
         let key = format!("criteria[{i}]");
         let name = self.name.trim().to_string();
         if name.is_empty() || name.contains(|c: char| c.is_control() || c == ';') {
-            return Err(cx.err(format!("{key}.name"), "must be a non-empty name without ';'"));
+            return Err(cx.err(
+                format!("{key}.name"),
+                "must be a non-empty name without ';'",
+            ));
         }
         let key = format!("criteria[{i}] (\"{name}\")");
         let window_days = match self.window_days {
@@ -919,11 +1467,15 @@ impl CriterionToml {
         };
         let forbid = |present: bool, field: &str, kind: &str| -> Result<(), CriteriaError> {
             if present {
-                Err(cx.err(format!("{key}.{field}"), format!("is not used by kind = \"{kind}\"")))
+                Err(cx.err(
+                    format!("{key}.{field}"),
+                    format!("is not used by kind = \"{kind}\""),
+                ))
             } else {
                 Ok(())
             }
         };
+        let mut temporal = None;
         let kind = match self.kind.trim() {
             k @ ("lab" | "finding") => {
                 forbid(self.worst.is_some(), "worst", k)?;
@@ -942,7 +1494,9 @@ impl CriterionToml {
                         return Err(cx.err(format!("{key}.finding"), "is required for kind = \"finding\""));
                     }
                 }
-                CriterionKind::Single(cx.test(&key, &self.analyte, &self.comparator, self.threshold, &self.finding)?)
+                let test = cx.test(&key, &self.analyte, &self.comparator, self.threshold, &self.finding)?;
+                temporal = cx.temporal(&key, &test, &self.relative, &self.persistent, self.new_since_diagnosis_days)?;
+                CriterionKind::Single(test)
             }
             "count_of" => {
                 for (present, field) in [
@@ -952,6 +1506,9 @@ impl CriterionToml {
                     (self.finding.is_some(), "finding"),
                     (self.worst.is_some(), "worst"),
                     (self.bands.is_some(), "bands"),
+                    (self.relative.is_some(), "relative"),
+                    (self.persistent.is_some(), "persistent"),
+                    (self.new_since_diagnosis_days.is_some(), "new_since_diagnosis_days"),
                 ] {
                     forbid(present, field, "count_of")?;
                 }
@@ -967,7 +1524,8 @@ impl CriterionToml {
                         Some(v) => Some(cx.days(&format!("{ck}.window_days"), v)?),
                         None => None,
                     };
-                    conditions.push(Condition { test, window_days });
+                    let temporal = cx.temporal(&ck, &test, &c.relative, &c.persistent, c.new_since_diagnosis_days)?;
+                    conditions.push(Condition { test, window_days, temporal });
                 }
                 let k = conditions.len();
                 let min = self.min.unwrap_or(1);
@@ -1000,6 +1558,9 @@ impl CriterionToml {
                     (self.conditions.is_some(), "conditions"),
                     (self.count_points.is_some(), "count_points"),
                     (self.points.is_some(), "points"),
+                    (self.relative.is_some(), "relative"),
+                    (self.persistent.is_some(), "persistent"),
+                    (self.new_since_diagnosis_days.is_some(), "new_since_diagnosis_days"),
                 ] {
                     forbid(present, field, "lab_points")?;
                 }
@@ -1050,7 +1611,15 @@ impl CriterionToml {
                 ))
             }
         };
-        Ok(Criterion { name, description: self.description, kind, window_days, points, aplasia_sensitive: self.aplasia_sensitive.unwrap_or(false) })
+        Ok(Criterion {
+            name,
+            description: self.description,
+            kind,
+            window_days,
+            points,
+            aplasia_sensitive: self.aplasia_sensitive.unwrap_or(false),
+            temporal,
+        })
     }
 
     fn from_criterion(c: &Criterion) -> CriterionToml {
@@ -1059,12 +1628,21 @@ impl CriterionToml {
             description: c.description.clone(),
             window_days: c.window_days.map(i64::from),
             points: c.points,
-            aplasia_sensitive: if c.aplasia_sensitive { Some(true) } else { None },
+            aplasia_sensitive: if c.aplasia_sensitive {
+                Some(true)
+            } else {
+                None
+            },
             ..CriterionToml::default()
         };
+        (t.relative, t.persistent, t.new_since_diagnosis_days) = temporal_toml(c.temporal.as_ref());
         match &c.kind {
             CriterionKind::Single(test) => match test {
-                Test::Lab { analyte, comparator, threshold } => {
+                Test::Lab {
+                    analyte,
+                    comparator,
+                    threshold,
+                } => {
                     t.kind = "lab".into();
                     t.analyte = Some(analyte.name().into());
                     t.comparator = Some(comparator.symbol().into());
@@ -1075,16 +1653,29 @@ impl CriterionToml {
                     t.finding = Some(f.name().into());
                 }
             },
-            CriterionKind::CountOf { conditions, min, count_points } => {
+            CriterionKind::CountOf {
+                conditions,
+                min,
+                count_points,
+            } => {
                 t.kind = "count_of".into();
                 t.min = Some(i64::from(*min));
                 t.conditions = Some(
                     conditions
                         .iter()
                         .map(|c| {
-                            let mut ct = ConditionToml { window_days: c.window_days.map(i64::from), ..ConditionToml::default() };
+                            let mut ct = ConditionToml {
+                                window_days: c.window_days.map(i64::from),
+                                ..ConditionToml::default()
+                            };
+                            (ct.relative, ct.persistent, ct.new_since_diagnosis_days) =
+                                temporal_toml(c.temporal.as_ref());
                             match &c.test {
-                                Test::Lab { analyte, comparator, threshold } => {
+                                Test::Lab {
+                                    analyte,
+                                    comparator,
+                                    threshold,
+                                } => {
                                     ct.analyte = Some(analyte.name().into());
                                     ct.comparator = Some(comparator.symbol().into());
                                     ct.threshold = Some(*threshold);
@@ -1096,10 +1687,22 @@ impl CriterionToml {
                         .collect(),
                 );
                 if !count_points.is_empty() {
-                    t.count_points = Some(count_points.iter().map(|p| CountPointsToml { count: i64::from(p.count), points: p.points }).collect());
+                    t.count_points = Some(
+                        count_points
+                            .iter()
+                            .map(|p| CountPointsToml {
+                                count: i64::from(p.count),
+                                points: p.points,
+                            })
+                            .collect(),
+                    );
                 }
             }
-            CriterionKind::LabPoints { analyte, worst, bands } => {
+            CriterionKind::LabPoints {
+                analyte,
+                worst,
+                bands,
+            } => {
                 t.kind = "lab_points".into();
                 t.analyte = Some(analyte.name().into());
                 t.worst = Some(worst.name().into());
@@ -1127,17 +1730,29 @@ mod tests {
 
     #[test]
     fn builtins_load_and_round_trip() {
-        for name in BUILTIN_NAMES {
-            let s = CriteriaSet::from_toml_str(builtin_toml(name).unwrap(), name).unwrap_or_else(|e| panic!("{e}"));
+        for name in ALL_BUILTIN_NAMES {
+            let s = CriteriaSet::from_toml_str(builtin_toml(name).unwrap(), name)
+                .unwrap_or_else(|e| panic!("{e}"));
             let text = s.to_toml_string().unwrap();
-            let back = CriteriaSet::from_toml_str(&text, "roundtrip").unwrap_or_else(|e| panic!("{e}\n{text}"));
+            let back = CriteriaSet::from_toml_str(&text, "roundtrip")
+                .unwrap_or_else(|e| panic!("{e}\n{text}"));
             assert_eq!(s, back, "{name}");
         }
     }
 
     #[test]
     fn band_bounds() {
-        let b = Band { lower: Some(Bound { value: 1.5, inclusive: true }), upper: Some(Bound { value: 4.0, inclusive: true }), points: 44.0 };
+        let b = Band {
+            lower: Some(Bound {
+                value: 1.5,
+                inclusive: true,
+            }),
+            upper: Some(Bound {
+                value: 4.0,
+                inclusive: true,
+            }),
+            points: 44.0,
+        };
         assert!(b.contains(1.5) && b.contains(4.0) && !b.contains(1.499) && !b.contains(4.0001));
     }
 }

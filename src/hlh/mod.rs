@@ -9,6 +9,7 @@
 //! - [`detect()`]: the whole cohort in parallel → [`Detection`]; CSV writers and text summary in
 //!   `tables`.
 //! - [`probability`]: HScore → probability from the Fardet 2014 table.
+//! - [`validation`]: detected episodes against a truth table (sensitivity, PPV, onset error).
 //!
 //! # Conventions (all documented where implemented)
 //! - **Windows**: a value recorded on day `d` counts on days `d..=d + window_days` of its criterion
@@ -108,13 +109,16 @@ pub mod evidence;
 pub mod probability;
 mod sweep;
 pub mod tables;
+pub mod validation;
 
 pub use criteria::{
-    builtin_toml, Adaptations, Band, Bound, Comparator, Condition, CountPoints, CriteriaError, CriteriaSet, Criterion, CriterionKind,
-    CytopeniaMode, ProbabilityTable, Rule, RuleKind, Test, Worst, BUILTIN_NAMES,
+    builtin_toml, Adaptations, Band, BaselineStat, Bound, Comparator, Condition, CountPoints, CriteriaError, CriteriaSet, Criterion,
+    CriterionKind, CytopeniaMode, NotEvaluable, ProbabilityTable, Recovery, Rule, RuleKind, Temporal, Test, Worst, ALL_BUILTIN_NAMES,
+    BUILTIN_NAMES, DESIGNED_BUILTIN_NAMES,
 };
-pub use detect::{detect, evaluate_at, timeline, CriterionStatus, DayEvaluation, Detection, DetectionSummary, Episode, IntensityCount, SourceRef};
+pub use detect::{detect, detect_many, evaluate_at, timeline, CriterionStatus, DayEvaluation, Detection, DetectionSummary, Episode, IntensityCount, SourceRef};
 pub use episodes::{disease_status, treatment_context, DiseaseStatus, TreatmentContext};
 pub use evidence::{Evidence, EvidenceRole, EvidenceTable};
 pub use probability::{hscore_probability, HscoreProbability, FARDET_2014_TABLE, PROBABILITY_SOURCE};
 pub use tables::{EPISODE_COLUMNS, EVIDENCE_COLUMNS};
+pub use validation::{validate, write_validation_csv, Metric, Truth, TruthEpisode, TruthError, ValidationRow, VALIDATION_COLUMNS};

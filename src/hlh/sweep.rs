@@ -15,7 +15,10 @@
 
 use crate::cohort::{Analyte, Cohort, Day, FindingKind, Intensity, PatientIdx};
 
-use super::criteria::{Band, Comparator, CriteriaSet, CriterionKind, CytopeniaMode, RuleKind, Test, Worst};
+use super::criteria::{
+    Band, BaselineStat, Comparator, CriteriaSet, CriterionKind, CytopeniaMode, NotEvaluable,
+    Recovery, RuleKind, Temporal, Test, Worst,
+};
 
 /// Where a qualifying value comes from (index into the patient's slice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,12 +34,26 @@ struct LabChannel {
     analyte: Analyte,
     worst: Worst,
     window: i32,
+    /// Fed by derived series `k` (a temporal primitive) instead of the raw values.
+    derived: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct FindingChannel {
     kind: FindingKind,
     window: i32,
+    /// `new_since_diagnosis_days` of a new-finding test.
+    new_since: Option<i32>,
+}
+
+/// A per-measurement derived series: 1.0 where the measurement qualifies under a temporal
+/// primitive, 0.0 where it is evaluable and does not, absent where it is not evaluable.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct DerivedSpec {
+    analyte: Analyte,
+    comparator: Comparator,
+    threshold: f64,
+    temporal: Temporal,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -69,9 +86,17 @@ enum PKind {
     /// One condition (index into `Plan::conds`).
     Single(usize),
     /// Conditions `start..end` of `Plan::conds`.
-    CountOf { start: usize, end: usize, min: u32, count_points: Option<Vec<f64>> },
+    CountOf {
+        start: usize,
+        end: usize,
+        min: u32,
+        count_points: Option<Vec<f64>>,
+    },
     /// Bands on lab channel `lab` (with their description).
-    Points { lab: u16, bands: Vec<(Band, String)> },
+    Points {
+        lab: u16,
+        bands: Vec<(Band, String)>,
+    },
 }
 
 /// A compiled criterion.
@@ -122,6 +147,16 @@ pub(crate) struct Plan {
     aplasia: Option<(i32, Vec<Intensity>)>,
     /// Name of the companion set (`hscore`).
     pub(crate) companion_name: String,
+    /// Derived series (temporal primitives) and the lab channels / windows they feed.
+    derived: Vec<DerivedSpec>,
+    derived_listeners: Vec<Vec<u16>>,
+    derived_window_ids: Vec<Vec<usize>>,
+    /// Count recovery ending the aplasia of a line early.
+    recovery: Option<Recovery>,
+    /// How not-evaluable criteria affect the threshold.
+    not_evaluable: NotEvaluable,
+    /// Highest points of each primary criterion (for the proportional policy of score rules).
+    crit_max: Vec<f64>,
 }
 
 /// Mask of the first `n` bits.
@@ -166,14 +201,24 @@ impl Plan {
             rule: set.rule.kind,
             mandatory: 0,
             primary_scored: matches!(set.rule.kind, RuleKind::Score { .. }),
-            companion: set.companion_hscore && !matches!(set.rule.kind, RuleKind::Score { .. }),
+            companion: set.companion_hscore,
             aplasia: match set.adaptations.cytopenia_mode {
                 CytopeniaMode::Count => None,
-                CytopeniaMode::IgnoreDuringAplasia => {
-                    Some((set.adaptations.aplasia_days as i32, set.adaptations.aplasia_intensities.clone()))
-                }
+                CytopeniaMode::IgnoreDuringAplasia => Some((
+                    set.adaptations.aplasia_days as i32,
+                    set.adaptations.aplasia_intensities.clone(),
+                )),
             },
             companion_name: String::new(),
+            derived: Vec::new(),
+            derived_listeners: Vec::new(),
+            derived_window_ids: Vec::new(),
+            recovery: match set.adaptations.cytopenia_mode {
+                CytopeniaMode::Count => None,
+                CytopeniaMode::IgnoreDuringAplasia => set.adaptations.recovery,
+            },
+            not_evaluable: set.rule.not_evaluable,
+            crit_max: set.criteria.iter().map(|c| c.max_points()).collect(),
         };
         plan.add_set(set, plan.primary_scored, set.adaptations.ferritin_threshold);
         for m in &set.rule.mandatory {
@@ -234,11 +279,22 @@ impl Plan {
         }
         let id = self.lab.len() as u16;
         self.lab.push(spec);
-        let a = spec.analyte as usize;
-        self.lab_listeners[a].push((id, spec.worst == Worst::Max));
         let k = self.window_id(spec.window);
-        if !self.lab_window_ids[a].contains(&k) {
-            self.lab_window_ids[a].push(k);
+        match spec.derived {
+            None => {
+                let a = spec.analyte as usize;
+                self.lab_listeners[a].push((id, spec.worst == Worst::Max));
+                if !self.lab_window_ids[a].contains(&k) {
+                    self.lab_window_ids[a].push(k);
+                }
+            }
+            Some(d) => {
+                let d = d as usize;
+                self.derived_listeners[d].push(id);
+                if !self.derived_window_ids[d].contains(&k) {
+                    self.derived_window_ids[d].push(k);
+                }
+            }
         }
         id
     }
@@ -258,27 +314,118 @@ impl Plan {
         id
     }
 
+    fn derived_series(&mut self, spec: DerivedSpec) -> u16 {
+        if let Some(i) = self.derived.iter().position(|d| *d == spec) {
+            return i as u16;
+        }
+        self.derived.push(spec);
+        self.derived_listeners.push(Vec::new());
+        self.derived_window_ids.push(Vec::new());
+        (self.derived.len() - 1) as u16
+    }
+
     /// Compile one test; returns its index in `conds`.
-    fn cond(&mut self, test: &Test, window: u32, ferritin_override: Option<f64>) -> usize {
+    fn cond(
+        &mut self,
+        test: &Test,
+        temporal: Option<&Temporal>,
+        window: u32,
+        ferritin_override: Option<f64>,
+    ) -> usize {
         let window = window as i32;
         let (cond, text) = match *test {
-            Test::Lab { analyte, comparator, threshold } => {
+            Test::Lab {
+                analyte,
+                comparator,
+                threshold,
+            } if temporal.is_some() => {
                 let threshold = match (analyte, ferritin_override) {
                     (Analyte::Ferritin, Some(t)) => t,
                     _ => threshold,
                 };
-                let ch = self.lab_channel(LabChannel { analyte, worst: comparator.worst(), window });
+                let t = *temporal.expect("checked above");
+                let k = self.derived_series(DerivedSpec {
+                    analyte,
+                    comparator,
+                    threshold,
+                    temporal: t,
+                });
+                let ch = self.lab_channel(LabChannel {
+                    analyte,
+                    worst: Worst::Max,
+                    window,
+                    derived: Some(k),
+                });
+                let text = Temporal::describe_test(
+                    Some(&t),
+                    &Test::Lab {
+                        analyte,
+                        comparator,
+                        threshold,
+                    },
+                );
+                (
+                    FlatCond {
+                        src: CondSrc::Lab(ch),
+                        op: Op::Ge,
+                        thr: 1.0,
+                    },
+                    text,
+                )
+            }
+            Test::Lab {
+                analyte,
+                comparator,
+                threshold,
+            } => {
+                let threshold = match (analyte, ferritin_override) {
+                    (Analyte::Ferritin, Some(t)) => t,
+                    _ => threshold,
+                };
+                let ch = self.lab_channel(LabChannel {
+                    analyte,
+                    worst: comparator.worst(),
+                    window,
+                    derived: None,
+                });
                 let op = match comparator {
                     Comparator::Ge => Op::Ge,
                     Comparator::Gt => Op::Gt,
                     Comparator::Le => Op::Le,
                     Comparator::Lt => Op::Lt,
                 };
-                (FlatCond { src: CondSrc::Lab(ch), op, thr: threshold }, Test::Lab { analyte, comparator, threshold }.describe())
+                (
+                    FlatCond {
+                        src: CondSrc::Lab(ch),
+                        op,
+                        thr: threshold,
+                    },
+                    Test::Lab {
+                        analyte,
+                        comparator,
+                        threshold,
+                    }
+                    .describe(),
+                )
             }
             Test::Finding(kind) => {
-                let ch = self.finding_channel(FindingChannel { kind, window });
-                (FlatCond { src: CondSrc::Finding(ch), op: Op::Present, thr: 0.0 }, test.describe())
+                let new_since = match temporal {
+                    Some(Temporal::NewSinceDiagnosis { days }) => Some(*days as i32),
+                    _ => None,
+                };
+                let ch = self.finding_channel(FindingChannel {
+                    kind,
+                    window,
+                    new_since,
+                });
+                (
+                    FlatCond {
+                        src: CondSrc::Finding(ch),
+                        op: Op::Present,
+                        thr: 0.0,
+                    },
+                    Temporal::describe_test(temporal, test),
+                )
             }
         };
         self.conds.push(cond);
@@ -289,11 +436,25 @@ impl Plan {
     fn add_set(&mut self, set: &CriteriaSet, scored: bool, ferritin_override: Option<f64>) {
         for c in &set.criteria {
             let kind = match &c.kind {
-                CriterionKind::Single(t) => PKind::Single(self.cond(t, c.window_for(t, None), ferritin_override)),
-                CriterionKind::CountOf { conditions, min, count_points } => {
+                CriterionKind::Single(t) => PKind::Single(self.cond(
+                    t,
+                    c.temporal.as_ref(),
+                    c.window_for(t, None),
+                    ferritin_override,
+                )),
+                CriterionKind::CountOf {
+                    conditions,
+                    min,
+                    count_points,
+                } => {
                     let start = self.conds.len();
                     for cd in conditions {
-                        self.cond(&cd.test, c.window_for(&cd.test, cd.window_days), ferritin_override);
+                        self.cond(
+                            &cd.test,
+                            cd.temporal.as_ref(),
+                            c.window_for(&cd.test, cd.window_days),
+                            ferritin_override,
+                        );
                     }
                     let end = self.conds.len();
                     let count_points = if count_points.is_empty() {
@@ -305,11 +466,33 @@ impl Plan {
                         }
                         Some(v)
                     };
-                    PKind::CountOf { start, end, min: *min, count_points }
+                    PKind::CountOf {
+                        start,
+                        end,
+                        min: *min,
+                        count_points,
+                    }
                 }
-                CriterionKind::LabPoints { analyte, worst, bands } => {
-                    let lab = self.lab_channel(LabChannel { analyte: *analyte, worst: *worst, window: c.points_window() as i32 });
-                    let bands = bands.iter().map(|b| (*b, format!("{} -> {} points", b.describe(*analyte), b.points))).collect();
+                CriterionKind::LabPoints {
+                    analyte,
+                    worst,
+                    bands,
+                } => {
+                    let lab = self.lab_channel(LabChannel {
+                        analyte: *analyte,
+                        worst: *worst,
+                        window: c.points_window() as i32,
+                        derived: None,
+                    });
+                    let bands = bands
+                        .iter()
+                        .map(|b| {
+                            (
+                                *b,
+                                format!("{} -> {} points", b.describe(*analyte), b.points),
+                            )
+                        })
+                        .collect();
                     PKind::Points { lab, bands }
                 }
             };
@@ -417,7 +600,11 @@ const NO_BAND: u32 = u32::MAX;
 const NO_DATA: u32 = u32::MAX - 1;
 
 impl FindState {
-    const EMPTY: FindState = FindState { last_any: NONE_DAY, last_present: NONE_DAY, present_idx: 0 };
+    const EMPTY: FindState = FindState {
+        last_any: NONE_DAY,
+        last_present: NONE_DAY,
+        present_idx: 0,
+    };
 }
 
 /// Reusable per-thread buffers.
@@ -438,13 +625,27 @@ pub(crate) struct Scratch {
     last_exp: Vec<Day>,
     aplasia: Vec<(Day, Day)>,
     points: Vec<f64>,
+    /// Per derived series: this patient's derived values (day order) and the entry cursor.
+    derived: Vec<Vec<Slot>>,
+    derived_cursor: Vec<usize>,
+    /// Per finding channel: a new-finding test blocked for this patient (present at diagnosis).
+    find_blocked: Vec<bool>,
+    /// Scratch for derived series: measurement indices of one analyte, values, qualifying days.
+    tmp_idx: Vec<u32>,
+    tmp_vals: Vec<f64>,
+    tmp_days: Vec<Day>,
     pub(crate) states: Vec<DayState>,
 }
 
 impl Scratch {
     pub(crate) fn new(plan: &Plan) -> Scratch {
         Scratch {
-            deques: (0..plan.lab.len()).map(|_| Deque { buf: Vec::with_capacity(32), head: 0 }).collect(),
+            deques: (0..plan.lab.len())
+                .map(|_| Deque {
+                    buf: Vec::with_capacity(32),
+                    head: 0,
+                })
+                .collect(),
             finds: vec![FindState::EMPTY; plan.find.len()],
             lab_val: vec![f64::NAN; plan.lab.len()],
             find_st: vec![0; plan.find.len()],
@@ -454,6 +655,12 @@ impl Scratch {
             last_exp: Vec::new(),
             aplasia: Vec::new(),
             points: vec![0.0; plan.crits.len()],
+            derived: vec![Vec::new(); plan.derived.len()],
+            derived_cursor: vec![0; plan.derived.len()],
+            find_blocked: vec![false; plan.find.len()],
+            tmp_idx: Vec::new(),
+            tmp_vals: Vec::new(),
+            tmp_days: Vec::new(),
             states: Vec::with_capacity(256),
         }
     }
@@ -481,7 +688,9 @@ impl View<'_> {
             return None;
         }
         match self.plan.conds[i].src {
-            CondSrc::Lab(ch) => self.deques[ch as usize].front().map(|f| Source::Measurement(f.idx)),
+            CondSrc::Lab(ch) => self.deques[ch as usize]
+                .front()
+                .map(|f| Source::Measurement(f.idx)),
             CondSrc::Finding(ch) => Some(Source::Finding(self.finds[ch as usize].present_idx)),
         }
     }
@@ -508,7 +717,11 @@ impl View<'_> {
             }
             PKind::Points { lab, bands } => {
                 if let Some(front) = self.deques[*lab as usize].front() {
-                    let text = bands.iter().find(|(b, _)| b.contains(front.value)).map(|(_, t)| t.clone()).unwrap_or_default();
+                    let text = bands
+                        .iter()
+                        .find(|(b, _)| b.contains(front.value))
+                        .map(|(_, t)| t.clone())
+                        .unwrap_or_default();
                     out.push((text, Source::Measurement(front.idx)));
                 }
             }
@@ -518,8 +731,15 @@ impl View<'_> {
 
 /// Sweep patient `p` over its change days `<= until` (plus `extra_day` if given, evaluated even
 /// without a change), calling `f` with the state of every visited day in increasing order.
-pub(crate) fn sweep<F>(plan: &Plan, cohort: &Cohort, p: PatientIdx, until: Day, extra_day: Option<Day>, s: &mut Scratch, mut f: F)
-where
+pub(crate) fn sweep<F>(
+    plan: &Plan,
+    cohort: &Cohort,
+    p: PatientIdx,
+    until: Day,
+    extra_day: Option<Day>,
+    s: &mut Scratch,
+    mut f: F,
+) where
     F: FnMut(&DayState, &View<'_>),
 {
     let ms = cohort.measurements_of(p);
@@ -544,7 +764,8 @@ where
         for &k in ws {
             if s.last_exp[k] != m.day {
                 s.last_exp[k] = m.day;
-                s.days.push(m.day.saturating_add(plan.windows[k]).saturating_add(1));
+                s.days
+                    .push(m.day.saturating_add(plan.windows[k]).saturating_add(1));
             }
         }
     }
@@ -555,14 +776,57 @@ where
         }
         s.days.push(fd.day);
         for &k in ws {
-            s.days.push(fd.day.saturating_add(plan.windows[k]).saturating_add(1));
+            s.days
+                .push(fd.day.saturating_add(plan.windows[k]).saturating_add(1));
+        }
+    }
+    for k in 0..plan.derived.len() {
+        let mut vals = std::mem::take(&mut s.derived[k]);
+        derive(
+            &plan.derived[k],
+            ms,
+            cohort.patients[p as usize].diagnosis,
+            &mut vals,
+            s,
+        );
+        for v in &vals {
+            s.days.push(v.day);
+            for &w in &plan.derived_window_ids[k] {
+                s.days
+                    .push(v.day.saturating_add(plan.windows[w]).saturating_add(1));
+            }
+        }
+        s.derived[k] = vals;
+        s.derived_cursor[k] = 0;
+    }
+    if !plan.find.is_empty() {
+        let diagnosis = cohort.patients[p as usize].diagnosis;
+        for (ch, spec) in plan.find.iter().enumerate() {
+            s.find_blocked[ch] = match spec.new_since {
+                Some(nd) => fs.iter().any(|f| {
+                    f.finding == spec.kind && f.present && f.day <= diagnosis.saturating_add(nd)
+                }),
+                None => false,
+            };
         }
     }
     s.aplasia.clear();
     if let Some((len, intensities)) = &plan.aplasia {
         for l in cohort.treatments_of(p) {
             if intensities.contains(&l.intensity) {
-                let last = l.start.saturating_add(*len);
+                let mut last = l.start.saturating_add(*len);
+                if let Some(r) = &plan.recovery {
+                    let from = l.start.saturating_add(r.from_day as i32);
+                    if let Some(m) = ms.iter().find(|m| {
+                        m.analyte == r.analyte
+                            && m.day >= from
+                            && m.day <= last
+                            && m.value.is_finite()
+                            && r.comparator.holds(m.value, r.threshold)
+                    }) {
+                        last = m.day - 1;
+                    }
+                }
                 s.aplasia.push((l.start, last));
                 s.days.push(l.start);
                 s.days.push(last.saturating_add(1));
@@ -595,6 +859,7 @@ where
     let mut was_in_aplasia = false;
 
     let primary = plan.primary_mask();
+    let diagnosis = cohort.patients[p as usize].diagnosis;
     let (mut mi, mut fi) = (0usize, 0usize);
     for di in 0..s.days.len() {
         let t = s.days[di];
@@ -616,14 +881,38 @@ where
                             dq.pop_back();
                         }
                     }
-                    dq.push_back(Slot { value: m.value, day: m.day, idx: mi as u32 });
+                    dq.push_back(Slot {
+                        value: m.value,
+                        day: m.day,
+                        idx: mi as u32,
+                    });
                 }
             }
             mi += 1;
         }
+        for k in 0..plan.derived.len() {
+            while let Some(v) = s.derived[k].get(s.derived_cursor[k]).copied() {
+                if v.day > t {
+                    break;
+                }
+                for &ch in &plan.derived_listeners[k] {
+                    let dq = &mut s.deques[ch as usize];
+                    while dq.back().is_some_and(|b| b.value <= v.value) {
+                        dq.pop_back();
+                    }
+                    dq.push_back(v);
+                }
+                s.derived_cursor[k] += 1;
+            }
+        }
         while fi < fs.len() && fs[fi].day <= t {
             let fd = &fs[fi];
             for &ch in &plan.finding_listeners[fd.finding as usize] {
+                if let Some(nd) = plan.find[ch as usize].new_since {
+                    if s.find_blocked[ch as usize] || fd.day <= diagnosis.saturating_add(nd) {
+                        continue;
+                    }
+                }
                 let st = &mut s.finds[ch as usize];
                 st.last_any = fd.day;
                 if fd.present {
@@ -654,7 +943,10 @@ where
                 }
                 for &ci in &plan.lab_points[ch] {
                     let b = match &plan.crits[ci].kind {
-                        PKind::Points { bands, .. } if !v.is_nan() => bands.iter().position(|(b, _)| b.contains(v)).map_or(NO_BAND, |k| k as u32),
+                        PKind::Points { bands, .. } if !v.is_nan() => bands
+                            .iter()
+                            .position(|(b, _)| b.contains(v))
+                            .map_or(NO_BAND, |k| k as u32),
                         _ => NO_DATA,
                     };
                     if b != s.band[ci] {
@@ -665,10 +957,16 @@ where
             }
         }
         // (Patients without findings keep every finding channel empty: nothing to update.)
-        for (ch, spec) in plan.find.iter().enumerate().take(if fs.is_empty() { 0 } else { usize::MAX }) {
+        for (ch, spec) in
+            plan.find
+                .iter()
+                .enumerate()
+                .take(if fs.is_empty() { 0 } else { usize::MAX })
+        {
             let st = s.finds[ch];
             let lo = t - spec.window;
-            let v = u8::from(st.last_any != NONE_DAY && st.last_any >= lo) | (u8::from(st.last_present != NONE_DAY && st.last_present >= lo) << 1);
+            let v = u8::from(st.last_any != NONE_DAY && st.last_any >= lo)
+                | (u8::from(st.last_present != NONE_DAY && st.last_present >= lo) << 1);
             if v != s.find_st[ch] {
                 s.find_st[ch] = v;
                 for &(i, ci) in &plan.find_conds[ch] {
@@ -696,7 +994,11 @@ where
                 eval_crit(c, ci, &s.cond_st, &s.band)
             };
             let bit = 1u128 << ci;
-            evaluable = if ev { evaluable | bit } else { evaluable & !bit };
+            evaluable = if ev {
+                evaluable | bit
+            } else {
+                evaluable & !bit
+            };
             met = if mt { met | bit } else { met & !bit };
             if c.scored {
                 let pts = if pts == 0.0 { 0.0 } else { pts };
@@ -708,14 +1010,25 @@ where
         }
         if rescore {
             // Re-add in criterion order so the sums do not depend on the update history.
-            score = s.points[..plan.n_primary].iter().fold(0.0, |acc, p| acc + p);
-            companion = s.points[plan.n_primary..].iter().fold(0.0, |acc, p| acc + p);
+            score = s.points[..plan.n_primary]
+                .iter()
+                .fold(0.0, |acc, p| acc + p);
+            companion = s.points[plan.n_primary..]
+                .iter()
+                .fold(0.0, |acc, p| acc + p);
         }
         let n_met = (met & primary).count_ones();
-        let rule = match plan.rule {
-            RuleKind::Count { min } => n_met >= min,
-            RuleKind::Score { cutoff } => score >= cutoff,
-            RuleKind::All => met & primary == primary,
+        let rule = match (plan.rule, plan.not_evaluable) {
+            (RuleKind::Count { min }, NotEvaluable::NotMet) => n_met >= min,
+            (RuleKind::Score { cutoff }, NotEvaluable::NotMet) => score >= cutoff,
+            (RuleKind::Count { min }, NotEvaluable::Proportional { floor }) => {
+                let n_eval = (evaluable & primary).count_ones();
+                f64::from(n_met) >= proportional_count(min, n_eval, plan.n_primary as u32, floor)
+            }
+            (RuleKind::Score { cutoff }, NotEvaluable::Proportional { floor }) => {
+                score >= proportional_cutoff(cutoff, &plan.crit_max, evaluable, floor)
+            }
+            (RuleKind::All, _) => met & primary == primary,
         };
         let holds = rule && (met & plan.mandatory) == plan.mandatory;
         let state = DayState {
@@ -725,12 +1038,182 @@ where
             n_met,
             n_evaluable: (evaluable & primary).count_ones(),
             score: if plan.primary_scored { score } else { 0.0 },
-            hscore: if plan.primary_scored { score } else { companion },
+            hscore: if plan.companion {
+                companion
+            } else if plan.primary_scored {
+                score
+            } else {
+                0.0
+            },
             holds,
         };
-        let view = View { plan, deques: &s.deques, finds: &s.finds, cond_st: &s.cond_st, points: &s.points, met };
+        let view = View {
+            plan,
+            deques: &s.deques,
+            finds: &s.finds,
+            cond_st: &s.cond_st,
+            points: &s.points,
+            met,
+        };
         f(&state, &view);
     }
+}
+
+/// Criteria needed by a count rule under the proportional policy:
+/// `max(floor, ceil(min × n_evaluable / n))`.
+pub(crate) fn proportional_count(min: u32, n_evaluable: u32, n: u32, floor: f64) -> f64 {
+    // Integer ceiling: exact whatever the sizes.
+    let scaled = (u64::from(min) * u64::from(n_evaluable)).div_ceil(u64::from(n.max(1)));
+    (scaled as f64).max(floor)
+}
+
+/// Cut-off of a score rule under the proportional policy:
+/// `max(floor, cutoff × evaluable_max_points / max_points)` (sums in criterion order).
+pub(crate) fn proportional_cutoff(
+    cutoff: f64,
+    crit_max: &[f64],
+    evaluable: u128,
+    floor: f64,
+) -> f64 {
+    let total = crit_max.iter().fold(0.0, |a, p| a + p);
+    if total <= 0.0 {
+        return cutoff;
+    }
+    let eval = crit_max
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| evaluable & (1u128 << i) != 0)
+        .fold(0.0, |a, (_, p)| a + p);
+    (cutoff * eval / total).max(floor)
+}
+
+/// This patient's values of a derived series (see [`Temporal`]), in measurement order.
+/// `ms` is the patient's measurements (sorted by day); `Slot::idx` indexes it.
+fn derive(
+    spec: &DerivedSpec,
+    ms: &[crate::cohort::Measurement],
+    diagnosis: Day,
+    out: &mut Vec<Slot>,
+    s: &mut Scratch,
+) {
+    out.clear();
+    s.tmp_idx.clear();
+    s.tmp_idx.extend(
+        ms.iter()
+            .enumerate()
+            .filter(|(_, m)| m.analyte == spec.analyte && m.value.is_finite())
+            .map(|(i, _)| i as u32),
+    );
+    if s.tmp_idx.is_empty() {
+        return;
+    }
+    match spec.temporal {
+        Temporal::Relative {
+            stat,
+            lookback_days,
+            comparator,
+            factor,
+        } => {
+            let lb = lookback_days as i32;
+            let mut lo = 0usize; // first index of the look-back of the current measurement
+            for j in 0..s.tmp_idx.len() {
+                let m = &ms[s.tmp_idx[j] as usize];
+                while ms[s.tmp_idx[lo] as usize].day < m.day - lb {
+                    lo += 1;
+                }
+                let absolute = spec.comparator.holds(m.value, spec.threshold);
+                if !absolute {
+                    out.push(Slot {
+                        value: 0.0,
+                        day: m.day,
+                        idx: s.tmp_idx[j],
+                    });
+                    continue;
+                }
+                // Earlier values: days m.day - lb ..= m.day - 1.
+                s.tmp_vals.clear();
+                for &i in &s.tmp_idx[lo..j] {
+                    let e = &ms[i as usize];
+                    if e.day < m.day {
+                        s.tmp_vals.push(e.value);
+                    }
+                }
+                let Some(b) = baseline(stat, &mut s.tmp_vals) else {
+                    continue; // no baseline: not evaluable
+                };
+                let q = comparator.holds(m.value, factor * b);
+                out.push(Slot {
+                    value: if q { 1.0 } else { 0.0 },
+                    day: m.day,
+                    idx: s.tmp_idx[j],
+                });
+            }
+        }
+        Temporal::Persistent { days, within_days } => {
+            s.tmp_days.clear();
+            for &i in &s.tmp_idx {
+                let m = &ms[i as usize];
+                if spec.comparator.holds(m.value, spec.threshold)
+                    && s.tmp_days.last() != Some(&m.day)
+                {
+                    s.tmp_days.push(m.day);
+                }
+            }
+            for &i in &s.tmp_idx {
+                let m = &ms[i as usize];
+                let from = m.day - within_days as i32 + 1;
+                let a = s.tmp_days.partition_point(|d| *d < from);
+                let b = s.tmp_days.partition_point(|d| *d <= m.day);
+                let q = (b - a) as u32 >= days;
+                out.push(Slot {
+                    value: if q { 1.0 } else { 0.0 },
+                    day: m.day,
+                    idx: i,
+                });
+            }
+        }
+        Temporal::NewSinceDiagnosis { days } => {
+            let cut = diagnosis.saturating_add(days as i32);
+            let blocked = s.tmp_idx.iter().any(|&i| {
+                let m = &ms[i as usize];
+                m.day <= cut && spec.comparator.holds(m.value, spec.threshold)
+            });
+            if blocked {
+                return;
+            }
+            for &i in &s.tmp_idx {
+                let m = &ms[i as usize];
+                if m.day > cut {
+                    let q = spec.comparator.holds(m.value, spec.threshold);
+                    out.push(Slot {
+                        value: if q { 1.0 } else { 0.0 },
+                        day: m.day,
+                        idx: i,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Baseline statistic of `v` (reordered); `None` when empty.
+fn baseline(stat: BaselineStat, v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    Some(match stat {
+        BaselineStat::Min => v.iter().copied().fold(f64::INFINITY, f64::min),
+        BaselineStat::Max => v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        BaselineStat::Median => {
+            v.sort_unstable_by(f64::total_cmp);
+            let n = v.len();
+            if n % 2 == 1 {
+                v[n / 2]
+            } else {
+                (v[n / 2 - 1] + v[n / 2]) / 2.0
+            }
+        }
+    })
 }
 
 /// Status of one condition from the channel states: bit 0 evaluable, bit 1 met.
@@ -765,7 +1248,12 @@ fn eval_crit(c: &PCrit, ci: usize, cond_st: &[u8], band: &[u32]) -> (bool, bool,
             let mt = st & 2 != 0;
             (st & 1 != 0, mt, if mt { c.points_when_met } else { 0.0 })
         }
-        PKind::CountOf { start, end, min, count_points } => {
+        PKind::CountOf {
+            start,
+            end,
+            min,
+            count_points,
+        } => {
             let mut any = 0u8;
             let mut k = 0u32;
             for &st in &cond_st[*start..*end] {
@@ -780,15 +1268,13 @@ fn eval_crit(c: &PCrit, ci: usize, cond_st: &[u8], band: &[u32]) -> (bool, bool,
             };
             (any & 1 != 0, mt, pts)
         }
-        PKind::Points { bands, .. } => {
-            match band[ci] {
-                NO_DATA => (false, false, 0.0),
-                NO_BAND => (true, false, 0.0),
-                k => {
-                    let pts = bands[k as usize].0.points;
-                    (true, pts > 0.0, pts)
-                }
+        PKind::Points { bands, .. } => match band[ci] {
+            NO_DATA => (false, false, 0.0),
+            NO_BAND => (true, false, 0.0),
+            k => {
+                let pts = bands[k as usize].0.points;
+                (true, pts > 0.0, pts)
             }
-        }
+        },
     }
 }

@@ -73,7 +73,7 @@ pub const EVIDENCE_TYPES: [ColumnType; 16] = {
     [T, I, T, T, T, T, T, R, T, I, T, T, R, T, R, T]
 };
 
-fn push_str(line: &mut String, s: &str) {
+pub(crate) fn push_str(line: &mut String, s: &str) {
     if s.is_empty() {
         line.push_str("\"\"");
     } else if s.contains([',', '"', '\n', '\r']) {
@@ -85,13 +85,13 @@ fn push_str(line: &mut String, s: &str) {
     }
 }
 
-fn push_num(line: &mut String, v: Option<f64>) {
+pub(crate) fn push_num(line: &mut String, v: Option<f64>) {
     if let Some(v) = v.filter(|v| v.is_finite()) {
         let _ = write!(line, "{}", crate::stats::format::Num(v));
     }
 }
 
-fn push_int(line: &mut String, v: Option<i64>) {
+pub(crate) fn push_int(line: &mut String, v: Option<i64>) {
     if let Some(v) = v {
         let _ = write!(line, "{v}");
     }

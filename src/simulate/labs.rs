@@ -86,12 +86,12 @@ pub(crate) fn round_to(x: f64, decimals: i32) -> f64 {
 /// Regular visits: every `first` days during the first year after `since`, then every `later`
 /// days; chemistry at every `nth` visit.
 #[derive(Debug, Clone, Copy)]
-struct Visits {
-    anchor: i32,
-    since: i32,
-    first: u32,
-    later: u32,
-    nth: u32,
+pub(super) struct Visits {
+    pub anchor: i32,
+    pub since: i32,
+    pub first: u32,
+    pub later: u32,
+    pub nth: u32,
 }
 
 /// When to measure, and the state timelines the values depend on.
@@ -100,12 +100,14 @@ pub(crate) struct LabPlan {
     /// (from day, state), ascending.
     heme: Vec<(i32, HemeState)>,
     /// (from day, visits), ascending: the background cadence.
-    background: Vec<(i32, Visits)>,
+    pub(super) background: Vec<(i32, Visits)>,
     /// [start, end) with blood-count and chemistry intervals, and whether temperature is
     /// charted with each blood count (inpatient); override the background.
-    dense: Vec<(i32, i32, f64, u32, bool)>,
-    /// Febrile neutropenia [first, last] day, and whether sCD25 was sent.
+    pub(super) dense: Vec<(i32, i32, f64, u32, bool)>,
+    /// Febrile neutropenia [first, last] day, and whether sCD25 was sent (clean model).
     fevers: Vec<(i32, i32, bool)>,
+    /// Everything the mimic model adds.
+    pub mimic: super::mimic::MimicPlan,
 }
 
 impl LabPlan {
@@ -118,7 +120,16 @@ impl LabPlan {
     /// Background visits from `from` on, anchored there.
     pub fn visits(&mut self, from: i32, since: i32, first: u32, later: u32, nth: u32) {
         self.background.retain(|(d, _)| *d < from);
-        self.background.push((from, Visits { anchor: from, since, first, later, nth }));
+        self.background.push((
+            from,
+            Visits {
+                anchor: from,
+                since,
+                first,
+                later,
+                nth,
+            },
+        ));
     }
 
     /// A dense measurement period `[start, end)`; `inpatient` charts temperature with each count.
@@ -134,10 +145,14 @@ impl LabPlan {
     /// Drop febrile-neutropenia episodes from 3 days before an HLH onset until 30 days after
     /// its resolution, so that findings (30-day look-back) never combine with a later fever.
     pub fn quiet_after_episodes(&mut self, episodes: &[SimEpisode]) {
-        self.fevers.retain(|(f0, f1, _)| !episodes.iter().any(|e| *f1 >= e.onset - 3 && *f0 <= e.resolution + 30));
+        self.fevers.retain(|(f0, f1, _)| {
+            !episodes
+                .iter()
+                .any(|e| *f1 >= e.onset - 3 && *f0 <= e.resolution + 30)
+        });
     }
 
-    fn heme_at(&self, day: i32) -> HemeState {
+    pub(super) fn heme_at(&self, day: i32) -> HemeState {
         let k = self.heme.partition_point(|(d, _)| *d <= day);
         if k == 0 {
             HemeState::Active
@@ -147,7 +162,9 @@ impl LabPlan {
     }
 
     fn fever_at(&self, day: i32) -> bool {
-        self.fevers.iter().any(|(f0, f1, _)| day >= *f0 && day <= *f1)
+        self.fevers
+            .iter()
+            .any(|(f0, f1, _)| day >= *f0 && day <= *f1)
     }
 }
 
@@ -187,13 +204,13 @@ fn hlh_phase(episodes: &[SimEpisode], day: i32) -> HlhPhase<'_> {
 }
 
 /// Per-patient baselines of the slowly varying analytes.
-struct Baseline {
-    ferritin: f64,
-    tg: f64,
-    fibrinogen: f64,
-    ast: f64,
-    wbc_leukemic: f64,
-    hb_remission: f64,
+pub(super) struct Baseline {
+    pub ferritin: f64,
+    pub tg: f64,
+    pub fibrinogen: f64,
+    pub ast: f64,
+    pub wbc_leukemic: f64,
+    pub hb_remission: f64,
 }
 
 /// Draw every measurement of a patient up to `end_day` (inclusive).
@@ -225,7 +242,13 @@ pub(crate) fn draw(
         let phase = hlh_phase(episodes, day);
         let mut push = |analyte: Analyte, canonical: f64| {
             let (value, unit) = profile.present(analyte, canonical);
-            out.push(SimMeasurement { day, analyte, value, unit });
+            out.push(SimMeasurement {
+                day,
+                analyte,
+                value,
+                unit,
+                qualifier: 0,
+            });
         };
         if f & TEMP != 0 {
             let t = match phase {
@@ -239,9 +262,12 @@ pub(crate) fn draw(
         }
         if f & CBC != 0 {
             let (hb, plt, anc, wbc) = match phase {
-                HlhPhase::Active(..) => {
-                    (rng.unif(65.0, 88.0), rng.unif(8.0, 80.0), rng.unif(0.05, 0.9), rng.unif(0.3, 2.5))
-                }
+                HlhPhase::Active(..) => (
+                    rng.unif(65.0, 88.0),
+                    rng.unif(8.0, 80.0),
+                    rng.unif(0.05, 0.9),
+                    rng.unif(0.3, 2.5),
+                ),
                 _ => counts(heme, &base, rng),
             };
             let anc = (anc * 100.0).round() / 100.0;
@@ -285,12 +311,21 @@ pub(crate) fn draw(
         if f & TG_FIB != 0 {
             let (tg, fib) = match phase {
                 HlhPhase::Active(e, _) => (
-                    if e.high_tg { rng.unif(3.6, 6.5) } else { rng.unif(1.6, 2.9) },
-                    if e.low_fibrinogen { rng.unif(0.5, 1.15) } else { rng.unif(1.6, 2.4) },
+                    if e.high_tg {
+                        rng.unif(3.6, 6.5)
+                    } else {
+                        rng.unif(1.6, 2.9)
+                    },
+                    if e.low_fibrinogen {
+                        rng.unif(0.5, 1.15)
+                    } else {
+                        rng.unif(1.6, 2.4)
+                    },
                 ),
                 _ => (
                     (base.tg * rng.lognormal(1.0, 0.1)).clamp(0.4, 1.45),
-                    (base.fibrinogen * if fever { 1.15 } else { 1.0 } * rng.lognormal(1.0, 0.08)).clamp(2.6, 6.5),
+                    (base.fibrinogen * if fever { 1.15 } else { 1.0 } * rng.lognormal(1.0, 0.08))
+                        .clamp(2.6, 6.5),
                 ),
             };
             push(Analyte::Triglycerides, tg);
@@ -318,7 +353,11 @@ pub(crate) fn draw(
 }
 
 /// Blood counts (Hb g/L, platelets, ANC, WBC 10^9/L) in a hematologic state.
-fn counts(heme: HemeState, base: &Baseline, rng: &mut PatientRng) -> (f64, f64, f64, f64) {
+pub(super) fn counts(
+    heme: HemeState,
+    base: &Baseline,
+    rng: &mut PatientRng,
+) -> (f64, f64, f64, f64) {
     match heme {
         HemeState::Active => (
             rng.normal(88.0, 9.0).clamp(62.0, 125.0),
@@ -326,7 +365,12 @@ fn counts(heme: HemeState, base: &Baseline, rng: &mut PatientRng) -> (f64, f64, 
             rng.lognormal(0.7, 0.8).clamp(0.02, 10.0),
             (base.wbc_leukemic * rng.lognormal(1.0, 0.25)).clamp(0.5, 200.0),
         ),
-        HemeState::Aplasia => (rng.unif(70.0, 90.0), rng.unif(5.0, 19.4), rng.unif(0.01, 0.45), rng.unif(0.1, 0.9)),
+        HemeState::Aplasia => (
+            rng.unif(70.0, 90.0),
+            rng.unif(5.0, 19.4),
+            rng.unif(0.01, 0.45),
+            rng.unif(0.1, 0.9),
+        ),
         HemeState::LowTherapy => (
             rng.normal(90.0, 8.0).clamp(65.0, 120.0),
             rng.lognormal(60.0, 0.5).clamp(8.0, 300.0),
@@ -344,7 +388,12 @@ fn counts(heme: HemeState, base: &Baseline, rng: &mut PatientRng) -> (f64, f64, 
         }
         HemeState::RemissionPartial => {
             let anc = rng.unif(0.6, 1.4);
-            (rng.normal(100.0, 8.0).clamp(85.0, 130.0), rng.unif(50.0, 100.0), anc, anc + rng.unif(0.8, 2.0))
+            (
+                rng.normal(100.0, 8.0).clamp(85.0, 130.0),
+                rng.unif(50.0, 100.0),
+                anc,
+                anc + rng.unif(0.8, 2.0),
+            )
         }
         HemeState::RemissionLow => {
             let anc = rng.normal(2.0, 0.6).clamp(0.8, 5.0);
@@ -382,7 +431,7 @@ fn rows_of(f: u8) -> usize {
 }
 
 /// Is day offset `off` on the grid `⌊k · interval⌋`, k = 0, 1, …?
-fn on_grid(off: i32, interval: f64) -> bool {
+pub(super) fn on_grid(off: i32, interval: f64) -> bool {
     let k = (off as f64 / interval).ceil();
     (k * interval).floor() as i32 == off
 }
@@ -400,7 +449,12 @@ fn schedule(plan: &LabPlan, episodes: &[SimEpisode], end_day: i32) -> Vec<u8> {
     set(&mut flags, 0, CBC | TEMP | CHEM);
     // Background (outpatient) visits: blood counts, chemistry at every nth visit.
     for (k, (from, v)) in plan.background.iter().enumerate() {
-        let to = plan.background.get(k + 1).map(|(d, _)| *d).unwrap_or(end_day + 1).min(end_day + 1);
+        let to = plan
+            .background
+            .get(k + 1)
+            .map(|(d, _)| *d)
+            .unwrap_or(end_day + 1)
+            .min(end_day + 1);
         for d in (*from).max(0)..to {
             let interval = (if d - v.since < 365 { v.first } else { v.later }) as i32;
             let off = d - v.anchor;

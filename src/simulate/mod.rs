@@ -105,6 +105,7 @@
 //! parameter; `truth_params.json` reports both (`hlh_scheduled_*`, `hlh_patients_*`).
 
 mod labs;
+mod mimic;
 pub mod params;
 mod patient;
 mod rng;
@@ -117,7 +118,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use thiserror::Error;
 
-pub use params::{ByEln, DeathModel, SimParams};
+pub use params::{ByEln, DeathModel, MimicParams, SimParams};
 
 use patient::{simulate_patient, FirstLine, SimPatient};
 use writer::{Writer, TABLES};
@@ -148,7 +149,10 @@ impl FromStr for SimFormat {
         match s.trim().to_ascii_lowercase().as_str() {
             "csv" => Ok(SimFormat::Csv),
             "parquet" | "pq" => Ok(SimFormat::Parquet),
-            _ => Err(SimError::InvalidOption { name: "format".into(), message: format!("expected csv or parquet, got `{s}`") }),
+            _ => Err(SimError::InvalidOption {
+                name: "format".into(),
+                message: format!("expected csv or parquet, got `{s}`"),
+            }),
         }
     }
 }
@@ -178,8 +182,20 @@ pub struct SimOptions {
 
 impl SimOptions {
     /// Options with default parameters and a chunk size of 20 000.
-    pub fn new(patients: usize, seed: u64, out: impl Into<PathBuf>, format: SimFormat) -> SimOptions {
-        SimOptions { patients, seed, out: out.into(), format, chunk_size: 20_000, params: SimParams::default() }
+    pub fn new(
+        patients: usize,
+        seed: u64,
+        out: impl Into<PathBuf>,
+        format: SimFormat,
+    ) -> SimOptions {
+        SimOptions {
+            patients,
+            seed,
+            out: out.into(),
+            format,
+            chunk_size: 20_000,
+            params: SimParams::default(),
+        }
     }
 }
 
@@ -222,6 +238,8 @@ pub struct SimSummary {
     pub hlh_patients_low_intensity: usize,
     /// Patients at sites with non-canonical units (`S09`, `S10`).
     pub mixed_unit_patients: usize,
+    /// Measurements reported with a qualifier (`>`, `<`; see `qualified_values_fraction`).
+    pub qualified_values: usize,
     /// Files written (tables and `truth_params.json`).
     #[serde(skip)]
     pub files: Vec<PathBuf>,
@@ -236,6 +254,7 @@ impl SimSummary {
             self.patients_with_hlh += usize::from(has);
             self.patients_with_two_episodes += usize::from(p.episodes.len() >= 2);
             self.mixed_unit_patients += usize::from(p.site == "S09" || p.site == "S10");
+            self.qualified_values += p.measurements.iter().filter(|m| m.qualifier != 0).count();
             match p.first_line {
                 None => self.untreated += 1,
                 Some(FirstLine::Intensive) => {
@@ -315,17 +334,29 @@ pub fn simulate(opts: &SimOptions) -> Result<SimSummary, SimError> {
 }
 
 /// As [`simulate`], calling `progress(patients_written, patients_total)` after each chunk.
-pub fn simulate_with_progress(opts: &SimOptions, mut progress: impl FnMut(usize, usize)) -> Result<SimSummary, SimError> {
+pub fn simulate_with_progress(
+    opts: &SimOptions,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<SimSummary, SimError> {
     if opts.patients == 0 {
-        return Err(SimError::InvalidOption { name: "patients".into(), message: "must be at least 1".into() });
+        return Err(SimError::InvalidOption {
+            name: "patients".into(),
+            message: "must be at least 1".into(),
+        });
     }
     if opts.chunk_size == 0 {
-        return Err(SimError::InvalidOption { name: "chunk_size".into(), message: "must be at least 1".into() });
+        return Err(SimError::InvalidOption {
+            name: "chunk_size".into(),
+            message: "must be at least 1".into(),
+        });
     }
     opts.params.validate()?;
     let cal = opts.params.calendar()?;
     let out = &opts.out;
-    std::fs::create_dir_all(out).map_err(|e| SimError::Io { path: out.clone(), message: format!("cannot create output folder: {e}") })?;
+    std::fs::create_dir_all(out).map_err(|e| SimError::Io {
+        path: out.clone(),
+        message: format!("cannot create output folder: {e}"),
+    })?;
     let other = match opts.format {
         SimFormat::Csv => SimFormat::Parquet,
         SimFormat::Parquet => SimFormat::Csv,
@@ -345,10 +376,13 @@ pub fn simulate_with_progress(opts: &SimOptions, mut progress: impl FnMut(usize,
     let generate = |k: usize| -> Vec<SimPatient> {
         let lo = k * cs;
         let hi = (lo + cs).min(n);
-        (lo..hi).into_par_iter().map(|i| simulate_patient(i as u64, seed, params, &cal)).collect()
+        (lo..hi)
+            .into_par_iter()
+            .map(|i| simulate_patient(i as u64, seed, params, &cal))
+            .collect()
     };
 
-    let mut writer = Writer::create(out, opts.format)?;
+    let mut writer = Writer::create(out, opts.format, params.qualified_values_fraction > 0.0)?;
     let mut summary = SimSummary::default();
     let mut current = generate(0);
     for k in 0..n_chunks {
@@ -380,7 +414,11 @@ pub fn simulate_with_progress(opts: &SimOptions, mut progress: impl FnMut(usize,
     Ok(summary)
 }
 
-fn write_truth_params(out: &Path, opts: &SimOptions, summary: &SimSummary) -> Result<PathBuf, SimError> {
+fn write_truth_params(
+    out: &Path,
+    opts: &SimOptions,
+    summary: &SimSummary,
+) -> Result<PathBuf, SimError> {
     let doc = TruthParams {
         generator: "hemosurv simulate",
         version: env!("CARGO_PKG_VERSION"),
@@ -391,10 +429,19 @@ fn write_truth_params(out: &Path, opts: &SimOptions, summary: &SimSummary) -> Re
         summary,
     };
     let path = out.join("truth_params.json");
-    let mut text = serde_json::to_string_pretty(&doc).map_err(|e| SimError::Io { path: path.clone(), message: e.to_string() })?;
+    let mut text = serde_json::to_string_pretty(&doc).map_err(|e| SimError::Io {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
     text.push('\n');
     let tmp = out.join(".truth_params.json.partial");
-    std::fs::write(&tmp, text).map_err(|e| SimError::Io { path: tmp.clone(), message: e.to_string() })?;
-    std::fs::rename(&tmp, &path).map_err(|e| SimError::Io { path: path.clone(), message: e.to_string() })?;
+    std::fs::write(&tmp, text).map_err(|e| SimError::Io {
+        path: tmp.clone(),
+        message: e.to_string(),
+    })?;
+    std::fs::rename(&tmp, &path).map_err(|e| SimError::Io {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
     Ok(path)
 }

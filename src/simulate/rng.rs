@@ -19,6 +19,14 @@ impl PatientRng {
         PatientRng(rng)
     }
 
+    /// The mimic-model stream of patient `index`: same key, stream id `index + 2^63`
+    /// (patient indices stay below 2^63), so it never overlaps another patient's streams.
+    pub fn mimic(seed: u64, index: u64) -> PatientRng {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(index | (1 << 63));
+        PatientRng(rng)
+    }
+
     /// Uniform in `[0, 1)`.
     pub fn u(&mut self) -> f64 {
         self.0.gen::<f64>()
@@ -89,7 +97,10 @@ mod tests {
     #[test]
     fn streams_are_reproducible_and_distinct() {
         let a: Vec<f64> = (0..5).map(|_| PatientRng::new(7, 3).u()).collect();
-        assert!(a.windows(2).all(|w| w[0] == w[1]), "same (seed, index) gives the same first draw");
+        assert!(
+            a.windows(2).all(|w| w[0] == w[1]),
+            "same (seed, index) gives the same first draw"
+        );
         let mut r1 = PatientRng::new(7, 3);
         let mut r2 = PatientRng::new(7, 4);
         let mut r3 = PatientRng::new(8, 3);

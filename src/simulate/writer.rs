@@ -18,11 +18,19 @@ use super::patient::SimPatient;
 use super::{SimError, SimFormat};
 
 /// The tables of a simulated cohort, in writing order.
-pub(crate) const TABLES: [&str; 6] = ["patients", "measurements", "findings", "treatments", "responses", "truth"];
+pub(crate) const TABLES: [&str; 6] = [
+    "patients",
+    "measurements",
+    "findings",
+    "treatments",
+    "responses",
+    "truth",
+];
 
 /// One column of a chunk of a table.
 enum Col<'a> {
     Str(Vec<&'a str>),
+    Text(Vec<String>),
     Date(Vec<Option<Day>>),
     F64(Vec<f64>),
     I64(Vec<i64>),
@@ -33,6 +41,7 @@ impl Col<'_> {
     fn len(&self) -> usize {
         match self {
             Col::Str(v) => v.len(),
+            Col::Text(v) => v.len(),
             Col::Date(v) => v.len(),
             Col::F64(v) => v.len(),
             Col::I64(v) => v.len(),
@@ -44,6 +53,7 @@ impl Col<'_> {
         let name: PlSmallStr = name.into();
         let s = match self {
             Col::Str(v) => Series::new(name, v.as_slice()),
+            Col::Text(v) => Series::new(name, v.as_slice()),
             Col::Date(v) => Series::new(name, v.as_slice()).cast(&DataType::Date)?,
             Col::F64(v) => Series::new(name, v.as_slice()),
             Col::I64(v) => Series::new(name, v.as_slice()),
@@ -65,18 +75,46 @@ impl Chunk<'_> {
     }
 
     fn to_frame(&self) -> PolarsResult<DataFrame> {
-        let cols = self.names.iter().zip(&self.cols).map(|(n, c)| c.to_column(n)).collect::<PolarsResult<Vec<_>>>()?;
+        let cols = self
+            .names
+            .iter()
+            .zip(&self.cols)
+            .map(|(n, c)| c.to_column(n))
+            .collect::<PolarsResult<Vec<_>>>()?;
         DataFrame::new(self.height(), cols)
     }
 }
 
-const PATIENTS: &[&str] =
-    &["patient_id", "diagnosis_date", "last_contact_date", "death_date", "sex", "age_at_diagnosis", "eln_risk", "flt3", "site"];
+const PATIENTS: &[&str] = &[
+    "patient_id",
+    "diagnosis_date",
+    "last_contact_date",
+    "death_date",
+    "sex",
+    "age_at_diagnosis",
+    "eln_risk",
+    "flt3",
+    "site",
+];
 const MEASUREMENTS: &[&str] = &["patient_id", "date", "analyte", "value", "unit"];
 const FINDINGS: &[&str] = &["patient_id", "date", "finding", "present"];
-const TREATMENTS: &[&str] = &["patient_id", "line", "regimen", "intensity", "start_date", "end_date"];
+const TREATMENTS: &[&str] = &[
+    "patient_id",
+    "line",
+    "regimen",
+    "intensity",
+    "start_date",
+    "end_date",
+];
 const RESPONSES: &[&str] = &["patient_id", "line", "date", "response"];
-const TRUTH: &[&str] = &["patient_id", "episode", "onset_date", "resolution_date", "line", "regimen"];
+const TRUTH: &[&str] = &[
+    "patient_id",
+    "episode",
+    "onset_date",
+    "resolution_date",
+    "line",
+    "regimen",
+];
 
 /// The patient id of the 0-based patient index: `P0000001`, `P0000002`, …
 pub(crate) fn patient_id(index: u64) -> String {
@@ -84,11 +122,34 @@ pub(crate) fn patient_id(index: u64) -> String {
 }
 
 /// Build the chunk of table `t` (index into [`TABLES`]) for `patients` with ids `ids`.
-fn build<'a>(t: usize, patients: &'a [SimPatient], ids: &'a [String]) -> Chunk<'a> {
+/// A measurement value as text: the qualifier (if any) followed by the number.
+fn value_text(value: f64, qualifier: u8) -> String {
+    match qualifier {
+        0 => format!("{value}"),
+        q => format!("{}{value}", q as char),
+    }
+}
+
+fn build<'a>(
+    t: usize,
+    patients: &'a [SimPatient],
+    ids: &'a [String],
+    qualified: bool,
+) -> Chunk<'a> {
     let pid = |k: usize| ids[k].as_str();
     match t {
         0 => {
-            let mut c = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let mut c = (
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+            );
             for (k, p) in patients.iter().enumerate() {
                 c.0.push(pid(k));
                 c.1.push(Some(p.diagnosis));
@@ -117,18 +178,37 @@ fn build<'a>(t: usize, patients: &'a [SimPatient], ids: &'a [String]) -> Chunk<'
         }
         1 => {
             let n: usize = patients.iter().map(|p| p.measurements.len()).sum();
-            let (mut a, mut b, mut c, mut d, mut e) =
-                (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+            let (mut a, mut b, mut c, mut d, mut e) = (
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+            );
+            let mut text = Vec::with_capacity(if qualified { n } else { 0 });
             for (k, p) in patients.iter().enumerate() {
                 for m in &p.measurements {
                     a.push(pid(k));
                     b.push(Some(p.diagnosis + m.day));
                     c.push(m.analyte.name());
-                    d.push(m.value);
+                    if qualified {
+                        text.push(value_text(m.value, m.qualifier));
+                    } else {
+                        d.push(m.value);
+                    }
                     e.push(m.unit);
                 }
             }
-            Chunk { names: MEASUREMENTS, cols: vec![Col::Str(a), Col::Date(b), Col::Str(c), Col::F64(d), Col::Str(e)] }
+            // With qualified values (`>40000`, `<0.1`) the value column is text.
+            let value = if qualified {
+                Col::Text(text)
+            } else {
+                Col::F64(d)
+            };
+            Chunk {
+                names: MEASUREMENTS,
+                cols: vec![Col::Str(a), Col::Date(b), Col::Str(c), value, Col::Str(e)],
+            }
         }
         2 => {
             let (mut a, mut b, mut c, mut d) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -140,10 +220,20 @@ fn build<'a>(t: usize, patients: &'a [SimPatient], ids: &'a [String]) -> Chunk<'
                     d.push(f.present);
                 }
             }
-            Chunk { names: FINDINGS, cols: vec![Col::Str(a), Col::Date(b), Col::Str(c), Col::Bool(d)] }
+            Chunk {
+                names: FINDINGS,
+                cols: vec![Col::Str(a), Col::Date(b), Col::Str(c), Col::Bool(d)],
+            }
         }
         3 => {
-            let (mut a, mut b, mut c, mut d, mut e, mut f) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut a, mut b, mut c, mut d, mut e, mut f) = (
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+            );
             for (k, p) in patients.iter().enumerate() {
                 for l in &p.lines {
                     a.push(pid(k));
@@ -156,7 +246,14 @@ fn build<'a>(t: usize, patients: &'a [SimPatient], ids: &'a [String]) -> Chunk<'
             }
             Chunk {
                 names: TREATMENTS,
-                cols: vec![Col::Str(a), Col::I64(b), Col::Str(c), Col::Str(d), Col::Date(e), Col::Date(f)],
+                cols: vec![
+                    Col::Str(a),
+                    Col::I64(b),
+                    Col::Str(c),
+                    Col::Str(d),
+                    Col::Date(e),
+                    Col::Date(f),
+                ],
             }
         }
         4 => {
@@ -169,10 +266,20 @@ fn build<'a>(t: usize, patients: &'a [SimPatient], ids: &'a [String]) -> Chunk<'
                     d.push(r.response.name());
                 }
             }
-            Chunk { names: RESPONSES, cols: vec![Col::Str(a), Col::I64(b), Col::Date(c), Col::Str(d)] }
+            Chunk {
+                names: RESPONSES,
+                cols: vec![Col::Str(a), Col::I64(b), Col::Date(c), Col::Str(d)],
+            }
         }
         _ => {
-            let (mut a, mut b, mut c, mut d, mut e, mut f) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut a, mut b, mut c, mut d, mut e, mut f) = (
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+            );
             for (k, p) in patients.iter().enumerate() {
                 for (i, ep) in p.episodes.iter().enumerate() {
                     a.push(pid(k));
@@ -185,7 +292,14 @@ fn build<'a>(t: usize, patients: &'a [SimPatient], ids: &'a [String]) -> Chunk<'
             }
             Chunk {
                 names: TRUTH,
-                cols: vec![Col::Str(a), Col::I64(b), Col::Date(c), Col::Date(d), Col::I64(e), Col::Str(f)],
+                cols: vec![
+                    Col::Str(a),
+                    Col::I64(b),
+                    Col::Date(c),
+                    Col::Date(d),
+                    Col::I64(e),
+                    Col::Str(f),
+                ],
             }
         }
     }
@@ -219,27 +333,34 @@ struct TableFile {
 /// All six tables of a run, open for appending chunks.
 pub(crate) struct Writer {
     tables: Vec<TableFile>,
+    qualified: bool,
     /// Last (day, ISO text) formatted, to avoid re-formatting runs of equal dates.
     date_cache: (Day, String),
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> SimError {
-    SimError::Io { path: path.to_path_buf(), message: e.to_string() }
+    SimError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 fn pq_err(path: &Path, e: impl std::fmt::Display) -> SimError {
-    SimError::Parquet { path: path.to_path_buf(), message: e.to_string() }
+    SimError::Parquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 impl Writer {
     /// Open every table in `dir` (which must exist).
-    pub fn create(dir: &Path, format: SimFormat) -> Result<Writer, SimError> {
+    pub fn create(dir: &Path, format: SimFormat, qualified: bool) -> Result<Writer, SimError> {
         let mut tables = Vec::with_capacity(TABLES.len());
         for (t, name) in TABLES.iter().enumerate() {
             let path = dir.join(format!("{name}.{}", format.extension()));
             let tmp = dir.join(format!(".{name}.{}.partial", format.extension()));
             let file = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-            let empty = build(t, &[], &[]);
+            let empty = build(t, &[], &[], qualified);
             let sink = match format {
                 SimFormat::Csv => {
                     let mut w = BufWriter::with_capacity(1 << 20, file);
@@ -256,13 +377,24 @@ impl Writer {
                 }
                 SimFormat::Parquet => {
                     let df = empty.to_frame().map_err(|e| pq_err(&tmp, e))?;
-                    let w = ParquetWriter::new(file).batched(df.schema()).map_err(|e| pq_err(&tmp, e))?;
+                    let w = ParquetWriter::new(file)
+                        .batched(df.schema())
+                        .map_err(|e| pq_err(&tmp, e))?;
                     Sink::Parquet(Box::new(w))
                 }
             };
-            tables.push(TableFile { path, tmp, sink, rows: 0 });
+            tables.push(TableFile {
+                path,
+                tmp,
+                sink,
+                rows: 0,
+            });
         }
-        Ok(Writer { tables, date_cache: (Day::MIN, String::new()) })
+        Ok(Writer {
+            tables,
+            qualified,
+            date_cache: (Day::MIN, String::new()),
+        })
     }
 
     /// Rows written so far, per table in [`TABLES`] order.
@@ -274,7 +406,7 @@ impl Writer {
     pub fn write_chunk(&mut self, patients: &[SimPatient]) -> Result<(), SimError> {
         let ids: Vec<String> = patients.iter().map(|p| patient_id(p.index)).collect();
         for t in 0..self.tables.len() {
-            let chunk = build(t, patients, &ids);
+            let chunk = build(t, patients, &ids, self.qualified);
             let height = chunk.height();
             if height == 0 {
                 continue;
@@ -282,7 +414,9 @@ impl Writer {
             let mut cache = std::mem::take(&mut self.date_cache);
             let table = &mut self.tables[t];
             match &mut table.sink {
-                Sink::Csv(w) => write_csv_rows(w, &chunk, &mut cache).map_err(|e| io_err(&table.tmp, e))?,
+                Sink::Csv(w) => {
+                    write_csv_rows(w, &chunk, &mut cache).map_err(|e| io_err(&table.tmp, e))?
+                }
                 Sink::Parquet(w) => {
                     let df = chunk.to_frame().map_err(|e| pq_err(&table.tmp, e))?;
                     w.write_batch(&df).map_err(|e| pq_err(&table.tmp, e))?;
@@ -326,7 +460,11 @@ impl Writer {
     }
 }
 
-fn write_csv_rows(w: &mut BufWriter<File>, chunk: &Chunk, cache: &mut (Day, String)) -> std::io::Result<()> {
+fn write_csv_rows(
+    w: &mut BufWriter<File>,
+    chunk: &Chunk,
+    cache: &mut (Day, String),
+) -> std::io::Result<()> {
     let mut line: Vec<u8> = Vec::with_capacity(128);
     let mut num = String::with_capacity(32);
     for r in 0..chunk.height() {
@@ -337,6 +475,7 @@ fn write_csv_rows(w: &mut BufWriter<File>, chunk: &Chunk, cache: &mut (Day, Stri
             }
             match col {
                 Col::Str(v) => csv_field(v[r], &mut line),
+                Col::Text(v) => csv_field(&v[r], &mut line),
                 Col::Date(v) => {
                     if let Some(d) = v[r] {
                         if cache.0 != d {

@@ -98,16 +98,24 @@ impl Default for Timing {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Detection {
-    /// Criteria sets, built-in names (`hlh2004`, `hscore`, `ohi`) or paths to TOML files
-    /// (relative to the study file).
+    /// Criteria sets, built-in names (`hlh_aml`, `hlh2004`, `hscore`, `ohi`) or paths to TOML
+    /// files (relative to the study file). Default: all four built-in sets.
     pub criteria: Vec<String>,
-    /// The set that defines HLH exposure for survival and response analyses.
+    /// The set that defines HLH exposure for survival and response analyses (default
+    /// `hlh_aml`, the AML-aware definition; `docs/detection.md`).
     pub primary: String,
+    /// Also report incidence under the definition grid of [`crate::study::grid`]
+    /// (`hlh_incidence_by_definition`).
+    pub grid: bool,
 }
 
 impl Default for Detection {
     fn default() -> Self {
-        Detection { criteria: vec!["hlh2004".into(), "hscore".into(), "ohi".into()], primary: "hlh2004".into() }
+        Detection {
+            criteria: vec!["hlh_aml".into(), "hlh2004".into(), "hscore".into(), "ohi".into()],
+            primary: "hlh_aml".into(),
+            grid: true,
+        }
     }
 }
 

@@ -35,6 +35,30 @@ pub struct FigureOut {
     pub svg: PathBuf,
 }
 
+/// Incidence under one definition of the grid, for the dot-and-CI figure.
+#[derive(Debug, Clone)]
+pub struct GridPoint {
+    /// Definition name.
+    pub label: String,
+    /// Crude proportion.
+    pub estimate: f64,
+    /// Lower confidence limit.
+    pub lower: f64,
+    /// Upper confidence limit.
+    pub upper: f64,
+}
+
+/// Sensitivity and PPV of one definition against the truth, for the validation figure.
+#[derive(Debug, Clone)]
+pub struct ValidationPoint {
+    /// Definition name.
+    pub label: String,
+    /// Sensitivity (estimate, lower, upper).
+    pub sensitivity: Option<(f64, f64, f64)>,
+    /// PPV (estimate, lower, upper).
+    pub ppv: Option<(f64, f64, f64)>,
+}
+
 /// Every figure of a run.
 #[derive(Debug, Clone, Default)]
 pub struct FigureSet {
@@ -64,6 +88,10 @@ pub struct FigureInputs<'a> {
     pub out_dir: &'a Path,
     /// Lab trajectory panels, from [`lab_trajectories`].
     pub trajectories: &'a [plot::TrajectoryPanel],
+    /// Incidence by definition (the grid), in grid order.
+    pub grid: &'a [GridPoint],
+    /// Validation against the truth table (empty without one).
+    pub validation: &'a [ValidationPoint],
 }
 
 /// Keep a drawn figure, or record why it could not be drawn (the run goes on).
@@ -397,7 +425,71 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
         }
     }
     cir_figure(inp, outs, &mut set)?;
+    grid_figure(inp, outs, &mut set)?;
+    validation_figure(inp, outs, &mut set)?;
     Ok(set)
+}
+
+/// Sensitivity and PPV (exact 95% CI) of every definition against the truth table.
+fn validation_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -> Result<(), StudyError> {
+    if inp.validation.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Vec::new();
+    for v in inp.validation {
+        for (what, m) in [("sensitivity", v.sensitivity), ("PPV", v.ppv)] {
+            if let Some((e, lo, hi)) = m {
+                rows.push(plot::ForestRow { label: format!("{} — {what}", v.label), estimate: e, lower: lo, upper: hi, p_text: String::new() });
+            }
+        }
+    }
+    let name = "validation_by_definition";
+    let drawn = plot::write_forest_plot(
+        &plot::ForestPlot {
+            title: "HLH definitions against the truth".into(),
+            x_label: "Sensitivity / PPV (exact 95% CI)".into(),
+            rows,
+            log_scale: false,
+            reference: Some(0.9),
+            label_header: "Definition".into(),
+            estimate_header: "Estimate (95% CI)".into(),
+            p_header: String::new(),
+            x_range: Some((0.0, 1.0)),
+        },
+        &FigureSpec::new(inp.out_dir, name),
+    );
+    let caption = "Patient-level sensitivity and positive predictive value of each definition against the truth table, with exact 95% CI; the line marks 0.90.";
+    record(set, outs, drawn, FigureOut { name: name.into(), title: "Validation against the truth".into(), caption: caption.into(), section: "incidence".into(), svg: inp.out_dir.join(format!("{name}.svg")) })
+}
+
+/// Dot-and-CI figure of HLH incidence under every definition of the grid.
+fn grid_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -> Result<(), StudyError> {
+    if inp.grid.is_empty() {
+        return Ok(());
+    }
+    let ci = super::run::ci_label(inp.cfg.survival.conf_level);
+    let rows = inp
+        .grid
+        .iter()
+        .map(|g| plot::ForestRow { label: g.label.clone(), estimate: g.estimate, lower: g.lower, upper: g.upper, p_text: String::new() })
+        .collect();
+    let name = "incidence_by_definition";
+    let drawn = plot::write_forest_plot(
+        &plot::ForestPlot {
+            title: "HLH incidence by definition".into(),
+            x_label: format!("Proportion of patients with HLH ({ci})"),
+            rows,
+            log_scale: false,
+            reference: None,
+            label_header: "Definition".into(),
+            estimate_header: format!("Proportion ({ci})"),
+            p_header: String::new(),
+            x_range: None,
+        },
+        &FigureSpec::new(inp.out_dir, name),
+    );
+    let caption = format!("Crude HLH incidence with exact {ci} under each definition of the grid (the study's criteria sets and documented variants, table hlh_incidence_by_definition).");
+    record(set, outs, drawn, FigureOut { name: name.into(), title: "HLH incidence by definition".into(), caption, section: "incidence".into(), svg: inp.out_dir.join(format!("{name}.svg")) })
 }
 
 /// Cumulative incidence of relapse from CR1 with non-relapse mortality as the competing risk.

@@ -11,6 +11,7 @@ pub mod covariates;
 pub mod dataset;
 pub mod exposure;
 pub mod figures;
+pub mod grid;
 pub mod incidence;
 pub mod outputs;
 pub mod response;

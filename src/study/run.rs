@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use crate::cohort::{load_cohort, Cohort, CohortError, LoadOptions};
 use crate::hlh::tables::{EPISODE_TYPES, EVIDENCE_TYPES};
-use crate::hlh::{detect, CriteriaSet, Detection};
+use crate::hlh::{detect_many, CriteriaSet, Detection};
 use crate::report::csv::{Cell, CsvTable};
 use crate::report::manifest::{Exclusion as ManifestExclusion, InputFile, Manifest, StageTiming};
 use crate::report::output::OutputDir;
@@ -22,6 +22,7 @@ use super::covariates;
 use super::dataset::Dataset;
 use super::exposure::Exposure;
 use super::figures::{self, FigureSet};
+use super::grid::{self, GridDefinition};
 use super::incidence::{self, GroupVar};
 use super::outputs::{prepend_column, stack_csv, RunOutputs};
 use super::response::{self, EpisodeSpan};
@@ -42,6 +43,9 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Quarantine bad rows instead of failing (see `hemosurv validate --quarantine`).
     pub quarantine: bool,
+    /// Truth table to validate every definition against; `None`: `truth.csv` in the
+    /// cohort folder when present.
+    pub truth: Option<PathBuf>,
     /// The command line, for the manifest.
     pub command: Vec<String>,
 }
@@ -72,6 +76,9 @@ pub enum StudyError {
     /// The cohort failed to load or validate.
     #[error(transparent)]
     Cohort(#[from] CohortError),
+    /// The truth table is invalid.
+    #[error(transparent)]
+    Truth(#[from] crate::hlh::TruthError),
     /// A criteria set could not be loaded.
     #[error("criteria set `{name}`: {message}")]
     Criteria {
@@ -178,6 +185,8 @@ struct Fitted {
     cif: Vec<(String, String, CumInc)>,
     hlh: Vec<HlhSurvival>,
     cir: Option<CumInc>,
+    grid: Vec<figures::GridPoint>,
+    validation: Vec<figures::ValidationPoint>,
 }
 
 /// Run a whole study. On error the output folder is not created.
@@ -205,7 +214,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     timer.end("load_and_validate");
 
     timer.begin("detecting HLH episodes");
-    let detections: Vec<Detection> = criteria.iter().map(|set| detect(&loaded.cohort, set)).collect();
+    let (detections, grid) = detect_all(&loaded.cohort, &criteria, cfg.detection.grid);
+    let truth_path = opts.truth.clone().or_else(|| Some(opts.cohort_dir.join("truth.csv")).filter(|p| p.is_file()));
+    let truth = truth_path.as_deref().map(|p| crate::hlh::Truth::load(p, &loaded.cohort)).transpose()?;
     // Everything that needs the measurements is done now: release them (the largest
     // table by far) before the analyses.
     let trajectories = figures::lab_trajectories(&loaded.cohort, &detections[primary]);
@@ -238,6 +249,12 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         response_stage(&ctx, &detections[primary], &mut outs)?;
         timer.end("response");
     }
+    if !dataset.patients.is_empty() && !grid.is_empty() {
+        fitted.grid = grid_table(&ctx, &grid, &detections, &mut outs)?;
+    }
+    if let Some(truth) = &truth {
+        fitted.validation = validation_table(cohort, truth, &detections, &grid, &mut outs)?;
+    }
     note_conventions(&ctx, &mut outs);
 
     timer.begin("figures");
@@ -255,6 +272,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
                 primary: &detections[primary],
                 out_dir: &out.figures(),
                 trajectories: &trajectories,
+                grid: &fitted.grid,
+                validation: &fitted.validation,
             },
             &mut outs,
         )?;
@@ -319,6 +338,149 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         wall_time_s: wall,
         stages: timer.stages,
     })
+}
+
+/// Detections under the study's criteria sets and, with `grid`, under the variants of the
+/// definition grid — all in one pass over the patients ([`detect_many`]). Variants keep
+/// their episodes only (no evidence); the study's own sets appear in the grid without a
+/// detection of their own (see [`grid_detection`]).
+fn detect_all(cohort: &Cohort, criteria: &[CriteriaSet], grid: bool) -> (Vec<Detection>, Vec<(GridDefinition, Option<Detection>)>) {
+    let defs = if grid { grid::default_grid(criteria) } else { Vec::new() };
+    let is_variant = |g: &GridDefinition| !criteria.iter().any(|c| c.name == g.name);
+    let mut sets: Vec<CriteriaSet> = criteria.to_vec();
+    sets.extend(defs.iter().filter(|g| is_variant(g)).map(|g| g.set.clone()));
+    let mut detections = detect_many(cohort, &sets);
+    let mut variants = detections.split_off(criteria.len()).into_iter();
+    let grid = defs
+        .into_iter()
+        .map(|g| {
+            let d = is_variant(&g).then(|| variants.next()).flatten().map(|mut d| {
+                d.evidence = Vec::new();
+                d
+            });
+            (g, d)
+        })
+        .collect();
+    (detections, grid)
+}
+
+/// The detection of a grid definition: its own variant, or the study set of that name.
+fn grid_detection<'a>(g: &'a (GridDefinition, Option<Detection>), detections: &'a [Detection]) -> Option<&'a Detection> {
+    g.1.as_ref().or_else(|| detections.iter().find(|d| d.criteria_set == g.0.name))
+}
+
+/// Sensitivity, specificity, PPV, NPV (exact CIs), onset error and estimated vs true
+/// incidence of every definition (study sets and grid) against the truth table.
+fn validation_table(
+    cohort: &Cohort,
+    truth: &crate::hlh::Truth,
+    detections: &[Detection],
+    grid: &[(GridDefinition, Option<Detection>)],
+    outs: &mut RunOutputs,
+) -> Result<Vec<figures::ValidationPoint>, StudyError> {
+    let mut all: Vec<Detection> = detections.to_vec();
+    all.extend(grid.iter().filter_map(|g| g.1.clone()));
+    let rows = crate::hlh::validate(truth, &all, cohort);
+    let metric = |m: &Option<crate::hlh::Metric>| match m {
+        Some(m) => [Cell::Num(m.estimate), Cell::Num(m.lower), Cell::Num(m.upper)],
+        None => [Cell::Na, Cell::Na, Cell::Na],
+    };
+    let opt = |v: Option<f64>| v.map_or(Cell::Na, Cell::Num);
+    let mut t = super::table(
+        "hlh_validation",
+        &[
+            "definition", "rule", "n_patients", "true_positive", "false_positive", "false_negative", "true_negative", "sensitivity",
+            "sensitivity_lower", "sensitivity_upper", "specificity", "specificity_lower", "specificity_upper", "ppv", "ppv_lower",
+            "ppv_upper", "npv", "npv_lower", "npv_upper", "onset_error_median_days", "onset_error_q1_days", "onset_error_q3_days",
+            "onset_within_3_days", "estimated_incidence", "true_incidence", "note",
+        ],
+        Vec::new(),
+    );
+    let mut points = Vec::new();
+    for r in &rows {
+        let mut cells = vec![
+            Cell::Str(r.criteria_set.clone()),
+            Cell::Str(r.rule.clone()),
+            Cell::Int(r.n_patients as i64),
+            Cell::Int(r.true_positive as i64),
+            Cell::Int(r.false_positive as i64),
+            Cell::Int(r.false_negative as i64),
+            Cell::Int(r.true_negative as i64),
+        ];
+        for m in [&r.sensitivity, &r.specificity, &r.ppv, &r.npv] {
+            cells.extend(metric(m));
+        }
+        cells.extend([
+            opt(r.onset_error_median),
+            opt(r.onset_error_q1),
+            opt(r.onset_error_q3),
+            Cell::Int(r.onset_within_3_days as i64),
+            opt(r.estimated_incidence),
+            opt(r.true_incidence),
+            if r.note.is_empty() { Cell::Na } else { Cell::Str(r.note.clone()) },
+        ]);
+        t.rows.push(cells);
+        points.push(figures::ValidationPoint { label: r.criteria_set.clone(), sensitivity: r.sensitivity.map(|m| (m.estimate, m.lower, m.upper)), ppv: r.ppv.map(|m| (m.estimate, m.lower, m.upper)) });
+    }
+    outs.add_table(
+        &t,
+        "Every definition against the truth table, patient by patient (whole cohort): sensitivity, specificity, PPV, NPV with exact 95% CI, onset error of the first detected episode (days, detected minus true), estimated vs true incidence",
+    )?;
+    Ok(points)
+}
+
+/// Incidence under every definition of the grid: crude proportion (Clopper–Pearson) and
+/// cumulative incidence at one year (death without HLH competing), overall.
+fn grid_table(
+    ctx: &Ctx,
+    grid: &[(GridDefinition, Option<Detection>)],
+    detections: &[Detection],
+    outs: &mut RunOutputs,
+) -> Result<Vec<figures::GridPoint>, StudyError> {
+    let n = ctx.dataset.patients.len();
+    let overall = [GroupVar { name: "overall", labels: vec!["all".to_string(); n] }];
+    let mut t = super::table(
+        "hlh_incidence_by_definition",
+        &["definition", "base_set", "variation", "n", "with_hlh", "proportion", "exact_lower", "exact_upper", "cuminc_365d", "cuminc_365d_se", "note"],
+        Vec::new(),
+    );
+    let mut points = Vec::new();
+    for entry in grid {
+        let g = &entry.0;
+        let ex = match (ctx.exposures.iter().find(|e| e.criteria_set == g.name), grid_detection(entry, detections)) {
+            (Some(e), _) => e.clone(),
+            (None, Some(d)) => Exposure::from_onsets(ctx.dataset, &g.name, d.episodes.iter().map(|e| (e.patient, e.onset))),
+            (None, None) => continue,
+        };
+        let crude = incidence::crude_table(std::slice::from_ref(&ex), &overall, ctx.conf);
+        let row = &crude.rows[0];
+        let (time, cause, _) = incidence::competing_risk_data(ctx.dataset, &ex);
+        let one = crate::stats::Grouping::from_values(&vec!["all".to_string(); time.len()]);
+        let at_year = crate::stats::cif::cuminc(&time, &cause, &one, None)
+            .ok()
+            .and_then(|f| f.at_times(&[365.0]).into_iter().find(|r| r.1 == 1).map(|r| (r.3, r.4)));
+        let (est, se) = match at_year {
+            Some((Some(e), v)) => (Cell::Num(e), v.map_or(Cell::Na, |v| Cell::Num(v.sqrt()))),
+            _ if matches!(row[4], Cell::Int(0)) => (Cell::Num(0.0), Cell::Na),
+            _ => (Cell::Na, Cell::Na),
+        };
+        let mut cells = vec![Cell::Str(g.name.clone()), Cell::Str(g.base.clone()), Cell::Str(g.variation.clone())];
+        // n, with_hlh, proportion, exact CI and note of the crude table
+        let col = |name: &str| crude.columns.iter().position(|c| c == name).map_or(Cell::Na, |k| row[k].clone());
+        cells.extend([col("n"), col("with_hlh"), col("proportion"), col("exact_lower"), col("exact_upper"), est, se, col("note")]);
+        if let (Cell::Num(p), Cell::Num(lo), Cell::Num(hi)) = (col("proportion"), col("exact_lower"), col("exact_upper")) {
+            points.push(figures::GridPoint { label: g.name.clone(), estimate: p, lower: lo, upper: hi });
+        }
+        t.rows.push(cells);
+    }
+    outs.add_table(
+        &t,
+        &format!(
+            "HLH incidence under a grid of definitions (study sets and documented variants): crude proportion with Clopper–Pearson {} and cumulative incidence at one year (death without HLH competing)",
+            ctx.ci
+        ),
+    )?;
+    Ok(points)
 }
 
 /// Episodes and evidence of every criteria set, one table each with a `criteria_set`

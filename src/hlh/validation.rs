@@ -1,0 +1,601 @@
+//! Validation of detected HLH against a known truth (simulated cohorts, chart review).
+//!
+//! # Truth table
+//! `truth.csv`: one row per true HLH episode, columns `patient_id, episode, onset_date,
+//! resolution_date, line, regimen` (other columns are ignored; `resolution_date`, `line` and
+//! `regimen` may be empty). Patients without a row are true negatives. [`Truth::load`] rejects
+//! (never drops) a bad row with the file, 1-based data row, column, what was expected and what
+//! was found: an unknown `patient_id`, a bad date, a resolution before the onset, a
+//! non-positive episode number or line, a repeated `(patient_id, episode)`.
+//!
+//! # Matching (patient level)
+//! - A patient is **truly positive** when the truth lists at least one episode for them
+//!   (whatever its date), and **detected** when the definition found at least one episode
+//!   during follow-up. Every patient of the cohort is classified: TP (truly positive and
+//!   detected), FP, FN, TN.
+//! - Sensitivity TP/(TP+FN), specificity TN/(TN+FP), PPV TP/(TP+FP), NPV TN/(TN+FN), each
+//!   with the exact Clopper–Pearson 95 % interval (R `binom.test`, via
+//!   [`crate::stats::proportions::proportion`]). A metric with an empty denominator is NA and
+//!   the `note` column says why.
+//! - **Onset error** (true positives only): the first detected onset minus the first true
+//!   onset, in days (negative = detected early). Median and quartiles use R's default
+//!   `quantile(type = 7)`. A detection far from the true episode still counts as a true
+//!   positive at patient level; its onset error shows the distance.
+//! - **Incidence**: estimated (TP+FP)/N and true (TP+FN)/N over the N patients of the cohort;
+//!   `incidence_difference` = estimated − true.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::cohort::{iso_to_day, Cohort, Day, PatientIdx};
+use crate::stats::proportions::proportion;
+
+use super::detect::Detection;
+use super::tables::{push_int, push_num, push_str};
+
+/// Columns required in a truth table.
+pub const TRUTH_COLUMNS: [&str; 6] = [
+    "patient_id",
+    "episode",
+    "onset_date",
+    "resolution_date",
+    "line",
+    "regimen",
+];
+
+/// One true HLH episode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TruthEpisode {
+    /// Patient index into `cohort.patients`.
+    pub patient: PatientIdx,
+    /// Patient id.
+    pub patient_id: String,
+    /// Episode number (1-based).
+    pub episode: u32,
+    /// True onset day.
+    pub onset: Day,
+    /// Resolution day, if known.
+    pub resolution: Option<Day>,
+    /// Treatment line at onset, if given.
+    pub line: Option<u32>,
+    /// Regimen at onset (may be empty).
+    pub regimen: String,
+    /// 1-based data row in the truth file.
+    pub row: u32,
+}
+
+/// The truth of a cohort: its true HLH episodes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Truth {
+    /// Episodes in file order.
+    pub episodes: Vec<TruthEpisode>,
+}
+
+/// A bad truth table: names the file, the 1-based data row (0 = header or file), the column,
+/// what was expected and what was found.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("truth table {file}: {location}column `{column}`: expected {expected}, found {found}")]
+pub struct TruthError {
+    /// File path (or label).
+    pub file: String,
+    /// 1-based data row (header excluded); 0 for the header or the whole file.
+    pub row: usize,
+    /// Column name.
+    pub column: String,
+    /// What was expected.
+    pub expected: String,
+    /// What was found.
+    pub found: String,
+    location: RowLabel,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct RowLabel(usize);
+
+impl fmt::Display for RowLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            Ok(())
+        } else {
+            write!(f, "row {}, ", self.0)
+        }
+    }
+}
+
+fn terr(
+    file: &str,
+    row: usize,
+    column: &str,
+    expected: impl Into<String>,
+    found: impl Into<String>,
+) -> TruthError {
+    TruthError {
+        file: file.into(),
+        row,
+        column: column.into(),
+        expected: expected.into(),
+        found: found.into(),
+        location: RowLabel(row),
+    }
+}
+
+/// Split one CSV line (RFC 4180 quotes, no embedded newlines).
+fn split_csv(line: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    let mut at_start = true;
+    while let Some(c) = chars.next() {
+        if quoted {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    cur.push('"');
+                    chars.next();
+                } else {
+                    quoted = false;
+                }
+            } else {
+                cur.push(c);
+            }
+        } else if c == '"' && at_start {
+            quoted = true;
+            at_start = false;
+        } else if c == ',' {
+            out.push(std::mem::take(&mut cur));
+            at_start = true;
+        } else {
+            cur.push(c);
+            at_start = false;
+        }
+    }
+    if quoted {
+        return Err("an unterminated quoted field".into());
+    }
+    out.push(cur);
+    Ok(out)
+}
+
+impl Truth {
+    /// Read a truth CSV and resolve its patients against `cohort` (see the module docs).
+    pub fn load(path: &Path, cohort: &Cohort) -> Result<Truth, TruthError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| terr(&file, 0, "*", "a readable UTF-8 CSV file", e.to_string()))?;
+        Truth::from_csv_str(&text, &file, cohort)
+    }
+
+    /// Parse truth CSV text; `file` is quoted in errors.
+    pub fn from_csv_str(text: &str, file: &str, cohort: &Cohort) -> Result<Truth, TruthError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut lines = text.lines();
+        let header = lines.next().ok_or_else(|| {
+            terr(
+                file,
+                0,
+                "*",
+                format!("a header row with {}", TRUTH_COLUMNS.join(", ")),
+                "an empty file",
+            )
+        })?;
+        let names: Vec<String> = split_csv(header)
+            .map_err(|e| terr(file, 0, "*", "a CSV header", e))?
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .collect();
+        let mut col = [0usize; 6];
+        for (k, want) in TRUTH_COLUMNS.iter().enumerate() {
+            col[k] = names.iter().position(|n| n == want).ok_or_else(|| {
+                terr(
+                    file,
+                    0,
+                    want,
+                    "the column in the header",
+                    format!("header `{}`", header.trim()),
+                )
+            })?;
+        }
+        let ids: std::collections::HashMap<&str, PatientIdx> = cohort
+            .patients
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.as_str(), i as PatientIdx))
+            .collect();
+        let mut episodes = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, line) in lines.enumerate() {
+            let row = i + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let f = split_csv(line).map_err(|e| terr(file, row, "*", "a CSV row", e))?;
+            if f.len() != names.len() {
+                return Err(terr(
+                    file,
+                    row,
+                    "*",
+                    format!("{} fields", names.len()),
+                    format!("{} fields", f.len()),
+                ));
+            }
+            let cell = |k: usize| f[col[k]].trim();
+            let pid = cell(0);
+            let patient = *ids.get(pid).ok_or_else(|| {
+                terr(
+                    file,
+                    row,
+                    "patient_id",
+                    "a patient_id of the cohort's patients table",
+                    format!("`{pid}`"),
+                )
+            })?;
+            let episode = match cell(1).parse::<u32>() {
+                Ok(e) if e >= 1 => e,
+                _ => {
+                    return Err(terr(
+                        file,
+                        row,
+                        "episode",
+                        "a whole number >= 1",
+                        format!("`{}`", cell(1)),
+                    ))
+                }
+            };
+            let onset = iso_to_day(cell(2)).ok_or_else(|| {
+                terr(
+                    file,
+                    row,
+                    "onset_date",
+                    "a date YYYY-MM-DD",
+                    format!("`{}`", cell(2)),
+                )
+            })?;
+            let resolution = match cell(3) {
+                "" => None,
+                s => {
+                    let d = iso_to_day(s).ok_or_else(|| {
+                        terr(
+                            file,
+                            row,
+                            "resolution_date",
+                            "a date YYYY-MM-DD or empty",
+                            format!("`{s}`"),
+                        )
+                    })?;
+                    if d < onset {
+                        return Err(terr(
+                            file,
+                            row,
+                            "resolution_date",
+                            format!("a date on or after onset_date {}", cell(2)),
+                            format!("`{s}`"),
+                        ));
+                    }
+                    Some(d)
+                }
+            };
+            let line_no = match cell(4) {
+                "" => None,
+                s => match s.parse::<u32>() {
+                    Ok(l) if l >= 1 => Some(l),
+                    _ => {
+                        return Err(terr(
+                            file,
+                            row,
+                            "line",
+                            "a whole number >= 1 or empty",
+                            format!("`{s}`"),
+                        ))
+                    }
+                },
+            };
+            if !seen.insert((patient, episode)) {
+                return Err(terr(file, row, "episode", format!("one row per (patient_id, episode); {pid} episode {episode} is listed twice"), format!("`{episode}`")));
+            }
+            episodes.push(TruthEpisode {
+                patient,
+                patient_id: pid.to_string(),
+                episode,
+                onset,
+                resolution,
+                line: line_no,
+                regimen: cell(5).to_string(),
+                row: row as u32,
+            });
+        }
+        Ok(Truth { episodes })
+    }
+
+    /// First true onset of each patient (`None` = truly negative), indexed by patient.
+    pub fn first_onsets(&self, n_patients: usize) -> Vec<Option<Day>> {
+        let mut v: Vec<Option<Day>> = vec![None; n_patients];
+        for e in &self.episodes {
+            if let Some(slot) = v.get_mut(e.patient as usize) {
+                *slot = Some(slot.map_or(e.onset, |d| d.min(e.onset)));
+            }
+        }
+        v
+    }
+}
+
+/// An estimate with its exact 95 % interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metric {
+    /// Numerator.
+    pub x: u64,
+    /// Denominator.
+    pub n: u64,
+    /// x / n.
+    pub estimate: f64,
+    /// Clopper–Pearson 95 % lower limit.
+    pub lower: f64,
+    /// Clopper–Pearson 95 % upper limit.
+    pub upper: f64,
+}
+
+/// Validation of one definition against the truth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationRow {
+    /// Criteria set name.
+    pub criteria_set: String,
+    /// Rule text.
+    pub rule: String,
+    /// Patients in the cohort.
+    pub n_patients: u64,
+    /// Truly positive and detected.
+    pub true_positive: u64,
+    /// Truly negative and detected.
+    pub false_positive: u64,
+    /// Truly positive and not detected.
+    pub false_negative: u64,
+    /// Truly negative and not detected.
+    pub true_negative: u64,
+    /// TP / (TP + FN); `None` without truly positive patients.
+    pub sensitivity: Option<Metric>,
+    /// TN / (TN + FP); `None` without truly negative patients.
+    pub specificity: Option<Metric>,
+    /// TP / (TP + FP); `None` without detected patients.
+    pub ppv: Option<Metric>,
+    /// TN / (TN + FN); `None` without undetected patients.
+    pub npv: Option<Metric>,
+    /// Onset errors (days) of the true positives, sorted.
+    pub onset_errors: Vec<i64>,
+    /// Median onset error (type 7); `None` without true positives.
+    pub onset_error_median: Option<f64>,
+    /// First quartile (type 7).
+    pub onset_error_q1: Option<f64>,
+    /// Third quartile (type 7).
+    pub onset_error_q3: Option<f64>,
+    /// True positives whose first detected onset is within 3 days of the first true onset.
+    pub onset_within_3_days: u64,
+    /// (TP + FP) / N; `None` for an empty cohort.
+    pub estimated_incidence: Option<f64>,
+    /// (TP + FN) / N.
+    pub true_incidence: Option<f64>,
+    /// Reasons for NA cells, `;`-separated (empty when none).
+    pub note: String,
+}
+
+/// Column names of [`write_validation_csv`].
+pub const VALIDATION_COLUMNS: [&str; 31] = [
+    "criteria_set",
+    "rule",
+    "n_patients",
+    "true_positive",
+    "false_positive",
+    "false_negative",
+    "true_negative",
+    "sensitivity",
+    "sensitivity_lower",
+    "sensitivity_upper",
+    "specificity",
+    "specificity_lower",
+    "specificity_upper",
+    "ppv",
+    "ppv_lower",
+    "ppv_upper",
+    "npv",
+    "npv_lower",
+    "npv_upper",
+    "onset_error_n",
+    "onset_error_median",
+    "onset_error_q1",
+    "onset_error_q3",
+    "onset_error_min",
+    "onset_error_max",
+    "onset_within_3_days",
+    "estimated_incidence",
+    "true_incidence",
+    "incidence_difference",
+    "ci_method",
+    "note",
+];
+
+/// R `quantile(x, p, type = 7)` of sorted `x`; `None` when empty.
+pub fn quantile_type7(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() || !(0.0..=1.0).contains(&p) {
+        return None;
+    }
+    let h = (sorted.len() - 1) as f64 * p;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    Some(sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo]))
+}
+
+fn metric(x: u64, n: u64) -> Option<Metric> {
+    let p = proportion(x, n, 0.95).ok()?;
+    Some(Metric {
+        x,
+        n,
+        estimate: p.estimate,
+        lower: p.clopper_pearson.0,
+        upper: p.clopper_pearson.1,
+    })
+}
+
+/// Validate each detection against the truth, patient by patient (see the module docs).
+/// `truth` must have been loaded against the same `cohort`.
+pub fn validate(truth: &Truth, detections: &[Detection], cohort: &Cohort) -> Vec<ValidationRow> {
+    let n = cohort.patients.len();
+    let true_first = truth.first_onsets(n);
+    detections
+        .iter()
+        .map(|d| {
+            let mut det_first: Vec<Option<Day>> = vec![None; n];
+            for e in &d.episodes {
+                if let Some(slot) = det_first.get_mut(e.patient as usize) {
+                    *slot = Some(slot.map_or(e.onset, |x| x.min(e.onset)));
+                }
+            }
+            let (mut tp, mut fp, mut fn_, mut tn) = (0u64, 0u64, 0u64, 0u64);
+            let mut errors = Vec::new();
+            for p in 0..n {
+                match (true_first[p], det_first[p]) {
+                    (Some(t), Some(o)) => {
+                        tp += 1;
+                        errors.push(i64::from(o) - i64::from(t));
+                    }
+                    (None, Some(_)) => fp += 1,
+                    (Some(_), None) => fn_ += 1,
+                    (None, None) => tn += 1,
+                }
+            }
+            errors.sort_unstable();
+            let sorted: Vec<f64> = errors.iter().map(|e| *e as f64).collect();
+            let mut notes = Vec::new();
+            let sensitivity = metric(tp, tp + fn_);
+            if sensitivity.is_none() {
+                notes.push("sensitivity and onset error NA: no truly positive patients");
+            }
+            let specificity = metric(tn, tn + fp);
+            if specificity.is_none() {
+                notes.push("specificity NA: no truly negative patients");
+            }
+            let ppv = metric(tp, tp + fp);
+            if ppv.is_none() {
+                notes.push("PPV NA: no patient detected");
+            }
+            let npv = metric(tn, tn + fn_);
+            if npv.is_none() {
+                notes.push("NPV NA: every patient detected");
+            }
+            if tp == 0 && tp + fn_ > 0 {
+                notes.push("onset error NA: no true positives");
+            }
+            let nn = n as f64;
+            ValidationRow {
+                criteria_set: d.criteria_set.clone(),
+                rule: d.rule.clone(),
+                n_patients: n as u64,
+                true_positive: tp,
+                false_positive: fp,
+                false_negative: fn_,
+                true_negative: tn,
+                sensitivity,
+                specificity,
+                ppv,
+                npv,
+                onset_error_median: quantile_type7(&sorted, 0.5),
+                onset_error_q1: quantile_type7(&sorted, 0.25),
+                onset_error_q3: quantile_type7(&sorted, 0.75),
+                onset_within_3_days: errors.iter().filter(|e| e.abs() <= 3).count() as u64,
+                onset_errors: errors,
+                estimated_incidence: (n > 0).then(|| (tp + fp) as f64 / nn),
+                true_incidence: (n > 0).then(|| (tp + fn_) as f64 / nn),
+                note: notes.join("; "),
+            }
+        })
+        .collect()
+}
+
+fn push_metric(line: &mut String, m: Option<Metric>) {
+    push_num(line, m.map(|m| m.estimate));
+    line.push(',');
+    push_num(line, m.map(|m| m.lower));
+    line.push(',');
+    push_num(line, m.map(|m| m.upper));
+    line.push(',');
+}
+
+/// Write the validation table as CSV (columns [`VALIDATION_COLUMNS`], one row per definition,
+/// same conventions as the episodes table: NA cells empty).
+pub fn write_validation_csv<W: Write>(rows: &[ValidationRow], mut w: W) -> io::Result<()> {
+    let mut s = VALIDATION_COLUMNS.join(",");
+    s.push('\n');
+    for r in rows {
+        push_str(&mut s, &r.criteria_set);
+        s.push(',');
+        push_str(&mut s, &r.rule);
+        s.push(',');
+        for v in [
+            r.n_patients,
+            r.true_positive,
+            r.false_positive,
+            r.false_negative,
+            r.true_negative,
+        ] {
+            push_int(&mut s, Some(v as i64));
+            s.push(',');
+        }
+        for m in [r.sensitivity, r.specificity, r.ppv, r.npv] {
+            push_metric(&mut s, m);
+        }
+        push_int(&mut s, Some(r.onset_errors.len() as i64));
+        s.push(',');
+        for v in [r.onset_error_median, r.onset_error_q1, r.onset_error_q3] {
+            push_num(&mut s, v);
+            s.push(',');
+        }
+        push_int(&mut s, r.onset_errors.first().copied());
+        s.push(',');
+        push_int(&mut s, r.onset_errors.last().copied());
+        s.push(',');
+        push_int(&mut s, Some(r.onset_within_3_days as i64));
+        s.push(',');
+        push_num(&mut s, r.estimated_incidence);
+        s.push(',');
+        push_num(&mut s, r.true_incidence);
+        s.push(',');
+        push_num(
+            &mut s,
+            r.estimated_incidence
+                .zip(r.true_incidence)
+                .map(|(a, b)| a - b),
+        );
+        s.push(',');
+        push_str(&mut s, "Clopper-Pearson 95%");
+        s.push(',');
+        if !r.note.is_empty() {
+            push_str(&mut s, &r.note);
+        }
+        s.push('\n');
+    }
+    w.write_all(s.as_bytes())
+}
+
+/// One line per definition: sensitivity, PPV, incidence, onset error.
+pub fn validation_summary(rows: &[ValidationRow]) -> String {
+    let f = |m: Option<Metric>| {
+        m.map_or("NA".to_string(), |m| {
+            format!("{:.3} ({:.3}-{:.3})", m.estimate, m.lower, m.upper)
+        })
+    };
+    let g = |v: Option<f64>| v.map_or("NA".to_string(), |v| format!("{v}"));
+    let mut s = String::new();
+    for r in rows {
+        s.push_str(&format!(
+            "validation {}: sensitivity {}, PPV {}, specificity {}, incidence {} vs true {}, onset error median {} (IQR {} to {}) days\n",
+            r.criteria_set,
+            f(r.sensitivity),
+            f(r.ppv),
+            f(r.specificity),
+            r.estimated_incidence.map_or("NA".into(), |v| format!("{v:.4}")),
+            r.true_incidence.map_or("NA".into(), |v| format!("{v:.4}")),
+            g(r.onset_error_median),
+            g(r.onset_error_q1),
+            g(r.onset_error_q3),
+        ));
+    }
+    s
+}
