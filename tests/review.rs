@@ -13,7 +13,7 @@ use hemosurv::cohort::{
     LoadOptions, Patient, Severity,
 };
 use hemosurv::commands::review::{adjudication_summary, reviewer_kappa};
-use hemosurv::hlh::{Detection, DetectionSummary, DiseaseStatus, Episode, BUILTIN_NAMES};
+use hemosurv::hlh::{Detection, DetectionSummary, DiseaseStatus, Episode, ALL_BUILTIN_NAMES};
 use hemosurv::stats::agreement::cohen_kappa;
 use polars::prelude::*;
 use serde_json::Value;
@@ -368,9 +368,9 @@ fn review_defaults_to_every_builtin_set() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (kh, krows) = read_sheet(&tmp.path().join("review_key.csv"));
     let sets: Vec<&str> = krows.iter().map(|r| cell(&kh, r, "criteria_set")).collect();
-    assert_eq!(sets, BUILTIN_NAMES.to_vec());
+    assert_eq!(sets, ALL_BUILTIN_NAMES.to_vec());
     let text = fs::read_to_string(&out).expect("review.csv").to_lowercase();
-    for name in BUILTIN_NAMES {
+    for name in ALL_BUILTIN_NAMES {
         assert!(!text.contains(name), "set name {name} in the blinded sheet");
     }
     let (h, _) = read_sheet(&out);
@@ -378,7 +378,7 @@ fn review_defaults_to_every_builtin_set() {
         .iter()
         .filter(|c| c.starts_with("definition_") && c.ends_with("_criteria"))
         .count();
-    assert_eq!(defs, BUILTIN_NAMES.len());
+    assert_eq!(defs, ALL_BUILTIN_NAMES.len());
 }
 
 /// `hemosurv review COHORT --out OUT` with the sets of [`SETS`] (and `--force`).

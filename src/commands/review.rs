@@ -33,7 +33,7 @@
 //!   first met later in the episode; several episodes of one definition are joined with ` | `.
 //!   Empty when the definition did not detect the candidate.
 //! - **Letters** follow the order of `--criteria` (default: every built-in set in
-//!   [`crate::hlh::BUILTIN_NAMES`] order).
+//!   [`crate::hlh::ALL_BUILTIN_NAMES`] order: the published sets, then the designed ones such as `hlh_aml`).
 //! - **PPV matching** ([`adjudication_summary`]): an adjudicated *case* is one patient and one
 //!   `onset_date`; its decision is the reviewers' common decision, or *disagreement* if they
 //!   differ. Each episode of a definition matches the case of the same patient with the closest
@@ -52,7 +52,9 @@ use thiserror::Error;
 use crate::cohort::{
     load_cohort, Analyte, Cohort, CohortError, Day, Decision, FindingKind, LoadOptions, PatientIdx,
 };
-use crate::hlh::{detect, treatment_context, CriteriaSet, Detection, EvidenceRole, BUILTIN_NAMES};
+use crate::hlh::{
+    detect_many, treatment_context, CriteriaSet, Detection, EvidenceRole, ALL_BUILTIN_NAMES,
+};
 use crate::report::csv::{Cell, ColumnDoc, CsvTable};
 use crate::report::ReportError;
 use crate::stats::agreement::{
@@ -758,7 +760,7 @@ fn out_parts(out: &Path) -> Result<(PathBuf, String), ReviewError> {
 /// cohort has an `adjudications` table, `<stem>_ppv.csv` and `<stem>_kappa.csv`.
 pub fn review_cmd(args: &ReviewArgs) -> Result<ReviewSummary, ReviewError> {
     let sources: Vec<String> = if args.criteria.is_empty() {
-        BUILTIN_NAMES.iter().map(|s| s.to_string()).collect()
+        ALL_BUILTIN_NAMES.iter().map(|s| s.to_string()).collect()
     } else {
         args.criteria.clone()
     };
@@ -795,7 +797,7 @@ pub fn review_cmd(args: &ReviewArgs) -> Result<ReviewSummary, ReviewError> {
         },
     )?;
     let cohort = &loaded.cohort;
-    let detections: Vec<Detection> = sets.iter().map(|s| detect(cohort, s)).collect();
+    let detections: Vec<Detection> = detect_many(cohort, &sets);
     let cands = candidates(&detections);
     std::fs::create_dir_all(&dir).map_err(|source| ReviewError::Io {
         path: dir.clone(),
