@@ -36,8 +36,11 @@
 //!   [`crate::hlh::ALL_BUILTIN_NAMES`] order: the published sets, then the designed ones such as `hlh_aml`).
 //! - **PPV matching** ([`adjudication_summary`]): an adjudicated *case* is one patient and one
 //!   `onset_date`; its decision is the reviewers' common decision, or *disagreement* if they
-//!   differ. Each episode of a definition matches the case of the same patient with the closest
-//!   onset within `window_days` (default [`DEFAULT_MATCH_DAYS`] = 7; ties → the earlier case).
+//!   differ. Each episode of a definition matches the case of the same patient closest to the
+//!   episode's onset *or* to the onset of the candidate it is merged into on the review sheet
+//!   of the same detections, within `window_days` (default [`DEFAULT_MATCH_DAYS`] = 7; ties →
+//!   the earlier case): a definition that fires 10 days after another one on the same course
+//!   was reviewed under the earlier onset.
 //!   PPV = confirmed / (confirmed + rejected); uncertain and disagreement cases are counted but
 //!   left out of the denominator; unmatched episodes are counted as not adjudicated.
 //! - **Kappa**: between the two reviewers who rated the most cases in common (ties → the
@@ -58,7 +61,7 @@ use crate::hlh::{
 use crate::report::csv::{Cell, ColumnDoc, CsvTable};
 use crate::report::ReportError;
 use crate::stats::agreement::{
-    cohen_kappa, match_episodes, AdjudicatedCase, CaseDecision, KappaResult, PpvCounts,
+    cohen_kappa, match_episodes, AdjudicatedCase, CaseDecision, EpisodeRef, KappaResult, PpvCounts,
 };
 use crate::stats::proportions::Proportion;
 
@@ -590,7 +593,8 @@ pub fn reviewer_kappa(cohort: &Cohort) -> Option<ReviewerKappa> {
 }
 
 /// Each definition's PPV against the cohort's adjudicated cases (episodes matched within
-/// `window_days`, see the module docs), and Cohen's kappa between two reviewers.
+/// `window_days` of their onset or of their candidate's onset on the review sheet of these
+/// `detections`, see the module docs), and Cohen's kappa between two reviewers.
 ///
 /// Without adjudications every PPV is NA ("no adjudicated case") and the kappa is `None`.
 /// A negative `window_days` gives NA rows naming the problem.
@@ -600,10 +604,25 @@ pub fn adjudication_summary(
     window_days: i32,
 ) -> (Vec<PpvRow>, Option<ReviewerKappa>) {
     let cases = adjudicated_cases(cohort);
+    // The onset each episode has on the review sheet of these detections.
+    let review_onset: HashMap<(usize, usize), Day> = candidates(detections)
+        .into_iter()
+        .flat_map(|c| c.members.into_iter().map(move |m| (m, c.onset)))
+        .collect();
     let rows = detections
         .iter()
-        .map(|det| {
-            let eps: Vec<(u32, i32)> = det.episodes.iter().map(|e| (e.patient, e.onset)).collect();
+        .enumerate()
+        .map(|(d, det)| {
+            let eps: Vec<EpisodeRef> = det
+                .episodes
+                .iter()
+                .enumerate()
+                .map(|(e, ep)| EpisodeRef {
+                    patient: ep.patient,
+                    onset: ep.onset,
+                    review_onset: review_onset.get(&(d, e)).copied().unwrap_or(ep.onset),
+                })
+                .collect();
             let (counts, ppv, na_reason) = match match_episodes(&eps, &cases, window_days) {
                 Err(e) => (
                     PpvCounts {
@@ -929,6 +948,47 @@ mod tests {
             ]
         );
         assert!(candidates(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_late_episode_matches_the_case_of_its_candidate() {
+        // Definition b fires 12 days after a on the same course: the sheet shows onset 10.
+        let a = det("a", &[(0, 10, 30)]);
+        let b = det("b", &[(0, 22, 30)]);
+        let mut cohort = Cohort::new(
+            vec![crate::cohort::Patient {
+                id: "P0".into(),
+                diagnosis: 0,
+                last_contact: 100,
+                death: None,
+                sex: None,
+                age: None,
+                covariates: Default::default(),
+            }],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+        );
+        cohort.set_adjudications(vec![crate::cohort::Adjudication {
+            patient: 0,
+            onset: 10,
+            decision: Decision::Confirmed,
+            reviewer: "r".into(),
+            row: 1,
+        }]);
+        let (rows, _) = adjudication_summary(&cohort, &[a.clone(), b.clone()], 7);
+        assert_eq!(
+            (rows[1].counts.confirmed, rows[1].counts.not_adjudicated),
+            (1, 0)
+        );
+        // Detected alone, b's episode is not on a sheet with onset 10: 12 days > 7.
+        let (rows, _) = adjudication_summary(&cohort, &[b], 7);
+        assert_eq!(
+            (rows[0].counts.confirmed, rows[0].counts.not_adjudicated),
+            (0, 1)
+        );
     }
 
     #[test]

@@ -205,15 +205,29 @@ impl PpvCounts {
     }
 }
 
-/// Match each episode `(patient, onset)` to the adjudicated case of the same patient whose
-/// onset is closest, within `window_days` (|difference| ≤ `window_days`; ties → the earlier
-/// case), and count the decisions of the matched cases. Several episodes may match the same
-/// case (each is counted). A confirmed case that no episode matched is counted in
-/// `confirmed_cases_missed`.
+/// An episode to match: its patient, its onset, and the onset under which it was put on the
+/// review sheet (the onset of its merged candidate; equal to `onset` when unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpisodeRef {
+    /// Patient (the same key as the cases).
+    pub patient: u32,
+    /// Onset day of the episode.
+    pub onset: i32,
+    /// Onset day of the review-sheet candidate holding the episode.
+    pub review_onset: i32,
+}
+
+/// Match each episode to the adjudicated case of the same patient whose onset is closest to
+/// the episode's onset or to its review onset, within `window_days` (distance =
+/// min(|case − onset|, |case − review_onset|) ≤ `window_days`; ties → the earlier case), and
+/// count the decisions of the matched cases. The review onset matters when an episode was
+/// merged into a candidate that began earlier (the reviewers saw the candidate's onset).
+/// Several episodes may match the same case (each is counted). A confirmed case that no
+/// episode matched is counted in `confirmed_cases_missed`.
 ///
 /// Errors: `window_days < 0` (column `window_days`).
 pub fn match_episodes(
-    episodes: &[(u32, i32)],
+    episodes: &[EpisodeRef],
     cases: &[AdjudicatedCase],
     window_days: i32,
 ) -> StatsResult<PpvCounts> {
@@ -230,15 +244,24 @@ pub fn match_episodes(
         episodes: episodes.len() as u64,
         ..PpvCounts::default()
     };
-    for &(patient, onset) in episodes {
+    for e in episodes {
+        let (first, last) = (e.onset.min(e.review_onset), e.onset.max(e.review_onset));
         let lo = sorted.partition_point(|c| {
-            (c.patient, c.onset) < (patient, onset.saturating_sub(window_days))
+            (c.patient, c.onset) < (e.patient, first.saturating_sub(window_days))
         });
         let hi = sorted.partition_point(|c| {
-            (c.patient, c.onset) <= (patient, onset.saturating_add(window_days))
+            (c.patient, c.onset) <= (e.patient, last.saturating_add(window_days))
         });
-        // Closest onset; `min_by_key` keeps the first (earliest) of equal distances.
-        let best = (lo..hi).min_by_key(|&i| (i64::from(sorted[i].onset) - i64::from(onset)).abs());
+        let distance = |d: i32| {
+            let d = i64::from(d);
+            (d - i64::from(e.onset))
+                .abs()
+                .min((d - i64::from(e.review_onset)).abs())
+        };
+        // Closest case within the window; `min_by_key` keeps the first (earliest) of equal distances.
+        let best = (lo..hi)
+            .filter(|&i| distance(sorted[i].onset) <= i64::from(window_days))
+            .min_by_key(|&i| distance(sorted[i].onset));
         match best {
             None => counts.not_adjudicated += 1,
             Some(i) => {
@@ -317,7 +340,12 @@ mod tests {
         ];
         // (1,106) -> 110 (4 days) over 100 (6 days); (1,105) -> tie 5/5 -> the earlier (100);
         // (1,118) -> 110 (8 days) outside 7; (2,57) -> uncertain; (4,10) -> no case.
-        let eps = [(1, 106), (1, 105), (1, 118), (2, 57), (4, 10)];
+        let e = |patient, onset| EpisodeRef {
+            patient,
+            onset,
+            review_onset: onset,
+        };
+        let eps = [e(1, 106), e(1, 105), e(1, 118), e(2, 57), e(4, 10)];
         let c = match_episodes(&eps, &cases, 7).unwrap();
         assert_eq!(
             c,
@@ -333,10 +361,40 @@ mod tests {
         );
         assert!((c.ppv(0.95).unwrap().estimate - 0.5).abs() < 1e-15);
         assert!(match_episodes(&eps, &cases, -1).is_err());
-        assert!(match_episodes(&[(4, 10)], &cases, 7)
+        assert!(match_episodes(&[e(4, 10)], &cases, 7)
             .unwrap()
             .ppv(0.95)
             .is_err());
+    }
+
+    #[test]
+    fn matching_uses_the_review_onset_of_merged_episodes() {
+        let cases = [AdjudicatedCase {
+            patient: 3,
+            onset: 10,
+            decision: CaseDecision::Confirmed,
+        }];
+        // Onset 25 is 15 days after the case, but the episode was reviewed under onset 10.
+        let merged = EpisodeRef {
+            patient: 3,
+            onset: 25,
+            review_onset: 10,
+        };
+        let c = match_episodes(&[merged], &cases, 7).unwrap();
+        assert_eq!(
+            (c.confirmed, c.not_adjudicated, c.confirmed_cases_missed),
+            (1, 0, 0)
+        );
+        let alone = EpisodeRef {
+            patient: 3,
+            onset: 25,
+            review_onset: 25,
+        };
+        let c = match_episodes(&[alone], &cases, 7).unwrap();
+        assert_eq!(
+            (c.confirmed, c.not_adjudicated, c.confirmed_cases_missed),
+            (0, 1, 1)
+        );
     }
 
     #[test]
