@@ -150,3 +150,50 @@ fn tables_are_byte_identical_across_runs_and_thread_counts() {
         }
     }
 }
+
+/// Rewrite one column of the subset's `patients.csv` with `f(row index, old value)`.
+fn rewrite_patients(dir: &Path, column: &str, f: impl Fn(usize, &str) -> String) {
+    let path = dir.join("patients.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let k = header.split(',').position(|c| c == column).unwrap();
+    let mut out = format!("{header}\n");
+    for (i, l) in lines.enumerate() {
+        let mut cells: Vec<String> = l.split(',').map(String::from).collect();
+        cells[k] = f(i, &cells[k]);
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn degenerate_cohorts_give_a_report_with_reasons() {
+    let ids = sample_ids();
+    let dir = tempfile::tempdir().unwrap();
+    let some: BTreeSet<String> = ids.iter().take(250).cloned().collect();
+
+    // Nobody died (all censored): death_date emptied and last contact kept.
+    let c = dir.path().join("all_censored");
+    subset(&some, &TABLES, &c);
+    rewrite_patients(&c, "death_date", |_, _| String::new());
+    run_ok(&c, &dir.path().join("o_all_censored"), "all censored");
+
+    // An adjustment covariate with one level.
+    let c = dir.path().join("one_level");
+    subset(&some, &TABLES, &c);
+    rewrite_patients(&c, "eln_risk", |_, _| "adverse".to_string());
+    let m = run_ok(&c, &dir.path().join("o_one_level"), "covariate with one level");
+    let cox = std::fs::read_to_string(dir.path().join("o_one_level/tables/cox_hlh.csv")).unwrap_or_default();
+    let listed = serde_json::to_string(&m["not_computed"]).unwrap();
+    assert!(cox.contains("time_dependent_adjusted") || listed.contains("HLH and survival"), "adjusted model fitted or its absence explained");
+
+    // One patient, and two patients.
+    for n in [1usize, 2] {
+        let few: BTreeSet<String> = ids.iter().take(n).cloned().collect();
+        let c = dir.path().join(format!("n{n}"));
+        subset(&few, &TABLES, &c);
+        run_ok(&c, &dir.path().join(format!("o_n{n}")), &format!("{n} patients"));
+    }
+}

@@ -230,13 +230,14 @@ pub struct SimParams {
     pub hlh_low_nk_prob: f64,
 
     // ---------------------------------------------------------------- febrile neutropenia
-    /// Probability of febrile neutropenia during an intensive induction/salvage.
+    /// Clean model only (`mimics = false`; the mimic model uses `mimic.fn_prob_*`): probability
+    /// of febrile neutropenia during an intensive induction/salvage.
     pub febrile_neutropenia_prob_intensive: f64,
     /// Same during a consolidation cycle or transplant.
     pub febrile_neutropenia_prob_consolidation: f64,
     /// Same during the first low-intensity cycle.
     pub febrile_neutropenia_prob_low: f64,
-    /// Probability that sCD25 is measured during a febrile-neutropenia episode (non-HLH value).
+    /// Clean model only: probability that sCD25 is measured during a febrile-neutropenia episode.
     pub scd25_prob_febrile_neutropenia: f64,
 
     // ---------------------------------------------------------------- measurement cadence
@@ -1134,5 +1135,37 @@ mod tests {
         p.study_end = "2020-02-30".into();
         let e = p.validate().unwrap_err().to_string();
         assert!(e.contains("study_end"), "{e}");
+        let mut p = SimParams::default();
+        p.mimic.dic_prob = -0.1;
+        let e = p.validate().unwrap_err().to_string();
+        assert!(e.contains("mimic.dic_prob"), "{e}");
+        p.mimic.dic_prob = 0.25;
+        p.mimic.hlh_prodrome_max_days = 2;
+        let e = p.validate().unwrap_err().to_string();
+        assert!(e.contains("mimic.hlh_prodrome_max_days"), "{e}");
+        let p = SimParams {
+            qualified_values_fraction: 2.0,
+            ..SimParams::default()
+        };
+        let e = p.validate().unwrap_err().to_string();
+        assert!(e.contains("qualified_values_fraction"), "{e}");
+    }
+
+    #[test]
+    fn params_round_trip_and_partial_files_keep_defaults() {
+        let p = SimParams::default();
+        let back: SimParams = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+        let q: SimParams =
+            serde_json::from_str(r#"{"mimics": false, "mimic": {"dic_prob": 0.4}}"#).unwrap();
+        assert!(!q.mimics);
+        assert_eq!(q.mimic.dic_prob, 0.4);
+        assert_eq!(
+            q.mimic.fn_prob_induction,
+            MimicParams::default().fn_prob_induction
+        );
+        assert!(
+            serde_json::from_str::<SimParams>(r#"{"mimic": {"dic_probability": 0.4}}"#).is_err()
+        );
     }
 }

@@ -85,11 +85,11 @@ pub(crate) fn parse_csv(name: &str, bytes: &[u8], max_rows: usize) -> CsvTable {
 }
 
 fn section_of(name: &str) -> usize {
-    if name.starts_with("cohort_flow") {
+    if name.starts_with("cohort_flow") || name.starts_with("analyses_not_computed") {
         0
     } else if name.starts_with("hlh_episodes") || name.starts_with("hlh_evidence") {
         1
-    } else if name.starts_with("hlh_incidence") || name.starts_with("hlh_cumulative") {
+    } else if name.starts_with("hlh_incidence") || name.starts_with("hlh_cumulative") || name.starts_with("hlh_validation") {
         2
     } else if name.starts_with("os_by_first") || name.starts_with("efs_") || name.starts_with("os_overall") {
         3

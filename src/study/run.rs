@@ -698,7 +698,7 @@ fn km_outputs(name: &str, endpoint: &str, sets: Option<&[(&str, &KmAnalysis)]>, 
     let parts: Vec<[Vec<u8>; 3]> = fits.iter().map(|(s, a)| km_parts(a, *s, ctx)).collect::<Result<_, _>>()?;
     let stack = |k: usize| stack_csv(&parts.iter().map(|p| p[k].clone()).collect::<Vec<_>>());
     outs.add_bytes(&format!("{name}_km"), &format!("{endpoint}: Kaplan–Meier table ({} log)", ctx.ci), stack(0), None)?;
-    outs.add_bytes(&format!("{name}_summary"), &format!("{endpoint}: median (days) with {} and RMST", ctx.ci), stack(1), None)?;
+    outs.add_bytes(&format!("{name}_summary"), &format!("{endpoint}: median survival in days with {} (the RMST columns stay empty: the study sets no horizon)", ctx.ci), stack(1), None)?;
     if fits.iter().any(|(_, a)| a.logrank.is_some()) {
         outs.add_bytes(&format!("{name}_logrank"), &format!("{endpoint}: log-rank test"), stack(2), None)?;
     }
