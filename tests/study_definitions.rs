@@ -373,3 +373,60 @@ fn key_results_numbers_equal_their_tables() {
     }
     assert!(checked >= 15, "only {checked} linked numbers");
 }
+
+/// Issue 9, item 5: with an `adjudications` table the run reports each definition's PPV against
+/// the adjudicated cases and the reviewers' kappa, and `primary = "adjudicated"` uses confirmed
+/// cases as the exposure; without the table that primary is refused.
+#[test]
+fn adjudicated_cases_are_reported_and_can_be_the_exposure() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = sample_subset(dir.path());
+    let study = dir.path().join("study.toml");
+    std::fs::write(&study, "[detection]\nprimary = \"adjudicated\"\n[figures]\nenabled = false\n").unwrap();
+    let run = |out: &str| {
+        hemosurv()
+            .args(["run", cohort.to_str().unwrap(), "--study", study.to_str().unwrap(), "--out", dir.path().join(out).to_str().unwrap(), "--quiet"])
+            .output()
+            .unwrap()
+    };
+    let o = run("o_without");
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("adjudications"));
+
+    // Two reviewers: A confirms every truth episode, B agrees except on every third one.
+    let truth = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data-samples/aml-registry/truth.csv")).unwrap();
+    let patients = std::fs::read_to_string(cohort.join("patients.csv")).unwrap();
+    let ids: std::collections::HashSet<&str> = patients.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    let mut adj = String::from("patient_id,onset_date,decision,reviewer\n");
+    let mut n = 0;
+    for l in truth.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        if !ids.contains(f[0]) {
+            continue;
+        }
+        adj.push_str(&format!("{},{},confirmed,A\n", f[0], f[2]));
+        let b = if n % 3 == 2 { "uncertain" } else { "confirmed" };
+        adj.push_str(&format!("{},{},{b},B\n", f[0], f[2]));
+        n += 1;
+    }
+    assert!(n >= 5, "{n} truth episodes in the subset");
+    std::fs::write(cohort.join("adjudications.csv"), adj).unwrap();
+    let o = run("o_with");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = dir.path().join("o_with/tables");
+    let ppv = std::fs::read_to_string(out.join("hlh_ppv_adjudicated.csv")).unwrap();
+    for set in ["hlh_aml", "hlh2004", "hscore", "ohi"] {
+        assert!(ppv.lines().any(|l| l.starts_with(&format!("{set},7,"))), "PPV row of {set}: {ppv}");
+    }
+    let kappa = std::fs::read_to_string(out.join("reviewer_agreement.csv")).unwrap();
+    assert!(kappa.lines().nth(1).is_some_and(|l| l.starts_with("A,B,")), "{kappa}");
+    let cox = std::fs::read_to_string(out.join("cox_hlh.csv")).unwrap();
+    assert!(cox.lines().any(|l| l.starts_with("adjudicated,time_dependent_adjusted,hlh,")), "adjudicated exposure analysed");
+    let course = std::fs::read_to_string(out.join("hlh_episode_course.csv")).unwrap();
+    assert!(course.lines().skip(1).all(|l| l.starts_with("adjudicated,")), "primary = adjudicated");
+    // Confirmed cases only: uncertain consensus (A confirmed, B uncertain) is not HLH.
+    let crude = std::fs::read_to_string(out.join("hlh_incidence_crude.csv")).unwrap();
+    let row: Vec<&str> = crude.lines().find(|l| l.starts_with("adjudicated,overall,all,")).unwrap().split(',').collect();
+    let confirmed_patients = (0..n).filter(|k| k % 3 != 2).count();
+    assert!(row[4].parse::<usize>().unwrap() <= confirmed_patients, "{row:?}");
+}

@@ -132,6 +132,10 @@ fn resolve_primary(cfg: &StudyConfig, sets: &[CriteriaSet], study_label: &str) -
         }
     }
     let want = cfg.detection.primary.as_str();
+    if want == super::adjudicated::ADJUDICATED {
+        // the pseudo-detection of adjudicated HLH comes after the criteria sets
+        return Ok(sets.len());
+    }
     names.iter().position(|n| *n == want).or_else(|| cfg.detection.criteria.iter().position(|c| c == want)).ok_or_else(|| {
         bad("detection.primary", format!("`{want}` is not one of the criteria sets of this study (their names: {})", names.join(", ")))
     })
@@ -214,7 +218,17 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     timer.end("load_and_validate");
 
     timer.begin("detecting HLH episodes");
-    let (detections, grid) = detect_all(&loaded.cohort, &criteria, cfg.detection.grid);
+    let (mut detections, grid) = detect_all(&loaded.cohort, &criteria, cfg.detection.grid);
+    let has_adjudications = loaded.cohort.tables_present.iter().any(|t| t == "adjudications");
+    if has_adjudications {
+        detections.push(super::adjudicated::adjudicated_detection(&loaded.cohort));
+    } else if primary == criteria.len() {
+        return Err(StudyError::Config(StudyConfigError::Value {
+            path: study_label,
+            key: "detection.primary".into(),
+            message: "`adjudicated` needs an `adjudications` table in the cohort (docs/data-format.md)".into(),
+        }));
+    }
     let truth_path = opts.truth.clone().or_else(|| Some(opts.cohort_dir.join("truth.csv")).filter(|p| p.is_file()));
     let truth = truth_path.as_deref().map(|p| crate::hlh::Truth::load(p, &loaded.cohort)).transpose()?;
     // Everything that needs the measurements is done now: release them (the largest
@@ -251,6 +265,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     }
     if !dataset.patients.is_empty() && !grid.is_empty() {
         fitted.grid = grid_table(&ctx, &grid, &detections, &mut outs)?;
+    }
+    if has_adjudications {
+        super::adjudicated::adjudication_tables(cohort, &detections, &mut outs)?;
     }
     if let Some(truth) = &truth {
         fitted.validation = validation_table(cohort, truth, &detections, &grid, &mut outs)?;
