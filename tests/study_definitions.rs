@@ -108,7 +108,7 @@ fn dataset_of(dir: &Path, patients: &[&str], treatments: &[&str], responses: &[&
 #[test]
 fn prevalent_hlh_and_onset_on_the_day_of_death() {
     let dir = tempfile::tempdir().unwrap();
-    let (c, d) = dataset_of(
+    let (_c, d) = dataset_of(
         dir.path(),
         &[
             "PREV,2020-01-01,2020-12-31,,F,60",

@@ -122,14 +122,13 @@ pub(crate) fn write_report(
     ];
     let mut sections: Vec<Section> = headings.iter().map(|h| Section { heading: h.to_string(), ..Section::default() }).collect();
     sections[0].paragraphs.push(format!(
-        "{} patients in the cohort, {} in the study population (time origin: {:?}). Validation: {}.",
+        "{} patients in the cohort, {} in the study population (time origin: {:?}). Validation: {} errors, {} warnings, {} rows quarantined.",
         loaded.cohort.patients.len(),
         dataset.patients.len(),
         cfg.timing.origin,
-        format!(
-            "{} errors, {} warnings, {} rows quarantined",
-            loaded.report.error_count, loaded.report.warning_count, loaded.report.rejected_count
-        )
+        loaded.report.error_count,
+        loaded.report.warning_count,
+        loaded.report.rejected_count
     ));
     sections[4].paragraphs.push(
         "HLH is analysed as a time-dependent exposure: each patient's follow-up is split at the first episode onset \

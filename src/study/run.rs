@@ -613,7 +613,7 @@ fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Resu
     let rfs_t = after.time.clone();
     let rfs_e = after.rfs_event();
     let cr1 = vec!["CR1".to_string(); rfs_t.len()];
-    let km_specs: [(&str, &str, &[f64], &[bool], &[String]); 5] = [
+    let km_specs: [KmSpec; 5] = [
         ("os_overall", "OS", &os_t, &os_e, &everyone),
         ("os_by_first_line_intensity", "OS", &os_t, &os_e, &intensity),
         ("os_by_first_line_regimen", "OS", &os_t, &os_e, &regimen),
@@ -651,6 +651,9 @@ fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Resu
     }
     hlh_survival_tables(&fitted.hlh, ctx, outs)
 }
+
+/// A KM analysis to fit: (name, endpoint, time, event, group label per patient).
+type KmSpec<'a> = (&'a str, &'a str, &'a [f64], &'a [bool], &'a [String]);
 
 /// Cumulative incidence of relapse from CR1 with death in remission as the competing risk.
 fn cir_stage(ctx: &Ctx, after: &response::AfterCr1, outs: &mut RunOutputs, fitted: &mut Fitted) -> Result<(), StudyError> {
