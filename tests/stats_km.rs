@@ -526,3 +526,64 @@ fn many_distinct_times_match_a_sort_based_reference() {
     assert_eq!(k, rows.len());
     assert_eq!(rows.len(), n - 1);
 }
+
+// ---------------------------------------------------------------------------
+// Simon–Makuch: Kaplan–Meier on counting-process (start, stop] data with
+// delayed entry, against survfit(Surv(start, stop, event) ~ transplant, heart)
+// (survfit_cp_*.json, tests/fixtures/r/simon_makuch.R)
+// ---------------------------------------------------------------------------
+
+fn check_cp_fixture(path: &Path) -> usize {
+    use hemosurv::stats::simon_makuch::simon_makuch;
+    let fx = load_json(path);
+    let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
+    assert_eq!(fx["conf_type"], "log", "{file}: hemosurv's Simon–Makuch CI is R's default, log");
+    let cols = read_csv(fx["data_file"].as_str().expect("data_file"));
+    let num = |c: &str| common::num_col(&cols, c);
+    let (start, stop) = (num("start"), num("stop"));
+    let event: Vec<bool> = num("event").iter().map(|&e| e == 1.0).collect();
+    let strata = fx["strata"].as_object().expect("strata");
+    let labels: Vec<String> = strata.keys().cloned().collect();
+    let state: Vec<usize> = match fx["group"].as_str() {
+        None => vec![0; stop.len()],
+        Some(g) => cols[g].iter().map(|v| labels.iter().position(|l| l == v).expect("level")).collect(),
+    };
+    let curves = simon_makuch(&start, &stop, &event, &state, &labels, 0.95).expect("simon_makuch");
+    let mut checked = 0;
+    for (curve, (label, want)) in curves.iter().zip(strata) {
+        let ctx = format!("{file} {label}");
+        assert_eq!(&curve.group, label, "{ctx}");
+        let times = arr(want, "time");
+        assert_eq!(curve.rows.len(), times.len(), "{ctx}: rows");
+        let (n_risk, n_event, n_censor) = (arr(want, "n_risk"), arr(want, "n_event"), arr(want, "n_censor"));
+        let (surv, se, lower, upper) = (arr(want, "surv"), arr(want, "std_err_surv"), arr(want, "lower"), arr(want, "upper"));
+        for (k, row) in curve.rows.iter().enumerate() {
+            let c = format!("{ctx} row {k} (t = {})", row.time);
+            assert_exact(Some(row.time), times[k], &c);
+            assert_exact(Some(row.n_risk as f64), n_risk[k], &format!("{c} n_risk"));
+            assert_exact(Some(row.n_event as f64), n_event[k], &format!("{c} n_event"));
+            assert_exact(Some(row.n_censor as f64), n_censor[k], &format!("{c} n_censor"));
+            assert_opt(Some(row.surv), surv[k], TOL, &format!("{c} surv"));
+            assert_opt(row.std_err, se[k], TOL, &format!("{c} std_err"));
+            assert_opt(row.lower, lower[k], TOL, &format!("{c} lower"));
+            assert_opt(row.upper, upper[k], TOL, &format!("{c} upper"));
+            checked += 8;
+        }
+        assert_eq!(curve.n_intervals as f64, want["records"].as_f64().unwrap(), "{ctx} records");
+        assert_eq!(curve.events as f64, want["events"].as_f64().unwrap(), "{ctx} events");
+        assert_exact(curve.median, opt(&want["median"]), &format!("{ctx} median"));
+        checked += 3;
+    }
+    assert_eq!(curves.len(), strata.len(), "{file}: curves");
+    checked
+}
+
+#[test]
+fn simon_makuch_matches_survfit_on_counting_process_data() {
+    let files = fixtures("survfit_cp_");
+    assert_eq!(files.len(), 2, "{files:?}");
+    for f in &files {
+        let n = check_cp_fixture(f);
+        assert!(n > 300, "{}: only {n} values compared", f.display());
+    }
+}
