@@ -126,19 +126,76 @@ fn bad_event_code_exits_2_naming_row() {
     assert!(!dir.path().join("x.km.csv").exists());
 }
 
-#[test]
-fn cif_cli_writes_gray_test() {
+/// Runs `hemosurv cif` and compares every number it writes with a
+/// `cifcli_*.json` fixture (tests/fixtures/r/cuminc.R, cmprsk::cuminc): each
+/// row of PREFIX.cif.csv (group, cause, time exactly; CIF estimate and Gray's
+/// variance at 1e-12 relative) and each Gray's test in PREFIX.cif.json (stat
+/// 1e-10, df exactly, p 1e-9 — cmprsk's p is 1 - pchisq, so where it
+/// underflows to 0 ours must be below 1e-15). Returns the numbers compared.
+fn check_cif_cli(fixture: &str, file: &str, group: Option<&str>) -> usize {
+    let exp = expected(fixture);
     let dir = tempfile::tempdir().unwrap();
-    let prefix = dir.path().join("mgus");
-    let out = hemosurv(&["cif", &data("mgus2.csv"), "--time", "etime", "--event", "etype", "--group", "sex", "--out", prefix.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("mgus.cif.json")).unwrap()).unwrap();
-    let exp = expected("cuminc_mgus2_by_sex.json");
-    let text = exp.to_string();
-    assert!(text.contains("gray") || text.contains("Tests") || text.contains("test"));
-    assert_eq!(json["gray_test"].as_array().unwrap().len(), 2);
-    let (header, _) = read_csv(&dir.path().join("mgus.cif.csv"));
+    let prefix = dir.path().join("cif");
+    let data_file = data(file);
+    let mut args = vec!["cif", &data_file, "--time", "etime", "--event", "etype", "--out", prefix.to_str().unwrap()];
+    if let Some(g) = group {
+        args.extend(["--group", g]);
+    }
+    let out = hemosurv(&args);
+    assert!(out.status.success(), "{fixture}: {}", String::from_utf8_lossy(&out.stderr));
+    let (header, rows) = read_csv(&dir.path().join("cif.cif.csv"));
     assert_eq!(header.join(","), "group,cause,time,estimate,variance");
+    let mut want_rows = Vec::new();
+    for c in exp["curves"].as_array().unwrap() {
+        let col = |k: &str| -> Vec<f64> { c[k].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect() };
+        let (t, e, v) = (col("time"), col("estimate"), col("variance"));
+        for i in 0..t.len() {
+            want_rows.push((c["group"].as_str().unwrap().to_string(), c["cause"].as_u64().unwrap(), t[i], e[i], v[i]));
+        }
+    }
+    assert_eq!(rows.len(), want_rows.len(), "{fixture}: rows");
+    let mut n = 0;
+    for (k, (row, want)) in rows.iter().zip(&want_rows).enumerate() {
+        let ctx = format!("{fixture} row {} ({} cause {} t = {})", k + 2, want.0, want.1, want.2);
+        assert_eq!(row.len(), 5, "{ctx}");
+        assert_eq!(row[0], want.0, "{ctx}: group");
+        assert_eq!(row[1].parse::<u64>().unwrap(), want.1, "{ctx}: cause");
+        assert_eq!(row[2].parse::<f64>().unwrap(), want.2, "{ctx}: time");
+        let (e, v): (f64, f64) = (row[3].parse().unwrap(), row[4].parse().unwrap());
+        assert!(close(e, want.3, 1e-12) || e == want.3, "{ctx}: estimate {e} vs {}", want.3);
+        assert!(close(v, want.4, 1e-12) || v == want.4, "{ctx}: variance {v} vs {}", want.4);
+        n += 5;
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("cif.cif.json")).unwrap()).unwrap();
+    assert_eq!(json["groups"], exp["groups"], "{fixture}: groups");
+    assert_eq!(json["causes"], exp["causes"], "{fixture}: causes");
+    assert_eq!(json["rho"], 0);
+    let (got, want) = (json["gray_test"].as_array().unwrap(), exp["gray_test"].as_array().unwrap());
+    assert_eq!(got.len(), want.len(), "{fixture}: Gray's tests");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(g["cause"].as_u64(), w["cause"].as_u64(), "{fixture}: test cause");
+        assert_eq!(g["df"].as_u64(), w["df"].as_u64(), "{fixture}: test df");
+        let (gs, ws) = (g["stat"].as_f64().unwrap(), w["stat"].as_f64().unwrap());
+        assert!(close(gs, ws, 1e-10), "{fixture} cause {}: stat {gs} vs {ws}", w["cause"]);
+        let (gp, wp) = (g["p"].as_f64().unwrap(), w["p"].as_f64().unwrap());
+        if wp == 0.0 {
+            assert!((0.0..1e-15).contains(&gp), "{fixture} cause {}: p {gp} vs cmprsk's 0", w["cause"]);
+        } else {
+            assert!(close(gp, wp, 1e-9), "{fixture} cause {}: p {gp} vs {wp}", w["cause"]);
+        }
+        n += 4;
+    }
+    n
+}
+
+#[test]
+fn cif_cli_writes_cuminc_curves_variances_and_gray_test() {
+    // 2 groups (sex), 3 groups (age), no group (no test)
+    let n = check_cif_cli("cifcli_mgus2_by_sex.json", "mgus2.csv", Some("sex"));
+    assert_eq!(n, 5 * (53 + 51 + 162 + 174) + 2 * 4);
+    check_cif_cli("cifcli_mgus2_age3_by_agegrp.json", "mgus2_age3.csv", Some("agegrp"));
+    check_cif_cli("cifcli_mgus2_overall.json", "mgus2.csv", None);
 }
 
 /// `hemosurv cox --start --cluster` on the heart data against
