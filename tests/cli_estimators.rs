@@ -244,3 +244,130 @@ fn cox_cli_cluster_matches_coxph_robust_variance() {
         assert!(close(got, want, 1e-10), "{ties} concordance se: {got} vs {want}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// R's 1/2 status coding (1 = censored, 2 = event), as in survival::lung:
+// accepted when the column holds only 1 and 2, said on stderr and in the
+// outputs, same numbers as 0/1; anything else still rejected.
+// ---------------------------------------------------------------------------
+
+const NOTE: &str = "status column `status` coded 1/2: 2 = event, 1 = censored, as R's Surv()";
+
+/// Runs `args` (with `FILE` replaced by the file and `--out PREFIX` appended)
+/// on lung.csv (0/1) and lung_status12.csv (1/2, tests/fixtures/r/lung_status12.R);
+/// returns the two output folders and the 1/2 run's stderr.
+fn run_both(args: &[&str]) -> (tempfile::TempDir, tempfile::TempDir, String) {
+    let run = |file: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let f = data(file);
+        let prefix = dir.path().join("out");
+        let mut a: Vec<&str> = args.iter().map(|&s| if s == "FILE" { f.as_str() } else { s }).collect();
+        a.extend(["--out", prefix.to_str().unwrap()]);
+        let out = hemosurv(&a);
+        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        (dir, String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (d01, err01) = run("lung.csv");
+    let (d12, err12) = run("lung_status12.csv");
+    assert!(!err01.contains("coded 1/2"), "0/1 input gets no note: {err01}");
+    (d01, d12, err12)
+}
+
+fn read(dir: &tempfile::TempDir, name: &str) -> String {
+    std::fs::read_to_string(dir.path().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The 1/2 CSV is the 0/1 CSV with a last column `note` holding the note.
+fn assert_csv_with_note(csv01: &str, csv12: &str) {
+    let (l01, l12): (Vec<&str>, Vec<&str>) = (csv01.lines().collect(), csv12.lines().collect());
+    assert_eq!(l01.len(), l12.len());
+    assert_eq!(l12[0], format!("{},note", l01[0]));
+    for (a, b) in l01[1..].iter().zip(&l12[1..]) {
+        assert_eq!(*b, format!("{a},\"{NOTE}\""));
+    }
+}
+
+/// The 1/2 JSON is the 0/1 JSON plus `"notes": [NOTE]`.
+fn assert_json_with_note(json01: &str, json12: &str) {
+    let a: serde_json::Value = serde_json::from_str(json01).unwrap();
+    let mut b: serde_json::Value = serde_json::from_str(json12).unwrap();
+    assert_eq!(b["notes"], serde_json::json!([NOTE]));
+    b.as_object_mut().unwrap().remove("notes");
+    assert_eq!(a, b);
+}
+
+#[test]
+fn km_and_logrank_accept_r_status_coding_and_say_so() {
+    let (d01, d12, err) =
+        run_both(&["km", "FILE", "--time", "time", "--event", "status", "--group", "sex", "--logrank", "--rmst-tau", "730"]);
+    assert!(err.contains("lung_status12.csv") && err.contains(NOTE), "{err}");
+    assert_eq!(read(&d01, "out.km.csv"), read(&d12, "out.km.csv"), "same curves");
+    assert_csv_with_note(&read(&d01, "out.summary.csv"), &read(&d12, "out.summary.csv"));
+    assert_json_with_note(&read(&d01, "out.logrank.json"), &read(&d12, "out.logrank.json"));
+    // and they are R's numbers (survfit / survdiff on survival::lung)
+    let exp = expected("km_lung_by_sex_log.json");
+    let (_, rows) = read_csv(&d12.path().join("out.summary.csv"));
+    for (row, st) in rows.iter().zip(exp["strata"].as_object().unwrap().values()) {
+        assert_eq!(row[3].parse::<f64>().unwrap(), st["median"].as_f64().unwrap());
+        assert!(close(row[6].parse().unwrap(), st["rmean"].as_f64().unwrap(), 1e-12));
+    }
+    let lr: serde_json::Value = serde_json::from_str(&read(&d12, "out.logrank.json")).unwrap();
+    let exp = expected("logrank_lung_by_sex.json");
+    assert!(close(lr["chisq"].as_f64().unwrap(), exp["chisq"].as_f64().unwrap(), 1e-12));
+
+    let (d01, d12, err) = run_both(&["logrank", "FILE", "--time", "time", "--event", "status", "--group", "sex", "--rho", "1"]);
+    assert!(err.contains(NOTE), "{err}");
+    assert_json_with_note(&read(&d01, "out.logrank.json"), &read(&d12, "out.logrank.json"));
+}
+
+#[test]
+fn cox_accepts_r_status_coding_and_says_so() {
+    let (d01, d12, err) = run_both(&["cox", "FILE", "--time", "time", "--event", "status", "--covariates", "age,sex,ph.ecog"]);
+    assert!(err.contains(NOTE), "{err}");
+    assert_csv_with_note(&read(&d01, "out.cox.csv"), &read(&d12, "out.cox.csv"));
+    assert_json_with_note(&read(&d01, "out.cox.json"), &read(&d12, "out.cox.json"));
+    let json: serde_json::Value = serde_json::from_str(&read(&d12, "out.cox.json")).unwrap();
+    let exp = expected("cox_lung_efron.json");
+    assert!(close(json["loglik"].as_f64().unwrap(), exp["loglik_final"].as_f64().unwrap(), 1e-12));
+    assert_eq!(json["nevent"], exp["nevent"]);
+}
+
+#[test]
+fn status_codings_other_than_01_and_12_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        // (status column, first bad row, bad value, values listed)
+        ("0,1,2,1", 3, "2", "0, 1, 2"),
+        ("1,3,1,3", 2, "3", "1, 3"),
+        ("2,2,0,1", 1, "2", "0, 1, 2"),
+        ("1,2,-1,2", 2, "2", "-1, 1, 2"),
+    ];
+    for (k, (status, row, found, listed)) in cases.iter().enumerate() {
+        let f = dir.path().join(format!("s{k}.csv"));
+        let vals: Vec<&str> = status.split(',').collect();
+        let body: String = vals.iter().enumerate().map(|(i, s)| format!("{},{s},{}\n", i + 1, 40 + i)).collect();
+        std::fs::write(&f, format!("time,status,age\n{body}")).unwrap();
+        for cmd in ["km", "cox"] {
+            let prefix = dir.path().join(format!("o{k}{cmd}"));
+            let mut args = vec![cmd, f.to_str().unwrap(), "--time", "time", "--event", "status", "--out", prefix.to_str().unwrap()];
+            if cmd == "cox" {
+                args.extend(["--covariates", "age"]);
+            }
+            let out = hemosurv(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {status}: {err}");
+            for part in [
+                format!("s{k}.csv"),
+                format!("row {row}"),
+                "`status`".to_string(),
+                format!("found `{found}`"),
+                format!("the column holds {listed}"),
+                "only 1 and 2".to_string(),
+            ] {
+                assert!(err.contains(&part), "{cmd} {status}: `{part}` missing in: {err}");
+            }
+            assert!(!err.contains("note:"), "{err}");
+            assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with(&format!("o{k}"))));
+        }
+    }
+}
