@@ -383,3 +383,27 @@ fn large_input_agrees_with_naive_computation() {
         assert_eq!(t.df, 2);
     }
 }
+
+/// Times that differ only by floating-point noise are ties in R (survdiff's
+/// default timefix): timefix_survdiff_*.json (tests/fixtures/r/near_ties.R).
+#[test]
+fn near_tied_times_are_ties_like_r() {
+    let files = fixtures("timefix_survdiff_");
+    assert_eq!(files.len(), 2, "{files:?}");
+    for path in &files {
+        let fx = load_json(path);
+        let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
+        let cols = read_csv(fx["data_file"].as_str().unwrap());
+        let (time, event) = surv_data(&cols);
+        let g = Grouping::from_values(&cols["group"]);
+        let rho = fx["rho"].as_f64().unwrap();
+        let t = survdiff(&time, &event, &g, None, rho).unwrap();
+        assert_all_close(&t.observed, &nums(&fx["observed"]), TOL, &format!("{file} observed"));
+        assert_all_close(&t.expected, &nums(&fx["expected"]), TOL, &format!("{file} expected"));
+        for (r, row) in fx["variance"].as_array().unwrap().iter().enumerate() {
+            assert_all_close(&t.variance[r], &nums(row), TOL, &format!("{file} variance row {r}"));
+        }
+        assert_close(t.chisq, fx["chisq"].as_f64().unwrap(), TOL, &format!("{file} chisq"));
+        assert_close(t.p, fx["p"].as_f64().unwrap(), 1e-10, &format!("{file} p"));
+    }
+}
