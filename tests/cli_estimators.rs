@@ -9,9 +9,11 @@ fn data(name: &str) -> String {
     format!("{}/tests/fixtures/reference/data/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
+mod common;
+
+/// A fixture, numbers read exactly ([`common::parse_json_exact`]).
 fn expected(name: &str) -> serde_json::Value {
-    let p = format!("{}/tests/fixtures/reference/expected/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    common::load_json(&std::path::Path::new(common::REF).join("expected").join(name))
 }
 
 fn hemosurv(args: &[&str]) -> std::process::Output {

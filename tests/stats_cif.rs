@@ -5,6 +5,8 @@ use hemosurv::stats::cif::{aalen_johansen, cuminc, CumInc};
 use hemosurv::stats::Grouping;
 use serde_json::Value;
 
+mod common;
+
 const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/reference");
 
 /// Relative tolerance for everything computed by cmprsk's Fortran (same operation order).
@@ -34,9 +36,9 @@ fn mgus2() -> Mgus2 {
     Mgus2 { time, event, sex }
 }
 
+/// A fixture, numbers read exactly ([`common::parse_json_exact`]).
 fn load(name: &str) -> Value {
-    let text = std::fs::read_to_string(format!("{FIX}/expected/{name}")).expect(name);
-    serde_json::from_str(&text).expect("json")
+    common::load_json(std::path::Path::new(&format!("{FIX}/expected/{name}")))
 }
 
 fn nums(v: &Value) -> Vec<Option<f64>> {
