@@ -373,3 +373,59 @@ fn status_codings_other_than_01_and_12_are_rejected() {
         }
     }
 }
+
+/// `hemosurv logrank` with 3+ groups and strata writes survdiff's numbers
+/// (survdiff_*.json, tests/fixtures/r/survdiff.R) at 1e-12. The CLI orders text
+/// levels alphabetically (R's factor() default) while the fixture uses
+/// veteran's documented order, so groups are matched by label.
+#[test]
+fn logrank_cli_multi_group_and_stratified_match_survdiff() {
+    let nums = |v: &serde_json::Value| -> Vec<f64> { v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect() };
+    for name in [
+        "survdiff_veteran_celltype_rho0",
+        "survdiff_veteran_celltype_rho1",
+        "survdiff_veteran_trt_strata_celltype_rho0",
+        "survdiff_veteran_trt_strata_celltype_rho1",
+        "survdiff_veteran_celltype_strata_prior_rho0",
+        "survdiff_veteran_celltype_strata_prior_rho1",
+    ] {
+        let exp = expected(&format!("{name}.json"));
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = dir.path().join("lr");
+        let rho = exp["rho"].to_string();
+        let file = data("veteran.csv");
+        let mut args = vec!["logrank", &file, "--time", "time", "--event", "status", "--group", exp["group"].as_str().unwrap()];
+        if let Some(s) = exp["strata"].as_str() {
+            args.extend(["--strata", s]);
+        }
+        args.extend(["--rho", &rho, "--out", prefix.to_str().unwrap()]);
+        let out = hemosurv(&args);
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let got: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("lr.logrank.json")).unwrap()).unwrap();
+        let want_groups: Vec<&str> = exp["groups"].as_array().unwrap().iter().map(|g| g.as_str().unwrap()).collect();
+        let got_groups: Vec<&str> = got["groups"].as_array().unwrap().iter().map(|g| g.as_str().unwrap()).collect();
+        // position in the CLI output of each fixture group
+        let pos: Vec<usize> =
+            want_groups.iter().map(|w| got_groups.iter().position(|g| g == w).unwrap_or_else(|| panic!("{name}: {w}"))).collect();
+        assert_eq!(got_groups.len(), want_groups.len(), "{name}");
+        for key in ["n", "observed", "expected"] {
+            let (g, w) = (nums(&got[key]), nums(&exp[key]));
+            for (k, &p) in pos.iter().enumerate() {
+                assert!(close(g[p], w[k], 1e-12), "{name} {key} {}: {} vs {}", want_groups[k], g[p], w[k]);
+            }
+        }
+        for (r, row) in exp["variance"].as_array().unwrap().iter().enumerate() {
+            let w = nums(row);
+            let g = nums(&got["variance"][pos[r]]);
+            for (c, &p) in pos.iter().enumerate() {
+                assert!(close(g[p], w[c], 1e-12), "{name} variance {r},{c}: {} vs {}", g[p], w[c]);
+            }
+        }
+        for key in ["chisq", "p"] {
+            let (g, w) = (got[key].as_f64().unwrap(), exp[key].as_f64().unwrap());
+            assert!(close(g, w, if key == "p" { 1e-10 } else { 1e-12 }), "{name} {key}: {g} vs {w}");
+        }
+        assert_eq!(got["df"], exp["df"], "{name} df");
+    }
+}
