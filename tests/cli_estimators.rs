@@ -200,26 +200,35 @@ fn cif_cli_writes_cuminc_curves_variances_and_gray_test() {
     check_cif_cli("cifcli_mgus2_overall.json", "mgus2.csv", None);
 }
 
-/// `hemosurv cox --start --cluster` on the heart data against
+/// `hemosurv cox --start --cluster [--strata]` on the heart data against
 /// `coxph(Surv(start, stop, event) ~ ..., cluster = id)` (coxcluster_heart_*.json,
 /// tests/fixtures/r/cox_cluster.R): every cell of the coefficient CSV and the
 /// robust numbers of the JSON at 1e-9 relative (measured: ~1e-13).
 #[test]
 fn cox_cli_cluster_matches_coxph_robust_variance() {
     let nums = |v: &serde_json::Value| -> Vec<f64> { v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect() };
-    for ties in ["efron", "breslow"] {
+    for (fixture, ties) in [
+        ("coxcluster_heart_efron", "efron"),
+        ("coxcluster_heart_breslow", "breslow"),
+        ("coxcluster_heart_strata_surgery_efron", "efron"),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let prefix = dir.path().join("heart");
-        let exp = expected(&format!("coxcluster_heart_{ties}.json"));
-        let out = hemosurv(&[
-            "cox", &data("heart.csv"), "--start", "start", "--time", "stop", "--event", "event",
-            "--covariates", "age,year,surgery,transplant", "--cluster", "id", "--ties", ties,
-            "--out", prefix.to_str().unwrap(),
-        ]);
+        let exp = expected(&format!("{fixture}.json"));
+        let terms: Vec<&str> = exp["terms"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+        let (covariates, file) = (terms.join(","), data("heart.csv"));
+        let mut args = vec![
+            "cox", &file, "--start", "start", "--time", "stop", "--event", "event", "--covariates", &covariates,
+            "--cluster", "id", "--ties", ties, "--out", prefix.to_str().unwrap(),
+        ];
+        if let Some(s) = exp["strata"].as_str() {
+            args.extend(["--strata", s]);
+        }
+        let out = hemosurv(&args);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let (header, rows) = read_csv(&dir.path().join("heart.cox.csv"));
         assert_eq!(header.join(","), "term,coef,hr,se,robust_se,z,p,hr_lower,hr_upper");
-        assert_eq!(rows.len(), 4);
+        assert_eq!(rows.len(), terms.len());
         let cols = ["coef", "exp_coef", "se_coef", "robust_se", "z", "p", "hr_lower_95", "hr_upper_95"];
         for (k, row) in rows.iter().enumerate() {
             assert_eq!(row[0], exp["terms"][k].as_str().unwrap());

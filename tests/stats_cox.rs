@@ -383,7 +383,7 @@ fn robust_variance_with_patient_clusters() {
 
 /// Compare a `coxcluster_heart_*.json` fixture (tests/fixtures/r/cox_cluster.R):
 /// `coxph(Surv(start, stop, event) ~ age + year + surgery + transplant, heart,
-/// cluster = id)`. We follow R's Newton steps, so the default-eps fit agrees
+/// cluster = id)`, and with `strata(surgery)` in place of the surgery term. We follow R's Newton steps, so the default-eps fit agrees
 /// with R's default-eps numbers far inside 1e-6 (coef) / 1e-5 (robust SE):
 /// measured 1.4e-13 (coef) and 2e-15 (robust SE) relative. The tolerance is
 /// 1e-9 for platform roundoff; R's own convergence error here (default vs
@@ -392,14 +392,27 @@ fn robust_variance_with_patient_clusters() {
 fn check_cluster_fixture(name: &str, ties: Ties) {
     let fx = fixture(name);
     assert_eq!(fx["ties"].as_str().unwrap(), ties.as_str());
-    let (d, id) = heart();
+    // heart with the fixture's terms (all numeric) and optional strata column
+    let csv = Csv::read("heart.csv");
+    let terms: Vec<String> = fx["terms"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+    let cols: Vec<(String, ColumnData)> = terms.iter().map(|c| (c.clone(), ColumnData::Numeric(csv.num(c)))).collect();
+    let design = build_design(&cols, None).unwrap();
+    assert!(design.dropped_rows.is_empty());
+    let col = |c: &str| -> Vec<f64> { csv.num(c).into_iter().map(|v| v.unwrap()).collect() };
+    let id: Vec<usize> = col("id").iter().map(|&v| v as usize).collect();
+    let strata: Option<Vec<usize>> = fx["strata"].as_str().map(|s| col(s).iter().map(|&v| v as usize).collect());
+    let event: Vec<bool> = col("event").iter().map(|&v| v == 1.0).collect();
+    let d = Data { start: Some(col("start")), stop: col("stop"), event, design };
     let opts = CoxOptions { ties, ..CoxOptions::default() };
-    let m = coxph(d.start.as_deref(), &d.stop, &d.event, &d.design.x, &d.design.terms, None, Some(&id), &opts).unwrap();
+    let fit_with = |opts: &CoxOptions| {
+        coxph(d.start.as_deref(), &d.stop, &d.event, &d.design.x, &d.design.terms, strata.as_deref(), Some(&id), opts)
+            .unwrap()
+    };
+    let m = fit_with(&opts);
     const TOL: f64 = 1e-9;
     assert_eq!(m.n, fx["n"].as_u64().unwrap() as usize, "n");
     assert_eq!(m.nevent, fx["nevent"].as_u64().unwrap() as usize, "nevent");
     assert_eq!(m.n_clusters, Some(fx["n_clusters"].as_u64().unwrap() as usize), "clusters");
-    let terms: Vec<String> = fx["terms"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
     assert_eq!(m.terms, terms);
     assert_eq!(m.iterations, fx["iter"].as_u64().unwrap() as usize, "iterations");
     close_vec("coef", &m.coef, &fv(&fx["coef"]), TOL);
@@ -444,9 +457,7 @@ fn check_cluster_fixture(name: &str, ties: Ties) {
 
     // fully converged (eps = 1e-14)
     let fc = &fx["fully_converged"];
-    let opts2 = CoxOptions { ties, eps: 1e-14, max_iter: 100, ..CoxOptions::default() };
-    let m2 =
-        coxph(d.start.as_deref(), &d.stop, &d.event, &d.design.x, &d.design.terms, None, Some(&id), &opts2).unwrap();
+    let m2 = fit_with(&CoxOptions { ties, eps: 1e-14, max_iter: 100, ..CoxOptions::default() });
     assert_eq!(m2.iterations, fc["iter"].as_u64().unwrap() as usize, "fully converged iterations");
     close_vec("fully converged coef", &m2.coef, &fv(&fc["coef"]), 1e-10);
     close_vec("fully converged robust_se", m2.robust_se.as_deref().unwrap(), &fv(&fc["robust_se"]), 1e-10);
@@ -461,6 +472,11 @@ fn heart_cluster_efron_matches_r() {
 #[test]
 fn heart_cluster_breslow_matches_r() {
     check_cluster_fixture("coxcluster_heart_breslow.json", Ties::Breslow);
+}
+
+#[test]
+fn heart_cluster_with_strata_matches_r() {
+    check_cluster_fixture("coxcluster_heart_strata_surgery_efron.json", Ties::Efron);
 }
 
 // ------------------------------------ closed forms (Therneau & Grambsch appendix E,
