@@ -40,7 +40,7 @@ pub struct CpRow {
 pub struct CpCurve {
     /// State label (e.g. `HLH` / `no HLH`).
     pub group: String,
-    /// Distinct subjects contributing to the state.
+    /// Intervals (rows) in the state: R's `records` (a subject may have several).
     pub n_intervals: usize,
     /// Events in the state.
     pub events: usize,
