@@ -193,11 +193,13 @@ fn check_cif_cli(fixture: &str, file: &str, group: Option<&str>) -> usize {
 
 #[test]
 fn cif_cli_writes_cuminc_curves_variances_and_gray_test() {
-    // 2 groups (sex), 3 groups (age), no group (no test)
+    // 2 groups (sex), 3 groups (age), no group (no test), a group with no events of a cause
     let n = check_cif_cli("cifcli_mgus2_by_sex.json", "mgus2.csv", Some("sex"));
     assert_eq!(n, 5 * (53 + 51 + 162 + 174) + 2 * 4);
     check_cif_cli("cifcli_mgus2_age3_by_agegrp.json", "mgus2_age3.csv", Some("agegrp"));
     check_cif_cli("cifcli_mgus2_overall.json", "mgus2.csv", None);
+    // a group without any event of cause 1: its curve is 0 from time 0, Gray's test still defined
+    check_cif_cli("cifcli_mgus2_noev_by_grp.json", "mgus2_noev.csv", Some("grp"));
 }
 
 /// `hemosurv cox --start --cluster [--strata]` on the heart data against
