@@ -183,7 +183,7 @@ enum Command {
         /// Time column.
         #[arg(long)]
         time: String,
-        /// Event column (0 = censored, 1 = event).
+        /// Event column: 0 = censored, 1 = event (or R's coding 1 = censored, 2 = event when the column holds only 1 and 2, as `Surv()`; the output says so).
         #[arg(long)]
         event: String,
         /// Group column.
