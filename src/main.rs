@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use hemosurv::commands::cohort_cmds::{self, ReportFormat};
 use hemosurv::commands::estimators::{self, CifArgs, CoxArgs, KmArgs, LogRankArgs};
+use hemosurv::commands::review;
 use hemosurv::simulate::SimFormat;
 use hemosurv::study::{self, RunOptions};
 use hemosurv::stats::cox::Ties;
@@ -84,6 +85,10 @@ enum Command {
         /// Move rows with errors to rejects.csv instead of failing.
         #[arg(long)]
         quarantine: bool,
+        /// Truth table (patient_id, episode, onset_date, ...) to validate every definition
+        /// against [default: COHORT/truth.csv if present].
+        #[arg(long)]
+        truth: Option<PathBuf>,
     },
     /// Check a cohort folder against the data contract (exit 2 on errors).
     Validate {
@@ -92,11 +97,13 @@ enum Command {
         /// Report format.
         #[arg(long, value_enum, default_value = "text")]
         format: CliFormat,
-        /// Report errors as quarantined rows (exit 0) and write them to --rejects.
-        #[arg(long)]
+        /// Report errors as quarantined rows (exit 0) and write them to --rejects (required
+        /// with --quarantine: the input folder is never written to, and rejected rows are
+        /// never dropped without a file that holds them).
+        #[arg(long, requires = "rejects")]
         quarantine: bool,
         /// Where to write rejected rows with --quarantine.
-        #[arg(long)]
+        #[arg(long, requires = "quarantine")]
         rejects: Option<PathBuf>,
     },
     /// Detect HLH episodes; writes episodes and evidence tables.
@@ -119,6 +126,27 @@ enum Command {
         /// Move rows with errors to rejects.csv instead of failing.
         #[arg(long)]
         quarantine: bool,
+    },
+    /// Chart review: a blinded sheet of candidate HLH episodes (all definitions) and its key;
+    /// with an `adjudications` table, each definition's PPV and the reviewers' kappa (docs/review.md).
+    Review {
+        /// Cohort folder.
+        cohort: PathBuf,
+        /// Criteria sets: built-in names or TOML files (repeatable) [default: every built-in set].
+        #[arg(long)]
+        criteria: Vec<String>,
+        /// The review sheet; the key is written beside it as <stem>_key.csv.
+        #[arg(long, default_value = "review.csv")]
+        out: PathBuf,
+        /// Replace existing output files.
+        #[arg(long)]
+        force: bool,
+        /// Move rows with errors to <stem>_rejects.csv instead of failing.
+        #[arg(long)]
+        quarantine: bool,
+        /// An episode matches an adjudication of the same patient within this many days of onset.
+        #[arg(long, default_value_t = hemosurv::commands::review::DEFAULT_MATCH_DAYS)]
+        match_days: i32,
     },
     /// Criteria sets.
     Criteria {
@@ -155,7 +183,7 @@ enum Command {
         /// Time column.
         #[arg(long)]
         time: String,
-        /// Event column (0 = censored, 1 = event).
+        /// Event column: 0 = censored, 1 = event (or R's coding 1 = censored, 2 = event when the column holds only 1 and 2, as `Surv()`; the output says so).
         #[arg(long)]
         event: String,
         /// Group column.
@@ -261,10 +289,10 @@ fn report(paths: Vec<PathBuf>) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<(), (u8, String)> = match cli.command {
-        Command::Run { cohort, study, out, force, quiet, quarantine } => {
+        Command::Run { cohort, study, out, force, quiet, quarantine, truth } => {
             let out = out.unwrap_or_else(|| PathBuf::from("out").join(cohort.file_name().unwrap_or_default()));
             let quiet = quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let opts = RunOptions { cohort_dir: cohort, study, out, force, quiet, quarantine, command: std::env::args().collect() };
+            let opts = RunOptions { cohort_dir: cohort, study, out, force, quiet, quarantine, truth, command: std::env::args().collect() };
             study::run(&opts)
                 .map(|s| {
                     println!(
@@ -307,6 +335,18 @@ fn main() -> ExitCode {
                 println!("wrote {}", out.display());
             })
             .map_err(|e| (e.exit_code(), e.to_string())),
+        Command::Review { cohort, criteria, out, force, quarantine, match_days } => {
+            let args = review::ReviewArgs { cohort, criteria, out, force, quarantine, match_days };
+            review::review_cmd(&args)
+                .map(|s| {
+                    println!("{} definitions, {} episodes, {} candidate episodes", s.definitions, s.episodes, s.candidates);
+                    for line in &s.agreement_text {
+                        println!("{line}");
+                    }
+                    report(s.written);
+                })
+                .map_err(|e| (e.exit_code(), e.to_string()))
+        }
         Command::Criteria { command: CriteriaCommand::Show { name } } => {
             cohort_cmds::criteria_show(&name).map(|t| print!("{t}")).map_err(|e| (e.exit_code(), e.to_string()))
         }

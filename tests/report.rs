@@ -302,6 +302,7 @@ fn sample_manifest() -> Manifest {
         exclusions: vec![Exclusion { stage: "validation".into(), reason: "no diagnosis date".into(), count: 2 }],
         stages: vec![StageTiming { name: "load".into(), seconds: 0.5 }],
         outputs: vec![OutputFile { path: "tables/km.csv".into(), sha256: "cd".repeat(32), bytes: 10 }],
+        not_computed: Vec::new(),
     }
 }
 
@@ -387,12 +388,14 @@ fn sample_report(dir: &Path) -> Report {
             caption: "All patients, <n=120>.".into(),
         }],
         tables: vec![(tricky, "Median survival by group.".into())],
+        facts: vec![],
     });
     r.sections.push(Section {
         heading: "Cox model".into(),
         paragraphs: vec![],
         figures: vec![],
         tables: vec![(big, "Coefficients.".into())],
+        facts: vec![],
     });
     r.manifest = Some(sample_manifest());
     r

@@ -20,6 +20,7 @@ fn run_to(cohort: &Path, study: Option<PathBuf>, out: &Path) {
         force: false,
         quiet: true,
         quarantine: false,
+        truth: None,
         command: vec!["test".into()],
     };
     run(&opts).unwrap_or_else(|e| panic!("run failed: {e}"));
@@ -55,7 +56,7 @@ fn sample_run_is_complete_reproducible_and_figures_match_tables() {
     // Everything the issue lists is there.
     for f in ["report.html", "manifest.json", "tables/cohort_flow.csv", "tables/hlh_incidence_crude.csv", "tables/hlh_cumulative_incidence.csv",
         "tables/hlh_incidence_rate.csv", "tables/cox_hlh.csv", "tables/os_simon_makuch_by_hlh.csv", "tables/response_by_line_regimen.csv",
-        "tables/hlh_episode_course.csv", "tables/hlh_evidence_hlh2004.csv", "tables/os_by_first_line_intensity_km.parquet",
+        "tables/hlh_episode_course.csv", "tables/hlh_evidence.csv", "tables/hlh_episodes.csv", "tables/analyses_not_computed.csv", "tables/cir_from_cr1.csv", "tables/rfs_from_cr1_km.csv", "tables/os_by_first_line_intensity_km.parquet",
         "figures/km_os_by_first_line_intensity.svg", "figures/km_os_by_first_line_intensity.png", "figures/cif_hlh_by_first_line_intensity.svg",
         "figures/simon_makuch_os_by_hlh.svg", "figures/forest_cox_time_dependent.svg", "figures/response_rates_by_regimen.svg",
         "figures/swimmer_hlh_patients.svg", "figures/lab_trajectories_around_hlh_onset.svg"]

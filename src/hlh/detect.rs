@@ -128,23 +128,43 @@ const CHUNK: usize = 256;
 /// change days up to the end of follow-up (death or last contact); see the module docs of
 /// [`crate::hlh`] for every convention.
 pub fn detect(cohort: &Cohort, set: &CriteriaSet) -> Detection {
-    let plan = Plan::new(set);
+    detect_many(cohort, std::slice::from_ref(set)).pop().unwrap_or_else(|| assemble(set, &Plan::new(set), Vec::new(), 0))
+}
+
+/// Detect under several criteria sets in one pass over the patients: each chunk of patients
+/// is evaluated under every set while its measurements are in cache, instead of one pass
+/// over the whole cohort per set. The result of each set equals [`detect`] under that set.
+pub fn detect_many(cohort: &Cohort, sets: &[CriteriaSet]) -> Vec<Detection> {
+    let plans: Vec<Plan> = sets.iter().map(Plan::new).collect();
     let n = cohort.patients.len();
     let n_chunks = n.div_ceil(CHUNK);
-    let outs: Vec<ChunkOut> = (0..n_chunks)
+    let chunks: Vec<Vec<ChunkOut>> = (0..n_chunks)
         .into_par_iter()
         .map_init(
-            || Scratch::new(&plan),
-            |s, ci| {
-                let mut out = ChunkOut::default();
+            || plans.iter().map(Scratch::new).collect::<Vec<_>>(),
+            |scratch, ci| {
+                let mut outs: Vec<ChunkOut> = plans.iter().map(|_| ChunkOut::default()).collect();
                 for p in ci * CHUNK..((ci + 1) * CHUNK).min(n) {
-                    process_patient(&plan, set, cohort, p as PatientIdx, s, &mut out);
+                    for (k, plan) in plans.iter().enumerate() {
+                        process_patient(plan, &sets[k], cohort, p as PatientIdx, &mut scratch[k], &mut outs[k]);
+                    }
                 }
-                out
+                outs
             },
         )
         .collect();
+    // transpose: chunk-major to set-major, chunks kept in patient order
+    let mut per_set: Vec<Vec<ChunkOut>> = plans.iter().map(|_| Vec::with_capacity(n_chunks)).collect();
+    for outs in chunks {
+        for (k, o) in outs.into_iter().enumerate() {
+            per_set[k].push(o);
+        }
+    }
+    sets.iter().zip(&plans).zip(per_set).map(|((set, plan), outs)| assemble(set, plan, outs, n)).collect()
+}
 
+/// One set's detection from its chunk results (in patient order).
+fn assemble(set: &CriteriaSet, plan: &Plan, outs: Vec<ChunkOut>, n: usize) -> Detection {
     let mut episodes = Vec::new();
     let mut evidence = Vec::new();
     let mut evaluable = 0;

@@ -119,7 +119,7 @@ pub use criteria::{
     CriterionKind, CytopeniaMode, NotEvaluable, ProbabilityTable, Recovery, Rule, RuleKind, Temporal, Test, Worst, ALL_BUILTIN_NAMES,
     BUILTIN_NAMES, DESIGNED_BUILTIN_NAMES,
 };
-pub use detect::{detect, evaluate_at, timeline, CriterionStatus, DayEvaluation, Detection, DetectionSummary, Episode, IntensityCount, SourceRef};
+pub use detect::{detect, detect_many, evaluate_at, timeline, CriterionStatus, DayEvaluation, Detection, DetectionSummary, Episode, IntensityCount, SourceRef};
 pub use episodes::{disease_status, treatment_context, DiseaseStatus, TreatmentContext};
 pub use evidence::{Evidence, EvidenceRole, EvidenceTable};
 pub use probability::{hscore_probability, HscoreProbability, FARDET_2014_TABLE, PROBABILITY_SOURCE};

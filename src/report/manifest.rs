@@ -45,6 +45,19 @@ pub struct Manifest {
     pub stages: Vec<StageTiming>,
     /// Every output file except `manifest.json` itself, sorted by path.
     pub outputs: Vec<OutputFile>,
+    /// Analyses that could not be computed on this cohort, with the reason (the run
+    /// still succeeds; the same list is in the report and `tables/analyses_not_computed.csv`).
+    #[serde(default)]
+    pub not_computed: Vec<NotComputed>,
+}
+
+/// An analysis that could not be computed, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotComputed {
+    /// The analysis (e.g. `Gray's test by first_line_intensity (hlh2004)`).
+    pub analysis: String,
+    /// Why it could not be computed.
+    pub reason: String,
 }
 
 /// One input file.

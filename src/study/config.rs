@@ -41,20 +41,24 @@ pub enum StudyConfigError {
 }
 
 /// Which patients enter the study.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Population {
     /// Keep only patients whose first treatment line has one of these intensities
     /// (`intensive`, `low_intensity`, ...). Empty = every patient.
     pub first_line_intensity: Vec<String>,
-    /// Keep patients without any treatment row (they have no first line). Default true when
-    /// `first_line_intensity` is empty.
-    pub include_untreated: bool,
+    /// Keep patients without any treatment row (they have no first line, so the
+    /// intensity filter cannot apply to them). Unset: kept when `first_line_intensity`
+    /// is empty, excluded when it lists intensities ([`Population::keeps_untreated`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub include_untreated: Option<bool>,
 }
 
-impl Default for Population {
-    fn default() -> Self {
-        Population { first_line_intensity: Vec::new(), include_untreated: true }
+impl Population {
+    /// Whether patients without a treatment row enter the study: the explicit setting,
+    /// else `true` exactly when no intensity filter is set.
+    pub fn keeps_untreated(&self) -> bool {
+        self.include_untreated.unwrap_or(self.first_line_intensity.is_empty())
     }
 }
 
@@ -88,16 +92,24 @@ impl Default for Timing {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Detection {
-    /// Criteria sets, built-in names (`hlh2004`, `hscore`, `ohi`) or paths to TOML files
-    /// (relative to the study file).
+    /// Criteria sets, built-in names (`hlh_aml`, `hlh2004`, `hscore`, `ohi`) or paths to TOML
+    /// files (relative to the study file). Default: all four built-in sets.
     pub criteria: Vec<String>,
-    /// The set that defines HLH exposure for survival and response analyses.
+    /// The set that defines HLH exposure for survival and response analyses (default
+    /// `hlh_aml`, the AML-aware definition; `docs/detection.md`).
     pub primary: String,
+    /// Also report incidence under the definition grid of [`crate::study::grid`]
+    /// (`hlh_incidence_by_definition`).
+    pub grid: bool,
 }
 
 impl Default for Detection {
     fn default() -> Self {
-        Detection { criteria: vec!["hlh2004".into(), "hscore".into(), "ohi".into()], primary: "hlh2004".into() }
+        Detection {
+            criteria: vec!["hlh_aml".into(), "hlh2004".into(), "hscore".into(), "ohi".into()],
+            primary: "hlh_aml".into(),
+            grid: true,
+        }
     }
 }
 
@@ -131,6 +143,10 @@ pub struct Survival {
     pub conf_level: f64,
     /// Regimens with fewer patients than this are pooled as "other" in by-regimen analyses.
     pub min_regimen_size: usize,
+    /// EFS (ELN 2022): a first-line response assessment made at least this many days after
+    /// the first-line start is an end-of-induction assessment; refractory disease is judged
+    /// only on those (an earlier one, e.g. a day-14 marrow, does not make an EFS event).
+    pub induction_assessment_min_days: f64,
 }
 
 impl Default for Survival {
@@ -140,6 +156,7 @@ impl Default for Survival {
             covariates: vec!["age_at_diagnosis".into(), "eln_risk".into()],
             conf_level: 0.95,
             min_regimen_size: 10,
+            induction_assessment_min_days: 21.0,
         }
     }
 }
@@ -210,8 +227,8 @@ impl StudyConfig {
         if self.detection.criteria.is_empty() {
             return bad("detection.criteria", "needs at least one criteria set");
         }
-        if !self.detection.criteria.contains(&self.detection.primary) {
-            return bad("detection.primary", "must be one of detection.criteria");
+        if !(self.survival.induction_assessment_min_days.is_finite() && self.survival.induction_assessment_min_days >= 0.0) {
+            return bad("survival.induction_assessment_min_days", "must be a non-negative number of days");
         }
         if self.incidence.timepoints_days.iter().any(|t| !(t.is_finite() && *t >= 0.0)) {
             return bad("incidence.timepoints_days", "must be non-negative numbers of days");
@@ -230,7 +247,7 @@ impl StudyConfig {
         if !(self.figures.tick_months > 0.0 && self.figures.max_months > 0.0) {
             return bad("figures", "max_months and tick_months must be positive");
         }
-        if !(self.timing.days_per_month > 0.0) {
+        if self.timing.days_per_month.is_nan() || self.timing.days_per_month <= 0.0 {
             return bad("timing.days_per_month", "must be positive");
         }
         Ok(())
@@ -266,9 +283,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("population.first_line_intensity") && e.contains("heavy"), "{e}");
-        let e = StudyConfig::from_toml_str("[detection]\nprimary = \"ohi\"\ncriteria = [\"hlh2004\"]\n", "s.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("detection.primary"), "{e}");
+        let e = StudyConfig::from_toml_str("[survival]\ninduction_assessment_min_days = -1\n", "s.toml").unwrap_err().to_string();
+        assert!(e.contains("survival.induction_assessment_min_days"), "{e}");
     }
 }

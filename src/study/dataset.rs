@@ -2,14 +2,21 @@
 //! times measured in days from the study's time origin.
 //!
 //! Everything downstream (incidence, survival, response) reads this table, so
-//! every definition lives here once:
+//! every definition lives here once (and in `docs/study.md`):
+//! - **Population**: patients whose first line has one of the configured
+//!   intensities (every patient when none is configured); patients without any
+//!   treatment row are kept or excluded by [`Population::keeps_untreated`].
 //! - **OS**: origin → death (event) or last contact (censored).
-//! - **EFS** (ELN 2022): induction failure (first-line response assessments
-//!   present, none of them CR/CRh/CRi) is an event at day 1; otherwise the first
-//!   relapse after a composite CR, or death, whichever comes first; censored at
-//!   last contact.
-//! - **HLH exposure**: first episode onset (days from origin) under each criteria
-//!   set; an onset before the origin counts as exposed from time 0.
+//! - **EFS** (ELN 2022): refractory disease — the first line has an end-of-induction
+//!   assessment (made at least `survival.induction_assessment_min_days` after its
+//!   start) and no assessment of the first line is CR/CRh/CRi — is an event at
+//!   day 1. Otherwise the first relapse after a first-line composite CR, or death
+//!   (a patient who dies before the end-of-induction assessment has the event on
+//!   the death date), whichever comes first; censored at last contact.
+//! - **CR1**: the first composite CR of the first line; relapse after CR1 is the first
+//!   `relapse` assessment on or after it (a same-day relapse is kept).
+//!
+//! [`Population::keeps_untreated`]: super::config::Population::keeps_untreated
 
 use crate::cohort::{Cohort, Day, Intensity, PatientIdx, Response};
 
@@ -34,10 +41,12 @@ pub struct StudyPatient {
     pub efs_time: f64,
     /// EFS event observed.
     pub efs_event: bool,
-    /// First composite CR (days from origin), if any.
+    /// First composite CR of the first line, CR1 (days from origin), if any.
     pub first_cr: Option<f64>,
-    /// First relapse after that CR (days from origin), if any.
+    /// First relapse on or after CR1 (days from origin), if any.
     pub relapse_after_cr: Option<f64>,
+    /// Refractory to the first line (ELN 2022; see the module doc).
+    pub refractory: bool,
 }
 
 /// Why a patient was excluded from the study population.
@@ -79,18 +88,15 @@ impl Dataset {
     pub fn build(cohort: &Cohort, cfg: &StudyConfig) -> Dataset {
         let wanted: Vec<Intensity> =
             cfg.population.first_line_intensity.iter().filter_map(|s| Intensity::parse(s)).collect();
+        let keep_untreated = cfg.population.keeps_untreated();
         let mut patients = Vec::new();
         let mut excluded = Vec::new();
         for (i, p) in cohort.patients.iter().enumerate() {
             let idx = i as PatientIdx;
             let first = cohort.first_line_of(idx);
             match first {
-                None if !wanted.is_empty() && !cfg.population.include_untreated => {
+                None if !keep_untreated => {
                     excluded.push((idx, Exclusion::Untreated));
-                    continue;
-                }
-                None if !wanted.is_empty() => {
-                    excluded.push((idx, Exclusion::FirstLineIntensity));
                     continue;
                 }
                 Some(l) if !wanted.is_empty() && !wanted.contains(&l.intensity) => {
@@ -116,22 +122,15 @@ impl Dataset {
             }
             let os_time = (end - origin) as f64;
             let os_event = p.death.is_some();
-            let responses = cohort.responses_of(idx);
-            let first_line_no = first.map(|l| l.line);
-            let first_cr_day = responses.iter().find(|r| r.response.is_composite_cr()).map(|r| r.day);
-            let relapse_day =
-                first_cr_day.and_then(|cr| responses.iter().find(|r| r.day > cr && r.response == Response::Relapse).map(|r| r.day));
-            let first_line_assessed = first_line_no.is_some_and(|ln| responses.iter().any(|r| r.line == ln));
-            let induction_failure = first_line_assessed
-                && !responses.iter().any(|r| Some(r.line) == first_line_no && r.response.is_composite_cr());
-            let (efs_time, efs_event) = if induction_failure {
+            let course = FirstLineCourse::of(cohort, idx, first, cfg.survival.induction_assessment_min_days);
+            let rel = |d: Day| ((d - origin) as f64).max(0.0);
+            let (efs_time, efs_event) = if course.refractory {
                 (1.0, true)
-            } else if let Some(rd) = relapse_day.filter(|&d| d <= end) {
-                (((rd - origin).max(1)) as f64, true)
+            } else if let Some(rd) = course.relapse.filter(|&d| d <= end) {
+                (rel(rd).max(1.0), true)
             } else {
                 (os_time, os_event)
             };
-            let rel = |d: Day| ((d - origin) as f64).max(0.0);
             patients.push(StudyPatient {
                 idx,
                 origin,
@@ -141,8 +140,9 @@ impl Dataset {
                 os_event,
                 efs_time,
                 efs_event,
-                first_cr: first_cr_day.map(rel),
-                relapse_after_cr: relapse_day.map(rel),
+                first_cr: course.cr1.map(rel),
+                relapse_after_cr: course.relapse.map(rel),
+                refractory: course.refractory,
             });
         }
         Dataset { patients, excluded }
@@ -168,5 +168,24 @@ impl Dataset {
             .iter()
             .map(|p| if counts[p.first_line_regimen.as_str()] >= min_size { p.first_line_regimen.clone() } else { pooled.clone() })
             .collect()
+    }
+}
+
+/// Response course of the first line: CR1, relapse after it, refractoriness.
+struct FirstLineCourse {
+    cr1: Option<Day>,
+    relapse: Option<Day>,
+    refractory: bool,
+}
+
+impl FirstLineCourse {
+    fn of(cohort: &Cohort, idx: PatientIdx, first: Option<&crate::cohort::TreatmentLine>, min_days: f64) -> FirstLineCourse {
+        let Some(first) = first else { return FirstLineCourse { cr1: None, relapse: None, refractory: false } };
+        let responses = cohort.responses_of(idx);
+        let in_line = |r: &&crate::cohort::ResponseAssessment| r.line == first.line && r.response != Response::Relapse;
+        let cr1 = responses.iter().filter(in_line).find(|r| r.response.is_composite_cr()).map(|r| r.day);
+        let relapse = cr1.and_then(|cr| responses.iter().find(|r| r.day >= cr && r.response == Response::Relapse).map(|r| r.day));
+        let end_of_induction_assessed = responses.iter().filter(in_line).any(|r| (r.day - first.start) as f64 >= min_days);
+        FirstLineCourse { cr1, relapse, refractory: cr1.is_none() && end_of_induction_assessed }
     }
 }

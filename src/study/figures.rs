@@ -16,7 +16,7 @@ use crate::stats::timesplit::Interval;
 
 use super::config::StudyConfig;
 use super::dataset::Dataset;
-use super::exposure::Exposure;
+use super::outputs::RunOutputs;
 use super::run::StudyError;
 use super::survival::{HlhSurvival, KmAnalysis};
 
@@ -33,6 +33,30 @@ pub struct FigureOut {
     pub section: String,
     /// The SVG file.
     pub svg: PathBuf,
+}
+
+/// Incidence under one definition of the grid, for the dot-and-CI figure.
+#[derive(Debug, Clone)]
+pub struct GridPoint {
+    /// Definition name.
+    pub label: String,
+    /// Crude proportion.
+    pub estimate: f64,
+    /// Lower confidence limit.
+    pub lower: f64,
+    /// Upper confidence limit.
+    pub upper: f64,
+}
+
+/// Sensitivity and PPV of one definition against the truth, for the validation figure.
+#[derive(Debug, Clone)]
+pub struct ValidationPoint {
+    /// Definition name.
+    pub label: String,
+    /// Sensitivity (estimate, lower, upper).
+    pub sensitivity: Option<(f64, f64, f64)>,
+    /// PPV (estimate, lower, upper).
+    pub ppv: Option<(f64, f64, f64)>,
 }
 
 /// Every figure of a run.
@@ -58,16 +82,31 @@ pub struct FigureInputs<'a> {
     pub hlh_survival: &'a [HlhSurvival],
     /// Detection under the primary criteria set.
     pub primary: &'a Detection,
-    /// Exposures per criteria set.
-    pub exposures: &'a [Exposure],
+    /// Cumulative incidence of relapse from CR1 (death in remission competing), if computed.
+    pub cir: Option<&'a CumInc>,
     /// Where to write.
     pub out_dir: &'a Path,
     /// Lab trajectory panels, from [`lab_trajectories`].
     pub trajectories: &'a [plot::TrajectoryPanel],
+    /// Incidence by definition (the grid), in grid order.
+    pub grid: &'a [GridPoint],
+    /// Validation against the truth table (empty without one).
+    pub validation: &'a [ValidationPoint],
 }
 
-fn fig_err(figure: &str) -> impl FnOnce(plot::PlotError) -> StudyError + '_ {
-    move |e| StudyError::Figure { figure: figure.to_string(), message: e.to_string() }
+/// Keep a drawn figure, or record why it could not be drawn (the run goes on).
+fn record<T>(set: &mut FigureSet, outs: &mut RunOutputs, drawn: Result<T, plot::PlotError>, fig: FigureOut) -> Result<(), StudyError> {
+    outs.claim_figure(&fig.name)?;
+    match drawn {
+        Ok(_) => set.figures.push(fig),
+        Err(e) => outs.not_computed(format!("figure {}", fig.name), e),
+    }
+    Ok(())
+}
+
+/// A confidence limit for drawing: a missing limit is NaN, which leaves a gap in the band.
+fn limit(v: Option<f64>) -> f64 {
+    v.unwrap_or(f64::NAN)
 }
 
 fn breaks(cfg: &StudyConfig) -> Vec<f64> {
@@ -100,8 +139,8 @@ fn km_plot(a: &KmAnalysis, cfg: &StudyConfig, title: &str, y_label: &str) -> KmP
             label: c.group.clone(),
             times: c.rows.iter().map(|r| r.time / dpm).collect(),
             values: c.rows.iter().map(|r| r.surv).collect(),
-            lower: Some(c.rows.iter().map(|r| r.lower.unwrap_or(0.0)).collect()),
-            upper: Some(c.rows.iter().map(|r| r.upper.unwrap_or(1.0)).collect()),
+            lower: Some(c.rows.iter().map(|r| limit(r.lower)).collect()),
+            upper: Some(c.rows.iter().map(|r| limit(r.upper)).collect()),
             censor_times: c.rows.iter().filter(|r| r.n_censor > 0).map(|r| r.time / dpm).collect(),
         })
         .collect();
@@ -143,8 +182,8 @@ fn cp_step(c: &CpCurve, dpm: f64) -> StepCurve {
         label: c.group.clone(),
         times: c.rows.iter().map(|r| r.time / dpm).collect(),
         values: c.rows.iter().map(|r| r.surv).collect(),
-        lower: Some(c.rows.iter().map(|r| r.lower.unwrap_or(0.0)).collect()),
-        upper: Some(c.rows.iter().map(|r| r.upper.unwrap_or(1.0)).collect()),
+        lower: Some(c.rows.iter().map(|r| limit(r.lower)).collect()),
+        upper: Some(c.rows.iter().map(|r| limit(r.upper)).collect()),
         censor_times: Vec::new(),
     }
 }
@@ -154,18 +193,20 @@ fn cp_risk(intervals: &[Interval], exposed: bool, t_days: f64) -> u64 {
 }
 
 /// Draw every figure of the run.
-pub fn draw_all(inp: &FigureInputs) -> Result<FigureSet, StudyError> {
+///
+/// A figure that cannot be drawn on this cohort (e.g. no curve to draw) is recorded in
+/// `outs` as not computed; only a duplicate figure name is an error.
+pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<FigureSet, StudyError> {
     let cfg = inp.cfg;
     let dpm = cfg.timing.days_per_month;
+    let ci = super::run::ci_label(cfg.survival.conf_level);
     let mut set = FigureSet::default();
-    let push = |set: &mut FigureSet, name: &str, title: &str, caption: String, section: &str| {
-        set.figures.push(FigureOut {
-            name: name.to_string(),
-            title: title.to_string(),
-            caption,
-            section: section.to_string(),
-            svg: inp.out_dir.join(format!("{name}.svg")),
-        });
+    let fig = |name: &str, title: &str, caption: String, section: &str| FigureOut {
+        name: name.to_string(),
+        title: title.to_string(),
+        caption,
+        section: section.to_string(),
+        svg: inp.out_dir.join(format!("{name}.svg")),
     };
     let spec = |name: &str| FigureSpec::new(inp.out_dir, name);
 
@@ -175,13 +216,14 @@ pub fn draw_all(inp: &FigureInputs) -> Result<FigureSet, StudyError> {
             "os_by_first_line_intensity" => ("Overall survival by first-line intensity", "Overall survival"),
             "os_by_first_line_regimen" => ("Overall survival by first-line regimen", "Overall survival"),
             "efs_by_first_line_intensity" => ("Event-free survival by first-line intensity", "Event-free survival"),
-            "remission_duration" => ("Duration of remission", "Probability of remaining in remission"),
+            "rfs_from_cr1" => ("Relapse-free survival from CR1", "Relapse-free survival"),
             _ => continue,
         };
         let name = format!("km_{}", a.name);
         let kp = km_plot(a, cfg, title, y);
-        plot::write_km_plot(&kp, &km_spec(inp.out_dir, &name, &kp)).map_err(fig_err(&name))?;
-        push(&mut set, &name, title, format!("Kaplan–Meier estimate with 95% log CI band; + = censored; number at risk below (at each tick, before events at that time). {}", a.endpoint), "survival");
+        let drawn = plot::write_km_plot(&kp, &km_spec(inp.out_dir, &name, &kp));
+        let caption = format!("Kaplan–Meier estimate with {ci} band (log); + = censored; number at risk below (at each tick, before events at that time). {}", a.endpoint);
+        record(&mut set, outs, drawn, fig(&name, title, caption, "survival"))?;
     }
 
     // Cumulative incidence of HLH by intensity (primary set).
@@ -198,7 +240,7 @@ pub fn draw_all(inp: &FigureInputs) -> Result<FigureSet, StudyError> {
         let competing: Vec<StepCurve> = fit.curves.iter().filter(|c| c.cause == 2).map(step).collect();
         let gray = fit.tests.iter().find(|t| t.cause == 1).map(|t| format!("Gray's test (HLH) {}", p_text(t.p)));
         let name = "cif_hlh_by_first_line_intensity";
-        plot::write_cif_plot(
+        let drawn = plot::write_cif_plot(
             &plot::CifPlot {
                 title: format!("Cumulative incidence of HLH ({})", inp.primary.criteria_set),
                 x_label: "Months".into(),
@@ -214,9 +256,9 @@ pub fn draw_all(inp: &FigureInputs) -> Result<FigureSet, StudyError> {
                 y_max: None,
             },
             &spec(name),
-        )
-        .map_err(fig_err(name))?;
-        push(&mut set, name, "Cumulative incidence of HLH", "Aalen–Johansen cumulative incidence of the first HLH episode with death without HLH as a competing event, by first-line intensity.".into(), "incidence");
+        );
+        let caption = "Aalen–Johansen cumulative incidence of the first HLH episode with death without HLH as a competing event, by first-line intensity.";
+        record(&mut set, outs, drawn, fig(name, "Cumulative incidence of HLH", caption.into(), "incidence"))?;
     }
 
     // Simon–Makuch and landmark, forest plot: primary set.
@@ -243,15 +285,16 @@ pub fn draw_all(inp: &FigureInputs) -> Result<FigureSet, StudyError> {
             x_breaks,
         };
         let name = "simon_makuch_os_by_hlh";
-        plot::write_km_plot(&sm, &km_spec(inp.out_dir, name, &sm)).map_err(fig_err(name))?;
-        push(&mut set, name, "OS by time-dependent HLH status (Simon–Makuch)", "Patients move from the no-HLH to the HLH curve at episode onset; numbers at risk change accordingly. HR from the adjusted time-dependent Cox model.".into(), "hlh_survival");
+        let drawn = plot::write_km_plot(&sm, &km_spec(inp.out_dir, name, &sm));
+        let caption = "Patients move from the no-HLH to the HLH curve at episode onset; numbers at risk change accordingly. HR from the adjusted time-dependent Cox model.";
+        record(&mut set, outs, drawn, fig(name, "OS by time-dependent HLH status (Simon–Makuch)", caption.into(), "hlh_survival"))?;
 
         if let Some((l, a, _)) = h.landmarks.first() {
             let name = format!("landmark_{}d_os_by_hlh", l);
             let kp = km_plot(a, cfg, &format!("OS from a {}-day landmark by HLH before it", l), "Overall survival");
-            plot::write_km_plot(&kp, &km_spec(inp.out_dir, &name, &kp))
-                .map_err(fig_err(&name))?;
-            push(&mut set, &name, "Landmark analysis", format!("Patients alive and followed at day {l}; HLH status fixed at the landmark; time from the landmark."), "hlh_survival");
+            let drawn = plot::write_km_plot(&kp, &km_spec(inp.out_dir, &name, &kp));
+            let caption = format!("Patients alive and followed at day {l}; HLH status fixed at the landmark; time from the landmark.");
+            record(&mut set, outs, drawn, fig(&name, "Landmark analysis", caption, "hlh_survival"))?;
         }
 
         let rows: Vec<plot::ForestRow> = h
@@ -271,22 +314,22 @@ pub fn draw_all(inp: &FigureInputs) -> Result<FigureSet, StudyError> {
             })
             .collect();
         let name = "forest_cox_time_dependent";
-        plot::write_forest_plot(
+        let drawn = plot::write_forest_plot(
             &plot::ForestPlot {
                 title: "Cox model of OS, HLH time-dependent".into(),
-                x_label: "Hazard ratio (95% CI)".into(),
+                x_label: format!("Hazard ratio ({ci})"),
                 rows,
                 log_scale: true,
                 reference: Some(1.0),
                 label_header: "Term".into(),
-                estimate_header: "HR (95% CI)".into(),
+                estimate_header: format!("HR ({ci})"),
                 p_header: "p".into(),
                 x_range: None,
             },
             &spec(name),
-        )
-            .map_err(fig_err(name))?;
-        push(&mut set, name, "Forest plot", "Hazard ratios for death from the Cox model with HLH as a time-varying covariate, adjusted for the study covariates.".into(), "hlh_survival");
+        );
+        let caption = "Hazard ratios for death from the Cox model with HLH as a time-varying covariate, adjusted for the study covariates.";
+        record(&mut set, outs, drawn, fig(name, "Forest plot", caption.into(), "hlh_survival"))?;
     }
 
     // Response rates by first-line regimen.
@@ -313,12 +356,12 @@ pub fn draw_all(inp: &FigureInputs) -> Result<FigureSet, StudyError> {
         }
         if !bars.is_empty() {
             let name = "response_rates_by_regimen";
-            plot::write_bar_plot(
+            let drawn = plot::write_bar_plot(
                 &plot::BarPlot { title: "Composite CR after first line".into(), x_label: "First-line regimen".into(), y_label: "CR + CRh + CRi (%)".into(), bars },
                 &spec(name),
-            )
-                .map_err(fig_err(name))?;
-            push(&mut set, name, "Response rates by first-line regimen", "Composite complete remission (CR + CRh + CRi) with exact 95% CI; denominator = all treated.".into(), "response");
+            );
+            let caption = format!("Composite complete remission (CR + CRh + CRi) with exact {ci}; denominator = all treated.");
+            record(&mut set, outs, drawn, fig(name, "Response rates by first-line regimen", caption, "response"))?;
         }
     }
 
@@ -354,7 +397,7 @@ pub fn draw_all(inp: &FigureInputs) -> Result<FigureSet, StudyError> {
         if !lanes.is_empty() {
             let name = "swimmer_hlh_patients";
             let total = lanes.len();
-            plot::write_swimmer_plot(
+            let drawn = plot::write_swimmer_plot(
                 &plot::SwimmerPlot {
                     title: format!("Patients with HLH ({})", inp.primary.criteria_set),
                     x_label: "Months from origin".into(),
@@ -364,9 +407,9 @@ pub fn draw_all(inp: &FigureInputs) -> Result<FigureSet, StudyError> {
                     max_lanes: Some(cfg.figures.swimmer_max_patients),
                 },
                 &spec(name),
-            )
-            .map_err(fig_err(name))?;
-            push(&mut set, name, "Swimmer plot", format!("{total} patients with HLH (at most {} shown): treatment lines by intensity, response, HLH onset, death (filled) or censoring.", cfg.figures.swimmer_max_patients), "response");
+            );
+            let caption = format!("{total} patients with HLH (at most {} shown): treatment lines by intensity, response, HLH onset, death (filled) or censoring.", cfg.figures.swimmer_max_patients);
+            record(&mut set, outs, drawn, fig(name, "Swimmer plot", caption, "response"))?;
         }
     }
 
@@ -375,13 +418,118 @@ pub fn draw_all(inp: &FigureInputs) -> Result<FigureSet, StudyError> {
         let panels = inp.trajectories.to_vec();
         if !panels.is_empty() {
             let name = "lab_trajectories_around_hlh_onset";
-            plot::write_trajectory_plot(&plot::TrajectoryPlot { title: "Labs around HLH onset".into(), x_label: "Days from onset".into(), panels }, &spec(name))
-                .map_err(fig_err(name))?;
-            push(&mut set, name, "Lab trajectories", "Median (line) and interquartile range (band) by day relative to the first HLH onset; days with fewer than 3 values omitted.".into(), "hlh");
+            let drawn =
+                plot::write_trajectory_plot(&plot::TrajectoryPlot { title: "Labs around HLH onset".into(), x_label: "Days from onset".into(), panels }, &spec(name));
+            let caption = "Median (line) and interquartile range (band) by day relative to the first HLH onset; days with fewer than 3 values omitted.";
+            record(&mut set, outs, drawn, fig(name, "Lab trajectories", caption.into(), "hlh"))?;
         }
     }
-    let _ = inp.exposures;
+    cir_figure(inp, outs, &mut set)?;
+    grid_figure(inp, outs, &mut set)?;
+    validation_figure(inp, outs, &mut set)?;
     Ok(set)
+}
+
+/// Sensitivity and PPV (exact 95% CI) of every definition against the truth table.
+fn validation_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -> Result<(), StudyError> {
+    if inp.validation.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Vec::new();
+    for v in inp.validation {
+        for (what, m) in [("sensitivity", v.sensitivity), ("PPV", v.ppv)] {
+            if let Some((e, lo, hi)) = m {
+                rows.push(plot::ForestRow { label: format!("{} — {what}", v.label), estimate: e, lower: lo, upper: hi, p_text: String::new() });
+            }
+        }
+    }
+    let name = "validation_by_definition";
+    let drawn = plot::write_forest_plot(
+        &plot::ForestPlot {
+            title: "HLH definitions against the truth".into(),
+            x_label: "Sensitivity / PPV (exact 95% CI)".into(),
+            rows,
+            log_scale: false,
+            reference: Some(0.9),
+            label_header: "Definition".into(),
+            estimate_header: "Estimate (95% CI)".into(),
+            p_header: String::new(),
+            x_range: Some((0.0, 1.0)),
+        },
+        &FigureSpec::new(inp.out_dir, name),
+    );
+    let caption = "Patient-level sensitivity and positive predictive value of each definition against the truth table, with exact 95% CI; the line marks 0.90.";
+    record(set, outs, drawn, FigureOut { name: name.into(), title: "Validation against the truth".into(), caption: caption.into(), section: "incidence".into(), svg: inp.out_dir.join(format!("{name}.svg")) })
+}
+
+/// Dot-and-CI figure of HLH incidence under every definition of the grid.
+fn grid_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -> Result<(), StudyError> {
+    if inp.grid.is_empty() {
+        return Ok(());
+    }
+    let ci = super::run::ci_label(inp.cfg.survival.conf_level);
+    let rows = inp
+        .grid
+        .iter()
+        .map(|g| plot::ForestRow { label: g.label.clone(), estimate: g.estimate, lower: g.lower, upper: g.upper, p_text: String::new() })
+        .collect();
+    let name = "incidence_by_definition";
+    let drawn = plot::write_forest_plot(
+        &plot::ForestPlot {
+            title: "HLH incidence by definition".into(),
+            x_label: format!("Proportion of patients with HLH ({ci})"),
+            rows,
+            log_scale: false,
+            reference: None,
+            label_header: "Definition".into(),
+            estimate_header: format!("Proportion ({ci})"),
+            p_header: String::new(),
+            x_range: None,
+        },
+        &FigureSpec::new(inp.out_dir, name),
+    );
+    let caption = format!("Crude HLH incidence with exact {ci} under each definition of the grid (the study's criteria sets and documented variants, table hlh_incidence_by_definition).");
+    record(set, outs, drawn, FigureOut { name: name.into(), title: "HLH incidence by definition".into(), caption, section: "incidence".into(), svg: inp.out_dir.join(format!("{name}.svg")) })
+}
+
+/// Cumulative incidence of relapse from CR1 with non-relapse mortality as the competing risk.
+fn cir_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -> Result<(), StudyError> {
+    let Some(fit) = inp.cir else { return Ok(()) };
+    let dpm = inp.cfg.timing.days_per_month;
+    let step = |c: &crate::stats::cif::CifCurve| StepCurve {
+        label: "relapse".into(),
+        times: c.time.iter().map(|t| t / dpm).collect(),
+        values: c.estimate.clone(),
+        lower: None,
+        upper: None,
+        censor_times: Vec::new(),
+    };
+    let name = "cir_from_cr1";
+    let drawn = plot::write_cif_plot(
+        &plot::CifPlot {
+            title: "Cumulative incidence of relapse from CR1".into(),
+            x_label: "Months from CR1".into(),
+            y_label: "Cumulative incidence".into(),
+            curves: fit.curves.iter().filter(|c| c.cause == 1).map(step).collect(),
+            competing: fit.curves.iter().filter(|c| c.cause == 2).map(step).collect(),
+            event_label: "relapse".into(),
+            competing_label: "death in remission (NRM)".into(),
+            risk_table: None,
+            annotation: None,
+            x_max: inp.cfg.figures.max_months,
+            x_breaks: breaks(inp.cfg),
+            y_max: None,
+        },
+        &FigureSpec::new(inp.out_dir, name),
+    );
+    let caption = "Aalen–Johansen cumulative incidence of relapse from the first-line CR (CR1), with death in remission (non-relapse mortality) as the competing event.";
+    record(set, outs, drawn, FigureOut {
+        name: name.into(),
+        title: "Cumulative incidence of relapse from CR1".into(),
+        caption: caption.into(),
+        section: "response".into(),
+        svg: inp.out_dir.join(format!("{name}.svg")),
+    })
 }
 
 /// Lab trajectories around the first HLH onset of each patient (primary criteria set):
@@ -434,4 +582,29 @@ fn quantile7(sorted: &[f64], p: f64) -> f64 {
     let lo = h.floor() as usize;
     let hi = h.ceil() as usize;
     sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::simon_makuch::CpRow;
+
+    #[test]
+    fn a_missing_confidence_limit_is_a_gap_not_zero_or_one() {
+        let row = |time: f64, surv: f64, ci: Option<(f64, f64)>| CpRow {
+            time,
+            n_risk: 2,
+            n_event: 1,
+            n_censor: 0,
+            surv,
+            std_err: ci.map(|_| 0.1),
+            lower: ci.map(|c| c.0),
+            upper: ci.map(|c| c.1),
+        };
+        let curve = CpCurve { group: "HLH".into(), n_intervals: 2, events: 2, rows: vec![row(10.0, 0.5, Some((0.2, 0.9))), row(20.0, 0.0, None)], median: Some(10.0) };
+        let step = cp_step(&curve, 1.0);
+        let (lo, up) = (step.lower.unwrap(), step.upper.unwrap());
+        assert_eq!((lo[0], up[0]), (0.2, 0.9));
+        assert!(lo[1].is_nan() && up[1].is_nan(), "S = 0 has no CI: the band must stop, not fill the panel");
+    }
 }

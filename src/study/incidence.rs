@@ -3,7 +3,13 @@
 //! first-line intensity and by first-line regimen.
 //!
 //! Conventions (documented in `docs/study.md`):
-//! - a patient "has HLH" when the first episode's onset lies within follow-up;
+//! - a patient "has HLH" when the first episode's onset lies within follow-up (see
+//!   [`Exposure`] for onsets on the day of death);
+//! - patients with HLH already present at the time origin (prevalent) are not at risk of
+//!   a first episode: they are left out of every incidence denominator and counted in the
+//!   `prevalent_at_origin` column of the crude table;
+//! - an estimate that cannot be computed (an empty group, a singular Gray's test) is NA
+//!   with the reason in the `note` column; it never stops the run;
 //! - cumulative incidence: cause 1 = first HLH episode, cause 2 = death without
 //!   prior HLH, censored at last contact (Aalen–Johansen, `cmprsk::cuminc`), Gray's test;
 //! - rate: first episodes / person-time at risk of a first episode (origin until
@@ -12,7 +18,7 @@
 use crate::report::csv::{Cell, CsvTable};
 use crate::stats::cif::{cuminc, CumInc};
 use crate::stats::proportions::{poisson_rate, proportion};
-use crate::stats::{Grouping, StatsResult};
+use crate::stats::Grouping;
 
 use super::dataset::Dataset;
 use super::exposure::Exposure;
@@ -25,48 +31,77 @@ pub struct GroupVar<'a> {
     pub labels: Vec<String>,
 }
 
-/// Competing-risks data for the first HLH episode: (time, cause) per patient.
-pub fn competing_risk_data(dataset: &Dataset, exposure: &Exposure) -> (Vec<f64>, Vec<u32>) {
-    dataset
-        .patients
-        .iter()
-        .zip(&exposure.onset)
-        .map(|(p, onset)| match onset {
+/// Competing-risks data for the first HLH episode of the patients at risk (prevalent
+/// HLH excluded): (time, cause) and the study-patient index of each row.
+pub fn competing_risk_data(dataset: &Dataset, exposure: &Exposure) -> (Vec<f64>, Vec<u32>, Vec<usize>) {
+    let mut time = Vec::new();
+    let mut cause = Vec::new();
+    let mut who = Vec::new();
+    for (k, (p, onset)) in dataset.patients.iter().zip(&exposure.onset).enumerate() {
+        if exposure.prevalent[k] {
+            continue;
+        }
+        let (t, c) = match onset {
             Some(t) => (*t, 1),
             None if p.os_event => (p.os_time, 2),
             None => (p.os_time, 0),
-        })
-        .unzip()
+        };
+        time.push(t);
+        cause.push(c);
+        who.push(k);
+    }
+    (time, cause, who)
 }
 
-/// Crude proportion with ≥1 episode, by group: one row per (criteria_set, grouping, group).
-pub fn crude_table(exposures: &[Exposure], groupings: &[GroupVar], conf_level: f64) -> StatsResult<CsvTable> {
+/// A number cell, NA when not finite.
+fn num(x: f64) -> Cell {
+    if x.is_finite() {
+        Cell::Num(x)
+    } else {
+        Cell::Na
+    }
+}
+
+/// Crude proportion with ≥1 incident episode, by group: one row per (criteria_set,
+/// grouping, group). Prevalent patients are counted but not in `n`.
+pub fn crude_table(exposures: &[Exposure], groupings: &[GroupVar], conf_level: f64) -> CsvTable {
     let mut rows = Vec::new();
     for ex in exposures {
-        let ever = ex.ever();
+        let incident = ex.incident();
         for gv in groupings {
             let g = Grouping::from_values(&gv.labels);
             for (level, members) in g.labels.iter().zip(g.members()) {
-                let n = members.len() as u64;
-                let x = members.iter().filter(|&&i| ever[i]).count() as u64;
-                let pr = proportion(x, n, conf_level)?;
-                rows.push(vec![
+                let prevalent = members.iter().filter(|&&i| ex.prevalent[i]).count() as u64;
+                let n = members.len() as u64 - prevalent;
+                let x = members.iter().filter(|&&i| incident[i]).count() as u64;
+                let mut row = vec![
                     Cell::Str(ex.criteria_set.clone()),
                     Cell::Str(gv.name.to_string()),
                     Cell::Str(level.clone()),
                     Cell::Int(n as i64),
                     Cell::Int(x as i64),
-                    Cell::Num(pr.estimate),
-                    Cell::Num(pr.wilson.0),
-                    Cell::Num(pr.wilson.1),
-                    Cell::Num(pr.clopper_pearson.0),
-                    Cell::Num(pr.clopper_pearson.1),
-                ]);
+                    Cell::Int(prevalent as i64),
+                ];
+                match proportion(x, n, conf_level) {
+                    Ok(pr) => {
+                        row.extend([pr.estimate, pr.wilson.0, pr.wilson.1, pr.clopper_pearson.0, pr.clopper_pearson.1].map(num));
+                        row.push(Cell::Na);
+                    }
+                    Err(_) => {
+                        row.extend(std::iter::repeat_n(Cell::Na, 5));
+                        row.push(Cell::Str("not computable: no patient at risk in this group".into()));
+                    }
+                }
+                rows.push(row);
             }
         }
     }
-    Ok(super::table("hlh_incidence_crude", &["criteria_set", "grouping", "group", "n", "with_hlh", "proportion", "wilson_lower", "wilson_upper",
-            "exact_lower", "exact_upper"], rows))
+    super::table(
+        "hlh_incidence_crude",
+        &["criteria_set", "grouping", "group", "n", "with_hlh", "prevalent_at_origin", "proportion", "wilson_lower", "wilson_upper",
+            "exact_lower", "exact_upper", "note"],
+        rows,
+    )
 }
 
 /// Cumulative incidence of the first episode (and of death without HLH) at the
@@ -76,15 +111,31 @@ pub fn cuminc_tables(
     exposures: &[Exposure],
     groupings: &[GroupVar],
     timepoints: &[f64],
-) -> StatsResult<(CsvTable, CsvTable, Vec<(String, String, CumInc)>)> {
+) -> (CsvTable, CsvTable, Vec<(String, String, CumInc)>) {
     let mut est_rows = Vec::new();
     let mut test_rows = Vec::new();
     let mut fits = Vec::new();
     for ex in exposures {
-        let (time, cause) = competing_risk_data(dataset, ex);
+        let (time, cause, who) = competing_risk_data(dataset, ex);
         for gv in groupings {
-            let g = Grouping::from_values(&gv.labels);
-            let fit = cuminc(&time, &cause, &g, None)?;
+            let labels: Vec<String> = who.iter().map(|&k| gv.labels[k].clone()).collect();
+            let g = Grouping::from_values(&labels);
+            let fit = match cuminc(&time, &cause, &g, None) {
+                Ok(fit) => fit,
+                Err(e) => {
+                    est_rows.push(vec![
+                        Cell::Str(ex.criteria_set.clone()),
+                        Cell::Str(gv.name.to_string()),
+                        Cell::Na,
+                        Cell::Na,
+                        Cell::Na,
+                        Cell::Na,
+                        Cell::Na,
+                        Cell::Str(format!("not computable: {e}")),
+                    ]);
+                    continue;
+                }
+            };
             for (group, c, t, est, var) in fit.at_times(timepoints) {
                 est_rows.push(vec![
                     Cell::Str(ex.criteria_set.clone()),
@@ -92,8 +143,9 @@ pub fn cuminc_tables(
                     Cell::Str(group),
                     Cell::Str(cause_name(c).to_string()),
                     Cell::Num(t),
-                    est.map_or(Cell::Na, Cell::Num),
-                    var.map_or(Cell::Na, Cell::Num),
+                    est.map_or(Cell::Na, num),
+                    var.map_or(Cell::Na, num),
+                    Cell::Na,
                 ]);
             }
             if g.n_levels() > 1 {
@@ -102,18 +154,23 @@ pub fn cuminc_tables(
                         Cell::Str(ex.criteria_set.clone()),
                         Cell::Str(gv.name.to_string()),
                         Cell::Str(cause_name(t.cause).to_string()),
-                        Cell::Num(t.stat),
+                        num(t.stat),
                         Cell::Int(t.df as i64),
-                        Cell::Num(t.p),
+                        num(t.p),
+                        if t.stat.is_finite() {
+                            Cell::Na
+                        } else {
+                            Cell::Str("not computable: singular score variance (a group has no event of this cause)".into())
+                        },
                     ]);
                 }
             }
             fits.push((ex.criteria_set.clone(), gv.name.to_string(), fit));
         }
     }
-    let est = super::table("hlh_cumulative_incidence", &["criteria_set", "grouping", "group", "cause", "day", "estimate", "variance"], est_rows);
-    let tests = super::table("hlh_cumulative_incidence_gray_test", &["criteria_set", "grouping", "cause", "statistic", "df", "p"], test_rows);
-    Ok((est, tests, fits))
+    let est = super::table("hlh_cumulative_incidence", &["criteria_set", "grouping", "group", "cause", "day", "estimate", "variance", "note"], est_rows);
+    let tests = super::table("hlh_cumulative_incidence_gray_test", &["criteria_set", "grouping", "cause", "statistic", "df", "p", "note"], test_rows);
+    (est, tests, fits)
 }
 
 /// Name of a competing-risk cause code.
@@ -125,7 +182,7 @@ pub fn cause_name(cause: u32) -> &'static str {
     }
 }
 
-/// Incidence rate of a first episode per person-time at risk.
+/// Incidence rate of a first episode per person-time at risk (prevalent patients excluded).
 pub fn rate_table(
     dataset: &Dataset,
     exposures: &[Exposure],
@@ -133,30 +190,48 @@ pub fn rate_table(
     days_per_month: f64,
     per_person_months: f64,
     conf_level: f64,
-) -> StatsResult<CsvTable> {
+) -> CsvTable {
     let mut rows = Vec::new();
     for ex in exposures {
         let at_risk_days: Vec<f64> =
             dataset.patients.iter().zip(&ex.onset).map(|(p, o)| o.unwrap_or(p.os_time)).collect();
-        let ever = ex.ever();
+        let incident = ex.incident();
         for gv in groupings {
             let g = Grouping::from_values(&gv.labels);
             for (level, members) in g.labels.iter().zip(g.members()) {
-                let events = members.iter().filter(|&&i| ever[i]).count() as u64;
-                let pm: f64 = members.iter().map(|&i| at_risk_days[i]).sum::<f64>() / days_per_month;
-                let r = poisson_rate(events, pm, per_person_months, conf_level)?;
-                rows.push(vec![
+                let at_risk: Vec<usize> = members.iter().copied().filter(|&i| !ex.prevalent[i]).collect();
+                let events = at_risk.iter().filter(|&&i| incident[i]).count() as u64;
+                let pm: f64 = at_risk.iter().map(|&i| at_risk_days[i]).sum::<f64>() / days_per_month;
+                let mut row = vec![
                     Cell::Str(ex.criteria_set.clone()),
                     Cell::Str(gv.name.to_string()),
                     Cell::Str(level.clone()),
                     Cell::Int(events as i64),
-                    Cell::Num(pm),
-                    Cell::Num(r.rate),
-                    Cell::Num(r.lower),
-                    Cell::Num(r.upper),
-                ]);
+                    num(pm),
+                ];
+                match poisson_rate(events, pm, per_person_months, conf_level) {
+                    Ok(r) => {
+                        row.extend([r.rate, r.lower, r.upper].map(num));
+                        row.push(Cell::Na);
+                    }
+                    Err(_) => {
+                        row.extend([Cell::Na, Cell::Na, Cell::Na]);
+                        row.push(Cell::Str("not computable: no person-time at risk in this group".into()));
+                    }
+                }
+                rows.push(row);
             }
         }
     }
-    Ok(super::table("hlh_incidence_rate", &["criteria_set", "grouping", "group", "first_episodes", "person_months", "rate_per_100_pm", "lower", "upper"], rows))
+    let rate_col = rate_column(per_person_months);
+    super::table(
+        "hlh_incidence_rate",
+        &["criteria_set", "grouping", "group", "first_episodes", "person_months", &rate_col, "lower", "upper", "note"],
+        rows,
+    )
+}
+
+/// Name of the rate column for the configured unit, e.g. `rate_per_100_person_months`.
+pub fn rate_column(per_person_months: f64) -> String {
+    format!("rate_per_{}_person_months", crate::stats::format::Num(per_person_months))
 }

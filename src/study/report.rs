@@ -8,7 +8,8 @@ use crate::report::output::OutputDir;
 use super::config::StudyConfig;
 use super::dataset::Dataset;
 use super::figures::FigureSet;
-use super::run::{Produced, StudyError};
+use super::outputs::RunOutputs;
+use super::run::StudyError;
 
 /// Parse CSV text written by hemosurv (RFC 4180 quoting) back into a table of text cells.
 /// The header and the first `max_rows` data rows of a table written by
@@ -84,11 +85,11 @@ pub(crate) fn parse_csv(name: &str, bytes: &[u8], max_rows: usize) -> CsvTable {
 }
 
 fn section_of(name: &str) -> usize {
-    if name.starts_with("cohort_flow") {
+    if name.starts_with("cohort_flow") || name.starts_with("analyses_not_computed") {
         0
     } else if name.starts_with("hlh_episodes") || name.starts_with("hlh_evidence") {
         1
-    } else if name.starts_with("hlh_incidence") || name.starts_with("hlh_cumulative") {
+    } else if name.starts_with("hlh_incidence") || name.starts_with("hlh_cumulative") || name.starts_with("hlh_validation") {
         2
     } else if name.starts_with("os_by_first") || name.starts_with("efs_") || name.starts_with("os_overall") {
         3
@@ -105,9 +106,9 @@ pub(crate) fn write_report(
     cfg: &StudyConfig,
     loaded: &LoadedCohort,
     dataset: &Dataset,
-    produced: &[Produced],
+    outs: &RunOutputs,
     figures: &FigureSet,
-    notes: &[String],
+    primary: &str,
 ) -> Result<(), StudyError> {
     let title = cfg.title.clone().unwrap_or_else(|| "hemosurv study report".to_string());
     let mut report = Report::new(title);
@@ -121,14 +122,13 @@ pub(crate) fn write_report(
     ];
     let mut sections: Vec<Section> = headings.iter().map(|h| Section { heading: h.to_string(), ..Section::default() }).collect();
     sections[0].paragraphs.push(format!(
-        "{} patients in the cohort, {} in the study population (time origin: {:?}). Validation: {}.",
+        "{} patients in the cohort, {} in the study population (time origin: {:?}). Validation: {} errors, {} warnings, {} rows quarantined.",
         loaded.cohort.patients.len(),
         dataset.patients.len(),
         cfg.timing.origin,
-        format!(
-            "{} errors, {} warnings, {} rows quarantined",
-            loaded.report.error_count, loaded.report.warning_count, loaded.report.rejected_count
-        )
+        loaded.report.error_count,
+        loaded.report.warning_count,
+        loaded.report.rejected_count
     ));
     sections[4].paragraphs.push(
         "HLH is analysed as a time-dependent exposure: each patient's follow-up is split at the first episode onset \
@@ -137,8 +137,17 @@ pub(crate) fn write_report(
          labelled, biased comparison."
             .into(),
     );
-    for n in notes {
+    for n in &outs.notes {
         sections[0].paragraphs.push(n.clone());
+    }
+    if outs.not_computed.is_empty() {
+        sections[0].paragraphs.push("Every analysis of the study could be computed on this cohort.".into());
+    } else {
+        sections[0].paragraphs.push(format!(
+            "{} analyses could not be computed on this cohort (NA in their tables; listed with the reason in `analyses_not_computed`): {}.",
+            outs.not_computed.len(),
+            outs.not_computed.iter().map(|n| format!("{} — {}", n.analysis, n.reason)).collect::<Vec<_>>().join("; ")
+        ));
     }
     for f in &figures.figures {
         let s = match f.section.as_str() {
@@ -150,10 +159,20 @@ pub(crate) fn write_report(
         };
         sections[s].figures.push(FigureRef { title: f.title.clone(), svg_path: f.svg.clone(), caption: f.caption.clone() });
     }
-    for p in produced {
+    for p in &outs.tables {
         let t = parse_csv(&p.name, &p.bytes, report.max_table_rows);
         sections[section_of(&p.name)].tables.push((t, p.caption.clone()));
     }
+    let key = Section {
+        heading: "Key results".into(),
+        facts: super::key_results::key_results(cfg, outs, primary),
+        paragraphs: vec![format!(
+            "HLH is defined by the primary criteria set `{primary}`; the other definitions are reported beside it in the tables below. \
+             Each number links to the table it comes from."
+        )],
+        ..Section::default()
+    };
+    sections.insert(0, key);
     report.sections = sections;
     report.write_html(&out.path().join("report.html"))?;
     Ok(())

@@ -1,6 +1,6 @@
 //! Treatment response: best response per line and regimen, composite complete
 //! remission (CR + CRh + CRi) rates with exact CIs, response by HLH status,
-//! duration of remission, and what happened to each HLH episode under the
+//! relapse-free survival and cumulative incidence of relapse from CR1, and what happened to each HLH episode under the
 //! next treatment line.
 //!
 //! Conventions: the denominator of a response rate is every patient treated
@@ -62,64 +62,98 @@ pub fn response_table(cohort: &Cohort, dataset: &Dataset, conf_level: f64) -> St
             "not_assessed", "composite_cr", "composite_cr_rate", "exact_lower", "exact_upper"], rows))
 }
 
-/// Composite CR on the first line by HLH during the first line (onset between the
-/// first-line start and the start of the next line or end of follow-up), with Fisher's exact test.
-pub fn response_by_hlh(cohort: &Cohort, dataset: &Dataset, exposure: &Exposure, conf_level: f64) -> StatsResult<CsvTable> {
-    let mut tab = [[0u64; 2]; 2]; // [hlh][ccr]
-    for (k, sp) in dataset.patients.iter().enumerate() {
-        let lines = cohort.treatments_of(sp.idx);
-        let Some(first) = lines.first() else { continue };
-        let next_start: Option<Day> = lines.iter().find(|l| l.line > first.line).map(|l| l.start);
-        let hlh_in_line = exposure.onset[k].is_some_and(|t| {
-            let day = sp.origin + t as Day;
-            day >= first.start && next_start.is_none_or(|ns| day < ns)
-        });
-        let ccr = best_response(cohort, sp.idx, first.line).is_some_and(Response::is_composite_cr);
-        tab[usize::from(hlh_in_line)][usize::from(ccr)] += 1;
-    }
-    let fisher = fisher_exact(tab[1][1], tab[1][0], tab[0][1], tab[0][0])?;
-    let mut rows = Vec::new();
-    for (h, label) in [(1usize, "HLH during first line"), (0, "no HLH during first line")] {
-        let n = tab[h][0] + tab[h][1];
-        let x = tab[h][1];
-        let (est, lo, hi) = if n > 0 {
-            let pr = proportion(x, n, conf_level)?;
-            (Cell::Num(pr.estimate), Cell::Num(pr.clopper_pearson.0), Cell::Num(pr.clopper_pearson.1))
-        } else {
-            (Cell::Na, Cell::Na, Cell::Na)
-        };
-        rows.push(vec![
-            Cell::Str(exposure.criteria_set.clone()),
-            Cell::Str(label.into()),
-            Cell::Int(n as i64),
-            Cell::Int(x as i64),
-            est,
-            lo,
-            hi,
-            Cell::Num(fisher.p_two_sided),
-        ]);
-    }
-    Ok(super::table("response_by_hlh", &["criteria_set", "group", "n", "composite_cr", "rate", "exact_lower", "exact_upper", "fisher_p"], rows))
+/// The day before which an HLH onset can influence the first-line response: the first
+/// response assessment of the first line, or (never assessed) the start of the next
+/// line, or `None` (no bound: any onset during follow-up precedes the missing response).
+fn first_line_response_day(cohort: &Cohort, p: PatientIdx) -> Option<Day> {
+    let lines = cohort.treatments_of(p);
+    let first = lines.first()?;
+    let assessed = cohort.responses_of(p).iter().find(|r| r.line == first.line && r.response != Response::Relapse).map(|r| r.day);
+    assessed.or_else(|| lines.iter().find(|l| l.line > first.line).map(|l| l.start))
 }
 
-/// Remission-duration data: (time from first composite CR to relapse or death, event) for responders.
-pub fn remission_duration(dataset: &Dataset) -> (Vec<f64>, Vec<bool>, Vec<usize>) {
-    let mut t = Vec::new();
-    let mut e = Vec::new();
-    let mut who = Vec::new();
-    for (k, sp) in dataset.patients.iter().enumerate() {
-        let Some(cr) = sp.first_cr else { continue };
-        let (end, ev) = match sp.relapse_after_cr {
-            Some(r) if r <= sp.os_time => (r, true),
-            _ => (sp.os_time, sp.os_event),
-        };
-        if end > cr {
-            t.push(end - cr);
-            e.push(ev);
-            who.push(k);
+/// First-line composite CR by HLH *before the first response assessment of the first line*
+/// (so that the exposure precedes the outcome), with Fisher's exact test; one block of two
+/// rows per criteria set. Patients without a first line are not in the table.
+pub fn response_by_hlh(cohort: &Cohort, dataset: &Dataset, exposures: &[Exposure], conf_level: f64) -> CsvTable {
+    let mut rows = Vec::new();
+    for exposure in exposures {
+        let mut tab = [[0u64; 2]; 2]; // [hlh][ccr]
+        for (k, sp) in dataset.patients.iter().enumerate() {
+            let Some(first) = cohort.first_line_of(sp.idx) else { continue };
+            let bound = first_line_response_day(cohort, sp.idx);
+            let hlh_before = exposure.onset[k].is_some_and(|t| bound.is_none_or(|b| sp.origin + (t as Day) < b));
+            let ccr = best_response(cohort, sp.idx, first.line).is_some_and(Response::is_composite_cr);
+            tab[usize::from(hlh_before)][usize::from(ccr)] += 1;
+        }
+        let fisher = fisher_exact(tab[1][1], tab[1][0], tab[0][1], tab[0][0]).ok();
+        for (h, label) in [(1usize, "HLH before first-line response assessment"), (0, "no HLH before first-line response assessment")] {
+            let n = tab[h][0] + tab[h][1];
+            let x = tab[h][1];
+            let (est, lo, hi) = match proportion(x, n, conf_level) {
+                Ok(pr) => (Cell::Num(pr.estimate), Cell::Num(pr.clopper_pearson.0), Cell::Num(pr.clopper_pearson.1)),
+                Err(_) => (Cell::Na, Cell::Na, Cell::Na),
+            };
+            let note = if n == 0 {
+                Cell::Str("no patient in this group".into())
+            } else if fisher.is_none() {
+                Cell::Str("Fisher's test not computable: empty table".into())
+            } else if tab[1 - h][0] + tab[1 - h][1] == 0 {
+                Cell::Str("Fisher's test uninformative: the other group is empty".into())
+            } else {
+                Cell::Na
+            };
+            rows.push(vec![
+                Cell::Str(exposure.criteria_set.clone()),
+                Cell::Str(label.into()),
+                Cell::Int(n as i64),
+                Cell::Int(x as i64),
+                est,
+                lo,
+                hi,
+                fisher.as_ref().map_or(Cell::Na, |f| Cell::Num(f.p_two_sided)),
+                note,
+            ]);
         }
     }
-    (t, e, who)
+    super::table("response_by_hlh", &["criteria_set", "group", "n", "composite_cr", "rate", "exact_lower", "exact_upper", "fisher_p", "note"], rows)
+}
+
+/// Outcome after CR1 (first-line composite CR) of every patient who reached it.
+#[derive(Debug, Clone, Default)]
+pub struct AfterCr1 {
+    /// Days from CR1 to relapse, death or last contact (0 for a same-day event).
+    pub time: Vec<f64>,
+    /// 0 = censored, 1 = relapse, 2 = death without relapse (non-relapse mortality).
+    pub cause: Vec<u32>,
+    /// Study-patient index of each row.
+    pub who: Vec<usize>,
+}
+
+impl AfterCr1 {
+    /// RFS events (relapse or death).
+    pub fn rfs_event(&self) -> Vec<bool> {
+        self.cause.iter().map(|&c| c != 0).collect()
+    }
+}
+
+/// Relapse-free survival from CR1 (ELN 2022) and its competing-risk split: time from the
+/// first composite CR of the first line to relapse (cause 1) or death in remission (cause 2),
+/// censored at last contact; a relapse on the CR day is kept with time 0.
+pub fn after_cr1(dataset: &Dataset) -> AfterCr1 {
+    let mut out = AfterCr1::default();
+    for (k, sp) in dataset.patients.iter().enumerate() {
+        let Some(cr) = sp.first_cr else { continue };
+        let (end, cause) = match sp.relapse_after_cr {
+            Some(r) if r <= sp.os_time => (r, 1),
+            _ if sp.os_event => (sp.os_time, 2),
+            _ => (sp.os_time, 0),
+        };
+        out.time.push((end - cr).max(0.0));
+        out.cause.push(cause);
+        out.who.push(k);
+    }
+    out
 }
 
 /// A detected episode reduced to what the response analyses need.

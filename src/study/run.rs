@@ -7,24 +7,26 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use thiserror::Error;
 
-use crate::cohort::{load_cohort, CohortError, LoadOptions};
+use crate::cohort::{load_cohort, Cohort, CohortError, LoadOptions};
 use crate::hlh::tables::{EPISODE_TYPES, EVIDENCE_TYPES};
-use crate::hlh::{detect, CriteriaSet, Detection};
-use crate::report::csv::{Cell, ColumnType, CsvTable};
+use crate::hlh::{detect_many, CriteriaSet, Detection};
+use crate::report::csv::{Cell, CsvTable};
 use crate::report::manifest::{Exclusion as ManifestExclusion, InputFile, Manifest, StageTiming};
 use crate::report::output::OutputDir;
 use crate::report::ReportError;
+use crate::stats::cif::CumInc;
 use crate::stats::km::KmOptions;
-use crate::stats::StatsError;
 
 use super::config::{StudyConfig, StudyConfigError};
 use super::covariates;
 use super::dataset::Dataset;
 use super::exposure::Exposure;
 use super::figures::{self, FigureSet};
+use super::grid::{self, GridDefinition};
 use super::incidence::{self, GroupVar};
+use super::outputs::{prepend_column, stack_csv, RunOutputs};
 use super::response::{self, EpisodeSpan};
-use super::survival::{self, KmAnalysis};
+use super::survival::{self, HlhSurvival, KmAnalysis};
 
 /// Options of `hemosurv run`.
 #[derive(Debug, Clone)]
@@ -41,6 +43,9 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Quarantine bad rows instead of failing (see `hemosurv validate --quarantine`).
     pub quarantine: bool,
+    /// Truth table to validate every definition against; `None`: `truth.csv` in the
+    /// cohort folder when present.
+    pub truth: Option<PathBuf>,
     /// The command line, for the manifest.
     pub command: Vec<String>,
 }
@@ -71,6 +76,9 @@ pub enum StudyError {
     /// The cohort failed to load or validate.
     #[error(transparent)]
     Cohort(#[from] CohortError),
+    /// The truth table is invalid.
+    #[error(transparent)]
+    Truth(#[from] crate::hlh::TruthError),
     /// A criteria set could not be loaded.
     #[error("criteria set `{name}`: {message}")]
     Criteria {
@@ -79,24 +87,16 @@ pub enum StudyError {
         /// Cause.
         message: String,
     },
-    /// An estimator rejected its input.
-    #[error("analysis `{analysis}`: {source}")]
-    Stats {
-        /// Which analysis.
-        analysis: String,
-        /// Cause.
-        source: StatsError,
-    },
     /// Writing output failed.
     #[error(transparent)]
     Report(#[from] ReportError),
-    /// A figure failed.
-    #[error("figure `{figure}`: {message}")]
-    Figure {
-        /// Figure name.
-        figure: String,
-        /// Cause.
-        message: String,
+    /// Two outputs of the run were given the same name (a defect, never a data problem).
+    #[error("internal error: two {kind}s of the run are both named `{name}`")]
+    DuplicateOutput {
+        /// `table` or `figure`.
+        kind: String,
+        /// The name.
+        name: String,
     },
     /// Other I/O.
     #[error("{path}: {source}")]
@@ -106,57 +106,6 @@ pub enum StudyError {
         /// Cause.
         source: std::io::Error,
     },
-}
-
-fn stats(analysis: &str) -> impl FnOnce(StatsError) -> StudyError + '_ {
-    move |source| StudyError::Stats { analysis: analysis.to_string(), source }
-}
-
-/// A table produced by the run, as CSV bytes (estimator writers) or a [`CsvTable`].
-pub(crate) struct Produced {
-    pub name: String,
-    pub caption: String,
-    pub bytes: Vec<u8>,
-    /// Column types for the Parquet copy (`None`: inferred from every row).
-    pub types: Option<Vec<ColumnType>>,
-}
-
-impl Produced {
-    fn from_table(t: &CsvTable, caption: &str) -> Result<Produced, StudyError> {
-        Ok(Produced { name: t.name.clone(), caption: caption.to_string(), bytes: t.to_csv_bytes()?, types: Some(t.column_types()) })
-    }
-}
-
-fn km_tables(a: &KmAnalysis, out: &mut Vec<Produced>) -> Result<(), StudyError> {
-    let mut table = Vec::new();
-    a.km.write_table_csv(&mut table).map_err(|e| StudyError::Io { path: a.name.clone().into(), source: e })?;
-    out.push(Produced { name: format!("{}_km", a.name), caption: format!("{} Kaplan–Meier table ({})", a.endpoint, a.name), bytes: table, types: None });
-    let mut summary = Vec::new();
-    a.km.write_summary_csv(&mut summary).map_err(|e| StudyError::Io { path: a.name.clone().into(), source: e })?;
-    out.push(Produced {
-        name: format!("{}_summary", a.name),
-        caption: format!("{} median (days) with 95% CI and RMST ({})", a.endpoint, a.name),
-        bytes: summary,
-        types: None,
-    });
-    if let Some(lr) = &a.logrank {
-        let mut t = super::table("x", &["group", "n", "observed", "expected"], Vec::new());
-        t.name = format!("{}_logrank", a.name);
-        for k in 0..lr.groups.len() {
-            t.rows.push(vec![
-                Cell::Str(lr.groups[k].clone()),
-                Cell::Int(lr.n[k] as i64),
-                Cell::Num(lr.observed[k]),
-                Cell::Num(lr.expected[k]),
-            ]);
-        }
-        t.columns.extend(["chisq", "df", "p"].map(String::from));
-        for row in &mut t.rows {
-            row.extend([Cell::Num(lr.chisq), Cell::Int(lr.df as i64), Cell::Num(lr.p)]);
-        }
-        out.push(Produced::from_table(&t, &format!("{} log-rank test ({})", a.endpoint, a.name))?);
-    }
-    Ok(())
 }
 
 fn load_criteria(name: &str, study_dir: Option<&Path>) -> Result<CriteriaSet, StudyError> {
@@ -170,7 +119,85 @@ fn load_criteria(name: &str, study_dir: Option<&Path>) -> Result<CriteriaSet, St
     CriteriaSet::from_file(&path).map_err(|e| StudyError::Criteria { name: name.to_string(), message: e.to_string() })
 }
 
+/// Index of the primary criteria set: `detection.primary` matched against the sets' names
+/// (the TOML `name`), or against the `detection.criteria` entry a set was loaded from (a
+/// built-in name or a file path). Two sets with the same name are refused, as every table
+/// keys its rows on the set name.
+fn resolve_primary(cfg: &StudyConfig, sets: &[CriteriaSet], study_label: &str) -> Result<usize, StudyError> {
+    let bad = |key: &str, message: String| StudyError::Config(StudyConfigError::Value { path: study_label.to_string(), key: key.to_string(), message });
+    let names: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();
+    for (k, n) in names.iter().enumerate() {
+        if names[..k].contains(n) {
+            return Err(bad("detection.criteria", format!("two criteria sets are named `{n}`; give each set its own `name`")));
+        }
+    }
+    let want = cfg.detection.primary.as_str();
+    if want == super::adjudicated::ADJUDICATED {
+        // the pseudo-detection of adjudicated HLH comes after the criteria sets
+        return Ok(sets.len());
+    }
+    names.iter().position(|n| *n == want).or_else(|| cfg.detection.criteria.iter().position(|c| c == want)).ok_or_else(|| {
+        bad("detection.primary", format!("`{want}` is not one of the criteria sets of this study (their names: {})", names.join(", ")))
+    })
+}
+
+/// `95% CI` for a confidence level of 0.95.
+pub(crate) fn ci_label(conf_level: f64) -> String {
+    format!("{}% CI", crate::stats::format::Num((conf_level * 1e6).round() / 1e4))
+}
+
+/// Stage timings of a run, with the progress bar.
+struct StageTimer {
+    bar: ProgressBar,
+    started: Instant,
+    stages: Vec<(String, f64)>,
+}
+
+impl StageTimer {
+    fn new(quiet: bool) -> StageTimer {
+        let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::with_draw_target(Some(8), ProgressDrawTarget::stderr()) };
+        bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        StageTimer { bar, started: Instant::now(), stages: Vec::new() }
+    }
+
+    fn begin(&self, what: &'static str) {
+        self.bar.set_message(what);
+    }
+
+    fn end(&mut self, name: &str) {
+        self.stages.push((name.to_string(), self.started.elapsed().as_secs_f64()));
+        self.started = Instant::now();
+        self.bar.inc(1);
+    }
+}
+
+/// What every analysis stage reads.
+struct Ctx<'a> {
+    cfg: &'a StudyConfig,
+    cohort: &'a Cohort,
+    dataset: &'a Dataset,
+    exposures: &'a [Exposure],
+    primary: usize,
+    conf: f64,
+    ci: String,
+}
+
+/// What the figures need from the analysis stages.
+#[derive(Default)]
+struct Fitted {
+    km: Vec<KmAnalysis>,
+    cif: Vec<(String, String, CumInc)>,
+    hlh: Vec<HlhSurvival>,
+    cir: Option<CumInc>,
+    grid: Vec<figures::GridPoint>,
+    validation: Vec<figures::ValidationPoint>,
+}
+
 /// Run a whole study. On error the output folder is not created.
+///
+/// Only invalid input (study file, criteria, cohort) and I/O failures are errors: an
+/// analysis that cannot be computed on this cohort is recorded with its reason (table
+/// `analyses_not_computed`, the report and the manifest) and the run goes on.
 pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     let t0 = Instant::now();
     let started_utc = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -178,33 +205,35 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         Some(p) => StudyConfig::from_file(p)?,
         None => StudyConfig::default(),
     };
+    let study_label = opts.study.as_ref().map_or("default study".to_string(), |p| p.display().to_string());
     let study_dir = opts.study.as_deref().and_then(Path::parent);
     let criteria: Vec<CriteriaSet> =
         cfg.detection.criteria.iter().map(|c| load_criteria(c, study_dir)).collect::<Result<_, _>>()?;
+    let primary = resolve_primary(&cfg, &criteria, &study_label)?;
     let out = OutputDir::create(&opts.out, opts.force)?;
+    let mut timer = StageTimer::new(opts.quiet);
 
-    let bar = if opts.quiet { ProgressBar::hidden() } else { ProgressBar::with_draw_target(Some(8), ProgressDrawTarget::stderr()) };
-    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
-    let mut stages: Vec<(String, f64)> = Vec::new();
-    let mut stage_t = Instant::now();
-    let mut stage = |name: &str, bar: &ProgressBar, stages: &mut Vec<(String, f64)>| {
-        stages.push((name.to_string(), stage_t.elapsed().as_secs_f64()));
-        stage_t = Instant::now();
-        bar.inc(1);
-    };
-
-    // 1. load
-    bar.set_message("loading cohort");
+    timer.begin("loading cohort");
     let mut loaded = load_cohort(&opts.cohort_dir, &LoadOptions { quarantine: opts.quarantine })?;
-    stage("load_and_validate", &bar, &mut stages);
+    timer.end("load_and_validate");
 
-    // 2. detect
-    bar.set_message("detecting HLH episodes");
-    let detections: Vec<Detection> = criteria.iter().map(|set| detect(&loaded.cohort, set)).collect();
-    let primary_index = detections.iter().position(|d| d.criteria_set == cfg.detection.primary).unwrap_or(0);
+    timer.begin("detecting HLH episodes");
+    let (mut detections, grid) = detect_all(&loaded.cohort, &criteria, cfg.detection.grid);
+    let has_adjudications = loaded.cohort.tables_present.iter().any(|t| t == "adjudications");
+    if has_adjudications {
+        detections.push(super::adjudicated::adjudicated_detection(&loaded.cohort));
+    } else if primary == criteria.len() {
+        return Err(StudyError::Config(StudyConfigError::Value {
+            path: study_label,
+            key: "detection.primary".into(),
+            message: "`adjudicated` needs an `adjudications` table in the cohort (docs/data-format.md)".into(),
+        }));
+    }
+    let truth_path = opts.truth.clone().or_else(|| Some(opts.cohort_dir.join("truth.csv")).filter(|p| p.is_file()));
+    let truth = truth_path.as_deref().map(|p| crate::hlh::Truth::load(p, &loaded.cohort)).transpose()?;
     // Everything that needs the measurements is done now: release them (the largest
     // table by far) before the analyses.
-    let trajectories = figures::lab_trajectories(&loaded.cohort, &detections[primary_index]);
+    let trajectories = figures::lab_trajectories(&loaded.cohort, &detections[primary]);
     let n_measurements = loaded.cohort.measurements.len();
     loaded.cohort.release_measurements();
     let cohort = &loaded.cohort;
@@ -213,203 +242,72 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         .iter()
         .map(|d| Exposure::from_onsets(&dataset, &d.criteria_set, d.episodes.iter().map(|e| (e.patient, e.onset))))
         .collect();
-    // episodes and evidence of each criteria set, formatted in parallel (the
-    // evidence tables of a large cohort run to 100+ MB of CSV each)
-    let detection_tables: Vec<[Produced; 2]> = detections
-        .par_iter()
-        .map(|d| -> Result<[Produced; 2], StudyError> {
-            let mut ep = Vec::new();
-            d.write_episodes_csv(&mut ep).map_err(|e| StudyError::Io { path: "episodes".into(), source: e })?;
-            let mut ev = Vec::new();
-            d.write_evidence_csv(&mut ev).map_err(|e| StudyError::Io { path: "evidence".into(), source: e })?;
-            Ok([
-                Produced {
-                    name: format!("hlh_episodes_{}", d.criteria_set),
-                    caption: format!("HLH episodes under {}", d.criteria_set),
-                    bytes: ep,
-                    types: Some(EPISODE_TYPES.to_vec()),
-                },
-                Produced {
-                    name: format!("hlh_evidence_{}", d.criteria_set),
-                    caption: format!("Audit trail: the measurement or finding behind each criterion of each episode ({})", d.criteria_set),
-                    bytes: ev,
-                    types: Some(EVIDENCE_TYPES.to_vec()),
-                },
-            ])
-        })
-        .collect::<Result<_, _>>()?;
-    let mut produced: Vec<Produced> = detection_tables.into_iter().flatten().collect();
-    stage("detect", &bar, &mut stages);
+    let mut outs = RunOutputs::default();
+    detection_tables(&detections, &mut outs)?;
+    timer.end("detect");
 
-    // cohort flow
-    let mut flow = super::table("cohort_flow", &["step", "patients"], Vec::new());
-    flow.rows.push(vec![Cell::Str("patients in cohort".into()), Cell::Int(cohort.patients.len() as i64)]);
-    for (ex, n) in dataset.exclusion_counts() {
-        flow.rows.push(vec![Cell::Str(format!("excluded: {}", ex.reason())), Cell::Int(n as i64)]);
-    }
-    flow.rows.push(vec![Cell::Str("study population".into()), Cell::Int(dataset.patients.len() as i64)]);
-    produced.push(Produced::from_table(&flow, "Cohort flow: every excluded patient is counted with its reason")?);
-    if dataset.patients.is_empty() {
-        return Err(StudyError::Stats { analysis: "population".into(), source: StatsError::Empty("no patient in the study population".into()) });
-    }
-
-    // 3. incidence
-    bar.set_message("incidence");
     let conf = cfg.survival.conf_level;
-    let intensity: Vec<String> = dataset.patients.iter().map(|p| p.first_line_intensity.clone()).collect();
-    let regimen = dataset.regimen_labels(cfg.survival.min_regimen_size);
-    let groupings = vec![
-        GroupVar { name: "overall", labels: vec!["all".to_string(); dataset.patients.len()] },
-        GroupVar { name: "first_line_intensity", labels: intensity.clone() },
-        GroupVar { name: "first_line_regimen", labels: regimen.clone() },
-    ];
-    let crude = incidence::crude_table(&exposures, &groupings, conf).map_err(stats("incidence (crude)"))?;
-    produced.push(Produced::from_table(&crude, "HLH incidence: proportion of patients with ≥1 episode (Wilson and Clopper–Pearson CIs)")?);
-    let (ci_tab, gray_tab, cif_fits) =
-        incidence::cuminc_tables(&dataset, &exposures, &groupings, &cfg.incidence.timepoints_days).map_err(stats("cumulative incidence"))?;
-    produced.push(Produced::from_table(&ci_tab, "Cumulative incidence of the first HLH episode, death without HLH as competing risk (Aalen–Johansen; variance as cmprsk)")?);
-    produced.push(Produced::from_table(&gray_tab, "Gray's test between groups")?);
-    let rates = incidence::rate_table(&dataset, &exposures, &groupings, cfg.timing.days_per_month, cfg.incidence.rate_per_person_months, conf)
-        .map_err(stats("incidence rate"))?;
-    produced.push(Produced::from_table(&rates, "First HLH episodes per 100 person-months at risk (exact Poisson CI)")?);
-    stage("incidence", &bar, &mut stages);
-
-    // 4. survival
-    bar.set_message("survival");
-    let km_opts = KmOptions { conf_level: conf, ..KmOptions::default() };
-    let os_t: Vec<f64> = dataset.patients.iter().map(|p| p.os_time).collect();
-    let os_e: Vec<bool> = dataset.patients.iter().map(|p| p.os_event).collect();
-    let efs_t: Vec<f64> = dataset.patients.iter().map(|p| p.efs_time).collect();
-    let efs_e: Vec<bool> = dataset.patients.iter().map(|p| p.efs_event).collect();
-    let everyone = vec!["all".to_string(); os_t.len()];
-    let km_specs: [(&str, &str, &[f64], &[bool], &[String], &str); 4] = [
-        ("os_overall", "OS", &os_t, &os_e, &everyone, "OS overall"),
-        ("os_by_first_line_intensity", "OS", &os_t, &os_e, &intensity, "OS by intensity"),
-        ("os_by_first_line_regimen", "OS", &os_t, &os_e, &regimen, "OS by regimen"),
-        ("efs_by_first_line_intensity", "EFS", &efs_t, &efs_e, &intensity, "EFS by intensity"),
-    ];
-    let mut km_analyses = km_specs
-        .par_iter()
-        .map(|&(name, endpoint, t, e, g, what)| survival::km_analysis(name, endpoint, t, e, g, &km_opts).map_err(stats(what)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let (rd_t, rd_e, _) = response::remission_duration(&dataset);
-    if !rd_t.is_empty() {
-        km_analyses.push(
-            survival::km_analysis("remission_duration", "Duration of remission", &rd_t, &rd_e, &vec!["responders".to_string(); rd_t.len()], &km_opts)
-                .map_err(stats("duration of remission"))?,
-        );
-    }
-    for a in &km_analyses {
-        km_tables(a, &mut produced)?;
-    }
-    let covs = covariates::collect(cohort, &dataset, &cfg.survival.covariates);
-    let mut hlh_surv = Vec::new();
-    let mut notes: Vec<String> = Vec::new();
-    if !covs.missing.is_empty() {
-        notes.push(format!("Covariates not found in `patients` and skipped: {}.", covs.missing.join(", ")));
-    }
-    // the criteria sets' exposures are analysed in parallel, reported in order
-    let fitted: Vec<_> =
-        exposures.par_iter().map(|ex| survival::hlh_survival(&dataset, ex, &covs, &cfg.survival.landmarks_days, conf)).collect();
-    for (ex, result) in exposures.iter().zip(fitted) {
-        match result {
-            Ok(h) => hlh_surv.push(h),
-            Err(StatsError::Empty(msg)) => notes.push(msg),
-            Err(e) => {
-                notes.push(format!("HLH survival analyses under `{}` could not be fitted: {e}", ex.criteria_set));
-            }
-        }
-    }
-    let models: Vec<(&str, &str, &crate::stats::cox::CoxModel)> = hlh_surv
-        .iter()
-        .flat_map(|h| {
-            [
-                (h.criteria_set.as_str(), "time_dependent_adjusted", &h.cox_td),
-                (h.criteria_set.as_str(), "time_dependent_unadjusted", &h.cox_td_unadjusted),
-                (h.criteria_set.as_str(), "naive_hlh_ever_BIASED", &h.cox_naive),
-            ]
-        })
-        .collect();
-    if !models.is_empty() {
-        produced.push(Produced::from_table(
-            &survival::cox_table(&models),
-            "Cox models of OS: HLH as a time-dependent exposure (adjusted and unadjusted), and the naive 'HLH ever' model, which is biased by immortal time and shown only for comparison",
-        )?);
-    }
-    for h in &hlh_surv {
-        produced.push(Produced::from_table(&survival::simon_makuch_table(&h.criteria_set, &h.simon_makuch), "Simon–Makuch OS curves by time-dependent HLH status")?);
-        let mut naive = KmAnalysis { name: format!("{}_{}", h.km_naive.name, h.criteria_set), endpoint: h.km_naive.endpoint.clone(), km: h.km_naive.km.clone(), logrank: h.km_naive.logrank.clone() };
-        naive.endpoint = "OS (naive, biased by immortal time)".into();
-        km_tables(&naive, &mut produced)?;
-        for (_, a, _) in &h.landmarks {
-            let named = KmAnalysis { name: format!("{}_{}", a.name, h.criteria_set), endpoint: "OS (landmark)".into(), km: a.km.clone(), logrank: a.logrank.clone() };
-            km_tables(&named, &mut produced)?;
-        }
-        if h.dropped_for_missing_covariates > 0 {
-            notes.push(format!(
-                "{} patients with a missing adjustment covariate were left out of the adjusted Cox model under `{}`.",
-                h.dropped_for_missing_covariates, h.criteria_set
-            ));
-        }
-    }
-    stage("survival", &bar, &mut stages);
-
-    // 5. response
-    bar.set_message("response");
-    if cohort.tables_present.iter().any(|t| t == "responses") {
-        produced.push(Produced::from_table(&response::response_table(cohort, &dataset, conf).map_err(stats("response"))?, "Best response per line and regimen; composite CR (CR+CRh+CRi) with Clopper–Pearson CI")?);
-        for ex in &exposures {
-            produced.push(Produced::from_table(
-                &response::response_by_hlh(cohort, &dataset, ex, conf).map_err(stats("response by HLH"))?,
-                "First-line composite CR by HLH during the first line (Fisher's exact test)",
-            )?);
-        }
+    let ctx = Ctx { cfg: &cfg, cohort, dataset: &dataset, exposures: &exposures, primary, conf, ci: ci_label(conf) };
+    cohort_flow(&ctx, &mut outs)?;
+    let mut fitted = Fitted::default();
+    if dataset.patients.is_empty() {
+        outs.not_computed("every analysis of the study population", "the study population is empty (see cohort_flow)");
     } else {
-        notes.push("No `responses` table: response analyses skipped.".into());
+        timer.begin("incidence");
+        incidence_stage(&ctx, &mut outs, &mut fitted)?;
+        timer.end("incidence");
+        timer.begin("survival");
+        survival_stage(&ctx, &mut outs, &mut fitted)?;
+        timer.end("survival");
+        timer.begin("response");
+        response_stage(&ctx, &detections[primary], &mut outs)?;
+        timer.end("response");
     }
-    let primary = &detections[primary_index];
-    let spans: Vec<EpisodeSpan> =
-        primary.episodes.iter().map(|e| EpisodeSpan { patient: e.patient, episode: e.episode, onset: e.onset, end: e.end }).collect();
-    produced.push(Produced::from_table(&response::episode_course_table(cohort, &primary.criteria_set, &spans), "Each HLH episode under the next treatment line")?);
-    stage("response", &bar, &mut stages);
+    if !dataset.patients.is_empty() && !grid.is_empty() {
+        fitted.grid = grid_table(&ctx, &grid, &detections, &mut outs)?;
+    }
+    if has_adjudications {
+        super::adjudicated::adjudication_tables(cohort, &detections, &mut outs)?;
+    }
+    if let Some(truth) = &truth {
+        fitted.validation = validation_table(cohort, truth, &detections, &grid, &mut outs)?;
+    }
+    note_conventions(&ctx, &mut outs);
 
-    // 6. figures
-    bar.set_message("figures");
+    timer.begin("figures");
     let mut figure_set = FigureSet::default();
-    if cfg.figures.enabled {
-        figure_set = figures::draw_all(&figures::FigureInputs {
-            cfg: &cfg,
-            cohort,
-            dataset: &dataset,
-            km_analyses: &km_analyses,
-            cif_fits: &cif_fits,
-            hlh_survival: &hlh_surv,
-            primary,
-            exposures: &exposures,
-            out_dir: &out.figures(),
-            trajectories: &trajectories,
-        })?;
+    if cfg.figures.enabled && !dataset.patients.is_empty() {
+        figure_set = figures::draw_all(
+            &figures::FigureInputs {
+                cfg: &cfg,
+                cohort,
+                dataset: &dataset,
+                km_analyses: &fitted.km,
+                cif_fits: &fitted.cif,
+                cir: fitted.cir.as_ref(),
+                hlh_survival: &fitted.hlh,
+                primary: &detections[primary],
+                out_dir: &out.figures(),
+                trajectories: &trajectories,
+                grid: &fitted.grid,
+                validation: &fitted.validation,
+            },
+            &mut outs,
+        )?;
     }
-    stage("figures", &bar, &mut stages);
+    timer.end("figures");
 
-    // 7. write tables, report, manifest
-    bar.set_message("writing report");
-    // each table as CSV and as Parquet, tables in parallel (the Parquet is made
-    // from the CSV bytes, so both files hold the same values)
-    produced.par_iter().try_for_each(|p| -> Result<(), StudyError> {
-        let path = out.tables().join(format!("{}.csv", p.name));
-        std::fs::write(&path, &p.bytes).map_err(|e| StudyError::Io { path: path.clone(), source: e })?;
-        crate::io::table::csv_bytes_to_parquet(&p.bytes, p.types.as_deref(), &path, &out.tables().join(format!("{}.parquet", p.name)))
-            .map_err(|e| StudyError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })
-    })?;
-    stage("tables", &bar, &mut stages);
+    timer.begin("writing report");
+    outs.add_table(&not_computed_table(&outs), "Analyses that could not be computed on this cohort, and why")?;
+    write_tables(&out, &outs)?;
+    timer.end("tables");
     if loaded.report.rejected_count > 0 {
         loaded.report.write_rejects_csv(&out.path().join("rejects.csv"))?;
     }
     std::fs::write(out.path().join("validation.json"), loaded.report.to_json())
         .map_err(|e| StudyError::Io { path: out.path().join("validation.json"), source: e })?;
-    super::report::write_report(&out, &cfg, &loaded, &dataset, &produced, &figure_set, &notes)?;
-    stage("report", &bar, &mut stages);
+    super::report::write_report(&out, &cfg, &loaded, &dataset, &outs, &figure_set, &detections[primary].criteria_set)?;
+    timer.end("report");
 
     let wall = t0.elapsed().as_secs_f64();
     let mut manifest = Manifest {
@@ -423,6 +321,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
             .iter()
             .map(|i| InputFile { table: i.table.clone(), path: i.path.display().to_string(), sha256: i.sha256.clone(), rows: i.rows })
             .collect(),
+        not_computed: outs.not_computed.clone(),
         ..Manifest::default()
     };
     manifest.row_counts.insert("patients".into(), cohort.patients.len() as u64);
@@ -443,17 +342,483 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
             });
         }
     }
-    manifest.stages = stages.iter().map(|(n, s)| StageTiming { name: n.clone(), seconds: *s }).collect();
+    manifest.stages = timer.stages.iter().map(|(n, s)| StageTiming { name: n.clone(), seconds: *s }).collect();
     manifest.record_outputs(out.path())?;
     manifest.write(out.path())?;
-    bar.finish_and_clear();
+    timer.bar.finish_and_clear();
     let final_dir = out.commit()?;
     Ok(RunSummary {
         out: final_dir,
         patients: dataset.patients.len(),
-        tables: produced.len(),
+        tables: outs.tables.len(),
         figures: figure_set.figures.len(),
         wall_time_s: wall,
-        stages,
+        stages: timer.stages,
+    })
+}
+
+/// Detections under the study's criteria sets and, with `grid`, under the variants of the
+/// definition grid — all in one pass over the patients ([`detect_many`]). Variants keep
+/// their episodes only (no evidence); the study's own sets appear in the grid without a
+/// detection of their own (see [`grid_detection`]).
+fn detect_all(cohort: &Cohort, criteria: &[CriteriaSet], grid: bool) -> (Vec<Detection>, Vec<(GridDefinition, Option<Detection>)>) {
+    let defs = if grid { grid::default_grid(criteria) } else { Vec::new() };
+    let is_variant = |g: &GridDefinition| !criteria.iter().any(|c| c.name == g.name);
+    let mut sets: Vec<CriteriaSet> = criteria.to_vec();
+    sets.extend(defs.iter().filter(|g| is_variant(g)).map(|g| g.set.clone()));
+    let mut detections = detect_many(cohort, &sets);
+    let mut variants = detections.split_off(criteria.len()).into_iter();
+    let grid = defs
+        .into_iter()
+        .map(|g| {
+            let d = is_variant(&g).then(|| variants.next()).flatten().map(|mut d| {
+                d.evidence = Vec::new();
+                d
+            });
+            (g, d)
+        })
+        .collect();
+    (detections, grid)
+}
+
+/// The detection of a grid definition: its own variant, or the study set of that name.
+fn grid_detection<'a>(g: &'a (GridDefinition, Option<Detection>), detections: &'a [Detection]) -> Option<&'a Detection> {
+    g.1.as_ref().or_else(|| detections.iter().find(|d| d.criteria_set == g.0.name))
+}
+
+/// Sensitivity, specificity, PPV, NPV (exact CIs), onset error and estimated vs true
+/// incidence of every definition (study sets and grid) against the truth table.
+fn validation_table(
+    cohort: &Cohort,
+    truth: &crate::hlh::Truth,
+    detections: &[Detection],
+    grid: &[(GridDefinition, Option<Detection>)],
+    outs: &mut RunOutputs,
+) -> Result<Vec<figures::ValidationPoint>, StudyError> {
+    let mut all: Vec<Detection> = detections.to_vec();
+    all.extend(grid.iter().filter_map(|g| g.1.clone()));
+    let rows = crate::hlh::validate(truth, &all, cohort);
+    let metric = |m: &Option<crate::hlh::Metric>| match m {
+        Some(m) => [Cell::Num(m.estimate), Cell::Num(m.lower), Cell::Num(m.upper)],
+        None => [Cell::Na, Cell::Na, Cell::Na],
+    };
+    let opt = |v: Option<f64>| v.map_or(Cell::Na, Cell::Num);
+    let mut t = super::table(
+        "hlh_validation",
+        &[
+            "definition", "rule", "n_patients", "true_positive", "false_positive", "false_negative", "true_negative", "sensitivity",
+            "sensitivity_lower", "sensitivity_upper", "specificity", "specificity_lower", "specificity_upper", "ppv", "ppv_lower",
+            "ppv_upper", "npv", "npv_lower", "npv_upper", "onset_error_median_days", "onset_error_q1_days", "onset_error_q3_days",
+            "onset_within_3_days", "estimated_incidence", "true_incidence", "note",
+        ],
+        Vec::new(),
+    );
+    let mut points = Vec::new();
+    for r in &rows {
+        let mut cells = vec![
+            Cell::Str(r.criteria_set.clone()),
+            Cell::Str(r.rule.clone()),
+            Cell::Int(r.n_patients as i64),
+            Cell::Int(r.true_positive as i64),
+            Cell::Int(r.false_positive as i64),
+            Cell::Int(r.false_negative as i64),
+            Cell::Int(r.true_negative as i64),
+        ];
+        for m in [&r.sensitivity, &r.specificity, &r.ppv, &r.npv] {
+            cells.extend(metric(m));
+        }
+        cells.extend([
+            opt(r.onset_error_median),
+            opt(r.onset_error_q1),
+            opt(r.onset_error_q3),
+            Cell::Int(r.onset_within_3_days as i64),
+            opt(r.estimated_incidence),
+            opt(r.true_incidence),
+            if r.note.is_empty() { Cell::Na } else { Cell::Str(r.note.clone()) },
+        ]);
+        t.rows.push(cells);
+        points.push(figures::ValidationPoint { label: r.criteria_set.clone(), sensitivity: r.sensitivity.map(|m| (m.estimate, m.lower, m.upper)), ppv: r.ppv.map(|m| (m.estimate, m.lower, m.upper)) });
+    }
+    outs.add_table(
+        &t,
+        "Every definition against the truth table, patient by patient (whole cohort): sensitivity, specificity, PPV, NPV with exact 95% CI, onset error of the first detected episode (days, detected minus true), estimated vs true incidence",
+    )?;
+    Ok(points)
+}
+
+/// Incidence under every definition of the grid: crude proportion (Clopper–Pearson) and
+/// cumulative incidence at one year (death without HLH competing), overall.
+fn grid_table(
+    ctx: &Ctx,
+    grid: &[(GridDefinition, Option<Detection>)],
+    detections: &[Detection],
+    outs: &mut RunOutputs,
+) -> Result<Vec<figures::GridPoint>, StudyError> {
+    let n = ctx.dataset.patients.len();
+    let overall = [GroupVar { name: "overall", labels: vec!["all".to_string(); n] }];
+    let mut t = super::table(
+        "hlh_incidence_by_definition",
+        &["definition", "base_set", "variation", "n", "with_hlh", "proportion", "exact_lower", "exact_upper", "cuminc_365d", "cuminc_365d_se", "note"],
+        Vec::new(),
+    );
+    let mut points = Vec::new();
+    for entry in grid {
+        let g = &entry.0;
+        let ex = match (ctx.exposures.iter().find(|e| e.criteria_set == g.name), grid_detection(entry, detections)) {
+            (Some(e), _) => e.clone(),
+            (None, Some(d)) => Exposure::from_onsets(ctx.dataset, &g.name, d.episodes.iter().map(|e| (e.patient, e.onset))),
+            (None, None) => continue,
+        };
+        let crude = incidence::crude_table(std::slice::from_ref(&ex), &overall, ctx.conf);
+        let row = &crude.rows[0];
+        let (time, cause, _) = incidence::competing_risk_data(ctx.dataset, &ex);
+        let one = crate::stats::Grouping::from_values(&vec!["all".to_string(); time.len()]);
+        let at_year = crate::stats::cif::cuminc(&time, &cause, &one, None)
+            .ok()
+            .and_then(|f| f.at_times(&[365.0]).into_iter().find(|r| r.1 == 1).map(|r| (r.3, r.4)));
+        let (est, se) = match at_year {
+            Some((Some(e), v)) => (Cell::Num(e), v.map_or(Cell::Na, |v| Cell::Num(v.sqrt()))),
+            _ if matches!(row[4], Cell::Int(0)) => (Cell::Num(0.0), Cell::Na),
+            _ => (Cell::Na, Cell::Na),
+        };
+        let mut cells = vec![Cell::Str(g.name.clone()), Cell::Str(g.base.clone()), Cell::Str(g.variation.clone())];
+        // n, with_hlh, proportion, exact CI and note of the crude table
+        let col = |name: &str| crude.columns.iter().position(|c| c == name).map_or(Cell::Na, |k| row[k].clone());
+        cells.extend([col("n"), col("with_hlh"), col("proportion"), col("exact_lower"), col("exact_upper"), est, se, col("note")]);
+        if let (Cell::Num(p), Cell::Num(lo), Cell::Num(hi)) = (col("proportion"), col("exact_lower"), col("exact_upper")) {
+            points.push(figures::GridPoint { label: g.name.clone(), estimate: p, lower: lo, upper: hi });
+        }
+        t.rows.push(cells);
+    }
+    outs.add_table(
+        &t,
+        &format!(
+            "HLH incidence under a grid of definitions (study sets and documented variants): crude proportion with Clopper–Pearson {} and cumulative incidence at one year (death without HLH competing)",
+            ctx.ci
+        ),
+    )?;
+    Ok(points)
+}
+
+/// Episodes and evidence of every criteria set, one table each with a `criteria_set`
+/// column; formatted in parallel (the evidence of a large cohort runs to 100+ MB of CSV).
+fn detection_tables(detections: &[Detection], outs: &mut RunOutputs) -> Result<(), StudyError> {
+    let io = |what: &str| {
+        let what = what.to_string();
+        move |e| StudyError::Io { path: what.into(), source: e }
+    };
+    let parts: Vec<(Vec<u8>, Vec<u8>)> = detections
+        .par_iter()
+        .map(|d| -> Result<_, StudyError> {
+            let mut ep = Vec::new();
+            d.write_episodes_csv(&mut ep).map_err(io("episodes"))?;
+            let mut ev = Vec::new();
+            d.write_evidence_csv(&mut ev).map_err(io("evidence"))?;
+            Ok((ep, ev))
+        })
+        .collect::<Result<_, _>>()?;
+    let (episodes, evidence): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+    outs.add_bytes("hlh_episodes", "HLH episodes under every criteria set", stack_csv(&episodes), Some(EPISODE_TYPES.to_vec()))?;
+    outs.add_bytes(
+        "hlh_evidence",
+        "Audit trail: the measurement or finding behind each criterion of each episode, under every criteria set",
+        stack_csv(&evidence),
+        Some(EVIDENCE_TYPES.to_vec()),
+    )
+}
+
+fn cohort_flow(ctx: &Ctx, outs: &mut RunOutputs) -> Result<(), StudyError> {
+    let mut flow = super::table("cohort_flow", &["step", "patients"], Vec::new());
+    flow.rows.push(vec![Cell::Str("patients in cohort".into()), Cell::Int(ctx.cohort.patients.len() as i64)]);
+    for (ex, n) in ctx.dataset.exclusion_counts() {
+        flow.rows.push(vec![Cell::Str(format!("excluded: {}", ex.reason())), Cell::Int(n as i64)]);
+    }
+    flow.rows.push(vec![Cell::Str("study population".into()), Cell::Int(ctx.dataset.patients.len() as i64)]);
+    outs.add_table(&flow, "Cohort flow: every excluded patient is counted with its reason")
+}
+
+fn incidence_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Result<(), StudyError> {
+    let cfg = ctx.cfg;
+    let n = ctx.dataset.patients.len();
+    let groupings = vec![
+        GroupVar { name: "overall", labels: vec!["all".to_string(); n] },
+        GroupVar { name: "first_line_intensity", labels: ctx.dataset.patients.iter().map(|p| p.first_line_intensity.clone()).collect() },
+        GroupVar { name: "first_line_regimen", labels: ctx.dataset.regimen_labels(cfg.survival.min_regimen_size) },
+    ];
+    let crude = incidence::crude_table(ctx.exposures, &groupings, ctx.conf);
+    outs.add_table(
+        &crude,
+        &format!("HLH incidence: proportion of patients at risk with ≥1 incident episode (Wilson and Clopper–Pearson {}); HLH present at the origin counted apart", ctx.ci),
+    )?;
+    let (ci_tab, gray_tab, fits) = incidence::cuminc_tables(ctx.dataset, ctx.exposures, &groupings, &cfg.incidence.timepoints_days);
+    outs.add_table(&ci_tab, "Cumulative incidence of the first HLH episode, death without HLH as competing risk (Aalen–Johansen; variance as cmprsk)")?;
+    outs.add_table(&gray_tab, "Gray's test between groups")?;
+    fitted.cif = fits;
+    let rates = incidence::rate_table(
+        ctx.dataset,
+        ctx.exposures,
+        &groupings,
+        cfg.timing.days_per_month,
+        cfg.incidence.rate_per_person_months,
+        ctx.conf,
+    );
+    outs.add_table(
+        &rates,
+        &format!(
+            "First HLH episodes per {} person-months at risk (exact Poisson {})",
+            crate::stats::format::Num(cfg.incidence.rate_per_person_months),
+            ctx.ci
+        ),
+    )?;
+    for t in [&crude, &ci_tab, &gray_tab, &rates] {
+        record_na_notes(t, outs);
+    }
+    Ok(())
+}
+
+/// Rows of a table whose `note` says "not computable" become not-computed entries.
+fn record_na_notes(t: &CsvTable, outs: &mut RunOutputs) {
+    let Some(note) = t.columns.iter().position(|c| c == "note") else { return };
+    for row in &t.rows {
+        if let Some(Cell::Str(reason)) = row.get(note) {
+            if reason.starts_with("not computable") {
+                let key: Vec<String> = row[..note.min(3)].iter().map(cell_text).collect();
+                outs.not_computed(format!("{} ({})", t.name, key.join(", ")), reason.trim_start_matches("not computable: "));
+            }
+        }
+    }
+}
+
+fn cell_text(c: &Cell) -> String {
+    match c {
+        Cell::Str(s) => s.clone(),
+        Cell::Int(i) => i.to_string(),
+        Cell::Num(x) => crate::stats::format::Num(*x).to_string(),
+        Cell::Na => "NA".into(),
+    }
+}
+
+fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Result<(), StudyError> {
+    let cfg = ctx.cfg;
+    let km_opts = KmOptions { conf_level: ctx.conf, ..KmOptions::default() };
+    let pts = &ctx.dataset.patients;
+    let os_t: Vec<f64> = pts.iter().map(|p| p.os_time).collect();
+    let os_e: Vec<bool> = pts.iter().map(|p| p.os_event).collect();
+    let efs_t: Vec<f64> = pts.iter().map(|p| p.efs_time).collect();
+    let efs_e: Vec<bool> = pts.iter().map(|p| p.efs_event).collect();
+    let everyone = vec!["all".to_string(); pts.len()];
+    let intensity: Vec<String> = pts.iter().map(|p| p.first_line_intensity.clone()).collect();
+    let regimen = ctx.dataset.regimen_labels(cfg.survival.min_regimen_size);
+    let after = response::after_cr1(ctx.dataset);
+    let rfs_t = after.time.clone();
+    let rfs_e = after.rfs_event();
+    let cr1 = vec!["CR1".to_string(); rfs_t.len()];
+    let km_specs: [KmSpec; 5] = [
+        ("os_overall", "OS", &os_t, &os_e, &everyone),
+        ("os_by_first_line_intensity", "OS", &os_t, &os_e, &intensity),
+        ("os_by_first_line_regimen", "OS", &os_t, &os_e, &regimen),
+        ("efs_by_first_line_intensity", "EFS", &efs_t, &efs_e, &intensity),
+        ("rfs_from_cr1", "RFS from CR1", &rfs_t, &rfs_e, &cr1),
+    ];
+    let results: Vec<_> =
+        km_specs.par_iter().map(|&(name, endpoint, t, e, g)| (name, survival::km_analysis(name, endpoint, t, e, g, &km_opts))).collect();
+    for (name, r) in results {
+        match r {
+            Ok(a) => {
+                km_outputs(&a.name, &a.endpoint, None, Some(&a), ctx, outs)?;
+                fitted.km.push(a);
+            }
+            Err(e) => outs.not_computed(format!("Kaplan–Meier {name}"), e),
+        }
+    }
+    cir_stage(ctx, &after, outs, fitted)?;
+
+    let covs = covariates::collect(ctx.cohort, ctx.dataset, &cfg.survival.covariates);
+    if !covs.missing.is_empty() {
+        outs.notes.push(format!("Covariates not found in `patients` and skipped: {}.", covs.missing.join(", ")));
+    }
+    // the criteria sets' exposures are analysed in parallel, reported in order
+    let results: Vec<_> = ctx
+        .exposures
+        .par_iter()
+        .map(|ex| survival::hlh_survival(ctx.dataset, ex, &covs, &cfg.survival.landmarks_days, ctx.conf))
+        .collect();
+    for (ex, r) in ctx.exposures.iter().zip(results) {
+        match r {
+            Ok(h) => fitted.hlh.push(h),
+            Err(e) => outs.not_computed(format!("HLH and survival under `{}` (time-dependent Cox, Simon–Makuch, landmark, naive)", ex.criteria_set), e),
+        }
+    }
+    hlh_survival_tables(&fitted.hlh, ctx, outs)
+}
+
+/// A KM analysis to fit: (name, endpoint, time, event, group label per patient).
+type KmSpec<'a> = (&'a str, &'a str, &'a [f64], &'a [bool], &'a [String]);
+
+/// Cumulative incidence of relapse from CR1 with death in remission as the competing risk.
+fn cir_stage(ctx: &Ctx, after: &response::AfterCr1, outs: &mut RunOutputs, fitted: &mut Fitted) -> Result<(), StudyError> {
+    let one = crate::stats::Grouping::from_values(&vec!["CR1".to_string(); after.time.len()]);
+    match crate::stats::cif::cuminc(&after.time, &after.cause, &one, None) {
+        Ok(fit) => {
+            let mut t = super::table("cir_from_cr1", &["cause", "day", "estimate", "variance"], Vec::new());
+            for (_, c, day, est, var) in fit.at_times(&ctx.cfg.incidence.timepoints_days) {
+                let name = match c {
+                    1 => "relapse",
+                    2 => "death_in_remission",
+                    _ => "other",
+                };
+                t.rows.push(vec![Cell::Str(name.into()), Cell::Num(day), est.map_or(Cell::Na, Cell::Num), var.map_or(Cell::Na, Cell::Num)]);
+            }
+            outs.add_table(&t, "Cumulative incidence of relapse from CR1, with death in remission (non-relapse mortality) as the competing risk (Aalen–Johansen, as cmprsk::cuminc)")?;
+            fitted.cir = Some(fit);
+        }
+        Err(e) => outs.not_computed("cumulative incidence of relapse from CR1", e),
+    }
+    Ok(())
+}
+
+/// The KM table, summary and log-rank test of one analysis; with `set`, the tables carry a
+/// leading `criteria_set` column (and are stacked by the caller).
+fn km_parts(a: &KmAnalysis, set: Option<&str>, ctx: &Ctx) -> Result<[Vec<u8>; 3], StudyError> {
+    let io = |e| StudyError::Io { path: a.name.clone().into(), source: e };
+    let mut km = Vec::new();
+    a.km.write_table_csv(&mut km).map_err(io)?;
+    let mut summary = Vec::new();
+    a.km.write_summary_csv(&mut summary).map_err(io)?;
+    let mut lr = super::table("logrank", &["group", "n", "observed", "expected", "chisq", "df", "p"], Vec::new());
+    if let Some(t) = &a.logrank {
+        for k in 0..t.groups.len() {
+            lr.rows.push(vec![
+                Cell::Str(t.groups[k].clone()),
+                Cell::Int(t.n[k] as i64),
+                Cell::Num(t.observed[k]),
+                Cell::Num(t.expected[k]),
+                Cell::Num(t.chisq),
+                Cell::Int(t.df as i64),
+                Cell::Num(t.p),
+            ]);
+        }
+    }
+    let lr = lr.to_csv_bytes()?;
+    let _ = ctx;
+    Ok(match set {
+        Some(s) => [km, summary, lr].map(|b| prepend_column(&b, "criteria_set", s)),
+        None => [km, summary, lr],
+    })
+}
+
+/// Write the tables of one KM analysis (`sets = None`), or of the same analysis under
+/// every criteria set stacked into one table per kind (`sets`: (set name, its fit)).
+fn km_outputs(name: &str, endpoint: &str, sets: Option<&[(&str, &KmAnalysis)]>, single: Option<&KmAnalysis>, ctx: &Ctx, outs: &mut RunOutputs) -> Result<(), StudyError> {
+    let fits: Vec<(Option<&str>, &KmAnalysis)> = match (sets, single) {
+        (Some(list), _) => list.iter().map(|(s, a)| (Some(*s), *a)).collect(),
+        (None, Some(a)) => vec![(None, a)],
+        (None, None) => Vec::new(),
+    };
+    let parts: Vec<[Vec<u8>; 3]> = fits.iter().map(|(s, a)| km_parts(a, *s, ctx)).collect::<Result<_, _>>()?;
+    let stack = |k: usize| stack_csv(&parts.iter().map(|p| p[k].clone()).collect::<Vec<_>>());
+    outs.add_bytes(&format!("{name}_km"), &format!("{endpoint}: Kaplan–Meier table ({} log)", ctx.ci), stack(0), None)?;
+    outs.add_bytes(&format!("{name}_summary"), &format!("{endpoint}: median survival in days with {} (the RMST columns stay empty: the study sets no horizon)", ctx.ci), stack(1), None)?;
+    if fits.iter().any(|(_, a)| a.logrank.is_some()) {
+        outs.add_bytes(&format!("{name}_logrank"), &format!("{endpoint}: log-rank test"), stack(2), None)?;
+    }
+    Ok(())
+}
+
+/// Tables of the time-dependent HLH analyses: one table per analysis, a row block per set.
+fn hlh_survival_tables(hlh: &[HlhSurvival], ctx: &Ctx, outs: &mut RunOutputs) -> Result<(), StudyError> {
+    if hlh.is_empty() {
+        return Ok(());
+    }
+    let models: Vec<(&str, &str, &crate::stats::cox::CoxModel)> = hlh
+        .iter()
+        .flat_map(|h| {
+            [
+                (h.criteria_set.as_str(), "time_dependent_adjusted", &h.cox_td),
+                (h.criteria_set.as_str(), "time_dependent_unadjusted", &h.cox_td_unadjusted),
+                (h.criteria_set.as_str(), "naive_hlh_ever_BIASED", &h.cox_naive),
+            ]
+        })
+        .collect();
+    outs.add_table(
+        &survival::cox_table(&models),
+        &format!("Cox models of OS: HLH as a time-dependent exposure (adjusted and unadjusted), and the naive 'HLH ever' model, which is biased by immortal time and shown only for comparison (HR with {})", ctx.ci),
+    )?;
+    outs.add_table(&survival::simon_makuch_table(hlh), &format!("Simon–Makuch OS curves by time-dependent HLH status ({} log)", ctx.ci))?;
+    let naive: Vec<(&str, &KmAnalysis)> = hlh.iter().map(|h| (h.criteria_set.as_str(), &h.km_naive)).collect();
+    km_outputs("os_by_hlh_ever_naive", "OS by HLH ever (naive, biased by immortal time)", Some(&naive), None, ctx, outs)?;
+    for &l in &ctx.cfg.survival.landmarks_days {
+        let at_l: Vec<(&str, &KmAnalysis)> =
+            hlh.iter().filter_map(|h| h.landmarks.iter().find(|(d, _, _)| *d == l).map(|(_, a, _)| (h.criteria_set.as_str(), a))).collect();
+        let Some((_, first)) = at_l.first() else {
+            outs.not_computed(format!("landmark analysis at day {l}"), "no patient alive and followed at the landmark");
+            continue;
+        };
+        let endpoint = format!("OS from the day-{l} landmark by HLH before it");
+        km_outputs(&first.name.clone(), &endpoint, Some(&at_l), None, ctx, outs)?;
+    }
+    for h in hlh {
+        if h.dropped_for_missing_covariates > 0 {
+            outs.notes.push(format!(
+                "{} patients with a missing adjustment covariate were left out of the adjusted Cox model under `{}`.",
+                h.dropped_for_missing_covariates, h.criteria_set
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn response_stage(ctx: &Ctx, primary: &Detection, outs: &mut RunOutputs) -> Result<(), StudyError> {
+    if ctx.cohort.tables_present.iter().any(|t| t == "responses") {
+        match response::response_table(ctx.cohort, ctx.dataset, ctx.conf) {
+            Ok(t) => outs.add_table(&t, &format!("Best response per line and regimen; composite CR (CR+CRh+CRi) with Clopper–Pearson {}", ctx.ci))?,
+            Err(e) => outs.not_computed("response by line and regimen", e),
+        }
+        let t = response::response_by_hlh(ctx.cohort, ctx.dataset, ctx.exposures, ctx.conf);
+        outs.add_table(&t, "First-line composite CR by HLH before the first response assessment of the first line (Fisher's exact test)")?;
+    } else {
+        outs.not_computed("response analyses", "the cohort has no `responses` table");
+    }
+    let spans: Vec<EpisodeSpan> =
+        primary.episodes.iter().map(|e| EpisodeSpan { patient: e.patient, episode: e.episode, onset: e.onset, end: e.end }).collect();
+    outs.add_table(
+        &response::episode_course_table(ctx.cohort, &primary.criteria_set, &spans),
+        &format!("Each HLH episode under the next treatment line (primary definition: {})", primary.criteria_set),
+    )
+}
+
+/// Report notes on conventions that changed what was counted on this cohort.
+fn note_conventions(ctx: &Ctx, outs: &mut RunOutputs) {
+    for ex in ctx.exposures {
+        let prevalent = ex.n_prevalent();
+        if prevalent > 0 {
+            outs.notes.push(format!(
+                "`{}`: {prevalent} patients had HLH at the time origin (prevalent); they are exposed from time 0 in the survival analyses and left out of the incidence risk set.",
+                ex.criteria_set
+            ));
+        }
+        if ex.onset_on_death_day > 0 {
+            outs.notes.push(format!(
+                "`{}`: {} patients had their first HLH onset on the day of death; the death is counted first (unexposed), so they are not incident HLH cases.",
+                ex.criteria_set, ex.onset_on_death_day
+            ));
+        }
+    }
+    let _ = ctx.primary;
+}
+
+fn not_computed_table(outs: &RunOutputs) -> CsvTable {
+    let rows = outs.not_computed.iter().map(|n| vec![Cell::Str(n.analysis.clone()), Cell::Str(n.reason.clone())]).collect();
+    super::table("analyses_not_computed", &["analysis", "reason"], rows)
+}
+
+/// Every table as CSV and as Parquet, in parallel (the Parquet is made from the CSV
+/// bytes, so both files hold the same values).
+fn write_tables(out: &OutputDir, outs: &RunOutputs) -> Result<(), StudyError> {
+    outs.tables.par_iter().try_for_each(|p| -> Result<(), StudyError> {
+        let path = out.tables().join(format!("{}.csv", p.name));
+        std::fs::write(&path, &p.bytes).map_err(|e| StudyError::Io { path: path.clone(), source: e })?;
+        crate::io::table::csv_bytes_to_parquet(&p.bytes, p.types.as_deref(), &path, &out.tables().join(format!("{}.parquet", p.name)))
+            .map_err(|e| StudyError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })
     })
 }

@@ -183,13 +183,13 @@ pub fn cox_table(models: &[(&str, &str, &CoxModel)]) -> CsvTable {
                 Cell::Str(set.to_string()),
                 Cell::Str(model_name.to_string()),
                 Cell::Str(term.clone()),
-                Cell::Num(m.coef[k]),
-                Cell::Num(hr[k].0),
-                Cell::Num(se),
-                Cell::Num(z),
-                Cell::Num(crate::stats::dist::two_sided_p(z)),
-                Cell::Num(hr[k].1),
-                Cell::Num(hr[k].2),
+                num(m.coef[k]),
+                num(hr[k].0),
+                num(se),
+                num(z),
+                num(crate::stats::dist::two_sided_p(z)),
+                num(hr[k].1),
+                num(hr[k].2),
                 Cell::Int(m.n as i64),
                 Cell::Int(m.nevent as i64),
             ]);
@@ -198,24 +198,35 @@ pub fn cox_table(models: &[(&str, &str, &CoxModel)]) -> CsvTable {
     super::table("cox_hlh", &["criteria_set", "model", "term", "coef", "hr", "se", "z", "p", "hr_lower", "hr_upper", "n", "events"], rows)
 }
 
-/// Simon–Makuch curves as a table.
-pub fn simon_makuch_table(set: &str, curves: &[CpCurve]) -> CsvTable {
-    let opt = |v: Option<f64>| v.map(Cell::Num).unwrap_or(Cell::Na);
+/// A number cell, NA when not finite (e.g. a hazard ratio of a term without events).
+fn num(x: f64) -> Cell {
+    if x.is_finite() {
+        Cell::Num(x)
+    } else {
+        Cell::Na
+    }
+}
+
+/// Simon–Makuch curves of every criteria set as one table.
+pub fn simon_makuch_table(hlh: &[HlhSurvival]) -> CsvTable {
+    let opt = |v: Option<f64>| v.map_or(Cell::Na, num);
     let mut rows = Vec::new();
-    for c in curves {
-        for r in &c.rows {
-            rows.push(vec![
-                Cell::Str(set.to_string()),
-                Cell::Str(c.group.clone()),
-                Cell::Num(r.time),
-                Cell::Int(r.n_risk as i64),
-                Cell::Int(r.n_event as i64),
-                Cell::Int(r.n_censor as i64),
-                Cell::Num(r.surv),
-                opt(r.std_err),
-                opt(r.lower),
-                opt(r.upper),
-            ]);
+    for h in hlh {
+        for c in &h.simon_makuch {
+            for r in &c.rows {
+                rows.push(vec![
+                    Cell::Str(h.criteria_set.clone()),
+                    Cell::Str(c.group.clone()),
+                    Cell::Num(r.time),
+                    Cell::Int(r.n_risk as i64),
+                    Cell::Int(r.n_event as i64),
+                    Cell::Int(r.n_censor as i64),
+                    num(r.surv),
+                    opt(r.std_err),
+                    opt(r.lower),
+                    opt(r.upper),
+                ]);
+            }
         }
     }
     super::table("os_simon_makuch_by_hlh", &["criteria_set", "state", "time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"], rows)

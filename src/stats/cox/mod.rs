@@ -234,7 +234,7 @@ impl CoxModel {
             writeln!(
                 w,
                 "{},{},{},{},{}{},{},{},{}",
-                self.terms[i],
+                crate::stats::km::csv_text(&self.terms[i]),
                 cell(self.coef[i]),
                 cell(hr[i].0),
                 cell(self.se[i]),
