@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hemosurv::cohort::{Analyte, Cohort, Finding, FindingKind, Intensity, Measurement, Patient, Qualifier, TreatmentLine};
-use hemosurv::hlh::{detect, CriteriaSet};
+use hemosurv::hlh::{detect, detect_many, CriteriaSet, BUILTIN_NAMES};
 
 /// SplitMix64: small, deterministic, good enough for synthetic data.
 struct Rng(u64);
@@ -120,6 +120,11 @@ fn bench_detect(c: &mut Criterion) {
         );
         g.bench_function(name, |b| b.iter(|| detect(&cohort, &set)));
     }
+    // Every built-in set: one pass per set (the baseline) vs one pass over the patients
+    // evaluating every set (`detect_many`, what the study run does), in the same run.
+    let all: Vec<CriteriaSet> = BUILTIN_NAMES.iter().map(|n| CriteriaSet::builtin(n).expect("built-in set")).collect();
+    g.bench_function("all_builtin_one_pass_per_set", |b| b.iter(|| all.iter().map(|s| detect(&cohort, s)).collect::<Vec<_>>()));
+    g.bench_function("all_builtin_detect_many", |b| b.iter(|| detect_many(&cohort, &all)));
     g.finish();
 }
 

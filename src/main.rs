@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use hemosurv::commands::cohort_cmds::{self, ReportFormat};
 use hemosurv::commands::estimators::{self, CifArgs, CoxArgs, KmArgs, LogRankArgs};
+use hemosurv::commands::review;
 use hemosurv::simulate::SimFormat;
 use hemosurv::study::{self, RunOptions};
 use hemosurv::stats::cox::Ties;
@@ -116,7 +117,7 @@ enum Command {
         #[arg(long, default_value = "out/detect")]
         out: PathBuf,
         /// Truth table (patient_id, episode, onset_date, ...): writes hlh_validation.csv
-        /// [default: COHORT/truth.csv if present].
+        /// [default: COHORT/truth.csv or truth.parquet if present].
         #[arg(long)]
         truth: Option<PathBuf>,
         /// Replace an existing output folder.
@@ -125,6 +126,27 @@ enum Command {
         /// Move rows with errors to rejects.csv instead of failing.
         #[arg(long)]
         quarantine: bool,
+    },
+    /// Chart review: a blinded sheet of candidate HLH episodes (all definitions) and its key;
+    /// with an `adjudications` table, each definition's PPV and the reviewers' kappa (docs/review.md).
+    Review {
+        /// Cohort folder.
+        cohort: PathBuf,
+        /// Criteria sets: built-in names or TOML files (repeatable) [default: every built-in set].
+        #[arg(long)]
+        criteria: Vec<String>,
+        /// The review sheet; the key is written beside it as <stem>_key.csv.
+        #[arg(long, default_value = "review.csv")]
+        out: PathBuf,
+        /// Replace existing output files.
+        #[arg(long)]
+        force: bool,
+        /// Move rows with errors to <stem>_rejects.csv instead of failing.
+        #[arg(long)]
+        quarantine: bool,
+        /// An episode matches an adjudication of the same patient within this many days of onset.
+        #[arg(long, default_value_t = hemosurv::commands::review::DEFAULT_MATCH_DAYS)]
+        match_days: i32,
     },
     /// Criteria sets.
     Criteria {
@@ -161,7 +183,7 @@ enum Command {
         /// Time column.
         #[arg(long)]
         time: String,
-        /// Event column (0 = censored, 1 = event).
+        /// Event column: 0 = censored, 1 = event (or R's coding 1 = censored, 2 = event when the column holds only 1 and 2, as `Surv()`; the output says so).
         #[arg(long)]
         event: String,
         /// Group column.
@@ -313,6 +335,18 @@ fn main() -> ExitCode {
                 println!("wrote {}", out.display());
             })
             .map_err(|e| (e.exit_code(), e.to_string())),
+        Command::Review { cohort, criteria, out, force, quarantine, match_days } => {
+            let args = review::ReviewArgs { cohort, criteria, out, force, quarantine, match_days };
+            review::review_cmd(&args)
+                .map(|s| {
+                    println!("{} definitions, {} episodes, {} candidate episodes", s.definitions, s.episodes, s.candidates);
+                    for line in &s.agreement_text {
+                        println!("{line}");
+                    }
+                    report(s.written);
+                })
+                .map_err(|e| (e.exit_code(), e.to_string()))
+        }
         Command::Criteria { command: CriteriaCommand::Show { name } } => {
             cohort_cmds::criteria_show(&name).map(|t| print!("{t}")).map_err(|e| (e.exit_code(), e.to_string()))
         }

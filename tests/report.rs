@@ -388,12 +388,14 @@ fn sample_report(dir: &Path) -> Report {
             caption: "All patients, <n=120>.".into(),
         }],
         tables: vec![(tricky, "Median survival by group.".into())],
+        facts: vec![],
     });
     r.sections.push(Section {
         heading: "Cox model".into(),
         paragraphs: vec![],
         figures: vec![],
         tables: vec![(big, "Coefficients.".into())],
+        facts: vec![],
     });
     r.manifest = Some(sample_manifest());
     r

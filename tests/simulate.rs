@@ -941,3 +941,421 @@ fn proportional_death_model_recovers_the_planted_hazard_ratios() {
     // And the estimate is informative: the HLH log-HR is pinned down to ±0.25.
     assert!(1.96 * se[0] < 0.25, "SE {}", se[0]);
 }
+
+/// Per-patient courses (canonical lab values, present findings) of a generated cohort.
+fn courses_of(c: &Cohort) -> BTreeMap<String, Course> {
+    let mut courses: BTreeMap<String, Course> = BTreeMap::new();
+    for r in &c.patients.rows {
+        let e = courses.entry(r[0].clone()).or_default();
+        e.diagnosis = day(&r[1]);
+        e.end = day(&r[2]);
+    }
+    for r in &c.measurements.rows {
+        let v = canonical(&r[2], measured(&r[3]), &r[4]);
+        courses
+            .get_mut(&r[0])
+            .unwrap()
+            .labs
+            .push((day(&r[1]), r[2].clone(), v));
+    }
+    for r in c.findings.rows.iter().filter(|r| r[3] == "true") {
+        courses
+            .get_mut(&r[0])
+            .unwrap()
+            .findings
+            .push((day(&r[1]), r[2].clone()));
+    }
+    courses
+}
+
+/// `k` of `n` lies in `[lo, hi]` widened by 3.29 binomial standard errors (99.9 %).
+fn assert_share(what: &str, k: usize, n: usize, lo: f64, hi: f64) {
+    assert!(n >= 50, "{what}: only {n} patients");
+    let p = k as f64 / n as f64;
+    let se = (p.max(0.01) * (1.0 - p).max(0.01) / n as f64).sqrt();
+    assert!(
+        p >= lo - 3.29 * se && p <= hi + 3.29 * se,
+        "{what}: {k}/{n} = {p:.3} outside the documented [{lo}, {hi}]"
+    );
+}
+
+#[test]
+fn mimic_frequencies_fall_in_their_documented_ranges() {
+    // Ranges: docs/simulation.md (sources [Sn] of shared/clinical/aml-confounders.md).
+    let (_dir, c) = cohort(5000, 99);
+    let courses = courses_of(&c);
+    let with_hlh: std::collections::HashSet<&String> = c.truth.rows.iter().map(|r| &r[0]).collect();
+    // First line of each patient: (regimen, intensity, start day).
+    let mut first: HashMap<&String, (&str, &str, i32)> = HashMap::new();
+    let mut hidac: Vec<(&String, i32)> = Vec::new();
+    for r in &c.treatments.rows {
+        if r[1] == "1" {
+            first.insert(&r[0], (r[2].as_str(), r[3].as_str(), day(&r[4])));
+        }
+        if r[2] == "HiDAC" {
+            hidac.push((&r[0], day(&r[4])));
+        }
+    }
+    let non_hlh: Vec<&String> = courses.keys().filter(|id| !with_hlh.contains(id)).collect();
+    let non_hlh_intensive: Vec<&String> = non_hlh
+        .iter()
+        .copied()
+        .filter(|id| first.get(id).is_some_and(|f| f.1 == "intensive"))
+        .collect();
+    let febrile = |id: &String, from: i32, to: i32| {
+        courses[id]
+            .labs
+            .iter()
+            .any(|(d, a, v)| a == "temperature" && *v >= 38.0 && *d >= from && *d <= to)
+    };
+
+    // Febrile neutropenia in 80–89 % of induction courses [S1][S2] (days 0–35 of the line).
+    let k = non_hlh_intensive
+        .iter()
+        .filter(|id| febrile(id, first[*id].2, first[*id].2 + 35))
+        .count();
+    assert_share(
+        "febrile induction courses",
+        k,
+        non_hlh_intensive.len(),
+        0.75,
+        0.89,
+    );
+    // ~57 % of HiDAC cycles [S12].
+    let hidac_non_hlh: Vec<&(&String, i32)> = hidac
+        .iter()
+        .filter(|(id, _)| !with_hlh.contains(id))
+        .collect();
+    let k = hidac_non_hlh
+        .iter()
+        .filter(|(id, s)| febrile(id, *s, s + 30))
+        .count();
+    assert_share("febrile HiDAC cycles", k, hidac_non_hlh.len(), 0.45, 0.65);
+    // A good share of febrile days above 39.4 °C (HScore's top band).
+    let temps: Vec<f64> = non_hlh
+        .iter()
+        .flat_map(|id| {
+            courses[*id]
+                .labs
+                .iter()
+                .filter(|(_, a, v)| a == "temperature" && *v >= 38.0)
+                .map(|x| x.2)
+        })
+        .collect();
+    let k = temps.iter().filter(|t| **t > 39.4).count();
+    assert_share("febrile days > 39.4 °C", k, temps.len(), 0.10, 0.35);
+
+    // Ferritin ≥ 500 µg/L at diagnosis in about half (medians 512 [S16] – 1276 [S17]).
+    let at_dx = |id: &String, analyte: &str| {
+        let course = &courses[id];
+        course
+            .labs
+            .iter()
+            .filter(|(d, a, _)| *d == course.diagnosis && a == analyte)
+            .map(|x| x.2)
+            .reduce(f64::max)
+    };
+    let dx_ferritin: Vec<f64> = non_hlh
+        .iter()
+        .filter_map(|id| at_dx(id, "ferritin"))
+        .collect();
+    assert_eq!(
+        dx_ferritin.len(),
+        non_hlh.len(),
+        "ferritin is measured at diagnosis"
+    );
+    let k = dx_ferritin.iter().filter(|v| **v >= 500.0).count();
+    assert_share(
+        "ferritin ≥ 500 at diagnosis",
+        k,
+        dx_ferritin.len(),
+        0.45,
+        0.70,
+    );
+    // Splenomegaly at diagnosis 10–20 % (ASSUMPTION).
+    let k = non_hlh
+        .iter()
+        .filter(|id| {
+            courses[**id]
+                .findings
+                .iter()
+                .any(|(d, f)| *d == courses[**id].diagnosis && f == "splenomegaly")
+        })
+        .count();
+    assert_share("splenomegaly at diagnosis", k, non_hlh.len(), 0.10, 0.20);
+    // Missing labs: TG measured at about half of the diagnostic panels, fibrinogen at all.
+    let k = non_hlh
+        .iter()
+        .filter(|id| at_dx(id, "triglycerides").is_some())
+        .count();
+    assert_share("TG measured at diagnosis", k, non_hlh.len(), 0.40, 0.60);
+
+    // DIC (15–42 % [S37][S38][S39]) with about half reaching fibrinogen ≤ 1.5 g/L; sepsis
+    // rarely lowers fibrinogen (1.9 % [S29]): fibrinogen ≤ 1.5 by day 21 of induction.
+    let k = non_hlh_intensive
+        .iter()
+        .filter(|id| {
+            courses[**id]
+                .labs
+                .iter()
+                .any(|(d, a, v)| a == "fibrinogen" && *v <= 1.5 && *d <= first[*id].2 + 21)
+        })
+        .count();
+    assert_share(
+        "fibrinogen ≤ 1.5 early in induction",
+        k,
+        non_hlh_intensive.len(),
+        0.05,
+        0.21,
+    );
+    let max_of = |id: &String, analyte: &str| {
+        courses[id]
+            .labs
+            .iter()
+            .filter(|(_, a, _)| a == analyte)
+            .map(|x| x.2)
+            .fold(0.0, f64::max)
+    };
+    // TG ≥ 3 mmol/L: in ~14 % of sepsis [S29], so in a minority of courses.
+    let k = non_hlh_intensive
+        .iter()
+        .filter(|id| max_of(id, "triglycerides") >= 3.0)
+        .count();
+    assert_share(
+        "TG ≥ 3 at some point",
+        k,
+        non_hlh_intensive.len(),
+        0.05,
+        0.35,
+    );
+    // Ferritin above 3000 is common over a course (transfusions, sepsis), above 10 000 rare.
+    let k = non_hlh_intensive
+        .iter()
+        .filter(|id| max_of(id, "ferritin") > 10_000.0)
+        .count();
+    assert_share(
+        "ferritin > 10 000 at some point",
+        k,
+        non_hlh_intensive.len(),
+        0.0,
+        0.15,
+    );
+    let k = non_hlh_intensive
+        .iter()
+        .filter(|id| max_of(id, "ferritin") > 3_000.0)
+        .count();
+    assert_share(
+        "ferritin > 3000 at some point",
+        k,
+        non_hlh_intensive.len(),
+        0.20,
+        0.80,
+    );
+
+    // The rules: fever + cytopenias + ferritin give 3 of 8 HLH-2004 items "for free" (§7.3),
+    // and patients without HLH come near and often over the printed thresholds.
+    let maxima: Vec<(u32, u32, bool)> = non_hlh_intensive
+        .iter()
+        .map(|id| {
+            rules(&courses[*id]).iter().fold((0, 0, false), |m, x| {
+                (m.0.max(x.1), m.1.max(x.2), m.2 || x.3)
+            })
+        })
+        .collect();
+    let n = maxima.len();
+    assert_share(
+        "HLH-2004 ≥ 3 of 8 at some point",
+        maxima.iter().filter(|m| m.0 >= 3).count(),
+        n,
+        0.80,
+        1.0,
+    );
+    assert_share(
+        "HLH-2004 ≥ 4 of 8 at some point",
+        maxima.iter().filter(|m| m.0 >= 4).count(),
+        n,
+        0.25,
+        0.80,
+    );
+    assert_share(
+        "HLH-2004 ≥ 5 of 8 at some point",
+        maxima.iter().filter(|m| m.0 >= 5).count(),
+        n,
+        0.03,
+        0.30,
+    );
+    assert_share(
+        "HScore ≥ 169 at some point",
+        maxima.iter().filter(|m| m.1 >= 169).count(),
+        n,
+        0.15,
+        0.60,
+    );
+    assert_share(
+        "OHI at some point",
+        maxima.iter().filter(|m| m.2).count(),
+        n,
+        0.02,
+        0.25,
+    );
+
+    // True HLH in ~10 % of intensive patients (realised slightly below the probability).
+    let intensive = first.values().filter(|f| f.1 == "intensive").count();
+    let k = c.summary.hlh_patients_intensive;
+    assert_share(
+        "true HLH among intensive patients",
+        k,
+        intensive,
+        0.08,
+        0.10,
+    );
+}
+
+#[test]
+fn true_hlh_has_a_gradual_onset_and_a_full_work_up_on_the_onset_day() {
+    let (_dir, c) = cohort(3000, 5);
+    let courses = courses_of(&c);
+    let mut checked = 0;
+    let mut ferritin_rose = 0;
+    for r in &c.truth.rows {
+        let course = &courses[&r[0]];
+        let onset = day(&r[2]);
+        let on = |analyte: &str, d: i32| {
+            course
+                .labs
+                .iter()
+                .filter(|(x, a, _)| *x == d && a == analyte)
+                .map(|x| x.2)
+                .reduce(f64::max)
+        };
+        // The onset day is the work-up: counts, ferritin, TG, fibrinogen, temperature ≥ 38.3.
+        for a in [
+            "hemoglobin",
+            "platelets",
+            "neutrophils",
+            "ferritin",
+            "triglycerides",
+            "fibrinogen",
+            "ast",
+        ] {
+            assert!(
+                on(a, onset).is_some(),
+                "{}: no {a} on the onset day {}",
+                r[0],
+                r[2]
+            );
+        }
+        assert!(
+            on("temperature", onset).unwrap() >= 38.3,
+            "{}: no fever on the onset day",
+            r[0]
+        );
+        // The full picture: ferritin at its onset level, TG ≥ 3 or fibrinogen ≤ 1.5 (× noise).
+        let ferritin = on("ferritin", onset).unwrap();
+        assert!(
+            ferritin >= 2_000.0,
+            "{}: ferritin {ferritin} at onset",
+            r[0]
+        );
+        let (tg, fib) = (
+            on("triglycerides", onset).unwrap(),
+            on("fibrinogen", onset).unwrap(),
+        );
+        assert!(
+            tg >= 2.9 || fib <= 1.6,
+            "{}: TG {tg}, fibrinogen {fib} at onset",
+            r[0]
+        );
+        // A prodrome of ≥ 3 days with daily temperature charting precedes it.
+        for k in 1..=3 {
+            assert!(
+                on("temperature", onset - k).is_some(),
+                "{}: no temperature {k} days before onset",
+                r[0]
+            );
+        }
+        // Ferritin rises into the onset: any value in the 10 days before is lower.
+        let before = course
+            .labs
+            .iter()
+            .filter(|(d, a, _)| a == "ferritin" && *d < onset && *d >= onset - 10)
+            .map(|x| x.2)
+            .fold(0.0, f64::max);
+        ferritin_rose += usize::from(before < ferritin);
+        checked += 1;
+    }
+    assert!(checked > 80, "{checked} episodes");
+    // Noise and an earlier septic rise may occasionally exceed the onset value.
+    assert!(
+        ferritin_rose as f64 >= 0.9 * checked as f64,
+        "ferritin rose into {ferritin_rose} of {checked} onsets"
+    );
+}
+
+#[test]
+fn qualified_values_are_written_as_text_when_enabled() {
+    use polars::prelude::*;
+    let a = tempfile::tempdir().unwrap();
+    let params = SimParams {
+        qualified_values_fraction: 1.0,
+        qualified_ferritin_upper_limit: 2000.0,
+        ..SimParams::default()
+    };
+    let s = run_with(a.path(), 200, 3, 100, params.clone());
+    let m = Csv::read(&a.path().join("measurements.csv"));
+    let (mut gt, mut lt) = (0, 0);
+    for r in &m.rows {
+        let v = &r[3];
+        match (r[2].as_str(), v.as_bytes()[0]) {
+            ("ferritin", b'>') => {
+                assert_eq!(v, ">2000");
+                gt += 1;
+            }
+            ("neutrophils", b'<') => {
+                assert_eq!(v, "<0.1");
+                lt += 1;
+            }
+            (analyte, _) => {
+                let x: f64 = v
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{analyte} value `{v}`"));
+                assert!(
+                    analyte != "ferritin" || x <= 2000.0,
+                    "ferritin {x} above the limit without a qualifier"
+                );
+                assert!(
+                    analyte != "neutrophils" || x >= 0.1,
+                    "neutrophils {x} below the limit without a qualifier"
+                );
+            }
+        }
+    }
+    assert!(
+        gt > 0 && lt > 0,
+        "{gt} ferritin and {lt} neutrophil qualified values"
+    );
+    assert_eq!(s.qualified_values, gt + lt);
+    // Parquet: the value column is text.
+    let b = tempfile::tempdir().unwrap();
+    let mut opts = SimOptions::new(200, 3, b.path(), SimFormat::Parquet);
+    opts.params = params;
+    simulate(&opts).unwrap();
+    let df =
+        ParquetReader::new(std::fs::File::open(b.path().join("measurements.parquet")).unwrap())
+            .finish()
+            .unwrap();
+    assert_eq!(df.column("value").unwrap().dtype(), &DataType::String);
+    assert_eq!(df.height(), m.rows.len());
+    // With qualified_values_fraction = 0 (on by default since the loader reads them): no
+    // qualifier anywhere.
+    assert!(SimParams::default().qualified_values_fraction > 0.0);
+    let d = tempfile::tempdir().unwrap();
+    let exact = SimParams {
+        qualified_values_fraction: 0.0,
+        ..SimParams::default()
+    };
+    assert_eq!(run_with(d.path(), 200, 3, 100, exact).qualified_values, 0);
+    assert!(!std::fs::read_to_string(d.path().join("measurements.csv"))
+        .unwrap()
+        .contains(['<', '>']));
+}

@@ -5,6 +5,8 @@ use hemosurv::stats::cif::{aalen_johansen, cuminc, CumInc};
 use hemosurv::stats::Grouping;
 use serde_json::Value;
 
+mod common;
+
 const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/reference");
 
 /// Relative tolerance for everything computed by cmprsk's Fortran (same operation order).
@@ -34,9 +36,9 @@ fn mgus2() -> Mgus2 {
     Mgus2 { time, event, sex }
 }
 
+/// A fixture, numbers read exactly ([`common::parse_json_exact`]).
 fn load(name: &str) -> Value {
-    let text = std::fs::read_to_string(format!("{FIX}/expected/{name}")).expect(name);
-    serde_json::from_str(&text).expect("json")
+    common::load_json(std::path::Path::new(&format!("{FIX}/expected/{name}")))
 }
 
 fn nums(v: &Value) -> Vec<Option<f64>> {
@@ -503,4 +505,42 @@ fn stratifying_by_the_group_itself_is_singular_and_reported_as_null() {
         cuminc(&d.time, &d.event, &d.sex, Some(&one)).unwrap(),
         plain
     );
+}
+
+/// survfit's Aalen–Johansen ties times closer than sqrt(eps) (its default timefix;
+/// cmprsk::cuminc does not): timefix_aj_near_ties_by_group.json
+/// (tests/fixtures/r/near_ties.R). Times and counts exactly, probabilities and
+/// IJ standard errors at `REL`.
+#[test]
+fn aalen_johansen_merges_near_tied_times_like_survfit() {
+    let exp = load("timefix_aj_near_ties_by_group.json");
+    let text = std::fs::read_to_string(format!("{FIX}/data/near_ties.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (ct, cg, ce) = (col("time"), col("group"), col("etype"));
+    let (mut time, mut group, mut event) = (Vec::new(), Vec::new(), Vec::new());
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        time.push(f[ct].parse::<f64>().unwrap());
+        group.push(f[cg].to_string());
+        event.push(f[ce].parse::<u32>().unwrap());
+    }
+    let aj = aalen_johansen(&time, &event, &Grouping::from_values(&group)).unwrap();
+    assert_eq!(aj.causes, vec![1, 2]);
+    for curve in &aj.curves {
+        let want = &exp["strata"][curve.group.as_str()];
+        let wt: Vec<f64> = nums(&want["time"]).into_iter().map(|x| x.unwrap()).collect();
+        assert_eq!(curve.time, wt, "group {}: times (R merges near-tied times)", curve.group);
+        let wn: Vec<u64> = nums(&want["n_risk"]).into_iter().map(|x| x.unwrap() as u64).collect();
+        assert_eq!(curve.n_risk, wn, "group {}: n_risk", curve.group);
+        for s in 0..3 {
+            let (p, se) = (nums(&want["pstate"][s]), nums(&want["std_err"][s]));
+            for j in 0..wt.len() {
+                let ctx = format!("group {} state {s} t = {}", curve.group, wt[j]);
+                assert_close(curve.pstate[s][j], p[j].unwrap(), REL, &format!("{ctx} pstate"));
+                assert_close(curve.std_err[s][j], se[j].unwrap(), REL, &format!("{ctx} std_err"));
+            }
+        }
+    }
 }

@@ -489,6 +489,24 @@ fn large_input_sorts_correctly() {
     }
 }
 
+/// R's aeqSurv on right-censored times, written out independently of the
+/// library: sorted distinct times, a gap of at most sqrt(eps) (absolute, or
+/// relative to the mean distinct time) joins a time to the run before it, and
+/// every time takes the first (smallest) value of its run.
+fn aeq_reference(time: &[f64]) -> Vec<f64> {
+    let tol = f64::EPSILON.sqrt();
+    let mut y = time.to_vec();
+    y.sort_by(f64::total_cmp);
+    y.dedup();
+    let mean = y.iter().sum::<f64>() / y.len() as f64;
+    let mut first_of_run = vec![y[0]];
+    for w in y.windows(2) {
+        let dy = w[1] - w[0];
+        first_of_run.push(if dy <= tol || dy / mean <= tol { *first_of_run.last().unwrap() } else { w[1] });
+    }
+    time.iter().map(|t| first_of_run[y.partition_point(|v| v < t)]).collect()
+}
+
 #[test]
 fn many_distinct_times_match_a_sort_based_reference() {
     // > 65 536 distinct times: the sorting (not hash-counting) tabulation path.
@@ -503,6 +521,8 @@ fn many_distinct_times_match_a_sort_based_reference() {
     time[9] = 0.0;
     let event: Vec<bool> = (0..n).map(|_| next() < 0.7).collect();
     let fit = kaplan_meier(&time, &event, &Grouping::single(n, "all"), &KmOptions::default()).unwrap();
+    // 80 000 continuous times hold gaps below sqrt(eps) * mean: R's timefix makes them ties.
+    let time = aeq_reference(&time);
     let mut idx: Vec<usize> = (0..n).collect();
     idx.sort_by(|&a, &b| time[a].total_cmp(&time[b]));
     let rows = &fit.curves[0].rows;
@@ -524,5 +544,143 @@ fn many_distinct_times_match_a_sort_based_reference() {
         i = j;
     }
     assert_eq!(k, rows.len());
-    assert_eq!(rows.len(), n - 1);
+    let merged = n - 1 - rows.len();
+    assert!(merged > 0 && merged < 200, "{merged} near-ties merged");
+}
+
+// ---------------------------------------------------------------------------
+// Simon–Makuch: Kaplan–Meier on counting-process (start, stop] data with
+// delayed entry, against survfit(Surv(start, stop, event) ~ transplant, heart)
+// (survfit_cp_heart_*.json, tests/fixtures/r/simon_makuch.R) and on a simulated
+// cohort with late entries, shared entry/event times and S = 0 at the end of a
+// state (survfit_cp_sim_*.json, tests/fixtures/r/cp_sim.R)
+// ---------------------------------------------------------------------------
+
+fn check_cp_fixture(path: &Path) -> usize {
+    use hemosurv::stats::simon_makuch::simon_makuch;
+    let fx = load_json(path);
+    let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
+    assert_eq!(fx["conf_type"], "log", "{file}: hemosurv's Simon–Makuch CI is R's default, log");
+    let cols = read_csv(fx["data_file"].as_str().expect("data_file"));
+    let num = |c: &str| common::num_col(&cols, c);
+    let (start, stop) = (num("start"), num("stop"));
+    let event: Vec<bool> = num("event").iter().map(|&e| e == 1.0).collect();
+    let strata = fx["strata"].as_object().expect("strata");
+    let labels: Vec<String> = strata.keys().cloned().collect();
+    let state: Vec<usize> = match fx["group"].as_str() {
+        None => vec![0; stop.len()],
+        Some(g) => cols[g].iter().map(|v| labels.iter().position(|l| l == v).expect("level")).collect(),
+    };
+    let curves = simon_makuch(&start, &stop, &event, &state, &labels, 0.95).expect("simon_makuch");
+    let mut checked = 0;
+    for (curve, (label, want)) in curves.iter().zip(strata) {
+        let ctx = format!("{file} {label}");
+        assert_eq!(&curve.group, label, "{ctx}");
+        let times = arr(want, "time");
+        assert_eq!(curve.rows.len(), times.len(), "{ctx}: rows");
+        let (n_risk, n_event, n_censor) = (arr(want, "n_risk"), arr(want, "n_event"), arr(want, "n_censor"));
+        let (surv, se, lower, upper) = (arr(want, "surv"), arr(want, "std_err_surv"), arr(want, "lower"), arr(want, "upper"));
+        for (k, row) in curve.rows.iter().enumerate() {
+            let c = format!("{ctx} row {k} (t = {})", row.time);
+            assert_exact(Some(row.time), times[k], &c);
+            assert_exact(Some(row.n_risk as f64), n_risk[k], &format!("{c} n_risk"));
+            assert_exact(Some(row.n_event as f64), n_event[k], &format!("{c} n_event"));
+            assert_exact(Some(row.n_censor as f64), n_censor[k], &format!("{c} n_censor"));
+            assert_opt(Some(row.surv), surv[k], TOL, &format!("{c} surv"));
+            assert_opt(row.std_err, se[k], TOL, &format!("{c} std_err"));
+            assert_opt(row.lower, lower[k], TOL, &format!("{c} lower"));
+            assert_opt(row.upper, upper[k], TOL, &format!("{c} upper"));
+            checked += 8;
+        }
+        assert_eq!(curve.n_intervals as f64, want["records"].as_f64().unwrap(), "{ctx} records");
+        assert_eq!(curve.events as f64, want["events"].as_f64().unwrap(), "{ctx} events");
+        assert_exact(curve.median, opt(&want["median"]), &format!("{ctx} median"));
+        checked += 3;
+    }
+    assert_eq!(curves.len(), strata.len(), "{file}: curves");
+    checked
+}
+
+#[test]
+fn simon_makuch_matches_survfit_on_counting_process_data() {
+    let files = fixtures("survfit_cp_");
+    assert_eq!(files.len(), 3, "{files:?}");
+    for f in &files {
+        let n = check_cp_fixture(f);
+        assert!(n > 300, "{}: only {n} values compared", f.display());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Near-tied times (floating-point noise such as 0.1 + 0.2 vs 0.3): R's timefix
+// merges times closer than sqrt(eps) in survfit (and survdiff, coxph), so they
+// are ties there (timefix_*.json, tests/fixtures/r/near_ties.R).
+// ---------------------------------------------------------------------------
+
+/// One curve row: time, n_risk, n_event, n_censor, surv, SE of surv, lower, upper.
+type Row = (f64, usize, usize, usize, f64, Option<f64>, Option<f64>, Option<f64>);
+
+/// Compare curves with the rows of a timefix fixture's strata (rows at 1e-12, counts exactly).
+fn check_rows(ctx: &str, got: &[Row], want: &Value) {
+    let times = arr(want, "time");
+    assert_eq!(got.len(), times.len(), "{ctx}: rows (R merges near-tied times)");
+    let (n_risk, n_event, n_censor) = (arr(want, "n_risk"), arr(want, "n_event"), arr(want, "n_censor"));
+    let (surv, se, lower, upper) = (arr(want, "surv"), arr(want, "std_err_surv"), arr(want, "lower"), arr(want, "upper"));
+    for (k, r) in got.iter().enumerate() {
+        let c = format!("{ctx} row {k} (t = {:e})", r.0);
+        assert_exact(Some(r.0), times[k], &format!("{c} time"));
+        assert_exact(Some(r.1 as f64), n_risk[k], &format!("{c} n_risk"));
+        assert_exact(Some(r.2 as f64), n_event[k], &format!("{c} n_event"));
+        assert_exact(Some(r.3 as f64), n_censor[k], &format!("{c} n_censor"));
+        assert_opt(Some(r.4), surv[k], TOL, &format!("{c} surv"));
+        assert_opt(r.5, se[k], TOL, &format!("{c} std_err"));
+        assert_opt(r.6, lower[k], TOL, &format!("{c} lower"));
+        assert_opt(r.7, upper[k], TOL, &format!("{c} upper"));
+    }
+}
+
+fn near_ties() -> (Vec<f64>, Vec<f64>, Vec<bool>, Vec<String>) {
+    let cols = read_csv("data/near_ties.csv");
+    let num = |c: &str| common::num_col(&cols, c);
+    let event = num("status").iter().map(|&s| s == 1.0).collect();
+    (num("start"), num("time"), event, cols["group"].clone())
+}
+
+#[test]
+fn km_merges_near_tied_times_like_r() {
+    let fx = load_json(&Path::new(REF).join("expected/timefix_km_near_ties_by_group.json"));
+    let (_, time, event, group) = near_ties();
+    let mut distinct = time.clone();
+    distinct.sort_by(f64::total_cmp);
+    distinct.dedup();
+    assert_eq!(distinct.len() as u64, fx["distinct_times_raw"].as_u64().unwrap(), "the data hold the noise");
+    let fit = kaplan_meier(&time, &event, &Grouping::from_values(&group), &KmOptions::default()).unwrap();
+    for (curve, (label, want)) in fit.curves.iter().zip(fx["strata"].as_object().unwrap()) {
+        assert_eq!(&curve.group, label);
+        let rows: Vec<_> = curve
+            .rows
+            .iter()
+            .map(|r| (r.time, r.n_risk, r.n_event, r.n_censor, r.surv, r.std_err_surv, r.lower, r.upper))
+            .collect();
+        check_rows(&format!("km group {label}"), &rows, want);
+    }
+}
+
+#[test]
+fn simon_makuch_merges_near_tied_times_like_r() {
+    use hemosurv::stats::simon_makuch::simon_makuch;
+    let fx = load_json(&Path::new(REF).join("expected/timefix_cp_near_ties_by_group.json"));
+    let (start, stop, event, group) = near_ties();
+    let labels = vec!["a".to_string(), "b".to_string()];
+    let state: Vec<usize> = group.iter().map(|g| labels.iter().position(|l| l == g).unwrap()).collect();
+    let curves = simon_makuch(&start, &stop, &event, &state, &labels, 0.95).unwrap();
+    for (curve, (label, want)) in curves.iter().zip(fx["strata"].as_object().unwrap()) {
+        assert_eq!(&curve.group, label);
+        let rows: Vec<_> = curve
+            .rows
+            .iter()
+            .map(|r| (r.time, r.n_risk, r.n_event, r.n_censor, r.surv, r.std_err, r.lower, r.upper))
+            .collect();
+        check_rows(&format!("simon-makuch state {label}"), &rows, want);
+    }
 }

@@ -108,7 +108,7 @@ fn dataset_of(dir: &Path, patients: &[&str], treatments: &[&str], responses: &[&
 #[test]
 fn prevalent_hlh_and_onset_on_the_day_of_death() {
     let dir = tempfile::tempdir().unwrap();
-    let (c, d) = dataset_of(
+    let (_c, d) = dataset_of(
         dir.path(),
         &[
             "PREV,2020-01-01,2020-12-31,,F,60",
@@ -297,4 +297,136 @@ fn cox_terms_with_commas_are_quoted() {
     let text = std::fs::read_to_string(coef).unwrap();
     let line = text.lines().nth(1).unwrap();
     assert!(line.starts_with('"') && line.contains("z,w\""), "{text}");
+}
+
+/// Fields of one CSV record (RFC 4180 quoting; no line breaks inside fields here).
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    out.push(field);
+    out
+}
+
+/// Issue 11, item 1: the report opens with key results, and every number there equals the
+/// cell of the table it links to (and is shown as that value rounded).
+#[test]
+fn key_results_numbers_equal_their_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = sample_subset(dir.path());
+    let out = dir.path().join("o");
+    let o = hemosurv().args(["run", cohort.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let key_at = html.find("<ul class=\"key-results\">").expect("key results list");
+    assert!(key_at < html.find("id=\"tab-1\"").unwrap_or(usize::MAX) && html[..key_at].contains("Key results"), "key results come first");
+    let section = &html[key_at..key_at + html[key_at..].find("</ul>").unwrap()];
+    let attr = |tag: &str, name: &str| -> String {
+        let start = tag.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        let end = start + tag[start..].find('"').unwrap();
+        tag[start..end].replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"")
+    };
+    let mut checked = 0;
+    for piece in section.split("<a class=\"key\"").skip(1) {
+        let tag = &piece[..piece.find('>').unwrap()];
+        let shown = &piece[piece.find('>').unwrap() + 1..piece.find("</a>").unwrap()];
+        let (table, key, column, value) = (attr(tag, "data-table"), attr(tag, "data-key"), attr(tag, "data-column"), attr(tag, "data-value"));
+        assert!(html.contains(&format!("id=\"table-{table}\"")), "link target of {table}");
+        let text = std::fs::read_to_string(out.join(format!("tables/{table}.csv"))).unwrap();
+        let mut lines = text.lines();
+        let header = csv_fields(lines.next().unwrap());
+        let col = |c: &str| header.iter().position(|h| h == c).unwrap_or_else(|| panic!("{table}: no column {c}"));
+        let wanted: Vec<(usize, String)> = key
+            .split(';')
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap();
+                (col(k), v.to_string())
+            })
+            .collect();
+        let rows: Vec<Vec<String>> = lines.map(csv_fields).filter(|r| wanted.iter().all(|(k, v)| &r[*k] == v)).collect();
+        assert_eq!(rows.len(), 1, "{table} [{key}]: one row");
+        let cell: f64 = rows[0][col(&column)].parse().unwrap();
+        let value: f64 = value.parse().unwrap();
+        assert_eq!(cell, value, "{table} [{key}] {column}");
+        // The text shows the value rounded: the digits in it are within half a unit of the last digit shown.
+        let digits: String = shown.chars().filter(|c| c.is_ascii_digit() || *c == '.').collect();
+        let scale = if shown.ends_with('%') { 100.0 } else { 1.0 };
+        if let Ok(x) = digits.parse::<f64>() {
+            if !shown.contains('<') {
+                let decimals = digits.split('.').nth(1).map_or(0, str::len) as i32;
+                assert!((x - value * scale).abs() <= 0.5 * 10f64.powi(-decimals) + 1e-12, "{shown} vs {value}");
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} linked numbers");
+}
+
+/// Issue 9, item 5: with an `adjudications` table the run reports each definition's PPV against
+/// the adjudicated cases and the reviewers' kappa, and `primary = "adjudicated"` uses confirmed
+/// cases as the exposure; without the table that primary is refused.
+#[test]
+fn adjudicated_cases_are_reported_and_can_be_the_exposure() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = sample_subset(dir.path());
+    let study = dir.path().join("study.toml");
+    std::fs::write(&study, "[detection]\nprimary = \"adjudicated\"\n[figures]\nenabled = false\n").unwrap();
+    let run = |out: &str| {
+        hemosurv()
+            .args(["run", cohort.to_str().unwrap(), "--study", study.to_str().unwrap(), "--out", dir.path().join(out).to_str().unwrap(), "--quiet"])
+            .output()
+            .unwrap()
+    };
+    let o = run("o_without");
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("adjudications"));
+
+    // Two reviewers: A confirms every truth episode, B agrees except on every third one.
+    let truth = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data-samples/aml-registry/truth.csv")).unwrap();
+    let patients = std::fs::read_to_string(cohort.join("patients.csv")).unwrap();
+    let ids: std::collections::HashSet<&str> = patients.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    let mut adj = String::from("patient_id,onset_date,decision,reviewer\n");
+    let mut n = 0;
+    for l in truth.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        if !ids.contains(f[0]) {
+            continue;
+        }
+        adj.push_str(&format!("{},{},confirmed,A\n", f[0], f[2]));
+        let b = if n % 3 == 2 { "uncertain" } else { "confirmed" };
+        adj.push_str(&format!("{},{},{b},B\n", f[0], f[2]));
+        n += 1;
+    }
+    assert!(n >= 5, "{n} truth episodes in the subset");
+    std::fs::write(cohort.join("adjudications.csv"), adj).unwrap();
+    let o = run("o_with");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = dir.path().join("o_with/tables");
+    let ppv = std::fs::read_to_string(out.join("hlh_ppv_adjudicated.csv")).unwrap();
+    for set in ["hlh_aml", "hlh2004", "hscore", "ohi"] {
+        assert!(ppv.lines().any(|l| l.starts_with(&format!("{set},7,"))), "PPV row of {set}: {ppv}");
+    }
+    let kappa = std::fs::read_to_string(out.join("reviewer_agreement.csv")).unwrap();
+    assert!(kappa.lines().nth(1).is_some_and(|l| l.starts_with("A,B,")), "{kappa}");
+    let cox = std::fs::read_to_string(out.join("cox_hlh.csv")).unwrap();
+    assert!(cox.lines().any(|l| l.starts_with("adjudicated,time_dependent_adjusted,hlh,")), "adjudicated exposure analysed");
+    let course = std::fs::read_to_string(out.join("hlh_episode_course.csv")).unwrap();
+    assert!(course.lines().skip(1).all(|l| l.starts_with("adjudicated,")), "primary = adjudicated");
+    // Confirmed cases only: uncertain consensus (A confirmed, B uncertain) is not HLH.
+    let crude = std::fs::read_to_string(out.join("hlh_incidence_crude.csv")).unwrap();
+    let row: Vec<&str> = crude.lines().find(|l| l.starts_with("adjudicated,overall,all,")).unwrap().split(',').collect();
+    let confirmed_patients = (0..n).filter(|k| k % 3 != 2).count();
+    assert!(row[4].parse::<usize>().unwrap() <= confirmed_patients, "{row:?}");
 }

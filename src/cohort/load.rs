@@ -13,7 +13,7 @@ use super::measure::load_measurements;
 use super::model::Cohort;
 use super::report::ValidationReport;
 use super::source::{self, Format, TableFile};
-use super::validate::{load_findings, load_patients, load_responses, load_treatments, PatientIndex};
+use super::validate::{load_adjudications, load_findings, load_patients, load_responses, load_treatments, PatientIndex};
 
 /// How to treat rows with errors.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -97,11 +97,13 @@ fn run(dir: &Path, build: bool, quarantine: bool) -> Run {
                 });
                 let findings = get("findings").map(|tf| load_findings(tf, &index, &mut report));
                 let measurements = get("measurements").map(|tf| load_measurements(tf, &index, &mut report));
+                let adjudications = get("adjudications").map(|tf| load_adjudications(tf, &index, &mut report));
                 for present in [
                     treatments.as_ref().map(Option::is_some),
                     responses.as_ref().map(Option::is_some),
                     findings.as_ref().map(Option::is_some),
                     measurements.as_ref().map(Option::is_some),
+                    adjudications.as_ref().map(Option::is_some),
                 ]
                 .into_iter()
                 .flatten()
@@ -125,6 +127,7 @@ fn run(dir: &Path, build: bool, quarantine: bool) -> Run {
                     );
                     c.tables_present =
                         files.iter().filter(|f| f.table != "patients").map(|f| f.table.to_string()).collect();
+                    c.set_adjudications(adjudications.flatten().unwrap_or_default());
                     cohort = Some(c);
                 }
             }
@@ -164,6 +167,7 @@ fn check_structure(tf: &TableFile, report: &mut ValidationReport) {
         "findings" => &["patient_id", "date", "finding", "present"],
         "treatments" => &["patient_id", "line", "regimen", "intensity", "start_date"],
         "responses" => &["patient_id", "line", "date", "response"],
+        "adjudications" => &super::validate::ADJUDICATION_COLUMNS,
         _ => &[],
     };
     if let Some(actual) = super::validate::table_columns(tf, report) {

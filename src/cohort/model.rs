@@ -502,6 +502,58 @@ pub struct ResponseAssessment {
     pub row: u32,
 }
 
+/// Decision of a chart review (the `decision` column of `adjudications`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Decision {
+    /// The reviewer confirmed HLH.
+    Confirmed,
+    /// The reviewer rejected HLH.
+    Rejected,
+    /// The reviewer could not decide.
+    Uncertain,
+}
+
+impl Decision {
+    /// Every decision, in a fixed order.
+    pub const ALL: [Decision; 3] = [Decision::Confirmed, Decision::Rejected, Decision::Uncertain];
+
+    /// The name used in the `decision` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            Decision::Confirmed => "confirmed",
+            Decision::Rejected => "rejected",
+            Decision::Uncertain => "uncertain",
+        }
+    }
+
+    /// Parse a decision (case-insensitive, surrounding spaces ignored).
+    pub fn parse(s: &str) -> Option<Decision> {
+        let s = s.trim();
+        Decision::ALL.into_iter().find(|d| d.name().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One row of `adjudications`: a reviewer's decision on a candidate HLH episode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adjudication {
+    /// Patient index.
+    pub patient: PatientIdx,
+    /// Onset date of the reviewed episode (as on the review sheet).
+    pub onset: Day,
+    /// The reviewer's decision.
+    pub decision: Decision,
+    /// Reviewer (name or code, as written).
+    pub reviewer: String,
+    /// 1-based data row number in the source table.
+    pub row: u32,
+}
+
 /// A validated, unit-normalised cohort.
 ///
 /// Invariants (established by the loader, relied on by detection):
@@ -524,10 +576,14 @@ pub struct Cohort {
     pub unit_spellings: Vec<String>,
     /// Which optional tables were present in the cohort folder.
     pub tables_present: Vec<String>,
+    /// Chart-review decisions sorted by (patient, onset, reviewer, row); empty without an
+    /// `adjudications` table. Set with [`Cohort::set_adjudications`].
+    pub adjudications: Vec<Adjudication>,
     measurement_offsets: Vec<usize>,
     finding_offsets: Vec<usize>,
     treatment_offsets: Vec<usize>,
     response_offsets: Vec<usize>,
+    adjudication_offsets: Vec<usize>,
 }
 
 fn offsets_by_patient(n_patients: usize, keys: impl Iterator<Item = PatientIdx>) -> Vec<usize> {
@@ -577,10 +633,30 @@ impl Cohort {
             responses,
             unit_spellings,
             tables_present: Vec::new(),
+            adjudications: Vec::new(),
             measurement_offsets,
             finding_offsets,
             treatment_offsets,
             response_offsets,
+            adjudication_offsets: vec![0; n + 1],
+        }
+    }
+
+    /// Store the chart-review decisions: sorts them by (patient, onset, reviewer, row) and
+    /// indexes them per patient. Patient indices must be `< patients.len()`.
+    pub fn set_adjudications(&mut self, mut adjudications: Vec<Adjudication>) {
+        adjudications.sort_by(|a, b| (a.patient, a.onset, &a.reviewer, a.row).cmp(&(b.patient, b.onset, &b.reviewer, b.row)));
+        self.adjudication_offsets = offsets_by_patient(self.patients.len(), adjudications.iter().map(|a| a.patient));
+        self.adjudications = adjudications;
+    }
+
+    /// Chart-review decisions of patient `p`, sorted by onset then reviewer (empty without an
+    /// `adjudications` table).
+    pub fn adjudications_of(&self, p: PatientIdx) -> &[Adjudication] {
+        let p = p as usize;
+        match (self.adjudication_offsets.get(p), self.adjudication_offsets.get(p + 1)) {
+            (Some(&a), Some(&b)) => &self.adjudications[a..b],
+            _ => &[],
         }
     }
 

@@ -83,6 +83,8 @@ pub enum IssueKind {
     ResponseWithoutTreatment,
     /// The same treatment line twice for a patient (warning).
     DuplicateTreatmentLine,
+    /// The same reviewer twice for the same patient and episode onset in `adjudications`.
+    DuplicateAdjudication,
 }
 
 impl IssueKind {
@@ -110,6 +112,7 @@ impl IssueKind {
             IssueKind::EndBeforeStart => "end_before_start",
             IssueKind::ResponseWithoutTreatment => "response_without_treatment",
             IssueKind::DuplicateTreatmentLine => "duplicate_treatment_line",
+            IssueKind::DuplicateAdjudication => "duplicate_adjudication",
         }
     }
 }

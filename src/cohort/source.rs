@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::report::{Issue, IssueKind, Severity, ValidationReport};
 
 /// The tables of the data contract, in loading order (`patients` first).
-pub const TABLES: [&str; 5] = ["patients", "treatments", "responses", "findings", "measurements"];
+pub const TABLES: [&str; 6] = ["patients", "treatments", "responses", "findings", "measurements", "adjudications"];
 
 /// File format of a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

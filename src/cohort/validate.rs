@@ -14,8 +14,8 @@ use polars::prelude::*;
 use super::cells::{Cell, ColView, Prepared, Target};
 use super::limits::AGE_RANGE;
 use super::model::{
-    day_to_iso, Covariate, Day, Finding, FindingKind, Intensity, Patient, PatientIdx, Response, ResponseAssessment,
-    TreatmentLine,
+    day_to_iso, Adjudication, Covariate, Day, Decision, Finding, FindingKind, Intensity, Patient, PatientIdx, Response,
+    ResponseAssessment, TreatmentLine,
 };
 use super::report::{Issue, IssueKind, Reject, Severity, ValidationReport};
 use super::source::{self, TableFile};
@@ -865,4 +865,89 @@ pub(crate) fn load_findings(
     }
     report.table_mut(table).loaded = out.len() as u64;
     Some(out)
+}
+
+/// Required columns of `adjudications`, in order.
+pub(crate) const ADJUDICATION_COLUMNS: [&str; 4] = ["patient_id", "onset_date", "decision", "reviewer"];
+
+/// Load and validate `adjudications` (chart-review decisions).
+///
+/// Errors (the row is rejected): missing or unknown `patient_id`, bad or missing `onset_date`,
+/// a `decision` other than confirmed / rejected / uncertain, an empty `reviewer`, and the same
+/// reviewer twice for the same patient and onset date (the later rows). Warning: an onset after
+/// the patient's death or last contact. Extra columns (e.g. a filled-in review sheet) are ignored.
+pub(crate) fn load_adjudications(
+    tf: &TableFile,
+    index: &PatientIndex<'_>,
+    report: &mut ValidationReport,
+) -> Option<Vec<Adjudication>> {
+    let table = "adjudications";
+    let opened = open_small(
+        tf,
+        &ADJUDICATION_COLUMNS,
+        &[],
+        &[Target::Text, Target::Date, Target::Text, Target::Text],
+        report,
+    )?;
+    let (n, (v, raw_views)) = (opened.rows, opened.views());
+    let expect_decision = one_of(Decision::ALL.iter().map(|x| x.name()));
+    let mut out = Vec::with_capacity(n);
+    let mut seen: HashMap<(PatientIdx, Day, String), u64> = HashMap::new();
+    let mut check = RowCheck::new(table);
+    for i in 0..n {
+        let row = i as u64 + 1;
+        check.start(row);
+        let who = index.lookup(v[0].text(i), &mut check);
+        let onset = req_day(&v[1], i, "onset_date", &mut check);
+        let decision = req_category(&v[2], i, "decision", &expect_decision, Decision::parse, &mut check);
+        let reviewer = v[3].text(i).map(str::to_string);
+        if reviewer.is_none() {
+            check.missing("reviewer", "a non-empty reviewer name or code");
+        }
+        if let (Who::Kept(p), Some(onset), Some(r)) = (&who, onset, &reviewer) {
+            let key = (*p, onset, r.clone());
+            match seen.get(&key) {
+                Some(first) => check.error(
+                    IssueKind::DuplicateAdjudication,
+                    "reviewer",
+                    Some("one decision per reviewer, patient and onset_date".to_string()),
+                    Some(r.clone()),
+                    format!(
+                        "reviewer '{r}' already rated this patient's episode with onset {} on row {first}",
+                        day_to_iso(onset)
+                    ),
+                ),
+                None => {
+                    seen.insert(key, row);
+                }
+            }
+        }
+        let ok = check.finish(report, || raw_fields(&raw_views, i));
+        if let (true, Who::Kept(p), Some(onset), Some(decision), Some(reviewer)) = (ok, who, onset, decision, reviewer) {
+            adjudication_follow_up_warning(report, index, p, onset, row);
+            out.push(Adjudication { patient: p, onset, decision, reviewer, row: row as u32 });
+        }
+    }
+    report.table_mut(table).loaded = out.len() as u64;
+    Some(out)
+}
+
+/// Warn if an adjudicated onset is after the patient's death or (alive) last contact.
+fn adjudication_follow_up_warning(report: &mut ValidationReport, index: &PatientIndex<'_>, p: PatientIdx, day: Day, row: u64) {
+    let (last, death) = index.follow[p as usize];
+    let (kind, limit, what) = match death {
+        Some(d) if day > d => (IssueKind::AfterDeath, d, "death_date"),
+        None if day > last => (IssueKind::AfterLastContact, last, "last_contact_date"),
+        _ => return,
+    };
+    warn(
+        report,
+        kind,
+        "adjudications",
+        row,
+        "onset_date",
+        Some(format!("a date on or before {what} {}", day_to_iso(limit))),
+        Some(day_to_iso(day)),
+        format!("adjudicated onset {} is after the patient's {what} {}", day_to_iso(day), day_to_iso(limit)),
+    );
 }

@@ -101,7 +101,7 @@ pub fn criteria_show(name: &str) -> Result<String, CohortCommandError> {
 
 /// `hemosurv detect`: writes `episodes_<set>` and `evidence_<set>` (CSV + Parquet)
 /// into `out` (atomically) and returns the one-screen summary. With a truth table
-/// (`truth`, else `COHORT/truth.csv` if present) it also writes `hlh_validation.csv`
+/// (`truth`, else `COHORT/truth.csv` or `COHORT/truth.parquet` if present) it also writes `hlh_validation.csv`
 /// (one row per definition, see [`crate::hlh::validation`]).
 pub fn detect_cmd(
     dir: &Path,
@@ -113,8 +113,8 @@ pub fn detect_cmd(
 ) -> Result<String, CohortCommandError> {
     let sets: Vec<CriteriaSet> = criteria.iter().map(|c| resolve_criteria(c)).collect::<Result<_, _>>()?;
     let loaded = load_cohort(dir, &LoadOptions { quarantine })?;
-    let default_truth = dir.join("truth.csv");
-    let truth_path = truth.map(Path::to_path_buf).or_else(|| default_truth.is_file().then_some(default_truth));
+    let default_truth = ["truth.csv", "truth.parquet"].iter().map(|f| dir.join(f)).find(|p| p.is_file());
+    let truth_path = truth.map(Path::to_path_buf).or(default_truth);
     let truth = match &truth_path {
         Some(p) => Some(Truth::load(p, &loaded.cohort)?),
         None => None,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use thiserror::Error;
 
+use crate::io::table::StatusCoding;
 use crate::io::{Table, TableError};
 use crate::stats::cif::cuminc;
 use crate::stats::cox::{coxph, CoxOptions, Ties};
@@ -71,20 +72,93 @@ fn grouping(table: &Table, col: Option<&str>) -> Result<Grouping, EstimatorError
     })
 }
 
-/// Time, 0/1 status and grouping columns of a table, the grouping (a pass over
-/// text) read on one core while the numbers are read on another.
+/// Time, event and grouping read from a table, and the note on the status coding.
+struct SurvivalColumns {
+    time: Vec<f64>,
+    event: Vec<bool>,
+    groups: Grouping,
+    /// Set when the status column used R's 1/2 coding.
+    note: Option<String>,
+}
+
+/// Time, status (0/1, or R's 1/2: see [`Table::status`]) and grouping columns
+/// of a table, the grouping (a pass over text) read on one core while the
+/// numbers are read on another. A note on the status coding, if any, is printed
+/// on stderr and returned for the outputs.
 fn survival_columns(
     t: &Table,
     time: &str,
     event: &str,
     group: Option<&str>,
-) -> Result<(Vec<f64>, Vec<bool>, Grouping), EstimatorError> {
+) -> Result<SurvivalColumns, EstimatorError> {
     let (numbers, g) = rayon::join(
         || -> Result<_, TableError> { Ok((t.numeric_required(time)?, t.status(event)?)) },
         || grouping(t, group),
     );
-    let (time, event) = numbers?;
-    Ok((time, event, g?))
+    let (time, (status, coding)) = numbers?;
+    Ok(SurvivalColumns { time, event: status, groups: g?, note: status_note(t, event, coding) })
+}
+
+/// The note on a status column's coding (R's 1/2), printed on stderr as the
+/// command reads the file; `None` for plain 0/1.
+fn status_note(t: &Table, column: &str, coding: StatusCoding) -> Option<String> {
+    let note = coding.note(column)?;
+    eprintln!("note: {}: {note}", t.path().display());
+    Some(note)
+}
+
+/// `csv` with a last column `note` holding `note` in every data row (quoted per
+/// RFC 4180). Records are split on line breaks outside quotes, so quoted labels
+/// with line breaks stay intact.
+fn append_note_column(csv: &str, note: &str) -> String {
+    let quoted = format!("\"{}\"", note.replace('"', "\"\""));
+    let mut out = String::with_capacity(csv.len() + 64);
+    let mut in_quotes = false;
+    let mut header = true;
+    for ch in csv.chars() {
+        match ch {
+            '"' => in_quotes = !in_quotes,
+            '\n' if !in_quotes => {
+                if out.ends_with('\r') {
+                    out.pop();
+                }
+                out.push(',');
+                out.push_str(if header { "note" } else { &quoted });
+                out.push('\n');
+                header = false;
+                continue;
+            }
+            _ => {}
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Writes `write`'s CSV to `path`, with a `note` column when there is a note.
+fn write_csv_with_note(
+    path: PathBuf,
+    note: Option<&str>,
+    write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+) -> Result<PathBuf, EstimatorError> {
+    let mut buf = Vec::new();
+    write(&mut buf).map_err(|e| EstimatorError::Write { path: path.clone(), source: e })?;
+    let (mut w, path) = create(path)?;
+    let bytes = match note {
+        None => buf,
+        Some(note) => append_note_column(&String::from_utf8_lossy(&buf), note).into_bytes(),
+    };
+    w.write_all(&bytes).map_err(|e| EstimatorError::Write { path: path.clone(), source: e })?;
+    finish(w, &path)?;
+    Ok(path)
+}
+
+/// `value` with `"notes": [note]` added when there is a note.
+fn with_note(mut value: serde_json::Value, note: Option<&str>) -> serde_json::Value {
+    if let (Some(note), Some(obj)) = (note, value.as_object_mut()) {
+        obj.insert("notes".into(), serde_json::json!([note]));
+    }
+    value
 }
 
 fn write_json(path: PathBuf, value: &serde_json::Value) -> Result<PathBuf, EstimatorError> {
@@ -102,7 +176,7 @@ pub struct KmArgs {
     pub file: PathBuf,
     /// Time column.
     pub time: String,
-    /// Event column (0/1).
+    /// Event column (0/1, or R's 1/2 when it holds only 1 and 2).
     pub event: String,
     /// Group column.
     pub group: Option<String>,
@@ -126,7 +200,7 @@ pub fn km(a: &KmArgs) -> Result<Vec<PathBuf>, EstimatorError> {
         return Err(EstimatorError::Argument("--logrank needs --group".to_string()));
     }
     let t = Table::read(&a.file)?;
-    let (time, event, g) = survival_columns(&t, &a.time, &a.event, a.group.as_deref())?;
+    let SurvivalColumns { time, event, groups: g, note } = survival_columns(&t, &a.time, &a.event, a.group.as_deref())?;
     let opts = KmOptions { conf_type: a.conf_type, conf_level: a.conf_level, rmst_tau: a.rmst_tau };
     let (fit, test) = rayon::join(
         || kaplan_meier(&time, &event, &g, &opts),
@@ -137,12 +211,10 @@ pub fn km(a: &KmArgs) -> Result<Vec<PathBuf>, EstimatorError> {
     let (mut w, p1) = create(with_suffix(&a.out, ".km.csv"))?;
     fit.write_table_csv(&mut w).map_err(|e| EstimatorError::Write { path: p1.clone(), source: e })?;
     finish(w, &p1)?;
-    let (mut w, p2) = create(with_suffix(&a.out, ".summary.csv"))?;
-    fit.write_summary_csv(&mut w).map_err(|e| EstimatorError::Write { path: p2.clone(), source: e })?;
-    finish(w, &p2)?;
+    let p2 = write_csv_with_note(with_suffix(&a.out, ".summary.csv"), note.as_deref(), |w| fit.write_summary_csv(w))?;
     let mut written = vec![p1, p2];
     if let Some(test) = test {
-        written.push(write_json(with_suffix(&a.out, ".logrank.json"), &test.to_json())?);
+        written.push(write_json(with_suffix(&a.out, ".logrank.json"), &with_note(test.to_json(), note.as_deref()))?);
     }
     Ok(written)
 }
@@ -169,13 +241,13 @@ pub struct LogRankArgs {
 /// G-rho test → `PREFIX.logrank.json`.
 pub fn logrank(a: &LogRankArgs) -> Result<Vec<PathBuf>, EstimatorError> {
     let t = Table::read(&a.file)?;
-    let (time, event, g) = survival_columns(&t, &a.time, &a.event, Some(&a.group))?;
+    let SurvivalColumns { time, event, groups: g, note } = survival_columns(&t, &a.time, &a.event, Some(&a.group))?;
     let strata = match &a.strata {
         Some(s) => Some(grouping(&t, Some(s))?),
         None => None,
     };
     let test = survdiff(&time, &event, &g, strata.as_ref(), a.rho).map_err(stats_err(&a.file))?;
-    Ok(vec![write_json(with_suffix(&a.out, ".logrank.json"), &test.to_json())?])
+    Ok(vec![write_json(with_suffix(&a.out, ".logrank.json"), &with_note(test.to_json(), note.as_deref()))?])
 }
 
 /// Arguments of `hemosurv cox`.
@@ -222,10 +294,11 @@ pub fn cox(a: &CoxArgs) -> Result<Vec<PathBuf>, EstimatorError> {
                 Some(s) => Some(t.numeric(s)?),
                 None => None,
             };
-            Ok((t.numeric(&a.time)?, t.numeric(&a.event)?, start))
+            Ok((t.numeric(&a.time)?, t.status_optional(&a.event)?, start))
         },
     );
-    let (columns, (stop_all, event_all, start_all)) = (columns?, survival?);
+    let (columns, (stop_all, (event_all, coding), start_all)) = (columns?, survival?);
+    let note = status_note(&t, &a.event, coding);
     let design = build_design(&columns, None).map_err(stats_err(&a.file))?;
     // `keep`: input rows used; `design_rows`: their rows in the design matrix.
     let mut keep = Vec::with_capacity(design.kept_rows.len());
@@ -241,22 +314,7 @@ pub fn cox(a: &CoxArgs) -> Result<Vec<PathBuf>, EstimatorError> {
     // time or status is missing).
     let x = if keep.len() == design.kept_rows.len() { design.x } else { design.x.select(ndarray::Axis(0), &design_rows) };
     let stop: Vec<f64> = keep.iter().map(|&i| stop_all[i].unwrap_or(f64::NAN)).collect();
-    let mut event = Vec::with_capacity(keep.len());
-    for &i in &keep {
-        match event_all[i] {
-            Some(v) if v == 0.0 => event.push(false),
-            Some(v) if v == 1.0 => event.push(true),
-            other => {
-                return Err(EstimatorError::Table(TableError::BadValue {
-                    path: a.file.clone(),
-                    row: i + 1,
-                    column: a.event.clone(),
-                    expected: "event status 0 or 1".into(),
-                    found: format!("{other:?}"),
-                }))
-            }
-        }
-    }
+    let event: Vec<bool> = keep.iter().map(|&i| event_all[i].unwrap_or(false)).collect();
     let start: Option<Vec<f64>> = start_all.map(|s| keep.iter().map(|&i| s[i].unwrap_or(f64::NAN)).collect());
     let strata = match &a.strata {
         Some(s) => {
@@ -277,10 +335,8 @@ pub fn cox(a: &CoxArgs) -> Result<Vec<PathBuf>, EstimatorError> {
     let opts = CoxOptions { ties: a.ties, conf_level: a.conf_level, ..CoxOptions::default() };
     let model = coxph(start.as_deref(), &stop, &event, &x, &design.terms, strata.as_deref(), cluster.as_deref(), &opts)
         .map_err(stats_err(&a.file))?;
-    let (mut w, p1) = create(with_suffix(&a.out, ".cox.csv"))?;
-    model.write_coef_csv(&mut w).map_err(|e| EstimatorError::Write { path: p1.clone(), source: e })?;
-    finish(w, &p1)?;
-    let mut json = model.to_json();
+    let p1 = write_csv_with_note(with_suffix(&a.out, ".cox.csv"), note.as_deref(), |w| model.write_coef_csv(w))?;
+    let mut json = with_note(model.to_json(), note.as_deref());
     if let Some(obj) = json.as_object_mut() {
         obj.insert("rows_dropped_missing".into(), serde_json::json!(dropped));
     }

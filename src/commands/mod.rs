@@ -4,3 +4,4 @@
 
 pub mod cohort_cmds;
 pub mod estimators;
+pub mod review;

@@ -1,8 +1,10 @@
 //! Declarative criteria sets: the Rust model, its TOML form and the built-in sets.
 //!
-//! A criteria set is data, not code: `hlh2004`, `hscore` and `ohi` are TOML files
-//! embedded in the binary (`src/hlh/builtin/*.toml`), and a user's own file in the same
-//! form loads without touching Rust ([`CriteriaSet::from_file`]).
+//! A criteria set is data, not code: `hlh2004`, `hscore` and `ohi` (published, applied as
+//! printed: [`BUILTIN_NAMES`]) and `hlh_aml` (designed here for HLH under intensive AML
+//! therapy: [`DESIGNED_BUILTIN_NAMES`]) are TOML files embedded in the binary
+//! (`src/hlh/builtin/*.toml`), and a user's own file in the same form loads without touching
+//! Rust ([`CriteriaSet::from_file`]).
 //!
 //! # Model
 //! A set is a list of [`Criterion`] plus a [`Rule`]:
@@ -27,6 +29,46 @@
 //! immunosuppression (long-term immunosuppressive therapy documented within the last year).
 //! Within the window the *worst* value is used (highest for `>=`/`>` tests, lowest for
 //! `<=`/`<` tests, as declared by `worst` for points bands; ties → the most recent).
+//!
+//! # Engine primitives: judging a value against the patient's own course
+//! Usable in any set, on a `lab`/`finding` criterion or on a `count_of` sub-condition (at most
+//! one per test; see [`Temporal`]). Each is evaluated *per measurement* before the window: a
+//! measurement that qualifies counts on days `d..=d + window_days` like any value, so the
+//! change-day sweep is unchanged (qualifying measurements are one more channel).
+//! - **Relative to baseline / rise within a window** (labs):
+//!   `relative = { baseline = "min" | "median" | "max", lookback_days = N, comparator = ">=", factor = k }`.
+//!   The measurement on day `d` must meet the test's own `comparator`/`threshold` **and**
+//!   `value (comparator) k × baseline`, baseline = the statistic of the patient's values of the
+//!   analyte on days `d - N ..= d - 1`. "Ferritin ≥ 3,000 and ≥ 3× within 14 days" is
+//!   `threshold = 3000, relative = { baseline = "min", lookback_days = 14, comparator = ">=", factor = 3 }`;
+//!   "fibrinogen fallen by ≥ 40 % from baseline" is `baseline = "median", comparator = "<=", factor = 0.6`.
+//!   No earlier value in the look-back → not evaluable (if the absolute test holds) or not met
+//!   (if it does not).
+//! - **Persistence** (labs): `persistent = { days = n, within_days = W }`: the test is met on at
+//!   least `n` distinct calendar days within `d - W + 1 ..= d`. Every measurement of the analyte
+//!   makes it evaluable.
+//! - **New since diagnosis** (findings and labs): `new_since_diagnosis_days = D`: records up to
+//!   diagnosis + `D` days are ignored, and a patient in whom the finding was present (or the
+//!   test met) then is not evaluable for the whole follow-up (splenomegaly of the leukaemia,
+//!   DIC at diagnosis).
+//! - **Phase-aware cytopenia** (`[adaptations]`, criteria marked `aplasia_sensitive`):
+//!   `cytopenia_mode = "ignore_during_aplasia"` makes them not evaluable on days
+//!   `start..=start + aplasia_days` of every line whose intensity is in `aplasia_intensities`
+//!   (counts failing to recover by then count); `recovery = { analyte, comparator, threshold,
+//!   from_day }` ends a line's aplasia the day before the first value meeting the recovery test
+//!   on day `start + from_day` or later (a fall after a documented recovery counts);
+//!   `ignore_before_first_line = true` also covers the days before the first line (cytopenia
+//!   of the untreated leukaemia); `ignore_values_from_aplasia = true` keeps values recorded in
+//!   those periods out of the windows afterwards.
+//! - **Not-evaluable policy** (`[rule]`): `not_evaluable = "not_met"` (default, printed
+//!   behaviour: a criterion without data counts as not met / 0 points) or
+//!   `not_evaluable = "proportional"` with `floor = f`: a count rule needs
+//!   `max(f, ceil(min × n_evaluable / n))` criteria and a score rule
+//!   `max(f, cutoff × evaluable_max_points / max_points)` points, so sensitivity does not
+//!   silently drop when rarely measured criteria (sCD25, NK activity, marrow) have no data.
+//!   The number of evaluable criteria at onset is reported with every episode either way.
+//! - A score rule may also report the HScore alongside (`companion_hscore = true`, as
+//!   `hlh_aml` does); the HScore set itself cannot.
 
 use std::fmt;
 use std::path::Path;
@@ -608,6 +650,14 @@ pub struct Adaptations {
     /// Documented count recovery that ends a line's expected aplasia early (phase-aware
     /// cytopenia: a fall after recovery counts).
     pub recovery: Option<Recovery>,
+    /// With `IgnoreDuringAplasia`: aplasia-sensitive criteria are also not evaluable before
+    /// the first treatment line starts (cytopenia of the untreated leukaemia is explained).
+    pub ignore_before_first_line: bool,
+    /// With `IgnoreDuringAplasia`: values recorded inside an aplasia period (or before the
+    /// first line with `ignore_before_first_line`) never count for aplasia-sensitive criteria,
+    /// also after the period ends (otherwise a value from the last aplasia week stays in the
+    /// window for `window_days` after a documented recovery).
+    pub ignore_values_from_aplasia: bool,
 }
 
 impl Default for Adaptations {
@@ -618,6 +668,8 @@ impl Default for Adaptations {
             aplasia_intensities: vec![Intensity::Intensive],
             ferritin_threshold: None,
             recovery: None,
+            ignore_before_first_line: false,
+            ignore_values_from_aplasia: false,
         }
     }
 }
@@ -730,6 +782,12 @@ impl CriteriaSet {
         if let Some(t) = self.adaptations.ferritin_threshold {
             s.push_str(&format!(", ferritin threshold {t} µg/L"));
         }
+        if self.adaptations.ignore_before_first_line {
+            s.push_str(", cytopenias ignored before the first line");
+        }
+        if self.adaptations.ignore_values_from_aplasia {
+            s.push_str(" (values from those periods never count)");
+        }
         if let Some(r) = &self.adaptations.recovery {
             s.push_str(&format!(
                 ", aplasia ends at {} {} {} {} from day {}",
@@ -805,6 +863,10 @@ struct AdaptationsToml {
     ferritin_threshold: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     recovery: Option<RecoveryToml>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ignore_before_first_line: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ignore_values_from_aplasia: Option<bool>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -1316,6 +1378,8 @@ impl SetToml {
                 adaptations.ferritin_threshold =
                     Some(cx.finite("adaptations.ferritin_threshold", t)?);
             }
+            adaptations.ignore_before_first_line = a.ignore_before_first_line.unwrap_or(false);
+            adaptations.ignore_values_from_aplasia = a.ignore_values_from_aplasia.unwrap_or(false);
             if let Some(r) = a.recovery {
                 adaptations.recovery = Some(Recovery {
                     analyte: cx.analyte("adaptations.recovery.analyte", &r.analyte)?,
@@ -1324,6 +1388,16 @@ impl SetToml {
                     from_day: cx.days("adaptations.recovery.from_day", r.from_day)?,
                 });
             }
+        }
+        if adaptations.cytopenia_mode == CytopeniaMode::Count
+            && (adaptations.recovery.is_some()
+                || adaptations.ignore_before_first_line
+                || adaptations.ignore_values_from_aplasia)
+        {
+            return Err(cx.err(
+                "adaptations.cytopenia_mode",
+                "`recovery`, `ignore_before_first_line` and `ignore_values_from_aplasia` need cytopenia_mode = \"ignore_during_aplasia\"",
+            ));
         }
         if adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia
             && !criteria.iter().any(|c| c.aplasia_sensitive)
@@ -1403,6 +1477,8 @@ impl SetToml {
                     threshold: r.threshold,
                     from_day: i64::from(r.from_day),
                 }),
+                ignore_before_first_line: a.ignore_before_first_line.then_some(true),
+                ignore_values_from_aplasia: a.ignore_values_from_aplasia.then_some(true),
             }),
             criteria: s
                 .criteria

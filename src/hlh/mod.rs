@@ -2,7 +2,10 @@
 //!
 //! Pure Rust on the in-memory [`Cohort`](crate::cohort::Cohort): no polars.
 //!
-//! - [`criteria`]: declarative criteria sets (TOML; built-in `hlh2004`, `hscore`, `ohi`).
+//! - [`criteria`]: declarative criteria sets (TOML; built-in `hlh2004`, `hscore`, `ohi` as
+//!   printed, and the AML-aware `hlh_aml`), with the engine primitives that judge a value
+//!   against the patient's own course (relative to baseline, persistence, new since
+//!   diagnosis, phase-aware cytopenia, not-evaluable policy).
 //! - `sweep` (internal): per-patient evaluation on the days where something changes.
 //! - [`episodes`]: runs of positive days → episodes, treatment line and disease status at onset.
 //! - [`evidence`]: the measurement/finding behind each criterion of each episode.

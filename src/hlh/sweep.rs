@@ -87,6 +87,8 @@ struct LabChannel {
     window: i32,
     /// Fed by derived series `k` (a temporal primitive) instead of the raw values.
     derived: Option<u16>,
+    /// Values dated inside an aplasia period are not entered (`ignore_values_from_aplasia`).
+    skip_aplasia: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -212,10 +214,14 @@ pub(crate) struct Plan {
     derived_window_ids: Vec<Vec<usize>>,
     /// Count recovery ending the aplasia of a line early.
     recovery: Option<Recovery>,
+    /// Aplasia-sensitive criteria not evaluable before the first line.
+    before_first_line: bool,
     /// How not-evaluable criteria affect the threshold.
     not_evaluable: NotEvaluable,
     /// Highest points of each primary criterion (for the proportional policy of score rules).
     crit_max: Vec<f64>,
+    /// While compiling: the current criterion's channels skip values from aplasia periods.
+    cur_skip: bool,
 }
 
 /// Mask of the first `n` bits.
@@ -272,12 +278,15 @@ impl Plan {
             derived: Vec::new(),
             derived_listeners: Vec::new(),
             derived_window_ids: Vec::new(),
+            before_first_line: set.adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia
+                && set.adaptations.ignore_before_first_line,
             recovery: match set.adaptations.cytopenia_mode {
                 CytopeniaMode::Count => None,
                 CytopeniaMode::IgnoreDuringAplasia => set.adaptations.recovery,
             },
             not_evaluable: set.rule.not_evaluable,
             crit_max: set.criteria.iter().map(|c| c.max_points()).collect(),
+            cur_skip: false,
         };
         plan.add_set(set, plan.primary_scored, set.adaptations.ferritin_threshold);
         for m in &set.rule.mandatory {
@@ -414,6 +423,7 @@ impl Plan {
                     worst: Worst::Max,
                     window,
                     derived: Some(k),
+                    skip_aplasia: self.cur_skip,
                 });
                 let text = Temporal::describe_test(
                     Some(&t),
@@ -446,6 +456,7 @@ impl Plan {
                     worst: comparator.worst(),
                     window,
                     derived: None,
+                    skip_aplasia: self.cur_skip,
                 });
                 let op = match comparator {
                     Comparator::Ge => Op::Ge,
@@ -493,7 +504,10 @@ impl Plan {
     }
 
     fn add_set(&mut self, set: &CriteriaSet, scored: bool, ferritin_override: Option<f64>) {
+        let skip = set.adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia
+            && set.adaptations.ignore_values_from_aplasia;
         for c in &set.criteria {
+            self.cur_skip = skip && c.aplasia_sensitive;
             let kind = match &c.kind {
                 CriterionKind::Single(t) => PKind::Single(self.cond(
                     t,
@@ -542,6 +556,7 @@ impl Plan {
                         worst: *worst,
                         window: c.points_window() as i32,
                         derived: None,
+                        skip_aplasia: self.cur_skip,
                     });
                     let bands = bands
                         .iter()
@@ -889,6 +904,12 @@ pub(crate) fn sweep<F>(
         }
     }
     s.aplasia.clear();
+    if plan.before_first_line {
+        if let Some(first) = cohort.treatments_of(p).iter().map(|l| l.start).min() {
+            s.aplasia.push((Day::MIN, first - 1));
+            s.days.push(first);
+        }
+    }
     if let Some((len, intensities)) = &plan.aplasia {
         for l in cohort.treatments_of(p) {
             if intensities.contains(&l.intensity) {
@@ -957,10 +978,15 @@ pub(crate) fn sweep<F>(
             let m = &ms[mi];
             if qual {
                 if m.value.is_finite() {
-                    enter_qualified(plan, s, ms, mi);
+                    let in_aplasia = s.aplasia.iter().any(|&(a, b)| a <= m.day && m.day <= b);
+                    enter_qualified(plan, s, ms, mi, in_aplasia);
                 }
             } else if m.value.is_finite() {
+                let in_aplasia = s.aplasia.iter().any(|&(a, b)| a <= m.day && m.day <= b);
                 for &(ch, max) in &plan.lab_listeners[m.analyte as usize] {
+                    if in_aplasia && plan.lab[ch as usize].skip_aplasia {
+                        continue;
+                    }
                     let dq = &mut s.deques[ch as usize];
                     if max {
                         while dq.back().is_some_and(|b| b.value <= m.value) {
@@ -985,7 +1011,11 @@ pub(crate) fn sweep<F>(
                 if v.day > t {
                     break;
                 }
+                let in_aplasia = s.aplasia.iter().any(|&(a, b)| a <= v.day && v.day <= b);
                 for &ch in &plan.derived_listeners[k] {
+                    if in_aplasia && plan.lab[ch as usize].skip_aplasia {
+                        continue;
+                    }
                     let dq = &mut s.deques[ch as usize];
                     while dq.back().is_some_and(|b| b.value <= v.value) {
                         dq.pop_back();
@@ -1429,8 +1459,12 @@ fn push_keyed(dq: &mut Deque, ms: &[Measurement], idx: usize, max: bool, lower: 
 
 /// Qualified path: enter measurement `mi` into the decisive and the possible deque of every
 /// lab channel it feeds (decisive = lower keys of a max channel / upper keys of a min channel).
-fn enter_qualified(plan: &Plan, s: &mut Scratch, ms: &[Measurement], mi: usize) {
+/// Channels that skip values from aplasia periods are left alone when `in_aplasia`.
+fn enter_qualified(plan: &Plan, s: &mut Scratch, ms: &[Measurement], mi: usize, in_aplasia: bool) {
     for &(ch, max) in &plan.lab_listeners[ms[mi].analyte as usize] {
+        if in_aplasia && plan.lab[ch as usize].skip_aplasia {
+            continue;
+        }
         push_keyed(&mut s.deques[ch as usize], ms, mi, max, max);
         push_keyed(&mut s.pdeques[ch as usize], ms, mi, max, !max);
     }

@@ -161,6 +161,14 @@ impl Truth {
     /// Read a truth CSV and resolve its patients against `cohort` (see the module docs).
     pub fn load(path: &Path, cohort: &Cohort) -> Result<Truth, TruthError> {
         let file = path.display().to_string();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if ext == "parquet" || ext == "pq" {
+            return Truth::from_parquet(path, cohort);
+        }
         let text = std::fs::read_to_string(path)
             .map_err(|e| terr(&file, 0, "*", "a readable UTF-8 CSV file", e.to_string()))?;
         Truth::from_csv_str(&text, &file, cohort)
@@ -184,26 +192,7 @@ impl Truth {
             .into_iter()
             .map(|s| s.trim().to_string())
             .collect();
-        let mut col = [0usize; 6];
-        for (k, want) in TRUTH_COLUMNS.iter().enumerate() {
-            col[k] = names.iter().position(|n| n == want).ok_or_else(|| {
-                terr(
-                    file,
-                    0,
-                    want,
-                    "the column in the header",
-                    format!("header `{}`", header.trim()),
-                )
-            })?;
-        }
-        let ids: std::collections::HashMap<&str, PatientIdx> = cohort
-            .patients
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.id.as_str(), i as PatientIdx))
-            .collect();
-        let mut episodes = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut rows = Vec::new();
         for (i, line) in lines.enumerate() {
             let row = i + 1;
             if line.trim().is_empty() {
@@ -219,6 +208,77 @@ impl Truth {
                     format!("{} fields", f.len()),
                 ));
             }
+            rows.push((row, f));
+        }
+        Truth::from_records(&names, header.trim(), rows, file, cohort)
+    }
+
+    /// Read a truth table stored as Parquet (the simulator's default format); same columns
+    /// and checks as the CSV form (dates may be Date or text columns).
+    pub fn from_parquet(path: &Path, cohort: &Cohort) -> Result<Truth, TruthError> {
+        let file = path.display().to_string();
+        let t = crate::io::table::Table::read(path)
+            .map_err(|e| terr(&file, 0, "*", "a readable Parquet file", e.to_string()))?;
+        let mut cols = Vec::new();
+        for want in TRUTH_COLUMNS {
+            if !t.has_column(want) {
+                return Err(terr(
+                    &file,
+                    0,
+                    want,
+                    "the column in the table",
+                    "no such column",
+                ));
+            }
+            cols.push(
+                t.text(want).map_err(|e| {
+                    terr(&file, 0, want, "a column readable as text", e.to_string())
+                })?,
+            );
+        }
+        let names: Vec<String> = TRUTH_COLUMNS.iter().map(|s| s.to_string()).collect();
+        let rows = (0..t.n_rows())
+            .map(|i| {
+                (
+                    i + 1,
+                    cols.iter()
+                        .map(|c| c[i].clone().unwrap_or_default())
+                        .collect(),
+                )
+            })
+            .collect();
+        Truth::from_records(&names, &TRUTH_COLUMNS.join(","), rows, &file, cohort)
+    }
+
+    /// Check and resolve parsed records: `(1-based row, fields in header order)`.
+    fn from_records(
+        names: &[String],
+        header: &str,
+        rows: Vec<(usize, Vec<String>)>,
+        file: &str,
+        cohort: &Cohort,
+    ) -> Result<Truth, TruthError> {
+        let mut col = [0usize; 6];
+        for (k, want) in TRUTH_COLUMNS.iter().enumerate() {
+            col[k] = names.iter().position(|n| n == want).ok_or_else(|| {
+                terr(
+                    file,
+                    0,
+                    want,
+                    "the column in the header",
+                    format!("header `{header}`"),
+                )
+            })?;
+        }
+        let ids: std::collections::HashMap<&str, PatientIdx> = cohort
+            .patients
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.as_str(), i as PatientIdx))
+            .collect();
+        let mut episodes = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (row, f) in rows {
             let cell = |k: usize| f[col[k]].trim();
             let pid = cell(0);
             let patient = *ids.get(pid).ok_or_else(|| {

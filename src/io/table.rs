@@ -54,6 +54,28 @@ pub enum TableError {
     },
 }
 
+/// How an event-status column codes censoring and events (see [`Table::status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusCoding {
+    /// 0 = censored, 1 = event (or false / true).
+    ZeroOne,
+    /// R's alternative coding, as `Surv()` reads it: 1 = censored, 2 = event.
+    /// Used only when the column holds nothing but 1 and 2 (at least one 2).
+    OneTwo,
+}
+
+impl StatusCoding {
+    /// A note for the output when the coding is not the plain 0/1 one, naming the column.
+    pub fn note(self, column: &str) -> Option<String> {
+        match self {
+            StatusCoding::ZeroOne => None,
+            StatusCoding::OneTwo => {
+                Some(format!("status column `{column}` coded 1/2: 2 = event, 1 = censored, as R's Surv()"))
+            }
+        }
+    }
+}
+
 /// A table loaded into memory.
 pub struct Table {
     path: PathBuf,
@@ -178,38 +200,79 @@ impl Table {
         Ok(Some(out))
     }
 
-    /// An event-status column: `0/1`, `true/false`, `TRUE/FALSE`.
-    pub fn status(&self, name: &str) -> Result<Vec<bool>, TableError> {
-        match self.numbers_without_nulls(name)? {
-            Some(values) => self.status_of(name, values.into_iter(), 0.0, 1.0),
-            None => self.status_of(name, self.numeric_or_bool_codes(name)?.into_iter(), 0, 1),
-        }
+    /// An event-status column: `0/1`, `true/false`, `TRUE/FALSE`, or R's `1/2`
+    /// coding (1 = censored, 2 = event) when the column holds only 1 and 2, as
+    /// `Surv()` reads it. Returns the events and the coding found, so callers can
+    /// say which one was used. Missing values and any other value (e.g. a column
+    /// with 0, 1 and 2, or 1 and 3) are errors naming the row.
+    pub fn status(&self, name: &str) -> Result<(Vec<bool>, StatusCoding), TableError> {
+        let (events, coding) = match self.numbers_without_nulls(name)? {
+            Some(values) => self.decode_status(name, values.len(), |i| Some(values[i]), [0.0, 1.0, 2.0])?,
+            None => {
+                let codes = self.numeric_or_bool_codes(name)?;
+                self.decode_status(name, codes.len(), |i| Some(codes[i]), [0, 1, 2])?
+            }
+        };
+        Ok((events.into_iter().map(|e| e.unwrap_or(false)).collect(), coding))
     }
 
-    /// Status from codes `zero` / `one`; any other value is an error naming its row.
-    fn status_of<T: Copy + PartialEq + std::fmt::Display>(
+    /// As [`Table::status`], with empty cells allowed (`None`, e.g. for rows a
+    /// model drops as R's `na.omit` does); the coding is decided on the values present.
+    pub fn status_optional(&self, name: &str) -> Result<(Vec<Option<bool>>, StatusCoding), TableError> {
+        let values = self.numeric(name)?;
+        self.decode_status(name, values.len(), |i| values[i], [0.0, 1.0, 2.0])
+    }
+
+    /// Status from codes `[zero, one, two]` of rows `0..n` (`value(i)`, `None` =
+    /// missing): R's 1/2 coding when every present value is `one` or `two` and
+    /// at least one is `two` (R's rule: `max == 2`), else 0/1; any other value
+    /// is an error naming its row and the values the column holds.
+    fn decode_status<T: Copy + PartialEq + PartialOrd + std::fmt::Display>(
         &self,
         name: &str,
-        values: impl Iterator<Item = T>,
-        zero: T,
-        one: T,
-    ) -> Result<Vec<bool>, TableError> {
-        values
-            .enumerate()
-            .map(|(i, v)| {
-                if v == one || v == zero {
-                    Ok(v == one)
-                } else {
-                    Err(TableError::BadValue {
+        n: usize,
+        value: impl Fn(usize) -> Option<T>,
+        [zero, one, two]: [T; 3],
+    ) -> Result<(Vec<Option<bool>>, StatusCoding), TableError> {
+        let present = || (0..n).filter_map(&value);
+        if present().all(|v| v == one || v == two) && present().any(|v| v == two) {
+            return Ok(((0..n).map(|i| value(i).map(|v| v == two)).collect(), StatusCoding::OneTwo));
+        }
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            match value(i) {
+                Some(v) if v == zero || v == one => out.push(Some(v == one)),
+                None => out.push(None),
+                Some(v) => {
+                    let mut distinct: Vec<T> = Vec::new();
+                    for x in present() {
+                        if !distinct.contains(&x) {
+                            distinct.push(x);
+                        }
+                        if distinct.len() > 8 {
+                            break;
+                        }
+                    }
+                    let more = distinct.len() > 8;
+                    distinct.truncate(8);
+                    distinct.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+                    let listed: Vec<String> = distinct.iter().map(|x| x.to_string()).collect();
+                    return Err(TableError::BadValue {
                         path: self.path.clone(),
                         row: i + 1,
                         column: name.to_string(),
-                        expected: "event status 0 (censored) or 1 (event)".into(),
+                        expected: format!(
+                            "event status 0 (censored) or 1 (event), or R's coding 1 (censored) / 2 (event) \
+                             when the column holds only 1 and 2; the column holds {}{}",
+                            listed.join(", "),
+                            if more { ", ..." } else { "" }
+                        ),
                         found: v.to_string(),
-                    })
+                    });
                 }
-            })
-            .collect()
+            }
+        }
+        Ok((out, StatusCoding::ZeroOne))
     }
 
     /// Non-negative integer codes (event type for competing risks: 0 = censored, 1..k causes).
@@ -428,6 +491,7 @@ mod tests {
         assert_eq!(t.labels("grp").unwrap(), vec!["a", "b", "a"]);
         let e = t.status("status").unwrap_err().to_string();
         assert!(e.contains("row 3") && e.contains("`status`") && e.contains("t.csv"), "{e}");
+        assert!(e.contains("the column holds 0, 1, 2"), "{e}");
         let e = t.numeric("nope").err().unwrap().to_string();
         assert!(e.contains("no column `nope`") && e.contains("time, status, grp"), "{e}");
         let pq = dir.path().join("t.parquet");
@@ -435,5 +499,34 @@ mod tests {
         let back = Table::read(&pq).unwrap();
         assert_eq!(back.numeric_required("time").unwrap(), vec![1.5, 2.0, 3.0]);
         assert_eq!(back.labels("grp").unwrap(), vec!["a", "b", "a"]);
+    }
+
+    /// R's rule (`Surv()`: 1/2 when the largest value is 2): only 1s are 0/1
+    /// coding (all events), only 2s are 1/2 coding (all events); text and
+    /// missing-value columns follow the same rule.
+    #[test]
+    fn status_coding_follows_surv() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = |name: &str, body: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, format!("time,status\n{body}")).unwrap();
+            Table::read(&p).unwrap()
+        };
+        let t = table("a.csv", "1,1\n2,2\n3,1\n");
+        assert_eq!(t.status("status").unwrap(), (vec![false, true, false], StatusCoding::OneTwo));
+        let t = table("b.csv", "1,1\n2,1\n");
+        assert_eq!(t.status("status").unwrap(), (vec![true, true], StatusCoding::ZeroOne));
+        let t = table("c.csv", "1,2\n2,2\n");
+        assert_eq!(t.status("status").unwrap(), (vec![true, true], StatusCoding::OneTwo));
+        let t = table("d.csv", "1,true\n2,false\n");
+        assert_eq!(t.status("status").unwrap(), (vec![true, false], StatusCoding::ZeroOne));
+        let t = table("e.csv", "1,2\n2,\n3,1\n");
+        assert_eq!(t.status_optional("status").unwrap(), (vec![Some(true), None, Some(false)], StatusCoding::OneTwo));
+        assert!(t.status("status").is_err(), "missing status where it is required");
+        let t = table("f.csv", "1,0\n2,\n3,2\n");
+        let e = t.status_optional("status").unwrap_err().to_string();
+        assert!(e.contains("row 3") && e.contains("holds 0, 2"), "{e}");
+        assert_eq!(StatusCoding::ZeroOne.note("status"), None);
+        assert!(StatusCoding::OneTwo.note("vital").unwrap().contains("`vital` coded 1/2: 2 = event"));
     }
 }

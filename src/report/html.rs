@@ -41,6 +41,56 @@ pub struct Section {
     pub figures: Vec<FigureRef>,
     /// Tables with their captions, shown after the figures.
     pub tables: Vec<(CsvTable, String)>,
+    /// Key results, one list item each, shown right after the heading.
+    pub facts: Vec<Vec<FactPart>>,
+}
+
+/// A number quoted in the text, linked to the table (and cell) it comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyNumber {
+    /// The number as shown (rounded, with its unit).
+    pub text: String,
+    /// Table name (the link goes to `#table-<name>`).
+    pub table: String,
+    /// Which row: `column=value` pairs joined by `;`.
+    pub key: String,
+    /// Which column.
+    pub column: String,
+    /// The value in the table, full precision.
+    pub value: f64,
+}
+
+/// Part of a key-results sentence.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FactPart {
+    /// Plain text.
+    Text(String),
+    /// A number with its source.
+    Number(KeyNumber),
+}
+
+/// One key-results sentence as HTML: numbers link to their table, with the cell they come from
+/// in `data-` attributes (so a reader, or a test, can check the number against the table).
+fn render_fact(parts: &[FactPart]) -> String {
+    let mut h = String::new();
+    for p in parts {
+        match p {
+            FactPart::Text(t) => h.push_str(&escape_html(t)),
+            FactPart::Number(n) => {
+                let _ = write!(
+                    h,
+                    "<a class=\"key\" href=\"#table-{}\" data-table=\"{}\" data-key=\"{}\" data-column=\"{}\" data-value=\"{}\">{}</a>",
+                    escape_html(&n.table),
+                    escape_html(&n.table),
+                    escape_html(&n.key),
+                    escape_html(&n.column),
+                    crate::stats::format::Num(n.value),
+                    escape_html(&n.text)
+                );
+            }
+        }
+    }
+    h
 }
 
 /// The whole report.
@@ -106,6 +156,13 @@ impl Report {
         let (mut fig_no, mut tab_no) = (0usize, 0usize);
         for (s, sec) in self.sections.iter().enumerate() {
             let _ = writeln!(h, "<section id=\"sec-{}\">\n<h2>{}</h2>", s + 1, escape_html(&sec.heading));
+            if !sec.facts.is_empty() {
+                h.push_str("<ul class=\"key-results\">\n");
+                for f in &sec.facts {
+                    let _ = writeln!(h, "<li>{}</li>", render_fact(f));
+                }
+                h.push_str("</ul>\n");
+            }
             for p in &sec.paragraphs {
                 let _ = writeln!(h, "<p>{}</p>", escape_html(p));
             }
@@ -127,8 +184,9 @@ impl Report {
                 tab_no += 1;
                 let _ = writeln!(
                     h,
-                    "<div class=\"table-block\" id=\"tab-{tab_no}\">\n<p class=\"caption\"><b>Table {tab_no}. {}</b> {} \
+                    "<div class=\"table-block\" id=\"tab-{tab_no}\">\n<a id=\"table-{}\"></a>\n<p class=\"caption\"><b>Table {tab_no}. {}</b> {} \
                      <span class=\"file\">(tables/{})</span></p>",
+                    escape_html(&t.name),
                     escape_html(&t.name),
                     escape_html(caption),
                     escape_html(&t.file_name())

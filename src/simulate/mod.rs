@@ -12,7 +12,51 @@
 //! Patients are generated in chunks of `chunk_size` in parallel (rayon); while chunk `k` is
 //! written, chunk `k + 1` is generated, so at most two chunks are held in memory.
 //!
-//! # The model (days are counted from the diagnosis date)
+//! # Two models: with HLH mimics (default) and clean
+//! By default (`SimParams::mimics = true`) the simulator models the **HLH mimics of intensive
+//! AML therapy**, so that patients without HLH come near, and often over, the printed HLH-2004
+//! and HScore thresholds, as in real induction courses; true HLH has a **gradual onset**. Every
+//! mimic parameter is a field of [`MimicParams`] with its source (`[Sn]` tags of
+//! `shared/clinical/aml-confounders.md`) or marked ASSUMPTION; `docs/simulation.md` has the
+//! table. `mimics = false` (`hemosurv simulate --clean`) is the earlier *clean* model, kept
+//! byte for byte (its draws come from the patient's main stream; everything the mimic model
+//! adds comes from a second stream), for validating estimators: there, patients without HLH
+//! stay below every HLH rule. The course (lines, responses, relapses, deaths) is the same
+//! model in both; the mimic model changes aplasia lengths (and hence assessment dates).
+//!
+//! **Mimic model** (see [`MimicParams`] for values and sources). Per intensive cycle
+//! (induction, salvage, consolidation, transplant conditioning): aplasia from day 7–10 with
+//! neutrophil recovery (≥ 0.5) at a log-normal day around 28 (13–51) and platelet recovery
+//! (≥ 20) around day 25, correlated, 4 days earlier after consolidation; Hb 70–90 g/L until a
+//! week after recovery (transfused); a planted episode overlapping the aplasia delays
+//! recovery until after its resolution. Febrile neutropenia with probability 0.85
+//! (induction) / 0.57 (consolidation, transplant) / 0.25 (low intensity), onset day 6–16,
+//! 1–2 days or (36 %) 3–10 days, daily maximum ~N(39.0, 0.55) clipped to 38.0–40.2 °C, a
+//! recurrence in 40 %; 30 % septic (ferritin × ~2, TG × ~1.35, AST × 1.5–3, fibrinogen
+//! ≤ 1.5 in 1.9 %, abdominal imaging in half with splenomegaly in 43 %), otherwise ferritin
+//! × ~1.4; sCD25 sent in 15 % of fever work-ups (log-normal, median 2800 U/mL). Ferritin:
+//! log-normal at diagnosis (median 600 µg/L, log-SD 1), ×0.7 in remission, plus 250 µg/L per
+//! week of transfused aplasia (half-life 180 days). TG log-normal (median 1.4 mmol/L), ×~1.35
+//! on parenteral nutrition/steroids (20 % of cycles) and in sepsis. DIC in 25 % (55 % at
+//! diagnosis, else within 10 days of the first line) for 5–14 days with a fibrinogen nadir of
+//! 0.7–2.3 g/L. Splenomegaly at diagnosis 15 %. Marrows on day ~15 of induction (age < 60)
+//! and at every response assessment, with incidental hemophagocytosis in 15 %. Drug AST rises
+//! (25 % of cycles, × 2–5). Post-remission prolonged cytopenia in 10 % (3–8 weeks). TG is
+//! measured at 50 % and fibrinogen at 80 % of chemistry draws; 30 % of routine draws move a
+//! day. **True HLH (mimic model)**: a 3–7-day prodrome (fever rising from 38 °C, ferritin
+//! rising log-linearly from the patient's own level, TG rising, fibrinogen and counts falling,
+//! AST rising), preceded in 60 % by a febrile (infectious) episode; the **onset** is the day the
+//! syndrome is fully developed — the first day the planted process shows its whole diagnostic
+//! picture (fever ≥ 38.3 °C daily, ferritin at its onset level = 30–70 % of the peak, TG
+//! and/or fibrinogen at their episode values, cytopenias), and the day of the HLH work-up:
+//! a full panel (counts, ferritin, TG, fibrinogen, AST, sCD25 when sent) is drawn on the onset
+//! day, splenomegaly (50 %) is documented then and the marrow (85 %; hemophagocytosis 90 %)
+//! within 3 days. Peak ferritin log-normal (median 20 000 µg/L, log-SD 0.8, 3000–250 000; ~20 %
+//! of peaks below 10 000) at 40 % of the episode; TG 3.2–6.5 mmol/L and/or fibrinogen 0.5–1.4
+//! g/L (50/25/25 % as in the clean model; otherwise TG 1.6–2.9, fibrinogen 1.6–2.4); sCD25
+//! sent in 60 % (median 10 000 U/mL); after resolution ferritin halves every 5 days.
+//!
+//! # The clean model (days are counted from the diagnosis date)
 //! **Baseline.** Diagnosis date uniform in `[diagnosis_start, diagnosis_end]` (2015–2022);
 //! sex F with probability 0.44; age ~ N(66, 13) clipped to 18–95 (1 decimal); ELN 2022 risk
 //! favorable/intermediate/adverse 25/30/45 %; FLT3 mutated 30 %; site `S01`–`S08` (SI units),
@@ -77,7 +121,7 @@
 //! the first year of remission and every 120 days later, chemistry at every 3rd visit.
 //! Temperature daily during fever. sCD25 only during HLH work-up (and in 5 % of
 //! febrile-neutropenia episodes, < 2400 U/mL). About 140 measurement rows per patient.
-//! Non-HLH values stay below every HLH rule: ferritin 300–1500 µg/L at baseline (≤ 1900),
+//! In the clean model, non-HLH values stay below every HLH rule: ferritin 300–1500 µg/L at baseline (≤ 1900),
 //! triglycerides ≤ 1.45 mmol/L, fibrinogen ≥ 2.6 g/L, no splenomegaly/hemophagocytosis
 //! findings — at most fever + cytopenias + ferritin ≥ 500 (3 of 8 HLH-2004 criteria) and an
 //! HScore ≤ ~120.

@@ -230,13 +230,14 @@ pub struct SimParams {
     pub hlh_low_nk_prob: f64,
 
     // ---------------------------------------------------------------- febrile neutropenia
-    /// Probability of febrile neutropenia during an intensive induction/salvage.
+    /// Clean model only (`mimics = false`; the mimic model uses `mimic.fn_prob_*`): probability
+    /// of febrile neutropenia during an intensive induction/salvage.
     pub febrile_neutropenia_prob_intensive: f64,
     /// Same during a consolidation cycle or transplant.
     pub febrile_neutropenia_prob_consolidation: f64,
     /// Same during the first low-intensity cycle.
     pub febrile_neutropenia_prob_low: f64,
-    /// Probability that sCD25 is measured during a febrile-neutropenia episode (non-HLH value).
+    /// Clean model only: probability that sCD25 is measured during a febrile-neutropenia episode.
     pub scd25_prob_febrile_neutropenia: f64,
 
     // ---------------------------------------------------------------- measurement cadence
@@ -269,9 +270,9 @@ pub struct SimParams {
     /// Fraction of patients whose laboratory reports values outside the assay range with a
     /// qualifier: ferritin above `qualified_ferritin_upper_limit` as `>LIMIT`, neutrophils below
     /// `qualified_neutrophils_lower_limit` as `<LIMIT` (the loader reads them as censored
-    /// values). Default 0.5 (ASSUMPTION: no source for how many laboratories report bounds
-    /// rather than diluting ferritin or reporting `0.00` neutrophils; half of them is a
-    /// mid-range guess, 0–1 plausible). 0 gives exact values only. When > 0 the `value` column
+    /// values). Default 0.2 (ASSUMPTION: no source for how many laboratories report bounds
+    /// rather than diluting ferritin or reporting `0.00` neutrophils; within the range 0–0.3 of
+    /// `docs/simulation.md`). 0 gives exact values only. When > 0 the `value` column
     /// becomes text (CSV and Parquet). Both limits are in units with factor 1 at every
     /// simulated site (µg/L = ng/mL; 10^9/L = 10^3/µL), so they apply to the reported values.
     pub qualified_values_fraction: f64,
@@ -774,7 +775,7 @@ impl Default for SimParams {
 
             mimics: true,
             mimic: MimicParams::default(),
-            qualified_values_fraction: 0.5,
+            qualified_values_fraction: 0.2,
             qualified_ferritin_upper_limit: 40_000.0,
             qualified_neutrophils_lower_limit: 0.1,
         }
@@ -1138,5 +1139,37 @@ mod tests {
         p.study_end = "2020-02-30".into();
         let e = p.validate().unwrap_err().to_string();
         assert!(e.contains("study_end"), "{e}");
+        let mut p = SimParams::default();
+        p.mimic.dic_prob = -0.1;
+        let e = p.validate().unwrap_err().to_string();
+        assert!(e.contains("mimic.dic_prob"), "{e}");
+        p.mimic.dic_prob = 0.25;
+        p.mimic.hlh_prodrome_max_days = 2;
+        let e = p.validate().unwrap_err().to_string();
+        assert!(e.contains("mimic.hlh_prodrome_max_days"), "{e}");
+        let p = SimParams {
+            qualified_values_fraction: 2.0,
+            ..SimParams::default()
+        };
+        let e = p.validate().unwrap_err().to_string();
+        assert!(e.contains("qualified_values_fraction"), "{e}");
+    }
+
+    #[test]
+    fn params_round_trip_and_partial_files_keep_defaults() {
+        let p = SimParams::default();
+        let back: SimParams = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+        let q: SimParams =
+            serde_json::from_str(r#"{"mimics": false, "mimic": {"dic_prob": 0.4}}"#).unwrap();
+        assert!(!q.mimics);
+        assert_eq!(q.mimic.dic_prob, 0.4);
+        assert_eq!(
+            q.mimic.fn_prob_induction,
+            MimicParams::default().fn_prob_induction
+        );
+        assert!(
+            serde_json::from_str::<SimParams>(r#"{"mimic": {"dic_probability": 0.4}}"#).is_err()
+        );
     }
 }

@@ -855,12 +855,16 @@ pub struct AjAtTime {
 ///
 /// The IJ variance is Σᵢ Uᵢ(t)², with Uᵢ the derivative of the estimate with respect to
 /// subject i's case weight; it is computed in closed form with running sums, O(n log n).
+///
+/// Times closer than sqrt(eps) are ties, as with survfit's default `timefix = TRUE`
+/// ([`cuminc`] keeps them apart, as cmprsk does).
 pub fn aalen_johansen(
     time: &[f64],
     event: &[u32],
     groups: &Grouping,
 ) -> StatsResult<AalenJohansen> {
-    let prep = prepare(time, event, groups, None)?;
+    let (_, time) = super::cox::timefix::aeq_times(None, time)?;
+    let prep = prepare(&time, event, groups, None)?;
     let ng = prep.group_labels.len();
     let width = prep.causes.len() + 1;
     let tab = build_table(&prep.recs, ng, width, None);

@@ -2,6 +2,7 @@
 //! exactly as R `survival` 3.5 `survfit(Surv(time, status) ~ group)` does.
 //!
 //! * One row per distinct time of a group (events and censorings), no time-0 row.
+//!   Times closer than sqrt(eps) are ties, as with R's default `timefix = TRUE`.
 //! * `std_err` is R's `fit$std.err`: the Greenwood SE of log S(t); the SE of S
 //!   itself (what `summary(fit)` prints) is `std_err_surv = surv * std_err`.
 //! * Confidence intervals follow `survfit`'s `conf.type` ("log" default,
@@ -315,6 +316,50 @@ pub(crate) fn tabulate_cells(
     split_keys(time, event, n_cells, &cell_of).into_par_iter().map(|(ev, ce)| tabulate(ev, ce)).collect()
 }
 
+/// R's `timefix` (`aeqSurv`, on by default in `survfit` and `survdiff`) on
+/// tabulated times: distinct times closer than sqrt(machine eps), absolutely or
+/// relative to the mean of the distinct times of all `tables`, are ties. Each
+/// run of such times takes its smallest value and the counts are summed, so
+/// floating-point noise (0.1 + 0.2 vs 0.3, a time minus a landmark) does not
+/// split a tie. Cost when nothing is tied: one merge of the sorted time lists.
+pub(crate) fn merge_near_ties(tables: &mut [TimeTable]) {
+    let mut y: Vec<f64> = tables.iter().flat_map(|t| t.times.iter().copied()).collect();
+    // each table is sorted: the stable sort merges the runs
+    y.sort_by(f64::total_cmp);
+    y.dedup();
+    if y.len() < 2 {
+        return;
+    }
+    let mean_abs = y.iter().map(|v| v.abs()).sum::<f64>() / y.len() as f64;
+    let tied = |a: f64, b: f64| {
+        let dy = b - a;
+        dy <= R_TOLERANCE || dy / mean_abs <= R_TOLERANCE
+    };
+    if !y.windows(2).any(|w| tied(w[0], w[1])) {
+        return;
+    }
+    let mut cuts = vec![y[0]];
+    cuts.extend(y.windows(2).filter(|w| !tied(w[0], w[1])).map(|w| w[1]));
+    for tab in tables.iter_mut() {
+        let mut merged = TimeTable { n: tab.n, ..TimeTable::default() };
+        for k in 0..tab.times.len() {
+            let c = cuts.partition_point(|&c| c <= tab.times[k]);
+            let t = cuts[c.saturating_sub(1)];
+            if merged.times.last() == Some(&t) {
+                if let (Some(e), Some(c)) = (merged.n_event.last_mut(), merged.n_censor.last_mut()) {
+                    *e += tab.n_event[k];
+                    *c += tab.n_censor[k];
+                }
+            } else {
+                merged.times.push(t);
+                merged.n_event.push(tab.n_event[k]);
+                merged.n_censor.push(tab.n_censor[k]);
+            }
+        }
+        *tab = merged;
+    }
+}
+
 /// Open-addressing count table keyed by (cell, time key), bounded in size.
 struct CountTable {
     slots: Vec<Slot>,
@@ -475,7 +520,8 @@ pub fn kaplan_meier(time: &[f64], event: &[bool], groups: &Grouping, opts: &KmOp
             });
         }
     }
-    let tables = tabulate_groups(time, event, groups);
+    let mut tables = tabulate_groups(time, event, groups);
+    merge_near_ties(&mut tables);
     if let Some(g) = tables.iter().position(|t| t.n == 0) {
         return Err(empty_group_error(&groups.labels[g]));
     }
@@ -1109,7 +1155,8 @@ pub struct NelsonAalen {
 /// ([`NaTies::FlemingHarrington`]). Same input checks as [`kaplan_meier`].
 pub fn nelson_aalen(time: &[f64], event: &[bool], groups: &Grouping, ties: NaTies) -> StatsResult<NelsonAalen> {
     validate_inputs(time, event, groups, "group")?;
-    let tables = tabulate_groups(time, event, groups);
+    let mut tables = tabulate_groups(time, event, groups);
+    merge_near_ties(&mut tables);
     if let Some(g) = tables.iter().position(|t| t.n == 0) {
         return Err(empty_group_error(&groups.labels[g]));
     }

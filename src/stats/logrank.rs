@@ -7,6 +7,7 @@
 //! * Hypergeometric variance Σ w² d (n−d)/(n−1) · n_g/n (δ_gh − n_h/n).
 //! * Strata: risk sets, weights, O, E and V are computed within each stratum and
 //!   summed.
+//! * Times closer than sqrt(eps) are ties (R's default `timefix = TRUE`).
 //! * chisq = (O−E)′ V⁻ (O−E) over the groups with E > 0, dropping the first of
 //!   them (as R's `solve(vv, temp2)`); df = (groups with E > 0) − 1.
 //!
@@ -21,7 +22,7 @@ use serde::Serialize;
 use super::dist::pchisq_upper;
 use super::error::{check_len, StatsError, StatsResult};
 use super::groups::Grouping;
-use super::km::{check_codes, csv_text, tabulate_cells, validate_inputs, TimeTable};
+use super::km::{check_codes, csv_text, merge_near_ties, tabulate_cells, validate_inputs, TimeTable};
 
 /// Result of [`survdiff`]. Groups with no rows are left out (R drops unused
 /// levels); every vector is indexed like `groups`.
@@ -74,10 +75,12 @@ pub fn survdiff(
     let n_groups = groups.labels.len();
     let n_strata = strata.map_or(1, |s| s.labels.len());
     let gcodes = &groups.codes;
-    let tables: Vec<TimeTable> = match strata {
+    let mut tables: Vec<TimeTable> = match strata {
         Some(s) => tabulate_cells(time, event, n_strata * n_groups, |i| s.codes[i] * n_groups + gcodes[i]),
         None => tabulate_cells(time, event, n_groups, |i| gcodes[i]),
     };
+    // R's timefix: times closer than sqrt(eps) are ties
+    merge_near_ties(&mut tables);
 
     let n_by_group: Vec<usize> =
         (0..n_groups).map(|g| (0..n_strata).map(|s| tables[s * n_groups + g].n).sum()).collect();

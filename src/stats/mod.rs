@@ -4,6 +4,7 @@
 //! All of them are tested against R `survival` 3.5 / `cmprsk` reference values
 //! in `tests/fixtures/` (see `tests/stats_*.rs`).
 
+pub mod agreement;
 pub mod dist;
 pub mod error;
 pub mod format;

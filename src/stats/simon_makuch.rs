@@ -6,8 +6,11 @@
 //! `Surv(start, stop, event)`. With every `start = 0` this is the ordinary
 //! Kaplan–Meier estimator (tested). Variance is Greenwood's, confidence
 //! intervals on the log scale (R's default), as `survfit(Surv(start, stop,
-//! event) ~ exposed)` computes them.
+//! event) ~ exposed)` computes them. Start and stop times closer than sqrt(eps)
+//! are ties (R's default `timefix = TRUE`); an interval that collapses to
+//! length 0 is an error, as in R.
 
+use super::cox::timefix::aeq_times;
 use super::dist::z_for_level;
 use super::error::{check_len, StatsError, StatsResult};
 
@@ -37,7 +40,7 @@ pub struct CpRow {
 pub struct CpCurve {
     /// State label (e.g. `HLH` / `no HLH`).
     pub group: String,
-    /// Distinct subjects contributing to the state.
+    /// Intervals (rows) in the state: R's `records` (a subject may have several).
     pub n_intervals: usize,
     /// Events in the state.
     pub events: usize,
@@ -91,6 +94,12 @@ pub fn simon_makuch(
             });
         }
     }
+    // R's timefix (aeqSurv): start and stop times closer than sqrt(eps) are ties
+    let (start, stop) = match aeq_times(Some(start), stop)? {
+        (Some(st), sp) => (st, sp),
+        (None, sp) => (start.to_vec(), sp),
+    };
+    let (start, stop) = (start.as_slice(), stop.as_slice());
     let z = z_for_level(conf_level);
     (0..labels.len())
         .map(|g| {

@@ -41,7 +41,7 @@ pub enum StudyConfigError {
 }
 
 /// Which patients enter the study.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Population {
     /// Keep only patients whose first treatment line has one of these intensities
@@ -52,12 +52,6 @@ pub struct Population {
     /// is empty, excluded when it lists intensities ([`Population::keeps_untreated`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub include_untreated: Option<bool>,
-}
-
-impl Default for Population {
-    fn default() -> Self {
-        Population { first_line_intensity: Vec::new(), include_untreated: None }
-    }
 }
 
 impl Population {
@@ -253,7 +247,7 @@ impl StudyConfig {
         if !(self.figures.tick_months > 0.0 && self.figures.max_months > 0.0) {
             return bad("figures", "max_months and tick_months must be positive");
         }
-        if !(self.timing.days_per_month > 0.0) {
+        if self.timing.days_per_month.is_nan() || self.timing.days_per_month <= 0.0 {
             return bad("timing.days_per_month", "must be positive");
         }
         Ok(())

@@ -12,6 +12,7 @@
 //! | 14-day windows for laboratory criteria | `hlh2004` | sparse outpatient sampling |
 //! | cut-off 200 | `hscore` | optimal cut-off in the Alberta validation (Bilston/Croden 2022) |
 //! | one criterion fewer / more | every count-rule set of the study other than `hlh2004` | threshold sensitivity |
+//! | score cut-off one point lower / higher | every score-rule set of the study other than `hscore` (e.g. `hlh_aml`) | threshold sensitivity |
 //!
 //! A variant is named `<set>[<variation>]` and appears under that name in every grid table.
 //! Sources and numbers: `../shared/clinical/README.md`, `aml-confounders.md` §2.4, §7.
@@ -53,7 +54,12 @@ pub fn default_grid(sets: &[CriteriaSet]) -> Vec<GridDefinition> {
             grid.push(variant(&h, "cutoff=200", "HScore cut-off 200", |s| s.rule.kind = RuleKind::Score { cutoff: 200.0 }));
         }
     }
-    for s in sets.iter().filter(|s| s.name != "hlh2004") {
+    for s in sets.iter().filter(|s| s.name != "hlh2004" && s.name != "hscore") {
+        if let RuleKind::Score { cutoff } = s.rule.kind {
+            for (tag, c) in [("lower", cutoff - 1.0), ("higher", cutoff + 1.0)] {
+                grid.push(variant(s, &format!("cutoff={c}"), &format!("score cut-off one point {tag}"), |v| v.rule.kind = RuleKind::Score { cutoff: c }));
+            }
+        }
         if let RuleKind::Count { min } = s.rule.kind {
             if min > 1 {
                 grid.push(variant(s, &format!("min={}", min - 1), "one criterion fewer", |v| set_min(v, min - 1)));

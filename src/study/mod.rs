@@ -6,6 +6,7 @@
 //! [`figures`] draws them; [`run`] orchestrates a whole run into an atomic
 //! output folder with a manifest and an HTML report.
 
+pub mod adjudicated;
 pub mod config;
 pub mod covariates;
 pub mod dataset;
@@ -13,6 +14,7 @@ pub mod exposure;
 pub mod figures;
 pub mod grid;
 pub mod incidence;
+pub mod key_results;
 pub mod outputs;
 pub mod response;
 pub mod run;

@@ -85,11 +85,11 @@ pub(crate) fn parse_csv(name: &str, bytes: &[u8], max_rows: usize) -> CsvTable {
 }
 
 fn section_of(name: &str) -> usize {
-    if name.starts_with("cohort_flow") {
+    if name.starts_with("cohort_flow") || name.starts_with("analyses_not_computed") {
         0
     } else if name.starts_with("hlh_episodes") || name.starts_with("hlh_evidence") {
         1
-    } else if name.starts_with("hlh_incidence") || name.starts_with("hlh_cumulative") {
+    } else if name.starts_with("hlh_incidence") || name.starts_with("hlh_cumulative") || name.starts_with("hlh_validation") {
         2
     } else if name.starts_with("os_by_first") || name.starts_with("efs_") || name.starts_with("os_overall") {
         3
@@ -108,6 +108,7 @@ pub(crate) fn write_report(
     dataset: &Dataset,
     outs: &RunOutputs,
     figures: &FigureSet,
+    primary: &str,
 ) -> Result<(), StudyError> {
     let title = cfg.title.clone().unwrap_or_else(|| "hemosurv study report".to_string());
     let mut report = Report::new(title);
@@ -121,14 +122,13 @@ pub(crate) fn write_report(
     ];
     let mut sections: Vec<Section> = headings.iter().map(|h| Section { heading: h.to_string(), ..Section::default() }).collect();
     sections[0].paragraphs.push(format!(
-        "{} patients in the cohort, {} in the study population (time origin: {:?}). Validation: {}.",
+        "{} patients in the cohort, {} in the study population (time origin: {:?}). Validation: {} errors, {} warnings, {} rows quarantined.",
         loaded.cohort.patients.len(),
         dataset.patients.len(),
         cfg.timing.origin,
-        format!(
-            "{} errors, {} warnings, {} rows quarantined",
-            loaded.report.error_count, loaded.report.warning_count, loaded.report.rejected_count
-        )
+        loaded.report.error_count,
+        loaded.report.warning_count,
+        loaded.report.rejected_count
     ));
     sections[4].paragraphs.push(
         "HLH is analysed as a time-dependent exposure: each patient's follow-up is split at the first episode onset \
@@ -163,6 +163,16 @@ pub(crate) fn write_report(
         let t = parse_csv(&p.name, &p.bytes, report.max_table_rows);
         sections[section_of(&p.name)].tables.push((t, p.caption.clone()));
     }
+    let key = Section {
+        heading: "Key results".into(),
+        facts: super::key_results::key_results(cfg, outs, primary),
+        paragraphs: vec![format!(
+            "HLH is defined by the primary criteria set `{primary}`; the other definitions are reported beside it in the tables below. \
+             Each number links to the table it comes from."
+        )],
+        ..Section::default()
+    };
+    sections.insert(0, key);
     report.sections = sections;
     report.write_html(&out.path().join("report.html"))?;
     Ok(())

@@ -132,6 +132,10 @@ fn resolve_primary(cfg: &StudyConfig, sets: &[CriteriaSet], study_label: &str) -
         }
     }
     let want = cfg.detection.primary.as_str();
+    if want == super::adjudicated::ADJUDICATED {
+        // the pseudo-detection of adjudicated HLH comes after the criteria sets
+        return Ok(sets.len());
+    }
     names.iter().position(|n| *n == want).or_else(|| cfg.detection.criteria.iter().position(|c| c == want)).ok_or_else(|| {
         bad("detection.primary", format!("`{want}` is not one of the criteria sets of this study (their names: {})", names.join(", ")))
     })
@@ -214,7 +218,17 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     timer.end("load_and_validate");
 
     timer.begin("detecting HLH episodes");
-    let (detections, grid) = detect_all(&loaded.cohort, &criteria, cfg.detection.grid);
+    let (mut detections, grid) = detect_all(&loaded.cohort, &criteria, cfg.detection.grid);
+    let has_adjudications = loaded.cohort.tables_present.iter().any(|t| t == "adjudications");
+    if has_adjudications {
+        detections.push(super::adjudicated::adjudicated_detection(&loaded.cohort));
+    } else if primary == criteria.len() {
+        return Err(StudyError::Config(StudyConfigError::Value {
+            path: study_label,
+            key: "detection.primary".into(),
+            message: "`adjudicated` needs an `adjudications` table in the cohort (docs/data-format.md)".into(),
+        }));
+    }
     let truth_path = opts.truth.clone().or_else(|| Some(opts.cohort_dir.join("truth.csv")).filter(|p| p.is_file()));
     let truth = truth_path.as_deref().map(|p| crate::hlh::Truth::load(p, &loaded.cohort)).transpose()?;
     // Everything that needs the measurements is done now: release them (the largest
@@ -251,6 +265,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     }
     if !dataset.patients.is_empty() && !grid.is_empty() {
         fitted.grid = grid_table(&ctx, &grid, &detections, &mut outs)?;
+    }
+    if has_adjudications {
+        super::adjudicated::adjudication_tables(cohort, &detections, &mut outs)?;
     }
     if let Some(truth) = &truth {
         fitted.validation = validation_table(cohort, truth, &detections, &grid, &mut outs)?;
@@ -289,7 +306,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     }
     std::fs::write(out.path().join("validation.json"), loaded.report.to_json())
         .map_err(|e| StudyError::Io { path: out.path().join("validation.json"), source: e })?;
-    super::report::write_report(&out, &cfg, &loaded, &dataset, &outs, &figure_set)?;
+    super::report::write_report(&out, &cfg, &loaded, &dataset, &outs, &figure_set, &detections[primary].criteria_set)?;
     timer.end("report");
 
     let wall = t0.elapsed().as_secs_f64();
@@ -596,7 +613,7 @@ fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Resu
     let rfs_t = after.time.clone();
     let rfs_e = after.rfs_event();
     let cr1 = vec!["CR1".to_string(); rfs_t.len()];
-    let km_specs: [(&str, &str, &[f64], &[bool], &[String]); 5] = [
+    let km_specs: [KmSpec; 5] = [
         ("os_overall", "OS", &os_t, &os_e, &everyone),
         ("os_by_first_line_intensity", "OS", &os_t, &os_e, &intensity),
         ("os_by_first_line_regimen", "OS", &os_t, &os_e, &regimen),
@@ -634,6 +651,9 @@ fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Resu
     }
     hlh_survival_tables(&fitted.hlh, ctx, outs)
 }
+
+/// A KM analysis to fit: (name, endpoint, time, event, group label per patient).
+type KmSpec<'a> = (&'a str, &'a str, &'a [f64], &'a [bool], &'a [String]);
 
 /// Cumulative incidence of relapse from CR1 with death in remission as the competing risk.
 fn cir_stage(ctx: &Ctx, after: &response::AfterCr1, outs: &mut RunOutputs, fitted: &mut Fitted) -> Result<(), StudyError> {

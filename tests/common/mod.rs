@@ -45,10 +45,141 @@ pub fn surv_data(cols: &HashMap<String, Vec<String>>) -> (Vec<f64>, Vec<bool>) {
     (time, event)
 }
 
-/// A JSON file.
+/// A JSON file, numbers read exactly (see [`parse_json_exact`]).
 pub fn load_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    parse_json_exact(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// JSON text to a [`Value`], every number read with Rust's correctly rounded
+/// `str::parse::<f64>` (integers without a fraction or exponent as integers).
+/// serde_json's own parser (without its `float_roundtrip` feature, which would
+/// rebuild polars) can be one ulp off for 17-digit numbers: it reads
+/// 1.5999999999999999 as 1.6, which breaks exact comparisons of R's times.
+pub fn parse_json_exact(text: &str) -> Result<Value, String> {
+    let mut p = JsonParser { s: text.as_bytes(), i: 0 };
+    let v = p.value()?;
+    p.ws();
+    if p.i != p.s.len() {
+        return Err(format!("trailing text at byte {}", p.i));
+    }
+    Ok(v)
+}
+
+struct JsonParser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl JsonParser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+
+    fn err<T>(&self, what: &str) -> Result<T, String> {
+        Err(format!("JSON: {what} at byte {}", self.i))
+    }
+
+    fn eat(&mut self, word: &str) -> bool {
+        if self.s[self.i..].starts_with(word.as_bytes()) {
+            self.i += word.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn value(&mut self) -> Result<Value, String> {
+        self.ws();
+        match self.s.get(self.i) {
+            None => self.err("unexpected end"),
+            Some(b'{') => {
+                self.i += 1;
+                let mut map = serde_json::Map::new();
+                self.ws();
+                if self.eat("}") {
+                    return Ok(Value::Object(map));
+                }
+                loop {
+                    self.ws();
+                    let key = match self.value()? {
+                        Value::String(k) => k,
+                        _ => return self.err("object key"),
+                    };
+                    self.ws();
+                    if !self.eat(":") {
+                        return self.err("expected ':'");
+                    }
+                    let v = self.value()?;
+                    map.insert(key, v);
+                    self.ws();
+                    if self.eat("}") {
+                        return Ok(Value::Object(map));
+                    }
+                    if !self.eat(",") {
+                        return self.err("expected ',' or '}'");
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if self.eat("]") {
+                    return Ok(Value::Array(items));
+                }
+                loop {
+                    items.push(self.value()?);
+                    self.ws();
+                    if self.eat("]") {
+                        return Ok(Value::Array(items));
+                    }
+                    if !self.eat(",") {
+                        return self.err("expected ',' or ']'");
+                    }
+                }
+            }
+            Some(b'"') => {
+                // strings: find the closing quote, let serde_json decode the escapes
+                let start = self.i;
+                self.i += 1;
+                while self.i < self.s.len() && self.s[self.i] != b'"' {
+                    if self.s[self.i] == b'\\' {
+                        self.i += 1;
+                    }
+                    self.i += 1;
+                }
+                self.i += 1;
+                let raw = std::str::from_utf8(&self.s[start..self.i.min(self.s.len())]).map_err(|e| e.to_string())?;
+                serde_json::from_str(raw).map_err(|e| format!("JSON string at byte {start}: {e}"))
+            }
+            Some(_) if self.eat("true") => Ok(Value::Bool(true)),
+            Some(_) if self.eat("false") => Ok(Value::Bool(false)),
+            Some(_) if self.eat("null") => Ok(Value::Null),
+            Some(_) => {
+                let start = self.i;
+                while self.i < self.s.len() && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+                    self.i += 1;
+                }
+                let raw = std::str::from_utf8(&self.s[start..self.i]).map_err(|e| e.to_string())?;
+                if raw.is_empty() {
+                    return self.err("unexpected character");
+                }
+                if !raw.contains(['.', 'e', 'E']) {
+                    if let Ok(u) = raw.parse::<u64>() {
+                        return Ok(Value::from(u));
+                    }
+                    if let Ok(i) = raw.parse::<i64>() {
+                        return Ok(Value::from(i));
+                    }
+                }
+                let x: f64 = raw.parse().map_err(|_| format!("JSON: bad number `{raw}` at byte {start}"))?;
+                serde_json::Number::from_f64(x).map(Value::Number).ok_or_else(|| format!("JSON: `{raw}` is not finite"))
+            }
+        }
+    }
 }
 
 /// The expected-result files whose name starts with `prefix`, sorted.

@@ -1,0 +1,211 @@
+//! The "Key results" section that opens the report: the few numbers a reader of an
+//! HLH-in-AML paper looks for first, each read from the table the run wrote and linked to it
+//! (issue 11, item 1).
+//!
+//! Every number is taken from the CSV bytes of its table (so it equals what the table holds)
+//! and carries its table, row key and column in the HTML, where a test checks it.
+
+use crate::report::csv::{Cell, CsvTable};
+use crate::report::html::{FactPart, KeyNumber};
+
+use super::config::StudyConfig;
+use super::outputs::RunOutputs;
+
+/// A table of the run, parsed back from its CSV bytes (all rows).
+fn table(outs: &RunOutputs, name: &str) -> Option<CsvTable> {
+    outs.tables.iter().find(|p| p.name == name).map(|p| super::report::parse_csv(&p.name, &p.bytes, usize::MAX))
+}
+
+/// The row whose `key` columns hold the given texts.
+fn row<'a>(t: &'a CsvTable, key: &[(&str, &str)]) -> Option<&'a Vec<Cell>> {
+    let idx: Vec<(usize, &str)> = key.iter().map(|(c, v)| Some((t.columns.iter().position(|x| x == c)?, *v))).collect::<Option<_>>()?;
+    t.rows.iter().find(|r| idx.iter().all(|(k, v)| matches!(&r[*k], Cell::Str(s) if s == v)))
+}
+
+/// A numeric cell of a row, with its link.
+fn number(t: &CsvTable, key: &[(&str, &str)], column: &str, show: impl Fn(f64) -> String) -> Option<FactPart> {
+    let r = row(t, key)?;
+    let k = t.columns.iter().position(|c| c == column)?;
+    let value: f64 = match &r[k] {
+        Cell::Str(s) => s.parse().ok()?,
+        Cell::Num(x) => *x,
+        Cell::Int(i) => *i as f64,
+        Cell::Na => return None,
+    };
+    let key = key.iter().map(|(c, v)| format!("{c}={v}")).collect::<Vec<_>>().join(";");
+    Some(FactPart::Number(KeyNumber { text: show(value), table: t.name.clone(), key, column: column.to_string(), value }))
+}
+
+fn text(s: impl Into<String>) -> FactPart {
+    FactPart::Text(s.into())
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+fn count(x: f64) -> String {
+    format!("{x:.0}")
+}
+
+fn two(x: f64) -> String {
+    format!("{x:.2}")
+}
+
+fn p_value(p: f64) -> String {
+    if p < 0.001 {
+        "p < 0.001".to_string()
+    } else {
+        format!("p = {p:.3}")
+    }
+}
+
+/// The median of a Simon–Makuch curve: the time (as written) of the first row with survival
+/// at or below one half (R's `survfit` median, without its sqrt(eps) tolerance), if reached.
+fn simon_makuch_median(t: &CsvTable, set: &str, state: &str) -> Option<String> {
+    let col = |c: &str| t.columns.iter().position(|x| x == c);
+    let (cs, st, time, surv) = (col("criteria_set")?, col("state")?, col("time")?, col("surv")?);
+    t.rows
+        .iter()
+        .filter(|r| matches!(&r[cs], Cell::Str(s) if s == set) && matches!(&r[st], Cell::Str(s) if s == state))
+        .find(|r| matches!(&r[surv], Cell::Str(s) if s.parse::<f64>().is_ok_and(|v| v <= 0.5)))
+        .and_then(|r| match &r[time] {
+            Cell::Str(s) => Some(s.clone()),
+            _ => None,
+        })
+}
+
+/// The key-results sentences of a run (a sentence is left out when its table is absent or its
+/// numbers are NA; the list of analyses not computed says why).
+pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -> Vec<Vec<FactPart>> {
+    let ci = super::run::ci_label(cfg.survival.conf_level);
+    let mut facts = Vec::new();
+    if let Some(flow) = table(outs, "cohort_flow") {
+        if let Some(n) = number(&flow, &[("step", "study population")], "patients", count) {
+            facts.push(vec![text("Study population: "), n, text(" patients.")]);
+        }
+    }
+    if let Some(crude) = table(outs, "hlh_incidence_crude") {
+        for (grouping, group, label) in [("overall", "all", "all patients"), ("first_line_intensity", "intensive", "intensive first line")] {
+            let key = [("criteria_set", primary), ("grouping", grouping), ("group", group)];
+            let parts = (
+                number(&crude, &key, "with_hlh", count),
+                number(&crude, &key, "n", count),
+                number(&crude, &key, "proportion", pct),
+                number(&crude, &key, "exact_lower", pct),
+                number(&crude, &key, "exact_upper", pct),
+            );
+            if let (Some(x), Some(n), Some(p), Some(lo), Some(hi)) = parts {
+                facts.push(vec![
+                    text(format!("HLH incidence ({primary}), {label}: ")),
+                    x,
+                    text(" of "),
+                    n,
+                    text(" patients at risk, "),
+                    p,
+                    text(format!(" ({ci} ")),
+                    lo,
+                    text("–"),
+                    hi,
+                    text(")."),
+                ]);
+            }
+        }
+    }
+    if let Some(cif) = table(outs, "hlh_cumulative_incidence") {
+        let mut parts = vec![text(format!("Cumulative incidence of a first HLH episode ({primary}, death without HLH competing): "))];
+        let mut any = false;
+        for day in [30.0f64, 90.0, 365.0] {
+            let d = crate::stats::format::Num(day).to_string();
+            let key = [("criteria_set", primary), ("grouping", "overall"), ("group", "all"), ("cause", "hlh"), ("day", d.as_str())];
+            if let Some(v) = number(&cif, &key, "estimate", pct) {
+                if any {
+                    parts.push(text(", "));
+                }
+                parts.extend([v, text(format!(" at {d} days"))]);
+                any = true;
+            }
+        }
+        if any {
+            parts.push(text("."));
+            facts.push(parts);
+        }
+    }
+    if let Some(cox) = table(outs, "cox_hlh") {
+        let td = [("criteria_set", primary), ("model", "time_dependent_adjusted"), ("term", "hlh")];
+        if let (Some(hr), Some(lo), Some(hi), Some(p)) =
+            (number(&cox, &td, "hr", two), number(&cox, &td, "hr_lower", two), number(&cox, &td, "hr_upper", two), number(&cox, &td, "p", p_value))
+        {
+            facts.push(vec![
+                text(format!("Hazard ratio of HLH ({primary}) for death, time-dependent and adjusted: ")),
+                hr,
+                text(format!(" ({ci} ")),
+                lo,
+                text("–"),
+                hi,
+                text("; "),
+                p,
+                text(")."),
+            ]);
+        }
+        let naive = [("criteria_set", primary), ("model", "naive_hlh_ever_BIASED"), ("term", "hlh_ever")];
+        if let Some(hr) = number(&cox, &naive, "hr", two) {
+            facts.push(vec![
+                text("The naive comparison of patients with HLH at any time against the others gives a hazard ratio of "),
+                hr,
+                text(
+                    ": it is biased by immortal time (a patient must survive until HLH onset to be counted as exposed), \
+                     which is why the time-dependent model is the estimate to report.",
+                ),
+            ]);
+        }
+    }
+    if let Some(sm) = table(outs, "os_simon_makuch_by_hlh") {
+        let mut parts = vec![text(format!("Median overall survival by time-dependent HLH status ({primary}, Simon–Makuch): "))];
+        for (k, state) in ["HLH", "no HLH"].into_iter().enumerate() {
+            if k > 0 {
+                parts.push(text(" vs "));
+            }
+            match simon_makuch_median(&sm, primary, state) {
+                Some(t) => parts.extend([number(&sm, &[("criteria_set", primary), ("state", state), ("time", t.as_str())], "time", count).unwrap_or_else(|| text("NA")), text(format!(" days {}", if state == "HLH" { "with HLH" } else { "without" }))]),
+                None => parts.push(text(format!("not reached {}", if state == "HLH" { "with HLH" } else { "without" }))),
+            }
+        }
+        parts.push(text("."));
+        facts.push(parts);
+    }
+    if let Some(resp) = table(outs, "response_by_line_regimen") {
+        let mut parts = vec![text("First-line composite CR (CR + CRh + CRi) by regimen: ")];
+        let regimens: Vec<String> = resp
+            .rows
+            .iter()
+            .filter(|r| matches!(&r[0], Cell::Str(s) if s == "1"))
+            .filter_map(|r| match &r[1] {
+                Cell::Str(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut any = false;
+        for reg in &regimens {
+            let key = [("line", "1"), ("regimen", reg.as_str())];
+            if let (Some(rate), Some(n)) = (number(&resp, &key, "composite_cr_rate", pct), number(&resp, &key, "n_treated", count)) {
+                if any {
+                    parts.push(text("; "));
+                }
+                parts.extend([text(format!("{reg} ")), rate, text(" of "), n]);
+                any = true;
+            }
+        }
+        if any {
+            parts.push(text("."));
+            facts.push(parts);
+        }
+    }
+    if let Some(v) = table(outs, "hlh_validation") {
+        let key = [("definition", primary)];
+        if let (Some(se), Some(ppv)) = (number(&v, &key, "sensitivity", two), number(&v, &key, "ppv", two)) {
+            facts.push(vec![text(format!("Against the cohort's truth table, {primary} has a patient-level sensitivity of ")), se, text(" and a PPV of "), ppv, text(".")]);
+        }
+    }
+    facts
+}
