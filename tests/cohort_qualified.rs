@@ -301,7 +301,7 @@ fn every_unit_conversion_is_increasing() {
 // Detection
 // ------------------------------------------------------------------------------------------
 
-const UNITS: [&str; 3] = ["µg/L", "10^9/L", "°C"];
+const UNITS: [&str; 5] = ["µg/L", "10^9/L", "°C", "g/L", "mmol/L"];
 
 fn base() -> Day {
     iso_to_day("2020-01-01").unwrap()
@@ -914,4 +914,255 @@ fn simulated_qualified_values_load_and_detect_like_exact_values() {
         assert_eq!(d.episodes, exact_detection.episodes, "{format:?}");
         assert_eq!(d.summary, exact_detection.summary, "{format:?}");
     }
+}
+
+// ------------------------------------------------------------------------------------------
+// Cross-check: the sweep against a brute-force evaluation with explicit intervals
+// ------------------------------------------------------------------------------------------
+
+/// The values a measurement allows: `(lo, lo_open, hi, hi_open)`.
+fn interval(m: &Measurement) -> (f64, bool, f64, bool) {
+    let v = m.value;
+    match m.qualifier {
+        Qualifier::None => (v, false, v, false),
+        Qualifier::Gt => (v, true, f64::INFINITY, true),
+        Qualifier::Ge => (v, false, f64::INFINITY, true),
+        Qualifier::Lt => (f64::NEG_INFINITY, true, v, true),
+        Qualifier::Le => (f64::NEG_INFINITY, true, v, false),
+    }
+}
+
+/// Whether every value of the interval meets `x (cmp) thr`, and whether none does.
+fn all_none(iv: (f64, bool, f64, bool), cmp: hemosurv::hlh::Comparator, thr: f64) -> (bool, bool) {
+    use hemosurv::hlh::Comparator::*;
+    let (lo, lo_open, hi, hi_open) = iv;
+    match cmp {
+        Ge => (lo >= thr, hi < thr || (hi == thr && hi_open)),
+        Gt => (lo > thr || (lo == thr && lo_open), hi <= thr),
+        Le => (hi <= thr, lo > thr || (lo == thr && lo_open)),
+        Lt => (hi < thr || (hi == thr && hi_open), lo >= thr),
+    }
+}
+
+/// Whether every value of `iv` lies in the band, and whether none does.
+fn band_all_none(iv: (f64, bool, f64, bool), b: &hemosurv::hlh::Band) -> (bool, bool) {
+    use hemosurv::hlh::Comparator::*;
+    let lower = b
+        .lower
+        .map(|l| all_none(iv, if l.inclusive { Ge } else { Gt }, l.value));
+    let upper = b
+        .upper
+        .map(|u| all_none(iv, if u.inclusive { Le } else { Lt }, u.value));
+    let all = lower.is_none_or(|x| x.0) && upper.is_none_or(|x| x.0);
+    let none = lower.is_some_and(|x| x.1) || upper.is_some_and(|x| x.1);
+    (all, none)
+}
+
+/// (evaluable, met, points) of a criterion without temporal primitives on `day`, brute force.
+fn brute_criterion(
+    c: &Cohort,
+    p: PatientIdx,
+    cr: &hemosurv::hlh::Criterion,
+    day: Day,
+) -> (bool, bool, f64) {
+    use hemosurv::hlh::{CriterionKind, Test, Worst};
+    let window = |a: Analyte, w: u32| -> Vec<(f64, bool, f64, bool)> {
+        c.measurements_of(p)
+            .iter()
+            .filter(|m| m.analyte == a && m.day <= day && m.day >= day - w as i32)
+            .map(interval)
+            .collect()
+    };
+    // (evaluable, met) of one test: met if some value surely meets it, evaluable if met or
+    // every value surely does not.
+    let test = |t: &Test, w: u32| -> (bool, bool) {
+        match t {
+            Test::Lab {
+                analyte,
+                comparator,
+                threshold,
+            } => {
+                let vals = window(*analyte, w);
+                let met = vals
+                    .iter()
+                    .any(|iv| all_none(*iv, *comparator, *threshold).0);
+                let not = !vals.is_empty()
+                    && vals
+                        .iter()
+                        .all(|iv| all_none(*iv, *comparator, *threshold).1);
+                (met || not, met)
+            }
+            Test::Finding(_) => (false, false),
+        }
+    };
+    match &cr.kind {
+        CriterionKind::Single(t) => {
+            let (e, m) = test(t, cr.window_for(t, None));
+            (e, m, if m { cr.points.unwrap_or(0.0) } else { 0.0 })
+        }
+        CriterionKind::CountOf {
+            conditions,
+            min,
+            count_points,
+        } => {
+            let (mut any, mut k) = (false, 0u32);
+            for cd in conditions {
+                let (e, m) = test(&cd.test, cr.window_for(&cd.test, cd.window_days));
+                any |= e;
+                k += u32::from(m);
+            }
+            let met = k >= *min;
+            let pts = if count_points.is_empty() {
+                if met {
+                    cr.points.unwrap_or(0.0)
+                } else {
+                    0.0
+                }
+            } else {
+                count_points
+                    .iter()
+                    .find(|x| x.count == k)
+                    .map_or(0.0, |x| x.points)
+            };
+            (any, met, pts)
+        }
+        CriterionKind::LabPoints {
+            analyte,
+            worst,
+            bands,
+        } => {
+            let vals = window(*analyte, cr.points_window());
+            if vals.is_empty() {
+                return (false, false, 0.0);
+            }
+            // The interval of the true worst value: ends are the worst ends; on a tie an end is
+            // open only if every tied end is open (max) / closed if any is closed.
+            let pick = |better: &dyn Fn(f64, f64) -> bool,
+                        end: &dyn Fn(&(f64, bool, f64, bool)) -> (f64, bool),
+                        open_wins: bool| {
+                let mut best = end(&vals[0]);
+                for iv in &vals[1..] {
+                    let e = end(iv);
+                    if better(e.0, best.0) {
+                        best = e;
+                    } else if e.0 == best.0 {
+                        best.1 = if open_wins {
+                            best.1 || e.1
+                        } else {
+                            best.1 && e.1
+                        };
+                    }
+                }
+                best
+            };
+            let iv = match worst {
+                Worst::Max => {
+                    let lo = pick(&|a, b| a > b, &|iv| (iv.0, iv.1), true);
+                    let hi = pick(&|a, b| a > b, &|iv| (iv.2, iv.3), false);
+                    (lo.0, lo.1, hi.0, hi.1)
+                }
+                Worst::Min => {
+                    let lo = pick(&|a, b| a < b, &|iv| (iv.0, iv.1), false);
+                    let hi = pick(&|a, b| a < b, &|iv| (iv.2, iv.3), true);
+                    (lo.0, lo.1, hi.0, hi.1)
+                }
+            };
+            if let Some(b) = bands.iter().find(|b| band_all_none(iv, b).0) {
+                (true, b.points > 0.0, b.points)
+            } else if bands.iter().all(|b| band_all_none(iv, b).1) {
+                (true, false, 0.0)
+            } else {
+                (false, false, 0.0)
+            }
+        }
+    }
+}
+
+/// Random patients whose values sit on and around the thresholds and band edges of the sets,
+/// a third of them qualified: every criterion of `qualified_decisions` and of the HScore, on
+/// every day of follow-up, equals the brute-force evaluation.
+#[test]
+fn sweep_matches_brute_force_interval_evaluation() {
+    use Analyte::*;
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let grid: [(Analyte, &[f64]); 7] = [
+        (
+            Ferritin,
+            &[
+                300.0, 500.0, 1999.0, 2000.0, 6000.0, 9999.0, 10000.0, 40000.0, 50000.0,
+            ],
+        ),
+        (Neutrophils, &[0.05, 0.1, 0.5, 0.9, 1.0, 2.0]),
+        (Temperature, &[37.0, 38.4, 39.0, 39.4, 40.0]),
+        (Hemoglobin, &[80.0, 92.0, 120.0]),
+        (Leukocytes, &[1.0, 5.0, 8.0]),
+        (Platelets, &[20.0, 110.0, 200.0]),
+        (Triglycerides, &[1.0, 1.5, 4.0, 5.0]),
+    ];
+    let quals = ["", "", "", "", "<", "<=", ">", ">="];
+    let mut b = Builder::default();
+    for k in 0..25 {
+        let p = b.patient(&format!("R{k}"));
+        let mut rows: Vec<(i32, Analyte, &str, f64)> = Vec::new();
+        for _ in 0..40 {
+            let (a, vals) = grid[(next() % grid.len() as u64) as usize];
+            let v = vals[(next() % vals.len() as u64) as usize];
+            let q = quals[(next() % quals.len() as u64) as usize];
+            rows.push(((next() % 40) as i32, a, q, v));
+        }
+        rows.sort_by_key(|r| r.0);
+        for (d, a, q, v) in rows {
+            b.lab(p, d, a, q, v);
+        }
+    }
+    let c = b.build();
+    let qualified = c
+        .measurements
+        .iter()
+        .filter(|m| m.qualifier.is_qualified())
+        .count();
+    assert!(qualified > 200, "{qualified}");
+    let (mut checked, mut undecided, mut met) = (0usize, 0usize, 0usize);
+    for set in [decisions(), CriteriaSet::builtin("hscore").expect("hscore")] {
+        for p in 0..c.patients.len() as PatientIdx {
+            for day in 0..50 {
+                let e = evaluate_at(&c, &set, p, base() + day);
+                for (cr, st) in set.criteria.iter().zip(&e.criteria) {
+                    let (ev, mt, pts) = brute_criterion(&c, p, cr, base() + day);
+                    assert_eq!(
+                        (st.evaluable, st.met),
+                        (ev, mt),
+                        "{} {} day {day}",
+                        set.name,
+                        cr.name
+                    );
+                    if let Some(sp) = st.points {
+                        assert_eq!(sp, pts, "{} {} day {day}", set.name, cr.name);
+                    }
+                    checked += 1;
+                    // not evaluable although the criterion's analyte has values in its window
+                    if let hemosurv::hlh::CriterionKind::Single(
+                        t @ hemosurv::hlh::Test::Lab { analyte, .. },
+                    ) = &cr.kind
+                    {
+                        let lo = base() + day - cr.window_for(t, None) as i32;
+                        let has_data = c
+                            .measurements_of(p)
+                            .iter()
+                            .any(|m| m.analyte == *analyte && m.day >= lo && m.day <= base() + day);
+                        undecided += usize::from(!ev && has_data);
+                    }
+                    met += usize::from(mt);
+                }
+            }
+        }
+    }
+    eprintln!("checked {checked} criterion-days ({met} met, {undecided} lab criterion-days not evaluable with data in the window), {qualified} qualified values");
+    assert!(met > 1000 && undecided > 100, "{met} {undecided}");
 }
