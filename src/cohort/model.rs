@@ -453,6 +453,9 @@ pub struct Measurement {
     pub qualifier: Qualifier,
 }
 
+// The qualifier fits in the padding: a measurement stays 32 bytes (docs/data-format.md, Scale).
+const _: () = assert!(std::mem::size_of::<Measurement>() == 32);
+
 /// One row of `findings`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Finding {
