@@ -66,11 +66,11 @@ pub fn adjudicated_detection(cohort: &Cohort) -> Detection {
     }
 }
 
-/// Tables `hlh_ppv_adjudicated` (every definition against the adjudicated cases) and
+/// Tables `hlh_ppv_adjudicated` (every definition in `detections`, which must not hold the
+/// `adjudicated` pseudo-detection itself, against the adjudicated cases) and
 /// `reviewer_agreement` (Cohen's kappa of the two reviewers sharing most cases).
 pub(crate) fn adjudication_tables(cohort: &Cohort, detections: &[Detection], outs: &mut RunOutputs) -> Result<(), StudyError> {
-    let real: Vec<Detection> = detections.iter().filter(|d| d.criteria_set != ADJUDICATED).cloned().collect();
-    let (rows, kappa) = crate::commands::review::adjudication_summary(cohort, &real, MATCH_DAYS);
+    let (rows, kappa) = crate::commands::review::adjudication_summary(cohort, detections, MATCH_DAYS);
     let mut t = super::table(
         "hlh_ppv_adjudicated",
         &["criteria_set", "window_days", "episodes", "confirmed", "rejected", "uncertain", "disagreement", "not_adjudicated",

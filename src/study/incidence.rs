@@ -21,6 +21,7 @@ use crate::stats::proportions::{poisson_rate, proportion};
 use crate::stats::Grouping;
 
 use super::dataset::Dataset;
+use super::finite_or_na as num;
 use super::exposure::Exposure;
 
 /// A grouping of the study patients for a by-group analysis.
@@ -53,14 +54,6 @@ pub fn competing_risk_data(dataset: &Dataset, exposure: &Exposure) -> (Vec<f64>,
     (time, cause, who)
 }
 
-/// A number cell, NA when not finite.
-fn num(x: f64) -> Cell {
-    if x.is_finite() {
-        Cell::Num(x)
-    } else {
-        Cell::Na
-    }
-}
 
 /// Crude proportion with ≥1 incident episode, by group: one row per (criteria_set,
 /// grouping, group). Prevalent patients are counted but not in `n`.

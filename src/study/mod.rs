@@ -26,6 +26,16 @@ pub use run::{run, RunOptions, RunSummary, StudyError};
 
 use crate::report::csv::{Cell, CsvTable};
 
+/// A number cell, NA when not finite (a hazard ratio of a term without events, a test
+/// statistic of a singular variance): NaN and infinities are never written.
+pub(crate) fn finite_or_na(x: f64) -> Cell {
+    if x.is_finite() {
+        Cell::Num(x)
+    } else {
+        Cell::Na
+    }
+}
+
 /// A result table with the given name, header and rows.
 pub(crate) fn table(name: &str, columns: &[&str], rows: Vec<Vec<Cell>>) -> CsvTable {
     let mut t = CsvTable::new(name, columns);

@@ -177,7 +177,6 @@ struct Ctx<'a> {
     cohort: &'a Cohort,
     dataset: &'a Dataset,
     exposures: &'a [Exposure],
-    primary: usize,
     conf: f64,
     ci: String,
 }
@@ -247,7 +246,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     timer.end("detect");
 
     let conf = cfg.survival.conf_level;
-    let ctx = Ctx { cfg: &cfg, cohort, dataset: &dataset, exposures: &exposures, primary, conf, ci: ci_label(conf) };
+    let ctx = Ctx { cfg: &cfg, cohort, dataset: &dataset, exposures: &exposures, conf, ci: ci_label(conf) };
     cohort_flow(&ctx, &mut outs)?;
     let mut fitted = Fitted::default();
     if dataset.patients.is_empty() {
@@ -267,7 +266,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         fitted.grid = grid_table(&ctx, &grid, &detections, &mut outs)?;
     }
     if has_adjudications {
-        super::adjudicated::adjudication_tables(cohort, &detections, &mut outs)?;
+        // the adjudicated pseudo-detection is the last one (pushed after the criteria sets)
+        super::adjudicated::adjudication_tables(cohort, &detections[..detections.len() - 1], &mut outs)?;
     }
     if let Some(truth) = &truth {
         fitted.validation = validation_table(cohort, truth, &detections, &grid, &mut outs)?;
@@ -395,9 +395,12 @@ fn validation_table(
     grid: &[(GridDefinition, Option<Detection>)],
     outs: &mut RunOutputs,
 ) -> Result<Vec<figures::ValidationPoint>, StudyError> {
-    let mut all: Vec<Detection> = detections.to_vec();
-    all.extend(grid.iter().filter_map(|g| g.1.clone()));
-    let rows = crate::hlh::validate(truth, &all, cohort);
+    // the study's sets, then each grid variant (validated one at a time rather than copied,
+    // with their evidence, into one slice)
+    let mut rows = crate::hlh::validate(truth, detections, cohort);
+    for d in grid.iter().filter_map(|g| g.1.as_ref()) {
+        rows.extend(crate::hlh::validate(truth, std::slice::from_ref(d), cohort));
+    }
     let metric = |m: &Option<crate::hlh::Metric>| match m {
         Some(m) => [Cell::Num(m.estimate), Cell::Num(m.lower), Cell::Num(m.upper)],
         None => [Cell::Na, Cell::Na, Cell::Na],
@@ -679,7 +682,7 @@ fn cir_stage(ctx: &Ctx, after: &response::AfterCr1, outs: &mut RunOutputs, fitte
 
 /// The KM table, summary and log-rank test of one analysis; with `set`, the tables carry a
 /// leading `criteria_set` column (and are stacked by the caller).
-fn km_parts(a: &KmAnalysis, set: Option<&str>, ctx: &Ctx) -> Result<[Vec<u8>; 3], StudyError> {
+fn km_parts(a: &KmAnalysis, set: Option<&str>) -> Result<[Vec<u8>; 3], StudyError> {
     let io = |e| StudyError::Io { path: a.name.clone().into(), source: e };
     let mut km = Vec::new();
     a.km.write_table_csv(&mut km).map_err(io)?;
@@ -700,7 +703,6 @@ fn km_parts(a: &KmAnalysis, set: Option<&str>, ctx: &Ctx) -> Result<[Vec<u8>; 3]
         }
     }
     let lr = lr.to_csv_bytes()?;
-    let _ = ctx;
     Ok(match set {
         Some(s) => [km, summary, lr].map(|b| prepend_column(&b, "criteria_set", s)),
         None => [km, summary, lr],
@@ -715,7 +717,7 @@ fn km_outputs(name: &str, endpoint: &str, sets: Option<&[(&str, &KmAnalysis)]>, 
         (None, Some(a)) => vec![(None, a)],
         (None, None) => Vec::new(),
     };
-    let parts: Vec<[Vec<u8>; 3]> = fits.iter().map(|(s, a)| km_parts(a, *s, ctx)).collect::<Result<_, _>>()?;
+    let parts: Vec<[Vec<u8>; 3]> = fits.iter().map(|(s, a)| km_parts(a, *s)).collect::<Result<_, _>>()?;
     let stack = |k: usize| stack_csv(&parts.iter().map(|p| p[k].clone()).collect::<Vec<_>>());
     outs.add_bytes(&format!("{name}_km"), &format!("{endpoint}: Kaplan–Meier table ({} log)", ctx.ci), stack(0), None)?;
     outs.add_bytes(&format!("{name}_summary"), &format!("{endpoint}: median survival in days with {} (the RMST columns stay empty: the study sets no horizon)", ctx.ci), stack(1), None)?;
@@ -804,7 +806,6 @@ fn note_conventions(ctx: &Ctx, outs: &mut RunOutputs) {
             ));
         }
     }
-    let _ = ctx.primary;
 }
 
 fn not_computed_table(outs: &RunOutputs) -> CsvTable {

@@ -16,6 +16,7 @@ use crate::stats::{Grouping, StatsError, StatsResult};
 
 use super::covariates::{expand, CovariateColumns};
 use super::dataset::Dataset;
+use super::finite_or_na as num;
 use super::exposure::Exposure;
 
 /// A Kaplan–Meier fit with its log-rank test (none when there is one group).
@@ -198,14 +199,6 @@ pub fn cox_table(models: &[(&str, &str, &CoxModel)]) -> CsvTable {
     super::table("cox_hlh", &["criteria_set", "model", "term", "coef", "hr", "se", "z", "p", "hr_lower", "hr_upper", "n", "events"], rows)
 }
 
-/// A number cell, NA when not finite (e.g. a hazard ratio of a term without events).
-fn num(x: f64) -> Cell {
-    if x.is_finite() {
-        Cell::Num(x)
-    } else {
-        Cell::Na
-    }
-}
 
 /// Simon–Makuch curves of every criteria set as one table.
 pub fn simon_makuch_table(hlh: &[HlhSurvival]) -> CsvTable {
