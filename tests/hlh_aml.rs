@@ -493,6 +493,108 @@ fn hlh_after_count_recovery_is_found_when_counts_fall_again() {
         .any(|s| s.name == "cytopenia_unexplained" && !s.evaluable && !s.met));
 }
 
+/// Sepsis at the top of its range during aplasia: fever on 6 days, ferritin 12,000 (above the
+/// HLH cut-off, as in 2/104 septic patients [S29]), TG 4.5 (sepsis on parenteral nutrition)
+/// and an incidental day-15 marrow hemophagocytosis: 1 + 2 + 2 + 0.5 = 5.5 points, the
+/// cut-off — but fibrinogen stays high (acute phase), the cytopenia is the expected aplasia,
+/// no sCD25, no new organomegaly: no HLH-specific feature, so `hlh_aml` stays negative.
+#[test]
+fn septic_triad_above_the_cutoffs_without_a_specific_feature_is_negative() {
+    let mut b = Builder::default();
+    let p = b.induction("SEPTIC", 120);
+    b.febrile_neutropenia(p, 10, 6);
+    b.set(p, 14, Analyte::Ferritin, 12000.0);
+    b.set(p, 14, Analyte::Triglycerides, 4.5);
+    b.set(p, 14, Analyte::Fibrinogen, 5.2);
+    b.finding(p, 15, FindingKind::Hemophagocytosis, true);
+    let c = b.build();
+    assert_eq!(max_score(&c, p), 5.5, "the score alone reaches the cut-off");
+    assert_negative(&c, "septic triad with incidental hemophagocytosis");
+    // Without the at-least-one-of requirement the same patient is called HLH: the gate decides.
+    let mut ungated = aml();
+    ungated.rule.at_least_one_of.clear();
+    assert_eq!(detect(&c, &ungated).episodes.len(), 1);
+    // One specific feature on top (fibrinogen halved to 1.4 on day 16) makes it HLH.
+    let mut b = Builder::default();
+    let q = b.induction("SEPTIC_LOW_FIB", 120);
+    b.febrile_neutropenia(q, 10, 6);
+    b.set(q, 14, Analyte::Ferritin, 12000.0);
+    b.set(q, 14, Analyte::Triglycerides, 4.5);
+    b.lab(q, 16, Analyte::Fibrinogen, 1.4);
+    let c = b.build();
+    let d = detect(&c, &aml());
+    assert_eq!(d.episodes.len(), 1, "{:?}", d.episodes);
+    assert!(d.episodes[0]
+        .criteria_met_at_onset
+        .contains(&"fibrinogen_new_low".to_string()));
+}
+
+#[test]
+fn at_least_one_of_needs_one_listed_criterion_and_names_unknown_ones() {
+    let body = |gate: &str| {
+        format!(
+            r#"
+        name = "gate"
+        companion_hscore = false
+        [rule]
+        kind = "count"
+        min = 1
+        {gate}
+        [[criteria]]
+        name = "ferritin"
+        kind = "lab"
+        analyte = "ferritin"
+        comparator = ">="
+        threshold = 3000
+        [[criteria]]
+        name = "fibrinogen"
+        kind = "lab"
+        analyte = "fibrinogen"
+        comparator = "<="
+        threshold = 1.5
+        [[criteria]]
+        name = "scd25"
+        kind = "lab"
+        analyte = "scd25"
+        comparator = ">"
+        threshold = 3900
+    "#
+        )
+    };
+    let gated = custom(&body(r#"at_least_one_of = ["fibrinogen", "scd25"]"#));
+    assert!(gated.rule_text().contains("at least one of: fibrinogen, scd25"));
+    let back = CriteriaSet::from_toml_str(&gated.to_toml_string().unwrap(), "x.toml").unwrap();
+    assert_eq!(back.rule.at_least_one_of, ["fibrinogen", "scd25"]);
+    let mut b = Builder::default();
+    let p = b.patient("FERRITIN_ONLY", 100);
+    b.lab(p, 1, Analyte::Ferritin, 5000.0);
+    let q = b.patient("SCD25_ONLY", 100);
+    b.lab(q, 1, Analyte::Scd25, 5000.0);
+    let r = b.patient("FERRITIN_AND_FIBRINOGEN", 100);
+    b.lab(r, 1, Analyte::Ferritin, 5000.0);
+    b.lab(r, 3, Analyte::Fibrinogen, 1.2);
+    let c = b.build();
+    let ids = |s: &CriteriaSet| {
+        detect(&c, s)
+            .episodes
+            .iter()
+            .map(|e| (e.patient_id.clone(), e.onset - base()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(&gated),
+        [("SCD25_ONLY".to_string(), 1), ("FERRITIN_AND_FIBRINOGEN".to_string(), 3)]
+    );
+    assert_eq!(ids(&custom(&body(""))).len(), 3, "without the gate all three hold");
+    let e = CriteriaSet::from_toml_str(&body(r#"at_least_one_of = ["scd25", "marrow"]"#), "g.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("g.toml") && e.contains("rule.at_least_one_of[1]") && e.contains("marrow"),
+        "{e}"
+    );
+}
+
 // ------------------------------------------------------------------------------------------
 // Engine primitives, one by one, on custom sets
 // ------------------------------------------------------------------------------------------
@@ -984,6 +1086,16 @@ fn hlh_aml_detection_is_identical_for_any_thread_count() {
         d.summary.patients_with_episode, 75,
         "exactly the planted HLH patients"
     );
+    // Without evidence (grid variants): the same episodes and summary, no evidence rows.
+    let sets = [aml(), CriteriaSet::builtin("hscore").unwrap()];
+    let full = hemosurv::hlh::detect_many(&c, &sets);
+    let lean = hemosurv::hlh::detect_many_with_evidence(&c, &sets, &[true, false]);
+    assert_eq!(lean[0].evidence, full[0].evidence);
+    assert!(!full[1].evidence.is_empty() && lean[1].evidence.is_empty());
+    for (a, b) in full.iter().zip(&lean) {
+        assert_eq!(a.episodes, b.episodes);
+        assert_eq!(a.summary, b.summary);
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1307,7 +1419,13 @@ mod brute {
             .mandatory
             .iter()
             .all(|m| set.index_of(m).is_some_and(|i| met[i]));
-        (met, ev, score, holds && mandatory)
+        let one_of = set.rule.at_least_one_of.is_empty()
+            || set
+                .rule
+                .at_least_one_of
+                .iter()
+                .any(|m| set.index_of(m).is_some_and(|i| met[i]));
+        (met, ev, score, holds && mandatory && one_of)
     }
 }
 

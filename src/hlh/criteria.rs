@@ -15,7 +15,8 @@
 //!     finding), optionally scored by the number met (`count_points`);
 //!   - `kind = "lab_points"`: points bands on the worst value of one analyte;
 //! - the rule is `count` (at least `min` criteria met), `score` (sum of points ≥ `cutoff`) or
-//!   `all` (every criterion met), each optionally with `mandatory` criteria.
+//!   `all` (every criterion met), each optionally with `mandatory` criteria (all of them
+//!   must be met) and `at_least_one_of` criteria (one of them must be met).
 //!
 //! All values are in the canonical units of [`Analyte::canonical_unit`] (°C, g/L, 10^9/L,
 //! µg/L, mmol/L, U/L, U/mL): the loader normalises units before detection.
@@ -619,6 +620,9 @@ pub struct Rule {
     pub kind: RuleKind,
     /// Criteria that must be met in addition (e.g. `["hemophagocytosis"]`).
     pub mandatory: Vec<String>,
+    /// At least one of these criteria must be met in addition (empty: no such condition),
+    /// e.g. an HLH-specific feature beside signals shared with sepsis.
+    pub at_least_one_of: Vec<String>,
     /// For score rules: how to turn the score into a probability.
     pub probability: Option<ProbabilityTable>,
     /// How not-evaluable criteria affect the threshold (default: counted as not met).
@@ -767,6 +771,12 @@ impl CriteriaSet {
         if !self.rule.mandatory.is_empty() {
             s.push_str(&format!(", mandatory: {}", self.rule.mandatory.join(", ")));
         }
+        if !self.rule.at_least_one_of.is_empty() {
+            s.push_str(&format!(
+                ", at least one of: {}",
+                self.rule.at_least_one_of.join(", ")
+            ));
+        }
         if self.adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia {
             s.push_str(&format!(
                 ", cytopenias ignored {} days after start of {} lines",
@@ -842,6 +852,8 @@ struct RuleToml {
     cutoff: Option<f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     mandatory: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    at_least_one_of: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     probability: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1267,6 +1279,14 @@ impl SetToml {
                 ));
             }
         }
+        for (j, m) in r.at_least_one_of.iter().enumerate() {
+            if !criteria.iter().any(|c| &c.name == m) {
+                return Err(cx.err(
+                    format!("rule.at_least_one_of[{j}]"),
+                    format!("no criterion named \"{m}\""),
+                ));
+            }
+        }
         let probability = match r.probability.as_deref().map(str::trim) {
             None => None,
             Some("fardet2014") => {
@@ -1333,6 +1353,7 @@ impl SetToml {
         let rule = Rule {
             kind,
             mandatory: r.mandatory,
+            at_least_one_of: r.at_least_one_of,
             probability,
             not_evaluable,
         };
@@ -1443,6 +1464,7 @@ impl SetToml {
                 min,
                 cutoff,
                 mandatory: s.rule.mandatory.clone(),
+                at_least_one_of: s.rule.at_least_one_of.clone(),
                 probability: s.rule.probability.map(|p| match p {
                     ProbabilityTable::Fardet2014 => "fardet2014".to_string(),
                 }),

@@ -135,6 +135,14 @@ pub fn detect(cohort: &Cohort, set: &CriteriaSet) -> Detection {
 /// is evaluated under every set while its measurements are in cache, instead of one pass
 /// over the whole cohort per set. The result of each set equals [`detect`] under that set.
 pub fn detect_many(cohort: &Cohort, sets: &[CriteriaSet]) -> Vec<Detection> {
+    detect_many_with_evidence(cohort, sets, &vec![true; sets.len()])
+}
+
+/// [`detect_many`], with the evidence rows (and the second sweep that reads them) only for the
+/// sets whose `with_evidence` flag is set: the others get the same episodes and summary with an
+/// empty `evidence` (e.g. the variants of a definition grid, whose evidence nobody reads and
+/// which would hold millions of rows per set at scale).
+pub fn detect_many_with_evidence(cohort: &Cohort, sets: &[CriteriaSet], with_evidence: &[bool]) -> Vec<Detection> {
     let plans: Vec<Plan> = sets.iter().map(Plan::new).collect();
     let n = cohort.patients.len();
     let n_chunks = n.div_ceil(CHUNK);
@@ -146,7 +154,8 @@ pub fn detect_many(cohort: &Cohort, sets: &[CriteriaSet]) -> Vec<Detection> {
                 let mut outs: Vec<ChunkOut> = plans.iter().map(|_| ChunkOut::default()).collect();
                 for p in ci * CHUNK..((ci + 1) * CHUNK).min(n) {
                     for (k, plan) in plans.iter().enumerate() {
-                        process_patient(plan, &sets[k], cohort, p as PatientIdx, &mut scratch[k], &mut outs[k]);
+                        let evidence = with_evidence.get(k).copied().unwrap_or(true);
+                        process_patient(plan, &sets[k], cohort, p as PatientIdx, evidence, &mut scratch[k], &mut outs[k]);
                     }
                 }
                 outs
@@ -192,7 +201,7 @@ fn assemble(set: &CriteriaSet, plan: &Plan, outs: Vec<ChunkOut>, n: usize) -> De
     Detection { criteria_set: set.name.clone(), rule: set.rule_text(), has_hscore: plan.has_hscore(), episodes, evidence, summary }
 }
 
-fn process_patient(plan: &Plan, set: &CriteriaSet, cohort: &Cohort, p: PatientIdx, s: &mut Scratch, out: &mut ChunkOut) {
+fn process_patient(plan: &Plan, set: &CriteriaSet, cohort: &Cohort, p: PatientIdx, with_evidence: bool, s: &mut Scratch, out: &mut ChunkOut) {
     let patient = &cohort.patients[p as usize];
     let until = patient.end_of_follow_up();
     let mut states = std::mem::take(&mut s.states);
@@ -282,6 +291,10 @@ fn process_patient(plan: &Plan, set: &CriteriaSet, cohort: &Cohort, p: PatientId
         });
     }
 
+    if !with_evidence {
+        s.states = states;
+        return;
+    }
     // Evidence: a second sweep of this patient (deterministic, same states) reading the
     // qualifying values on the requested days.
     let mut order: Vec<usize> = (0..requests.len()).collect();

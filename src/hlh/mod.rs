@@ -52,7 +52,8 @@
 //! [rule]
 //! kind = "count"                  # "count" (min), "score" (cutoff), "all"
 //! min = 5
-//! mandatory = ["hemophagocytosis"]  # optional
+//! mandatory = ["hemophagocytosis"]  # optional: all of these must be met
+//! at_least_one_of = ["a", "b"]    # optional: one of these must be met
 //! # cutoff = 169.0 ; probability = "fardet2014"   (score rules)
 //!
 //! [adaptations]                   # optional, all off by default
@@ -119,7 +120,7 @@ pub use criteria::{
     CriterionKind, CytopeniaMode, NotEvaluable, ProbabilityTable, Recovery, Rule, RuleKind, Temporal, Test, Worst, ALL_BUILTIN_NAMES,
     BUILTIN_NAMES, DESIGNED_BUILTIN_NAMES,
 };
-pub use detect::{detect, detect_many, evaluate_at, timeline, CriterionStatus, DayEvaluation, Detection, DetectionSummary, Episode, IntensityCount, SourceRef};
+pub use detect::{detect, detect_many, detect_many_with_evidence, evaluate_at, timeline, CriterionStatus, DayEvaluation, Detection, DetectionSummary, Episode, IntensityCount, SourceRef};
 pub use episodes::{disease_status, treatment_context, DiseaseStatus, TreatmentContext};
 pub use evidence::{Evidence, EvidenceRole, EvidenceTable};
 pub use probability::{hscore_probability, HscoreProbability, FARDET_2014_TABLE, PROBABILITY_SOURCE};

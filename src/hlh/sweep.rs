@@ -200,6 +200,8 @@ pub(crate) struct Plan {
     pub(crate) n_primary: usize,
     rule: RuleKind,
     mandatory: u128,
+    /// Bits of `rule.at_least_one_of` (0: no such condition).
+    any_of: u128,
     /// The set's own rule is a score.
     pub(crate) primary_scored: bool,
     /// The companion HScore is computed.
@@ -265,6 +267,7 @@ impl Plan {
             n_primary: set.criteria.len(),
             rule: set.rule.kind,
             mandatory: 0,
+            any_of: 0,
             primary_scored: matches!(set.rule.kind, RuleKind::Score { .. }),
             companion: set.companion_hscore,
             aplasia: match set.adaptations.cytopenia_mode {
@@ -292,6 +295,11 @@ impl Plan {
         for m in &set.rule.mandatory {
             if let Some(i) = set.index_of(m) {
                 plan.mandatory |= 1u128 << i;
+            }
+        }
+        for m in &set.rule.at_least_one_of {
+            if let Some(i) = set.index_of(m) {
+                plan.any_of |= 1u128 << i;
             }
         }
         if plan.companion {
@@ -1154,7 +1162,9 @@ pub(crate) fn sweep<F>(
             }
             (RuleKind::All, _) => met & primary == primary,
         };
-        let holds = rule && (met & plan.mandatory) == plan.mandatory;
+        let holds = rule
+            && (met & plan.mandatory) == plan.mandatory
+            && (plan.any_of == 0 || met & plan.any_of != 0);
         let state = DayState {
             day: t,
             met,

@@ -60,6 +60,9 @@ pub fn default_grid(sets: &[CriteriaSet]) -> Vec<GridDefinition> {
                 grid.push(variant(s, &format!("cutoff={c}"), &format!("score cut-off one point {tag}"), |v| v.rule.kind = RuleKind::Score { cutoff: c }));
             }
         }
+        if !s.rule.at_least_one_of.is_empty() {
+            grid.push(variant(s, "no_specific_feature", "without the at-least-one-of requirement", |v| v.rule.at_least_one_of.clear()));
+        }
         if let RuleKind::Count { min } = s.rule.kind {
             if min > 1 {
                 grid.push(variant(s, &format!("min={}", min - 1), "one criterion fewer", |v| set_min(v, min - 1)));
@@ -119,5 +122,16 @@ mod tests {
         let min4 = grid.iter().find(|g| g.name == "hlh2004[min=4]").unwrap();
         assert_eq!(min4.set.rule.kind, RuleKind::Count { min: 4 });
         assert_eq!(min4.set.name, "hlh2004[min=4]");
+    }
+
+    #[test]
+    fn a_set_with_at_least_one_of_gets_a_variant_without_it() {
+        let aml = CriteriaSet::builtin("hlh_aml").unwrap();
+        assert!(!aml.rule.at_least_one_of.is_empty());
+        let grid = default_grid(&[aml.clone()]);
+        let v = grid.iter().find(|g| g.name == "hlh_aml[no_specific_feature]").unwrap();
+        assert!(v.set.rule.at_least_one_of.is_empty());
+        assert_eq!(v.set.rule.kind, aml.rule.kind);
+        assert_eq!(v.base, "hlh_aml");
     }
 }

@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use crate::cohort::{load_cohort, Cohort, CohortError, LoadOptions};
 use crate::hlh::tables::{EPISODE_TYPES, EVIDENCE_TYPES};
-use crate::hlh::{detect_many, CriteriaSet, Detection};
+use crate::hlh::{detect_many_with_evidence, CriteriaSet, Detection};
 use crate::report::csv::{Cell, CsvTable};
 use crate::report::manifest::{Exclusion as ManifestExclusion, InputFile, Manifest, StageTiming};
 use crate::report::output::OutputDir;
@@ -358,23 +358,21 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
 }
 
 /// Detections under the study's criteria sets and, with `grid`, under the variants of the
-/// definition grid — all in one pass over the patients ([`detect_many`]). Variants keep
-/// their episodes only (no evidence); the study's own sets appear in the grid without a
+/// definition grid — all in one pass over the patients ([`detect_many_with_evidence`]). Variants
+/// keep their episodes only (no evidence rows are built for them); the study's own sets appear in the grid without a
 /// detection of their own (see [`grid_detection`]).
 fn detect_all(cohort: &Cohort, criteria: &[CriteriaSet], grid: bool) -> (Vec<Detection>, Vec<(GridDefinition, Option<Detection>)>) {
     let defs = if grid { grid::default_grid(criteria) } else { Vec::new() };
     let is_variant = |g: &GridDefinition| !criteria.iter().any(|c| c.name == g.name);
     let mut sets: Vec<CriteriaSet> = criteria.to_vec();
     sets.extend(defs.iter().filter(|g| is_variant(g)).map(|g| g.set.clone()));
-    let mut detections = detect_many(cohort, &sets);
+    let with_evidence: Vec<bool> = (0..sets.len()).map(|k| k < criteria.len()).collect();
+    let mut detections = detect_many_with_evidence(cohort, &sets, &with_evidence);
     let mut variants = detections.split_off(criteria.len()).into_iter();
     let grid = defs
         .into_iter()
         .map(|g| {
-            let d = is_variant(&g).then(|| variants.next()).flatten().map(|mut d| {
-                d.evidence = Vec::new();
-                d
-            });
+            let d = is_variant(&g).then(|| variants.next()).flatten();
             (g, d)
         })
         .collect();
