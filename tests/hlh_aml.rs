@@ -494,10 +494,11 @@ fn hlh_after_count_recovery_is_found_when_counts_fall_again() {
 }
 
 /// Sepsis at the top of its range during aplasia: fever on 6 days, ferritin 12,000 (above the
-/// HLH cut-off, as in 2/104 septic patients [S29]), TG 4.5 (sepsis on parenteral nutrition)
-/// and an incidental day-15 marrow hemophagocytosis: 1 + 2 + 2 + 0.5 = 5.5 points, the
-/// cut-off — but fibrinogen stays high (acute phase), the cytopenia is the expected aplasia,
-/// no sCD25, no new organomegaly: no HLH-specific feature, so `hlh_aml` stays negative.
+/// HLH cut-off, as in 2/104 septic patients [S29]), TG 4.5 (sepsis on parenteral nutrition),
+/// an incidental day-15 marrow hemophagocytosis, and the work-up of the febrile patient finding
+/// sCD25 5,000 and a new splenomegaly (both common in sepsis [S29]): 1 + 2 + 2 + 0.5 + 1 + 1 =
+/// 7.5 points, above the cut-off — but fibrinogen stays high (acute phase) and the cytopenia is
+/// the expected aplasia: neither sepsis-rare feature, so `hlh_aml` stays negative.
 #[test]
 fn septic_triad_above_the_cutoffs_without_a_specific_feature_is_negative() {
     let mut b = Builder::default();
@@ -507,8 +508,10 @@ fn septic_triad_above_the_cutoffs_without_a_specific_feature_is_negative() {
     b.set(p, 14, Analyte::Triglycerides, 4.5);
     b.set(p, 14, Analyte::Fibrinogen, 5.2);
     b.finding(p, 15, FindingKind::Hemophagocytosis, true);
+    b.lab(p, 14, Analyte::Scd25, 5000.0);
+    b.finding(p, 14, FindingKind::Splenomegaly, true);
     let c = b.build();
-    assert_eq!(max_score(&c, p), 5.5, "the score alone reaches the cut-off");
+    assert_eq!(max_score(&c, p), 7.5, "the score alone passes the cut-off");
     assert_negative(&c, "septic triad with incidental hemophagocytosis");
     // Without the at-least-one-of requirement the same patient is called HLH: the gate decides.
     let mut ungated = aml();
