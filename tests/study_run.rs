@@ -73,6 +73,14 @@ fn sample_run_is_complete_reproducible_and_figures_match_tables() {
         n_tables += 1;
     }
     assert!(n_tables > 40);
+    // Table 2 describes the patients the incidence table counts.
+    let t2 = read_csv(&a.join("tables/hlh_episodes_characteristics.csv"));
+    let crude = read_csv(&a.join("tables/hlh_incidence_crude.csv"));
+    let overall = crude.iter().find(|r| r["grouping"] == "overall" && r["criteria_set"] == "hlh_aml").unwrap();
+    let with_hlh = t2.iter().find(|r| r["characteristic"] == "patients with HLH").unwrap();
+    assert_eq!(with_hlh["count"], overall["with_hlh"]);
+    assert_eq!(with_hlh["denominator"], overall["n"]);
+    assert!(t2.iter().any(|r| r["characteristic"] == "ferritin at onset (µg/L)" && !r["median"].is_empty()));
     // Manifest: version, config, input checksums and row counts.
     let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(a.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["hemosurv_version"], env!("CARGO_PKG_VERSION"));

@@ -10,6 +10,7 @@ pub mod adjudicated;
 pub mod config;
 pub mod covariates;
 pub mod dataset;
+pub mod episodes;
 pub mod exposure;
 pub mod figures;
 pub mod grid;

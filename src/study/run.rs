@@ -233,6 +233,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     // Everything that needs the measurements is done now: release them (the largest
     // table by far) before the analyses.
     let trajectories = figures::lab_trajectories(&loaded.cohort, &detections[primary]);
+    let onset_labs = super::episodes::onset_labs(&loaded.cohort, &detections[primary]);
     let n_measurements = loaded.cohort.measurements.len();
     loaded.cohort.release_measurements();
     let cohort = &loaded.cohort;
@@ -249,6 +250,15 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     let ctx = Ctx { cfg: &cfg, cohort, dataset: &dataset, exposures: &exposures, conf, ci: ci_label(conf) };
     cohort_flow(&ctx, &mut outs)?;
     let mut fitted = Fitted::default();
+    let primary_criteria: Vec<String> = criteria.get(primary).map(|s| s.criteria.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
+    let table2 = super::episodes::episode_characteristics(cohort, &dataset, &exposures[primary], &detections[primary], &primary_criteria, &onset_labs, "hlh_episodes_characteristics");
+    outs.add_table(
+        &table2,
+        &format!(
+            "Table 2. Characteristics of the HLH episodes under the primary definition ({}), study population: criteria met at onset, laboratory values at onset (median and IQR), scores, treatment phase at onset, deaths within 30 and 90 days",
+            detections[primary].criteria_set
+        ),
+    )?;
     if dataset.patients.is_empty() {
         outs.not_computed("every analysis of the study population", "the study population is empty (see cohort_flow)");
     } else {
