@@ -679,19 +679,20 @@ fn clean_model_planted_episodes_and_only_they_meet_the_hlh_rules() {
 #[test]
 fn committed_sample_is_reproduced_by_its_command() {
     // data-samples/aml-registry/README.md: `hemosurv simulate --patients 2000 --seed 20261127
-    // --format csv --out data-samples/aml-registry`. If the model changes, regenerate it.
+    // --format csv --params data-samples/aml-registry-params.json --out data-samples/aml-registry`
+    // (the params file keeps the sample without qualified values, which became the default
+    // after it was made). If the model changes, regenerate it.
     let sample = Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/data-samples/aml-registry"
     ));
     let dir = tempfile::tempdir().unwrap();
-    // The committed sample predates qualified values being on by default (its
-    // truth_params.json has qualified_values_fraction = 0): pinned here until the lead
-    // regenerates the sample with the current default, then drop this override.
-    let params = SimParams {
-        qualified_values_fraction: 0.0,
-        ..SimParams::default()
-    };
+    let params_file = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data-samples/aml-registry-params.json"
+    ));
+    let params: SimParams =
+        serde_json::from_str(&std::fs::read_to_string(params_file).unwrap()).unwrap();
     run_with(dir.path(), 2000, 20261127, 20_000, params);
     let mut files: Vec<String> = TABLES.iter().map(|t| format!("{t}.csv")).collect();
     files.push("truth_params.json".into());
