@@ -1099,6 +1099,31 @@ fn hlh_aml_detection_is_identical_for_any_thread_count() {
         assert_eq!(a.episodes, b.episodes);
         assert_eq!(a.summary, b.summary);
     }
+    // Sets that differ from an earlier one only in their rule reuse its day states: each
+    // equals its own detection alone.
+    let variant = |base: &str, f: &dyn Fn(&mut CriteriaSet)| {
+        let mut s = CriteriaSet::builtin(base).unwrap();
+        f(&mut s);
+        s.name = format!("{base}_variant");
+        s
+    };
+    let sets = [
+        aml(),
+        variant("hlh_aml", &|s| s.rule.kind = hemosurv::hlh::RuleKind::Score { cutoff: 7.5 }),
+        variant("hlh_aml", &|s| s.rule.at_least_one_of.clear()),
+        CriteriaSet::builtin("hlh2004").unwrap(),
+        variant("hlh2004", &|s| s.rule.kind = hemosurv::hlh::RuleKind::Count { min: 4 }),
+        CriteriaSet::builtin("hscore").unwrap(),
+        variant("hscore", &|s| s.rule.kind = hemosurv::hlh::RuleKind::Score { cutoff: 200.0 }),
+    ];
+    let together = hemosurv::hlh::detect_many_with_evidence(&c, &sets, &[true, false, true, true, true, false, true]);
+    for (set, d) in sets.iter().zip(&together) {
+        let alone = detect(&c, set);
+        assert_eq!(d.episodes, alone.episodes, "{}", set.name);
+        assert_eq!(d.summary, alone.summary, "{}", set.name);
+    }
+    assert_ne!(together[0].episodes.len(), together[1].episodes.len(), "the cut-off matters here");
+    assert_eq!(together[2].evidence, detect(&c, &sets[2]).evidence, "evidence of a reusing set");
 }
 
 // ------------------------------------------------------------------------------------------

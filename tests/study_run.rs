@@ -81,6 +81,10 @@ fn sample_run_is_complete_reproducible_and_figures_match_tables() {
     assert_eq!(with_hlh["count"], overall["with_hlh"]);
     assert_eq!(with_hlh["denominator"], overall["n"]);
     assert!(t2.iter().any(|r| r["characteristic"] == "ferritin at onset (µg/L)" && !r["median"].is_empty()));
+    // tables/README.md documents every column of every table.
+    let readme = std::fs::read_to_string(a.join("tables/README.md")).unwrap();
+    assert!(!readme.contains("(not documented)"), "an undocumented column in tables/README.md");
+    assert!(readme.contains("## hlh_episodes_characteristics.csv") && readme.contains("## cox_hlh.csv"));
     // Manifest: version, config, input checksums and row counts.
     let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(a.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["hemosurv_version"], env!("CARGO_PKG_VERSION"));

@@ -9,7 +9,7 @@ use super::criteria::{CriteriaSet, ProbabilityTable, RuleKind};
 use super::episodes::{disease_status, runs, treatment_context, DiseaseStatus, TreatmentContext};
 use super::evidence::{source_fields, Evidence, EvidenceRole, EvidenceTable};
 use super::probability::{hscore_probability, HscoreProbability};
-use super::sweep::{sweep, Plan, Scratch, Source};
+use super::sweep::{sweep, DayState, Plan, Scratch, Source};
 
 /// One HLH episode of one patient.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,6 +144,7 @@ pub fn detect_many(cohort: &Cohort, sets: &[CriteriaSet]) -> Vec<Detection> {
 /// which would hold millions of rows per set at scale).
 pub fn detect_many_with_evidence(cohort: &Cohort, sets: &[CriteriaSet], with_evidence: &[bool]) -> Vec<Detection> {
     let plans: Vec<Plan> = sets.iter().map(Plan::new).collect();
+    let base = evaluation_bases(sets);
     let n = cohort.patients.len();
     let n_chunks = n.div_ceil(CHUNK);
     let chunks: Vec<Vec<ChunkOut>> = (0..n_chunks)
@@ -155,7 +156,9 @@ pub fn detect_many_with_evidence(cohort: &Cohort, sets: &[CriteriaSet], with_evi
                 for p in ci * CHUNK..((ci + 1) * CHUNK).min(n) {
                     for (k, plan) in plans.iter().enumerate() {
                         let evidence = with_evidence.get(k).copied().unwrap_or(true);
-                        process_patient(plan, &sets[k], cohort, p as PatientIdx, evidence, &mut scratch[k], &mut outs[k]);
+                        let (done, rest) = scratch.split_at_mut(k);
+                        let shared = base[k].map(|j| done[j].states.as_slice());
+                        process_patient(plan, &sets[k], cohort, p as PatientIdx, evidence, shared, &mut rest[0], &mut outs[k]);
                     }
                 }
                 outs
@@ -170,6 +173,20 @@ pub fn detect_many_with_evidence(cohort: &Cohort, sets: &[CriteriaSet], with_evi
         }
     }
     sets.iter().zip(&plans).zip(per_set).map(|((set, plan), outs)| assemble(set, plan, outs, n)).collect()
+}
+
+/// For each set, an earlier set whose day-by-day criteria evaluation is the same (same
+/// criteria, adaptations, companion HScore and kind of own score): only the rule differs (a
+/// grid variant with another cut-off or minimum), so its states are reused with its own rule
+/// instead of a second sweep of the patient.
+fn evaluation_bases(sets: &[CriteriaSet]) -> Vec<Option<usize>> {
+    let same = |a: &CriteriaSet, b: &CriteriaSet| {
+        a.criteria == b.criteria
+            && a.adaptations == b.adaptations
+            && a.companion_hscore == b.companion_hscore
+            && matches!(a.rule.kind, RuleKind::Score { .. }) == matches!(b.rule.kind, RuleKind::Score { .. })
+    };
+    (0..sets.len()).map(|k| (0..k).find(|&j| same(&sets[j], &sets[k]))).collect()
 }
 
 /// One set's detection from its chunk results (in patient order).
@@ -201,12 +218,28 @@ fn assemble(set: &CriteriaSet, plan: &Plan, outs: Vec<ChunkOut>, n: usize) -> De
     Detection { criteria_set: set.name.clone(), rule: set.rule_text(), has_hscore: plan.has_hscore(), episodes, evidence, summary }
 }
 
-fn process_patient(plan: &Plan, set: &CriteriaSet, cohort: &Cohort, p: PatientIdx, with_evidence: bool, s: &mut Scratch, out: &mut ChunkOut) {
+/// Episodes (and evidence) of one patient under one set. `shared`: the day states of this
+/// patient under a set with the same criteria evaluation ([`evaluation_bases`]), re-judged by
+/// this set's rule instead of sweeping again.
+#[allow(clippy::too_many_arguments)]
+fn process_patient(
+    plan: &Plan,
+    set: &CriteriaSet,
+    cohort: &Cohort,
+    p: PatientIdx,
+    with_evidence: bool,
+    shared: Option<&[DayState]>,
+    s: &mut Scratch,
+    out: &mut ChunkOut,
+) {
     let patient = &cohort.patients[p as usize];
     let until = patient.end_of_follow_up();
     let mut states = std::mem::take(&mut s.states);
     states.clear();
-    sweep(plan, cohort, p, until, None, s, |st, _| states.push(*st));
+    match shared {
+        Some(base) => states.extend(base.iter().map(|st| DayState { holds: plan.holds(st.met, st.evaluable, st.score), ..*st })),
+        None => sweep(plan, cohort, p, until, None, s, |st, _| states.push(*st)),
+    }
     let primary = plan.primary_mask();
     if states.iter().any(|st| st.evaluable & primary != 0) {
         out.evaluable += 1;

@@ -237,6 +237,26 @@ fn low_mask(n: usize) -> u128 {
 }
 
 impl Plan {
+    /// Whether the set's rule holds on a day with these criteria met / evaluable and this own
+    /// score (the count or score rule, the mandatory criteria and `at_least_one_of`).
+    pub(crate) fn holds(&self, met: u128, evaluable: u128, score: f64) -> bool {
+        let primary = self.primary_mask();
+        let n_met = (met & primary).count_ones();
+        let rule = match (self.rule, self.not_evaluable) {
+            (RuleKind::Count { min }, NotEvaluable::NotMet) => n_met >= min,
+            (RuleKind::Score { cutoff }, NotEvaluable::NotMet) => score >= cutoff,
+            (RuleKind::Count { min }, NotEvaluable::Proportional { floor }) => {
+                let n_eval = (evaluable & primary).count_ones();
+                f64::from(n_met) >= proportional_count(min, n_eval, self.n_primary as u32, floor)
+            }
+            (RuleKind::Score { cutoff }, NotEvaluable::Proportional { floor }) => {
+                score >= proportional_cutoff(cutoff, &self.crit_max, evaluable, floor)
+            }
+            (RuleKind::All, _) => met & primary == primary,
+        };
+        rule && (met & self.mandatory) == self.mandatory && (self.any_of == 0 || met & self.any_of != 0)
+    }
+
     /// Compile a set (and, if asked, the built-in HScore as companion).
     ///
     /// The set must be valid (sets loaded from TOML are; sets built in code should pass
@@ -1150,21 +1170,7 @@ pub(crate) fn sweep<F>(
                 .fold(0.0, |acc, p| acc + p);
         }
         let n_met = (met & primary).count_ones();
-        let rule = match (plan.rule, plan.not_evaluable) {
-            (RuleKind::Count { min }, NotEvaluable::NotMet) => n_met >= min,
-            (RuleKind::Score { cutoff }, NotEvaluable::NotMet) => score >= cutoff,
-            (RuleKind::Count { min }, NotEvaluable::Proportional { floor }) => {
-                let n_eval = (evaluable & primary).count_ones();
-                f64::from(n_met) >= proportional_count(min, n_eval, plan.n_primary as u32, floor)
-            }
-            (RuleKind::Score { cutoff }, NotEvaluable::Proportional { floor }) => {
-                score >= proportional_cutoff(cutoff, &plan.crit_max, evaluable, floor)
-            }
-            (RuleKind::All, _) => met & primary == primary,
-        };
-        let holds = rule
-            && (met & plan.mandatory) == plan.mandatory
-            && (plan.any_of == 0 || met & plan.any_of != 0);
+        let holds = plan.holds(met, evaluable, score);
         let state = DayState {
             day: t,
             met,

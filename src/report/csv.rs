@@ -381,7 +381,7 @@ where
         if !t.description.is_empty() {
             let _ = write!(s, "{}\n\n", one_line(&t.description));
         }
-        let n = t.rows.len();
+        let n = t.rows_total.unwrap_or(t.rows.len());
         let _ = writeln!(s, "{n} {}.\n", if n == 1 { "row" } else { "rows" });
         s.push_str("| column | description |\n|---|---|\n");
         for c in &t.columns {

@@ -829,5 +829,27 @@ fn write_tables(out: &OutputDir, outs: &RunOutputs) -> Result<(), StudyError> {
         std::fs::write(&path, &p.bytes).map_err(|e| StudyError::Io { path: path.clone(), source: e })?;
         crate::io::table::csv_bytes_to_parquet(&p.bytes, p.types.as_deref(), &path, &out.tables().join(format!("{}.parquet", p.name)))
             .map_err(|e| StudyError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })
-    })
+    })?;
+    let path = out.tables().join("README.md");
+    std::fs::write(&path, tables_readme_text(outs)).map_err(|e| StudyError::Io { path, source: e })
+}
+
+/// `tables/README.md`: every table of the run with its caption, row count and the
+/// description of each column (`super::columns`).
+fn tables_readme_text(outs: &RunOutputs) -> String {
+    let tables: Vec<CsvTable> = outs
+        .tables
+        .iter()
+        .map(|p| {
+            let mut t = super::report::parse_csv(&p.name, &p.bytes, 0);
+            t.description = p.caption.clone();
+            t.docs = t
+                .columns
+                .iter()
+                .filter_map(|c| super::columns::describe(&p.name, c).map(|d| crate::report::csv::ColumnDoc::new(c.clone(), d)))
+                .collect();
+            t
+        })
+        .collect();
+    crate::report::csv::tables_readme(&tables)
 }
