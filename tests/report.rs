@@ -6,7 +6,7 @@ use std::path::Path;
 
 use hemosurv::report::{
     sha256_file, tables_readme, write_atomic, Cell, ColumnDoc, CsvTable, Exclusion, FigureRef, InputFile, Manifest,
-    OutputDir, OutputFile, Report, ReportError, Section, StageTiming,
+    ListedTable, OutputDir, OutputFile, Report, ReportError, Section, StageTiming,
 };
 
 fn names_in(dir: &Path) -> Vec<String> {
@@ -389,6 +389,7 @@ fn sample_report(dir: &Path) -> Report {
         }],
         tables: vec![(tricky, "Median survival by group.".into())],
         facts: vec![],
+        listed: vec![],
     });
     r.sections.push(Section {
         heading: "Cox model".into(),
@@ -396,6 +397,12 @@ fn sample_report(dir: &Path) -> Report {
         figures: vec![],
         tables: vec![(big, "Coefficients.".into())],
         facts: vec![],
+        listed: vec![ListedTable {
+            name: "km_curve".into(),
+            caption: "Kaplan-Meier <estimates>".into(),
+            rows: 3,
+            shown_above: false,
+        }],
     });
     r.manifest = Some(sample_manifest());
     r
@@ -408,6 +415,9 @@ fn html_inlines_svg_is_offline_and_escapes() {
     let out = dir.path().join("report.html");
     r.write_html(&out).unwrap();
     let h = fs::read_to_string(&out).unwrap();
+    // A listed (appendix) table: anchor, escaped description, links to both files.
+    assert!(h.contains("<li id=\"table-km_curve\"><b>km_curve</b> (3 rows): Kaplan-Meier &lt;estimates&gt;"), "appendix entry");
+    assert!(h.contains("href=\"tables/km_curve.csv\"") && h.contains("href=\"tables/km_curve.parquet\""));
 
     assert!(h.starts_with("<!DOCTYPE html>"));
     // SVG inlined, without its XML declaration.

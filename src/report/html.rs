@@ -43,6 +43,22 @@ pub struct Section {
     pub tables: Vec<(CsvTable, String)>,
     /// Key results, one list item each, shown right after the heading.
     pub facts: Vec<Vec<FactPart>>,
+    /// Tables listed (not shown) with their description and links to their files, after the
+    /// tables: the report's appendix of every table of the run.
+    pub listed: Vec<ListedTable>,
+}
+
+/// A table of the run named in the appendix: file links and a one-line description.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedTable {
+    /// Table name (anchor `#table-<name>`; files `tables/<name>.csv` and `.parquet`).
+    pub name: String,
+    /// One-line description.
+    pub caption: String,
+    /// Number of data rows.
+    pub rows: usize,
+    /// The table is also shown in the body (its anchor is there).
+    pub shown_above: bool,
 }
 
 /// A number quoted in the text, linked to the table (and cell) it comes from.
@@ -202,6 +218,23 @@ impl Report {
                     h.push_str("</dl>\n</details>\n");
                 }
                 h.push_str("</div>\n");
+            }
+            if !sec.listed.is_empty() {
+                h.push_str("<ul class=\"appendix\">\n");
+                for t in &sec.listed {
+                    let name = escape_html(&t.name);
+                    let anchor = if t.shown_above { String::new() } else { format!(" id=\"table-{name}\"") };
+                    let _ = writeln!(
+                        h,
+                        "<li{anchor}><b>{name}</b> ({} {}{}): {} — <a href=\"tables/{name}.csv\">CSV</a>, \
+                         <a href=\"tables/{name}.parquet\">Parquet</a></li>",
+                        t.rows,
+                        if t.rows == 1 { "row" } else { "rows" },
+                        if t.shown_above { ", shown above" } else { "" },
+                        escape_html(&t.caption)
+                    );
+                }
+                h.push_str("</ul>\n");
             }
             h.push_str("</section>\n");
         }

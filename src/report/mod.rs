@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 pub use csv::{tables_readme, Cell, ColumnDoc, ColumnType, CsvTable};
-pub use html::{FigureRef, Report, Section};
+pub use html::{FigureRef, ListedTable, Report, Section};
 pub use manifest::{sha256_file, Exclusion, InputFile, Manifest, OutputFile, StageTiming};
 pub use output::{write_atomic, OutputDir};
 

@@ -2,7 +2,7 @@
 
 use crate::cohort::LoadedCohort;
 use crate::report::csv::{Cell, CsvTable};
-use crate::report::html::{FigureRef, Report, Section};
+use crate::report::html::{FigureRef, ListedTable, Report, Section};
 use crate::report::output::OutputDir;
 
 use super::config::StudyConfig;
@@ -84,6 +84,28 @@ pub(crate) fn parse_csv(name: &str, bytes: &[u8], max_rows: usize) -> CsvTable {
     t
 }
 
+/// Tables shown in the body of the report (the others are listed in the appendix only): the
+/// flow, what could not be computed, and the tables a paper reports.
+fn is_body_table(name: &str) -> bool {
+    const BODY: [&str; 14] = [
+        "cohort_flow",
+        "analyses_not_computed",
+        "baseline_characteristics",
+        "hlh_episodes_characteristics",
+        "hlh_incidence_crude",
+        "hlh_incidence_rate",
+        "hlh_cumulative_incidence_gray_test",
+        "hlh_incidence_by_definition",
+        "hlh_validation",
+        "cox_hlh",
+        "os_simon_makuch_by_hlh",
+        "os_by_first_line_intensity_summary",
+        "response_by_line_regimen",
+        "response_by_hlh",
+    ];
+    BODY.contains(&name)
+}
+
 fn section_of(name: &str) -> usize {
     if name.starts_with("cohort_flow") || name.starts_with("analyses_not_computed") {
         0
@@ -159,10 +181,24 @@ pub(crate) fn write_report(
         };
         sections[s].figures.push(FigureRef { title: f.title.clone(), svg_path: f.svg.clone(), caption: f.caption.clone() });
     }
+    let mut appendix = Section {
+        heading: "Appendix: every table of the run".into(),
+        paragraphs: vec![
+            "Every table is written in full to tables/ as CSV and Parquet; tables/README.md documents each column. \
+             The key tables are shown in the sections above (at most the first rows of each)."
+                .into(),
+        ],
+        ..Section::default()
+    };
     for p in &outs.tables {
         let t = parse_csv(&p.name, &p.bytes, report.max_table_rows);
-        sections[section_of(&p.name)].tables.push((t, p.caption.clone()));
+        let shown_above = is_body_table(&p.name);
+        appendix.listed.push(ListedTable { name: p.name.clone(), caption: p.caption.clone(), rows: t.rows_total.unwrap_or(t.rows.len()), shown_above });
+        if shown_above {
+            sections[section_of(&p.name)].tables.push((t, p.caption.clone()));
+        }
     }
+    sections.push(appendix);
     let key = Section {
         heading: "Key results".into(),
         facts: super::key_results::key_results(cfg, outs, primary),
