@@ -472,16 +472,9 @@ pub const VALIDATION_COLUMNS: [&str; 31] = [
     "note",
 ];
 
-/// R `quantile(x, p, type = 7)` of sorted `x`; `None` when empty.
-pub fn quantile_type7(sorted: &[f64], p: f64) -> Option<f64> {
-    if sorted.is_empty() || !(0.0..=1.0).contains(&p) {
-        return None;
-    }
-    let h = (sorted.len() - 1) as f64 * p;
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    Some(sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo]))
-}
+/// R `quantile(x, p, type = 7)` of sorted `x`; `None` when empty (lives in
+/// [`crate::stats::table1`], re-exported here).
+pub use crate::stats::table1::quantile_type7;
 
 fn metric(x: u64, n: u64) -> Option<Metric> {
     let p = proportion(x, n, 0.95).ok()?;

@@ -16,6 +16,7 @@ pub mod km;
 pub mod logrank;
 pub mod proportions;
 pub mod simon_makuch;
+pub mod table1;
 pub mod timesplit;
 
 pub use error::{StatsError, StatsResult};

@@ -482,7 +482,7 @@ fn ln_beta(a: f64, b: f64) -> f64 {
 }
 
 /// ln C(n, k) via `ln_beta`: C(n, k) = 1 / ((n + 1) B(k + 1, n − k + 1)).
-fn ln_choose(n: u64, k: u64) -> f64 {
+pub(crate) fn ln_choose(n: u64, k: u64) -> f64 {
     if k == 0 || k == n {
         return 0.0;
     }
