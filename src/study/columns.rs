@@ -55,6 +55,7 @@ fn specific(table: &str, column: &str) -> Option<&'static str> {
     }
     match table {
         "analyses_not_computed" => analyses_not_computed(column),
+        "baseline_characteristics" => baseline_characteristics(column),
         "cohort_flow" => cohort_flow(column),
         "cir_from_cr1" => cir_from_cr1(column),
         "cox_hlh" => cox_hlh(column),
@@ -646,6 +647,31 @@ fn episode_course(column: &str) -> Option<&'static str> {
         "died_within_30d_of_episode_end" => {
             "`yes` when the patient died on or before `end_date` + 30 days (deaths during the episode included), else `no` (also when followed less than 30 days after the episode)."
         }
+        _ => return None,
+    })
+}
+
+fn baseline_characteristics(column: &str) -> Option<&'static str> {
+    Some(match column {
+        "variable" => {
+            "Baseline variable: `patients` (group sizes), `age_at_diagnosis`, `sex`, every other column of the cohort's `patients` table, `first_line_intensity`, `first_line_regimen`."
+        }
+        "level" => {
+            "Level of a categorical variable (one row each, sorted by name), `median (IQR)` for a continuous variable, empty on the variable's header row of a categorical variable and on `patients`."
+        }
+        "overall" => {
+            "Study population: `median (q1–q3)` (R quantile type 7), `n (x.x%)` of the patients with a value, or the number of patients on the `patients` row."
+        }
+        "hlh" => "Patients with HLH at any time during follow-up under the primary definition (as counted by the incidence tables); same formats as `overall`.",
+        "no_hlh" => "Patients without HLH during follow-up under the primary definition; same formats as `overall`.",
+        "p_value" => {
+            "HLH vs no HLH: Wilcoxon rank-sum (R `wilcox.test(exact = FALSE, correct = TRUE)`) for continuous variables; chi-square (R `chisq.test`, Yates only for 2×2) or, when an expected count is < 5, Fisher's exact (R `fisher.test`) for categorical ones, on the variable's first row; NA when not computable (`note` says why)."
+        }
+        "test" => "The test behind `p_value`: `Wilcoxon rank-sum`, `chi-square` or `Fisher's exact`.",
+        "missing_overall" => "Patients of the study population without a value for the variable.",
+        "missing_hlh" => "Patients with HLH without a value for the variable.",
+        "missing_no_hlh" => "Patients without HLH without a value for the variable.",
+        "note" => "Why a p-value is NA, or what the groups are (on the `patients` row); empty otherwise.",
         _ => return None,
     })
 }

@@ -21,7 +21,7 @@
 //! read first by [`onset_labs`], the table is built later by [`episode_characteristics`].
 
 use crate::cohort::{Analyte, Cohort, Day};
-use crate::hlh::validation::quantile_type7;
+use crate::stats::table1::quantile_type7;
 use crate::hlh::Detection;
 use crate::report::csv::{Cell, CsvTable};
 

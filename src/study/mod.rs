@@ -7,6 +7,7 @@
 //! output folder with a manifest and an HTML report.
 
 pub mod adjudicated;
+pub mod baseline;
 pub mod columns;
 pub mod config;
 pub mod covariates;

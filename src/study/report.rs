@@ -107,7 +107,7 @@ fn is_body_table(name: &str) -> bool {
 }
 
 fn section_of(name: &str) -> usize {
-    if name.starts_with("cohort_flow") || name.starts_with("analyses_not_computed") {
+    if name.starts_with("cohort_flow") || name.starts_with("analyses_not_computed") || name.starts_with("baseline_characteristics") {
         0
     } else if name.starts_with("hlh_episodes") || name.starts_with("hlh_evidence") {
         1

@@ -250,6 +250,14 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     let ctx = Ctx { cfg: &cfg, cohort, dataset: &dataset, exposures: &exposures, conf, ci: ci_label(conf) };
     cohort_flow(&ctx, &mut outs)?;
     let mut fitted = Fitted::default();
+    let table1 = super::baseline::baseline_characteristics(cohort, &dataset, &exposures[primary], "baseline_characteristics");
+    outs.add_table(
+        &table1,
+        &format!(
+            "Table 1. Baseline characteristics of the study population, overall and by HLH (any time during follow-up, primary definition {}): median (IQR) with Wilcoxon rank-sum p, n (%) with chi-square or Fisher's exact p, missing values per group",
+            detections[primary].criteria_set
+        ),
+    )?;
     let primary_criteria: Vec<String> = criteria.get(primary).map(|s| s.criteria.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
     let table2 = super::episodes::episode_characteristics(cohort, &dataset, &exposures[primary], &detections[primary], &primary_criteria, &onset_labs, "hlh_episodes_characteristics");
     outs.add_table(

@@ -1,0 +1,210 @@
+//! Table 1 of the paper: baseline characteristics of the study population, overall and by HLH
+//! status under the primary definition.
+//!
+//! Conventions (gtsummary's defaults, written in `docs/study.md`):
+//! - Groups: patients with HLH at any time during follow-up (the primary definition's exposure,
+//!   as counted by the incidence tables) and the others. The comparison is descriptive: HLH
+//!   status is known only at the end of follow-up.
+//! - Variables: age at diagnosis, sex, every other column of `patients` (numeric columns as
+//!   continuous, text columns as categorical), first-line intensity and first-line regimen.
+//! - Continuous: median (IQR) (R `quantile(type = 7)`), Wilcoxon rank-sum p (R
+//!   `wilcox.test(exact = FALSE, correct = TRUE)`).
+//! - Categorical: n (%) of the patients with a value, one row per level (sorted by name);
+//!   chi-square p (R `chisq.test`, Yates only for 2×2) unless an expected count is < 5, then
+//!   Fisher's exact p (R `fisher.test`); levels empty in both groups are left out of the test.
+//! - Missing values are counted per variable and group; a p-value that cannot be computed (one
+//!   group empty, one level only, all values tied, Fisher too large) is NA with the reason.
+
+use std::collections::BTreeMap;
+
+use crate::cohort::{Cohort, Covariate};
+use crate::report::csv::{Cell, CsvTable};
+use crate::stats::table1::{categorical_test, quartiles, wilcoxon_rank_sum, CategoricalTestKind};
+
+use super::dataset::Dataset;
+use super::exposure::Exposure;
+
+/// Columns of the table.
+pub(crate) const COLUMNS: [&str; 11] = [
+    "variable",
+    "level",
+    "overall",
+    "hlh",
+    "no_hlh",
+    "p_value",
+    "test",
+    "missing_overall",
+    "missing_hlh",
+    "missing_no_hlh",
+    "note",
+];
+
+/// One variable's values for the study population (in `Dataset::patients` order).
+enum Values {
+    Continuous(Vec<Option<f64>>),
+    Categorical(Vec<Option<String>>),
+}
+
+/// Table 1 of the study population by HLH ever (`exposure`) under the primary definition.
+pub(crate) fn baseline_characteristics(cohort: &Cohort, dataset: &Dataset, exposure: &Exposure, name: &str) -> CsvTable {
+    let hlh = exposure.ever();
+    let mut t = CsvTable::new(name, &COLUMNS);
+    let n_hlh = hlh.iter().filter(|h| **h).count();
+    t.rows.push(vec![
+        Cell::Str("patients".into()),
+        Cell::Na,
+        Cell::Int(dataset.patients.len() as i64),
+        Cell::Int(n_hlh as i64),
+        Cell::Int((dataset.patients.len() - n_hlh) as i64),
+        Cell::Na,
+        Cell::Na,
+        Cell::Na,
+        Cell::Na,
+        Cell::Na,
+        Cell::Str("HLH: at any time during follow-up (descriptive comparison)".into()),
+    ]);
+    for (variable, values) in variables(cohort, dataset) {
+        match values {
+            Values::Continuous(v) => continuous_rows(&mut t, &variable, &v, &hlh),
+            Values::Categorical(v) => categorical_rows(&mut t, &variable, &v, &hlh),
+        }
+    }
+    t
+}
+
+/// The variables of Table 1, in order: age, sex, the other patient columns (by name), first-line
+/// intensity and regimen.
+fn variables(cohort: &Cohort, dataset: &Dataset) -> Vec<(String, Values)> {
+    let patient = |i: usize| &cohort.patients[dataset.patients[i].idx as usize];
+    let n = dataset.patients.len();
+    let mut out = vec![
+        ("age_at_diagnosis".to_string(), Values::Continuous((0..n).map(|i| patient(i).age).collect())),
+        ("sex".to_string(), Values::Categorical((0..n).map(|i| patient(i).sex.clone()).collect())),
+    ];
+    let mut names: Vec<&String> = cohort.patients.iter().flat_map(|p| p.covariates.keys()).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let cells: Vec<Option<&Covariate>> = (0..n).map(|i| patient(i).covariates.get(name)).collect();
+        let numeric = cells.iter().all(|c| !matches!(c, Some(Covariate::Text(_))));
+        let values = if numeric {
+            Values::Continuous(cells.iter().map(|c| if let Some(Covariate::Number(x)) = c { Some(*x) } else { None }).collect())
+        } else {
+            Values::Categorical(
+                cells
+                    .iter()
+                    .map(|c| match c {
+                        Some(Covariate::Text(s)) => Some(s.clone()),
+                        Some(Covariate::Number(x)) => Some(crate::stats::format::Num(*x).to_string()),
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        };
+        out.push((name.clone(), values));
+    }
+    // patients without a treatment row are the level `untreated`, not missing
+    out.push(("first_line_intensity".into(), Values::Categorical(dataset.patients.iter().map(|p| Some(p.first_line_intensity.clone())).collect())));
+    out.push(("first_line_regimen".into(), Values::Categorical(dataset.patients.iter().map(|p| Some(p.first_line_regimen.clone())).collect())));
+    out
+}
+
+/// `median (q1–q3)` of a group, or `NA` when it has no value.
+fn median_iqr(v: &[f64]) -> Cell {
+    match quartiles(v) {
+        Ok(q) => Cell::Str(format!("{} ({}–{})", short(q.median), short(q.q1), short(q.q3))),
+        Err(_) => Cell::Str("NA".into()),
+    }
+}
+
+/// Two decimals below 10, one below 100, else none (the numeric values are in the R checks).
+fn short(x: f64) -> String {
+    if x.abs() >= 100.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn continuous_rows(t: &mut CsvTable, variable: &str, v: &[Option<f64>], hlh: &[bool]) {
+    let pick = |want: Option<bool>| -> Vec<f64> {
+        v.iter().zip(hlh).filter(|(_, h)| want.is_none_or(|w| **h == w)).filter_map(|(x, _)| *x).collect()
+    };
+    let missing = |want: Option<bool>| v.iter().zip(hlh).filter(|(x, h)| x.is_none() && want.is_none_or(|w| **h == w)).count();
+    let (all, yes, no) = (pick(None), pick(Some(true)), pick(Some(false)));
+    let (p, note) = match wilcoxon_rank_sum(&yes, &no) {
+        Ok(r) if r.p.is_finite() => (Cell::Num(r.p), Cell::Na),
+        Ok(_) => (Cell::Na, Cell::Str("p not computable: all values tied".into())),
+        Err(_) => (Cell::Na, Cell::Str("p not computable: a group has no value".into())),
+    };
+    t.rows.push(vec![
+        Cell::Str(variable.into()),
+        Cell::Str("median (IQR)".into()),
+        median_iqr(&all),
+        median_iqr(&yes),
+        median_iqr(&no),
+        p,
+        Cell::Str("Wilcoxon rank-sum".into()),
+        Cell::Int(missing(None) as i64),
+        Cell::Int(missing(Some(true)) as i64),
+        Cell::Int(missing(Some(false)) as i64),
+        note,
+    ]);
+}
+
+fn categorical_rows(t: &mut CsvTable, variable: &str, v: &[Option<String>], hlh: &[bool]) {
+    // level -> [HLH, no HLH]
+    let mut counts: BTreeMap<&str, [u64; 2]> = BTreeMap::new();
+    let mut missing = [0usize; 2];
+    for (x, h) in v.iter().zip(hlh) {
+        let g = usize::from(!*h);
+        match x {
+            Some(level) => counts.entry(level.as_str()).or_default()[g] += 1,
+            None => missing[g] += 1,
+        }
+    }
+    let table: Vec<[u64; 2]> = counts.values().copied().collect();
+    let (p, test, note) = match categorical_test(&table) {
+        Ok(c) => {
+            let test = match c.test {
+                Some(CategoricalTestKind::Fisher) => Cell::Str("Fisher's exact".into()),
+                Some(_) => Cell::Str("chi-square".into()),
+                None => Cell::Na,
+            };
+            (c.p.filter(|p| p.is_finite()).map_or(Cell::Na, Cell::Num), test, c.reason.map_or(Cell::Na, |r| Cell::Str(format!("p not computable: {r}"))))
+        }
+        Err(e) => (Cell::Na, Cell::Na, Cell::Str(format!("p not computable: {e}"))),
+    };
+    let totals = [table.iter().map(|r| r[0]).sum::<u64>(), table.iter().map(|r| r[1]).sum::<u64>()];
+    let pct = |n: u64, of: u64| if of == 0 { Cell::Str(format!("{n} (NA)")) } else { Cell::Str(format!("{n} ({:.1}%)", 100.0 * n as f64 / of as f64)) };
+    t.rows.push(vec![
+        Cell::Str(variable.into()),
+        Cell::Na,
+        Cell::Na,
+        Cell::Na,
+        Cell::Na,
+        p,
+        test,
+        Cell::Int((missing[0] + missing[1]) as i64),
+        Cell::Int(missing[0] as i64),
+        Cell::Int(missing[1] as i64),
+        note,
+    ]);
+    for (level, c) in &counts {
+        t.rows.push(vec![
+            Cell::Str(variable.into()),
+            Cell::Str((*level).into()),
+            pct(c[0] + c[1], totals[0] + totals[1]),
+            pct(c[0], totals[0]),
+            pct(c[1], totals[1]),
+            Cell::Na,
+            Cell::Na,
+            Cell::Na,
+            Cell::Na,
+            Cell::Na,
+            Cell::Na,
+        ]);
+    }
+}
