@@ -45,6 +45,7 @@ const EXCLUDED: &[(&str, &str)] = &[
 fn keys(table: &str) -> &'static [&'static str] {
     match table {
         "cohort_flow" => &["step"],
+        "baseline_characteristics" => &["variable", "level"],
         "hlh_incidence_by_definition" => &["definition"],
         "analyses_not_computed" => &["analysis"],
         "hlh_incidence_crude" | "hlh_incidence_rate" => &["grouping", "group"],
