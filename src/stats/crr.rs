@@ -897,7 +897,7 @@ mod tests {
             Kind::Competing,
         ];
         let g = censoring_weights(&t, &kind).unwrap();
-        // G(1-) = 1, G(2-) = 3/4, G(3-) = 3/4 * 1/2
-        assert_eq!(g, vec![1.0, 0.75, 0.75, 0.375]);
+        // G(1-) = 1, G(2-) = 3/4 (1 of 4 censored at 1), G(3-) = 3/4 * 2/3 (1 of 3 at 2)
+        assert_eq!(g, vec![1.0, 0.75, 0.75, 0.5]);
     }
 }
