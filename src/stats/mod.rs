@@ -10,6 +10,7 @@ pub mod error;
 pub mod format;
 pub mod cif;
 pub mod cox;
+pub mod crr;
 pub mod design;
 pub mod groups;
 pub mod km;
