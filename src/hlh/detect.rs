@@ -191,8 +191,9 @@ fn evaluation_bases(sets: &[CriteriaSet]) -> Vec<Option<usize>> {
 
 /// One set's detection from its chunk results (in patient order).
 fn assemble(set: &CriteriaSet, plan: &Plan, outs: Vec<ChunkOut>, n: usize) -> Detection {
-    let mut episodes = Vec::new();
-    let mut evidence = Vec::new();
+    // exact capacities: growing by doubling would hold up to twice the evidence at the end
+    let mut episodes = Vec::with_capacity(outs.iter().map(|o| o.episodes.len()).sum());
+    let mut evidence = Vec::with_capacity(outs.iter().map(|o| o.evidence.len()).sum());
     let mut evaluable = 0;
     let mut screened = [0usize; SLOTS];
     let mut with_episode = [0usize; SLOTS];

@@ -111,7 +111,7 @@ pub(crate) fn prepend_column(bytes: &[u8], name: &str, value: &str) -> Vec<u8> {
 
 /// Concatenate CSV tables with the same header: the first header, then every data row.
 pub(crate) fn stack_csv(parts: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
     for (k, p) in parts.iter().enumerate() {
         let body = if k == 0 { &p[..] } else { p.iter().position(|&c| c == b'\n').map_or(&p[p.len()..], |i| &p[i + 1..]) };
         out.extend_from_slice(body);

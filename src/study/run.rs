@@ -243,7 +243,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         .map(|d| Exposure::from_onsets(&dataset, &d.criteria_set, d.episodes.iter().map(|e| (e.patient, e.onset))))
         .collect();
     let mut outs = RunOutputs::default();
-    detection_tables(&detections, &mut outs)?;
+    detection_tables(&mut detections, &mut outs)?;
     timer.end("detect");
 
     let conf = cfg.survival.conf_level;
@@ -521,18 +521,21 @@ fn grid_table(
 
 /// Episodes and evidence of every criteria set, one table each with a `criteria_set`
 /// column; formatted in parallel (the evidence of a large cohort runs to 100+ MB of CSV).
-fn detection_tables(detections: &[Detection], outs: &mut RunOutputs) -> Result<(), StudyError> {
+/// The episode and evidence tables of every detection. The evidence rows are released once
+/// written (nothing after this stage reads them; at scale they are the largest structure).
+fn detection_tables(detections: &mut [Detection], outs: &mut RunOutputs) -> Result<(), StudyError> {
     let io = |what: &str| {
         let what = what.to_string();
         move |e| StudyError::Io { path: what.into(), source: e }
     };
     let parts: Vec<(Vec<u8>, Vec<u8>)> = detections
-        .par_iter()
+        .par_iter_mut()
         .map(|d| -> Result<_, StudyError> {
             let mut ep = Vec::new();
             d.write_episodes_csv(&mut ep).map_err(io("episodes"))?;
             let mut ev = Vec::new();
             d.write_evidence_csv(&mut ev).map_err(io("evidence"))?;
+            d.evidence = Vec::new();
             Ok((ep, ev))
         })
         .collect::<Result<_, _>>()?;
