@@ -113,7 +113,7 @@ pub fn detect_cmd(
 ) -> Result<String, CohortCommandError> {
     let sets: Vec<CriteriaSet> = criteria.iter().map(|c| resolve_criteria(c)).collect::<Result<_, _>>()?;
     let loaded = load_cohort(dir, &LoadOptions { quarantine })?;
-    let default_truth = ["truth.csv", "truth.parquet"].iter().map(|f| dir.join(f)).find(|p| p.is_file());
+    let default_truth = crate::hlh::Truth::default_path(dir);
     let truth_path = truth.map(Path::to_path_buf).or(default_truth);
     let truth = match &truth_path {
         Some(p) => Some(Truth::load(p, &loaded.cohort)?),

@@ -158,6 +158,12 @@ fn split_csv(line: &str) -> Result<Vec<String>, String> {
 }
 
 impl Truth {
+    /// The truth table of a cohort folder when there is one: `truth.csv`, else `truth.parquet`
+    /// (what `detect` and `run` use when no `--truth` is given).
+    pub fn default_path(cohort_dir: &Path) -> Option<std::path::PathBuf> {
+        ["truth.csv", "truth.parquet"].iter().map(|f| cohort_dir.join(f)).find(|p| p.is_file())
+    }
+
     /// Read a truth CSV and resolve its patients against `cohort` (see the module docs).
     pub fn load(path: &Path, cohort: &Cohort) -> Result<Truth, TruthError> {
         let file = path.display().to_string();

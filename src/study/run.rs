@@ -43,7 +43,7 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Quarantine bad rows instead of failing (see `hemosurv validate --quarantine`).
     pub quarantine: bool,
-    /// Truth table to validate every definition against; `None`: `truth.csv` in the
+    /// Truth table to validate every definition against; `None`: `truth.csv` (else `truth.parquet`) in the
     /// cohort folder when present.
     pub truth: Option<PathBuf>,
     /// The command line, for the manifest.
@@ -228,7 +228,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
             message: "`adjudicated` needs an `adjudications` table in the cohort (docs/data-format.md)".into(),
         }));
     }
-    let truth_path = opts.truth.clone().or_else(|| Some(opts.cohort_dir.join("truth.csv")).filter(|p| p.is_file()));
+    let truth_path = opts.truth.clone().or_else(|| crate::hlh::Truth::default_path(&opts.cohort_dir));
     let truth = truth_path.as_deref().map(|p| crate::hlh::Truth::load(p, &loaded.cohort)).transpose()?;
     // Everything that needs the measurements is done now: release them (the largest
     // table by far) before the analyses.
