@@ -56,6 +56,7 @@ fn specific(table: &str, column: &str) -> Option<&'static str> {
     match table {
         "analyses_not_computed" => analyses_not_computed(column),
         "baseline_characteristics" => baseline_characteristics(column),
+        "hlh_risk_factors" => risk_factors(column),
         "cohort_flow" => cohort_flow(column),
         "cir_from_cr1" => cir_from_cr1(column),
         "cox_hlh" => cox_hlh(column),
@@ -647,6 +648,29 @@ fn episode_course(column: &str) -> Option<&'static str> {
         "died_within_30d_of_episode_end" => {
             "`yes` when the patient died on or before `end_date` + 30 days (deaths during the episode included), else `no` (also when followed less than 30 days after the episode)."
         }
+        _ => return None,
+    })
+}
+
+fn risk_factors(column: &str) -> Option<&'static str> {
+    Some(match column {
+        "model" => {
+            "`fine_gray`: Fine–Gray subdistribution hazard regression of the first HLH episode with death without HLH as the competing event (as R `cmprsk::crr`); `cause_specific_cox`: Cox model of the first HLH episode, censored at death without HLH (as R `coxph`, Efron ties)."
+        }
+        "term" => "Design-matrix column (R `model.matrix` naming: numeric covariates by name, categorical ones as `<name><level>` against the first level).",
+        "coef" => "Log subdistribution hazard ratio (`fine_gray`) or log cause-specific hazard ratio (`cause_specific_cox`) per unit of the term.",
+        "se" => "Standard error of `coef`: crr's sandwich (robust) variance for `fine_gray`, the model-based variance for `cause_specific_cox`.",
+        "z" => "Wald statistic `coef / se`.",
+        "p" => "Two-sided Wald p-value, `2 * pnorm(-|z|)`.",
+        "hr" => "`exp(coef)`: subdistribution or cause-specific hazard ratio.",
+        "hr_lower" => "Lower confidence limit of `hr`, `exp(coef - z * se)` at the study's `conf_level`.",
+        "hr_upper" => "Upper confidence limit of `hr`, `exp(coef + z * se)` at the study's `conf_level`.",
+        "n" => "Patients in the model: study patients at risk of a first episode (prevalent HLH at the origin left out) with every covariate present.",
+        "hlh_events" => "Patients in the model whose first HLH episode was observed (status 1).",
+        "competing_deaths" => "Patients in the model who died without HLH (status 2: the competing event; censored in the cause-specific model).",
+        "censored" => "Patients in the model alive without HLH at last contact (status 0).",
+        "dropped_missing" => "Patients at risk left out because a covariate was missing (complete-case analysis).",
+        "note" => "What the hazard ratio is and how its standard error was computed.",
         _ => return None,
     })
 }

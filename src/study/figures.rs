@@ -92,6 +92,8 @@ pub struct FigureInputs<'a> {
     pub grid: &'a [GridPoint],
     /// Validation against the truth table (empty without one).
     pub validation: &'a [ValidationPoint],
+    /// Risk-factor models of HLH (Fine–Gray, cause-specific Cox), for the forest plot.
+    pub risk_models: &'a [super::risk_factors::RiskModel],
 }
 
 /// Keep a drawn figure, or record why it could not be drawn (the run goes on).
@@ -330,6 +332,42 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
         );
         let caption = "Hazard ratios for death from the Cox model with HLH as a time-varying covariate, adjusted for the study covariates.";
         record(&mut set, outs, drawn, fig(name, "Forest plot", caption.into(), "hlh_survival"))?;
+    }
+
+    // Risk factors for HLH: Fine–Gray and cause-specific Cox side by side.
+    if !inp.risk_models.is_empty() {
+        let zq = crate::stats::dist::z_for_level(inp.cfg.survival.conf_level);
+        let mut rows = Vec::new();
+        for m in inp.risk_models {
+            let label = if m.model == "fine_gray" { "SHR" } else { "CSH" };
+            for (k, term) in m.terms.iter().enumerate() {
+                let (b, se) = (m.coef[k], m.se[k]);
+                rows.push(plot::ForestRow {
+                    label: format!("{term} ({label})"),
+                    estimate: b.exp(),
+                    lower: (b - zq * se).exp(),
+                    upper: (b + zq * se).exp(),
+                    p_text: p_text(crate::stats::dist::two_sided_p(b / se)),
+                });
+            }
+        }
+        let name = "forest_hlh_risk_factors";
+        let drawn = plot::write_forest_plot(
+            &plot::ForestPlot {
+                title: "Risk factors for HLH".into(),
+                x_label: format!("Hazard ratio ({ci})"),
+                rows,
+                log_scale: true,
+                reference: Some(1.0),
+                label_header: "Term (model)".into(),
+                estimate_header: format!("HR ({ci})"),
+                p_header: "p".into(),
+                x_range: None,
+            },
+            &spec(name),
+        );
+        let caption = "Subdistribution hazard ratios (SHR, Fine–Gray, death without HLH competing) and cause-specific hazard ratios (CSH, Cox) of the first HLH episode under the primary definition, study covariates (table hlh_risk_factors).";
+        record(&mut set, outs, drawn, fig(name, "Risk factors for HLH", caption.into(), "incidence"))?;
     }
 
     // Response rates by first-line regimen.

@@ -20,6 +20,7 @@ pub mod incidence;
 pub mod key_results;
 pub mod outputs;
 pub mod response;
+pub mod risk_factors;
 pub mod run;
 pub mod report;
 pub mod survival;

@@ -87,7 +87,7 @@ pub(crate) fn parse_csv(name: &str, bytes: &[u8], max_rows: usize) -> CsvTable {
 /// Tables shown in the body of the report (the others are listed in the appendix only): the
 /// flow, what could not be computed, and the tables a paper reports.
 fn is_body_table(name: &str) -> bool {
-    const BODY: [&str; 14] = [
+    const BODY: [&str; 15] = [
         "cohort_flow",
         "analyses_not_computed",
         "baseline_characteristics",
@@ -96,6 +96,7 @@ fn is_body_table(name: &str) -> bool {
         "hlh_incidence_rate",
         "hlh_cumulative_incidence_gray_test",
         "hlh_incidence_by_definition",
+        "hlh_risk_factors",
         "hlh_validation",
         "cox_hlh",
         "os_simon_makuch_by_hlh",
@@ -111,7 +112,11 @@ fn section_of(name: &str) -> usize {
         0
     } else if name.starts_with("hlh_episodes") || name.starts_with("hlh_evidence") {
         1
-    } else if name.starts_with("hlh_incidence") || name.starts_with("hlh_cumulative") || name.starts_with("hlh_validation") {
+    } else if name.starts_with("hlh_incidence")
+        || name.starts_with("hlh_cumulative")
+        || name.starts_with("hlh_validation")
+        || name.starts_with("hlh_risk_factors")
+    {
         2
     } else if name.starts_with("os_by_first") || name.starts_with("efs_") || name.starts_with("os_overall") {
         3

@@ -177,6 +177,8 @@ struct Ctx<'a> {
     cohort: &'a Cohort,
     dataset: &'a Dataset,
     exposures: &'a [Exposure],
+    /// Index of the primary definition in `exposures`.
+    primary: usize,
     conf: f64,
     ci: String,
 }
@@ -190,6 +192,7 @@ struct Fitted {
     cir: Option<CumInc>,
     grid: Vec<figures::GridPoint>,
     validation: Vec<figures::ValidationPoint>,
+    risk: Vec<super::risk_factors::RiskModel>,
 }
 
 /// Run a whole study. On error the output folder is not created.
@@ -247,7 +250,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     timer.end("detect");
 
     let conf = cfg.survival.conf_level;
-    let ctx = Ctx { cfg: &cfg, cohort, dataset: &dataset, exposures: &exposures, conf, ci: ci_label(conf) };
+    let ctx = Ctx { cfg: &cfg, cohort, dataset: &dataset, exposures: &exposures, primary, conf, ci: ci_label(conf) };
     cohort_flow(&ctx, &mut outs)?;
     let mut fitted = Fitted::default();
     let table1 = super::baseline::baseline_characteristics(cohort, &dataset, &exposures[primary], "baseline_characteristics");
@@ -309,6 +312,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
                 trajectories: &trajectories,
                 grid: &fitted.grid,
                 validation: &fitted.validation,
+                risk_models: &fitted.risk,
             },
             &mut outs,
         )?;
@@ -659,6 +663,19 @@ fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Resu
     if !covs.missing.is_empty() {
         outs.notes.push(format!("Covariates not found in `patients` and skipped: {}.", covs.missing.join(", ")));
     }
+    let primary = &ctx.exposures[ctx.primary];
+    let (table, models, failed) = super::risk_factors::risk_factors(ctx.dataset, primary, &covs, ctx.conf, "hlh_risk_factors");
+    for (analysis, reason) in failed {
+        outs.not_computed(format!("{analysis} (`{}`)", primary.criteria_set), reason);
+    }
+    outs.add_table(
+        &table,
+        &format!(
+            "Risk factors for HLH under the primary definition ({}): Fine–Gray subdistribution hazard regression with death without HLH as the competing event (as cmprsk::crr) and the cause-specific Cox model (Efron ties), study covariates, patients at risk of a first episode, {}",
+            primary.criteria_set, ctx.ci
+        ),
+    )?;
+    fitted.risk = models;
     // the criteria sets' exposures are analysed in parallel, reported in order
     let results: Vec<_> = ctx
         .exposures
