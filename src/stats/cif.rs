@@ -64,6 +64,20 @@ pub struct CifCurve {
     pub max_time: f64,
 }
 
+/// Pointwise confidence interval of a cumulative incidence estimate on the log(−log) scale,
+/// as `tidycmprsk::cuminc` (Pintilie 2006): `x^exp(±z·se / (x·log x))`, `se = sqrt(variance)`.
+/// `None` when the estimate is 0 or 1, or the variance is not finite (the interval is undefined;
+/// tidycmprsk gives NaN there).
+pub fn loglog_ci(estimate: f64, variance: f64, conf_level: f64) -> Option<(f64, f64)> {
+    if !(estimate > 0.0 && estimate < 1.0) || !variance.is_finite() || variance < 0.0 {
+        return None;
+    }
+    let z = super::dist::z_for_level(conf_level);
+    let k = (z * variance.sqrt() / (estimate * estimate.ln())).exp();
+    let (a, b) = (estimate.powf(k), estimate.powf(1.0 / k));
+    Some((a.min(b), a.max(b)))
+}
+
 /// Gray's K-sample test for one cause (rho = 0), stratified when strata are given.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GrayTest {

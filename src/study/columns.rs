@@ -459,6 +459,8 @@ fn cumulative_incidence(column: &str) -> Option<&'static str> {
         "variance" => {
             "Gray's delta-method variance of `estimate` (cmprsk `var`; its square root is the standard error); NA with `estimate`."
         }
+        "lower" => "Lower limit of the pointwise confidence interval of `estimate` at the study's `conf_level`, on the log(−log) scale as tidycmprsk: `estimate^exp(±z·sqrt(variance) / (estimate·log(estimate)))`; NA when `estimate` is 0, 1 or NA.",
+        "upper" => "Upper limit of that interval; NA as `lower`.",
         "note" => {
             "`not computable: <reason>` when the cumulative incidence of this grouping could not be fitted (the row's other cells are then NA); empty otherwise."
         }
@@ -881,6 +883,8 @@ fn cir_from_cr1(column: &str) -> Option<&'static str> {
         "variance" => {
             "Gray's delta-method variance of `estimate` (cmprsk `var`; its square root is the standard error); NA with `estimate`."
         }
+        "lower" => "Lower limit of the pointwise confidence interval of `estimate` at the study's `conf_level`, on the log(−log) scale as tidycmprsk: `estimate^exp(±z·sqrt(variance) / (estimate·log(estimate)))`; NA when `estimate` is 0, 1 or NA.",
+        "upper" => "Upper limit of that interval; NA as `lower`.",
         _ => return None,
     })
 }
@@ -893,13 +897,13 @@ mod tests {
     /// written only with a truth table or adjudications.
     const TABLES: [(&str, &str); 41] = [
         ("analyses_not_computed", "analysis,reason"),
-        ("cir_from_cr1", "cause,day,estimate,variance"),
+        ("cir_from_cr1", "cause,day,estimate,variance,lower,upper"),
         ("cohort_flow", "step,patients"),
         ("cox_hlh", "criteria_set,model,term,coef,hr,se,z,p,hr_lower,hr_upper,n,events"),
         ("efs_by_first_line_intensity_km", "group,time,n_risk,n_event,n_censor,surv,std_err,lower,upper,cumhaz,cumhaz_se"),
         ("efs_by_first_line_intensity_logrank", "group,n,observed,expected,chisq,df,p"),
         ("efs_by_first_line_intensity_summary", "group,n,events,median,median_lower,median_upper,rmst,rmst_se"),
-        ("hlh_cumulative_incidence", "criteria_set,grouping,group,cause,day,estimate,variance,note"),
+        ("hlh_cumulative_incidence", "criteria_set,grouping,group,cause,day,estimate,variance,lower,upper,note"),
         ("hlh_cumulative_incidence_gray_test", "criteria_set,grouping,cause,statistic,df,p,note"),
         ("hlh_episode_course", "criteria_set,patient_id,episode,onset_date,end_date,next_line,next_regimen,next_line_start,next_line_end,resolved_by_line_end,died_within_30d_of_episode_end"),
         ("hlh_episodes", "patient_id,episode,criteria_set,onset_date,end_date,ongoing_at_end_of_follow_up,criteria_met_at_onset,n_criteria_met_at_onset,max_criteria,evaluable_criteria,n_criteria,score_at_onset,hscore_at_onset,max_hscore,hscore_probability_pct,hscore_probability,probability_source,line,regimen,intensity,days_since_line_start,disease_status"),

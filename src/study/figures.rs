@@ -230,17 +230,19 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
 
     // Cumulative incidence of HLH by intensity (primary set).
     if let Some((_, _, fit)) = inp.cif_fits.iter().find(|(s, g, _)| s == &inp.primary.criteria_set && g == "first_line_intensity") {
-        let step = |c: &crate::stats::cif::CifCurve| StepCurve {
-            label: c.group.clone(),
-            times: c.time.iter().map(|t| t / dpm).collect(),
-            values: c.estimate.clone(),
-            lower: None,
-            upper: None,
-            censor_times: Vec::new(),
+        let step = |c: &crate::stats::cif::CifCurve, band: bool| {
+            let (lower, upper) = if band { cif_band(c, inp.cfg.survival.conf_level) } else { (None, None) };
+            StepCurve { label: c.group.clone(), times: c.time.iter().map(|t| t / dpm).collect(), values: c.estimate.clone(), lower, upper, censor_times: Vec::new() }
         };
-        let curves: Vec<StepCurve> = fit.curves.iter().filter(|c| c.cause == 1).map(step).collect();
-        let competing: Vec<StepCurve> = fit.curves.iter().filter(|c| c.cause == 2).map(step).collect();
-        let gray = fit.tests.iter().find(|t| t.cause == 1).map(|t| format!("Gray's test (HLH) {}", p_text(t.p)));
+        let curves: Vec<StepCurve> = fit.curves.iter().filter(|c| c.cause == 1).map(|c| step(c, true)).collect();
+        let competing: Vec<StepCurve> = fit.curves.iter().filter(|c| c.cause == 2).map(|c| step(c, false)).collect();
+        let gray = fit.tests.iter().find(|t| t.cause == 1).map(|t| {
+            if t.p.is_finite() {
+                format!("Gray's test (HLH) {}", p_text(t.p))
+            } else {
+                "Gray's test (HLH): not computable (a group without HLH)".to_string()
+            }
+        });
         let name = "cif_hlh_by_first_line_intensity";
         let drawn = plot::write_cif_plot(
             &plot::CifPlot {
@@ -259,8 +261,11 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
             },
             &spec(name),
         );
-        let caption = "Aalen–Johansen cumulative incidence of the first HLH episode with death without HLH as a competing event, by first-line intensity.";
-        record(&mut set, outs, drawn, fig(name, "Cumulative incidence of HLH", caption.into(), "incidence"))?;
+        let caption = format!(
+            "Aalen–Johansen cumulative incidence of the first HLH episode with death without HLH as a competing event (dashed), by first-line intensity; shaded: pointwise {} for HLH (log(−log), as tidycmprsk).",
+            ci
+        );
+        record(&mut set, outs, drawn, fig(name, "Cumulative incidence of HLH", caption, "incidence"))?;
     }
 
     // Simon–Makuch and landmark, forest plot: primary set.
@@ -530,17 +535,20 @@ fn grid_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -
     record(set, outs, drawn, FigureOut { name: name.into(), title: "HLH incidence by definition".into(), caption, section: "incidence".into(), svg: inp.out_dir.join(format!("{name}.svg")) })
 }
 
+/// Pointwise log(−log) confidence band of a cumulative incidence curve (as tidycmprsk; NaN,
+/// i.e. a gap in the band, where the estimate is 0 or 1).
+fn cif_band(c: &crate::stats::cif::CifCurve, conf_level: f64) -> (Option<Vec<f64>>, Option<Vec<f64>>) {
+    let ci: Vec<Option<(f64, f64)>> = c.estimate.iter().zip(&c.variance).map(|(e, v)| crate::stats::cif::loglog_ci(*e, *v, conf_level)).collect();
+    (Some(ci.iter().map(|x| x.map_or(f64::NAN, |x| x.0)).collect()), Some(ci.iter().map(|x| x.map_or(f64::NAN, |x| x.1)).collect()))
+}
+
 /// Cumulative incidence of relapse from CR1 with non-relapse mortality as the competing risk.
 fn cir_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -> Result<(), StudyError> {
     let Some(fit) = inp.cir else { return Ok(()) };
     let dpm = inp.cfg.timing.days_per_month;
-    let step = |c: &crate::stats::cif::CifCurve| StepCurve {
-        label: "relapse".into(),
-        times: c.time.iter().map(|t| t / dpm).collect(),
-        values: c.estimate.clone(),
-        lower: None,
-        upper: None,
-        censor_times: Vec::new(),
+    let step = |c: &crate::stats::cif::CifCurve| {
+        let (lower, upper) = if c.cause == 1 { cif_band(c, inp.cfg.survival.conf_level) } else { (None, None) };
+        StepCurve { label: "relapse".into(), times: c.time.iter().map(|t| t / dpm).collect(), values: c.estimate.clone(), lower, upper, censor_times: Vec::new() }
     };
     let name = "cir_from_cr1";
     let drawn = plot::write_cif_plot(
@@ -560,7 +568,10 @@ fn cir_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) ->
         },
         &FigureSpec::new(inp.out_dir, name),
     );
-    let caption = "Aalen–Johansen cumulative incidence of relapse from the first-line CR (CR1), with death in remission (non-relapse mortality) as the competing event.";
+    let caption = format!(
+        "Aalen–Johansen cumulative incidence of relapse from the first-line CR (CR1), with death in remission (non-relapse mortality) as the competing event; shaded: pointwise {} (log(−log), as tidycmprsk).",
+        super::run::ci_label(inp.cfg.survival.conf_level)
+    );
     record(set, outs, drawn, FigureOut {
         name: name.into(),
         title: "Cumulative incidence of relapse from CR1".into(),

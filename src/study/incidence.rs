@@ -104,6 +104,7 @@ pub fn cuminc_tables(
     exposures: &[Exposure],
     groupings: &[GroupVar],
     timepoints: &[f64],
+    conf_level: f64,
 ) -> (CsvTable, CsvTable, Vec<(String, String, CumInc)>) {
     let mut est_rows = Vec::new();
     let mut test_rows = Vec::new();
@@ -124,6 +125,8 @@ pub fn cuminc_tables(
                         Cell::Na,
                         Cell::Na,
                         Cell::Na,
+                        Cell::Na,
+                        Cell::Na,
                         Cell::Str(format!("not computable: {e}")),
                     ]);
                     continue;
@@ -138,8 +141,10 @@ pub fn cuminc_tables(
                     Cell::Num(t),
                     est.map_or(Cell::Na, num),
                     var.map_or(Cell::Na, num),
-                    Cell::Na,
                 ]);
+                let ci = est.zip(var).and_then(|(e, v)| crate::stats::cif::loglog_ci(e, v, conf_level));
+                let row = est_rows.last_mut().expect("just pushed");
+                row.extend([ci.map_or(Cell::Na, |c| num(c.0)), ci.map_or(Cell::Na, |c| num(c.1)), Cell::Na]);
             }
             if g.n_levels() > 1 {
                 for t in &fit.tests {
@@ -161,7 +166,7 @@ pub fn cuminc_tables(
             fits.push((ex.criteria_set.clone(), gv.name.to_string(), fit));
         }
     }
-    let est = super::table("hlh_cumulative_incidence", &["criteria_set", "grouping", "group", "cause", "day", "estimate", "variance", "note"], est_rows);
+    let est = super::table("hlh_cumulative_incidence", &["criteria_set", "grouping", "group", "cause", "day", "estimate", "variance", "lower", "upper", "note"], est_rows);
     let tests = super::table("hlh_cumulative_incidence_gray_test", &["criteria_set", "grouping", "cause", "statistic", "df", "p", "note"], test_rows);
     (est, tests, fits)
 }

@@ -576,7 +576,7 @@ fn incidence_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Res
         &crude,
         &format!("HLH incidence: proportion of patients at risk with ≥1 incident episode (Wilson and Clopper–Pearson {}); HLH present at the origin counted apart", ctx.ci),
     )?;
-    let (ci_tab, gray_tab, fits) = incidence::cuminc_tables(ctx.dataset, ctx.exposures, &groupings, &cfg.incidence.timepoints_days);
+    let (ci_tab, gray_tab, fits) = incidence::cuminc_tables(ctx.dataset, ctx.exposures, &groupings, &cfg.incidence.timepoints_days, ctx.conf);
     outs.add_table(&ci_tab, "Cumulative incidence of the first HLH episode, death without HLH as competing risk (Aalen–Johansen; variance as cmprsk)")?;
     outs.add_table(&gray_tab, "Gray's test between groups")?;
     fitted.cif = fits;
@@ -699,14 +699,22 @@ fn cir_stage(ctx: &Ctx, after: &response::AfterCr1, outs: &mut RunOutputs, fitte
     let one = crate::stats::Grouping::from_values(&vec!["CR1".to_string(); after.time.len()]);
     match crate::stats::cif::cuminc(&after.time, &after.cause, &one, None) {
         Ok(fit) => {
-            let mut t = super::table("cir_from_cr1", &["cause", "day", "estimate", "variance"], Vec::new());
+            let mut t = super::table("cir_from_cr1", &["cause", "day", "estimate", "variance", "lower", "upper"], Vec::new());
             for (_, c, day, est, var) in fit.at_times(&ctx.cfg.incidence.timepoints_days) {
                 let name = match c {
                     1 => "relapse",
                     2 => "death_in_remission",
                     _ => "other",
                 };
-                t.rows.push(vec![Cell::Str(name.into()), Cell::Num(day), est.map_or(Cell::Na, Cell::Num), var.map_or(Cell::Na, Cell::Num)]);
+                let ci = est.zip(var).and_then(|(e, v)| crate::stats::cif::loglog_ci(e, v, ctx.conf));
+                t.rows.push(vec![
+                    Cell::Str(name.into()),
+                    Cell::Num(day),
+                    est.map_or(Cell::Na, Cell::Num),
+                    var.map_or(Cell::Na, Cell::Num),
+                    ci.map_or(Cell::Na, |c| Cell::Num(c.0)),
+                    ci.map_or(Cell::Na, |c| Cell::Num(c.1)),
+                ]);
             }
             outs.add_table(&t, "Cumulative incidence of relapse from CR1, with death in remission (non-relapse mortality) as the competing risk (Aalen–Johansen, as cmprsk::cuminc)")?;
             fitted.cir = Some(fit);
