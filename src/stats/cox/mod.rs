@@ -21,6 +21,7 @@ pub(crate) mod fit;
 pub(crate) mod linalg;
 pub(crate) mod robust;
 pub(crate) mod timefix;
+pub mod zph;
 
 use std::io::Write;
 use std::str::FromStr;
@@ -31,6 +32,7 @@ use crate::stats::dist::{pchisq_upper, two_sided_p, z_for_level};
 use crate::stats::error::{check_len, StatsError, StatsResult};
 
 pub use concordance::Concordance;
+pub use zph::{cox_zph, CoxZph};
 
 /// Handling of tied event times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
