@@ -86,9 +86,13 @@ enum Command {
         #[arg(long)]
         quarantine: bool,
         /// Truth table (patient_id, episode, onset_date, ...) to validate every definition
-        /// against [default: COHORT/truth.csv if present].
+        /// against [default: COHORT/truth.csv or truth.parquet if present].
         #[arg(long)]
         truth: Option<PathBuf>,
+        /// Show patient identifiers in the report and figures (internal use). By default they
+        /// show sequential study numbers; the key is in tables/patient_key.csv.
+        #[arg(long)]
+        identifiable: bool,
     },
     /// Check a cohort folder against the data contract (exit 2 on errors).
     Validate {
@@ -289,10 +293,10 @@ fn report(paths: Vec<PathBuf>) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<(), (u8, String)> = match cli.command {
-        Command::Run { cohort, study, out, force, quiet, quarantine, truth } => {
+        Command::Run { cohort, study, out, force, quiet, quarantine, truth, identifiable } => {
             let out = out.unwrap_or_else(|| PathBuf::from("out").join(cohort.file_name().unwrap_or_default()));
             let quiet = quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let opts = RunOptions { cohort_dir: cohort, study, out, force, quiet, quarantine, truth, command: std::env::args().collect() };
+            let opts = RunOptions { cohort_dir: cohort, study, out, force, quiet, quarantine, truth, identifiable, command: std::env::args().collect() };
             study::run(&opts)
                 .map(|s| {
                     println!(

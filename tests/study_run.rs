@@ -1,7 +1,7 @@
 //! End-to-end: `hemosurv run` on the bundled sample cohort and on simulated
 //! cohorts with known truth.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -21,9 +21,16 @@ fn run_to(cohort: &Path, study: Option<PathBuf>, out: &Path) {
         quiet: true,
         quarantine: false,
         truth: None,
+        identifiable: false,
         command: vec!["test".into()],
     };
     run(&opts).unwrap_or_else(|e| panic!("run failed: {e}"));
+}
+
+/// Study population size of a run (from its manifest).
+fn m_population(out: &Path) -> usize {
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    m["row_counts"]["study_population"].as_u64().unwrap() as usize
 }
 
 fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
@@ -81,6 +88,38 @@ fn sample_run_is_complete_reproducible_and_figures_match_tables() {
     assert_eq!(with_hlh["count"], overall["with_hlh"]);
     assert_eq!(with_hlh["denominator"], overall["n"]);
     assert!(t2.iter().any(|r| r["characteristic"] == "ferritin at onset (µg/L)" && !r["median"].is_empty()));
+    // Publication-safe by default: no patient identifier and no patient-level calendar date of
+    // the input in the report or any figure (the key is tables/patient_key.csv only).
+    let mut published = vec![("report.html".to_string(), std::fs::read_to_string(a.join("report.html")).unwrap())];
+    for entry in std::fs::read_dir(a.join("figures")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "svg") {
+            published.push((path.display().to_string(), std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+    let mut ids = BTreeSet::new();
+    let mut dates = BTreeSet::new();
+    for table in ["patients", "treatments", "responses", "findings", "truth"] {
+        for row in read_csv(&sample().join(format!("{table}.csv"))) {
+            ids.insert(row["patient_id"].clone());
+            for (k, v) in &row {
+                if k.ends_with("date") && v.len() == 10 {
+                    dates.insert(v.clone());
+                }
+            }
+        }
+    }
+    assert!(ids.len() == 2000 && dates.len() > 1000, "{} ids, {} dates", ids.len(), dates.len());
+    for (file, text) in &published {
+        for id in &ids {
+            assert!(!text.contains(id.as_str()), "{file} shows patient identifier {id}");
+        }
+        for d in &dates {
+            assert!(!text.contains(d.as_str()), "{file} shows the patient-level date {d}");
+        }
+    }
+    let key = read_csv(&a.join("tables/patient_key.csv"));
+    assert_eq!(key.len(), m_population(&a));
     // tables/README.md documents every column of every table.
     let readme = std::fs::read_to_string(a.join("tables/README.md")).unwrap();
     assert!(!readme.contains("(not documented)"), "an undocumented column in tables/README.md");

@@ -46,6 +46,7 @@ fn keys(table: &str) -> &'static [&'static str] {
     match table {
         "cohort_flow" => &["step"],
         "baseline_characteristics" => &["variable", "level"],
+        "patient_key" => &["study_number"],
         "hlh_incidence_by_definition" => &["definition"],
         "analyses_not_computed" => &["analysis"],
         "hlh_incidence_crude" | "hlh_incidence_rate" => &["grouping", "group"],

@@ -12,6 +12,8 @@
 //! - Categorical: n (%) of the patients with a value, one row per level (sorted by name);
 //!   chi-square p (R `chisq.test`, Yates only for 2×2) unless an expected count is < 5, then
 //!   Fisher's exact p (R `fisher.test`); levels empty in both groups are left out of the test.
+//! - Level rows with a count from 1 to `report.small_cell - 1` (default 5) in any column are
+//!   flagged `small cell (n < 5)` in `note`, for disclosure control before sharing.
 //! - Missing values are counted per variable and group; a p-value that cannot be computed (one
 //!   group empty, one level only, all values tied, Fisher too large) is NA with the reason.
 
@@ -46,7 +48,8 @@ enum Values {
 }
 
 /// Table 1 of the study population by HLH ever (`exposure`) under the primary definition.
-pub(crate) fn baseline_characteristics(cohort: &Cohort, dataset: &Dataset, exposure: &Exposure, name: &str) -> CsvTable {
+/// Level rows with a count from 1 to `small_cell - 1` in any column are flagged in `note`.
+pub(crate) fn baseline_characteristics(cohort: &Cohort, dataset: &Dataset, exposure: &Exposure, small_cell: u64, name: &str) -> CsvTable {
     let hlh = exposure.ever();
     let mut t = CsvTable::new(name, &COLUMNS);
     let n_hlh = hlh.iter().filter(|h| **h).count();
@@ -66,7 +69,7 @@ pub(crate) fn baseline_characteristics(cohort: &Cohort, dataset: &Dataset, expos
     for (variable, values) in variables(cohort, dataset) {
         match values {
             Values::Continuous(v) => continuous_rows(&mut t, &variable, &v, &hlh),
-            Values::Categorical(v) => categorical_rows(&mut t, &variable, &v, &hlh),
+            Values::Categorical(v) => categorical_rows(&mut t, &variable, &v, &hlh, small_cell),
         }
     }
     t
@@ -154,7 +157,7 @@ fn continuous_rows(t: &mut CsvTable, variable: &str, v: &[Option<f64>], hlh: &[b
     ]);
 }
 
-fn categorical_rows(t: &mut CsvTable, variable: &str, v: &[Option<String>], hlh: &[bool]) {
+fn categorical_rows(t: &mut CsvTable, variable: &str, v: &[Option<String>], hlh: &[bool], small_cell: u64) {
     // level -> [HLH, no HLH]
     let mut counts: BTreeMap<&str, [u64; 2]> = BTreeMap::new();
     let mut missing = [0usize; 2];
@@ -193,6 +196,7 @@ fn categorical_rows(t: &mut CsvTable, variable: &str, v: &[Option<String>], hlh:
         note,
     ]);
     for (level, c) in &counts {
+        let small = [c[0] + c[1], c[0], c[1]].iter().any(|&n| n >= 1 && n < small_cell);
         t.rows.push(vec![
             Cell::Str(variable.into()),
             Cell::Str((*level).into()),
@@ -204,7 +208,7 @@ fn categorical_rows(t: &mut CsvTable, variable: &str, v: &[Option<String>], hlh:
             Cell::Na,
             Cell::Na,
             Cell::Na,
-            Cell::Na,
+            if small { Cell::Str(format!("small cell (n < {small_cell})")) } else { Cell::Na },
         ]);
     }
 }

@@ -57,6 +57,11 @@ fn specific(table: &str, column: &str) -> Option<&'static str> {
         "analyses_not_computed" => analyses_not_computed(column),
         "baseline_characteristics" => baseline_characteristics(column),
         "hlh_risk_factors" => risk_factors(column),
+        "patient_key" => match column {
+            "study_number" => Some("Sequential number of the patient in the study population (cohort order), as shown in the report and figures instead of the identifier."),
+            "patient_id" => Some("The cohort's patient identifier: this table is the only place that links the two (keep it with the data)."),
+            _ => None,
+        },
         "cohort_flow" => cohort_flow(column),
         "cir_from_cr1" => cir_from_cr1(column),
         "cox_hlh" => cox_hlh(column),

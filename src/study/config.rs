@@ -199,6 +199,23 @@ pub struct StudyConfig {
     pub survival: Survival,
     /// Figures.
     pub figures: Figures,
+    /// Report options.
+    pub report: ReportOptions,
+}
+
+/// Report options.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportOptions {
+    /// Counts from 1 to `small_cell - 1` in the descriptive tables (Table 1, Table 2) are flagged
+    /// as small cells in their `note` (disclosure control before sharing); 0 turns it off.
+    pub small_cell: u64,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions { small_cell: 5 }
+    }
 }
 
 impl StudyConfig {

@@ -13,6 +13,7 @@
 //! - **Deaths within 30 / 90 days** of the first episode's onset: crude proportions among the
 //!   patients who died within that time or were followed at least that long (a patient
 //!   censored earlier is in neither count).
+//! - Count rows from 1 to `report.small_cell - 1` (default 5) are flagged `small cell` in `note`.
 //! - **Treatment phase at onset**: the treatment line running at onset (latest line started on
 //!   or before onset), its intensity and the days since its start; disease status from the
 //!   response assessments (`hlh::DiseaseStatus`).
@@ -95,6 +96,7 @@ pub(crate) fn episode_characteristics(
     detection: &Detection,
     criteria: &[String],
     labs: &OnsetLabs,
+    small_cell: u64,
     name: &str,
 ) -> CsvTable {
     let mut t = CsvTable::new(name, &COLUMNS);
@@ -109,6 +111,8 @@ pub(crate) fn episode_characteristics(
     let recurrent = episodes.iter().filter(|e| e.episode == 2).count();
 
     let add = |t: &mut CsvTable, section: &str, what: &str, row: Summary, note: &str| {
+        let small = row.denominator.is_some() && row.median.is_none() && row.count.is_some_and(|n| n >= 1 && (n as u64) < small_cell);
+        let note = if small { format!("{note}{}small cell (n < {small_cell})", if note.is_empty() { "" } else { "; " }) } else { note.to_string() };
         t.rows.push(vec![
             Cell::Str(section.into()),
             Cell::Str(what.into()),
@@ -118,7 +122,7 @@ pub(crate) fn episode_characteristics(
             row.median.map_or(Cell::Na, Cell::Num),
             row.q1.map_or(Cell::Na, Cell::Num),
             row.q3.map_or(Cell::Na, Cell::Num),
-            if note.is_empty() { Cell::Na } else { Cell::Str(note.into()) },
+            if note.is_empty() { Cell::Na } else { Cell::Str(note) },
         ]);
     };
     add(&mut t, "overview", "patients with HLH", Summary::count(n_pat, dataset.patients.len()), "of the study population, during follow-up");

@@ -94,6 +94,8 @@ pub struct FigureInputs<'a> {
     pub validation: &'a [ValidationPoint],
     /// Risk-factor models of HLH (Fine–Gray, cause-specific Cox), for the forest plot.
     pub risk_models: &'a [super::risk_factors::RiskModel],
+    /// Label patients by their identifier instead of their study number (`--identifiable`).
+    pub identifiable: bool,
 }
 
 /// Keep a drawn figure, or record why it could not be drawn (the run goes on).
@@ -415,9 +417,11 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
             m
         });
         let mut lanes = Vec::new();
-        for sp in &inp.dataset.patients {
+        for (k, sp) in inp.dataset.patients.iter().enumerate() {
             let Some(onsets) = onset_by_patient.get(&sp.idx) else { continue };
             let p = &inp.cohort.patients[sp.idx as usize];
+            // study number (the key is tables/patient_key) unless --identifiable
+            let label = if inp.identifiable { p.id.clone() } else { format!("#{}", k + 1) };
             let rel = |d: i32| ((d - sp.origin) as f64 / dpm).max(0.0);
             let end = sp.os_time / dpm;
             let segments = inp
@@ -435,7 +439,7 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
                 markers.push((r / dpm, SwimmerMarker::Relapse));
             }
             markers.retain(|m| m.0 <= end);
-            lanes.push(plot::SwimmerLane { id: p.id.clone(), segments, markers, end, died: sp.os_event });
+            lanes.push(plot::SwimmerLane { id: label, segments, markers, end, died: sp.os_event });
         }
         if !lanes.is_empty() {
             let name = "swimmer_hlh_patients";

@@ -46,6 +46,9 @@ pub struct RunOptions {
     /// Truth table to validate every definition against; `None`: `truth.csv` (else `truth.parquet`) in the
     /// cohort folder when present.
     pub truth: Option<PathBuf>,
+    /// Patient identifiers in the report and figures; `false` (default): sequential study
+    /// numbers, the key only in `tables/patient_key`.
+    pub identifiable: bool,
     /// The command line, for the manifest.
     pub command: Vec<String>,
 }
@@ -252,8 +255,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     let conf = cfg.survival.conf_level;
     let ctx = Ctx { cfg: &cfg, cohort, dataset: &dataset, exposures: &exposures, primary, conf, ci: ci_label(conf) };
     cohort_flow(&ctx, &mut outs)?;
+    patient_key(&ctx, &mut outs)?;
     let mut fitted = Fitted::default();
-    let table1 = super::baseline::baseline_characteristics(cohort, &dataset, &exposures[primary], "baseline_characteristics");
+    let table1 = super::baseline::baseline_characteristics(cohort, &dataset, &exposures[primary], cfg.report.small_cell, "baseline_characteristics");
     outs.add_table(
         &table1,
         &format!(
@@ -262,7 +266,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         ),
     )?;
     let primary_criteria: Vec<String> = criteria.get(primary).map(|s| s.criteria.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
-    let table2 = super::episodes::episode_characteristics(cohort, &dataset, &exposures[primary], &detections[primary], &primary_criteria, &onset_labs, "hlh_episodes_characteristics");
+    let table2 = super::episodes::episode_characteristics(cohort, &dataset, &exposures[primary], &detections[primary], &primary_criteria, &onset_labs, cfg.report.small_cell, "hlh_episodes_characteristics");
     outs.add_table(
         &table2,
         &format!(
@@ -313,6 +317,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
                 grid: &fitted.grid,
                 validation: &fitted.validation,
                 risk_models: &fitted.risk,
+                identifiable: opts.identifiable,
             },
             &mut outs,
         )?;
@@ -551,6 +556,20 @@ fn detection_tables(detections: &mut [Detection], outs: &mut RunOutputs) -> Resu
         stack_csv(&evidence),
         Some(EVIDENCE_TYPES.to_vec()),
     )
+}
+
+/// The key from study numbers (shown in the report and figures) to patient identifiers: only
+/// in `tables/`, which stays with the analyst.
+fn patient_key(ctx: &Ctx, outs: &mut RunOutputs) -> Result<(), StudyError> {
+    let rows = ctx
+        .dataset
+        .patients
+        .iter()
+        .enumerate()
+        .map(|(k, sp)| vec![Cell::Int(k as i64 + 1), Cell::Str(ctx.cohort.patients[sp.idx as usize].id.clone())])
+        .collect();
+    let t = super::table("patient_key", &["study_number", "patient_id"], rows);
+    outs.add_table(&t, "Key from the study numbers shown in the report and figures to the cohort's patient identifiers (keep with the data, not with the report)")
 }
 
 fn cohort_flow(ctx: &Ctx, outs: &mut RunOutputs) -> Result<(), StudyError> {
