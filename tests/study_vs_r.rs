@@ -54,6 +54,7 @@ fn keys(table: &str) -> &'static [&'static str] {
         "hlh_cumulative_incidence_gray_test" => &["grouping", "cause"],
         "cir_from_cr1" => &["cause", "day"],
         "cox_hlh" | "hlh_risk_factors" => &["model", "term"],
+        "cox_hlh_ph_test" => &["term"],
         "os_simon_makuch_by_hlh" => &["state", "time"],
         "response_by_line_regimen" => &["line", "regimen"],
         "response_by_hlh" => &["group"],
@@ -66,7 +67,7 @@ fn keys(table: &str) -> &'static [&'static str] {
 }
 
 fn tolerance(table: &str) -> f64 {
-    if table == "cox_hlh" || table == "hlh_risk_factors" {
+    if table == "cox_hlh" || table == "hlh_risk_factors" || table == "cox_hlh_ph_test" {
         TOL_COX
     } else {
         TOL

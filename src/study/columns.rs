@@ -57,6 +57,14 @@ fn specific(table: &str, column: &str) -> Option<&'static str> {
         "analyses_not_computed" => analyses_not_computed(column),
         "baseline_characteristics" => baseline_characteristics(column),
         "hlh_risk_factors" => risk_factors(column),
+        "cox_hlh_ph_test" => match column {
+            "term" => Some("Term of the adjusted time-dependent Cox model of OS (`hlh` and the covariates' design columns, each tested on its own, df 1), or `GLOBAL` for all terms together; NA when the test could not be computed."),
+            "chisq" => Some("cox.zph score-test chi-square for a time-varying coefficient (transform \"km\": 1 − Kaplan–Meier of the pooled data)."),
+            "df" => Some("Degrees of freedom of `chisq` (1 per term; the number of terms for GLOBAL)."),
+            "p" => Some("p-value of `chisq`; small values suggest the hazard ratio changes over time (non-proportional hazards)."),
+            "note" => Some("`not computable: <reason>` when the test failed; empty otherwise."),
+            _ => None,
+        },
         "patient_key" => match column {
             "study_number" => Some("Sequential number of the patient in the study population (cohort order), as shown in the report and figures instead of the identifier."),
             "patient_id" => Some("The cohort's patient identifier: this table is the only place that links the two (keep it with the data)."),

@@ -87,7 +87,7 @@ pub(crate) fn parse_csv(name: &str, bytes: &[u8], max_rows: usize) -> CsvTable {
 /// Tables shown in the body of the report (the others are listed in the appendix only): the
 /// flow, what could not be computed, and the tables a paper reports.
 fn is_body_table(name: &str) -> bool {
-    const BODY: [&str; 15] = [
+    const BODY: [&str; 16] = [
         "cohort_flow",
         "analyses_not_computed",
         "baseline_characteristics",
@@ -99,6 +99,7 @@ fn is_body_table(name: &str) -> bool {
         "hlh_risk_factors",
         "hlh_validation",
         "cox_hlh",
+        "cox_hlh_ph_test",
         "os_simon_makuch_by_hlh",
         "os_by_first_line_intensity_summary",
         "response_by_line_regimen",

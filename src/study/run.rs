@@ -791,6 +791,25 @@ fn km_outputs(name: &str, endpoint: &str, sets: Option<&[(&str, &KmAnalysis)]>, 
 }
 
 /// Tables of the time-dependent HLH analyses: one table per analysis, a row block per set.
+/// `cox_hlh_ph_test`: per criteria set, cox.zph's chi-square, df and p of each term of the
+/// adjusted time-dependent model and the GLOBAL test; NA with the reason when not computable.
+fn ph_test_table(hlh: &[HlhSurvival]) -> CsvTable {
+    let mut t = super::table("cox_hlh_ph_test", &["criteria_set", "term", "chisq", "df", "p", "note"], Vec::new());
+    for h in hlh {
+        let set = || Cell::Str(h.criteria_set.clone());
+        match &h.ph_test {
+            Ok(z) => {
+                for k in 0..z.terms.len() {
+                    t.rows.push(vec![set(), Cell::Str(z.terms[k].clone()), Cell::Num(z.chisq[k]), Cell::Int(z.df[k] as i64), Cell::Num(z.p[k]), Cell::Na]);
+                }
+                t.rows.push(vec![set(), Cell::Str("GLOBAL".into()), Cell::Num(z.global_chisq), Cell::Int(z.global_df as i64), Cell::Num(z.global_p), Cell::Na]);
+            }
+            Err(reason) => t.rows.push(vec![set(), Cell::Na, Cell::Na, Cell::Na, Cell::Na, Cell::Str(format!("not computable: {reason}"))]),
+        }
+    }
+    t
+}
+
 fn hlh_survival_tables(hlh: &[HlhSurvival], ctx: &Ctx, outs: &mut RunOutputs) -> Result<(), StudyError> {
     if hlh.is_empty() {
         return Ok(());
@@ -808,6 +827,10 @@ fn hlh_survival_tables(hlh: &[HlhSurvival], ctx: &Ctx, outs: &mut RunOutputs) ->
     outs.add_table(
         &survival::cox_table(&models),
         &format!("Cox models of OS: HLH as a time-dependent exposure (adjusted and unadjusted), and the naive 'HLH ever' model, which is biased by immortal time and shown only for comparison (HR with {})", ctx.ci),
+    )?;
+    outs.add_table(
+        &ph_test_table(hlh),
+        "Proportional-hazards test of the adjusted time-dependent Cox model of OS (as survival::cox.zph, transform \"km\"): score test per term and global; a small p suggests the hazard ratio changes over time",
     )?;
     outs.add_table(&survival::simon_makuch_table(hlh), &format!("Simon–Makuch OS curves by time-dependent HLH status ({} log)", ctx.ci))?;
     let naive: Vec<(&str, &KmAnalysis)> = hlh.iter().map(|h| (h.criteria_set.as_str(), &h.km_naive)).collect();

@@ -6,7 +6,7 @@
 use ndarray::Array2;
 
 use crate::report::csv::{Cell, CsvTable};
-use crate::stats::cox::{coxph, CoxModel, CoxOptions};
+use crate::stats::cox::{cox_zph, coxph, CoxModel, CoxOptions, CoxZph};
 use crate::stats::design::{build_design, ColumnData};
 use crate::stats::km::{kaplan_meier, KaplanMeier, KmOptions};
 use crate::stats::logrank::{survdiff, LogRankTest};
@@ -57,6 +57,8 @@ pub struct HlhSurvival {
     pub intervals: Vec<Interval>,
     /// Cox model with HLH as a time-varying covariate (+ adjustment covariates).
     pub cox_td: CoxModel,
+    /// Proportional-hazards test of `cox_td` (`cox.zph`), or why it could not be computed.
+    pub ph_test: Result<CoxZph, String>,
     /// Unadjusted time-dependent Cox model (HLH only).
     pub cox_td_unadjusted: CoxModel,
     /// Naive Cox model with "HLH ever" fixed at baseline (biased; for comparison only).
@@ -78,6 +80,20 @@ fn cox_from_columns(
     columns: &[(String, ColumnData)],
     opts: &CoxOptions,
 ) -> StatsResult<(CoxModel, usize)> {
+    cox_fit_from_columns(start, stop, event, columns, opts, false).map(|(m, d, _)| (m, d))
+}
+
+/// The Cox model of `columns` and, with `ph_test`, its proportional-hazards test
+/// (`survival::cox.zph`, transform "km") on the same rows: `Err(reason)` when the test cannot
+/// be computed.
+fn cox_fit_from_columns(
+    start: Option<&[f64]>,
+    stop: &[f64],
+    event: &[bool],
+    columns: &[(String, ColumnData)],
+    opts: &CoxOptions,
+    ph_test: bool,
+) -> StatsResult<(CoxModel, usize, Option<Result<CoxZph, String>>)> {
     let design = build_design(columns, None)?;
     let keep = &design.kept_rows;
     let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<f64>>();
@@ -86,7 +102,8 @@ fn cox_from_columns(
     let event_k: Vec<bool> = keep.iter().map(|&i| event[i]).collect();
     let x: &Array2<f64> = &design.x;
     let model = coxph(start_k.as_deref(), &stop_k, &event_k, x, &design.terms, None, None, opts)?;
-    Ok((model, design.dropped_rows.len()))
+    let zph = ph_test.then(|| cox_zph(&model, start_k.as_deref(), &stop_k, &event_k, x, None, opts).map_err(|e| e.to_string()));
+    Ok((model, design.dropped_rows.len(), zph))
 }
 
 /// Run the HLH survival analyses for one criteria set.
@@ -114,7 +131,8 @@ pub fn hlh_survival(
     for (name, col) in &covariates.columns {
         cols.push((name.clone(), expand(col, &subject)));
     }
-    let (cox_td, dropped_rows) = cox_from_columns(Some(&start), &stop, &ev, &cols, &opts)?;
+    let (cox_td, dropped_rows, ph_test) = cox_fit_from_columns(Some(&start), &stop, &ev, &cols, &opts, true)?;
+    let ph_test = ph_test.unwrap_or_else(|| Err("not requested".into()));
     let dropped_subjects = {
         let design_rows_dropped = dropped_rows;
         if design_rows_dropped == 0 {
@@ -163,6 +181,7 @@ pub fn hlh_survival(
         criteria_set: exposure.criteria_set.clone(),
         intervals,
         cox_td,
+        ph_test,
         cox_td_unadjusted,
         cox_naive,
         km_naive,
