@@ -217,3 +217,87 @@ fn estimates_agree_with_planted_truth_and_naive_analysis_shows_immortal_time_bia
     let (naive, _nlo, nhi) = get("naive_hlh_ever_BIASED", "hlh_ever");
     assert!(naive < hr && nhi < truth_hr, "naive HR {naive} (upper {nhi}) should be biased below the planted {truth_hr}");
 }
+
+/// Values of every `attr="..."` in `html`.
+fn attribute_values(html: &str, attr: &str) -> Vec<String> {
+    let key = format!(" {attr}=\"");
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find(&key) {
+        rest = &rest[i + key.len()..];
+        let end = rest.find('"').expect("attribute value is closed");
+        out.push(rest[..end].to_string());
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// A Chromium-compatible browser: `HEMOSURV_BROWSER`, else `chromium` / `chromium-browser` /
+/// `google-chrome` on the PATH.
+fn browser() -> Option<PathBuf> {
+    if let Some(b) = std::env::var_os("HEMOSURV_BROWSER") {
+        return Some(PathBuf::from(b));
+    }
+    let path = std::env::var_os("PATH")?;
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |d| d.join(name)))
+        .find(|p| p.is_file())
+}
+
+/// The sample report has no broken anchor, link or image, and renders in headless Chromium; a
+/// screenshot of its first screen is kept in the test's target folder for a person to look
+/// at. Without a browser the static checks still run; `.ci/run` installs Chromium and sets
+/// `HEMOSURV_REQUIRE_BROWSER=1`, which makes a missing browser a failure.
+#[test]
+fn report_has_no_broken_link_or_anchor_and_renders_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    run_to(&sample(), None, &out);
+    let report = out.join("report.html");
+    let html = std::fs::read_to_string(&report).unwrap();
+    let ids: BTreeSet<String> = attribute_values(&html, "id").into_iter().collect();
+    let hrefs = attribute_values(&html, "href");
+    assert!(hrefs.len() > 50, "{} links", hrefs.len());
+    for href in &hrefs {
+        if let Some(anchor) = href.strip_prefix('#') {
+            assert!(ids.contains(anchor), "link to a missing anchor: {href}");
+        } else if !href.starts_with("http://") && !href.starts_with("https://") {
+            assert!(out.join(href).is_file(), "link to a missing file: {href}");
+        }
+    }
+    for src in attribute_values(&html, "src") {
+        assert!(src.starts_with("data:") || out.join(&src).is_file(), "broken image: {src}");
+    }
+    assert!(html.contains("<svg"), "figures are inlined");
+
+    let Some(browser) = browser() else {
+        assert!(std::env::var_os("HEMOSURV_REQUIRE_BROWSER").is_none(), "HEMOSURV_REQUIRE_BROWSER is set but no Chromium was found");
+        eprintln!("no Chromium found (set HEMOSURV_BROWSER): browser rendering not checked");
+        return;
+    };
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report_first_screen.png");
+    let _ = std::fs::remove_file(&shot);
+    let url = format!("file://{}", report.canonicalize().unwrap().display());
+    let profile = dir.path().join("chromium-profile");
+    let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,900"];
+    let status = Command::new(&browser)
+        .args(common)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", browser.display()));
+    assert!(status.status.success(), "chromium failed: {}", String::from_utf8_lossy(&status.stderr));
+    let png = image::open(&shot).unwrap_or_else(|e| panic!("screenshot {}: {e}", shot.display()));
+    assert_eq!((png.width(), png.height()), (1280, 900));
+    // The first screen is not blank: some pixels are dark (text).
+    let dark = png.to_luma8().pixels().filter(|p| p.0[0] < 100).count();
+    assert!(dark > 1000, "the first screen looks blank ({dark} dark pixels)");
+    // The DOM after rendering still holds the key results and every figure.
+    let dom = Command::new(&browser).args(common).arg(format!("--user-data-dir={}", profile.display())).arg("--dump-dom").arg(&url).output().unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("Key results"), "rendered DOM lacks the key results");
+    assert_eq!(dom.matches("<svg").count(), html.matches("<svg").count(), "every inline figure is in the rendered DOM");
+    eprintln!("screenshot of the report's first screen: {}", shot.display());
+}

@@ -152,12 +152,12 @@ impl Report {
                         escape_html(&f.title)
                     );
                 }
-                for (t, _) in &sec.tables {
+                for (t, caption) in &sec.tables {
                     tab_no += 1;
                     let _ = writeln!(
                         h,
                         "<li><a href=\"#tab-{tab_no}\">Table {tab_no}. {}</a></li>",
-                        escape_html(&t.name)
+                        escape_html(&short_title(caption, &t.name))
                     );
                 }
                 h.push_str("</ul>\n");
@@ -203,7 +203,7 @@ impl Report {
                     "<div class=\"table-block\" id=\"tab-{tab_no}\">\n<a id=\"table-{}\"></a>\n<p class=\"caption\"><b>Table {tab_no}. {}</b> {} \
                      <span class=\"file\">(tables/{})</span></p>",
                     escape_html(&t.name),
-                    escape_html(&t.name),
+                    escape_html(&short_title(caption, &t.name)),
                     escape_html(caption),
                     escape_html(&t.file_name())
                 );
@@ -396,5 +396,21 @@ mod tests {
         assert!(inline_svg(&p).unwrap_err().to_string().contains("a.svg"));
         let missing = dir.path().join("missing.svg");
         assert!(inline_svg(&missing).unwrap_err().to_string().contains("missing.svg"));
+    }
+}
+
+/// A table's title in words: its caption up to the first `:`, ` (`, `; ` or `. `, at most about
+/// 90 characters (cut at a word); the table name when the caption is empty.
+fn short_title(caption: &str, name: &str) -> String {
+    let end = [": ", " (", "; ", ". "].iter().filter_map(|p| caption.find(p)).min().unwrap_or(caption.len());
+    let mut t = caption[..end].trim().trim_end_matches('.').to_string();
+    if t.chars().count() > 90 {
+        let cut: String = t.chars().take(90).collect();
+        t = format!("{}…", cut.rsplit_once(' ').map_or(cut.as_str(), |(a, _)| a));
+    }
+    if t.is_empty() {
+        name.to_string()
+    } else {
+        t
     }
 }

@@ -261,7 +261,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     outs.add_table(
         &table1,
         &format!(
-            "Table 1. Baseline characteristics of the study population, overall and by HLH (any time during follow-up, primary definition {}): median (IQR) with Wilcoxon rank-sum p, n (%) with chi-square or Fisher's exact p, missing values per group",
+            "Baseline characteristics of the study population, overall and by HLH (any time during follow-up, primary definition {}): median (IQR) with Wilcoxon rank-sum p, n (%) with chi-square or Fisher's exact p, missing values per group",
             detections[primary].criteria_set
         ),
     )?;
@@ -270,7 +270,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     outs.add_table(
         &table2,
         &format!(
-            "Table 2. Characteristics of the HLH episodes under the primary definition ({}), study population: criteria met at onset, laboratory values at onset (median and IQR), scores, treatment phase at onset, deaths within 30 and 90 days",
+            "Characteristics of the HLH episodes under the primary definition ({}), study population: criteria met at onset, laboratory values at onset (median and IQR), scores, treatment phase at onset, deaths within 30 and 90 days",
             detections[primary].criteria_set
         ),
     )?;
@@ -782,15 +782,27 @@ fn km_outputs(name: &str, endpoint: &str, sets: Option<&[(&str, &KmAnalysis)]>, 
     };
     let parts: Vec<[Vec<u8>; 3]> = fits.iter().map(|(s, a)| km_parts(a, *s)).collect::<Result<_, _>>()?;
     let stack = |k: usize| stack_csv(&parts.iter().map(|p| p[k].clone()).collect::<Vec<_>>());
-    outs.add_bytes(&format!("{name}_km"), &format!("{endpoint}: Kaplan–Meier table ({} log)", ctx.ci), stack(0), None)?;
-    outs.add_bytes(&format!("{name}_summary"), &format!("{endpoint}: median survival in days with {} (the RMST columns stay empty: the study sets no horizon)", ctx.ci), stack(1), None)?;
+    outs.add_bytes(&format!("{name}_km"), &format!("Kaplan–Meier table, {} ({endpoint}; {} log)", analysis_words(name), ctx.ci), stack(0), None)?;
+    outs.add_bytes(&format!("{name}_summary"), &format!("Median survival, {}, in days with {} ({endpoint}; the RMST columns stay empty: the study sets no horizon)", analysis_words(name), ctx.ci), stack(1), None)?;
     if fits.iter().any(|(_, a)| a.logrank.is_some()) {
-        outs.add_bytes(&format!("{name}_logrank"), &format!("{endpoint}: log-rank test"), stack(2), None)?;
+        outs.add_bytes(&format!("{name}_logrank"), &format!("Log-rank test, {} ({endpoint})", analysis_words(name)), stack(2), None)?;
     }
     Ok(())
 }
 
 /// Tables of the time-dependent HLH analyses: one table per analysis, a row block per set.
+/// A KM analysis name in words for captions: `os_by_first_line_intensity` → "overall survival
+/// by first line intensity".
+fn analysis_words(name: &str) -> String {
+    let words = name.replace('_', " ");
+    for (abbr, full) in [("os ", "overall survival "), ("efs ", "event-free survival "), ("rfs ", "relapse-free survival ")] {
+        if let Some(rest) = words.strip_prefix(abbr) {
+            return format!("{full}{rest}");
+        }
+    }
+    words
+}
+
 /// `cox_hlh_ph_test`: per criteria set, cox.zph's chi-square, df and p of each term of the
 /// adjusted time-dependent model and the GLOBAL test; NA with the reason when not computable.
 fn ph_test_table(hlh: &[HlhSurvival]) -> CsvTable {
