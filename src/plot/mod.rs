@@ -311,7 +311,7 @@ pub(crate) fn render<F: Figure>(fig: &F, spec: &FigureSpec) -> PlotResult<Figure
         area.present()
             .map_err(|e| draw_err(DrawError::Backend(e.to_string())))?;
     }
-    let svg = set_svg_physical_size(&svg, w, h);
+    let svg = compact_svg(&set_svg_physical_size(&svg, w, h));
     std::fs::write(&svg_path, svg).map_err(|e| io_err(&svg_path, e))?;
 
     // PNG: plotters encodes the file, then the 300-dpi pHYs chunk is added.
@@ -348,6 +348,95 @@ pub(crate) fn render<F: Figure>(fig: &F, spec: &FigureSpec) -> PlotResult<Figure
 
 /// Replace the pixel `width`/`height` of the root `<svg>` element with the
 /// physical size in millimetres (the `viewBox` keeps the 300-dpi pixel grid).
+/// Smaller SVG text with the same drawing: consecutive `<polyline>`s with the same style
+/// (censoring marks, dashes, ticks: hundreds per figure) become one `<path>` of several
+/// sub-paths, and the default `opacity="1"` is dropped. Each polyline is its own line in
+/// plotters' output; any other line is kept as it is.
+fn compact_svg(svg: &str) -> String {
+    const START: &str = "<polyline ";
+    const POINTS: &str = " points=\"";
+    let mut out = String::with_capacity(svg.len());
+    let mut style: Option<String> = None; // attributes of the open <path>
+    let mut d = String::new();
+    let flush = |out: &mut String, style: &mut Option<String>, d: &mut String| {
+        if let Some(st) = style.take() {
+            out.push_str(&format!("<path{st} d=\"{}\"/>\n", d.trim_end()));
+            d.clear();
+        }
+    };
+    for line in svg.lines() {
+        let polyline = line
+            .strip_prefix(START)
+            .and_then(|rest| rest.strip_suffix("\"/>"))
+            .and_then(|rest| rest.split_once(POINTS))
+            .filter(|(attrs, _)| attrs.contains("fill=\"none\""));
+        match polyline {
+            Some((attrs, points)) if points.split_whitespace().count() >= 2 => {
+                let st = format!(" {}", attrs.replace(" opacity=\"1\"", "").replace("opacity=\"1\" ", ""));
+                if style.as_deref() != Some(st.as_str()) {
+                    flush(&mut out, &mut style, &mut d);
+                    style = Some(st);
+                }
+                for (k, p) in simplify_points(points).iter().enumerate() {
+                    d.push_str(if k == 0 { "M" } else { "L" });
+                    d.push_str(p);
+                    d.push(' ');
+                }
+            }
+            _ => {
+                flush(&mut out, &mut style, &mut d);
+                let line = line.replace(" opacity=\"1\"", "");
+                match line.strip_prefix("<polygon ").and_then(|r| r.split_once(POINTS)) {
+                    Some((attrs, rest)) => {
+                        let (points, tail) = rest.split_once('"').unwrap_or((rest, ""));
+                        out.push_str(&format!("<polygon {attrs}{POINTS}{}\"{tail}", simplify_points(points).join(" ")));
+                    }
+                    None => out.push_str(&line),
+                }
+                out.push('\n');
+            }
+        }
+    }
+    flush(&mut out, &mut style, &mut d);
+    hoist_font_family(&out)
+}
+
+/// Every text element names [`FONT_FAMILY`]: say it once on the root `<svg>` (inherited).
+fn hoist_font_family(svg: &str) -> String {
+    let attr = format!(" font-family=\"{FONT_FAMILY}\"");
+    if !svg.contains(&attr) {
+        return svg.to_string();
+    }
+    svg.replace(&attr, "").replacen("<svg ", &format!("<svg{attr} "), 1)
+}
+
+/// The points of a polyline or polygon without repeats and without the middle points of runs
+/// along one horizontal or vertical line (integer pixel coordinates of step curves and their
+/// bands repeat and line up a lot): the same shape with fewer points.
+fn simplify_points(points: &str) -> Vec<&str> {
+    let parse = |p: &str| p.split_once(',').and_then(|(x, y)| Some((x.parse::<f64>().ok()?, y.parse::<f64>().ok()?)));
+    let mut out: Vec<(&str, Option<(f64, f64)>)> = Vec::new();
+    for p in points.split_whitespace() {
+        let xy = parse(p);
+        if let (Some(&(_, last)), Some(cur)) = (out.last(), xy) {
+            if last == Some(cur) {
+                continue; // repeat
+            }
+        }
+        if out.len() >= 2 {
+            if let (Some(a), Some(b), Some(c)) = (out[out.len() - 2].1, out[out.len() - 1].1, xy) {
+                let vertical = a.0 == b.0 && b.0 == c.0 && (a.1 - b.1) * (b.1 - c.1) >= 0.0;
+                let horizontal = a.1 == b.1 && b.1 == c.1 && (a.0 - b.0) * (b.0 - c.0) >= 0.0;
+                if vertical || horizontal {
+                    out.pop(); // b lies between a and c
+                }
+            }
+        }
+        out.push((p, xy));
+    }
+    out.into_iter().map(|(p, _)| p).collect()
+}
+
 fn set_svg_physical_size(svg: &str, w: u32, h: u32) -> String {
     let old = format!("width=\"{w}\" height=\"{h}\"");
     let new = format!(
@@ -356,4 +445,39 @@ fn set_svg_physical_size(svg: &str, w: u32, h: u32) -> String {
         f64::from(h) * 25.4 / DPI
     );
     svg.replacen(&old, &new, 1)
+}
+
+#[cfg(test)]
+mod compact_tests {
+    use super::{compact_svg, simplify_points};
+
+    #[test]
+    fn repeated_and_in_line_points_are_dropped_turns_are_kept() {
+        // a step: right, right, up (same x), up, then back left (a turn, kept)
+        assert_eq!(simplify_points("0,0 1,0 2,0 2,0 2,3 2,5 1,5 "), ["0,0", "2,0", "2,5", "1,5"]);
+        // going back along the same line is a turn, not a run
+        assert_eq!(simplify_points("0,0 5,0 3,0"), ["0,0", "5,0", "3,0"]);
+        assert_eq!(simplify_points("4,4"), ["4,4"]);
+    }
+
+    #[test]
+    fn consecutive_polylines_of_one_style_become_one_path() {
+        let svg = "<svg>\n\
+<polyline fill=\"none\" opacity=\"1\" stroke=\"#666666\" stroke-width=\"2\" points=\"1,2 1,5 \"/>\n\
+<polyline fill=\"none\" opacity=\"1\" stroke=\"#666666\" stroke-width=\"2\" points=\"3,4 3,8 4,9 \"/>\n\
+<polyline fill=\"none\" opacity=\"1\" stroke=\"#0072B2\" stroke-width=\"4\" points=\"0,0 9,9 \"/>\n\
+<text x=\"1\" opacity=\"1\">a</text>\n\
+<polyline fill=\"none\" opacity=\"1\" stroke=\"#666666\" stroke-width=\"2\" points=\"7,7 \"/>\n\
+</svg>\n";
+        let out = compact_svg(svg);
+        assert_eq!(
+            out,
+            "<svg>\n\
+<path fill=\"none\" stroke=\"#666666\" stroke-width=\"2\" d=\"M1,2 L1,5 M3,4 L3,8 L4,9\"/>\n\
+<path fill=\"none\" stroke=\"#0072B2\" stroke-width=\"4\" d=\"M0,0 L9,9\"/>\n\
+<text x=\"1\">a</text>\n\
+<polyline fill=\"none\" stroke=\"#666666\" stroke-width=\"2\" points=\"7,7 \"/>\n\
+</svg>\n"
+        );
+    }
 }
