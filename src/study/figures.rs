@@ -480,7 +480,7 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
 
 /// Scaled Schoenfeld residuals of `hlh` in the adjusted time-dependent Cox model (primary
 /// definition), summarised in ten bins of equal numbers of deaths: mean residual (an estimate
-/// of β(t), log hazard ratio at that time) with its 95% CI. A flat line supports proportional
+/// of β(t), log hazard ratio at that time) with its CI at the study's level. A flat line supports proportional
 /// hazards (the test is `cox_hlh_ph_test`).
 fn schoenfeld_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -> Result<(), StudyError> {
     let Some(h) = inp.hlh_survival.iter().find(|h| h.criteria_set == inp.primary.criteria_set) else { return Ok(()) };
@@ -494,7 +494,8 @@ fn schoenfeld_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut Figure
     if bins < 2 {
         return Ok(());
     }
-    let zq = crate::stats::dist::z_for_level(0.95);
+    let conf = inp.cfg.survival.conf_level;
+    let zq = crate::stats::dist::z_for_level(conf);
     let mut series = plot::TrajectorySeries { label: "hlh".into(), ..Default::default() };
     for b in 0..bins {
         let part = &points[b * points.len() / bins..(b + 1) * points.len() / bins];
@@ -513,8 +514,9 @@ fn schoenfeld_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut Figure
         &FigureSpec::new(inp.out_dir, name),
     );
     let caption = format!(
-        "Scaled Schoenfeld residuals of HLH in the adjusted time-dependent Cox model of OS ({}), mean of ten bins with equal numbers of deaths (line) and its 95% CI (band): a flat course supports proportional hazards; cox.zph test p = {} (table cox_hlh_ph_test).",
+        "Scaled Schoenfeld residuals of HLH in the adjusted time-dependent Cox model of OS ({}), mean of ten bins with equal numbers of deaths (line) and its {} (band): a flat course supports proportional hazards; cox.zph test p = {} (table cox_hlh_ph_test).",
         h.criteria_set,
+        super::run::ci_label(conf),
         crate::stats::format::Num(z.p[col])
     );
     record(set, outs, drawn, FigureOut { name: name.into(), title: "Proportional-hazards check for HLH".into(), caption, section: "hlh_survival".into(), svg: inp.out_dir.join(format!("{name}.svg")) })
