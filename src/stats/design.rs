@@ -57,6 +57,9 @@ pub struct Design {
     pub kept_rows: Vec<usize>,
     /// Input row indices (0-based) dropped because a value was missing.
     pub dropped_rows: Vec<usize>,
+    /// For each column of `x`, the index of the input column it comes from (R's `assign`:
+    /// a factor's dummy columns share one).
+    pub assign: Vec<usize>,
 }
 
 /// Relative residual sum of squares below which a column counts as a linear
@@ -104,8 +107,9 @@ pub fn build_design(
     let m = kept_rows.len();
 
     let mut terms: Vec<String> = Vec::new();
+    let mut assign: Vec<usize> = Vec::new();
     let mut cols: Vec<Vec<f64>> = Vec::new();
-    for (name, col) in columns {
+    for (input, (name, col)) in columns.iter().enumerate() {
         match col {
             ColumnData::Numeric(v) => {
                 let vals: Vec<f64> = kept_rows.iter().map(|&i| v[i].unwrap_or(f64::NAN)).collect();
@@ -116,6 +120,7 @@ pub fn build_design(
                     });
                 }
                 terms.push(name.clone());
+                assign.push(input);
                 cols.push(vals);
             }
             ColumnData::Categorical(v) => {
@@ -167,6 +172,7 @@ pub fn build_design(
                 }
                 for (k, label) in grouping.labels.iter().enumerate().skip(1) {
                     terms.push(format!("{name}{label}"));
+                    assign.push(input);
                     cols.push(grouping.codes.iter().map(|&c| if c == k { 1.0 } else { 0.0 }).collect());
                 }
             }
@@ -184,7 +190,7 @@ pub fn build_design(
         },
     );
     collinear?;
-    Ok(Design { terms, x, kept_rows, dropped_rows })
+    Ok(Design { terms, x, kept_rows, dropped_rows, assign })
 }
 
 /// Gram–Schmidt (twice, for stability) on the centred columns; a column whose

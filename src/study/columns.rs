@@ -58,9 +58,9 @@ fn specific(table: &str, column: &str) -> Option<&'static str> {
         "baseline_characteristics" => baseline_characteristics(column),
         "hlh_risk_factors" => risk_factors(column),
         "cox_hlh_ph_test" => match column {
-            "term" => Some("Term of the adjusted time-dependent Cox model of OS (`hlh` and the covariates' design columns, each tested on its own, df 1), or `GLOBAL` for all terms together; NA when the test could not be computed."),
+            "term" => Some("Term of the adjusted time-dependent Cox model of OS (`hlh` and each covariate; a factor's dummy columns are tested together, as cox.zph's default `terms = TRUE`), or `GLOBAL` for all terms together; NA when the test could not be computed."),
             "chisq" => Some("cox.zph score-test chi-square for a time-varying coefficient (transform \"km\": 1 − Kaplan–Meier of the pooled data)."),
-            "df" => Some("Degrees of freedom of `chisq` (1 per term; the number of terms for GLOBAL)."),
+            "df" => Some("Degrees of freedom of `chisq`: the number of design columns of the term (levels − 1 for a factor); all columns for GLOBAL."),
             "p" => Some("p-value of `chisq`; small values suggest the hazard ratio changes over time (non-proportional hazards)."),
             "note" => Some("`not computable: <reason>` when the test failed; empty otherwise."),
             _ => None,

@@ -842,7 +842,7 @@ fn hlh_survival_tables(hlh: &[HlhSurvival], ctx: &Ctx, outs: &mut RunOutputs) ->
     )?;
     outs.add_table(
         &ph_test_table(hlh),
-        "Proportional-hazards test of the adjusted time-dependent Cox model of OS (as survival::cox.zph, transform \"km\"): score test per term and global; a small p suggests the hazard ratio changes over time",
+        "Proportional-hazards test of the adjusted time-dependent Cox model of OS (as survival::cox.zph with its defaults): score test per covariate and global; a small p suggests the hazard ratio changes over time",
     )?;
     outs.add_table(&survival::simon_makuch_table(hlh), &format!("Simon–Makuch OS curves by time-dependent HLH status ({} log)", ctx.ci))?;
     let naive: Vec<(&str, &KmAnalysis)> = hlh.iter().map(|h| (h.criteria_set.as_str(), &h.km_naive)).collect();

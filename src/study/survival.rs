@@ -6,7 +6,7 @@
 use ndarray::Array2;
 
 use crate::report::csv::{Cell, CsvTable};
-use crate::stats::cox::{cox_zph, coxph, CoxModel, CoxOptions, CoxZph};
+use crate::stats::cox::{cox_zph_terms, coxph, CoxModel, CoxOptions, CoxZph};
 use crate::stats::design::{build_design, ColumnData};
 use crate::stats::km::{kaplan_meier, KaplanMeier, KmOptions};
 use crate::stats::logrank::{survdiff, LogRankTest};
@@ -102,7 +102,14 @@ fn cox_fit_from_columns(
     let event_k: Vec<bool> = keep.iter().map(|&i| event[i]).collect();
     let x: &Array2<f64> = &design.x;
     let model = coxph(start_k.as_deref(), &stop_k, &event_k, x, &design.terms, None, None, opts)?;
-    let zph = ph_test.then(|| cox_zph(&model, start_k.as_deref(), &stop_k, &event_k, x, None, opts).map_err(|e| e.to_string()));
+    // one test per covariate (a factor's dummy columns together), as R's default terms = TRUE
+    let terms: Vec<(String, Vec<usize>)> = columns
+        .iter()
+        .enumerate()
+        .map(|(c, (name, _))| (name.clone(), (0..design.assign.len()).filter(|&j| design.assign[j] == c).collect::<Vec<usize>>()))
+        .filter(|(_, cols)| !cols.is_empty())
+        .collect();
+    let zph = ph_test.then(|| cox_zph_terms(&model, start_k.as_deref(), &stop_k, &event_k, x, None, opts, Some(&terms)).map_err(|e| e.to_string()));
     Ok((model, design.dropped_rows.len(), zph))
 }
 

@@ -32,7 +32,7 @@ use crate::stats::dist::{pchisq_upper, two_sided_p, z_for_level};
 use crate::stats::error::{check_len, StatsError, StatsResult};
 
 pub use concordance::Concordance;
-pub use zph::{cox_zph, CoxZph};
+pub use zph::{cox_zph, cox_zph_terms, CoxZph};
 
 /// Handling of tied event times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -482,7 +482,8 @@ fn km_before(start: Option<&[f64]>, stop: &[f64], event: &[bool]) -> Vec<f64> {
 ///
 /// Pass the same data the model was fitted on (`start`, `stop`, `event`, `x`,
 /// `strata`, and the `opts` used for the fit: `timefix` is applied the same
-/// way; the ties method is taken from `model`). Each design column is one term.
+/// way; the ties method is taken from `model`). Each design column is one term (R
+/// `cox.zph(fit, terms = FALSE)`; [`cox_zph_terms`] groups columns as R's default does).
 ///
 /// Errors: mismatched lengths or a design that does not match the model →
 /// `InvalidInput`; non-finite values or `start >= stop` → `InvalidInput`; no
@@ -496,6 +497,23 @@ pub fn cox_zph(
     x: &Array2<f64>,
     strata: Option<&[usize]>,
     opts: &CoxOptions,
+) -> StatsResult<CoxZph> {
+    cox_zph_terms(model, start, stop, event, x, strata, opts, None)
+}
+
+/// [`cox_zph`] with the model's columns grouped into terms, as R's default `terms = TRUE`:
+/// each `(name, columns)` is tested jointly (df = number of columns), e.g. a factor's dummy
+/// columns; `None`: every column is its own term (R `terms = FALSE`). GLOBAL is the same.
+#[allow(clippy::too_many_arguments)]
+pub fn cox_zph_terms(
+    model: &CoxModel,
+    start: Option<&[f64]>,
+    stop: &[f64],
+    event: &[bool],
+    x: &Array2<f64>,
+    strata: Option<&[usize]>,
+    opts: &CoxOptions,
+    terms: Option<&[(String, Vec<usize>)]>,
 ) -> StatsResult<CoxZph> {
     let n = stop.len();
     let p = model.coef.len();
@@ -624,11 +642,19 @@ pub fn cox_zph(
         }
     };
 
-    // score tests
+    // score tests: one per term (its columns' time interactions together), and GLOBAL
     let p2 = 2 * p;
-    let mut chisq = Vec::with_capacity(p);
-    for j in 0..p {
-        let kk: Vec<usize> = (0..p).chain(std::iter::once(p + j)).collect();
+    let groups: Vec<(String, Vec<usize>)> = match terms {
+        Some(t) => t.to_vec(),
+        None => (0..p).map(|j| (model.terms[j].clone(), vec![j])).collect(),
+    };
+    let mut chisq = Vec::with_capacity(groups.len());
+    let mut df = Vec::with_capacity(groups.len());
+    for (name, cols) in &groups {
+        if cols.is_empty() || cols.iter().any(|&j| j >= p) {
+            return Err(invalid("terms", format!("term `{name}` names columns {cols:?} of a model with {p}")));
+        }
+        let kk: Vec<usize> = (0..p).chain(cols.iter().map(|&j| p + j)).collect();
         let m = kk.len();
         let mut sub = vec![0.0; m * m];
         for (a, &ka) in kk.iter().enumerate() {
@@ -637,14 +663,17 @@ pub fn cox_zph(
             }
         }
         let mut u = vec![0.0; m];
-        u[p] = sums.u[p + j];
-        chisq.push(quad_solve(&sub, m, &u, &model.terms[j])?);
+        for (k, &j) in cols.iter().enumerate() {
+            u[p + k] = sums.u[p + j];
+        }
+        chisq.push(quad_solve(&sub, m, &u, name)?);
+        df.push(cols.len());
     }
     let mut ug = vec![0.0; p2];
     ug[p..].copy_from_slice(&sums.u[p..]);
     let global_chisq = quad_solve(&sums.imat, p2, &ug, "GLOBAL")?;
-    let df = vec![1usize; p];
-    let pvals: Vec<f64> = chisq.iter().map(|&c| pchisq_upper(c, 1.0)).collect();
+    let pvals: Vec<f64> = chisq.iter().zip(&df).map(|(&c, &d)| pchisq_upper(c, d as f64)).collect();
+    let term_names: Vec<String> = groups.iter().map(|g| g.0.clone()).collect();
 
     // scaled Schoenfeld residuals
     let mut wtmat = vec![0.0; p * p];
@@ -701,7 +730,7 @@ pub fn cox_zph(
     let vinv = chinv2(&vm, p);
 
     Ok(CoxZph {
-        terms: model.terms.clone(),
+        terms: term_names,
         chisq,
         df,
         p: pvals,
