@@ -621,8 +621,8 @@ impl Cohort {
         findings.sort_unstable_by(|a, b| {
             (a.patient, a.day, a.finding, a.row).cmp(&(b.patient, b.day, b.finding, b.row))
         });
-        treatments.sort_by(|a, b| (a.patient, a.line, a.start, a.row).cmp(&(b.patient, b.line, b.start, b.row)));
-        responses.sort_by(|a, b| (a.patient, a.day, a.line, a.row).cmp(&(b.patient, b.day, b.line, b.row)));
+        treatments.sort_by_key(|a| (a.patient, a.line, a.start, a.row));
+        responses.sort_by_key(|a| (a.patient, a.day, a.line, a.row));
         let n = patients.len();
         let measurement_offsets = offsets_by_patient(n, measurements.iter().map(|m| m.patient));
         let finding_offsets = offsets_by_patient(n, findings.iter().map(|m| m.patient));

@@ -69,7 +69,8 @@ pub struct CifCurve {
 /// `None` when the estimate is 0 or 1, or the variance is not finite (the interval is undefined;
 /// tidycmprsk gives NaN there).
 pub fn loglog_ci(estimate: f64, variance: f64, conf_level: f64) -> Option<(f64, f64)> {
-    if !(estimate > 0.0 && estimate < 1.0) || !variance.is_finite() || variance < 0.0 {
+    let inside = estimate > 0.0 && estimate < 1.0;
+    if !inside || !variance.is_finite() || variance < 0.0 {
         return None;
     }
     let z = super::dist::z_for_level(conf_level);

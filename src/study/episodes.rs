@@ -89,6 +89,7 @@ pub(crate) const COLUMNS: [&str; 9] = ["section", "characteristic", "summary", "
 
 /// Table 2: the episodes of `detection` in the study population, summarised.
 /// `criteria` are the names of the primary set's criteria (empty for a pseudo-set).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn episode_characteristics(
     cohort: &Cohort,
     dataset: &Dataset,

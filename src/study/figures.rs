@@ -624,7 +624,7 @@ fn cir_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) ->
     record(set, outs, drawn, FigureOut {
         name: name.into(),
         title: "Cumulative incidence of relapse from CR1".into(),
-        caption: caption.into(),
+        caption,
         section: "response".into(),
         svg: inp.out_dir.join(format!("{name}.svg")),
     })

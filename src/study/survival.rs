@@ -83,6 +83,9 @@ fn cox_from_columns(
     cox_fit_from_columns(start, stop, event, columns, opts, false).map(|(m, d, _)| (m, d))
 }
 
+/// A Cox model, the rows dropped for missing covariates, and (when asked) its PH test.
+type CoxFit = (CoxModel, usize, Option<Result<CoxZph, String>>);
+
 /// The Cox model of `columns` and, with `ph_test`, its proportional-hazards test
 /// (`survival::cox.zph`, transform "km") on the same rows: `Err(reason)` when the test cannot
 /// be computed.
@@ -93,7 +96,7 @@ fn cox_fit_from_columns(
     columns: &[(String, ColumnData)],
     opts: &CoxOptions,
     ph_test: bool,
-) -> StatsResult<(CoxModel, usize, Option<Result<CoxZph, String>>)> {
+) -> StatsResult<CoxFit> {
     let design = build_design(columns, None)?;
     let keep = &design.kept_rows;
     let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<f64>>();
