@@ -959,6 +959,7 @@ fn band_all_none(iv: (f64, bool, f64, bool), b: &hemosurv::hlh::Band) -> (bool, 
 }
 
 /// (evaluable, met, points) of a criterion without temporal primitives on `day`, brute force.
+#[allow(clippy::type_complexity)]
 fn brute_criterion(
     c: &Cohort,
     p: PatientIdx,

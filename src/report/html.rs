@@ -377,6 +377,22 @@ code { font-family: Menlo, Consolas, monospace; font-size: .9em; word-break: bre
 @media print { nav.toc { display: none; } figure, .table-block { break-inside: avoid; } }
 "#;
 
+/// A table's title in words: its caption up to the first `:`, ` (`, `; ` or `. `, at most about
+/// 90 characters (cut at a word); the table name when the caption is empty.
+fn short_title(caption: &str, name: &str) -> String {
+    let end = [": ", " (", "; ", ". "].iter().filter_map(|p| caption.find(p)).min().unwrap_or(caption.len());
+    let mut t = caption[..end].trim().trim_end_matches('.').to_string();
+    if t.chars().count() > 90 {
+        let cut: String = t.chars().take(90).collect();
+        t = format!("{}…", cut.rsplit_once(' ').map_or(cut.as_str(), |(a, _)| a));
+    }
+    if t.is_empty() {
+        name.to_string()
+    } else {
+        t
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,21 +412,5 @@ mod tests {
         assert!(inline_svg(&p).unwrap_err().to_string().contains("a.svg"));
         let missing = dir.path().join("missing.svg");
         assert!(inline_svg(&missing).unwrap_err().to_string().contains("missing.svg"));
-    }
-}
-
-/// A table's title in words: its caption up to the first `:`, ` (`, `; ` or `. `, at most about
-/// 90 characters (cut at a word); the table name when the caption is empty.
-fn short_title(caption: &str, name: &str) -> String {
-    let end = [": ", " (", "; ", ". "].iter().filter_map(|p| caption.find(p)).min().unwrap_or(caption.len());
-    let mut t = caption[..end].trim().trim_end_matches('.').to_string();
-    if t.chars().count() > 90 {
-        let cut: String = t.chars().take(90).collect();
-        t = format!("{}…", cut.rsplit_once(' ').map_or(cut.as_str(), |(a, _)| a));
-    }
-    if t.is_empty() {
-        name.to_string()
-    } else {
-        t
     }
 }

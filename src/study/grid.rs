@@ -128,7 +128,7 @@ mod tests {
     fn a_set_with_at_least_one_of_gets_a_variant_without_it() {
         let aml = CriteriaSet::builtin("hlh_aml").unwrap();
         assert!(!aml.rule.at_least_one_of.is_empty());
-        let grid = default_grid(&[aml.clone()]);
+        let grid = default_grid(std::slice::from_ref(&aml));
         let v = grid.iter().find(|g| g.name == "hlh_aml[no_specific_feature]").unwrap();
         assert!(v.set.rule.at_least_one_of.is_empty());
         assert_eq!(v.set.rule.kind, aml.rule.kind);
