@@ -41,31 +41,15 @@ fn simulate(n: usize, days: bool) -> (Vec<f64>, Vec<u32>, Grouping) {
         event.push(e);
         codes.push(g);
     }
-    (
-        time,
-        event,
-        Grouping {
-            codes,
-            labels: vec!["A".into(), "B".into()],
-        },
-    )
+    (time, event, Grouping { codes, labels: vec!["A".into(), "B".into()] })
 }
 
 fn bench(c: &mut Criterion) {
-    for (name, days) in [
-        ("cuminc_1M_continuous_times", false),
-        ("cuminc_1M_integer_days", true),
-    ] {
+    for (name, days) in [("cuminc_1M_continuous_times", false), ("cuminc_1M_integer_days", true)] {
         let (time, event, groups) = simulate(1_000_000, days);
         c.bench_function(name, |b| {
             b.iter(|| {
-                let ci = cuminc(
-                    black_box(&time),
-                    black_box(&event),
-                    black_box(&groups),
-                    None,
-                )
-                .unwrap();
+                let ci = cuminc(black_box(&time), black_box(&event), black_box(&groups), None).unwrap();
                 black_box(ci.tests[0].stat)
             })
         });

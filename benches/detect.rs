@@ -83,7 +83,16 @@ fn synthetic_cohort(n_patients: usize, per_patient: usize) -> Cohort {
                 let (lo, hi, hlo, hhi) = ranges(a);
                 let v = if in_hlh { rng.range(hlo, hhi) } else { rng.range(lo, hi) };
                 mrow += 1;
-                ms.push(Measurement { patient: p, day, analyte: a, unit: a as u16, value: v, raw_value: v, row: mrow, qualifier: Qualifier::None });
+                ms.push(Measurement {
+                    patient: p,
+                    day,
+                    analyte: a,
+                    unit: a as u16,
+                    value: v,
+                    raw_value: v,
+                    row: mrow,
+                    qualifier: Qualifier::None,
+                });
             }
             left = left.saturating_sub(4);
             if in_hlh && rng.unif() < 0.5 {

@@ -93,9 +93,7 @@ fn generate(dir: &Path, patients: usize) -> usize {
         lc.push(l);
         death.push(if rng.gen_bool(0.4) { Some(l) } else { None });
     }
-    let date = |name: &str, v: Vec<i32>| -> Column {
-        Series::new(name.into(), v).cast(&DataType::Date).expect("date").into()
-    };
+    let date = |name: &str, v: Vec<i32>| -> Column { Series::new(name.into(), v).cast(&DataType::Date).expect("date").into() };
     let mut pdf = DataFrame::new_infer_height(vec![
         Series::new("patient_id".into(), &ids).into(),
         date("diagnosis_date", dx.clone()),

@@ -17,9 +17,9 @@ use hemosurv::commands::cohort_cmds::{self, ReportFormat};
 use hemosurv::commands::estimators::{self, CifArgs, CoxArgs, KmArgs, LogRankArgs};
 use hemosurv::commands::review;
 use hemosurv::simulate::SimFormat;
-use hemosurv::study::{self, RunOptions};
 use hemosurv::stats::cox::Ties;
 use hemosurv::stats::km::ConfType;
+use hemosurv::study::{self, RunOptions};
 
 /// Registry cohort analytics and survival statistics for hematology (AML / HLH).
 #[derive(Parser)]
@@ -296,7 +296,17 @@ fn main() -> ExitCode {
         Command::Run { cohort, study, out, force, quiet, quarantine, truth, identifiable } => {
             let out = out.unwrap_or_else(|| PathBuf::from("out").join(cohort.file_name().unwrap_or_default()));
             let quiet = quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let opts = RunOptions { cohort_dir: cohort, study, out, force, quiet, quarantine, truth, identifiable, command: std::env::args().collect() };
+            let opts = RunOptions {
+                cohort_dir: cohort,
+                study,
+                out,
+                force,
+                quiet,
+                quarantine,
+                truth,
+                identifiable,
+                command: std::env::args().collect(),
+            };
             study::run(&opts)
                 .map(|s| {
                     println!(
@@ -333,12 +343,14 @@ fn main() -> ExitCode {
                 Err(e) => Err((e.exit_code(), e.to_string())),
             }
         }
-        Command::Detect { cohort, criteria, out, force, quarantine, truth } => cohort_cmds::detect_cmd(&cohort, &criteria, &out, force, quarantine, truth.as_deref())
-            .map(|s| {
-                print!("{s}");
-                println!("wrote {}", out.display());
-            })
-            .map_err(|e| (e.exit_code(), e.to_string())),
+        Command::Detect { cohort, criteria, out, force, quarantine, truth } => {
+            cohort_cmds::detect_cmd(&cohort, &criteria, &out, force, quarantine, truth.as_deref())
+                .map(|s| {
+                    print!("{s}");
+                    println!("wrote {}", out.display());
+                })
+                .map_err(|e| (e.exit_code(), e.to_string()))
+        }
         Command::Review { cohort, criteria, out, force, quarantine, match_days } => {
             let args = review::ReviewArgs { cohort, criteria, out, force, quarantine, match_days };
             review::review_cmd(&args)
@@ -378,7 +390,9 @@ fn main() -> ExitCode {
                 CliConfType::LogLog => ConfType::LogLog,
                 CliConfType::Plain => ConfType::Plain,
             };
-            estimators::km(&KmArgs { file, time, event, group, conf_type, conf_level, rmst_tau, logrank, out }).map(report).map_err(estimator_exit)
+            estimators::km(&KmArgs { file, time, event, group, conf_type, conf_level, rmst_tau, logrank, out })
+                .map(report)
+                .map_err(estimator_exit)
         }
         Command::Logrank { file, time, event, group, strata, rho, out } => {
             estimators::logrank(&LogRankArgs { file, time, event, group, strata, rho, out }).map(report).map_err(estimator_exit)

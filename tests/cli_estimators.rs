@@ -35,7 +35,20 @@ fn read_csv(path: &PathBuf) -> (Vec<String>, Vec<Vec<String>>) {
 fn km_cli_writes_r_medians_and_table() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("vet");
-    let out = hemosurv(&["km", &data("veteran.csv"), "--time", "time", "--event", "status", "--group", "trt", "--rmst-tau", "365", "--out", prefix.to_str().unwrap()]);
+    let out = hemosurv(&[
+        "km",
+        &data("veteran.csv"),
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--group",
+        "trt",
+        "--rmst-tau",
+        "365",
+        "--out",
+        prefix.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (header, rows) = read_csv(&dir.path().join("vet.summary.csv"));
     assert_eq!(header.join(","), "group,n,events,median,median_lower,median_upper,rmst,rmst_se");
@@ -65,10 +78,23 @@ fn km_cli_writes_r_medians_and_table() {
 fn km_cli_with_logrank_writes_survdiff_test_from_one_read() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("vet");
-    let out = hemosurv(&["km", &data("veteran.csv"), "--time", "time", "--event", "status", "--group", "trt", "--logrank", "--out", prefix.to_str().unwrap()]);
+    let out = hemosurv(&[
+        "km",
+        &data("veteran.csv"),
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--group",
+        "trt",
+        "--logrank",
+        "--out",
+        prefix.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(dir.path().join("vet.km.csv").exists());
-    let got: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("vet.logrank.json")).unwrap()).unwrap();
+    let got: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("vet.logrank.json")).unwrap()).unwrap();
     let exp = expected("logrank_veteran_by_trt.json");
     for key in ["chisq", "p"] {
         assert!(close(got[key].as_f64().unwrap(), exp[key].as_f64().unwrap(), 1e-6), "{key}: {} vs {}", got[key], exp[key]);
@@ -90,11 +116,24 @@ fn cox_cli_matches_coxph_and_reports_dropped_rows() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("lung");
     let exp = expected("cox_lung_efron.json");
-    let terms: Vec<String> = exp["terms"].as_array().map(|a| a.iter().map(|t| t.as_str().unwrap().to_string()).collect()).unwrap_or_default();
+    let terms: Vec<String> =
+        exp["terms"].as_array().map(|a| a.iter().map(|t| t.as_str().unwrap().to_string()).collect()).unwrap_or_default();
     let covs = if terms.is_empty() { "age,sex,ph.ecog".to_string() } else { terms.join(",") };
-    let out = hemosurv(&["cox", &data("lung.csv"), "--time", "time", "--event", "status", "--covariates", &covs, "--out", prefix.to_str().unwrap()]);
+    let out = hemosurv(&[
+        "cox",
+        &data("lung.csv"),
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--covariates",
+        &covs,
+        "--out",
+        prefix.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("lung.cox.json")).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("lung.cox.json")).unwrap()).unwrap();
     assert_eq!(json["n"].as_u64(), exp["n"].as_u64());
     assert_eq!(exp["n_removed_missing"].as_u64(), Some(1));
     assert_eq!(json["nevent"].as_u64(), exp["nevent"].as_u64());
@@ -121,7 +160,16 @@ fn bad_event_code_exits_2_naming_row() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("t.csv");
     std::fs::write(&f, "time,status\n1,1\n2,3\n").unwrap();
-    let out = hemosurv(&["km", f.to_str().unwrap(), "--time", "time", "--event", "status", "--out", dir.path().join("x").to_str().unwrap()]);
+    let out = hemosurv(&[
+        "km",
+        f.to_str().unwrap(),
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("row 2") && err.contains("`status`"), "{err}");
@@ -220,8 +268,22 @@ fn cox_cli_cluster_matches_coxph_robust_variance() {
         let terms: Vec<&str> = exp["terms"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
         let (covariates, file) = (terms.join(","), data("heart.csv"));
         let mut args = vec![
-            "cox", &file, "--start", "start", "--time", "stop", "--event", "event", "--covariates", &covariates,
-            "--cluster", "id", "--ties", ties, "--out", prefix.to_str().unwrap(),
+            "cox",
+            &file,
+            "--start",
+            "start",
+            "--time",
+            "stop",
+            "--event",
+            "event",
+            "--covariates",
+            &covariates,
+            "--cluster",
+            "id",
+            "--ties",
+            ties,
+            "--out",
+            prefix.to_str().unwrap(),
         ];
         if let Some(s) = exp["strata"].as_str() {
             args.extend(["--strata", s]);
@@ -362,7 +424,8 @@ fn status_codings_other_than_01_and_12_are_rejected() {
         std::fs::write(&f, format!("time,status,age\n{body}")).unwrap();
         for cmd in ["km", "cox"] {
             let prefix = dir.path().join(format!("o{k}{cmd}"));
-            let mut args = vec![cmd, f.to_str().unwrap(), "--time", "time", "--event", "status", "--out", prefix.to_str().unwrap()];
+            let mut args =
+                vec![cmd, f.to_str().unwrap(), "--time", "time", "--event", "status", "--out", prefix.to_str().unwrap()];
             if cmd == "cox" {
                 args.extend(["--covariates", "age"]);
             }
@@ -380,7 +443,11 @@ fn status_codings_other_than_01_and_12_are_rejected() {
                 assert!(err.contains(&part), "{cmd} {status}: `{part}` missing in: {err}");
             }
             assert!(!err.contains("note:"), "{err}");
-            assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with(&format!("o{k}"))));
+            assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&format!("o{k}"))));
         }
     }
 }

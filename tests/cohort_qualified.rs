@@ -8,8 +8,8 @@ use std::path::Path;
 
 use hemosurv::cohort::units::units_of;
 use hemosurv::cohort::{
-    iso_to_day, load_cohort, Analyte, Cohort, CohortError, Day, IssueKind, LoadOptions,
-    Measurement, Patient, PatientIdx, Qualifier, Severity,
+    iso_to_day, load_cohort, Analyte, Cohort, CohortError, Day, IssueKind, LoadOptions, Measurement, Patient, PatientIdx,
+    Qualifier, Severity,
 };
 use hemosurv::hlh::{detect, evaluate_at, CriteriaSet, CriterionStatus, EvidenceTable};
 use polars::prelude::*;
@@ -18,7 +18,8 @@ use polars::prelude::*;
 // Loading
 // ------------------------------------------------------------------------------------------
 
-const PATIENTS: &str = "patient_id,diagnosis_date,last_contact_date,death_date\nP1,2020-01-01,2021-01-01,\nP2,2020-01-01,2021-01-01,\n";
+const PATIENTS: &str =
+    "patient_id,diagnosis_date,last_contact_date,death_date\nP1,2020-01-01,2021-01-01,\nP2,2020-01-01,2021-01-01,\n";
 
 /// (value cell, analyte, unit) of the qualified-values fixture, and what each must load as.
 const CELLS: [(&str, &str, &str, Qualifier, f64); 11] = [
@@ -40,11 +41,7 @@ fn write_csv_cohort(dir: &Path, values: &[(&str, &str, &str)]) {
     fs::write(dir.join("patients.csv"), PATIENTS).expect("write patients");
     let mut m = String::from("patient_id,date,analyte,value,unit\n");
     for (i, (v, a, u)) in values.iter().enumerate() {
-        let field = if v.contains(',') {
-            format!("\"{v}\"")
-        } else {
-            v.to_string()
-        };
+        let field = if v.contains(',') { format!("\"{v}\"") } else { v.to_string() };
         m.push_str(&format!("P1,2020-01-{:02},{a},{field},{u}\n", 2 + i));
     }
     fs::write(dir.join("measurements.csv"), m).expect("write measurements");
@@ -61,25 +58,15 @@ fn check_loaded(cohort: &Cohort) {
         let (cell, analyte, _, q, v) = CELLS[m.row as usize - 1];
         assert_eq!(m.analyte.name(), analyte, "row {} ({cell})", m.row);
         assert_eq!(m.qualifier, q, "row {} ({cell})", m.row);
-        assert!(
-            close(m.value, v),
-            "row {} ({cell}): {} != {v}",
-            m.row,
-            m.value
-        );
+        assert!(close(m.value, v), "row {} ({cell}): {} != {v}", m.row, m.value);
     }
 }
 
 fn qualified_counts() -> BTreeMap<String, u64> {
-    [
-        ("ferritin", 4),
-        ("neutrophils", 4),
-        ("platelets", 1),
-        ("temperature", 1),
-    ]
-    .into_iter()
-    .map(|(a, n)| (a.to_string(), n))
-    .collect()
+    [("ferritin", 4), ("neutrophils", 4), ("platelets", 1), ("temperature", 1)]
+        .into_iter()
+        .map(|(a, n)| (a.to_string(), n))
+        .collect()
 }
 
 #[test]
@@ -87,16 +74,10 @@ fn qualified_values_load_from_csv_and_are_counted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cells: Vec<_> = CELLS.iter().map(|c| (c.0, c.1, c.2)).collect();
     write_csv_cohort(dir.path(), &cells);
-    let loaded = load_cohort(dir.path(), &LoadOptions { quarantine: false })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let loaded = load_cohort(dir.path(), &LoadOptions { quarantine: false }).unwrap_or_else(|e| panic!("{e}"));
     check_loaded(&loaded.cohort);
     // the raw value keeps the bound as given (100 /µL, 104 °F)
-    let raw: Vec<f64> = loaded
-        .cohort
-        .measurements
-        .iter()
-        .map(|m| m.raw_value)
-        .collect();
+    let raw: Vec<f64> = loaded.cohort.measurements.iter().map(|m| m.raw_value).collect();
     assert_eq!(raw[7], 100.0);
     assert_eq!(raw[8], 104.0);
 
@@ -118,22 +99,11 @@ fn qualified_values_load_from_csv_and_are_counted() {
 #[test]
 fn no_qualified_values_no_count_line() {
     let dir = tempfile::tempdir().expect("tempdir");
-    write_csv_cohort(
-        dir.path(),
-        &[("9.2", "hemoglobin", "g/dL"), ("500", "ferritin", "µg/L")],
-    );
-    let loaded = load_cohort(dir.path(), &LoadOptions { quarantine: false })
-        .unwrap_or_else(|e| panic!("{e}"));
+    write_csv_cohort(dir.path(), &[("9.2", "hemoglobin", "g/dL"), ("500", "ferritin", "µg/L")]);
+    let loaded = load_cohort(dir.path(), &LoadOptions { quarantine: false }).unwrap_or_else(|e| panic!("{e}"));
     assert!(loaded.report.qualified_values.is_empty());
-    assert!(!loaded
-        .report
-        .render_text(50)
-        .contains("reported as a bound"));
-    assert!(loaded
-        .cohort
-        .measurements
-        .iter()
-        .all(|m| m.qualifier == Qualifier::None));
+    assert!(!loaded.report.render_text(50).contains("reported as a bound"));
+    assert!(loaded.cohort.measurements.iter().all(|m| m.qualifier == Qualifier::None));
 }
 
 fn write_parquet(df: &mut DataFrame, path: &Path) {
@@ -145,24 +115,13 @@ fn measurements_frame(values: Series, n: usize) -> DataFrame {
     let day0 = iso_to_day("2020-01-02").unwrap();
     DataFrame::new_infer_height(vec![
         Series::new("patient_id".into(), vec!["P1"; n]).into(),
-        Series::new(
-            "date".into(),
-            (0..n as i32).map(|i| day0 + i).collect::<Vec<_>>(),
-        )
-        .cast(&DataType::Date)
-        .expect("date")
-        .into(),
-        Series::new(
-            "analyte".into(),
-            CELLS.iter().take(n).map(|c| c.1).collect::<Vec<_>>(),
-        )
-        .into(),
+        Series::new("date".into(), (0..n as i32).map(|i| day0 + i).collect::<Vec<_>>())
+            .cast(&DataType::Date)
+            .expect("date")
+            .into(),
+        Series::new("analyte".into(), CELLS.iter().take(n).map(|c| c.1).collect::<Vec<_>>()).into(),
         values.into(),
-        Series::new(
-            "unit".into(),
-            CELLS.iter().take(n).map(|c| c.2).collect::<Vec<_>>(),
-        )
-        .into(),
+        Series::new("unit".into(), CELLS.iter().take(n).map(|c| c.2).collect::<Vec<_>>()).into(),
     ])
     .expect("frame")
 }
@@ -172,16 +131,9 @@ fn qualified_values_load_from_parquet_string_column() {
     let dir = tempfile::tempdir().expect("tempdir");
     fs::write(dir.path().join("patients.csv"), PATIENTS).expect("write patients");
     let n = CELLS.len();
-    let values = Series::new(
-        "value".into(),
-        CELLS.iter().map(|c| c.0).collect::<Vec<_>>(),
-    );
-    write_parquet(
-        &mut measurements_frame(values, n),
-        &dir.path().join("measurements.parquet"),
-    );
-    let loaded = load_cohort(dir.path(), &LoadOptions { quarantine: false })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let values = Series::new("value".into(), CELLS.iter().map(|c| c.0).collect::<Vec<_>>());
+    write_parquet(&mut measurements_frame(values, n), &dir.path().join("measurements.parquet"));
+    let loaded = load_cohort(dir.path(), &LoadOptions { quarantine: false }).unwrap_or_else(|e| panic!("{e}"));
     check_loaded(&loaded.cohort);
     assert_eq!(loaded.report.qualified_values, qualified_counts());
 }
@@ -192,12 +144,8 @@ fn numeric_parquet_column_stays_exact() {
     fs::write(dir.path().join("patients.csv"), PATIENTS).expect("write patients");
     let n = 3;
     let values = Series::new("value".into(), vec![40000.0f64, 50000.0, 0.1]);
-    write_parquet(
-        &mut measurements_frame(values, n),
-        &dir.path().join("measurements.parquet"),
-    );
-    let loaded = load_cohort(dir.path(), &LoadOptions { quarantine: false })
-        .unwrap_or_else(|e| panic!("{e}"));
+    write_parquet(&mut measurements_frame(values, n), &dir.path().join("measurements.parquet"));
+    let loaded = load_cohort(dir.path(), &LoadOptions { quarantine: false }).unwrap_or_else(|e| panic!("{e}"));
     let ms = &loaded.cohort.measurements;
     assert_eq!(ms.len(), 3);
     assert!(ms.iter().all(|m| m.qualifier == Qualifier::None));
@@ -221,19 +169,12 @@ fn bad_qualifiers_are_errors_with_row_and_column() {
             let day0 = iso_to_day("2020-01-02").unwrap();
             let mut df = DataFrame::new_infer_height(vec![
                 Series::new("patient_id".into(), vec!["P1"; n]).into(),
-                Series::new(
-                    "date".into(),
-                    (0..n as i32).map(|i| day0 + i).collect::<Vec<_>>(),
-                )
-                .cast(&DataType::Date)
-                .expect("date")
-                .into(),
+                Series::new("date".into(), (0..n as i32).map(|i| day0 + i).collect::<Vec<_>>())
+                    .cast(&DataType::Date)
+                    .expect("date")
+                    .into(),
                 Series::new("analyte".into(), vec!["ferritin"; n]).into(),
-                Series::new(
-                    "value".into(),
-                    cells.iter().map(|c| c.0).collect::<Vec<_>>(),
-                )
-                .into(),
+                Series::new("value".into(), cells.iter().map(|c| c.0).collect::<Vec<_>>()).into(),
                 Series::new("unit".into(), vec!["µg/L"; n]).into(),
             ])
             .expect("frame");
@@ -252,27 +193,16 @@ fn bad_qualifiers_are_errors_with_row_and_column() {
                 .iter()
                 .find(|i| i.row == Some(row))
                 .unwrap_or_else(|| panic!("{format}: no issue at row {row}: {err}"));
-            assert_eq!(
-                (i.severity, i.kind),
-                (Severity::Error, IssueKind::BadValue),
-                "{format} {b}"
-            );
+            assert_eq!((i.severity, i.kind), (Severity::Error, IssueKind::BadValue), "{format} {b}");
             assert_eq!(i.table, "measurements");
             assert_eq!(i.column.as_deref(), Some("value"));
             assert_eq!(i.found.as_deref(), Some(b.trim()), "{format} {b}");
             let expected = i.expected.as_deref().unwrap_or("");
-            assert!(
-                expected.contains("decimal point") && expected.contains(">40000"),
-                "{expected}"
-            );
+            assert!(expected.contains("decimal point") && expected.contains(">40000"), "{expected}");
             let line = i.to_string();
-            assert!(
-                line.starts_with(&format!("error measurements row {row}, column value:")),
-                "{line}"
-            );
+            assert!(line.starts_with(&format!("error measurements row {row}, column value:")), "{line}");
         }
-        let q = load_cohort(dir.path(), &LoadOptions { quarantine: true })
-            .unwrap_or_else(|e| panic!("{e}"));
+        let q = load_cohort(dir.path(), &LoadOptions { quarantine: true }).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(q.cohort.measurements.len(), 1);
         assert_eq!(q.cohort.measurements[0].qualifier, Qualifier::Gt);
         assert_eq!(q.report.rejected_count, bad.len() as u64);
@@ -287,11 +217,7 @@ fn every_unit_conversion_is_increasing() {
         for u in units_of(a) {
             let xs = [-40.0, 0.0, 0.1, 1.0, 37.0, 40000.0, 1.0e6];
             for w in xs.windows(2) {
-                assert!(
-                    u.conversion.apply(w[0]) < u.conversion.apply(w[1]),
-                    "{a} {}",
-                    u.name
-                );
+                assert!(u.conversion.apply(w[0]) < u.conversion.apply(w[1]), "{a} {}", u.name);
             }
         }
     }
@@ -336,32 +262,13 @@ impl Builder {
             ">=" => Qualifier::Ge,
             _ => panic!("qualifier {q}"),
         };
-        let unit = UNITS
-            .iter()
-            .position(|u| *u == a.canonical_unit())
-            .expect("unit") as u16;
+        let unit = UNITS.iter().position(|u| *u == a.canonical_unit()).expect("unit") as u16;
         let row = self.ms.len() as u32 + 1;
-        self.ms.push(Measurement {
-            patient: p,
-            day: base() + day,
-            analyte: a,
-            unit,
-            value: v,
-            raw_value: v,
-            row,
-            qualifier,
-        });
+        self.ms.push(Measurement { patient: p, day: base() + day, analyte: a, unit, value: v, raw_value: v, row, qualifier });
         row
     }
     fn build(self) -> Cohort {
-        Cohort::new(
-            self.patients,
-            self.ms,
-            vec![],
-            vec![],
-            vec![],
-            UNITS.iter().map(|s| s.to_string()).collect(),
-        )
+        Cohort::new(self.patients, self.ms, vec![], vec![], vec![], UNITS.iter().map(|s| s.to_string()).collect())
     }
 }
 
@@ -435,15 +342,12 @@ bands = [
 "#;
 
 fn decisions() -> CriteriaSet {
-    CriteriaSet::from_toml_str(DECISIONS, "qualified_decisions.toml")
-        .unwrap_or_else(|e| panic!("{e}"))
+    CriteriaSet::from_toml_str(DECISIONS, "qualified_decisions.toml").unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// (evaluable, met) of one criterion.
 fn status<'a>(e: &'a [CriterionStatus], name: &str) -> &'a CriterionStatus {
-    e.iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no criterion {name}"))
+    e.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no criterion {name}"))
 }
 
 /// Evaluate one patient with the given values (all on day 1) on day `on`, returning
@@ -477,46 +381,24 @@ fn bound_decides_a_comparison_only_when_every_allowed_value_does() {
     // >40000 meets ferritin >= 10000 (true value > 40000 >= 10000) and > 40000.
     assert_eq!(eval(&[(1, F, ">", 40000.0)], 1, &[ge, gt]), [MET, MET]);
     // >=40000: meets >= 10000; against > 40000 it may be exactly 40000: not evaluable.
-    assert_eq!(
-        eval(&[(1, F, ">=", 40000.0)], 1, &[ge, gt]),
-        [MET, NOT_EVALUABLE]
-    );
+    assert_eq!(eval(&[(1, F, ">=", 40000.0)], 1, &[ge, gt]), [MET, NOT_EVALUABLE]);
     // >5 against >= 10000: undecided, not evaluable.
-    assert_eq!(
-        eval(&[(1, F, ">", 5.0)], 1, &[ge, gt]),
-        [NOT_EVALUABLE, NOT_EVALUABLE]
-    );
+    assert_eq!(eval(&[(1, F, ">", 5.0)], 1, &[ge, gt]), [NOT_EVALUABLE, NOT_EVALUABLE]);
     // <10000 decides "not >= 10000"; <=10000 does not (it may be 10000).
     assert_eq!(eval(&[(1, F, "<", 10000.0)], 1, &[ge]), [NOT_MET]);
     assert_eq!(eval(&[(1, F, "<=", 10000.0)], 1, &[ge]), [NOT_EVALUABLE]);
     assert_eq!(eval(&[(1, F, "<=", 9999.0)], 1, &[ge]), [NOT_MET]);
     // <0.1 meets neutrophils < 1.0 and <= 0.1, and is decided NOT to meet >= 0.5.
-    let (lt1, ge05, le01) = (
-        "neutrophils_lt_1",
-        "neutrophils_ge_0.5",
-        "neutrophils_le_0.1",
-    );
-    assert_eq!(
-        eval(&[(1, N, "<", 0.1)], 1, &[lt1, ge05, le01]),
-        [MET, NOT_MET, MET]
-    );
+    let (lt1, ge05, le01) = ("neutrophils_lt_1", "neutrophils_ge_0.5", "neutrophils_le_0.1");
+    assert_eq!(eval(&[(1, N, "<", 0.1)], 1, &[lt1, ge05, le01]), [MET, NOT_MET, MET]);
     // <=0.1 meets <= 0.1 too; <2 decides none of the three.
-    assert_eq!(
-        eval(&[(1, N, "<=", 0.1)], 1, &[lt1, ge05, le01]),
-        [MET, NOT_MET, MET]
-    );
-    assert_eq!(
-        eval(&[(1, N, "<", 2.0)], 1, &[lt1, ge05, le01]),
-        [NOT_EVALUABLE, NOT_EVALUABLE, NOT_EVALUABLE]
-    );
+    assert_eq!(eval(&[(1, N, "<=", 0.1)], 1, &[lt1, ge05, le01]), [MET, NOT_MET, MET]);
+    assert_eq!(eval(&[(1, N, "<", 2.0)], 1, &[lt1, ge05, le01]), [NOT_EVALUABLE, NOT_EVALUABLE, NOT_EVALUABLE]);
     // <1 meets < 1.0 (x < 1); <=1 does not decide it (x may be 1).
     assert_eq!(eval(&[(1, N, "<", 1.0)], 1, &[lt1]), [MET]);
     assert_eq!(eval(&[(1, N, "<=", 1.0)], 1, &[lt1]), [NOT_EVALUABLE]);
     // >0.5 meets >= 0.5 and is decided not to meet < 1.0? No: it may be 0.6: undecided.
-    assert_eq!(
-        eval(&[(1, N, ">", 0.5)], 1, &[ge05, lt1]),
-        [MET, NOT_EVALUABLE]
-    );
+    assert_eq!(eval(&[(1, N, ">", 0.5)], 1, &[ge05, lt1]), [MET, NOT_EVALUABLE]);
     // >=1 is decided not to meet < 1.0.
     assert_eq!(eval(&[(1, N, ">=", 1.0)], 1, &[lt1]), [NOT_MET]);
 }
@@ -526,38 +408,17 @@ fn other_values_in_the_window_decide_what_a_bound_does_not() {
     use Analyte::Ferritin as F;
     let ge = "ferritin_ge_10000";
     // another value that meets it decides: met (evidence is that value)
-    assert_eq!(
-        eval(&[(1, F, ">", 5.0), (2, F, "", 12000.0)], 2, &[ge]),
-        [MET]
-    );
-    assert_eq!(
-        eval(&[(1, F, "", 12000.0), (2, F, ">", 5.0)], 2, &[ge]),
-        [MET]
-    );
+    assert_eq!(eval(&[(1, F, ">", 5.0), (2, F, "", 12000.0)], 2, &[ge]), [MET]);
+    assert_eq!(eval(&[(1, F, "", 12000.0), (2, F, ">", 5.0)], 2, &[ge]), [MET]);
     // an exact value below the threshold does not decide it: >5 may still be above 10000
-    assert_eq!(
-        eval(&[(1, F, ">", 5.0), (2, F, "", 3000.0)], 2, &[ge]),
-        [NOT_EVALUABLE]
-    );
+    assert_eq!(eval(&[(1, F, ">", 5.0), (2, F, "", 3000.0)], 2, &[ge]), [NOT_EVALUABLE]);
     // a bound that decides "not met" with an exact value not meeting it: not met
-    assert_eq!(
-        eval(&[(1, F, "<", 500.0), (2, F, "", 3000.0)], 2, &[ge]),
-        [NOT_MET]
-    );
+    assert_eq!(eval(&[(1, F, "<", 500.0), (2, F, "", 3000.0)], 2, &[ge]), [NOT_MET]);
     // once the undecided value leaves the 7-day window, the exact value decides
-    assert_eq!(
-        eval(&[(1, F, ">", 5.0), (5, F, "", 3000.0)], 9, &[ge]),
-        [NOT_MET]
-    );
+    assert_eq!(eval(&[(1, F, ">", 5.0), (5, F, "", 3000.0)], 9, &[ge]), [NOT_MET]);
     // and the met bound leaves the window too
-    assert_eq!(
-        eval(&[(1, F, ">", 40000.0), (5, F, "", 3000.0)], 8, &[ge]),
-        [MET]
-    );
-    assert_eq!(
-        eval(&[(1, F, ">", 40000.0), (5, F, "", 3000.0)], 9, &[ge]),
-        [NOT_MET]
-    );
+    assert_eq!(eval(&[(1, F, ">", 40000.0), (5, F, "", 3000.0)], 8, &[ge]), [MET]);
+    assert_eq!(eval(&[(1, F, ">", 40000.0), (5, F, "", 3000.0)], 9, &[ge]), [NOT_MET]);
 }
 
 #[test]
@@ -573,16 +434,10 @@ fn the_deciding_value_is_the_source() {
     // > 40000: only the qualified value decides it, although an exact 40000 is more recent
     let gt = status(&e.criteria, "ferritin_gt_40000");
     assert!(gt.met);
-    assert_eq!(
-        gt.sources.iter().map(|s| s.row).collect::<Vec<_>>(),
-        [above]
-    );
+    assert_eq!(gt.sources.iter().map(|s| s.row).collect::<Vec<_>>(), [above]);
     // >= 10000: all three meet it; the worst is ">40000" (at least 40000, above an exact 40000)
     let ge = status(&e.criteria, "ferritin_ge_10000");
-    assert_eq!(
-        ge.sources.iter().map(|s| s.row).collect::<Vec<_>>(),
-        [above]
-    );
+    assert_eq!(ge.sources.iter().map(|s| s.row).collect::<Vec<_>>(), [above]);
     let _ = (exact, later_exact);
 }
 
@@ -609,15 +464,9 @@ fn points_bands_use_the_bound_when_it_decides_the_band() {
     assert_eq!(points(&[(1, "<", 3000.0)]), (false, false, None)); // 0 or 35
     assert_eq!(points(&[(1, ">", 1000.0)]), (false, false, None));
     // an exact value above the upper bound of a "<" value: the max is that value
-    assert_eq!(
-        points(&[(1, "<", 3000.0), (2, "", 7000.0)]),
-        (true, true, None)
-    );
+    assert_eq!(points(&[(1, "<", 3000.0), (2, "", 7000.0)]), (true, true, None));
     // an exact value inside [2000, 6000] with a ">2500": max is in (2500, inf): undecided
-    assert_eq!(
-        points(&[(1, ">", 2500.0), (2, "", 3000.0)]),
-        (false, false, None)
-    );
+    assert_eq!(points(&[(1, ">", 2500.0), (2, "", 3000.0)]), (false, false, None));
 }
 
 /// The built-in HScore: ferritin `>40000` gives the 50 points of "> 6000", and the HScore is
@@ -665,12 +514,8 @@ fn hlh2004_episode_with_qualified_values_and_evidence() {
     assert_eq!(e.n_met, 3);
 
     // with min = 3 an episode starts on day 11; its evidence shows the bound and qualifier
-    let toml = set
-        .to_toml_string()
-        .expect("toml")
-        .replace("min = 5", "min = 3");
-    let set3 =
-        CriteriaSet::from_toml_str(&toml, "hlh2004_3.toml").unwrap_or_else(|e| panic!("{e}"));
+    let toml = set.to_toml_string().expect("toml").replace("min = 5", "min = 3");
+    let set3 = CriteriaSet::from_toml_str(&toml, "hlh2004_3.toml").unwrap_or_else(|e| panic!("{e}"));
     let d = detect(&c, &set3);
     assert_eq!(d.episodes.len(), 1);
     assert_eq!(d.episodes[0].onset, base() + 11);
@@ -679,58 +524,22 @@ fn hlh2004_episode_with_qualified_values_and_evidence() {
         .iter()
         .find(|r| r.criterion == "ferritin" && r.table == EvidenceTable::Measurements)
         .expect("ferritin evidence");
-    assert_eq!(
-        (
-            ferritin.source_row,
-            ferritin.value,
-            ferritin.value_qualifier
-        ),
-        (ferritin_row, Some(40000.0), Qualifier::Gt)
-    );
-    let neutrophils = d
-        .evidence
-        .iter()
-        .find(|r| r.item == "neutrophils")
-        .expect("neutrophil evidence");
-    assert_eq!(
-        (neutrophils.value, neutrophils.value_qualifier),
-        (Some(0.1), Qualifier::Lt)
-    );
-    let temperature = d
-        .evidence
-        .iter()
-        .find(|r| r.item == "temperature")
-        .expect("temperature evidence");
+    assert_eq!((ferritin.source_row, ferritin.value, ferritin.value_qualifier), (ferritin_row, Some(40000.0), Qualifier::Gt));
+    let neutrophils = d.evidence.iter().find(|r| r.item == "neutrophils").expect("neutrophil evidence");
+    assert_eq!((neutrophils.value, neutrophils.value_qualifier), (Some(0.1), Qualifier::Lt));
+    let temperature = d.evidence.iter().find(|r| r.item == "temperature").expect("temperature evidence");
     assert_eq!(temperature.value_qualifier, Qualifier::None);
 
     let mut buf = Vec::new();
     d.write_evidence_csv(&mut buf).expect("csv");
     let csv = String::from_utf8(buf).expect("utf8");
     let mut lines = csv.lines();
-    assert!(lines
-        .next()
-        .expect("header")
-        .ends_with(",raw_value,raw_unit,value,unit,value_qualifier"));
+    assert!(lines.next().expect("header").ends_with(",raw_value,raw_unit,value,unit,value_qualifier"));
     let rows: Vec<&str> = lines.collect();
-    assert!(
-        rows.iter()
-            .any(|l| l.contains(",ferritin,40000,µg/L,40000,µg/L,>")),
-        "{csv}"
-    );
-    assert!(
-        rows.iter()
-            .any(|l| l.contains(",neutrophils,0.1,10^9/L,0.1,10^9/L,<")),
-        "{csv}"
-    );
-    assert!(
-        rows.iter()
-            .any(|l| l.ends_with(",temperature,39.5,°C,39.5,°C,")),
-        "{csv}"
-    );
-    assert_eq!(
-        hemosurv::hlh::EVIDENCE_COLUMNS.last(),
-        Some(&"value_qualifier")
-    );
+    assert!(rows.iter().any(|l| l.contains(",ferritin,40000,µg/L,40000,µg/L,>")), "{csv}");
+    assert!(rows.iter().any(|l| l.contains(",neutrophils,0.1,10^9/L,0.1,10^9/L,<")), "{csv}");
+    assert!(rows.iter().any(|l| l.ends_with(",temperature,39.5,°C,39.5,°C,")), "{csv}");
+    assert_eq!(hemosurv::hlh::EVIDENCE_COLUMNS.last(), Some(&"value_qualifier"));
 }
 
 /// Temporal primitives: a rise is judged on the bound (decided only when the bound decides the
@@ -789,14 +598,8 @@ window_days = 7
     assert_eq!(rise(&[(1, "<", 500.0), (5, "", 9000.0)]), NOT_MET);
     // qualified earlier values are left out of the baseline: min of the exact 1500 only, and
     // 4000 < 3 x 1500 (with the bound 1000 of "<1000" it would have been met)
-    assert_eq!(
-        rise(&[(1, "", 1500.0), (3, "<", 1000.0), (5, "", 4000.0)]),
-        NOT_MET
-    );
-    assert_eq!(
-        rise(&[(1, "<", 500.0), (2, "", 1000.0), (5, "", 9000.0)]),
-        MET
-    );
+    assert_eq!(rise(&[(1, "", 1500.0), (3, "<", 1000.0), (5, "", 4000.0)]), NOT_MET);
+    assert_eq!(rise(&[(1, "<", 500.0), (2, "", 1000.0), (5, "", 9000.0)]), MET);
 }
 
 /// The same cohort gives the same detection with and without qualified values when the bounds
@@ -805,12 +608,8 @@ window_days = 7
 fn decided_bounds_give_the_exact_detection() {
     use Analyte::{Ferritin as F, Neutrophils as N, Platelets as P, Temperature as T};
     let set = CriteriaSet::builtin("hlh2004").expect("hlh2004");
-    let toml = set
-        .to_toml_string()
-        .expect("toml")
-        .replace("min = 5", "min = 3");
-    let set3 =
-        CriteriaSet::from_toml_str(&toml, "hlh2004_3.toml").unwrap_or_else(|e| panic!("{e}"));
+    let toml = set.to_toml_string().expect("toml").replace("min = 5", "min = 3");
+    let set3 = CriteriaSet::from_toml_str(&toml, "hlh2004_3.toml").unwrap_or_else(|e| panic!("{e}"));
     let build = |qualified: bool| {
         let mut b = Builder::default();
         for k in 0..20 {
@@ -818,11 +617,7 @@ fn decided_bounds_give_the_exact_detection() {
             let d = 5 + k;
             b.lab(p, d, T, "", 38.0 + 0.1 * k as f64);
             b.lab(p, d, P, "", 30.0 + 5.0 * k as f64);
-            let (q, v) = if qualified && k % 2 == 0 {
-                ("<", 0.1)
-            } else {
-                ("", 0.05)
-            };
+            let (q, v) = if qualified && k % 2 == 0 { ("<", 0.1) } else { ("", 0.05) };
             b.lab(p, d, N, q, v);
             let (q, v) = match (qualified && k % 3 == 0, k % 5 == 4) {
                 (_, true) => ("", 300.0),
@@ -854,13 +649,9 @@ fn simulated_qualified_values_load_and_detect_like_exact_values() {
     let (n, seed) = (400, 17);
     let exact_dir = tempfile::tempdir().expect("tempdir");
     let mut opts = SimOptions::new(n, seed, exact_dir.path(), SimFormat::Csv);
-    opts.params = SimParams {
-        qualified_values_fraction: 0.0,
-        ..SimParams::default()
-    };
+    opts.params = SimParams { qualified_values_fraction: 0.0, ..SimParams::default() };
     simulate(&opts).unwrap_or_else(|e| panic!("{e}"));
-    let exact = load_cohort(exact_dir.path(), &LoadOptions { quarantine: false })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let exact = load_cohort(exact_dir.path(), &LoadOptions { quarantine: false }).unwrap_or_else(|e| panic!("{e}"));
     assert!(exact.report.qualified_values.is_empty());
     let set = CriteriaSet::builtin("hlh2004").expect("hlh2004");
     let exact_detection = detect(&exact.cohort, &set);
@@ -869,27 +660,18 @@ fn simulated_qualified_values_load_and_detect_like_exact_values() {
     for format in [SimFormat::Csv, SimFormat::Parquet] {
         let dir = tempfile::tempdir().expect("tempdir");
         assert!(SimParams::default().qualified_values_fraction > 0.0);
-        let summary = simulate(&SimOptions::new(n, seed, dir.path(), format))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let q = load_cohort(dir.path(), &LoadOptions { quarantine: false })
-            .unwrap_or_else(|e| panic!("{e}"));
+        let summary = simulate(&SimOptions::new(n, seed, dir.path(), format)).unwrap_or_else(|e| panic!("{e}"));
+        let q = load_cohort(dir.path(), &LoadOptions { quarantine: false }).unwrap_or_else(|e| panic!("{e}"));
         let counted: u64 = q.report.qualified_values.values().sum();
         assert!(counted > 0, "{format:?}");
         assert_eq!(counted, summary.qualified_values as u64, "{format:?}");
-        assert!(q
-            .report
-            .qualified_values
-            .keys()
-            .all(|a| a == "ferritin" || a == "neutrophils"));
+        assert!(q.report.qualified_values.keys().all(|a| a == "ferritin" || a == "neutrophils"));
 
         let (a, b) = (&exact.cohort.measurements, &q.cohort.measurements);
         assert_eq!(a.len(), b.len());
         let mut seen = [0usize; 2];
         for (x, y) in a.iter().zip(b) {
-            assert_eq!(
-                (x.patient, x.day, x.analyte, x.row),
-                (y.patient, y.day, y.analyte, y.row)
-            );
+            assert_eq!((x.patient, x.day, x.analyte, x.row), (y.patient, y.day, y.analyte, y.row));
             match y.qualifier {
                 Qualifier::None => assert_eq!(x.value, y.value),
                 Qualifier::Gt => {
@@ -905,10 +687,7 @@ fn simulated_qualified_values_load_and_detect_like_exact_values() {
                 other => panic!("unexpected qualifier {other:?}"),
             }
         }
-        eprintln!(
-            "{format:?}: qualified {:?}, >40000 {}, <0.1 {}",
-            q.report.qualified_values, seen[0], seen[1]
-        );
+        eprintln!("{format:?}: qualified {:?}, >40000 {}, <0.1 {}", q.report.qualified_values, seen[0], seen[1]);
         assert!(seen[1] > 0, "{format:?}: no <0.1 neutrophils");
         let d = detect(&q.cohort, &set);
         assert_eq!(d.episodes, exact_detection.episodes, "{format:?}");
@@ -947,12 +726,8 @@ fn all_none(iv: (f64, bool, f64, bool), cmp: hemosurv::hlh::Comparator, thr: f64
 /// Whether every value of `iv` lies in the band, and whether none does.
 fn band_all_none(iv: (f64, bool, f64, bool), b: &hemosurv::hlh::Band) -> (bool, bool) {
     use hemosurv::hlh::Comparator::*;
-    let lower = b
-        .lower
-        .map(|l| all_none(iv, if l.inclusive { Ge } else { Gt }, l.value));
-    let upper = b
-        .upper
-        .map(|u| all_none(iv, if u.inclusive { Le } else { Lt }, u.value));
+    let lower = b.lower.map(|l| all_none(iv, if l.inclusive { Ge } else { Gt }, l.value));
+    let upper = b.upper.map(|u| all_none(iv, if u.inclusive { Le } else { Lt }, u.value));
     let all = lower.is_none_or(|x| x.0) && upper.is_none_or(|x| x.0);
     let none = lower.is_some_and(|x| x.1) || upper.is_some_and(|x| x.1);
     (all, none)
@@ -960,37 +735,19 @@ fn band_all_none(iv: (f64, bool, f64, bool), b: &hemosurv::hlh::Band) -> (bool, 
 
 /// (evaluable, met, points) of a criterion without temporal primitives on `day`, brute force.
 #[allow(clippy::type_complexity)]
-fn brute_criterion(
-    c: &Cohort,
-    p: PatientIdx,
-    cr: &hemosurv::hlh::Criterion,
-    day: Day,
-) -> (bool, bool, f64) {
+fn brute_criterion(c: &Cohort, p: PatientIdx, cr: &hemosurv::hlh::Criterion, day: Day) -> (bool, bool, f64) {
     use hemosurv::hlh::{CriterionKind, Test, Worst};
     let window = |a: Analyte, w: u32| -> Vec<(f64, bool, f64, bool)> {
-        c.measurements_of(p)
-            .iter()
-            .filter(|m| m.analyte == a && m.day <= day && m.day >= day - w as i32)
-            .map(interval)
-            .collect()
+        c.measurements_of(p).iter().filter(|m| m.analyte == a && m.day <= day && m.day >= day - w as i32).map(interval).collect()
     };
     // (evaluable, met) of one test: met if some value surely meets it, evaluable if met or
     // every value surely does not.
     let test = |t: &Test, w: u32| -> (bool, bool) {
         match t {
-            Test::Lab {
-                analyte,
-                comparator,
-                threshold,
-            } => {
+            Test::Lab { analyte, comparator, threshold } => {
                 let vals = window(*analyte, w);
-                let met = vals
-                    .iter()
-                    .any(|iv| all_none(*iv, *comparator, *threshold).0);
-                let not = !vals.is_empty()
-                    && vals
-                        .iter()
-                        .all(|iv| all_none(*iv, *comparator, *threshold).1);
+                let met = vals.iter().any(|iv| all_none(*iv, *comparator, *threshold).0);
+                let not = !vals.is_empty() && vals.iter().all(|iv| all_none(*iv, *comparator, *threshold).1);
                 (met || not, met)
             }
             Test::Finding(_) => (false, false),
@@ -1001,11 +758,7 @@ fn brute_criterion(
             let (e, m) = test(t, cr.window_for(t, None));
             (e, m, if m { cr.points.unwrap_or(0.0) } else { 0.0 })
         }
-        CriterionKind::CountOf {
-            conditions,
-            min,
-            count_points,
-        } => {
+        CriterionKind::CountOf { conditions, min, count_points } => {
             let (mut any, mut k) = (false, 0u32);
             for cd in conditions {
                 let (e, m) = test(&cd.test, cr.window_for(&cd.test, cd.window_days));
@@ -1020,42 +773,30 @@ fn brute_criterion(
                     0.0
                 }
             } else {
-                count_points
-                    .iter()
-                    .find(|x| x.count == k)
-                    .map_or(0.0, |x| x.points)
+                count_points.iter().find(|x| x.count == k).map_or(0.0, |x| x.points)
             };
             (any, met, pts)
         }
-        CriterionKind::LabPoints {
-            analyte,
-            worst,
-            bands,
-        } => {
+        CriterionKind::LabPoints { analyte, worst, bands } => {
             let vals = window(*analyte, cr.points_window());
             if vals.is_empty() {
                 return (false, false, 0.0);
             }
             // The interval of the true worst value: ends are the worst ends; on a tie an end is
             // open only if every tied end is open (max) / closed if any is closed.
-            let pick = |better: &dyn Fn(f64, f64) -> bool,
-                        end: &dyn Fn(&(f64, bool, f64, bool)) -> (f64, bool),
-                        open_wins: bool| {
-                let mut best = end(&vals[0]);
-                for iv in &vals[1..] {
-                    let e = end(iv);
-                    if better(e.0, best.0) {
-                        best = e;
-                    } else if e.0 == best.0 {
-                        best.1 = if open_wins {
-                            best.1 || e.1
-                        } else {
-                            best.1 && e.1
-                        };
+            let pick =
+                |better: &dyn Fn(f64, f64) -> bool, end: &dyn Fn(&(f64, bool, f64, bool)) -> (f64, bool), open_wins: bool| {
+                    let mut best = end(&vals[0]);
+                    for iv in &vals[1..] {
+                        let e = end(iv);
+                        if better(e.0, best.0) {
+                            best = e;
+                        } else if e.0 == best.0 {
+                            best.1 = if open_wins { best.1 || e.1 } else { best.1 && e.1 };
+                        }
                     }
-                }
-                best
-            };
+                    best
+                };
             let iv = match worst {
                 Worst::Max => {
                     let lo = pick(&|a, b| a > b, &|iv| (iv.0, iv.1), true);
@@ -1093,12 +834,7 @@ fn sweep_matches_brute_force_interval_evaluation() {
         state
     };
     let grid: [(Analyte, &[f64]); 7] = [
-        (
-            Ferritin,
-            &[
-                300.0, 500.0, 1999.0, 2000.0, 6000.0, 9999.0, 10000.0, 40000.0, 50000.0,
-            ],
-        ),
+        (Ferritin, &[300.0, 500.0, 1999.0, 2000.0, 6000.0, 9999.0, 10000.0, 40000.0, 50000.0]),
         (Neutrophils, &[0.05, 0.1, 0.5, 0.9, 1.0, 2.0]),
         (Temperature, &[37.0, 38.4, 39.0, 39.4, 40.0]),
         (Hemoglobin, &[80.0, 92.0, 120.0]),
@@ -1123,11 +859,7 @@ fn sweep_matches_brute_force_interval_evaluation() {
         }
     }
     let c = b.build();
-    let qualified = c
-        .measurements
-        .iter()
-        .filter(|m| m.qualifier.is_qualified())
-        .count();
+    let qualified = c.measurements.iter().filter(|m| m.qualifier.is_qualified()).count();
     assert!(qualified > 200, "{qualified}");
     let (mut checked, mut undecided, mut met) = (0usize, 0usize, 0usize);
     for set in [decisions(), CriteriaSet::builtin("hscore").expect("hscore")] {
@@ -1136,27 +868,16 @@ fn sweep_matches_brute_force_interval_evaluation() {
                 let e = evaluate_at(&c, &set, p, base() + day);
                 for (cr, st) in set.criteria.iter().zip(&e.criteria) {
                     let (ev, mt, pts) = brute_criterion(&c, p, cr, base() + day);
-                    assert_eq!(
-                        (st.evaluable, st.met),
-                        (ev, mt),
-                        "{} {} day {day}",
-                        set.name,
-                        cr.name
-                    );
+                    assert_eq!((st.evaluable, st.met), (ev, mt), "{} {} day {day}", set.name, cr.name);
                     if let Some(sp) = st.points {
                         assert_eq!(sp, pts, "{} {} day {day}", set.name, cr.name);
                     }
                     checked += 1;
                     // not evaluable although the criterion's analyte has values in its window
-                    if let hemosurv::hlh::CriterionKind::Single(
-                        t @ hemosurv::hlh::Test::Lab { analyte, .. },
-                    ) = &cr.kind
-                    {
+                    if let hemosurv::hlh::CriterionKind::Single(t @ hemosurv::hlh::Test::Lab { analyte, .. }) = &cr.kind {
                         let lo = base() + day - cr.window_for(t, None) as i32;
-                        let has_data = c
-                            .measurements_of(p)
-                            .iter()
-                            .any(|m| m.analyte == *analyte && m.day >= lo && m.day <= base() + day);
+                        let has_data =
+                            c.measurements_of(p).iter().any(|m| m.analyte == *analyte && m.day >= lo && m.day <= base() + day);
                         undecided += usize::from(!ev && has_data);
                     }
                     met += usize::from(mt);

@@ -41,14 +41,41 @@ fn cell_counts() {
     for analyte in [Analyte::Platelets, Analyte::Neutrophils, Analyte::Leukocytes] {
         // 10^9/L and 10^3/µL are the same unit (1 µL = 10^-6 L)
         for spelling in [
-            "10^9/L", "x10^9/L", "×10^9/L", "x 10^9/L", "10*9/L", "10**9/L", "10E9/L", "10e9/l", "x10E9/L",
-            "10^9 cells/L", "G/L", "g/l", "Gpt/L", "/nL", "10^3/µL", "10^3/uL", "10^3/μL", "x10^3/uL", "10*3/uL",
-            "10E3/uL", "10^3/mcL", "10^3/mm3", "x10^3/mm3", "10^3/mm^3", "K/uL", "K/µL", "k/ul", "K/mcL", "thou/uL",
+            "10^9/L",
+            "x10^9/L",
+            "×10^9/L",
+            "x 10^9/L",
+            "10*9/L",
+            "10**9/L",
+            "10E9/L",
+            "10e9/l",
+            "x10E9/L",
+            "10^9 cells/L",
+            "G/L",
+            "g/l",
+            "Gpt/L",
+            "/nL",
+            "10^3/µL",
+            "10^3/uL",
+            "10^3/μL",
+            "x10^3/uL",
+            "10*3/uL",
+            "10E3/uL",
+            "10^3/mcL",
+            "10^3/mm3",
+            "x10^3/mm3",
+            "10^3/mm^3",
+            "K/uL",
+            "K/µL",
+            "k/ul",
+            "K/mcL",
+            "thou/uL",
         ] {
             check(analyte, 150.0, spelling, 150.0);
         }
         // per µL: ÷ 1000
-        for spelling in ["/µL", "/uL", "/μL", "/ul", "cells/µL", "cells/uL", "/mcL", "cells/mcL", "/mm3", "/mm^3", "cells/mm3"] {
+        for spelling in ["/µL", "/uL", "/μL", "/ul", "cells/µL", "cells/uL", "/mcL", "cells/mcL", "/mm3", "/mm^3", "cells/mm3"]
+        {
             check(analyte, 45_000.0, spelling, 45.0);
         }
     }

@@ -9,8 +9,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use hemosurv::cohort::{
-    iso_to_day, load_cohort, validate_dir, Analyte, CohortError, Covariate, FindingKind, Intensity, IssueKind,
-    LoadOptions, Response, Severity, ValidationReport,
+    iso_to_day, load_cohort, validate_dir, Analyte, CohortError, Covariate, FindingKind, Intensity, IssueKind, LoadOptions,
+    Response, Severity, ValidationReport,
 };
 use polars::prelude::*;
 
@@ -46,13 +46,7 @@ fn one_issue<'r>(
     let hits: Vec<_> = r
         .issues
         .iter()
-        .filter(|i| {
-            i.severity == severity
-                && i.kind == kind
-                && i.table == table
-                && i.row == row
-                && i.column.as_deref() == column
-        })
+        .filter(|i| i.severity == severity && i.kind == kind && i.table == table && i.row == row && i.column.as_deref() == column)
         .collect();
     assert_eq!(hits.len(), 1, "expected one {kind:?} at {table} row {row:?} column {column:?}; report:\n{r}");
     hits[0]
@@ -166,10 +160,7 @@ fn valid_cohort_loads_with_normalised_units() {
     // provenance
     assert_eq!(c.tables_present, ["treatments", "responses", "findings", "measurements"]);
     let tables: Vec<(&str, u64)> = loaded.inputs.iter().map(|i| (i.table.as_str(), i.rows)).collect();
-    assert_eq!(
-        tables,
-        [("patients", 4), ("treatments", 4), ("responses", 4), ("findings", 3), ("measurements", 13)]
-    );
+    assert_eq!(tables, [("patients", 4), ("treatments", 4), ("responses", 4), ("findings", 3), ("measurements", 13)]);
     for i in &loaded.inputs {
         use sha2::Digest;
         let bytes = fs::read(&i.path).expect("read input");
@@ -345,13 +336,7 @@ fn error_death_before_diagnosis() {
 
 #[test]
 fn error_death_after_last_contact() {
-    let i = single_error(
-        "err_death_after_last_contact",
-        IssueKind::DeathAfterLastContact,
-        "patients",
-        Some(2),
-        "death_date",
-    );
+    let i = single_error("err_death_after_last_contact", IssueKind::DeathAfterLastContact, "patients", Some(2), "death_date");
     assert_eq!(i.found.as_deref(), Some("2020-09-13"));
 }
 
@@ -525,7 +510,8 @@ fn valid_as_parquet(dir: &Path) {
             Some(if s.len() > 10 { d + (8 * 60 + 30) * 60_000 } else { d })
         })
         .collect();
-    let ages: Vec<Option<f64>> = strings(&p, "age_at_diagnosis").into_iter().map(|s| s.map(|s| s.parse().expect("age"))).collect();
+    let ages: Vec<Option<f64>> =
+        strings(&p, "age_at_diagnosis").into_iter().map(|s| s.map(|s| s.parse().expect("age"))).collect();
     let ecog: Vec<Option<i64>> = strings(&p, "ecog").into_iter().map(|s| s.map(|s| s.parse().expect("ecog"))).collect();
     let mut df = DataFrame::new_infer_height(vec![
         p.column("patient_id").expect("id").clone(),
@@ -640,7 +626,17 @@ fn many_rows_across_tasks_keep_order_and_count_rejects() {
     let n = 100_000usize;
     let ids: Vec<String> = (0..n).map(|i| format!("Q{}", i / 1000)).collect();
     let days: Vec<i32> = (0..n).map(|i| day("2020-01-01") + (i % 1000) as i32).collect();
-    let units: Vec<&str> = (0..n).map(|i| if (i + 1) % 997 == 0 { "furlongs" } else if i % 2 == 0 { "g/dL" } else { "g/L" }).collect();
+    let units: Vec<&str> = (0..n)
+        .map(|i| {
+            if (i + 1) % 997 == 0 {
+                "furlongs"
+            } else if i % 2 == 0 {
+                "g/dL"
+            } else {
+                "g/L"
+            }
+        })
+        .collect();
     let values: Vec<f64> = (0..n).map(|i| if i % 2 == 0 { 10.0 } else { 100.0 } + (i % 7) as f64).collect();
     let mut df = DataFrame::new_infer_height(vec![
         Series::new("patient_id".into(), ids).into(),

@@ -8,12 +8,10 @@
 use std::collections::BTreeMap;
 
 use hemosurv::cohort::{
-    iso_to_day, Analyte, Cohort, Day, Finding, FindingKind, Intensity, Measurement, Patient,
-    PatientIdx, Qualifier, Response, ResponseAssessment, TreatmentLine,
+    iso_to_day, Analyte, Cohort, Day, Finding, FindingKind, Intensity, Measurement, Patient, PatientIdx, Qualifier, Response,
+    ResponseAssessment, TreatmentLine,
 };
-use hemosurv::hlh::{
-    detect, evaluate_at, CriteriaSet, Detection, ALL_BUILTIN_NAMES, BUILTIN_NAMES,
-};
+use hemosurv::hlh::{detect, evaluate_at, CriteriaSet, Detection, ALL_BUILTIN_NAMES, BUILTIN_NAMES};
 
 const UNITS: [&str; 7] = ["°C", "g/L", "10^9/L", "µg/L", "mmol/L", "U/L", "U/mL"];
 
@@ -59,13 +57,7 @@ impl Builder {
     }
     fn finding(&mut self, p: PatientIdx, day: i32, f: FindingKind, present: bool) {
         let row = self.fs.len() as u32 + 1;
-        self.fs.push(Finding {
-            patient: p,
-            day: base() + day,
-            finding: f,
-            present,
-            row,
-        });
+        self.fs.push(Finding { patient: p, day: base() + day, finding: f, present, row });
     }
     fn line(&mut self, p: PatientIdx, line: u32, regimen: &str, intensity: Intensity, start: i32) {
         let row = self.ts.len() as u32 + 1;
@@ -81,18 +73,11 @@ impl Builder {
     }
     fn response(&mut self, p: PatientIdx, line: u32, day: i32, r: Response) {
         let row = self.rs.len() as u32 + 1;
-        self.rs.push(ResponseAssessment {
-            patient: p,
-            line,
-            day: base() + day,
-            response: r,
-            row,
-        });
+        self.rs.push(ResponseAssessment { patient: p, line, day: base() + day, response: r, row });
     }
     /// Set a lab value on a day, replacing the background value of that analyte on that day.
     fn set(&mut self, p: PatientIdx, day: i32, a: Analyte, v: f64) {
-        self.ms
-            .retain(|m| !(m.patient == p && m.day == base() + day && m.analyte == a));
+        self.ms.retain(|m| !(m.patient == p && m.day == base() + day && m.analyte == a));
         self.lab(p, day, a, v);
     }
     /// An uneventful intensive induction (7+3 from day 2), followed for `follow_up` days:
@@ -103,12 +88,9 @@ impl Builder {
         let p = self.patient(id, follow_up);
         self.line(p, 1, "7+3", Intensity::Intensive, 2);
         self.response(p, 1, 35, Response::CR);
-        for (a, v) in [
-            (Analyte::Hemoglobin, 85.0),
-            (Analyte::Platelets, 60.0),
-            (Analyte::Neutrophils, 0.8),
-            (Analyte::Leukocytes, 25.0),
-        ] {
+        for (a, v) in
+            [(Analyte::Hemoglobin, 85.0), (Analyte::Platelets, 60.0), (Analyte::Neutrophils, 0.8), (Analyte::Leukocytes, 25.0)]
+        {
             self.lab(p, 0, a, v);
         }
         let mut d = 3;
@@ -145,14 +127,7 @@ impl Builder {
         }
     }
     fn build(self) -> Cohort {
-        Cohort::new(
-            self.patients,
-            self.ms,
-            self.fs,
-            self.ts,
-            self.rs,
-            UNITS.iter().map(|s| s.to_string()).collect(),
-        )
+        Cohort::new(self.patients, self.ms, self.fs, self.ts, self.rs, UNITS.iter().map(|s| s.to_string()).collect())
     }
 }
 
@@ -167,12 +142,7 @@ fn assert_negative(c: &Cohort, what: &str) -> Detection {
         "{what}: hlh_aml must stay negative, got {:?}",
         d.episodes
             .iter()
-            .map(|e| (
-                &e.patient_id,
-                e.onset - base(),
-                &e.criteria_met_at_onset,
-                e.score_at_onset
-            ))
+            .map(|e| (&e.patient_id, e.onset - base(), &e.criteria_met_at_onset, e.score_at_onset))
             .collect::<Vec<_>>()
     );
     d
@@ -190,9 +160,7 @@ fn hlh_aml_is_a_designed_builtin_beside_the_published_sets() {
     let s = aml();
     assert_eq!(s.max_score(), 10.5);
     let text = hemosurv::hlh::builtin_toml("hlh_aml").unwrap();
-    for tag in [
-        "[S27]", "[S24]", "[S72]", "[S29]", "[S63]", "[S54]", "[S57]", "[S6]",
-    ] {
+    for tag in ["[S27]", "[S24]", "[S72]", "[S29]", "[S63]", "[S54]", "[S57]", "[S6]"] {
         assert!(text.contains(tag), "rationale cites {tag}");
     }
     assert!(s.companion_hscore, "the HScore is reported alongside");
@@ -220,19 +188,10 @@ fn febrile_neutropenia_in_aplasia_alone_is_negative() {
     // It is persistent fever (1 point) — cytopenia is not evaluable during the aplasia.
     assert_eq!(max_score(&c, p), 1.0);
     let e = evaluate_at(&c, &aml(), p, base() + 14);
-    let cyto = e
-        .criteria
-        .iter()
-        .find(|s| s.name == "cytopenia_unexplained")
-        .unwrap();
+    let cyto = e.criteria.iter().find(|s| s.name == "cytopenia_unexplained").unwrap();
     assert!(!cyto.evaluable && !cyto.met);
     // HLH-2004 as printed already counts fever + cytopenias + ferritin here (3 of 8).
-    let h = evaluate_at(
-        &c,
-        &CriteriaSet::builtin("hlh2004").unwrap(),
-        p,
-        base() + 14,
-    );
+    let h = evaluate_at(&c, &CriteriaSet::builtin("hlh2004").unwrap(), p, base() + 14);
     assert_eq!(h.n_met, 3);
 }
 
@@ -241,16 +200,8 @@ fn transfusion_and_inflammation_ferritin_alone_is_negative() {
     // Slow rise 1,000 -> 5,000 over six weeks.
     let mut b = Builder::default();
     let p = b.induction("FERR", 120);
-    for (d, v) in [
-        (7, 1000.0),
-        (14, 1500.0),
-        (21, 2000.0),
-        (28, 2600.0),
-        (35, 3200.0),
-        (42, 4000.0),
-        (49, 5000.0),
-        (56, 4200.0),
-    ] {
+    for (d, v) in [(7, 1000.0), (14, 1500.0), (21, 2000.0), (28, 2600.0), (35, 3200.0), (42, 4000.0), (49, 5000.0), (56, 4200.0)]
+    {
         b.set(p, d, Analyte::Ferritin, v);
     }
     let c = b.build();
@@ -282,17 +233,10 @@ fn dic_at_diagnosis_alone_is_negative() {
     b.set(p, 14, Analyte::Fibrinogen, 2.5);
     let c = b.build();
     assert_negative(&c, "DIC at diagnosis");
-    assert_eq!(
-        max_score(&c, p),
-        0.0,
-        "a low fibrinogen of a DIC at diagnosis is not new"
-    );
+    assert_eq!(max_score(&c, p), 0.0, "a low fibrinogen of a DIC at diagnosis is not new");
     // HLH-2004 counts it (hypofibrinogenaemia) on the diagnosis day.
     let h = evaluate_at(&c, &CriteriaSet::builtin("hlh2004").unwrap(), p, base() + 3);
-    assert!(h
-        .criteria
-        .iter()
-        .any(|s| s.name == "hypertriglyceridemia_or_hypofibrinogenemia" && s.met));
+    assert!(h.criteria.iter().any(|s| s.name == "hypertriglyceridemia_or_hypofibrinogenemia" && s.met));
 }
 
 #[test]
@@ -305,15 +249,8 @@ fn splenomegaly_at_diagnosis_alone_is_negative() {
     assert_negative(&c, "splenomegaly at diagnosis");
     assert_eq!(max_score(&c, p), 0.0);
     let e = evaluate_at(&c, &aml(), p, base() + 31);
-    let s = e
-        .criteria
-        .iter()
-        .find(|s| s.name == "organomegaly_new")
-        .unwrap();
-    assert!(
-        !s.met && !s.evaluable,
-        "present at diagnosis: cannot become new"
-    );
+    let s = e.criteria.iter().find(|s| s.name == "organomegaly_new").unwrap();
+    assert!(!s.met && !s.evaluable, "present at diagnosis: cannot become new");
 }
 
 #[test]
@@ -333,12 +270,7 @@ fn incidental_hemophagocytosis_on_day_15_marrow_alone_is_negative() {
 fn combination(b: &mut Builder, id: &str) -> PatientIdx {
     let p = b.induction(id, 120);
     b.febrile_neutropenia(p, 10, 6);
-    for (d, f, tg, ast) in [
-        (7, 2000.0, 1.8, 60.0),
-        (14, 3500.0, 3.2, 80.0),
-        (21, 6000.0, 4.0, 95.0),
-        (28, 4500.0, 2.4, 70.0),
-    ] {
+    for (d, f, tg, ast) in [(7, 2000.0, 1.8, 60.0), (14, 3500.0, 3.2, 80.0), (21, 6000.0, 4.0, 95.0), (28, 4500.0, 2.4, 70.0)] {
         b.set(p, d, Analyte::Ferritin, f);
         b.set(p, d, Analyte::Triglycerides, tg);
         b.set(p, d, Analyte::Ast, ast);
@@ -368,12 +300,7 @@ fn realistic_combination_of_mimics_is_negative_while_hscore_is_positive() {
 fn gradual_hlh_in_aplasia(b: &mut Builder, id: &str) -> (PatientIdx, i32) {
     let p = b.induction(id, 150);
     for d in 12..=32 {
-        b.set(
-            p,
-            d,
-            Analyte::Temperature,
-            if d % 2 == 0 { 39.6 } else { 39.1 },
-        );
+        b.set(p, d, Analyte::Temperature, if d % 2 == 0 { 39.6 } else { 39.1 });
     }
     let ferritin = [
         (14, 2500.0),
@@ -387,18 +314,8 @@ fn gradual_hlh_in_aplasia(b: &mut Builder, id: &str) -> (PatientIdx, i32) {
         (28, 11000.0),
         (35, 6000.0),
     ];
-    let fibrinogen = [
-        (14, 2.8),
-        (16, 2.2),
-        (17, 1.8),
-        (18, 1.5),
-        (19, 1.2),
-        (20, 1.1),
-        (21, 1.1),
-        (24, 1.3),
-        (28, 1.6),
-        (35, 2.4),
-    ];
+    let fibrinogen =
+        [(14, 2.8), (16, 2.2), (17, 1.8), (18, 1.5), (19, 1.2), (20, 1.1), (21, 1.1), (24, 1.3), (28, 1.6), (35, 2.4)];
     for ((d, f), (_, g)) in ferritin.iter().zip(fibrinogen.iter()) {
         b.set(p, *d, Analyte::Ferritin, *f);
         b.set(p, *d, Analyte::Fibrinogen, *g);
@@ -406,10 +323,7 @@ fn gradual_hlh_in_aplasia(b: &mut Builder, id: &str) -> (PatientIdx, i32) {
     b.set(p, 21, Analyte::Triglycerides, 3.2);
     // No recovery by day 35: counts stay low until day 49.
     let count_days: Vec<i32> = (28..=49)
-        .filter(|d| {
-            b.ms.iter()
-                .any(|m| m.patient == p && m.day == base() + d && m.analyte == Analyte::Neutrophils)
-        })
+        .filter(|d| b.ms.iter().any(|m| m.patient == p && m.day == base() + d && m.analyte == Analyte::Neutrophils))
         .collect();
     for d in count_days {
         b.set(p, d, Analyte::Neutrophils, 0.2);
@@ -430,27 +344,17 @@ fn gradual_true_hlh_during_aplasia_is_found_within_3_days_of_onset() {
     assert_eq!(mine.len(), 1, "{:?}", d.episodes);
     let e = mine[0];
     let onset = e.onset - base();
-    assert!(
-        (onset - planted).abs() <= 3,
-        "onset day {onset} vs planted day {planted}"
-    );
+    assert!((onset - planted).abs() <= 3, "onset day {onset} vs planted day {planted}");
     assert!(e.score_at_onset.unwrap() >= 5.5);
     assert!(
-        e.criteria_met_at_onset
-            .contains(&"fibrinogen_new_low".to_string())
+        e.criteria_met_at_onset.contains(&"fibrinogen_new_low".to_string())
             && e.criteria_met_at_onset.contains(&"ferritin".to_string())
     );
     assert!(e.max_hscore.is_some(), "companion HScore reported");
     // Counts failing to recover by day 35 add the unexplained-cytopenia point after day 37.
     let late = evaluate_at(&c, &aml(), p, base() + 38);
-    assert!(late
-        .criteria
-        .iter()
-        .any(|s| s.name == "cytopenia_unexplained" && s.met));
-    assert!(
-        d.episodes.iter().all(|e| e.patient != q),
-        "the combination of mimics stays negative beside it"
-    );
+    assert!(late.criteria.iter().any(|s| s.name == "cytopenia_unexplained" && s.met));
+    assert!(d.episodes.iter().all(|e| e.patient != q), "the combination of mimics stays negative beside it");
 }
 
 #[test]
@@ -465,12 +369,7 @@ fn hlh_after_count_recovery_is_found_when_counts_fall_again() {
         b.set(p, d, Analyte::Platelets, 40.0);
         b.set(p, d, Analyte::Hemoglobin, 82.0);
     }
-    for (d, f, g) in [
-        (43, 4000.0, 2.4),
-        (45, 14000.0, 1.3),
-        (47, 16000.0, 1.2),
-        (49, 9000.0, 1.6),
-    ] {
+    for (d, f, g) in [(43, 4000.0, 2.4), (45, 14000.0, 1.3), (47, 16000.0, 1.2), (49, 9000.0, 1.6)] {
         b.set(p, d, Analyte::Ferritin, f);
         b.set(p, d, Analyte::Fibrinogen, g);
     }
@@ -481,16 +380,10 @@ fn hlh_after_count_recovery_is_found_when_counts_fall_again() {
     assert!((onset - 45).abs() <= 3, "onset day {onset}");
     // The fall after recovery counts as unexplained cytopenia.
     let e = evaluate_at(&c, &aml(), p, base() + 45);
-    assert!(e
-        .criteria
-        .iter()
-        .any(|s| s.name == "cytopenia_unexplained" && s.met));
+    assert!(e.criteria.iter().any(|s| s.name == "cytopenia_unexplained" && s.met));
     // Cytopenia at diagnosis (before the first line) is the leukaemia's: not evaluable.
     let e = evaluate_at(&c, &aml(), p, base());
-    assert!(e
-        .criteria
-        .iter()
-        .any(|s| s.name == "cytopenia_unexplained" && !s.evaluable && !s.met));
+    assert!(e.criteria.iter().any(|s| s.name == "cytopenia_unexplained" && !s.evaluable && !s.met));
 }
 
 /// Sepsis at the top of its range during aplasia: fever on 6 days, ferritin 12,000 (above the
@@ -527,9 +420,7 @@ fn septic_triad_above_the_cutoffs_without_a_specific_feature_is_negative() {
     let c = b.build();
     let d = detect(&c, &aml());
     assert_eq!(d.episodes.len(), 1, "{:?}", d.episodes);
-    assert!(d.episodes[0]
-        .criteria_met_at_onset
-        .contains(&"fibrinogen_new_low".to_string()));
+    assert!(d.episodes[0].criteria_met_at_onset.contains(&"fibrinogen_new_low".to_string()));
 }
 
 #[test]
@@ -577,25 +468,12 @@ fn at_least_one_of_needs_one_listed_criterion_and_names_unknown_ones() {
     b.lab(r, 1, Analyte::Ferritin, 5000.0);
     b.lab(r, 3, Analyte::Fibrinogen, 1.2);
     let c = b.build();
-    let ids = |s: &CriteriaSet| {
-        detect(&c, s)
-            .episodes
-            .iter()
-            .map(|e| (e.patient_id.clone(), e.onset - base()))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(
-        ids(&gated),
-        [("SCD25_ONLY".to_string(), 1), ("FERRITIN_AND_FIBRINOGEN".to_string(), 3)]
-    );
+    let ids =
+        |s: &CriteriaSet| detect(&c, s).episodes.iter().map(|e| (e.patient_id.clone(), e.onset - base())).collect::<Vec<_>>();
+    assert_eq!(ids(&gated), [("SCD25_ONLY".to_string(), 1), ("FERRITIN_AND_FIBRINOGEN".to_string(), 3)]);
     assert_eq!(ids(&custom(&body(""))).len(), 3, "without the gate all three hold");
-    let e = CriteriaSet::from_toml_str(&body(r#"at_least_one_of = ["scd25", "marrow"]"#), "g.toml")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("g.toml") && e.contains("rule.at_least_one_of[1]") && e.contains("marrow"),
-        "{e}"
-    );
+    let e = CriteriaSet::from_toml_str(&body(r#"at_least_one_of = ["scd25", "marrow"]"#), "g.toml").unwrap_err().to_string();
+    assert!(e.contains("g.toml") && e.contains("rule.at_least_one_of[1]") && e.contains("marrow"), "{e}");
 }
 
 // ------------------------------------------------------------------------------------------
@@ -646,30 +524,15 @@ fn relative_to_baseline_rise_within_window() {
     assert_eq!(met(&c, &s, p, 14, "ferritin_rise"), (true, true));
     assert_eq!(met(&c, &s, p, 21, "ferritin_rise"), (true, true)); // carried over its 7-day window
     assert_eq!(met(&c, &s, p, 22, "ferritin_rise"), (false, false));
-    assert_eq!(
-        met(&c, &s, q, 15, "ferritin_rise"),
-        (false, false),
-        "no baseline: not evaluable"
-    );
+    assert_eq!(met(&c, &s, q, 15, "ferritin_rise"), (false, false), "no baseline: not evaluable");
     assert_eq!(met(&c, &s, q, 20, "ferritin_rise"), (true, false));
     let d = detect(&c, &s);
     assert_eq!(d.episodes.len(), 1);
-    assert_eq!(
-        (
-            d.episodes[0].patient,
-            d.episodes[0].onset - base(),
-            d.episodes[0].end - base()
-        ),
-        (p, 14, 21)
-    );
+    assert_eq!((d.episodes[0].patient, d.episodes[0].onset - base(), d.episodes[0].end - base()), (p, 14, 21));
     // Evidence points at the measurement that rose, with the relative test in the text.
     let ev = &d.evidence[0];
     assert_eq!((ev.source_row, ev.value), (3, Some(3000.0)));
-    assert!(
-        ev.condition.contains(">= 3 x min of previous 14 days"),
-        "{}",
-        ev.condition
-    );
+    assert!(ev.condition.contains(">= 3 x min of previous 14 days"), "{}", ev.condition);
 }
 
 #[test]
@@ -702,10 +565,7 @@ fn relative_fall_from_median_baseline() {
     assert_eq!(met(&c, &s, p, 14, "fib"), (true, false));
     // Median of an even number of values (4, 3, 6, 1.6) = 3.5: 1.5 <= 1.75.
     let e = evaluate_at(&c, &s, p, base() + 16);
-    assert_eq!(
-        e.criteria[0].sources.last().map(|x| x.value),
-        Some(Some(1.5))
-    );
+    assert_eq!(e.criteria[0].sources.last().map(|x| x.value), Some(Some(1.5)));
 }
 
 #[test]
@@ -730,31 +590,14 @@ fn persistence_needs_distinct_days_within_the_period() {
     let mut b = Builder::default();
     let p = b.patient("A", 100);
     // Two readings on day 1 count once; days 1, 3 -> 2 days; day 6 -> days 3 and 6 within 2..6.
-    for (d, v) in [
-        (1, 39.0),
-        (1, 39.5),
-        (3, 38.6),
-        (6, 38.9),
-        (20, 38.7),
-        (22, 37.0),
-        (23, 39.0),
-        (24, 38.5),
-    ] {
+    for (d, v) in [(1, 39.0), (1, 39.5), (3, 38.6), (6, 38.9), (20, 38.7), (22, 37.0), (23, 39.0), (24, 38.5)] {
         b.lab(p, d, Analyte::Temperature, v);
     }
     let c = b.build();
     assert_eq!(met(&c, &s, p, 3, "fever"), (true, false));
-    assert_eq!(
-        met(&c, &s, p, 6, "fever"),
-        (true, false),
-        "day 1 is outside days 2..=6"
-    );
+    assert_eq!(met(&c, &s, p, 6, "fever"), (true, false), "day 1 is outside days 2..=6");
     assert_eq!(met(&c, &s, p, 23, "fever"), (true, false));
-    assert_eq!(
-        met(&c, &s, p, 24, "fever"),
-        (true, true),
-        "days 20, 23, 24 within 20..=24"
-    );
+    assert_eq!(met(&c, &s, p, 24, "fever"), (true, true), "days 20, 23, 24 within 20..=24");
     assert_eq!(met(&c, &s, p, 31, "fever"), (true, true));
     assert_eq!(met(&c, &s, p, 32, "fever"), (false, false));
 }
@@ -796,11 +639,7 @@ fn new_since_diagnosis_for_findings_and_labs() {
     let c = b.build();
     assert_eq!(met(&c, &s, a, 60, "spleen"), (false, false));
     assert_eq!(met(&c, &s, a, 60, "fib"), (false, false));
-    assert_eq!(
-        met(&c, &s, n, 3, "spleen"),
-        (false, false),
-        "records up to diagnosis + 7 are ignored"
-    );
+    assert_eq!(met(&c, &s, n, 3, "spleen"), (false, false), "records up to diagnosis + 7 are ignored");
     assert_eq!(met(&c, &s, n, 3, "fib"), (false, false));
     assert_eq!(met(&c, &s, n, 60, "spleen"), (true, true));
     assert_eq!(met(&c, &s, n, 60, "fib"), (true, true));
@@ -833,28 +672,17 @@ fn recovery_ends_the_expected_aplasia_and_a_new_fall_counts() {
     "#
         )
     };
-    let with = custom(&body(
-        r#"recovery = { analyte = "neutrophils", comparator = ">=", threshold = 1.0, from_day = 14 }"#,
-    ));
+    let with = custom(&body(r#"recovery = { analyte = "neutrophils", comparator = ">=", threshold = 1.0, from_day = 14 }"#));
     let without = custom(&body(""));
     assert!(
-        with.rule_text().contains("intensive/transplant")
-            && with
-                .rule_text()
-                .contains("aplasia ends at neutrophils >= 1"),
+        with.rule_text().contains("intensive/transplant") && with.rule_text().contains("aplasia ends at neutrophils >= 1"),
         "{}",
         with.rule_text()
     );
     let mut b = Builder::default();
     let p = b.patient("A", 200);
     b.line(p, 1, "alloSCT", Intensity::Transplant, 0);
-    for (d, plt, anc) in [
-        (5, 30.0, 1.5),
-        (10, 10.0, 0.1),
-        (20, 120.0, 1.2),
-        (24, 50.0, 0.3),
-        (40, 50.0, 0.3),
-    ] {
+    for (d, plt, anc) in [(5, 30.0, 1.5), (10, 10.0, 0.1), (20, 120.0, 1.2), (24, 50.0, 0.3), (40, 50.0, 0.3)] {
         b.lab(p, d, Analyte::Platelets, plt);
         b.lab(p, d, Analyte::Neutrophils, anc);
     }
@@ -928,13 +756,7 @@ fn proportional_policy_scales_the_threshold_to_the_evaluable_criteria() {
     assert!(detect(&c, &strict).episodes.is_empty());
     let d = detect(&c, &prop);
     // 2 evaluable of 4: ceil(4 x 2 / 4) = 2 needed -> P positive; Q has 1; R needs 4.
-    assert_eq!(
-        d.episodes
-            .iter()
-            .map(|e| e.patient_id.as_str())
-            .collect::<Vec<_>>(),
-        ["TWO_OF_TWO"]
-    );
+    assert_eq!(d.episodes.iter().map(|e| e.patient_id.as_str()).collect::<Vec<_>>(), ["TWO_OF_TWO"]);
     // Score rules: cut-off x evaluable points / max points, floor.
     let s = custom(
         r#"
@@ -963,13 +785,7 @@ fn proportional_policy_scales_the_threshold_to_the_evaluable_criteria() {
     );
     // P: only ferritin evaluable (2 of 4 points): cut-off 4 x 2/4 = 2 -> 2 points: positive.
     let d = detect(&c, &s);
-    assert_eq!(
-        d.episodes
-            .iter()
-            .map(|e| e.patient_id.as_str())
-            .collect::<Vec<_>>(),
-        ["TWO_OF_TWO"]
-    );
+    assert_eq!(d.episodes.iter().map(|e| e.patient_id.as_str()).collect::<Vec<_>>(), ["TWO_OF_TWO"]);
 }
 
 #[test]
@@ -1021,16 +837,9 @@ persistent = { days = 2, within_days = 3 }"#,
         ),
     ];
     for (crit, key, msg) in cases {
-        let text = format!(
-            "name = \"t\"\n[rule]\nkind = \"count\"\nmin = 1\n[[criteria]]\nname = \"x\"\n{crit}\n"
-        );
-        let e = CriteriaSet::from_toml_str(&text, "t.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("t.toml") && e.contains(key) && e.contains(msg),
-            "{e}"
-        );
+        let text = format!("name = \"t\"\n[rule]\nkind = \"count\"\nmin = 1\n[[criteria]]\nname = \"x\"\n{crit}\n");
+        let e = CriteriaSet::from_toml_str(&text, "t.toml").unwrap_err().to_string();
+        assert!(e.contains("t.toml") && e.contains(key) && e.contains(msg), "{e}");
     }
     let e = CriteriaSet::from_toml_str(
         "name = \"t\"\n[rule]\nkind = \"all\"\nnot_evaluable = \"proportional\"\nfloor = 1\n[[criteria]]\nname = \"x\"\nkind = \"finding\"\nfinding = \"splenomegaly\"\n",
@@ -1045,10 +854,7 @@ persistent = { days = 2, within_days = 3 }"#,
     )
     .unwrap_err()
     .to_string();
-    assert!(
-        e.contains("adaptations.recovery.analyte") && e.contains("unknown analyte"),
-        "{e}"
-    );
+    assert!(e.contains("adaptations.recovery.analyte") && e.contains("unknown analyte"), "{e}");
 }
 
 #[test]
@@ -1070,10 +876,7 @@ fn hlh_aml_detection_is_identical_for_any_thread_count() {
     }
     let c = b.build();
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
             let d = detect(&c, &aml());
             let mut a = Vec::new();
@@ -1085,10 +888,7 @@ fn hlh_aml_detection_is_identical_for_any_thread_count() {
     let one = run(1);
     assert_eq!(one, run(3));
     let d = detect(&c, &aml());
-    assert_eq!(
-        d.summary.patients_with_episode, 75,
-        "exactly the planted HLH patients"
-    );
+    assert_eq!(d.summary.patients_with_episode, 75, "exactly the planted HLH patients");
     // Without evidence (grid variants): the same episodes and summary, no evidence rows.
     let sets = [aml(), CriteriaSet::builtin("hscore").unwrap()];
     let full = hemosurv::hlh::detect_many(&c, &sets);
@@ -1132,9 +932,7 @@ fn hlh_aml_detection_is_identical_for_any_thread_count() {
 
 mod brute {
     use hemosurv::cohort::{Cohort, Day, PatientIdx};
-    use hemosurv::hlh::{
-        CriteriaSet, Criterion, CriterionKind, CytopeniaMode, RuleKind, Temporal, Test,
-    };
+    use hemosurv::hlh::{CriteriaSet, Criterion, CriterionKind, CytopeniaMode, RuleKind, Temporal, Test};
 
     /// Aplasia periods of patient `p` under `set` (inclusive day ranges).
     pub fn aplasia(c: &Cohort, p: PatientIdx, set: &CriteriaSet) -> Vec<(Day, Day)> {
@@ -1149,20 +947,13 @@ mod brute {
                 v.push((Day::MIN, first - 1));
             }
         }
-        for l in lines
-            .iter()
-            .filter(|l| a.aplasia_intensities.contains(&l.intensity))
-        {
+        for l in lines.iter().filter(|l| a.aplasia_intensities.contains(&l.intensity)) {
             let mut last = l.start + a.aplasia_days as i32;
             if let Some(r) = &a.recovery {
                 let rec = c
                     .measurements_of(p)
                     .iter()
-                    .filter(|m| {
-                        m.analyte == r.analyte
-                            && m.day >= l.start + r.from_day as i32
-                            && m.day <= last
-                    })
+                    .filter(|m| m.analyte == r.analyte && m.day >= l.start + r.from_day as i32 && m.day <= last)
                     .find(|m| r.comparator.holds(m.value, r.threshold));
                 if let Some(m) = rec {
                     last = m.day - 1;
@@ -1190,31 +981,17 @@ mod brute {
         let lo = day - w as i32;
         let dx = c.patients[p as usize].diagnosis;
         match t {
-            Test::Lab {
-                analyte,
-                comparator,
-                threshold,
-            } => {
-                let all: Vec<_> = c
-                    .measurements_of(p)
-                    .iter()
-                    .filter(|m| m.analyte == *analyte)
-                    .collect();
+            Test::Lab { analyte, comparator, threshold } => {
+                let all: Vec<_> = c.measurements_of(p).iter().filter(|m| m.analyte == *analyte).collect();
                 let holds = |v: f64| comparator.holds(v, *threshold);
                 let mut ev = false;
                 let mut met = false;
                 if let Some(Temporal::NewSinceDiagnosis { days }) = temporal {
-                    if all
-                        .iter()
-                        .any(|m| m.day <= dx + *days as i32 && holds(m.value))
-                    {
+                    if all.iter().any(|m| m.day <= dx + *days as i32 && holds(m.value)) {
                         return (false, false);
                     }
                 }
-                for m in all
-                    .iter()
-                    .filter(|m| m.day >= lo && m.day <= day && !inside(skip, m.day))
-                {
+                for m in all.iter().filter(|m| m.day >= lo && m.day <= day && !inside(skip, m.day)) {
                     let (e, q) = match temporal {
                         None => (true, holds(m.value)),
                         Some(Temporal::NewSinceDiagnosis { days }) => {
@@ -1224,20 +1001,13 @@ mod brute {
                                 (true, holds(m.value))
                             }
                         }
-                        Some(Temporal::Relative {
-                            stat,
-                            lookback_days,
-                            comparator: rc,
-                            factor,
-                        }) => {
+                        Some(Temporal::Relative { stat, lookback_days, comparator: rc, factor }) => {
                             if !holds(m.value) {
                                 (true, false)
                             } else {
                                 let mut prior: Vec<f64> = all
                                     .iter()
-                                    .filter(|e| {
-                                        e.day >= m.day - *lookback_days as i32 && e.day < m.day
-                                    })
+                                    .filter(|e| e.day >= m.day - *lookback_days as i32 && e.day < m.day)
                                     .map(|e| e.value)
                                     .collect();
                                 if prior.is_empty() {
@@ -1263,11 +1033,7 @@ mod brute {
                         Some(Temporal::Persistent { days, within_days }) => {
                             let mut qd: Vec<Day> = all
                                 .iter()
-                                .filter(|e| {
-                                    e.day > m.day - *within_days as i32
-                                        && e.day <= m.day
-                                        && holds(e.value)
-                                })
+                                .filter(|e| e.day > m.day - *within_days as i32 && e.day <= m.day && holds(e.value))
                                 .map(|e| e.day)
                                 .collect();
                             qd.dedup();
@@ -1280,11 +1046,7 @@ mod brute {
                 (ev, met)
             }
             Test::Finding(k) => {
-                let all: Vec<_> = c
-                    .findings_of(p)
-                    .iter()
-                    .filter(|f| f.finding == *k)
-                    .collect();
+                let all: Vec<_> = c.findings_of(p).iter().filter(|f| f.finding == *k).collect();
                 let cut = match temporal {
                     Some(Temporal::NewSinceDiagnosis { days }) => {
                         let cut = dx + *days as i32;
@@ -1317,42 +1079,17 @@ mod brute {
         if cr.aplasia_sensitive && inside(periods, day) {
             return (false, false, 0.0);
         }
-        let skip: &[(Day, Day)] =
-            if cr.aplasia_sensitive && set.adaptations.ignore_values_from_aplasia {
-                periods
-            } else {
-                &[]
-            };
+        let skip: &[(Day, Day)] = if cr.aplasia_sensitive && set.adaptations.ignore_values_from_aplasia { periods } else { &[] };
         match &cr.kind {
             CriterionKind::Single(t) => {
-                let (e, m) = test(
-                    c,
-                    p,
-                    t,
-                    cr.temporal.as_ref(),
-                    cr.window_for(t, None),
-                    day,
-                    skip,
-                );
+                let (e, m) = test(c, p, t, cr.temporal.as_ref(), cr.window_for(t, None), day, skip);
                 (e, m, if m { cr.points.unwrap_or(0.0) } else { 0.0 })
             }
-            CriterionKind::CountOf {
-                conditions,
-                min,
-                count_points,
-            } => {
+            CriterionKind::CountOf { conditions, min, count_points } => {
                 let mut any = false;
                 let mut k = 0u32;
                 for cd in conditions {
-                    let (e, m) = test(
-                        c,
-                        p,
-                        &cd.test,
-                        cd.temporal.as_ref(),
-                        cr.window_for(&cd.test, cd.window_days),
-                        day,
-                        skip,
-                    );
+                    let (e, m) = test(c, p, &cd.test, cd.temporal.as_ref(), cr.window_for(&cd.test, cd.window_days), day, skip);
                     any |= e;
                     k += u32::from(m);
                 }
@@ -1364,58 +1101,35 @@ mod brute {
                         0.0
                     }
                 } else {
-                    count_points
-                        .iter()
-                        .find(|x| x.count == k)
-                        .map_or(0.0, |x| x.points)
+                    count_points.iter().find(|x| x.count == k).map_or(0.0, |x| x.points)
                 };
                 (any, met, pts)
             }
-            CriterionKind::LabPoints {
-                analyte,
-                worst,
-                bands,
-            } => {
+            CriterionKind::LabPoints { analyte, worst, bands } => {
                 let lo = day - cr.points_window() as i32;
                 let vals: Vec<f64> = c
                     .measurements_of(p)
                     .iter()
-                    .filter(|m| {
-                        m.analyte == *analyte && m.day >= lo && m.day <= day && !inside(skip, m.day)
-                    })
+                    .filter(|m| m.analyte == *analyte && m.day >= lo && m.day <= day && !inside(skip, m.day))
                     .map(|m| m.value)
                     .collect();
                 if vals.is_empty() {
                     return (false, false, 0.0);
                 }
                 let v = match worst {
-                    hemosurv::hlh::Worst::Max => {
-                        vals.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-                    }
+                    hemosurv::hlh::Worst::Max => vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
                     hemosurv::hlh::Worst::Min => vals.iter().copied().fold(f64::INFINITY, f64::min),
                 };
-                let pts = bands
-                    .iter()
-                    .find(|b| b.contains(v))
-                    .map_or(0.0, |b| b.points);
+                let pts = bands.iter().find(|b| b.contains(v)).map_or(0.0, |b| b.points);
                 (true, pts > 0.0, pts)
             }
         }
     }
 
     /// (criteria met, evaluable, score, rule holds) of `set` on `day`.
-    pub fn day(
-        c: &Cohort,
-        p: PatientIdx,
-        set: &CriteriaSet,
-        day: Day,
-    ) -> (Vec<bool>, Vec<bool>, f64, bool) {
+    pub fn day(c: &Cohort, p: PatientIdx, set: &CriteriaSet, day: Day) -> (Vec<bool>, Vec<bool>, f64, bool) {
         let periods = aplasia(c, p, set);
-        let r: Vec<(bool, bool, f64)> = set
-            .criteria
-            .iter()
-            .map(|cr| criterion(c, p, set, cr, day, &periods))
-            .collect();
+        let r: Vec<(bool, bool, f64)> = set.criteria.iter().map(|cr| criterion(c, p, set, cr, day, &periods)).collect();
         let met: Vec<bool> = r.iter().map(|x| x.1).collect();
         let ev: Vec<bool> = r.iter().map(|x| x.0).collect();
         let score = r.iter().fold(0.0, |a, x| a + x.2);
@@ -1425,34 +1139,19 @@ mod brute {
         let holds = match (set.rule.kind, set.rule.not_evaluable) {
             (RuleKind::Count { min }, hemosurv::hlh::NotEvaluable::NotMet) => n_met >= min,
             (RuleKind::Count { min }, hemosurv::hlh::NotEvaluable::Proportional { floor }) => {
-                f64::from(n_met)
-                    >= ((f64::from(min) * f64::from(n_ev) / f64::from(n)).ceil()).max(floor)
+                f64::from(n_met) >= ((f64::from(min) * f64::from(n_ev) / f64::from(n)).ceil()).max(floor)
             }
             (RuleKind::Score { cutoff }, hemosurv::hlh::NotEvaluable::NotMet) => score >= cutoff,
             (RuleKind::Score { cutoff }, hemosurv::hlh::NotEvaluable::Proportional { floor }) => {
                 let total: f64 = set.criteria.iter().map(|c| c.max_points()).sum();
-                let eval: f64 = set
-                    .criteria
-                    .iter()
-                    .zip(&ev)
-                    .filter(|(_, e)| **e)
-                    .map(|(c, _)| c.max_points())
-                    .sum();
+                let eval: f64 = set.criteria.iter().zip(&ev).filter(|(_, e)| **e).map(|(c, _)| c.max_points()).sum();
                 score >= (cutoff * eval / total).max(floor)
             }
             (RuleKind::All, _) => met.iter().all(|x| *x),
         };
-        let mandatory = set
-            .rule
-            .mandatory
-            .iter()
-            .all(|m| set.index_of(m).is_some_and(|i| met[i]));
+        let mandatory = set.rule.mandatory.iter().all(|m| set.index_of(m).is_some_and(|i| met[i]));
         let one_of = set.rule.at_least_one_of.is_empty()
-            || set
-                .rule
-                .at_least_one_of
-                .iter()
-                .any(|m| set.index_of(m).is_some_and(|i| met[i]));
+            || set.rule.at_least_one_of.iter().any(|m| set.index_of(m).is_some_and(|i| met[i]));
         (met, ev, score, holds && mandatory && one_of)
     }
 }
@@ -1461,10 +1160,7 @@ mod brute {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
     fn int(&mut self, lo: i32, hi: i32) -> i32 {
@@ -1503,23 +1199,10 @@ fn random_cohort(seed: u64, n: usize) -> Cohort {
             for _ in 0..k {
                 let d = r.int(0, 150);
                 let v = r.range(lo, hi);
-                b.lab(
-                    p,
-                    d,
-                    a,
-                    if log {
-                        v.exp().round()
-                    } else {
-                        (v * 100.0).round() / 100.0
-                    },
-                );
+                b.lab(p, d, a, if log { v.exp().round() } else { (v * 100.0).round() / 100.0 });
             }
         }
-        for f in [
-            FindingKind::Splenomegaly,
-            FindingKind::Hepatomegaly,
-            FindingKind::Hemophagocytosis,
-        ] {
+        for f in [FindingKind::Splenomegaly, FindingKind::Hepatomegaly, FindingKind::Hemophagocytosis] {
             for _ in 0..r.int(0, 3) {
                 let present = r.next() < 0.6;
                 b.finding(p, r.int(0, 150), f, present);
@@ -1538,21 +1221,15 @@ fn cross_check(c: &Cohort, set: &CriteriaSet) -> (usize, usize) {
         let until = c.patients[p as usize].end_of_follow_up();
         for day in base() - 2..=until {
             let (met, ev, score, holds) = brute::day(c, p, set, day);
-            let (got_met, got_ev, got_score, got_holds) =
-                match tl.iter().rev().find(|e| e.day <= day) {
-                    Some(e) => (
-                        e.criteria.iter().map(|s| s.met).collect(),
-                        e.criteria.iter().map(|s| s.evaluable).collect(),
-                        e.score,
-                        e.holds,
-                    ),
-                    None => (
-                        vec![false; set.criteria.len()],
-                        vec![false; set.criteria.len()],
-                        e_score(set),
-                        false,
-                    ),
-                };
+            let (got_met, got_ev, got_score, got_holds) = match tl.iter().rev().find(|e| e.day <= day) {
+                Some(e) => (
+                    e.criteria.iter().map(|s| s.met).collect(),
+                    e.criteria.iter().map(|s| s.evaluable).collect(),
+                    e.score,
+                    e.holds,
+                ),
+                None => (vec![false; set.criteria.len()], vec![false; set.criteria.len()], e_score(set), false),
+            };
             let d = day - base();
             assert_eq!(got_met, met, "{}: patient {p} day {d}: met", set.name);
             assert_eq!(got_ev, ev, "{}: patient {p} day {d}: evaluable", set.name);
@@ -1576,10 +1253,7 @@ fn e_score(set: &CriteriaSet) -> Option<f64> {
 fn sweep_matches_brute_force_for_hlh_aml_and_the_primitives() {
     let c = random_cohort(20261201, 60);
     let (pos, n) = cross_check(&c, &aml());
-    assert!(
-        pos > 100 && pos < n / 2,
-        "the random cohort exercises both outcomes: {pos} of {n}"
-    );
+    assert!(pos > 100 && pos < n / 2, "the random cohort exercises both outcomes: {pos} of {n}");
     // Every primitive in a count rule with the proportional policy, median and max baselines,
     // persistence on counts, recovery on platelets without ignore_values_from_aplasia.
     let s = custom(

@@ -114,7 +114,16 @@ fn builtin_sets_have_the_published_shape() {
     let names: Vec<&str> = h.criteria.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
-        ["fever", "splenomegaly", "cytopenias", "hypertriglyceridemia_or_hypofibrinogenemia", "hemophagocytosis", "low_nk_activity", "ferritin", "scd25"]
+        [
+            "fever",
+            "splenomegaly",
+            "cytopenias",
+            "hypertriglyceridemia_or_hypofibrinogenemia",
+            "hemophagocytosis",
+            "low_nk_activity",
+            "ferritin",
+            "scd25"
+        ]
     );
     assert!(h.companion_hscore);
     let s = builtin("hscore");
@@ -152,11 +161,17 @@ fn toml_errors_name_the_file_and_key() {
     let e = CriteriaSet::from_toml_str(&base, "my_set.toml").unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, CriteriaError::Invalid { .. }), "{msg}");
-    assert!(msg.contains("my_set.toml") && msg.contains("criteria[6] (\"ferritin\").analyte") && msg.contains("feritin"), "{msg}");
+    assert!(
+        msg.contains("my_set.toml") && msg.contains("criteria[6] (\"ferritin\").analyte") && msg.contains("feritin"),
+        "{msg}"
+    );
 
     let bad_finding = builtin_text_with("hlh2004", "finding = \"splenomegaly\"", "finding = \"big_spleen\"");
     let msg = CriteriaSet::from_toml_str(&bad_finding, "f.toml").unwrap_err().to_string();
-    assert!(msg.contains("f.toml") && msg.contains("criteria[1] (\"splenomegaly\").finding") && msg.contains("big_spleen"), "{msg}");
+    assert!(
+        msg.contains("f.toml") && msg.contains("criteria[1] (\"splenomegaly\").finding") && msg.contains("big_spleen"),
+        "{msg}"
+    );
 
     let bad_cond = builtin_text_with("hlh2004", "{ analyte = \"platelets\"", "{ analyte = \"thrombocytes\"");
     let msg = CriteriaSet::from_toml_str(&bad_cond, "c.toml").unwrap_err().to_string();
@@ -173,7 +188,8 @@ fn toml_errors_name_the_file_and_key() {
     assert!(msg.contains("syntax.toml"), "{msg}");
 
     // Rule problems.
-    let msg = CriteriaSet::from_toml_str(&builtin_text_with("hlh2004", "min = 5 ", "min = 9 "), "r.toml").unwrap_err().to_string();
+    let msg =
+        CriteriaSet::from_toml_str(&builtin_text_with("hlh2004", "min = 5 ", "min = 9 "), "r.toml").unwrap_err().to_string();
     assert!(msg.contains("rule.min"), "{msg}");
     let msg = CriteriaSet::from_toml_str(&builtin_text_with("hlh2004", "mandatory = []", "mandatory = [\"marrow\"]"), "m.toml")
         .unwrap_err()
@@ -187,9 +203,12 @@ fn toml_errors_name_the_file_and_key() {
         .unwrap_err()
         .to_string();
     assert!(msg.contains("window_days"), "{msg}");
-    let msg = CriteriaSet::from_toml_str(&builtin_text_with("hlh2004", "cytopenia_mode = \"count\"", "cytopenia_mode = \"drop\""), "a.toml")
-        .unwrap_err()
-        .to_string();
+    let msg = CriteriaSet::from_toml_str(
+        &builtin_text_with("hlh2004", "cytopenia_mode = \"count\"", "cytopenia_mode = \"drop\""),
+        "a.toml",
+    )
+    .unwrap_err()
+    .to_string();
     assert!(msg.contains("adaptations.cytopenia_mode") && msg.contains("drop"), "{msg}");
 
     // Missing file names the path.
@@ -305,7 +324,9 @@ fn ferritin_threshold_override() {
 #[test]
 fn ohi_is_strict_and_needs_both() {
     let set = builtin("ohi");
-    let ohi = |scd25: f64, ferritin: f64| eval_labs(&set, &[(0, Analyte::Scd25, scd25), (0, Analyte::Ferritin, ferritin)], &[], 0).holds;
+    let ohi = |scd25: f64, ferritin: f64| {
+        eval_labs(&set, &[(0, Analyte::Scd25, scd25), (0, Analyte::Ferritin, ferritin)], &[], 0).holds
+    };
     assert!(!ohi(3900.0, 5000.0));
     assert!(!ohi(5000.0, 1000.0));
     assert!(ohi(3900.5, 1000.5));

@@ -26,10 +26,7 @@ fn clean_cohort_planted_episodes_are_recovered_exactly_without_false_positives()
     let mut planted: BTreeMap<String, Vec<i32>> = BTreeMap::new();
     for line in truth.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
-        planted
-            .entry(f[0].to_string())
-            .or_default()
-            .push(iso_to_day(f[2]).unwrap());
+        planted.entry(f[0].to_string()).or_default().push(iso_to_day(f[2]).unwrap());
     }
     assert!(planted.len() > 50, "the cohort has planted episodes");
     for name in ["hlh2004", "hscore", "ohi"] {
@@ -43,19 +40,11 @@ fn clean_cohort_planted_episodes_are_recovered_exactly_without_false_positives()
             v.sort_unstable();
         }
         for pid in found.keys() {
-            assert!(
-                planted.contains_key(pid),
-                "{name}: false positive in patient {pid} without planted HLH"
-            );
+            assert!(planted.contains_key(pid), "{name}: false positive in patient {pid} without planted HLH");
         }
         for (pid, onsets) in &planted {
-            let got = found
-                .get(pid)
-                .unwrap_or_else(|| panic!("{name}: planted HLH of {pid} missed"));
-            assert_eq!(
-                got, onsets,
-                "{name}: {pid}: detected onsets {got:?} vs planted {onsets:?}"
-            );
+            let got = found.get(pid).unwrap_or_else(|| panic!("{name}: planted HLH of {pid} missed"));
+            assert_eq!(got, onsets, "{name}: {pid}: detected onsets {got:?} vs planted {onsets:?}");
         }
         assert_eq!(found.len(), planted.len(), "{name}");
     }

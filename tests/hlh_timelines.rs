@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use hemosurv::cohort::{
-    iso_to_day, Analyte, Cohort, Day, Finding, FindingKind, Intensity, Measurement, Patient, PatientIdx, Qualifier, Response, ResponseAssessment,
-    TreatmentLine,
+    iso_to_day, Analyte, Cohort, Day, Finding, FindingKind, Intensity, Measurement, Patient, PatientIdx, Qualifier, Response,
+    ResponseAssessment, TreatmentLine,
 };
 use hemosurv::hlh::{detect, evaluate_at, timeline, CriteriaSet, Detection, DiseaseStatus, EvidenceRole, EvidenceTable};
 
@@ -49,7 +49,16 @@ impl Builder {
     }
     fn lab_raw(&mut self, p: PatientIdx, day: i32, a: Analyte, v: f64, raw: f64, unit: u16) -> u32 {
         let row = self.ms.len() as u32 + 1;
-        self.ms.push(Measurement { patient: p, day: base() + day, analyte: a, unit, value: v, raw_value: raw, row, qualifier: Qualifier::None });
+        self.ms.push(Measurement {
+            patient: p,
+            day: base() + day,
+            analyte: a,
+            unit,
+            value: v,
+            raw_value: raw,
+            row,
+            qualifier: Qualifier::None,
+        });
         row
     }
     fn finding(&mut self, p: PatientIdx, day: i32, f: FindingKind, present: bool) -> u32 {
@@ -59,7 +68,15 @@ impl Builder {
     }
     fn line(&mut self, p: PatientIdx, line: u32, regimen: &str, intensity: Intensity, start: i32) {
         let row = self.ts.len() as u32 + 1;
-        self.ts.push(TreatmentLine { patient: p, line, regimen: regimen.into(), intensity, start: base() + start, end: None, row });
+        self.ts.push(TreatmentLine {
+            patient: p,
+            line,
+            regimen: regimen.into(),
+            intensity,
+            start: base() + start,
+            end: None,
+            row,
+        });
     }
     fn response(&mut self, p: PatientIdx, line: u32, day: i32, r: Response) {
         let row = self.rs.len() as u32 + 1;
@@ -112,7 +129,10 @@ fn classic_hlh_episode_with_full_audit_trail() {
     // Fever and cytopenias (day 10) count until day 17; on day 18 only 3 criteria remain.
     assert_eq!(e.end, base() + 17);
     assert!(!e.ongoing_at_end_of_follow_up);
-    assert_eq!(e.criteria_met_at_onset, ["fever", "splenomegaly", "cytopenias", "hypertriglyceridemia_or_hypofibrinogenemia", "ferritin"]);
+    assert_eq!(
+        e.criteria_met_at_onset,
+        ["fever", "splenomegaly", "cytopenias", "hypertriglyceridemia_or_hypofibrinogenemia", "ferritin"]
+    );
     assert_eq!((e.max_criteria, e.evaluable_criteria, e.n_criteria), (5, 5, 8));
     // HScore: temperature 49 + organomegaly 23 + cytopenias (2 lineages) 24 + ferritin 35 + TG 44.
     assert_eq!(e.max_hscore, Some(175.0));
@@ -151,7 +171,11 @@ HLH1,1,hscore,triglycerides,max_score,2020-01-13,1.5 <= triglycerides <= 4 mmol/
     // The points of the max_score rows add up to max_hscore.
     let sum: f64 = {
         let mut seen = std::collections::BTreeSet::new();
-        d.evidence.iter().filter(|r| r.role == EvidenceRole::MaxScore && seen.insert(r.criterion.clone())).filter_map(|r| r.points).sum()
+        d.evidence
+            .iter()
+            .filter(|r| r.role == EvidenceRole::MaxScore && seen.insert(r.criterion.clone()))
+            .filter_map(|r| r.points)
+            .sum()
     };
     assert_eq!(sum, 175.0);
 
@@ -250,7 +274,8 @@ fn gap_merging_boundary() {
     b.lab(apart, 25, Analyte::Ferritin, 800.0); // 14 negative days → two episodes
     let c = b.build();
     let d = detect(&c, &single_day_set(14));
-    let got: Vec<(&str, u32, Day, Day)> = d.episodes.iter().map(|e| (e.patient_id.as_str(), e.episode, e.onset - base(), e.end - base())).collect();
+    let got: Vec<(&str, u32, Day, Day)> =
+        d.episodes.iter().map(|e| (e.patient_id.as_str(), e.episode, e.onset - base(), e.end - base())).collect();
     assert_eq!(got, [("MERGED", 1, 10, 24), ("APART", 1, 10, 10), ("APART", 2, 25, 25)]);
     // With gap 0 nothing merges; with gap 15 both merge.
     assert_eq!(detect(&c, &single_day_set(0)).episodes.len(), 4);
@@ -355,7 +380,10 @@ fn criterion_met_later_in_the_episode_is_audited() {
     let late: Vec<_> = d.evidence.iter().filter(|r| r.role == EvidenceRole::DuringEpisode).collect();
     assert_eq!(late.len(), 1);
     assert_eq!((late[0].criterion.as_str(), late[0].source_row, late[0].evaluated_on), ("scd25", row, base() + 14));
-    assert_eq!((late[0].table, late[0].raw_value, late[0].raw_unit.as_deref()), (EvidenceTable::Measurements, Some(3000.0), Some("U/mL")));
+    assert_eq!(
+        (late[0].table, late[0].raw_value, late[0].raw_unit.as_deref()),
+        (EvidenceTable::Measurements, Some(3000.0), Some("U/mL"))
+    );
     // On day 18 fever and cytopenias expire but sCD25 keeps 4 ... still < 5: the episode ends on 17.
     assert_eq!(e.end, base() + 17);
 }
@@ -382,7 +410,9 @@ fn episode_is_cut_at_the_end_of_follow_up() {
 
 #[test]
 fn cytopenia_mode_ignore_during_aplasia() {
-    let aml = hemosurv::hlh::builtin_toml("hlh2004").unwrap().replace("cytopenia_mode = \"count\"", "cytopenia_mode = \"ignore_during_aplasia\"");
+    let aml = hemosurv::hlh::builtin_toml("hlh2004")
+        .unwrap()
+        .replace("cytopenia_mode = \"count\"", "cytopenia_mode = \"ignore_during_aplasia\"");
     let aml = CriteriaSet::from_toml_str(&aml, "aml.toml").unwrap();
     let mut b = Builder::default();
     let during = b.patient("DURING", 365);
@@ -446,7 +476,11 @@ fn custom_toml_file_with_aml_adaptations() {
     std::fs::remove_file(&path).ok();
     let custom = custom.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(custom.name, "hlh2004_aml");
-    assert!(custom.rule_text().contains(">= 4 of 8") && custom.rule_text().contains("hemophagocytosis"), "{}", custom.rule_text());
+    assert!(
+        custom.rule_text().contains(">= 4 of 8") && custom.rule_text().contains("hemophagocytosis"),
+        "{}",
+        custom.rule_text()
+    );
 
     let mut b = Builder::default();
     // 4 criteria + marrow hemophagocytosis → positive under the custom set only.
@@ -469,7 +503,12 @@ fn custom_toml_file_with_aml_adaptations() {
     assert_eq!(d.criteria_set, "hlh2004_aml");
     assert_eq!(d.episodes.iter().map(|e| e.patient_id.as_str()).collect::<Vec<_>>(), ["MARROW"]);
     assert_eq!(d.episodes[0].onset, base() + 11);
-    let ev: Vec<_> = d.evidence.iter().filter(|r| r.role == EvidenceRole::Onset).map(|r| (r.criterion.as_str(), r.condition.as_str())).collect();
+    let ev: Vec<_> = d
+        .evidence
+        .iter()
+        .filter(|r| r.role == EvidenceRole::Onset)
+        .map(|r| (r.criterion.as_str(), r.condition.as_str()))
+        .collect();
     assert_eq!(
         ev,
         [
@@ -582,13 +621,21 @@ mod brute {
                     (hemosurv::cohort::Analyte::Ferritin, Some(o)) => o,
                     _ => *threshold,
                 };
-                let vals: Vec<f64> =
-                    c.measurements_of(p).iter().filter(|m| m.analyte == *analyte && m.day >= lo && m.day <= day).map(|m| m.value).collect();
+                let vals: Vec<f64> = c
+                    .measurements_of(p)
+                    .iter()
+                    .filter(|m| m.analyte == *analyte && m.day >= lo && m.day <= day)
+                    .map(|m| m.value)
+                    .collect();
                 (!vals.is_empty(), vals.iter().any(|v| comparator.holds(*v, thr)))
             }
             Test::Finding(k) => {
-                let recs: Vec<bool> =
-                    c.findings_of(p).iter().filter(|f| f.finding == *k && f.day >= lo && f.day <= day).map(|f| f.present).collect();
+                let recs: Vec<bool> = c
+                    .findings_of(p)
+                    .iter()
+                    .filter(|f| f.finding == *k && f.day >= lo && f.day <= day)
+                    .map(|f| f.present)
+                    .collect();
                 (!recs.is_empty(), recs.iter().any(|x| *x))
             }
         }
@@ -597,12 +644,21 @@ mod brute {
     fn in_aplasia(c: &Cohort, p: PatientIdx, set: &CriteriaSet, day: Day) -> bool {
         set.adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia
             && c.treatments_of(p).iter().any(|l| {
-                set.adaptations.aplasia_intensities.contains(&l.intensity) && l.start <= day && day <= l.start + set.adaptations.aplasia_days as i32
+                set.adaptations.aplasia_intensities.contains(&l.intensity)
+                    && l.start <= day
+                    && day <= l.start + set.adaptations.aplasia_days as i32
             })
     }
 
     /// (evaluable, met, points) of one criterion.
-    pub fn criterion(c: &Cohort, p: PatientIdx, set: &CriteriaSet, aplasia_from: &CriteriaSet, cr: &Criterion, day: Day) -> (bool, bool, f64) {
+    pub fn criterion(
+        c: &Cohort,
+        p: PatientIdx,
+        set: &CriteriaSet,
+        aplasia_from: &CriteriaSet,
+        cr: &Criterion,
+        day: Day,
+    ) -> (bool, bool, f64) {
         if cr.aplasia_sensitive && in_aplasia(c, p, aplasia_from, day) {
             return (false, false, 0.0);
         }
@@ -612,7 +668,8 @@ mod brute {
                 (ev, met, if met { cr.points.unwrap_or(0.0) } else { 0.0 })
             }
             CriterionKind::CountOf { conditions, min, count_points } => {
-                let r: Vec<(bool, bool)> = conditions.iter().map(|cd| test(c, p, set, &cd.test, cr.window_for(&cd.test, cd.window_days), day)).collect();
+                let r: Vec<(bool, bool)> =
+                    conditions.iter().map(|cd| test(c, p, set, &cd.test, cr.window_for(&cd.test, cd.window_days), day)).collect();
                 let k = r.iter().filter(|x| x.1).count() as u32;
                 let met = k >= *min;
                 let pts = if count_points.is_empty() {
@@ -628,7 +685,8 @@ mod brute {
             }
             CriterionKind::LabPoints { analyte, worst, bands } => {
                 let lo = day - cr.points_window() as i32;
-                let vals = c.measurements_of(p).iter().filter(|m| m.analyte == *analyte && m.day >= lo && m.day <= day).map(|m| m.value);
+                let vals =
+                    c.measurements_of(p).iter().filter(|m| m.analyte == *analyte && m.day >= lo && m.day <= day).map(|m| m.value);
                 let v = match worst {
                     Worst::Max => vals.fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v)))),
                     Worst::Min => vals.fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.min(v)))),
@@ -804,7 +862,13 @@ fn sweep_matches_brute_force_on_random_cohorts() {
                 }
             }
             let got: Vec<_> = det.episodes.iter().filter(|e| e.patient == p).collect();
-            assert_eq!(got.len(), runs.len(), "set {} patient {p}: episodes {:?} vs {runs:?}", s.name, got.iter().map(|e| (e.onset, e.end)).collect::<Vec<_>>());
+            assert_eq!(
+                got.len(),
+                runs.len(),
+                "set {} patient {p}: episodes {:?} vs {runs:?}",
+                s.name,
+                got.iter().map(|e| (e.onset, e.end)).collect::<Vec<_>>()
+            );
             episodes_checked += got.len();
             for (e, r) in got.iter().zip(&runs) {
                 assert_eq!((e.onset, e.end), *r, "set {} patient {p}", s.name);

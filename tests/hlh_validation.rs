@@ -10,14 +10,11 @@ use std::path::Path;
 use hemosurv::cohort::{iso_to_day, Cohort, Patient, PatientIdx};
 use hemosurv::hlh::validation::quantile_type7;
 use hemosurv::hlh::{
-    validate, write_validation_csv, Detection, DetectionSummary, DiseaseStatus, Episode, Truth,
-    VALIDATION_COLUMNS,
+    validate, write_validation_csv, Detection, DetectionSummary, DiseaseStatus, Episode, Truth, VALIDATION_COLUMNS,
 };
 
 fn fixture(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/hlh_validation")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hlh_validation").join(name)
 }
 
 fn cohort() -> Cohort {
@@ -103,16 +100,7 @@ fn metrics_equal_hand_computed_values() {
     let none = detection("nothing", vec![]);
     let rows = validate(&truth, &[d, none], &c);
     let r = &rows[0];
-    assert_eq!(
-        (
-            r.n_patients,
-            r.true_positive,
-            r.false_positive,
-            r.false_negative,
-            r.true_negative
-        ),
-        (10, 3, 2, 1, 4)
-    );
+    assert_eq!((r.n_patients, r.true_positive, r.false_positive, r.false_negative, r.true_negative), (10, 3, 2, 1, 4));
     // R: binom.test(3, 4), binom.test(4, 6), binom.test(3, 5), binom.test(4, 5).
     let s = r.sensitivity.unwrap();
     assert_eq!((s.x, s.n), (3, 4));
@@ -134,35 +122,17 @@ fn metrics_equal_hand_computed_values() {
     close(npv.upper, 0.99494923662053192);
     // Onset errors -1, 2, 5: R quantile(c(2, -1, 5), type = 7) = 0.5, 2, 3.5.
     assert_eq!(r.onset_errors, vec![-1, 2, 5]);
-    assert_eq!(
-        (r.onset_error_q1, r.onset_error_median, r.onset_error_q3),
-        (Some(0.5), Some(2.0), Some(3.5))
-    );
+    assert_eq!((r.onset_error_q1, r.onset_error_median, r.onset_error_q3), (Some(0.5), Some(2.0), Some(3.5)));
     assert_eq!(r.onset_within_3_days, 2);
-    assert_eq!(
-        (r.estimated_incidence, r.true_incidence),
-        (Some(0.5), Some(0.4))
-    );
+    assert_eq!((r.estimated_incidence, r.true_incidence), (Some(0.5), Some(0.4)));
     assert!(r.note.is_empty());
 
     // A definition that detects nobody: sensitivity 0/4, PPV NA with its reason.
     let z = &rows[1];
-    assert_eq!(
-        (
-            z.true_positive,
-            z.false_positive,
-            z.false_negative,
-            z.true_negative
-        ),
-        (0, 0, 4, 6)
-    );
+    assert_eq!((z.true_positive, z.false_positive, z.false_negative, z.true_negative), (0, 0, 4, 6));
     assert_eq!(z.sensitivity.unwrap().estimate, 0.0);
     assert!(z.ppv.is_none() && z.onset_error_median.is_none());
-    assert!(
-        z.note.contains("PPV NA: no patient detected") && z.note.contains("onset error NA"),
-        "{}",
-        z.note
-    );
+    assert!(z.note.contains("PPV NA: no patient detected") && z.note.contains("onset error NA"), "{}", z.note);
 
     // CSV: header, one row per definition, NA cells empty.
     let mut buf = Vec::new();
@@ -193,11 +163,7 @@ fn truth_loads_from_parquet_like_from_csv() {
     assert_eq!(from_pq, csv);
     // A missing column is named.
     let bad = dir.path().join("bad.csv");
-    std::fs::write(
-        &bad,
-        "patient_id,episode,onset_date,line,regimen\nP01,1,2020-02-01,1,7+3\n",
-    )
-    .unwrap();
+    std::fs::write(&bad, "patient_id,episode,onset_date,line,regimen\nP01,1,2020-02-01,1,7+3\n").unwrap();
     let bad_pq = dir.path().join("bad.parquet");
     hemosurv::io::table::csv_to_parquet(&bad, &bad_pq).unwrap();
     let e = Truth::load(&bad_pq, &c).unwrap_err();
@@ -209,10 +175,7 @@ fn quantile_type7_matches_r() {
     // R: quantile(c(1, 2, 4, 7, 11), c(0, 0.1, 0.25, 0.5, 0.9, 1), type = 7)
     //    = 1, 1.4, 2, 4, 9.4, 11
     let x = [1.0, 2.0, 4.0, 7.0, 11.0];
-    let got: Vec<f64> = [0.0, 0.1, 0.25, 0.5, 0.9, 1.0]
-        .iter()
-        .map(|p| quantile_type7(&x, *p).unwrap())
-        .collect();
+    let got: Vec<f64> = [0.0, 0.1, 0.25, 0.5, 0.9, 1.0].iter().map(|p| quantile_type7(&x, *p).unwrap()).collect();
     for (g, e) in got.iter().zip([1.0, 1.4, 2.0, 4.0, 9.4, 11.0]) {
         close(*g, e);
     }
@@ -225,27 +188,12 @@ fn bad_truth_rows_are_rejected_with_file_row_and_column() {
     let c = cohort();
     let head = "patient_id,episode,onset_date,resolution_date,line,regimen\n";
     let cases = [
-        (
-            "P01,1,2020-02-01,,1,7+3\nP99,1,2020-02-01,,1,7+3\n",
-            2,
-            "patient_id",
-            "`P99`",
-        ),
+        ("P01,1,2020-02-01,,1,7+3\nP99,1,2020-02-01,,1,7+3\n", 2, "patient_id", "`P99`"),
         ("P01,1,2020-02-31,,1,7+3\n", 1, "onset_date", "`2020-02-31`"),
-        (
-            "P01,1,2020-02-10,2020-02-01,1,7+3\n",
-            1,
-            "resolution_date",
-            "`2020-02-01`",
-        ),
+        ("P01,1,2020-02-10,2020-02-01,1,7+3\n", 1, "resolution_date", "`2020-02-01`"),
         ("P01,0,2020-02-10,,1,7+3\n", 1, "episode", "`0`"),
         ("P01,1,2020-02-10,,first,7+3\n", 1, "line", "`first`"),
-        (
-            "P01,1,2020-02-10,,1,7+3\nP01,1,2020-03-10,,1,7+3\n",
-            2,
-            "episode",
-            "listed twice",
-        ),
+        ("P01,1,2020-02-10,,1,7+3\nP01,1,2020-03-10,,1,7+3\n", 2, "episode", "listed twice"),
         ("P01,1,2020-02-10,,1\n", 1, "*", "5 fields"),
     ];
     for (body, row, column, found) in cases {
@@ -253,16 +201,12 @@ fn bad_truth_rows_are_rejected_with_file_row_and_column() {
         assert_eq!((e.row, e.column.as_str()), (row, column), "{e}");
         let msg = e.to_string();
         assert!(
-            msg.contains("t.csv")
-                && msg.contains(&format!("row {row}"))
-                && msg.contains(column)
-                && msg.contains(found),
+            msg.contains("t.csv") && msg.contains(&format!("row {row}")) && msg.contains(column) && msg.contains(found),
             "{msg}"
         );
     }
     // Missing column: named, row 0 (header).
-    let e = Truth::from_csv_str("patient_id,episode,onset_date,line,regimen\n", "t.csv", &c)
-        .unwrap_err();
+    let e = Truth::from_csv_str("patient_id,episode,onset_date,line,regimen\n", "t.csv", &c).unwrap_err();
     assert_eq!((e.row, e.column.as_str()), (0, "resolution_date"));
     // Missing file: named.
     let e = Truth::load(Path::new("/nonexistent/truth.csv"), &c).unwrap_err();
@@ -276,48 +220,26 @@ fn detect_command_writes_the_validation_table() {
     let out = out.path().join("det");
     let criteria = vec!["hlh_aml".to_string(), "hlh2004".to_string()];
     // Default truth: COHORT/truth.csv.
-    let summary =
-        hemosurv::commands::cohort_cmds::detect_cmd(&dir, &criteria, &out, false, false, None)
-            .unwrap();
-    assert!(
-        summary.contains("validation hlh_aml: sensitivity"),
-        "{summary}"
-    );
+    let summary = hemosurv::commands::cohort_cmds::detect_cmd(&dir, &criteria, &out, false, false, None).unwrap();
+    assert!(summary.contains("validation hlh_aml: sensitivity"), "{summary}");
     let text = std::fs::read_to_string(out.join("hlh_validation.csv")).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3);
     assert!(lines[1].starts_with("hlh_aml,") && lines[2].starts_with("hlh2004,"));
     // The table agrees with validate() on the same inputs.
-    let loaded =
-        hemosurv::cohort::load_cohort(&dir, &hemosurv::cohort::LoadOptions::default()).unwrap();
+    let loaded = hemosurv::cohort::load_cohort(&dir, &hemosurv::cohort::LoadOptions::default()).unwrap();
     let truth = Truth::load(&dir.join("truth.csv"), &loaded.cohort).unwrap();
-    let d = hemosurv::hlh::detect(
-        &loaded.cohort,
-        &hemosurv::hlh::CriteriaSet::builtin("hlh2004").unwrap(),
-    );
+    let d = hemosurv::hlh::detect(&loaded.cohort, &hemosurv::hlh::CriteriaSet::builtin("hlh2004").unwrap());
     let rows = validate(&truth, &[d], &loaded.cohort);
     let cells: Vec<&str> = lines[2].split(',').collect();
     assert_eq!(cells[3].parse::<u64>().unwrap(), rows[0].true_positive);
     assert_eq!(cells[4].parse::<u64>().unwrap(), rows[0].false_positive);
     // A truth file with an unknown patient is an input error (exit code 2).
     let bad = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(
-        bad.path(),
-        "patient_id,episode,onset_date,resolution_date,line,regimen\nNOPE,1,2020-01-01,,1,7+3\n",
-    )
-    .unwrap();
-    let e = hemosurv::commands::cohort_cmds::detect_cmd(
-        &dir,
-        &criteria,
-        &out.with_extension("b"),
-        false,
-        false,
-        Some(bad.path()),
-    )
-    .unwrap_err();
+    std::fs::write(bad.path(), "patient_id,episode,onset_date,resolution_date,line,regimen\nNOPE,1,2020-01-01,,1,7+3\n").unwrap();
+    let e =
+        hemosurv::commands::cohort_cmds::detect_cmd(&dir, &criteria, &out.with_extension("b"), false, false, Some(bad.path()))
+            .unwrap_err();
     assert_eq!(e.exit_code(), 2);
-    assert!(
-        e.to_string().contains("row 1") && e.to_string().contains("patient_id"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("row 1") && e.to_string().contains("patient_id"), "{e}");
 }

@@ -25,10 +25,7 @@ fn out_dir() -> PathBuf {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
 }
@@ -54,10 +51,7 @@ fn simulate(seed: u64, n: usize, rate: f64, cens: f64) -> Vec<(f64, bool)> {
 fn km_curve(label: &str, data: &[(f64, bool)]) -> StepCurve {
     let mut d = data.to_vec();
     d.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
-    let mut c = StepCurve {
-        label: label.into(),
-        ..Default::default()
-    };
+    let mut c = StepCurve { label: label.into(), ..Default::default() };
     let (mut lo, mut up) = (Vec::new(), Vec::new());
     let (mut s, mut v) = (1.0f64, 0.0f64);
     let mut i = 0;
@@ -98,18 +92,11 @@ fn km_curve(label: &str, data: &[(f64, bool)]) -> StepCurve {
 }
 
 fn n_at_risk(data: &[(f64, bool)], breaks: &[f64]) -> Vec<u64> {
-    breaks
-        .iter()
-        .map(|&b| data.iter().filter(|d| d.0 >= b).count() as u64)
-        .collect()
+    breaks.iter().map(|&b| data.iter().filter(|d| d.0 >= b).count() as u64).collect()
 }
 
 fn median(c: &StepCurve) -> Option<f64> {
-    c.times
-        .iter()
-        .zip(&c.values)
-        .find(|(_, &v)| v <= 0.5)
-        .map(|(&t, _)| t)
+    c.times.iter().zip(&c.values).find(|(_, &v)| v <= 0.5).map(|(&t, _)| t)
 }
 
 /// Minimal XML well-formedness check: balanced, properly nested tags,
@@ -122,14 +109,9 @@ fn check_xml(s: &str) -> Result<(), String> {
         let mut it = t.split('&');
         it.next();
         for part in it {
-            let ok = ["lt;", "gt;", "amp;", "quot;", "apos;", "#"]
-                .iter()
-                .any(|e| part.starts_with(e));
+            let ok = ["lt;", "gt;", "amp;", "quot;", "apos;", "#"].iter().any(|e| part.starts_with(e));
             if !ok {
-                return Err(format!(
-                    "bare '&' in text near {:?}",
-                    &part[..part.len().min(20)]
-                ));
+                return Err(format!("bare '&' in text near {:?}", &part[..part.len().min(20)]));
             }
         }
         Ok(())
@@ -154,9 +136,7 @@ fn check_xml(s: &str) -> Result<(), String> {
         let tag = &rest[1..gt];
         rest = &rest[gt + 1..];
         if let Some(name) = tag.strip_prefix('/') {
-            let open = stack
-                .pop()
-                .ok_or(format!("closing </{name}> without opening"))?;
+            let open = stack.pop().ok_or(format!("closing </{name}> without opening"))?;
             if open != name.trim() {
                 return Err(format!("</{}> closes <{open}>", name.trim()));
             }
@@ -165,19 +145,13 @@ fn check_xml(s: &str) -> Result<(), String> {
         let self_closing = tag.ends_with('/');
         let body = tag.trim_end_matches('/');
         let name: String = body.chars().take_while(|c| !c.is_whitespace()).collect();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_alphanumeric() || "-_:.".contains(c))
-        {
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || "-_:.".contains(c)) {
             return Err(format!("bad tag name in <{tag}>"));
         }
         // attributes: name="value" pairs
         let mut a = body[name.len()..].trim();
         while !a.is_empty() {
-            let eq = a
-                .find('=')
-                .ok_or(format!("attribute without value in <{tag}>"))?;
+            let eq = a.find('=').ok_or(format!("attribute without value in <{tag}>"))?;
             let an = a[..eq].trim();
             if an.is_empty() || an.contains(char::is_whitespace) {
                 return Err(format!("bad attribute name in <{tag}>"));
@@ -227,19 +201,12 @@ impl SvgText {
         self.attrs[a].parse().unwrap()
     }
     fn anchor(&self) -> &str {
-        self.attrs
-            .get("text-anchor")
-            .map(String::as_str)
-            .unwrap_or("start")
+        self.attrs.get("text-anchor").map(String::as_str).unwrap_or("start")
     }
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
+    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
 }
 
 fn svg_texts(svg: &str) -> Vec<SvgText> {
@@ -273,22 +240,12 @@ fn check_files(f: &FigureFiles, expected_px: (u32, u32), must_contain: &[&str]) 
     assert_eq!((f.width_px, f.height_px), expected_px);
     let svg = std::fs::read_to_string(&f.svg).unwrap();
     check_xml(&svg).unwrap_or_else(|e| panic!("{} is not well-formed: {e}", f.svg.display()));
-    assert!(svg.contains(&format!(
-        "viewBox=\"0 0 {} {}\"",
-        expected_px.0, expected_px.1
-    )));
+    assert!(svg.contains(&format!("viewBox=\"0 0 {} {}\"", expected_px.0, expected_px.1)));
     let mm_w = format!("width=\"{:.2}mm\"", f64::from(expected_px.0) * 25.4 / 300.0);
-    assert!(
-        svg.contains(&mm_w),
-        "SVG does not declare its physical width {mm_w}"
-    );
+    assert!(svg.contains(&mm_w), "SVG does not declare its physical width {mm_w}");
     let texts: Vec<String> = svg_texts(&svg).into_iter().map(|t| t.content).collect();
     for s in must_contain {
-        assert!(
-            texts.iter().any(|t| t == s),
-            "SVG {} lacks text {s:?}; has {texts:?}",
-            f.svg.display()
-        );
+        assert!(texts.iter().any(|t| t == s), "SVG {} lacks text {s:?}; has {texts:?}", f.svg.display());
     }
     let png = std::fs::read(&f.png).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
@@ -315,47 +272,29 @@ fn check_risk_alignment(svg: &str, tick_labels: &[&str], rt: &RiskTable) {
     // The x tick labels: centred texts, one per label, sharing one y.
     let mut by_y: HashMap<String, Vec<&SvgText>> = HashMap::new();
     for t in &texts {
-        if t.anchor() == "middle"
-            && tick_labels.contains(&t.content.as_str())
-            && !t.attrs.contains_key("transform")
-        {
+        if t.anchor() == "middle" && tick_labels.contains(&t.content.as_str()) && !t.attrs.contains_key("transform") {
             by_y.entry(t.attrs["y"].clone()).or_default().push(t);
         }
     }
     let axis: Vec<&SvgText> = by_y
         .values()
-        .find(|v| {
-            v.len() == tick_labels.len()
-                && tick_labels
-                    .iter()
-                    .all(|l| v.iter().any(|t| t.content == *l))
-        })
+        .find(|v| v.len() == tick_labels.len() && tick_labels.iter().all(|l| v.iter().any(|t| t.content == *l)))
         .cloned()
         .unwrap_or_else(|| panic!("no row of x tick labels {tick_labels:?} found"));
-    let tick_x: Vec<f64> = tick_labels
-        .iter()
-        .map(|l| axis.iter().find(|t| t.content == *l).unwrap().num("x"))
-        .collect();
+    let tick_x: Vec<f64> = tick_labels.iter().map(|l| axis.iter().find(|t| t.content == *l).unwrap().num("x")).collect();
     for (label, counts) in &rt.rows {
         let lab = texts
             .iter()
             .find(|t| t.content == *label && t.anchor() == "end")
             .unwrap_or_else(|| panic!("risk-table label {label:?} not found"));
         let row_y = lab.num("y");
-        assert!(
-            lab.num("x") < tick_x[0],
-            "row label {label:?} must sit left of the first column"
-        );
+        assert!(lab.num("x") < tick_x[0], "row label {label:?} must sit left of the first column");
         for (j, n) in counts.iter().enumerate() {
-            let cands: Vec<&SvgText> = texts
-                .iter()
-                .filter(|t| t.content == n.to_string() && (t.num("y") - row_y).abs() < 0.5)
-                .collect();
+            let cands: Vec<&SvgText> =
+                texts.iter().filter(|t| t.content == n.to_string() && (t.num("y") - row_y).abs() < 0.5).collect();
             assert!(!cands.is_empty(), "number {n} of row {label:?} not found");
             assert!(
-                cands
-                    .iter()
-                    .any(|t| t.anchor() == "middle" && (t.num("x") - tick_x[j]).abs() <= 1.0),
+                cands.iter().any(|t| t.anchor() == "middle" && (t.num("x") - tick_x[j]).abs() <= 1.0),
                 "row {label:?}: number {n} at x {:?} is not under tick {} at x {}",
                 cands.iter().map(|t| t.num("x")).collect::<Vec<_>>(),
                 tick_labels[j],
@@ -375,11 +314,7 @@ fn invalid_message(e: PlotError) -> String {
 // ---------------------------------------------------------------- KM figure
 
 fn km_input() -> (KmPlot, Vec<Vec<(f64, bool)>>) {
-    let groups = [
-        ("Etoposide-based", 11u64, 180, 0.035),
-        ("Ruxolitinib", 22, 140, 0.055),
-        ("Supportive care", 33, 90, 0.11),
-    ];
+    let groups = [("Etoposide-based", 11u64, 180, 0.035), ("Ruxolitinib", 22, 140, 0.055), ("Supportive care", 33, 90, 0.11)];
     let breaks = vec![0.0, 12.0, 24.0, 36.0, 48.0, 60.0];
     let mut curves = Vec::new();
     let mut data = Vec::new();
@@ -396,10 +331,7 @@ fn km_input() -> (KmPlot, Vec<Vec<(f64, bool)>>) {
         x_label: "Months since HLH diagnosis".into(),
         y_label: "Overall survival probability".into(),
         curves,
-        risk_table: Some(RiskTable {
-            times: breaks.clone(),
-            rows,
-        }),
+        risk_table: Some(RiskTable { times: breaks.clone(), rows }),
         annotation: Some("Log-rank p < 0.001\nHR 1.9 (1.4–2.6)".into()),
         medians,
         x_max: 60.0,
@@ -437,11 +369,7 @@ fn km_plot_explicit_double_column_size() {
     let spec = FigureSpec::new(out_dir(), "km_os_wide").with_size(FigureSize::double_column(110.0));
     let f = write_km_plot(&plot, &spec).unwrap();
     let svg = check_files(&f, (2126, 1299), &["Months since HLH diagnosis"]);
-    check_risk_alignment(
-        &svg,
-        &["0", "12", "24", "36", "48", "60"],
-        plot.risk_table.as_ref().unwrap(),
-    );
+    check_risk_alignment(&svg, &["0", "12", "24", "36", "48", "60"], plot.risk_table.as_ref().unwrap());
 }
 
 #[test]
@@ -458,11 +386,7 @@ fn km_plot_single_curve_without_table() {
         ..Default::default()
     };
     let f = write_km_plot(&plot, &FigureSpec::new(out_dir(), "km_single")).unwrap();
-    let svg = check_files(
-        &f,
-        (1004, f.height_px),
-        &["Months", "Survival", "0", "40", "1.0"],
-    );
+    let svg = check_files(&f, (1004, f.height_px), &["Months", "Survival", "0", "40", "1.0"]);
     // One curve: no legend, and no table.
     assert!(!svg.contains("All patients") && !svg.contains("Number at risk"));
 }
@@ -475,18 +399,12 @@ fn km_plot_rejects_bad_input_with_named_errors() {
     let mut p = plot.clone();
     p.curves[1].values.pop();
     let m = invalid_message(write_km_plot(&p, &FigureSpec::new(&dir, "km_bad")).unwrap_err());
-    assert!(
-        m.contains("km_bad") && m.contains("Ruxolitinib") && m.contains("values"),
-        "{m}"
-    );
+    assert!(m.contains("km_bad") && m.contains("Ruxolitinib") && m.contains("values"), "{m}");
 
     let mut p = plot.clone();
     p.risk_table.as_mut().unwrap().times[2] = 25.0;
     let m = invalid_message(write_km_plot(&p, &FigureSpec::new(&dir, "km_bad")).unwrap_err());
-    assert!(
-        m.contains("risk_table.times") && m.contains("x_breaks"),
-        "{m}"
-    );
+    assert!(m.contains("risk_table.times") && m.contains("x_breaks"), "{m}");
 
     let mut p = plot.clone();
     p.risk_table.as_mut().unwrap().rows[0].1.pop();
@@ -522,10 +440,7 @@ fn km_plot_rejects_bad_input_with_named_errors() {
         row.1 = vec![100; 31];
     }
     let m = invalid_message(write_km_plot(&p, &FigureSpec::new(&dir, "km_bad")).unwrap_err());
-    assert!(
-        m.contains("too close") && m.contains("numbers at risk"),
-        "{m}"
-    );
+    assert!(m.contains("too close") && m.contains("numbers at risk"), "{m}");
 
     // Too small a figure is a layout error, not a panic.
     let spec = FigureSpec::new(&dir, "km_bad").with_size(FigureSize::new(30.0, 25.0));
@@ -541,10 +456,7 @@ fn km_plot_rejects_bad_input_with_named_errors() {
         Err(PlotError::Io { figure, .. }) => assert_eq!(figure, "km"),
         other => panic!("expected Io error, got {other:?}"),
     }
-    assert!(
-        !dir.join("km_bad.svg").exists(),
-        "nothing is written for invalid input"
-    );
+    assert!(!dir.join("km_bad.svg").exists(), "nothing is written for invalid input");
 }
 
 // --------------------------------------------------------------- CIF figure
@@ -554,14 +466,8 @@ fn km_plot_rejects_bad_input_with_named_errors() {
 fn cif_curves(label: &str, data: &[(f64, u8)]) -> (StepCurve, StepCurve) {
     let mut d = data.to_vec();
     d.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
-    let mut c1 = StepCurve {
-        label: label.into(),
-        ..Default::default()
-    };
-    let mut c2 = StepCurve {
-        label: label.into(),
-        ..Default::default()
-    };
+    let mut c1 = StepCurve { label: label.into(), ..Default::default() };
+    let mut c2 = StepCurve { label: label.into(), ..Default::default() };
     let (mut s, mut f1, mut f2) = (1.0f64, 0.0f64, 0.0f64);
     let mut i = 0;
     while i < d.len() {
@@ -619,19 +525,10 @@ fn cif_plot_files_labels_and_risk_table_alignment() {
     let mut curves = Vec::new();
     let mut competing = Vec::new();
     let mut rows = Vec::new();
-    for (label, seed, n, r1, r2) in [
-        ("HLH", 5u64, 120, 0.03, 0.02),
-        ("No HLH", 6, 260, 0.012, 0.008),
-    ] {
+    for (label, seed, n, r1, r2) in [("HLH", 5u64, 120, 0.03, 0.02), ("No HLH", 6, 260, 0.012, 0.008)] {
         let d = cif_data(seed, n, r1, r2);
         let (a, b) = cif_curves(label, &d);
-        rows.push((
-            label.to_string(),
-            breaks
-                .iter()
-                .map(|&t| d.iter().filter(|x| x.0 >= t).count() as u64)
-                .collect(),
-        ));
+        rows.push((label.to_string(), breaks.iter().map(|&t| d.iter().filter(|x| x.0 >= t).count() as u64).collect()));
         curves.push(a);
         competing.push(b);
     }
@@ -643,10 +540,7 @@ fn cif_plot_files_labels_and_risk_table_alignment() {
         competing,
         event_label: "Relapse".into(),
         competing_label: "Death without relapse".into(),
-        risk_table: Some(RiskTable {
-            times: breaks.clone(),
-            rows,
-        }),
+        risk_table: Some(RiskTable { times: breaks.clone(), rows }),
         annotation: Some("Gray's test p = 0.004".into()),
         x_max: 36.0,
         x_breaks: breaks,
@@ -672,13 +566,11 @@ fn cif_plot_files_labels_and_risk_table_alignment() {
     // Validation: competing curves must pair with the groups; y_max bounds values.
     let mut p = plot.clone();
     p.competing.pop();
-    let m =
-        invalid_message(write_cif_plot(&p, &FigureSpec::new(out_dir(), "cif_bad")).unwrap_err());
+    let m = invalid_message(write_cif_plot(&p, &FigureSpec::new(out_dir(), "cif_bad")).unwrap_err());
     assert!(m.contains("competing") && m.contains("cif_bad"), "{m}");
     let mut p = plot.clone();
     p.y_max = Some(0.01);
-    let m =
-        invalid_message(write_cif_plot(&p, &FigureSpec::new(out_dir(), "cif_bad")).unwrap_err());
+    let m = invalid_message(write_cif_plot(&p, &FigureSpec::new(out_dir(), "cif_bad")).unwrap_err());
     assert!(m.contains("within [0, 0.01]"), "{m}");
 
     // Without a risk table the figure is shorter.
@@ -756,15 +648,11 @@ fn forest_plot_files_and_numbers_column() {
 
     let mut p = plot.clone();
     p.rows[1].estimate = -1.0;
-    let m = invalid_message(
-        write_forest_plot(&p, &FigureSpec::new(out_dir(), "forest_bad")).unwrap_err(),
-    );
+    let m = invalid_message(write_forest_plot(&p, &FigureSpec::new(out_dir(), "forest_bad")).unwrap_err());
     assert!(m.contains("Male sex") && m.contains("log scale"), "{m}");
     let mut p = plot.clone();
     p.rows[0].lower = 1.4;
-    let m = invalid_message(
-        write_forest_plot(&p, &FigureSpec::new(out_dir(), "forest_bad")).unwrap_err(),
-    );
+    let m = invalid_message(write_forest_plot(&p, &FigureSpec::new(out_dir(), "forest_bad")).unwrap_err());
     assert!(m.contains("does not contain"), "{m}");
 }
 
@@ -775,27 +663,11 @@ fn forest_plot_linear_scale() {
     plot.x_label = "Difference in days (95% CI)".into();
     plot.estimate_header = "Difference (95% CI)".into();
     plot.rows = vec![
-        ForestRow {
-            label: "Arm A vs B".into(),
-            estimate: -0.52,
-            lower: -0.9,
-            upper: -0.14,
-            p_text: "0.01".into(),
-        },
-        ForestRow {
-            label: "Arm C vs B".into(),
-            estimate: 0.3,
-            lower: -0.2,
-            upper: 0.8,
-            p_text: "0.24".into(),
-        },
+        ForestRow { label: "Arm A vs B".into(), estimate: -0.52, lower: -0.9, upper: -0.14, p_text: "0.01".into() },
+        ForestRow { label: "Arm C vs B".into(), estimate: 0.3, lower: -0.2, upper: 0.8, p_text: "0.24".into() },
     ];
     let f = write_forest_plot(&plot, &FigureSpec::new(out_dir(), "forest_linear")).unwrap();
-    check_files(
-        &f,
-        (2126, f.height_px),
-        &["−0.52 (−0.90 to −0.14)", "Difference in days (95% CI)"],
-    );
+    check_files(&f, (2126, f.height_px), &["−0.52 (−0.90 to −0.14)", "Difference in days (95% CI)"]);
 }
 
 // --------------------------------------------------------------- bar figure
@@ -829,37 +701,21 @@ fn bar_plot_files_and_labels() {
     check_files(
         &f,
         (1004, f.height_px),
-        &[
-            "First-line regimen",
-            "Overall response (95% CI)",
-            "41/60",
-            "20/20",
-            "100%",
-            "0%",
-            "Ruxolitinib",
-        ],
+        &["First-line regimen", "Overall response (95% CI)", "41/60", "20/20", "100%", "0%", "Ruxolitinib"],
     );
 
     // Many long categories switch to rotated labels; still valid output.
     let mut p = plot.clone();
-    p.bars = (0..9)
-        .map(|i| bar(&format!("Regimen-with-a-long-name-{i}"), 3 + i, 20))
-        .collect();
+    p.bars = (0..9).map(|i| bar(&format!("Regimen-with-a-long-name-{i}"), 3 + i, 20)).collect();
     let g = write_bar_plot(&p, &FigureSpec::new(out_dir(), "bars_many")).unwrap();
     assert_eq!(g.width_px, 2126);
     let svg = check_files(&g, (2126, g.height_px), &["Regimen-with-a-long-name-8"]);
-    assert!(svg_texts(&svg)
-        .iter()
-        .any(|t| t.content == "Regimen-with-a-long-name-0" && t.attrs.contains_key("transform")));
+    assert!(svg_texts(&svg).iter().any(|t| t.content == "Regimen-with-a-long-name-0" && t.attrs.contains_key("transform")));
 
     let mut p = plot.clone();
     p.bars[2].upper = 1.2;
-    let m =
-        invalid_message(write_bar_plot(&p, &FigureSpec::new(out_dir(), "bars_bad")).unwrap_err());
-    assert!(
-        m.contains("Emapalumab salvage") && m.contains("upper"),
-        "{m}"
-    );
+    let m = invalid_message(write_bar_plot(&p, &FigureSpec::new(out_dir(), "bars_bad")).unwrap_err());
+    assert!(m.contains("Emapalumab salvage") && m.contains("upper"), "{m}");
 }
 
 // ----------------------------------------------------------- swimmer figure
@@ -891,13 +747,7 @@ fn swimmer_input(n: usize) -> SwimmerPlot {
             if r.next() < 0.2 {
                 markers.push((end * 0.9, SwimmerMarker::Relapse));
             }
-            SwimmerLane {
-                id: format!("P{:03}", i + 1),
-                segments,
-                markers,
-                end,
-                died: r.next() < 0.4,
-            }
+            SwimmerLane { id: format!("P{:03}", i + 1), segments, markers, end, died: r.next() < 0.4 }
         })
         .collect();
     SwimmerPlot {
@@ -937,9 +787,7 @@ fn swimmer_plot_caps_lanes_and_says_so() {
     for (k, lane) in sorted.iter().enumerate() {
         let t = texts.iter().find(|t| t.content == lane.id);
         if k < 40 {
-            let y = t
-                .unwrap_or_else(|| panic!("lane {} missing", lane.id))
-                .num("y");
+            let y = t.unwrap_or_else(|| panic!("lane {} missing", lane.id)).num("y");
             assert!(y > last_y, "lanes not sorted by follow-up");
             last_y = y;
         } else {
@@ -955,18 +803,11 @@ fn swimmer_plot_caps_lanes_and_says_so() {
 
     let mut p = small.clone();
     p.lanes[2].segments[0].1 = p.lanes[2].end + 5.0;
-    let m = invalid_message(
-        write_swimmer_plot(&p, &FigureSpec::new(out_dir(), "swimmer_bad")).unwrap_err(),
-    );
-    assert!(
-        m.contains("P003") && m.contains("after the end of follow-up"),
-        "{m}"
-    );
+    let m = invalid_message(write_swimmer_plot(&p, &FigureSpec::new(out_dir(), "swimmer_bad")).unwrap_err());
+    assert!(m.contains("P003") && m.contains("after the end of follow-up"), "{m}");
     let mut p = small.clone();
     p.lanes[0].segments[0].2 = "Unknown drug".into();
-    let m = invalid_message(
-        write_swimmer_plot(&p, &FigureSpec::new(out_dir(), "swimmer_bad")).unwrap_err(),
-    );
+    let m = invalid_message(write_swimmer_plot(&p, &FigureSpec::new(out_dir(), "swimmer_bad")).unwrap_err());
     assert!(m.contains("Unknown drug"), "{m}");
 }
 
@@ -988,13 +829,7 @@ fn series(label: &str, center: f64, slope: f64, spread: f64, log: bool) -> Traje
     let mut median = median;
     median[3] = f64::NAN; // a day without data leaves a gap
     q1[9] = f64::NAN;
-    TrajectorySeries {
-        label: label.into(),
-        days,
-        median,
-        q1,
-        q3,
-    }
+    TrajectorySeries { label: label.into(), days, median, q1, q3 }
 }
 
 #[test]
@@ -1003,10 +838,7 @@ fn trajectory_plot_four_panels() {
         title: title.into(),
         y_label: unit.into(),
         log_y: log,
-        series: vec![
-            series("Survivors", c, s, 1.4, log),
-            series("Non-survivors", c * 1.3, s * 1.2, 1.5, log),
-        ],
+        series: vec![series("Survivors", c, s, 1.4, log), series("Non-survivors", c * 1.3, s * 1.2, 1.5, log)],
     };
     let plot = TrajectoryPlot {
         title: "Laboratory values around HLH onset".into(),
@@ -1036,19 +868,12 @@ fn trajectory_plot_four_panels() {
 
     let mut p = plot.clone();
     p.panels[0].series[0].q1[0] = -1.0;
-    let m = invalid_message(
-        write_trajectory_plot(&p, &FigureSpec::new(out_dir(), "traj_bad")).unwrap_err(),
-    );
+    let m = invalid_message(write_trajectory_plot(&p, &FigureSpec::new(out_dir(), "traj_bad")).unwrap_err());
     assert!(m.contains("Ferritin") && m.contains("log scale"), "{m}");
     let mut p = plot.clone();
     p.panels[1].series[1].median.pop();
-    let m = invalid_message(
-        write_trajectory_plot(&p, &FigureSpec::new(out_dir(), "traj_bad")).unwrap_err(),
-    );
-    assert!(
-        m.contains("Triglycerides") && m.contains("Non-survivors") && m.contains("median"),
-        "{m}"
-    );
+    let m = invalid_message(write_trajectory_plot(&p, &FigureSpec::new(out_dir(), "traj_bad")).unwrap_err());
+    assert!(m.contains("Triglycerides") && m.contains("Non-survivors") && m.contains("median"), "{m}");
 }
 
 // ------------------------------------------------------------ determinism
@@ -1058,12 +883,6 @@ fn same_input_gives_byte_identical_files() {
     let (plot, _) = km_input();
     let a = write_km_plot(&plot, &FigureSpec::new(out_dir(), "km_repeat_a")).unwrap();
     let b = write_km_plot(&plot, &FigureSpec::new(out_dir(), "km_repeat_b")).unwrap();
-    assert_eq!(
-        std::fs::read(&a.svg).unwrap(),
-        std::fs::read(&b.svg).unwrap()
-    );
-    assert_eq!(
-        std::fs::read(&a.png).unwrap(),
-        std::fs::read(&b.png).unwrap()
-    );
+    assert_eq!(std::fs::read(&a.svg).unwrap(), std::fs::read(&b.svg).unwrap());
+    assert_eq!(std::fs::read(&a.png).unwrap(), std::fs::read(&b.png).unwrap());
 }

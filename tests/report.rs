@@ -5,13 +5,12 @@ use std::fs;
 use std::path::Path;
 
 use hemosurv::report::{
-    sha256_file, tables_readme, write_atomic, Cell, ColumnDoc, CsvTable, Exclusion, FigureRef, InputFile, Manifest,
-    ListedTable, OutputDir, OutputFile, Report, ReportError, Section, StageTiming,
+    sha256_file, tables_readme, write_atomic, Cell, ColumnDoc, CsvTable, Exclusion, FigureRef, InputFile, ListedTable, Manifest,
+    OutputDir, OutputFile, Report, ReportError, Section, StageTiming,
 };
 
 fn names_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> =
-        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     v.sort();
     v
 }
@@ -382,11 +381,7 @@ fn sample_report(dir: &Path) -> Report {
     r.sections.push(Section {
         heading: "Survival".into(),
         paragraphs: vec!["Kaplan-Meier estimate; ages < 60 & > 18.".into()],
-        figures: vec![FigureRef {
-            title: "Overall survival".into(),
-            svg_path,
-            caption: "All patients, <n=120>.".into(),
-        }],
+        figures: vec![FigureRef { title: "Overall survival".into(), svg_path, caption: "All patients, <n=120>.".into() }],
         tables: vec![(tricky, "Median survival by group.".into())],
         facts: vec![],
         listed: vec![],

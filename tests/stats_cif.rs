@@ -42,11 +42,7 @@ fn load(name: &str) -> Value {
 }
 
 fn nums(v: &Value) -> Vec<Option<f64>> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64())
-        .collect()
+    v.as_array().expect("array").iter().map(|x| x.as_f64()).collect()
 }
 
 fn close(got: f64, want: f64, rel: f64) -> bool {
@@ -58,11 +54,7 @@ fn close(got: f64, want: f64, rel: f64) -> bool {
 
 #[track_caller]
 fn assert_close(got: f64, want: f64, rel: f64, what: &str) {
-    assert!(
-        close(got, want, rel),
-        "{what}: got {got:e}, want {want:e} (rel diff {:e})",
-        ((got - want) / want).abs()
-    );
+    assert!(close(got, want, rel), "{what}: got {got:e}, want {want:e} (rel diff {:e})", ((got - want) / want).abs());
 }
 
 fn fit() -> (CumInc, Mgus2) {
@@ -82,17 +74,8 @@ fn split_name(name: &str) -> (String, u32) {
 fn curves_are_in_cmprsk_order() {
     let (ci, _) = fit();
     let exp = load("cuminc_mgus2_by_sex.json");
-    let names: Vec<String> = ci
-        .curves
-        .iter()
-        .map(|c| format!("{} {}", c.group, c.cause))
-        .collect();
-    let want: Vec<String> = exp["curve_names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_str().unwrap().to_string())
-        .collect();
+    let names: Vec<String> = ci.curves.iter().map(|c| format!("{} {}", c.group, c.cause)).collect();
+    let want: Vec<String> = exp["curve_names"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
     assert_eq!(names, want);
 }
 
@@ -100,10 +83,7 @@ fn curves_are_in_cmprsk_order() {
 fn timepoints_estimates_and_variances_match_cmprsk() {
     let (ci, _) = fit();
     let exp = load("cuminc_mgus2_by_sex.json");
-    let times: Vec<f64> = nums(&exp["times"])
-        .into_iter()
-        .map(|x| x.unwrap())
-        .collect();
+    let times: Vec<f64> = nums(&exp["times"]).into_iter().map(|x| x.unwrap()).collect();
     let rows = ci.at_times(&times);
     let mut checked = 0;
     for name in exp["curve_names"].as_array().unwrap() {
@@ -113,21 +93,14 @@ fn timepoints_estimates_and_variances_match_cmprsk() {
         let var = nums(&exp["var"][name]);
         assert_eq!(est.len(), times.len());
         for (i, &t) in times.iter().enumerate() {
-            let row = rows
-                .iter()
-                .find(|r| r.0 == g && r.1 == c && r.2 == t)
-                .expect("row");
+            let row = rows.iter().find(|r| r.0 == g && r.1 == c && r.2 == t).expect("row");
             match est[i] {
                 None => assert!(row.3.is_none(), "{name} at {t}: R gives NA"),
-                Some(e) => {
-                    assert_close(row.3.unwrap(), e, REL, &format!("est {name} at {t}"))
-                }
+                Some(e) => assert_close(row.3.unwrap(), e, REL, &format!("est {name} at {t}")),
             }
             match var[i] {
                 None => assert!(row.4.is_none(), "{name} at {t}: R gives NA"),
-                Some(v) => {
-                    assert_close(row.4.unwrap(), v, REL, &format!("var {name} at {t}"))
-                }
+                Some(v) => assert_close(row.4.unwrap(), v, REL, &format!("var {name} at {t}")),
             }
             checked += 2;
         }
@@ -154,10 +127,7 @@ fn full_step_curves_match_cmprsk_point_by_point() {
         }
         // The compact step representation: 0 plus one point per distinct event time of the cause.
         assert_eq!(curve.time.len(), (wt.len() - 2) / 2 + 1, "{name}");
-        assert!(
-            curve.time.windows(2).all(|w| w[0] < w[1]),
-            "{name}: strictly increasing"
-        );
+        assert!(curve.time.windows(2).all(|w| w[0] < w[1]), "{name}: strictly increasing");
         // Every step value equals the right-continuous value of the cmprsk curve at its time.
         for i in 0..curve.time.len() {
             let (ev, vv) = curve.value_at(curve.time[i]).unwrap();
@@ -176,19 +146,9 @@ fn gray_test_matches_cmprsk() {
         let cause: u32 = want["cause"].as_str().unwrap().parse().unwrap();
         assert_eq!(got.cause, cause);
         assert_eq!(got.df as u64, want["df"].as_u64().unwrap());
-        assert_close(
-            got.stat,
-            want["stat"].as_f64().unwrap(),
-            REL,
-            &format!("Gray stat cause {cause}"),
-        );
+        assert_close(got.stat, want["stat"].as_f64().unwrap(), REL, &format!("Gray stat cause {cause}"));
         // R computes p as 1 - pchisq(stat), which loses ~1e-16 absolute; we use the upper tail.
-        assert_close(
-            got.p,
-            want["p"].as_f64().unwrap(),
-            1e-11,
-            &format!("Gray p cause {cause}"),
-        );
+        assert_close(got.p, want["p"].as_f64().unwrap(), 1e-11, &format!("Gray p cause {cause}"));
     }
 }
 
@@ -201,29 +161,20 @@ fn group_sizes_and_event_counts_match() {
         assert_eq!(n as u64, exp["n"][*g].as_u64().unwrap());
         // events: counts of etype 0 (censored), 1 and 2
         let ev = nums(&exp["events"][*g]);
-        let ncens = (0..d.time.len())
-            .filter(|&i| d.sex.codes[i] == gi && d.event[i] == 0)
-            .count();
+        let ncens = (0..d.time.len()).filter(|&i| d.sex.codes[i] == gi && d.event[i] == 0).count();
         assert_eq!(ncens as f64, ev[0].unwrap());
         for (cause, want) in [(1u32, ev[1]), (2, ev[2])] {
             let curve = ci.curve(g, cause).unwrap();
-            let nd: usize = (0..d.time.len())
-                .filter(|&i| d.sex.codes[i] == gi && d.event[i] == cause)
-                .count();
+            let nd: usize = (0..d.time.len()).filter(|&i| d.sex.codes[i] == gi && d.event[i] == cause).count();
             assert_eq!(nd as f64, want.unwrap());
             // one step per distinct event time of the cause
-            let mut ts: Vec<f64> = (0..d.time.len())
-                .filter(|&i| d.sex.codes[i] == gi && d.event[i] == cause)
-                .map(|i| d.time[i])
-                .collect();
+            let mut ts: Vec<f64> =
+                (0..d.time.len()).filter(|&i| d.sex.codes[i] == gi && d.event[i] == cause).map(|i| d.time[i]).collect();
             ts.sort_by(f64::total_cmp);
             ts.dedup();
             assert_eq!(curve.time.len(), ts.len() + 1);
         }
-        let maxt = (0..d.time.len())
-            .filter(|&i| d.sex.codes[i] == gi)
-            .map(|i| d.time[i])
-            .fold(0.0, f64::max);
+        let maxt = (0..d.time.len()).filter(|&i| d.sex.codes[i] == gi).map(|i| d.time[i]).fold(0.0, f64::max);
         assert_eq!(ci.curve(g, 1).unwrap().max_time, maxt);
     }
 }
@@ -233,10 +184,7 @@ fn times_after_follow_up_are_na_and_table_is_written() {
     let (ci, _) = fit();
     let c = ci.curve("F", 1).unwrap();
     let rows = ci.at_times(&[-1.0, c.max_time, c.max_time + 1.0]);
-    let f1: Vec<_> = rows
-        .iter()
-        .filter(|r| r.0 == "F" && r.1 == 1)
-        .collect();
+    let f1: Vec<_> = rows.iter().filter(|r| r.0 == "F" && r.1 == 1).collect();
     assert_eq!(f1.len(), 3);
     assert!(f1[0].3.is_none() && f1[0].4.is_none());
     assert_eq!(f1[1].3, Some(*c.estimate.last().unwrap()));
@@ -252,7 +200,10 @@ fn times_after_follow_up_are_na_and_table_is_written() {
     assert_eq!(text.lines().count(), n_points + 1);
     assert!(!text.contains("NaN") && !text.contains("inf"));
     let second = text.lines().nth(2).unwrap();
-    assert_eq!(second, format!("F,1,2,{},{}", hemosurv::stats::format::Num(c.estimate[1]), hemosurv::stats::format::Num(c.variance[1])));
+    assert_eq!(
+        second,
+        format!("F,1,2,{},{}", hemosurv::stats::format::Num(c.estimate[1]), hemosurv::stats::format::Num(c.variance[1]))
+    );
     // Round trip of the written numbers.
     let back: f64 = second.split(',').nth(3).unwrap().parse().unwrap();
     assert_eq!(back, c.estimate[1]);
@@ -266,10 +217,7 @@ fn times_after_follow_up_are_na_and_table_is_written() {
     let j = ci.to_json();
     assert_eq!(j["gray_test"][1]["cause"], 2);
     assert_eq!(j["gray_test"][1]["df"], 1);
-    assert_eq!(
-        j["gray_test"][1]["stat"].as_f64().unwrap(),
-        ci.tests[1].stat
-    );
+    assert_eq!(j["gray_test"][1]["stat"].as_f64().unwrap(), ci.tests[1].stat);
     assert_eq!(j["groups"], serde_json::json!(["F", "M"]));
 }
 
@@ -286,22 +234,12 @@ fn strata_only_affect_the_test_and_single_stratum_is_unstratified() {
         .lines()
         .skip(1)
         .filter(|l| !l.is_empty())
-        .map(|l| {
-            if l.split(',').nth(1).unwrap().parse::<f64>().unwrap() >= 70.0 {
-                "old"
-            } else {
-                "young"
-            }
-            .to_string()
-        })
+        .map(|l| if l.split(',').nth(1).unwrap().parse::<f64>().unwrap() >= 70.0 { "old" } else { "young" }.to_string())
         .collect();
     let st = Grouping::from_values(&age);
     let strat = cuminc(&d.time, &d.event, &d.sex, Some(&st)).unwrap();
     assert_eq!(strat.curves, all.curves);
-    assert!(strat
-        .tests
-        .iter()
-        .all(|t| t.stat.is_finite() && t.stat >= 0.0));
+    assert!(strat.tests.iter().all(|t| t.stat.is_finite() && t.stat >= 0.0));
     assert_ne!(strat.tests[0].stat, all.tests[0].stat);
     // Stratified score/variance are sums over strata: fitting each stratum alone and summing
     // cannot be checked through the public API, but a stratum holding everyone must match.
@@ -311,12 +249,7 @@ fn strata_only_affect_the_test_and_single_stratum_is_unstratified() {
 fn empty_group_levels_are_dropped_and_row_order_does_not_matter() {
     let d = mgus2();
     let labels = vec!["F".to_string(), "X".to_string(), "M".to_string()];
-    let codes: Vec<usize> = d
-        .sex
-        .codes
-        .iter()
-        .map(|&c| if c == 0 { 0 } else { 2 })
-        .collect();
+    let codes: Vec<usize> = d.sex.codes.iter().map(|&c| if c == 0 { 0 } else { 2 }).collect();
     let g3 = Grouping { codes, labels };
     let a = cuminc(&d.time, &d.event, &g3, None).unwrap();
     let b = cuminc(&d.time, &d.event, &d.sex, None).unwrap();
@@ -325,10 +258,7 @@ fn empty_group_levels_are_dropped_and_row_order_does_not_matter() {
     let n = d.time.len();
     let rt: Vec<f64> = (0..n).rev().map(|i| d.time[i]).collect();
     let re: Vec<u32> = (0..n).rev().map(|i| d.event[i]).collect();
-    let rg = Grouping {
-        codes: (0..n).rev().map(|i| d.sex.codes[i]).collect(),
-        labels: d.sex.labels.clone(),
-    };
+    let rg = Grouping { codes: (0..n).rev().map(|i| d.sex.codes[i]).collect(), labels: d.sex.labels.clone() };
     assert_eq!(cuminc(&rt, &re, &rg, None).unwrap(), b);
 }
 
@@ -337,10 +267,7 @@ fn aalen_johansen_matches_survfit() {
     let d = mgus2();
     let aj = aalen_johansen(&d.time, &d.event, &d.sex).unwrap();
     let exp = load("aalen_johansen_mgus2_by_sex.json");
-    let times: Vec<f64> = nums(&exp["times"])
-        .into_iter()
-        .map(|x| x.unwrap())
-        .collect();
+    let times: Vec<f64> = nums(&exp["times"]).into_iter().map(|x| x.unwrap()).collect();
     let rows = aj.at_times(&times);
     assert_eq!(aj.causes, vec![1, 2]);
     let mut checked = 0;
@@ -349,41 +276,20 @@ fn aalen_johansen_matches_survfit() {
         let st = nums(&s["time"]);
         for (i, t) in st.iter().enumerate() {
             let t = t.unwrap();
-            let row = rows
-                .iter()
-                .find(|r| r.group == g && r.time == t)
-                .expect("row");
-            assert_eq!(
-                row.n_risk as f64,
-                s["n_risk"][i].as_f64().unwrap(),
-                "{g} n_risk at {t}"
-            );
-            for (state, pk, sk) in [
-                (0, "pstate_s0", "std_err_s0"),
-                (1, "pstate_1", "std_err_1"),
-                (2, "pstate_2", "std_err_2"),
-            ] {
+            let row = rows.iter().find(|r| r.group == g && r.time == t).expect("row");
+            assert_eq!(row.n_risk as f64, s["n_risk"][i].as_f64().unwrap(), "{g} n_risk at {t}");
+            for (state, pk, sk) in [(0, "pstate_s0", "std_err_s0"), (1, "pstate_1", "std_err_1"), (2, "pstate_2", "std_err_2")] {
                 let want = s[pk][i].as_f64().unwrap();
                 assert_close(row.pstate[state], want, REL, &format!("{g} {pk} at {t}"));
                 let want_se = s[sk][i].as_f64().unwrap();
-                assert_close(
-                    row.std_err[state],
-                    want_se,
-                    REL,
-                    &format!("{g} {sk} at {t}"),
-                );
+                assert_close(row.std_err[state], want_se, REL, &format!("{g} {sk} at {t}"));
                 checked += 1;
             }
             // cmprsk's SEs given alongside are sqrt(cuminc var).
             let ci = cuminc(&d.time, &d.event, &d.sex, None).unwrap();
             for (cause, key) in [(1u32, "cmprsk_se_1"), (2, "cmprsk_se_2")] {
                 let (_, v) = ci.curve(g, cause).unwrap().value_at(t).unwrap();
-                assert_close(
-                    v.sqrt(),
-                    s[key][i].as_f64().unwrap(),
-                    REL,
-                    &format!("{g} {key} at {t}"),
-                );
+                assert_close(v.sqrt(), s[key][i].as_f64().unwrap(), REL, &format!("{g} {key} at {t}"));
             }
         }
     }
@@ -399,11 +305,7 @@ fn aalen_johansen_estimates_equal_cuminc_at_every_time() {
         for (j, &t) in c.time.iter().enumerate() {
             for (s, &cause) in aj.causes.iter().enumerate() {
                 let (e, _) = ci.curve(&c.group, cause).unwrap().value_at(t).unwrap();
-                assert!(
-                    (c.pstate[s + 1][j] - e).abs() < 1e-15,
-                    "{} cause {cause} at {t}",
-                    c.group
-                );
+                assert!((c.pstate[s + 1][j] - e).abs() < 1e-15, "{} cause {cause} at {t}", c.group);
             }
             let sum: f64 = (0..c.pstate.len()).map(|s| c.pstate[s][j]).sum();
             assert!((sum - 1.0).abs() < 1e-14);
@@ -460,20 +362,8 @@ fn age_groups(labels: &[&str]) -> Grouping {
 #[test]
 fn three_group_gray_test_does_not_depend_on_level_order() {
     let d = mgus2();
-    let a = cuminc(
-        &d.time,
-        &d.event,
-        &age_groups(&["young", "mid", "old"]),
-        None,
-    )
-    .unwrap();
-    let b = cuminc(
-        &d.time,
-        &d.event,
-        &age_groups(&["old", "young", "mid"]),
-        None,
-    )
-    .unwrap();
+    let a = cuminc(&d.time, &d.event, &age_groups(&["young", "mid", "old"]), None).unwrap();
+    let b = cuminc(&d.time, &d.event, &age_groups(&["old", "young", "mid"]), None).unwrap();
     for (x, y) in a.tests.iter().zip(&b.tests) {
         assert_eq!(x.df, 2);
         assert!(x.stat > 0.0 && x.stat.is_finite());
@@ -496,15 +386,9 @@ fn stratifying_by_the_group_itself_is_singular_and_reported_as_null() {
     let j = ci.to_json();
     assert!(j["gray_test"][0]["stat"].is_null() && j["gray_test"][0]["p"].is_null());
     // An extra, empty stratum level changes nothing.
-    let one = Grouping {
-        codes: vec![0; d.time.len()],
-        labels: vec!["a".into(), "b".into()],
-    };
+    let one = Grouping { codes: vec![0; d.time.len()], labels: vec!["a".into(), "b".into()] };
     let (plain, _) = fit();
-    assert_eq!(
-        cuminc(&d.time, &d.event, &d.sex, Some(&one)).unwrap(),
-        plain
-    );
+    assert_eq!(cuminc(&d.time, &d.event, &d.sex, Some(&one)).unwrap(), plain);
 }
 
 /// survfit's Aalen–Johansen ties times closer than sqrt(eps) (its default timefix;

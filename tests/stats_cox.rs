@@ -98,10 +98,8 @@ fn lung() -> Data {
 
 fn heart() -> (Data, Vec<usize>) {
     let csv = Csv::read("heart.csv");
-    let cols: Vec<(String, ColumnData)> = ["age", "year", "surgery", "transplant"]
-        .iter()
-        .map(|c| (c.to_string(), ColumnData::Numeric(csv.num(c))))
-        .collect();
+    let cols: Vec<(String, ColumnData)> =
+        ["age", "year", "surgery", "transplant"].iter().map(|c| (c.to_string(), ColumnData::Numeric(csv.num(c)))).collect();
     let design = build_design(&cols, None).unwrap();
     let g = |c: &str| -> Vec<f64> {
         let v = csv.num(c);
@@ -362,10 +360,8 @@ fn robust_variance_with_patient_clusters() {
     let (d, id) = heart();
     let rows: Vec<usize> = (0..d.stop.len()).collect();
     let opts = CoxOptions::default();
-    let by_id =
-        coxph(d.start.as_deref(), &d.stop, &d.event, &d.design.x, &d.design.terms, None, Some(&id), &opts).unwrap();
-    let by_row =
-        coxph(d.start.as_deref(), &d.stop, &d.event, &d.design.x, &d.design.terms, None, Some(&rows), &opts).unwrap();
+    let by_id = coxph(d.start.as_deref(), &d.stop, &d.event, &d.design.x, &d.design.terms, None, Some(&id), &opts).unwrap();
+    let by_row = coxph(d.start.as_deref(), &d.stop, &d.event, &d.design.x, &d.design.terms, None, Some(&rows), &opts).unwrap();
     assert_eq!(by_id.n_clusters, Some(103));
     let plain = fit(&d, &opts).unwrap();
     assert_eq!(by_id.coef, plain.coef);
@@ -405,8 +401,7 @@ fn check_cluster_fixture(name: &str, ties: Ties) {
     let d = Data { start: Some(col("start")), stop: col("stop"), event, design };
     let opts = CoxOptions { ties, ..CoxOptions::default() };
     let fit_with = |opts: &CoxOptions| {
-        coxph(d.start.as_deref(), &d.stop, &d.event, &d.design.x, &d.design.terms, strata.as_deref(), Some(&id), opts)
-            .unwrap()
+        coxph(d.start.as_deref(), &d.stop, &d.event, &d.design.x, &d.design.terms, strata.as_deref(), Some(&id), opts).unwrap()
     };
     let m = fit_with(&opts);
     const TOL: f64 = 1e-9;
@@ -618,11 +613,7 @@ fn test2_efron(beta: f64) -> Truth {
     observed.push(vec![(5, 0.5), (6, 0.5)]);
     Truth {
         loglik: 4.0 * beta
-            - ((r + 1.0).ln()
-                + (r + 2.0).ln()
-                + 2.0 * (3.0 * r + 2.0).ln()
-                + 2.0 * (3.0 * r + 1.0).ln()
-                + (2.0 * r + 2.0).ln()),
+            - ((r + 1.0).ln() + (r + 2.0).ln() + 2.0 * (3.0 * r + 2.0).ln() + 2.0 * (3.0 * r + 1.0).ln() + (2.0 * r + 2.0).ln()),
         u: 1.0 / (r + 1.0) + 1.0 / (3.0 * r + 1.0) + 2.0 * (1.0 / (3.0 * r + 2.0) + 1.0 / (2.0 * r + 2.0))
             - (r / (r + 2.0) + 3.0 * r / (3.0 * r + 2.0) + 3.0 * r / (3.0 * r + 1.0)),
         imat: r
@@ -706,8 +697,7 @@ fn book_test1_breslow() {
 
 #[test]
 fn book_test1_efron() {
-    let truebeta =
-        ((((45.0f64 / 23.0) * (3.0f64 / 23.0).sqrt()).acos() / 3.0).cos() * 2.0 * (23.0f64 / 3.0).sqrt()).ln();
+    let truebeta = ((((45.0f64 / 23.0) * (3.0f64 / 23.0).sqrt()).acos() / 3.0).cos() * 2.0 * (23.0f64 / 3.0).sqrt()).ln();
     check_closed_form(None, &T1_TIME, &T1_STATUS, &T1_X, Ties::Efron, test1_efron, Some(truebeta));
 }
 
@@ -822,10 +812,7 @@ fn unknown_level_is_an_error() {
 fn veteran_design_uses_r_term_names() {
     let csv = Csv::read("veteran.csv");
     let mut lv = HashMap::new();
-    lv.insert(
-        "celltype".to_string(),
-        ["squamous", "smallcell", "adeno", "large"].iter().map(|s| s.to_string()).collect(),
-    );
+    lv.insert("celltype".to_string(), ["squamous", "smallcell", "adeno", "large"].iter().map(|s| s.to_string()).collect());
     let cols = vec![
         ("trt".to_string(), ColumnData::Numeric(csv.num("trt"))),
         ("celltype".to_string(), ColumnData::Categorical(csv.text("celltype"))),

@@ -32,14 +32,8 @@ fn read_csv(rel: &str) -> HashMap<String, Vec<String>> {
     let path = Path::new(FIX).join(rel);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<String> = lines
-        .next()
-        .expect("header")
-        .split(',')
-        .map(String::from)
-        .collect();
-    let mut cols: HashMap<String, Vec<String>> =
-        header.iter().map(|h| (h.clone(), Vec::new())).collect();
+    let header: Vec<String> = lines.next().expect("header").split(',').map(String::from).collect();
+    let mut cols: HashMap<String, Vec<String>> = header.iter().map(|h| (h.clone(), Vec::new())).collect();
     for line in lines {
         let fields: Vec<&str> = line.split(',').collect();
         assert_eq!(fields.len(), header.len(), "{rel}: {line}");
@@ -51,13 +45,7 @@ fn read_csv(rel: &str) -> HashMap<String, Vec<String>> {
 }
 
 fn nums(cols: &HashMap<String, Vec<String>>, name: &str) -> Vec<f64> {
-    cols[name]
-        .iter()
-        .map(|s| {
-            s.parse::<f64>()
-                .unwrap_or_else(|_| panic!("{name}: bad number {s}"))
-        })
-        .collect()
+    cols[name].iter().map(|s| s.parse::<f64>().unwrap_or_else(|_| panic!("{name}: bad number {s}"))).collect()
 }
 
 fn codes(cols: &HashMap<String, Vec<String>>, name: &str) -> Vec<u32> {
@@ -83,72 +71,32 @@ fn inputs(name: &str, fx: &Value) -> Inputs {
     let data = fx["data_file"].as_str().expect("data_file");
     let d = read_csv(data);
     if name.starts_with("mgus2") {
-        let male: Vec<f64> = d["sex"]
-            .iter()
-            .map(|s| if s == "M" { 1.0 } else { 0.0 })
-            .collect();
-        return (
-            nums(&d, "etime"),
-            codes(&d, "etype"),
-            vec![nums(&d, "age"), male],
-            vec!["age".into(), "male".into()],
-        );
+        let male: Vec<f64> = d["sex"].iter().map(|s| if s == "M" { 1.0 } else { 0.0 }).collect();
+        return (nums(&d, "etime"), codes(&d, "etype"), vec![nums(&d, "age"), male], vec!["age".into(), "male".into()]);
     }
     if name.starts_with("categorical") {
         // the factor through the crate's design builder (treatment contrasts, reference "low")
         let cols = vec![
-            (
-                "grp".to_string(),
-                ColumnData::Categorical(d["grp"].iter().map(|s| Some(s.clone())).collect()),
-            ),
-            (
-                "age".to_string(),
-                ColumnData::Numeric(nums(&d, "age").into_iter().map(Some).collect()),
-            ),
+            ("grp".to_string(), ColumnData::Categorical(d["grp"].iter().map(|s| Some(s.clone())).collect())),
+            ("age".to_string(), ColumnData::Numeric(nums(&d, "age").into_iter().map(Some).collect())),
         ];
         let mut lv = HashMap::new();
-        lv.insert(
-            "grp".to_string(),
-            vec!["low".to_string(), "mid".to_string(), "high".to_string()],
-        );
+        lv.insert("grp".to_string(), vec!["low".to_string(), "mid".to_string(), "high".to_string()]);
         let des = build_design(&cols, Some(&lv)).expect("design");
         assert_eq!(des.terms, vec!["grpmid", "grphigh", "age"]);
-        let cov = (0..des.x.ncols())
-            .map(|j| des.x.column(j).to_vec())
-            .collect();
-        return (
-            nums(&d, "time"),
-            codes(&d, "status"),
-            cov,
-            des.terms.clone(),
-        );
+        let cov = (0..des.x.ncols()).map(|j| des.x.column(j).to_vec()).collect();
+        return (nums(&d, "time"), codes(&d, "status"), cov, des.terms.clone());
     }
-    let names: Vec<String> = fx["names"]
-        .as_array()
-        .expect("names")
-        .iter()
-        .map(|v| v.as_str().unwrap().into())
-        .collect();
+    let names: Vec<String> = fx["names"].as_array().expect("names").iter().map(|v| v.as_str().unwrap().into()).collect();
     let cov = names.iter().map(|n| nums(&d, n)).collect();
     (nums(&d, "time"), codes(&d, "status"), cov, names)
 }
 
 fn fit_fixture(name: &str, fx: &Value) -> CrrFit {
     let (time, status, cov, names) = inputs(name, fx);
-    let opts = CrrOptions {
-        max_iter: fx["maxiter"].as_u64().expect("maxiter") as usize,
-        ..CrrOptions::default()
-    };
-    crr_with_options(
-        &time,
-        &status,
-        &cov,
-        &names,
-        f(&fx["failcode"]) as u32,
-        f(&fx["cencode"]) as u32,
-        &opts,
-    )
-    .unwrap_or_else(|e| panic!("{name}: {e}"))
+    let opts = CrrOptions { max_iter: fx["maxiter"].as_u64().expect("maxiter") as usize, ..CrrOptions::default() };
+    crr_with_options(&time, &status, &cov, &names, f(&fx["failcode"]) as u32, f(&fx["cencode"]) as u32, &opts)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// Relative error of `got` against `want` (absolute when `want` is 0).
@@ -166,10 +114,7 @@ fn rel(got: f64, want: f64) -> f64 {
 /// environment variable `CRR_DEBUG` set, print every error above 1e-14.
 fn check_tol(worst: &mut f64, what: &str, got: f64, want: f64, tol: f64) {
     let r = rel(got, want);
-    assert!(
-        r <= tol,
-        "{what}: got {got:e}, R {want:e} (relative error {r:e})"
-    );
+    assert!(r <= tol, "{what}: got {got:e}, R {want:e} (relative error {r:e})");
     if std::env::var("CRR_DEBUG").is_ok() && r > 1e-14 {
         eprintln!("  {what}: {r:.2e}");
     }
@@ -201,36 +146,15 @@ fn every_number_matches_cmprsk_crr() {
         let fit = fit_fixture(name, &fx);
         let mut worst: f64 = 0.0;
         let w = &mut worst;
-        let names: Vec<String> = fx["names"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().into())
-            .collect();
+        let names: Vec<String> = fx["names"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().into()).collect();
         if !name.starts_with("categorical") {
             assert_eq!(fit.names, names, "{name}");
         }
-        assert_eq!(
-            fit.converged,
-            fx["converged"].as_bool().unwrap(),
-            "{name}: converged"
-        );
+        assert_eq!(fit.converged, fx["converged"].as_bool().unwrap(), "{name}: converged");
         assert_eq!(fit.n as u64, fx["n"].as_u64().unwrap(), "{name}: n");
-        assert_eq!(
-            fit.n_events as u64,
-            fx["n_events"].as_u64().unwrap(),
-            "{name}: n_events"
-        );
-        assert_eq!(
-            fit.n_competing as u64,
-            fx["n_competing"].as_u64().unwrap(),
-            "{name}: n_competing"
-        );
-        assert_eq!(
-            fit.n_censored as u64,
-            fx["n_censored"].as_u64().unwrap(),
-            "{name}: n_censored"
-        );
+        assert_eq!(fit.n_events as u64, fx["n_events"].as_u64().unwrap(), "{name}: n_events");
+        assert_eq!(fit.n_competing as u64, fx["n_competing"].as_u64().unwrap(), "{name}: n_competing");
+        assert_eq!(fit.n_censored as u64, fx["n_censored"].as_u64().unwrap(), "{name}: n_censored");
         let p = fit.coef.len();
         let (coef, se, z) = (fv(&fx["coef"]), fv(&fx["se"]), fv(&fx["z"]));
         let (pv, pacc, expc) = (fv(&fx["p"]), fv(&fx["p_accurate"]), fv(&fx["exp_coef"]));
@@ -261,22 +185,9 @@ fn every_number_matches_cmprsk_crr() {
             }
         }
         check(w, &format!("{name} loglik"), fit.loglik, f(&fx["loglik"]));
-        check(
-            w,
-            &format!("{name} loglik_null"),
-            fit.loglik_null,
-            f(&fx["loglik_null"]),
-        );
-        check(
-            w,
-            &format!("{name} logtest"),
-            fit.logtest(),
-            f(&fx["logtest"]),
-        );
-        eprintln!(
-            "{name}: worst relative error {worst:.2e} ({} Newton steps, converged {})",
-            fit.iterations, fit.converged
-        );
+        check(w, &format!("{name} loglik_null"), fit.loglik_null, f(&fx["loglik_null"]));
+        check(w, &format!("{name} logtest"), fit.logtest(), f(&fx["logtest"]));
+        eprintln!("{name}: worst relative error {worst:.2e} ({} Newton steps, converged {})", fit.iterations, fit.converged);
         overall = overall.max(worst);
     }
     eprintln!("all crr fixtures: worst relative error {overall:.2e}");
@@ -292,11 +203,7 @@ fn maxiter_one_is_reported_not_converged() {
     let fx = fixture("medium_fail1");
     let fit = fit_fixture("medium_fail1", &fx);
     assert!(fit.converged);
-    assert!(
-        fit.iterations >= 2 && fit.iterations <= 10,
-        "{}",
-        fit.iterations
-    );
+    assert!(fit.iterations >= 2 && fit.iterations <= 10, "{}", fit.iterations);
 }
 
 #[test]
@@ -309,15 +216,8 @@ fn row_order_and_covariate_shift_do_not_matter() {
     let t2: Vec<f64> = perm.iter().map(|&i| time[i]).collect();
     let s2: Vec<u32> = perm.iter().map(|&i| status[i]).collect();
     // reversed rows, and the first covariate shifted by 100
-    let c2: Vec<Vec<f64>> = cov
-        .iter()
-        .enumerate()
-        .map(|(k, c)| {
-            perm.iter()
-                .map(|&i| c[i] + if k == 0 { 100.0 } else { 0.0 })
-                .collect()
-        })
-        .collect();
+    let c2: Vec<Vec<f64>> =
+        cov.iter().enumerate().map(|(k, c)| perm.iter().map(|&i| c[i] + if k == 0 { 100.0 } else { 0.0 }).collect()).collect();
     let other = crr(&t2, &s2, &c2, &names, 1, 0).unwrap();
     for k in 0..base.coef.len() {
         assert!(rel(other.coef[k], base.coef[k]) < 1e-10, "coef {k}");
@@ -391,13 +291,7 @@ fn constant_and_collinear_covariates_name_the_column() {
         other => panic!("{other:?}"),
     }
     let mut c = cov.clone();
-    c.push(
-        cov[0]
-            .iter()
-            .zip(&cov[1])
-            .map(|(a, b)| 2.0 * a - b + 1.0)
-            .collect(),
-    );
+    c.push(cov[0].iter().zip(&cov[1]).map(|(a, b)| 2.0 * a - b + 1.0).collect());
     let names: Vec<String> = vec!["x1".into(), "x2".into(), "combo".into()];
     match crr(&time, &status, &c, &names, 1, 0).unwrap_err() {
         StatsError::Singular { term, message } => {

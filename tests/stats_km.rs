@@ -98,10 +98,8 @@ fn check_km_fixture(path: &Path) -> usize {
         assert_eq!(curve.events as u64, s["events"].as_u64().expect("events"), "{ctx} events");
         let t = arr(s, "time");
         assert_eq!(curve.rows.len(), t.len(), "{ctx}: number of rows");
-        let cols = [
-            "time", "n_risk", "n_event", "n_censor", "surv", "std_err", "std_err_surv", "lower", "upper", "cumhaz",
-            "std_chaz",
-        ];
+        let cols =
+            ["time", "n_risk", "n_event", "n_censor", "surv", "std_err", "std_err_surv", "lower", "upper", "cumhaz", "std_chaz"];
         let want: Vec<Vec<Option<f64>>> = cols.iter().map(|c| arr(s, c)).collect();
         for (i, r) in curve.rows.iter().enumerate() {
             let got = [
@@ -325,14 +323,7 @@ fn table_csv_has_header_na_cells_and_is_deterministic() {
     let r = &fit.curves[0].rows[0];
     assert_eq!(
         lines[1],
-        format!(
-            "Maintained,9,11,1,0,{},{},{},1,{},{}",
-            r.surv,
-            r.std_err_surv.unwrap(),
-            r.lower.unwrap(),
-            r.cumhaz,
-            r.std_chaz
-        )
+        format!("Maintained,9,11,1,0,{},{},{},1,{},{}", r.surv, r.std_err_surv.unwrap(), r.lower.unwrap(), r.cumhaz, r.std_chaz)
     );
     assert_close(r.std_err_surv.unwrap(), 0.08667841720414475, TOL, "se of S");
     // Nonmaintained ends with S = 0 at t = 45: NA cells for std_err, lower, upper.
@@ -442,8 +433,7 @@ fn bad_input_is_rejected_with_clear_errors() {
     }
     // RMST tau before the first time, or not finite
     for tau in [0.5, f64::NAN] {
-        let e = kaplan_meier(&[1.0, 2.0], &[true, true], &one(2), &KmOptions { rmst_tau: Some(tau), ..d.clone() })
-            .unwrap_err();
+        let e = kaplan_meier(&[1.0, 2.0], &[true, true], &one(2), &KmOptions { rmst_tau: Some(tau), ..d.clone() }).unwrap_err();
         assert_eq!(col_of(&e), "rmst_tau");
     }
     // Nelson–Aalen validates too
@@ -676,11 +666,8 @@ fn simon_makuch_merges_near_tied_times_like_r() {
     let curves = simon_makuch(&start, &stop, &event, &state, &labels, 0.95).unwrap();
     for (curve, (label, want)) in curves.iter().zip(fx["strata"].as_object().unwrap()) {
         assert_eq!(&curve.group, label);
-        let rows: Vec<_> = curve
-            .rows
-            .iter()
-            .map(|r| (r.time, r.n_risk, r.n_event, r.n_censor, r.surv, r.std_err, r.lower, r.upper))
-            .collect();
+        let rows: Vec<_> =
+            curve.rows.iter().map(|r| (r.time, r.n_risk, r.n_event, r.n_censor, r.surv, r.std_err, r.lower, r.upper)).collect();
         check_rows(&format!("simon-makuch state {label}"), &rows, want);
     }
 }

@@ -279,10 +279,7 @@ fn table_csv() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "group,n,observed,expected,oe2_over_e,oe2_over_v");
     let d = t.observed[0] - t.expected[0];
-    assert_eq!(
-        lines[1],
-        format!("Maintained,11,7,{},{},{}", t.expected[0], d * d / t.expected[0], d * d / t.variance[0][0])
-    );
+    assert_eq!(lines[1], format!("Maintained,11,7,{},{},{}", t.expected[0], d * d / t.expected[0], d * d / t.variance[0][0]));
     assert_eq!(lines.len(), 3);
 }
 

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use hemosurv::stats::proportions::{chisq_test, fisher_exact};
 use hemosurv::stats::table1::{
-    categorical_test, fisher_exact_kx2, fisher_exact_kx2_with_limit, quartiles, wilcoxon_rank_sum,
-    CategoricalTestKind, FISHER_MAX_TABLES,
+    categorical_test, fisher_exact_kx2, fisher_exact_kx2_with_limit, quartiles, wilcoxon_rank_sum, CategoricalTestKind,
+    FISHER_MAX_TABLES,
 };
 use hemosurv::stats::StatsError;
 use serde_json::Value;
@@ -47,22 +47,14 @@ fn categorical() -> BTreeMap<String, Vec<[u64; 2]>> {
     for line in read("categorical.csv").lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         assert_eq!(f.len(), 4, "{line}");
-        out.entry(f[0].to_string())
-            .or_default()
-            .push([f[2].parse().expect("count"), f[3].parse().expect("count")]);
+        out.entry(f[0].to_string()).or_default().push([f[2].parse().expect("count"), f[3].parse().expect("count")]);
     }
     out
 }
 
 fn entries(quantity: &str) -> Vec<Value> {
     let v: Value = serde_json::from_str(&read("expected.json")).expect("json");
-    v["entries"]
-        .as_array()
-        .expect("entries")
-        .iter()
-        .filter(|e| e["quantity"] == quantity)
-        .cloned()
-        .collect()
+    v["entries"].as_array().expect("entries").iter().filter(|e| e["quantity"] == quantity).cloned().collect()
 }
 
 /// Expected number; JSON null is R's NA/NaN.
@@ -87,13 +79,7 @@ fn rel_err(got: f64, want: f64) -> f64 {
 fn check(got: f64, e: &Value, worst: &mut f64) {
     let want = num(e);
     let err = rel_err(got, want);
-    assert!(
-        err <= REL,
-        "{} {}: got {got:e}, want {want:e} (rel {err:e}); R: {}",
-        case(e),
-        e["quantity"],
-        e["call"]
-    );
+    assert!(err <= REL, "{} {}: got {got:e}, want {want:e} (rel {err:e}); R: {}", case(e), e["quantity"], e["call"]);
     *worst = worst.max(err);
 }
 
@@ -146,10 +132,7 @@ fn quantiles_match_r() {
         };
         check(got, e, &mut worst);
     }
-    eprintln!(
-        "quantiles: {} values, max relative error {worst:e}",
-        es.len()
-    );
+    eprintln!("quantiles: {} values, max relative error {worst:e}", es.len());
 }
 
 #[test]
@@ -165,12 +148,7 @@ fn chisq_matches_r() {
                 "chisq_statistic" => r.statistic,
                 "chisq_df" => r.df as f64,
                 "chisq_p" => r.p,
-                _ => r
-                    .expected
-                    .iter()
-                    .flatten()
-                    .copied()
-                    .fold(f64::INFINITY, f64::min),
+                _ => r.expected.iter().flatten().copied().fold(f64::INFINITY, f64::min),
             };
             check(got, &e, &mut worst);
             n += 1;
@@ -187,9 +165,7 @@ fn fisher_kx2_matches_r() {
     let es = entries("fisher_p");
     assert_eq!(es.len(), 12);
     for e in &es {
-        let p = fisher_exact_kx2(&tabs[case(e)])
-            .expect("fisher")
-            .expect("computed");
+        let p = fisher_exact_kx2(&tabs[case(e)]).expect("fisher").expect("computed");
         check(p, e, &mut worst);
     }
     eprintln!("fisher: {} values, max relative error {worst:e}", es.len());
@@ -199,15 +175,8 @@ fn fisher_kx2_matches_r() {
 fn categorical_test_choice_and_p_match_r() {
     let tabs = categorical();
     let mut worst = 0.0f64;
-    let chosen: BTreeMap<String, String> = entries("chosen_test")
-        .iter()
-        .map(|e| {
-            (
-                case(e).to_string(),
-                e["value"].as_str().expect("test").to_string(),
-            )
-        })
-        .collect();
+    let chosen: BTreeMap<String, String> =
+        entries("chosen_test").iter().map(|e| (case(e).to_string(), e["value"].as_str().expect("test").to_string())).collect();
     assert_eq!(chosen.len(), 12);
     for e in entries("chosen_p") {
         let r = categorical_test(&tabs[case(&e)]).expect("test");
@@ -234,9 +203,7 @@ fn fisher_kx2_with_two_rows_equals_fisher_exact_2x2() {
                         continue;
                     }
                     let want = fisher_exact(a, b, c, d).expect("2x2").p_two_sided;
-                    let got = fisher_exact_kx2(&[[a, b], [c, d]])
-                        .expect("kx2")
-                        .expect("computed");
+                    let got = fisher_exact_kx2(&[[a, b], [c, d]]).expect("kx2").expect("computed");
                     let err = rel_err(got, want);
                     assert!(err <= 1e-12, "[[{a},{b}],[{c},{d}]]: {got:e} vs {want:e}");
                     worst = worst.max(err);
@@ -304,10 +271,7 @@ fn categorical_test_without_a_test() {
     assert_eq!(one.reason.as_deref(), Some("only one category observed"));
     let no_group = categorical_test(&[[4, 0], [3, 0]]).unwrap();
     assert_eq!((no_group.test, no_group.p), (None, None));
-    assert_eq!(
-        no_group.reason.as_deref(),
-        Some("group 2 has no observations")
-    );
+    assert_eq!(no_group.reason.as_deref(), Some("group 2 has no observations"));
     let empty = categorical_test(&[[0, 0], [0, 0]]).unwrap();
     assert_eq!(empty.p, None);
     // A group without observations: a single table, p = 1 (the test itself is defined).

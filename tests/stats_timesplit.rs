@@ -4,13 +4,7 @@
 use hemosurv::stats::timesplit::{landmark, split_at_exposure, Interval};
 
 fn iv(subject: usize, start: f64, stop: f64, event: bool, exposed: bool) -> Interval {
-    Interval {
-        subject,
-        start,
-        stop,
-        event,
-        exposed,
-    }
+    Interval { subject, start, stop, event, exposed }
 }
 
 #[test]
@@ -42,10 +36,7 @@ fn split_follows_tdc_conventions() {
         assert_eq!(parts.first().unwrap().start, 0.0);
         assert_eq!(parts.last().unwrap().stop, t);
         assert!(parts.windows(2).all(|w| w[0].stop == w[1].start));
-        assert_eq!(
-            parts.iter().filter(|x| x.event).count(),
-            usize::from(event[i])
-        );
+        assert_eq!(parts.iter().filter(|x| x.event).count(), usize::from(event[i]));
         assert!(parts.iter().all(|x| x.stop > x.start));
     }
     assert!(got.windows(2).all(|w| w[0].subject <= w[1].subject));
@@ -57,16 +48,8 @@ fn exposed_person_time_adds_up() {
     let event = [true, false, true, true];
     let expo = [Some(3.0), None, Some(0.0), Some(7.0)];
     let got = split_at_exposure(&time, &event, &expo).unwrap();
-    let exposed: f64 = got
-        .iter()
-        .filter(|x| x.exposed)
-        .map(|x| x.stop - x.start)
-        .sum();
-    let unexposed: f64 = got
-        .iter()
-        .filter(|x| !x.exposed)
-        .map(|x| x.stop - x.start)
-        .sum();
+    let exposed: f64 = got.iter().filter(|x| x.exposed).map(|x| x.stop - x.start).sum();
+    let unexposed: f64 = got.iter().filter(|x| !x.exposed).map(|x| x.stop - x.start).sum();
     assert_eq!(exposed, 7.0 + 4.0);
     assert_eq!(unexposed, 3.0 + 5.0 + 7.0);
     assert_eq!(exposed + unexposed, time.iter().sum::<f64>());
@@ -74,29 +57,17 @@ fn exposed_person_time_adds_up() {
 
 #[test]
 fn split_rejects_bad_input() {
-    let e = split_at_exposure(&[5.0, 3.0], &[true, false], &[Some(1.0), Some(-2.0)])
-        .unwrap_err()
-        .to_string();
+    let e = split_at_exposure(&[5.0, 3.0], &[true, false], &[Some(1.0), Some(-2.0)]).unwrap_err().to_string();
     assert!(e.contains("exposure_time") && e.contains("row 2"), "{e}");
-    let e = split_at_exposure(&[5.0, -3.0], &[true, false], &[None, None])
-        .unwrap_err()
-        .to_string();
+    let e = split_at_exposure(&[5.0, -3.0], &[true, false], &[None, None]).unwrap_err().to_string();
     assert!(e.contains("`time`") && e.contains("row 2"), "{e}");
-    let e = split_at_exposure(&[5.0, 0.0], &[true, false], &[None, None])
-        .unwrap_err()
-        .to_string();
+    let e = split_at_exposure(&[5.0, 0.0], &[true, false], &[None, None]).unwrap_err().to_string();
     assert!(e.contains("`time`") && e.contains("row 2"), "{e}");
-    let e = split_at_exposure(&[5.0], &[true, false], &[None])
-        .unwrap_err()
-        .to_string();
+    let e = split_at_exposure(&[5.0], &[true, false], &[None]).unwrap_err().to_string();
     assert!(e.contains("`event`"), "{e}");
-    let e = split_at_exposure(&[5.0], &[true], &[None, None])
-        .unwrap_err()
-        .to_string();
+    let e = split_at_exposure(&[5.0], &[true], &[None, None]).unwrap_err().to_string();
     assert!(e.contains("exposure_time"), "{e}");
-    let e = split_at_exposure(&[5.0], &[true], &[Some(f64::NAN)])
-        .unwrap_err()
-        .to_string();
+    let e = split_at_exposure(&[5.0], &[true], &[Some(f64::NAN)]).unwrap_err().to_string();
     assert!(e.contains("exposure_time") && e.contains("row 1"), "{e}");
     assert_eq!(split_at_exposure(&[], &[], &[]).unwrap(), vec![]);
 }
@@ -130,20 +101,12 @@ fn landmark_keeps_subjects_at_risk_and_resets_time() {
 
 #[test]
 fn landmark_rejects_bad_input() {
-    let e = landmark(&[1.0], &[true], &[None], -1.0)
-        .unwrap_err()
-        .to_string();
+    let e = landmark(&[1.0], &[true], &[None], -1.0).unwrap_err().to_string();
     assert!(e.contains("`at`"), "{e}");
-    let e = landmark(&[1.0], &[true], &[None], f64::NAN)
-        .unwrap_err()
-        .to_string();
+    let e = landmark(&[1.0], &[true], &[None], f64::NAN).unwrap_err().to_string();
     assert!(e.contains("`at`"), "{e}");
-    let e = landmark(&[1.0, f64::NAN], &[true, true], &[None, None], 1.0)
-        .unwrap_err()
-        .to_string();
+    let e = landmark(&[1.0, f64::NAN], &[true, true], &[None, None], 1.0).unwrap_err().to_string();
     assert!(e.contains("`time`") && e.contains("row 2"), "{e}");
-    let e = landmark(&[1.0], &[true], &[Some(-0.5)], 1.0)
-        .unwrap_err()
-        .to_string();
+    let e = landmark(&[1.0], &[true], &[Some(-0.5)], 1.0).unwrap_err().to_string();
     assert!(e.contains("exposure_time"), "{e}");
 }

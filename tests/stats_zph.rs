@@ -83,8 +83,7 @@ fn run(name: &str) -> Case {
     let counting = data.contains("tdc");
     let (t0, t1, ev) = if counting { ("tstart", "tstop", "death") } else { ("", "time", "status") };
     let strata_col = fx["strata"].as_str();
-    let mut cols: Vec<(String, ColumnData)> =
-        terms.iter().map(|c| (c.clone(), ColumnData::Numeric(csv.num(c)))).collect();
+    let mut cols: Vec<(String, ColumnData)> = terms.iter().map(|c| (c.clone(), ColumnData::Numeric(csv.num(c)))).collect();
     if let Some(s) = strata_col {
         cols.push((s.to_string(), ColumnData::Numeric(csv.num(s))));
     }

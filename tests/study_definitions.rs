@@ -86,7 +86,13 @@ fn efs_refractory_only_at_end_of_induction() {
             "CR,2020-01-01,2020-12-31,,M,60",
         ],
         &["EARLY,1,7+3,intensive,2020-01-01,", "REFR,1,7+3,intensive,2020-01-01,", "CR,1,7+3,intensive,2020-01-01,"],
-        &["EARLY,1,2020-01-15,MLFS", "REFR,1,2020-01-31,PR", "CR,1,2020-01-15,PR", "CR,1,2020-01-31,CR", "CR,1,2020-06-01,relapse"],
+        &[
+            "EARLY,1,2020-01-15,MLFS",
+            "REFR,1,2020-01-31,PR",
+            "CR,1,2020-01-15,PR",
+            "CR,1,2020-01-31,CR",
+            "CR,1,2020-06-01,relapse",
+        ],
     );
     let c = load(dir.path());
     let d = Dataset::build(&c, &StudyConfig::default());
@@ -163,14 +169,24 @@ fn rfs_from_cr1_keeps_same_day_events_and_ignores_salvage_cr() {
     let dir = tempfile::tempdir().unwrap();
     let (_c, d) = dataset_of(
         dir.path(),
-        &["SAME,2020-01-01,2020-12-31,,F,60", "SALVAGE,2020-01-01,2020-12-31,,M,60", "DIED,2020-01-01,2020-05-01,2020-05-01,M,60"],
+        &[
+            "SAME,2020-01-01,2020-12-31,,F,60",
+            "SALVAGE,2020-01-01,2020-12-31,,M,60",
+            "DIED,2020-01-01,2020-05-01,2020-05-01,M,60",
+        ],
         &[
             "SAME,1,7+3,intensive,2020-01-02,",
             "SALVAGE,1,7+3,intensive,2020-01-02,2020-02-10",
             "SALVAGE,2,FLAG-Ida,intensive,2020-02-15,",
             "DIED,1,7+3,intensive,2020-01-02,",
         ],
-        &["SAME,1,2020-02-01,CR", "SAME,1,2020-02-01,relapse", "SALVAGE,1,2020-02-01,PR", "SALVAGE,2,2020-03-15,CR", "DIED,1,2020-02-01,CRi"],
+        &[
+            "SAME,1,2020-02-01,CR",
+            "SAME,1,2020-02-01,relapse",
+            "SALVAGE,1,2020-02-01,PR",
+            "SALVAGE,2,2020-03-15,CR",
+            "DIED,1,2020-02-01,CRi",
+        ],
     );
     let a = response::after_cr1(&d);
     assert_eq!(a.who, [0, 2], "the salvage CR is not CR1");
@@ -210,7 +226,15 @@ fn primary_set_is_matched_by_name_or_refused() {
     let study = dir.path().join("bad.toml");
     std::fs::write(&study, "[detection]\ncriteria = [\"hlh2004\"]\nprimary = \"ohi\"\n").unwrap();
     let o = hemosurv()
-        .args(["run", cohort.to_str().unwrap(), "--study", study.to_str().unwrap(), "--out", dir.path().join("o1").to_str().unwrap(), "--quiet"])
+        .args([
+            "run",
+            cohort.to_str().unwrap(),
+            "--study",
+            study.to_str().unwrap(),
+            "--out",
+            dir.path().join("o1").to_str().unwrap(),
+            "--quiet",
+        ])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
@@ -222,10 +246,24 @@ fn primary_set_is_matched_by_name_or_refused() {
     std::fs::write(dir.path().join("mine.toml"), text.replacen("name = \"hscore\"", "name = \"my_score\"", 1)).unwrap();
     for primary in ["my_score", "mine.toml"] {
         let study = dir.path().join("study.toml");
-        std::fs::write(&study, format!("[detection]\ncriteria = [\"hlh2004\", \"mine.toml\"]\nprimary = \"{primary}\"\n[figures]\nenabled = false\n")).unwrap();
+        std::fs::write(
+            &study,
+            format!(
+                "[detection]\ncriteria = [\"hlh2004\", \"mine.toml\"]\nprimary = \"{primary}\"\n[figures]\nenabled = false\n"
+            ),
+        )
+        .unwrap();
         let out = dir.path().join(format!("o_{primary}"));
         let o = hemosurv()
-            .args(["run", cohort.to_str().unwrap(), "--study", study.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"])
+            .args([
+                "run",
+                cohort.to_str().unwrap(),
+                "--study",
+                study.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--quiet",
+            ])
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -251,7 +289,10 @@ fn labels_follow_the_configuration() {
     assert!(html.contains("90% CI") && !html.contains("95%"), "report labels follow conf_level");
     assert!(html.contains("per 1000 person-months") && !html.contains("100 person-months"), "rate unit");
     let rates = std::fs::read_to_string(out.join("tables/hlh_incidence_rate.csv")).unwrap();
-    assert!(rates.starts_with("criteria_set,grouping,group,first_episodes,person_months,rate_per_1000_person_months,"), "{rates}");
+    assert!(
+        rates.starts_with("criteria_set,grouping,group,first_episodes,person_months,rate_per_1000_person_months,"),
+        "{rates}"
+    );
     for f in std::fs::read_dir(out.join("figures")).unwrap() {
         let p = f.unwrap().path();
         if p.extension().is_some_and(|e| e == "svg") {
@@ -288,11 +329,26 @@ fn cox_terms_with_commas_are_quoted() {
     std::fs::write(&data, csv).unwrap();
     let prefix = dir.path().join("cox");
     let o = hemosurv()
-        .args(["cox", data.to_str().unwrap(), "--time", "time", "--event", "status", "--covariates", "grp", "--out", prefix.to_str().unwrap()])
+        .args([
+            "cox",
+            data.to_str().unwrap(),
+            "--time",
+            "time",
+            "--event",
+            "status",
+            "--covariates",
+            "grp",
+            "--out",
+            prefix.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let written: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().contains("cox")).collect();
+    let written: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("cox"))
+        .collect();
     let coef = written.iter().find(|p| p.extension().is_some_and(|e| e == "csv")).expect("coefficient CSV");
     let text = std::fs::read_to_string(coef).unwrap();
     let line = text.lines().nth(1).unwrap();
@@ -331,7 +387,10 @@ fn key_results_numbers_equal_their_tables() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     let key_at = html.find("<ul class=\"key-results\">").expect("key results list");
-    assert!(key_at < html.find("id=\"tab-1\"").unwrap_or(usize::MAX) && html[..key_at].contains("Key results"), "key results come first");
+    assert!(
+        key_at < html.find("id=\"tab-1\"").unwrap_or(usize::MAX) && html[..key_at].contains("Key results"),
+        "key results come first"
+    );
     let section = &html[key_at..key_at + html[key_at..].find("</ul>").unwrap()];
     let attr = |tag: &str, name: &str| -> String {
         let start = tag.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
@@ -342,7 +401,8 @@ fn key_results_numbers_equal_their_tables() {
     for piece in section.split("<a class=\"key\"").skip(1) {
         let tag = &piece[..piece.find('>').unwrap()];
         let shown = &piece[piece.find('>').unwrap() + 1..piece.find("</a>").unwrap()];
-        let (table, key, column, value) = (attr(tag, "data-table"), attr(tag, "data-key"), attr(tag, "data-column"), attr(tag, "data-value"));
+        let (table, key, column, value) =
+            (attr(tag, "data-table"), attr(tag, "data-key"), attr(tag, "data-column"), attr(tag, "data-value"));
         assert!(html.contains(&format!("id=\"table-{table}\"")), "link target of {table}");
         let text = std::fs::read_to_string(out.join(format!("tables/{table}.csv"))).unwrap();
         let mut lines = text.lines();
@@ -385,7 +445,15 @@ fn adjudicated_cases_are_reported_and_can_be_the_exposure() {
     std::fs::write(&study, "[detection]\nprimary = \"adjudicated\"\n[figures]\nenabled = false\n").unwrap();
     let run = |out: &str| {
         hemosurv()
-            .args(["run", cohort.to_str().unwrap(), "--study", study.to_str().unwrap(), "--out", dir.path().join(out).to_str().unwrap(), "--quiet"])
+            .args([
+                "run",
+                cohort.to_str().unwrap(),
+                "--study",
+                study.to_str().unwrap(),
+                "--out",
+                dir.path().join(out).to_str().unwrap(),
+                "--quiet",
+            ])
             .output()
             .unwrap()
     };

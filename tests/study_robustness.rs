@@ -46,7 +46,9 @@ fn subset(ids: &BTreeSet<String>, tables: &[&str], dir: &Path) {
 fn run_ok(cohort: &Path, out: &Path, what: &str) -> serde_json::Value {
     let o = hemosurv().args(["run", cohort.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]).output().unwrap();
     assert!(o.status.success(), "{what}: run failed: {}", String::from_utf8_lossy(&o.stderr));
-    for f in ["report.html", "manifest.json", "tables/cohort_flow.csv", "tables/analyses_not_computed.csv", "tables/os_overall_km.csv"] {
+    for f in
+        ["report.html", "manifest.json", "tables/cohort_flow.csv", "tables/analyses_not_computed.csv", "tables/os_overall_km.csv"]
+    {
         assert!(out.join(f).exists(), "{what}: missing {f}");
     }
     let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
@@ -54,7 +56,10 @@ fn run_ok(cohort: &Path, out: &Path, what: &str) -> serde_json::Value {
     let table = std::fs::read_to_string(out.join("tables/analyses_not_computed.csv")).unwrap();
     assert_eq!(table.lines().count() - 1, listed, "{what}: manifest and table list the same analyses");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert!(html.contains("could not be computed") || html.contains("could be computed"), "{what}: report says what was not computed");
+    assert!(
+        html.contains("could not be computed") || html.contains("could be computed"),
+        "{what}: report says what was not computed"
+    );
     m
 }
 
@@ -89,7 +94,8 @@ fn default_study_succeeds_without_each_optional_table_and_with_patients_only() {
     let m = run_ok(&cohort, &out, "patients only");
     // Survival is there; the HLH analyses are reported as not computable.
     assert!(out.join("tables/os_overall_summary.csv").exists());
-    let reasons: Vec<String> = m["not_computed"].as_array().unwrap().iter().map(|n| n["analysis"].as_str().unwrap().to_string()).collect();
+    let reasons: Vec<String> =
+        m["not_computed"].as_array().unwrap().iter().map(|n| n["analysis"].as_str().unwrap().to_string()).collect();
     assert!(reasons.iter().any(|r| r.contains("HLH and survival")), "{reasons:?}");
     assert!(reasons.iter().any(|r| r.contains("response")), "{reasons:?}");
 }
@@ -113,14 +119,20 @@ fn tables_are_byte_identical_across_runs_and_thread_counts() {
     let mut check = |label: String, tables: Vec<(String, Vec<u8>)>| match &reference {
         None => reference = Some(tables),
         Some(r) => {
-            assert_eq!(r.iter().map(|t| &t.0).collect::<Vec<_>>(), tables.iter().map(|t| &t.0).collect::<Vec<_>>(), "{label}: table names");
+            assert_eq!(
+                r.iter().map(|t| &t.0).collect::<Vec<_>>(),
+                tables.iter().map(|t| &t.0).collect::<Vec<_>>(),
+                "{label}: table names"
+            );
             for (a, b) in r.iter().zip(&tables) {
                 assert!(a.1 == b.1, "{label}: {} differs", a.0);
             }
         }
     };
-    let runs: Vec<(String, Option<&str>)> =
-        (0..5).map(|k| (format!("run {k}"), None)).chain(["1", "2", "8"].map(|t| (format!("RAYON_NUM_THREADS={t}"), Some(t)))).collect();
+    let runs: Vec<(String, Option<&str>)> = (0..5)
+        .map(|k| (format!("run {k}"), None))
+        .chain(["1", "2", "8"].map(|t| (format!("RAYON_NUM_THREADS={t}"), Some(t))))
+        .collect();
     for (k, (label, threads)) in runs.into_iter().enumerate() {
         let out = dir.path().join(format!("o{k}"));
         let mut cmd = hemosurv();
@@ -187,7 +199,10 @@ fn degenerate_cohorts_give_a_report_with_reasons() {
     let m = run_ok(&c, &dir.path().join("o_one_level"), "covariate with one level");
     let cox = std::fs::read_to_string(dir.path().join("o_one_level/tables/cox_hlh.csv")).unwrap_or_default();
     let listed = serde_json::to_string(&m["not_computed"]).unwrap();
-    assert!(cox.contains("time_dependent_adjusted") || listed.contains("HLH and survival"), "adjusted model fitted or its absence explained");
+    assert!(
+        cox.contains("time_dependent_adjusted") || listed.contains("HLH and survival"),
+        "adjusted model fitted or its absence explained"
+    );
 
     // One patient, and two patients.
     for n in [1usize, 2] {

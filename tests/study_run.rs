@@ -61,13 +61,32 @@ fn sample_run_is_complete_reproducible_and_figures_match_tables() {
     run_to(&sample(), None, &b);
 
     // Everything the issue lists is there.
-    for f in ["report.html", "manifest.json", "tables/cohort_flow.csv", "tables/hlh_incidence_crude.csv", "tables/hlh_cumulative_incidence.csv",
-        "tables/hlh_incidence_rate.csv", "tables/cox_hlh.csv", "tables/os_simon_makuch_by_hlh.csv", "tables/response_by_line_regimen.csv",
-        "tables/hlh_episode_course.csv", "tables/hlh_evidence.csv", "tables/hlh_episodes.csv", "tables/analyses_not_computed.csv", "tables/cir_from_cr1.csv", "tables/rfs_from_cr1_km.csv", "tables/os_by_first_line_intensity_km.parquet",
-        "figures/km_os_by_first_line_intensity.svg", "figures/km_os_by_first_line_intensity.png", "figures/cif_hlh_by_first_line_intensity.svg",
-        "figures/simon_makuch_os_by_hlh.svg", "figures/forest_cox_time_dependent.svg", "figures/response_rates_by_regimen.svg",
-        "figures/swimmer_hlh_patients.svg", "figures/lab_trajectories_around_hlh_onset.svg"]
-    {
+    for f in [
+        "report.html",
+        "manifest.json",
+        "tables/cohort_flow.csv",
+        "tables/hlh_incidence_crude.csv",
+        "tables/hlh_cumulative_incidence.csv",
+        "tables/hlh_incidence_rate.csv",
+        "tables/cox_hlh.csv",
+        "tables/os_simon_makuch_by_hlh.csv",
+        "tables/response_by_line_regimen.csv",
+        "tables/hlh_episode_course.csv",
+        "tables/hlh_evidence.csv",
+        "tables/hlh_episodes.csv",
+        "tables/analyses_not_computed.csv",
+        "tables/cir_from_cr1.csv",
+        "tables/rfs_from_cr1_km.csv",
+        "tables/os_by_first_line_intensity_km.parquet",
+        "figures/km_os_by_first_line_intensity.svg",
+        "figures/km_os_by_first_line_intensity.png",
+        "figures/cif_hlh_by_first_line_intensity.svg",
+        "figures/simon_makuch_os_by_hlh.svg",
+        "figures/forest_cox_time_dependent.svg",
+        "figures/response_rates_by_regimen.svg",
+        "figures/swimmer_hlh_patients.svg",
+        "figures/lab_trajectories_around_hlh_onset.svg",
+    ] {
         assert!(a.join(f).exists(), "missing {f}");
     }
     // Byte-identical tables between runs.
@@ -157,7 +176,8 @@ fn sample_run_is_complete_reproducible_and_figures_match_tables() {
             })
             .collect();
         let table = texts.iter().position(|t| t == "Number at risk").expect("risk table heading");
-        let start = table + texts[table..].iter().position(|t| t == g).unwrap_or_else(|| panic!("group label {g} not in the risk table"));
+        let start =
+            table + texts[table..].iter().position(|t| t == g).unwrap_or_else(|| panic!("group label {g} not in the risk table"));
         let after: Vec<String> = texts[start..].iter().filter(|t| t.parse::<u64>().is_ok()).take(7).cloned().collect();
         assert_eq!(after, expected, "risk table of {g}");
     }
@@ -166,7 +186,10 @@ fn sample_run_is_complete_reproducible_and_figures_match_tables() {
     assert!(png.width() >= 1000);
 
     // Existing output is not overwritten without --force.
-    let out = Command::new(env!("CARGO_BIN_EXE_hemosurv")).args(["run", sample().to_str().unwrap(), "--out", a.to_str().unwrap(), "--quiet"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hemosurv"))
+        .args(["run", sample().to_str().unwrap(), "--out", a.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
 }
@@ -198,7 +221,8 @@ fn estimates_agree_with_planted_truth_and_naive_analysis_shows_immortal_time_bia
     let row = crude.iter().find(|r| r["grouping"] == "overall").unwrap();
     let n: f64 = row["n"].parse().unwrap();
     let (lo, hi): (f64, f64) = (row["exact_lower"].parse().unwrap(), row["exact_upper"].parse().unwrap());
-    let params: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cohort.join("truth_params.json")).unwrap()).unwrap();
+    let params: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cohort.join("truth_params.json")).unwrap()).unwrap();
     let planted = params["summary"]["hlh_patients_intensive"].as_f64().unwrap();
     let intensive = params["summary"]["first_line_intensive"].as_f64().unwrap();
     let truth_prop = planted / intensive;
@@ -272,7 +296,10 @@ fn report_has_no_broken_link_or_anchor_and_renders_in_headless_chromium() {
     assert!(html.contains("<svg"), "figures are inlined");
 
     let Some(browser) = browser() else {
-        assert!(std::env::var_os("HEMOSURV_REQUIRE_BROWSER").is_none(), "HEMOSURV_REQUIRE_BROWSER is set but no Chromium was found");
+        assert!(
+            std::env::var_os("HEMOSURV_REQUIRE_BROWSER").is_none(),
+            "HEMOSURV_REQUIRE_BROWSER is set but no Chromium was found"
+        );
         eprintln!("no Chromium found (set HEMOSURV_BROWSER): browser rendering not checked");
         return;
     };
@@ -295,7 +322,13 @@ fn report_has_no_broken_link_or_anchor_and_renders_in_headless_chromium() {
     let dark = png.to_luma8().pixels().filter(|p| p.0[0] < 100).count();
     assert!(dark > 1000, "the first screen looks blank ({dark} dark pixels)");
     // The DOM after rendering still holds the key results and every figure.
-    let dom = Command::new(&browser).args(common).arg(format!("--user-data-dir={}", profile.display())).arg("--dump-dom").arg(&url).output().unwrap();
+    let dom = Command::new(&browser)
+        .args(common)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
     let dom = String::from_utf8_lossy(&dom.stdout);
     assert!(dom.contains("Key results"), "rendered DOM lacks the key results");
     assert_eq!(dom.matches("<svg").count(), html.matches("<svg").count(), "every inline figure is in the rendered DOM");

@@ -22,10 +22,7 @@ const TOL_COX: f64 = 1e-4;
 
 /// Tables of the run deliberately not compared with R, and why.
 const EXCLUDED: &[(&str, &str)] = &[
-    (
-        "hlh_episodes",
-        "detection, not R's job (its first onsets are R's input, checked below)",
-    ),
+    ("hlh_episodes", "detection, not R's job (its first onsets are R's input, checked below)"),
     ("hlh_evidence", "detection audit trail, not R's job"),
     (
         "hlh_episodes_characteristics",
@@ -34,10 +31,7 @@ const EXCLUDED: &[(&str, &str)] = &[
          hlh_incidence_crude in tests/study_run.rs and its quartiles are R type 7 \
          (hlh::validation::quantile_type7, tested against R)",
     ),
-    (
-        "hlh_episode_course",
-        "per-episode detection output (episode end dates), not R's job",
-    ),
+    ("hlh_episode_course", "per-episode detection output (episode end dates), not R's job"),
 ];
 
 /// Key columns of each compared table (a KM table is keyed by group and time; tables of
@@ -60,9 +54,7 @@ fn keys(table: &str) -> &'static [&'static str] {
         "response_by_hlh" => &["group"],
         t if t.ends_with("_km") => &["group", "time"],
         t if t.ends_with("_summary") || t.ends_with("_logrank") => &["group"],
-        t => panic!(
-            "table `{t}` has no key columns in this test: add it to `keys` (and to the R script)"
-        ),
+        t => panic!("table `{t}` has no key columns in this test: add it to `keys` (and to the R script)"),
     }
 }
 
@@ -91,11 +83,11 @@ fn rows_r_can_compute(table: &str, mut run: Csv) -> Csv {
             );
             own
         });
-        assert!(
-            run.rows.len() < before,
-            "hlh_incidence_by_definition: no grid variant (update this test)"
+        assert!(run.rows.len() < before, "hlh_incidence_by_definition: no grid variant (update this test)");
+        println!(
+            "  hlh_incidence_by_definition: {} grid-variant rows not compared (their onsets are not written)",
+            before - run.rows.len()
         );
-        println!("  hlh_incidence_by_definition: {} grid-variant rows not compared (their onsets are not written)", before - run.rows.len());
     }
     run
 }
@@ -145,20 +137,9 @@ fn parse_csv(path: &Path) -> Csv {
     assert!(!records.is_empty(), "{}: no header", path.display());
     let header = records.remove(0);
     for (i, r) in records.iter().enumerate() {
-        assert_eq!(
-            r.len(),
-            header.len(),
-            "{}: row {} has {} cells, header {}",
-            path.display(),
-            i + 1,
-            r.len(),
-            header.len()
-        );
+        assert_eq!(r.len(), header.len(), "{}: row {} has {} cells, header {}", path.display(), i + 1, r.len(), header.len());
     }
-    Csv {
-        header,
-        rows: records,
-    }
+    Csv { header, rows: records }
 }
 
 /// A key cell in a canonical form: numbers compared as numbers ("30" = "30.0").
@@ -174,10 +155,7 @@ fn by_key(csv: &Csv, key_cols: &[usize], what: &str) -> BTreeMap<Vec<String>, Ve
     let mut out = BTreeMap::new();
     for r in &csv.rows {
         let k: Vec<String> = key_cols.iter().map(|&c| key_cell(&r[c])).collect();
-        assert!(
-            out.insert(k.clone(), r.clone()).is_none(),
-            "{what}: two rows with the key {k:?}"
-        );
+        assert!(out.insert(k.clone(), r.clone()).is_none(), "{what}: two rows with the key {k:?}");
     }
     out
 }
@@ -192,17 +170,9 @@ fn rel_diff(a: f64, b: f64) -> f64 {
 }
 
 /// Compare one table; returns (rows compared, cells compared, largest relative difference).
-fn compare_table(
-    table: &str,
-    run: &Csv,
-    r: &Csv,
-    failures: &mut Vec<String>,
-) -> (usize, usize, f64) {
+fn compare_table(table: &str, run: &Csv, r: &Csv, failures: &mut Vec<String>) -> (usize, usize, f64) {
     if run.header != r.header {
-        failures.push(format!(
-            "{table}: columns differ\n  hemosurv: {:?}\n  R:        {:?}",
-            run.header, r.header
-        ));
+        failures.push(format!("{table}: columns differ\n  hemosurv: {:?}\n  R:        {:?}", run.header, r.header));
         return (0, 0, f64::NAN);
     }
     let mut key_names: Vec<&str> = Vec::new();
@@ -212,12 +182,7 @@ fn compare_table(
     key_names.extend_from_slice(keys(table));
     let key_cols: Vec<usize> = key_names
         .iter()
-        .map(|k| {
-            run.header
-                .iter()
-                .position(|c| c == k)
-                .unwrap_or_else(|| panic!("{table}: no key column `{k}`"))
-        })
+        .map(|k| run.header.iter().position(|c| c == k).unwrap_or_else(|| panic!("{table}: no key column `{k}`")))
         .collect();
     let a = by_key(run, &key_cols, &format!("{table} (hemosurv)"));
     let b = by_key(r, &key_cols, &format!("{table} (R)"));
@@ -240,10 +205,7 @@ fn compare_table(
             if key_cols.contains(&c) {
                 continue;
             }
-            if let Some((_, _, why)) = KNOWN_DISAGREEMENTS
-                .iter()
-                .find(|(t, col, _)| *t == table && col == name)
-            {
+            if let Some((_, _, why)) = KNOWN_DISAGREEMENTS.iter().find(|(t, col, _)| *t == table && col == name) {
                 println!("  skipped {table}.{name} {k:?}: KNOWN DISAGREEMENT ({why})");
                 continue;
             }
@@ -257,12 +219,12 @@ fn compare_table(
                     let d = rel_diff(p, q);
                     worst = worst.max(d);
                     if d > tol {
-                        failures.push(format!("{table} {k:?} column {name}: hemosurv {x}, R {y} (relative difference {d:.3e} > {tol:e})"));
+                        failures.push(format!(
+                            "{table} {k:?} column {name}: hemosurv {x}, R {y} (relative difference {d:.3e} > {tol:e})"
+                        ));
                     }
                 }
-                _ => failures.push(format!(
-                    "{table} {k:?} column {name}: hemosurv `{x}`, R `{y}`"
-                )),
+                _ => failures.push(format!("{table} {k:?} column {name}: hemosurv `{x}`, R `{y}`")),
             }
         }
     }
@@ -272,31 +234,17 @@ fn compare_table(
 fn csv_names(dir: &Path) -> BTreeSet<String> {
     std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| {
-            e.ok()?
-                .file_name()
-                .to_str()?
-                .strip_suffix(".csv")
-                .map(String::from)
-        })
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".csv").map(String::from))
         .collect()
 }
 
 /// First onset per (patient, criteria set) in the run's `hlh_episodes` table.
 fn first_onsets(episodes: &Csv) -> BTreeMap<(String, String), String> {
-    let col = |n: &str| {
-        episodes
-            .header
-            .iter()
-            .position(|c| c == n)
-            .unwrap_or_else(|| panic!("hlh_episodes: no column {n}"))
-    };
+    let col = |n: &str| episodes.header.iter().position(|c| c == n).unwrap_or_else(|| panic!("hlh_episodes: no column {n}"));
     let (p, s, o) = (col("patient_id"), col("criteria_set"), col("onset_date"));
     let mut out: BTreeMap<(String, String), String> = BTreeMap::new();
     for r in &episodes.rows {
-        let e = out
-            .entry((r[p].clone(), r[s].clone()))
-            .or_insert_with(|| r[o].clone());
+        let e = out.entry((r[p].clone(), r[s].clone())).or_insert_with(|| r[o].clone());
         if r[o] < *e {
             *e = r[o].clone();
         }
@@ -325,27 +273,19 @@ fn every_number_of_the_study_run_matches_r() {
 
     // R's input: the first onsets of the run's detection must be the ones R used.
     let used = parse_csv(&expected.join("input_hlh_first_onsets.csv"));
-    let used: BTreeMap<(String, String), String> = used
-        .rows
-        .iter()
-        .map(|r| ((r[0].clone(), r[1].clone()), r[2].clone()))
-        .collect();
+    let used: BTreeMap<(String, String), String> =
+        used.rows.iter().map(|r| ((r[0].clone(), r[1].clone()), r[2].clone())).collect();
     let now = first_onsets(&parse_csv(&tables.join("hlh_episodes.csv")));
-    assert_eq!(now, used, "HLH detection changed on the fixture: regenerate the R reference (tests/fixtures/study_r_expected/README.md)");
+    assert_eq!(
+        now, used,
+        "HLH detection changed on the fixture: regenerate the R reference (tests/fixtures/study_r_expected/README.md)"
+    );
     // The fixture exercises what the definitions are about (see its README).
     let sets: BTreeSet<&str> = used.keys().map(|(_, s)| s.as_str()).collect();
     assert_eq!(sets, BTreeSet::from(["hlh2004", "hscore", "ohi"]));
-    let onsets_of = |set: &str| {
-        used.iter()
-            .filter(|((_, s), _)| s == set)
-            .map(|((p, _), d)| (p.clone(), d.clone()))
-            .collect::<Vec<_>>()
-    };
-    assert_ne!(
-        onsets_of("hlh2004"),
-        onsets_of("ohi"),
-        "the fixture must tell the criteria sets apart"
-    );
+    let onsets_of =
+        |set: &str| used.iter().filter(|((_, s), _)| s == set).map(|((p, _), d)| (p.clone(), d.clone())).collect::<Vec<_>>();
+    assert_ne!(onsets_of("hlh2004"), onsets_of("ohi"), "the fixture must tell the criteria sets apart");
 
     // Every table of the run is compared or deliberately excluded, and R wrote no table
     // the run does not have.
@@ -353,46 +293,22 @@ fn every_number_of_the_study_run_matches_r() {
     let mut r_tables = csv_names(&expected);
     assert!(r_tables.remove("input_hlh_first_onsets"));
     for (t, why) in EXCLUDED {
-        assert!(
-            run_tables.contains(*t),
-            "excluded table {t} ({why}) is no longer written: update EXCLUDED"
-        );
-        assert!(
-            !r_tables.contains(*t),
-            "{t} is both excluded and in the R reference"
-        );
+        assert!(run_tables.contains(*t), "excluded table {t} ({why}) is no longer written: update EXCLUDED");
+        assert!(!r_tables.contains(*t), "{t} is both excluded and in the R reference");
     }
-    let compared: BTreeSet<String> = run_tables
-        .iter()
-        .filter(|t| !EXCLUDED.iter().any(|(e, _)| e == t))
-        .cloned()
-        .collect();
-    assert_eq!(
-        compared, r_tables,
-        "tables of the run (left, minus EXCLUDED) vs tables of the R reference (right)"
-    );
+    let compared: BTreeSet<String> = run_tables.iter().filter(|t| !EXCLUDED.iter().any(|(e, _)| e == t)).cloned().collect();
+    assert_eq!(compared, r_tables, "tables of the run (left, minus EXCLUDED) vs tables of the R reference (right)");
 
     let mut failures = Vec::new();
-    println!(
-        "{:<40} {:>6} {:>7} {:>12}",
-        "table", "rows", "cells", "max rel diff"
-    );
+    println!("{:<40} {:>6} {:>7} {:>12}", "table", "rows", "cells", "max rel diff");
     for t in &compared {
         let run = rows_r_can_compute(t, parse_csv(&tables.join(format!("{t}.csv"))));
         let r = parse_csv(&expected.join(format!("{t}.csv")));
         let (rows, cells, worst) = compare_table(t, &run, &r, &mut failures);
         println!("{t:<40} {rows:>6} {cells:>7} {worst:>12.3e}");
-        assert!(
-            t == "analyses_not_computed" || rows > 0,
-            "{t}: no row compared"
-        );
+        assert!(t == "analyses_not_computed" || rows > 0, "{t}: no row compared");
     }
-    assert!(
-        failures.is_empty(),
-        "{} disagreements with R:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} disagreements with R:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
@@ -402,18 +318,11 @@ fn the_comparison_fails_on_a_changed_number_a_missing_row_or_a_changed_column() 
     let same = parse_csv(&expected.join("hlh_incidence_rate.csv"));
     let mut failures = Vec::new();
     let (rows, _, worst) = compare_table("hlh_incidence_rate", &same, &r, &mut failures);
-    assert!(
-        failures.is_empty() && worst == 0.0 && rows == r.rows.len(),
-        "{failures:?}"
-    );
+    assert!(failures.is_empty() && worst == 0.0 && rows == r.rows.len(), "{failures:?}");
 
     // one number moved by 1e-5 (relative)
     let mut moved = parse_csv(&expected.join("hlh_incidence_rate.csv"));
-    let c = moved
-        .header
-        .iter()
-        .position(|h| h == "person_months")
-        .unwrap();
+    let c = moved.header.iter().position(|h| h == "person_months").unwrap();
     let x: f64 = moved.rows[3][c].parse().unwrap();
     moved.rows[3][c] = format!("{}", x * (1.0 + 1e-5));
     compare_table("hlh_incidence_rate", &moved, &r, &mut failures);
@@ -427,18 +336,12 @@ fn the_comparison_fails_on_a_changed_number_a_missing_row_or_a_changed_column() 
     fewer.rows[0][c] = String::new();
     compare_table("hlh_incidence_rate", &fewer, &r, &mut failures);
     assert_eq!(failures.len(), 2, "{failures:?}");
-    assert!(
-        failures.iter().any(|f| f.contains("row sets differ")),
-        "{failures:?}"
-    );
+    assert!(failures.iter().any(|f| f.contains("row sets differ")), "{failures:?}");
 
     // a renamed column
     failures.clear();
     let mut renamed = parse_csv(&expected.join("hlh_incidence_rate.csv"));
     renamed.header[c] = "person_years".into();
     compare_table("hlh_incidence_rate", &renamed, &r, &mut failures);
-    assert!(
-        failures.len() == 1 && failures[0].contains("columns differ"),
-        "{failures:?}"
-    );
+    assert!(failures.len() == 1 && failures[0].contains("columns differ"), "{failures:?}");
 }

@@ -291,10 +291,7 @@ impl<'a> ColView<'a> {
             ColView::I64(a) => a.get(i).map(|v| v.to_string()).unwrap_or_default(),
             ColView::Bool(a) => a.get(i).map(|v| v.to_string()).unwrap_or_default(),
             ColView::Date(a) => a.get(i).map(super::model::day_to_iso).unwrap_or_default(),
-            ColView::Datetime(a, d) => a
-                .get(i)
-                .map(|v| super::model::day_to_iso(v.div_euclid(d) as Day))
-                .unwrap_or_default(),
+            ColView::Datetime(a, d) => a.get(i).map(|v| super::model::day_to_iso(v.div_euclid(d) as Day)).unwrap_or_default(),
             ColView::Null => String::new(),
         }
     }

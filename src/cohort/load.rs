@@ -72,9 +72,8 @@ fn run(dir: &Path, build: bool, quarantine: bool) -> Run {
 
     // Checksums run on another thread while the tables are parsed.
     std::thread::scope(|scope| {
-        let hashes = scope.spawn(|| {
-            files.iter().map(|f| source::sha256_file(&f.path).map_err(|e| e.to_string())).collect::<Vec<_>>()
-        });
+        let hashes =
+            scope.spawn(|| files.iter().map(|f| source::sha256_file(&f.path).map_err(|e| e.to_string())).collect::<Vec<_>>());
 
         let get = |name: &str| files.iter().find(|f| f.table == name);
         let patients = get("patients").and_then(|tf| load_patients(tf, &mut report));
@@ -125,8 +124,7 @@ fn run(dir: &Path, build: bool, quarantine: bool) -> Run {
                         responses.flatten().unwrap_or_default(),
                         units,
                     );
-                    c.tables_present =
-                        files.iter().filter(|f| f.table != "patients").map(|f| f.table.to_string()).collect();
+                    c.tables_present = files.iter().filter(|f| f.table != "patients").map(|f| f.table.to_string()).collect();
                     c.set_adjudications(adjudications.flatten().unwrap_or_default());
                     cohort = Some(c);
                 }

@@ -21,9 +21,7 @@ use super::model::{Analyte, Day, Measurement, PatientIdx, Qualifier};
 use super::report::{IssueKind, Severity, ValidationReport, MAX_STORED_ISSUES, MAX_STORED_REJECTS};
 use super::source::{self, Format, TableFile};
 use super::units::{parse_analyte, resolve_unit, Conversion};
-use super::validate::{
-    follow_up_warning, raw_fields, req_day, unreadable, warn, PatientIndex, PatientRef, RowCheck, Who,
-};
+use super::validate::{follow_up_warning, raw_fields, req_day, unreadable, warn, PatientIndex, PatientRef, RowCheck, Who};
 
 /// What the `value` column holds.
 const EXPECT_VALUE: &str =
@@ -566,13 +564,7 @@ impl<'a> Task<'a> {
                 Resolved::BadAnalyte => {
                     let msg = parse_analyte(a).err().map(|e| e.to_string()).unwrap_or_default();
                     let known = Analyte::ALL.iter().map(|x| x.name()).collect::<Vec<_>>().join(", ");
-                    self.check.error(
-                        IssueKind::BadValue,
-                        "analyte",
-                        Some(format!("one of {known}")),
-                        Some(a.to_string()),
-                        msg,
-                    );
+                    self.check.error(IssueKind::BadValue, "analyte", Some(format!("one of {known}")), Some(a.to_string()), msg);
                     None
                 }
                 Resolved::BadUnit(an) => {
@@ -692,8 +684,8 @@ mod tests {
     #[test]
     fn fast_text_values_agree_with_the_general_path() {
         let cells = [
-            "9.2", " 9.2 ", "+5", "-1", "1e3", ">40000", "> 40000", ">=1e5", "≥ 5", "≤0.1", "<0.1", "<= 0.1", ">>5",
-            "~5", ">", "> x", "5>", "=>5", "<inf", "inf", "NaN", "", "NA", "9,2", "≥≥5", "> 5 5",
+            "9.2", " 9.2 ", "+5", "-1", "1e3", ">40000", "> 40000", ">=1e5", "≥ 5", "≤0.1", "<0.1", "<= 0.1", ">>5", "~5", ">",
+            "> x", "5>", "=>5", "<inf", "inf", "NaN", "", "NA", "9,2", "≥≥5", "> 5 5",
         ];
         let col: Column = Series::new("value".into(), cells.to_vec()).into();
         let prepared = Prepared::new(&col, Target::Number).expect("prepared").whole();

@@ -226,13 +226,8 @@ pub enum Intensity {
 
 impl Intensity {
     /// Every class, in a fixed order.
-    pub const ALL: [Intensity; 5] = [
-        Intensity::Intensive,
-        Intensity::LowIntensity,
-        Intensity::Transplant,
-        Intensity::Supportive,
-        Intensity::Other,
-    ];
+    pub const ALL: [Intensity; 5] =
+        [Intensity::Intensive, Intensity::LowIntensity, Intensity::Transplant, Intensity::Supportive, Intensity::Other];
 
     /// The name used in the `intensity` column.
     pub fn name(self) -> &'static str {
@@ -281,16 +276,8 @@ pub enum Response {
 
 impl Response {
     /// Every category, best first.
-    pub const ALL: [Response; 8] = [
-        Response::CR,
-        Response::CRh,
-        Response::CRi,
-        Response::MLFS,
-        Response::PR,
-        Response::SD,
-        Response::PD,
-        Response::Relapse,
-    ];
+    pub const ALL: [Response; 8] =
+        [Response::CR, Response::CRh, Response::CRi, Response::MLFS, Response::PR, Response::SD, Response::PD, Response::Relapse];
 
     /// The name used in the `response` column.
     pub fn name(self) -> &'static str {
@@ -618,9 +605,7 @@ impl Cohort {
         if !measurements.par_windows(2).all(|w| key(&w[0]) <= key(&w[1])) {
             measurements.par_sort_unstable_by(|a, b| key(a).cmp(&key(b)));
         }
-        findings.sort_unstable_by(|a, b| {
-            (a.patient, a.day, a.finding, a.row).cmp(&(b.patient, b.day, b.finding, b.row))
-        });
+        findings.sort_unstable_by(|a, b| (a.patient, a.day, a.finding, a.row).cmp(&(b.patient, b.day, b.finding, b.row)));
         treatments.sort_by_key(|a| (a.patient, a.line, a.start, a.row));
         responses.sort_by_key(|a| (a.patient, a.day, a.line, a.row));
         let n = patients.len();
@@ -744,7 +729,14 @@ mod tests {
             row: 1,
             qualifier: Qualifier::None,
         };
-        let c = Cohort::new(vec![p("a"), p("b"), p("c")], vec![m(2, 5), m(0, 3), m(2, 1)], vec![], vec![], vec![], vec!["µg/L".into()]);
+        let c = Cohort::new(
+            vec![p("a"), p("b"), p("c")],
+            vec![m(2, 5), m(0, 3), m(2, 1)],
+            vec![],
+            vec![],
+            vec![],
+            vec!["µg/L".into()],
+        );
         assert_eq!(c.measurements_of(0).len(), 1);
         assert_eq!(c.measurements_of(1).len(), 0);
         assert_eq!(c.measurements_of(2).iter().map(|m| m.day).collect::<Vec<_>>(), vec![1, 5]);

@@ -285,10 +285,7 @@ impl ValidationReport {
 
     /// Count `n` loaded measurements of `analyte` reported with a qualifier.
     pub(crate) fn count_qualified(&mut self, analyte: &str, n: u64) {
-        *self
-            .qualified_values
-            .entry(analyte.to_string())
-            .or_default() += n;
+        *self.qualified_values.entry(analyte.to_string()).or_default() += n;
     }
 
     /// Counts of a table (created on first use).
@@ -357,11 +354,7 @@ impl ValidationReport {
         }
         if !self.qualified_values.is_empty() {
             let total: u64 = self.qualified_values.values().sum();
-            let by: Vec<String> = self
-                .qualified_values
-                .iter()
-                .map(|(a, n)| format!("{a} {n}"))
-                .collect();
+            let by: Vec<String> = self.qualified_values.iter().map(|(a, n)| format!("{a} {n}")).collect();
             s.push_str(&format!(
                 "  measurements: {total} value(s) reported as a bound (>, >=, <, <=), loaded as censored values: {}\n",
                 by.join(", ")

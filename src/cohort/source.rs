@@ -36,13 +36,7 @@ pub(crate) struct TableFile {
 }
 
 /// A table-level problem (no row).
-pub(crate) fn table_issue(
-    severity: Severity,
-    kind: IssueKind,
-    table: &str,
-    column: Option<&str>,
-    message: String,
-) -> Issue {
+pub(crate) fn table_issue(severity: Severity, kind: IssueKind, table: &str, column: Option<&str>, message: String) -> Issue {
     Issue {
         severity,
         kind,
@@ -102,10 +96,7 @@ pub(crate) fn discover(dir: &Path, report: &mut ValidationReport) -> Option<Vec<
                         IssueKind::MissingTable,
                         table,
                         None,
-                        format!(
-                            "the required table is missing: no patients.csv or patients.parquet in {}",
-                            dir.display()
-                        ),
+                        format!("the required table is missing: no patients.csv or patients.parquet in {}", dir.display()),
                     ));
                 }
             }
@@ -171,12 +162,7 @@ pub(crate) fn parquet_row_groups(path: &Path) -> PolarsResult<Vec<usize>> {
 }
 
 /// Read rows `offset .. offset + len` of the given columns of a Parquet table.
-pub(crate) fn read_parquet_slice(
-    tf: &TableFile,
-    columns: &[String],
-    offset: usize,
-    len: usize,
-) -> PolarsResult<DataFrame> {
+pub(crate) fn read_parquet_slice(tf: &TableFile, columns: &[String], offset: usize, len: usize) -> PolarsResult<DataFrame> {
     let exprs: Vec<Expr> = columns.iter().map(|c| col(c.as_str())).collect();
     scan(tf)?.select(exprs).slice(offset as i64, len as IdxSize).collect()
 }

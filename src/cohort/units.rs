@@ -126,9 +126,30 @@ const COUNTS: &[UnitDef] = &[
     UnitDef {
         name: "10^9/L",
         spellings: &[
-            "10^9/L", "x10^9/L", "10*9/L", "x10*9/L", "10**9/L", "10E9/L", "x10E9/L", "10^9 cells/L", "G/L",
-            "Gpt/L", "/nL", "10^3/µL", "x10^3/µL", "10*3/µL", "x10*3/µL", "10E3/µL", "x10E3/µL", "10^3/mcL",
-            "10^3/mm3", "x10^3/mm3", "10^3/mm^3", "K/µL", "K/mcL", "thou/µL",
+            "10^9/L",
+            "x10^9/L",
+            "10*9/L",
+            "x10*9/L",
+            "10**9/L",
+            "10E9/L",
+            "x10E9/L",
+            "10^9 cells/L",
+            "G/L",
+            "Gpt/L",
+            "/nL",
+            "10^3/µL",
+            "x10^3/µL",
+            "10*3/µL",
+            "x10*3/µL",
+            "10E3/µL",
+            "x10E3/µL",
+            "10^3/mcL",
+            "10^3/mm3",
+            "x10^3/mm3",
+            "10^3/mm^3",
+            "K/µL",
+            "K/mcL",
+            "thou/µL",
         ],
         conversion: Conversion::IDENTITY,
         source: "canonical; 10^3/µL = 10^9/L since 1 µL = 10^-6 L",
@@ -195,12 +216,7 @@ const AST: &[UnitDef] = &[
         conversion: scale(60.0, 1.0),
         source: "1 U = 1 µmol/min = 1/60 µkat: 1 µkat/L = 60 U/L",
     },
-    UnitDef {
-        name: "nkat/L",
-        spellings: &["nkat/L"],
-        conversion: scale(60.0, 1000.0),
-        source: "1 nkat/L = 0.06 U/L",
-    },
+    UnitDef { name: "nkat/L", spellings: &["nkat/L"], conversion: scale(60.0, 1000.0), source: "1 nkat/L = 0.06 U/L" },
 ];
 
 const SCD25: &[UnitDef] = &[UnitDef {
@@ -267,15 +283,11 @@ fn lookup_table() -> &'static [(Analyte, String, &'static UnitDef)] {
 /// if the spelling is not in the table.
 pub fn resolve_unit(analyte: Analyte, unit: &str) -> Result<&'static UnitDef, UnitError> {
     let key = unit_key(unit);
-    lookup_table()
-        .iter()
-        .find(|(a, k, _)| *a == analyte && *k == key)
-        .map(|(_, _, u)| *u)
-        .ok_or_else(|| UnitError::UnknownUnit {
-            analyte,
-            unit: unit.to_string(),
-            accepted: accepted_spellings(analyte),
-        })
+    lookup_table().iter().find(|(a, k, _)| *a == analyte && *k == key).map(|(_, _, u)| *u).ok_or_else(|| UnitError::UnknownUnit {
+        analyte,
+        unit: unit.to_string(),
+        accepted: accepted_spellings(analyte),
+    })
 }
 
 /// Parse an analyte name, erroring with the list of known analytes.

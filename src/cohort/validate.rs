@@ -328,11 +328,7 @@ impl<'a> PatientIndex<'a> {
 }
 
 /// Read and prepare columns of a small table; reports read failures.
-fn read_small(
-    tf: &TableFile,
-    columns: &[String],
-    report: &mut ValidationReport,
-) -> Option<DataFrame> {
+fn read_small(tf: &TableFile, columns: &[String], report: &mut ValidationReport) -> Option<DataFrame> {
     match source::read_columns(tf, columns) {
         Ok(df) => Some(df),
         Err(e) => {
@@ -448,8 +444,7 @@ pub(crate) fn load_patients(tf: &TableFile, report: &mut ValidationReport) -> Op
 
     let [id_p, dx_p, lc_p, dd_p, sex_p, age_p] = &prepared;
     let (id, dx, lc, dd, sex, age) = (id_p.view(), dx_p.view(), lc_p.view(), dd_p.view(), sex_p.view(), age_p.view());
-    let cov_views: Vec<(&str, ColView<'_>, bool)> =
-        covariates.iter().map(|(n, p, num)| (n.as_str(), p.view(), *num)).collect();
+    let cov_views: Vec<(&str, ColView<'_>, bool)> = covariates.iter().map(|(n, p, num)| (n.as_str(), p.view(), *num)).collect();
 
     // First row of every id, and every row of the duplicated ids, so that all
     // rows of a duplicated id are rejected.
@@ -526,11 +521,7 @@ pub(crate) fn load_patients(tf: &TableFile, report: &mut ValidationReport) -> Op
                         "last_contact_date",
                         Some(format!("a date on or after diagnosis_date {}", day_to_iso(d))),
                         Some(day_to_iso(l)),
-                        format!(
-                            "last_contact_date {} is before diagnosis_date {}",
-                            day_to_iso(l),
-                            day_to_iso(d)
-                        ),
+                        format!("last_contact_date {} is before diagnosis_date {}", day_to_iso(l), day_to_iso(d)),
                     );
                 }
             }
@@ -726,8 +717,7 @@ pub(crate) fn load_treatments(
         let start = req_day(&v[4], i, "start_date", &mut check);
         let end = opt_day(&v[5], i, "end_date", &mut check);
         let ok = check.finish(report, || raw_fields(&raw_views, i));
-        if let (true, Who::Kept(p), Some(line), Some(intensity), Some(start), Ok(end)) = (ok, who, line, intensity, start, end)
-        {
+        if let (true, Who::Kept(p), Some(line), Some(intensity), Some(start), Ok(end)) = (ok, who, line, intensity, start, end) {
             if let Some(e) = end {
                 if e < start {
                     warn(
@@ -778,16 +768,14 @@ pub(crate) fn load_responses(
     )?;
     let (n, (v, raw_views)) = (opened.rows, opened.views());
     let expect_response = one_of(Response::ALL.iter().map(|x| x.name()));
-    let lines: Option<HashSet<(PatientIdx, u32)>> =
-        treatments.map(|t| t.iter().map(|t| (t.patient, t.line)).collect());
+    let lines: Option<HashSet<(PatientIdx, u32)>> = treatments.map(|t| t.iter().map(|t| (t.patient, t.line)).collect());
     if treatments.is_none() && n > 0 {
         report.push(source::table_issue(
             Severity::Warning,
             IssueKind::ResponseWithoutTreatment,
             table,
             Some("line"),
-            "the cohort has responses but no treatments table, so no response can be matched to its treatment line"
-                .to_string(),
+            "the cohort has responses but no treatments table, so no response can be matched to its treatment line".to_string(),
         ));
     }
     let mut out = Vec::with_capacity(n);
@@ -823,11 +811,7 @@ pub(crate) fn load_responses(
 }
 
 /// Load and validate `findings`.
-pub(crate) fn load_findings(
-    tf: &TableFile,
-    index: &PatientIndex<'_>,
-    report: &mut ValidationReport,
-) -> Option<Vec<Finding>> {
+pub(crate) fn load_findings(tf: &TableFile, index: &PatientIndex<'_>, report: &mut ValidationReport) -> Option<Vec<Finding>> {
     let table = "findings";
     let opened = open_small(
         tf,
@@ -882,13 +866,7 @@ pub(crate) fn load_adjudications(
     report: &mut ValidationReport,
 ) -> Option<Vec<Adjudication>> {
     let table = "adjudications";
-    let opened = open_small(
-        tf,
-        &ADJUDICATION_COLUMNS,
-        &[],
-        &[Target::Text, Target::Date, Target::Text, Target::Text],
-        report,
-    )?;
+    let opened = open_small(tf, &ADJUDICATION_COLUMNS, &[], &[Target::Text, Target::Date, Target::Text, Target::Text], report)?;
     let (n, (v, raw_views)) = (opened.rows, opened.views());
     let expect_decision = one_of(Decision::ALL.iter().map(|x| x.name()));
     let mut out = Vec::with_capacity(n);

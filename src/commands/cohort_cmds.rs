@@ -67,7 +67,12 @@ pub enum ReportFormat {
 /// `hemosurv validate`: returns (report text, has errors). With `quarantine`,
 /// rejected rows are written to `rejects_out` (default `COHORT/rejects.csv` is not used:
 /// the input folder is never written to).
-pub fn validate(dir: &Path, format: ReportFormat, quarantine: bool, rejects_out: Option<&Path>) -> Result<(String, bool), CohortCommandError> {
+pub fn validate(
+    dir: &Path,
+    format: ReportFormat,
+    quarantine: bool,
+    rejects_out: Option<&Path>,
+) -> Result<(String, bool), CohortCommandError> {
     let report = validate_dir(dir, &LoadOptions { quarantine });
     if let Some(p) = rejects_out {
         report.write_rejects_csv(p)?;
@@ -129,7 +134,8 @@ pub fn detect_cmd(
             let f = std::fs::File::create(&path).map_err(|e| CohortCommandError::Io { path: path.clone(), source: e })?;
             let mut w = std::io::BufWriter::new(f);
             let r = if which == 0 { d.write_episodes_csv(&mut w) } else { d.write_evidence_csv(&mut w) };
-            r.and_then(|_| std::io::Write::flush(&mut w)).map_err(|e| CohortCommandError::Io { path: path.clone(), source: e })?;
+            r.and_then(|_| std::io::Write::flush(&mut w))
+                .map_err(|e| CohortCommandError::Io { path: path.clone(), source: e })?;
             drop(w);
             crate::io::table::csv_to_parquet(&path, &path.with_extension("parquet"))
                 .map_err(|e| CohortCommandError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;

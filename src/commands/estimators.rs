@@ -85,16 +85,9 @@ struct SurvivalColumns {
 /// of a table, the grouping (a pass over text) read on one core while the
 /// numbers are read on another. A note on the status coding, if any, is printed
 /// on stderr and returned for the outputs.
-fn survival_columns(
-    t: &Table,
-    time: &str,
-    event: &str,
-    group: Option<&str>,
-) -> Result<SurvivalColumns, EstimatorError> {
-    let (numbers, g) = rayon::join(
-        || -> Result<_, TableError> { Ok((t.numeric_required(time)?, t.status(event)?)) },
-        || grouping(t, group),
-    );
+fn survival_columns(t: &Table, time: &str, event: &str, group: Option<&str>) -> Result<SurvivalColumns, EstimatorError> {
+    let (numbers, g) =
+        rayon::join(|| -> Result<_, TableError> { Ok((t.numeric_required(time)?, t.status(event)?)) }, || grouping(t, group));
     let (time, (status, coding)) = numbers?;
     Ok(SurvivalColumns { time, event: status, groups: g?, note: status_note(t, event, coding) })
 }
@@ -164,7 +157,9 @@ fn with_note(mut value: serde_json::Value, note: Option<&str>) -> serde_json::Va
 fn write_json(path: PathBuf, value: &serde_json::Value) -> Result<PathBuf, EstimatorError> {
     let (mut w, path) = create(path)?;
     let text = serde_json::to_string_pretty(value).map_err(|e| EstimatorError::Argument(e.to_string()))?;
-    w.write_all(text.as_bytes()).and_then(|_| w.write_all(b"\n")).map_err(|e| EstimatorError::Write { path: path.clone(), source: e })?;
+    w.write_all(text.as_bytes())
+        .and_then(|_| w.write_all(b"\n"))
+        .map_err(|e| EstimatorError::Write { path: path.clone(), source: e })?;
     finish(w, &path)?;
     Ok(path)
 }
@@ -202,10 +197,8 @@ pub fn km(a: &KmArgs) -> Result<Vec<PathBuf>, EstimatorError> {
     let t = Table::read(&a.file)?;
     let SurvivalColumns { time, event, groups: g, note } = survival_columns(&t, &a.time, &a.event, a.group.as_deref())?;
     let opts = KmOptions { conf_type: a.conf_type, conf_level: a.conf_level, rmst_tau: a.rmst_tau };
-    let (fit, test) = rayon::join(
-        || kaplan_meier(&time, &event, &g, &opts),
-        || a.logrank.then(|| survdiff(&time, &event, &g, None, 0.0)),
-    );
+    let (fit, test) =
+        rayon::join(|| kaplan_meier(&time, &event, &g, &opts), || a.logrank.then(|| survdiff(&time, &event, &g, None, 0.0)));
     let fit = fit.map_err(stats_err(&a.file))?;
     let test = test.transpose().map_err(stats_err(&a.file))?;
     let (mut w, p1) = create(with_suffix(&a.out, ".km.csv"))?;

@@ -52,17 +52,11 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::cohort::{
-    load_cohort, Analyte, Cohort, CohortError, Day, Decision, FindingKind, LoadOptions, PatientIdx,
-};
-use crate::hlh::{
-    detect_many, treatment_context, CriteriaSet, Detection, EvidenceRole, ALL_BUILTIN_NAMES,
-};
+use crate::cohort::{load_cohort, Analyte, Cohort, CohortError, Day, Decision, FindingKind, LoadOptions, PatientIdx};
+use crate::hlh::{detect_many, treatment_context, CriteriaSet, Detection, EvidenceRole, ALL_BUILTIN_NAMES};
 use crate::report::csv::{Cell, ColumnDoc, CsvTable};
 use crate::report::ReportError;
-use crate::stats::agreement::{
-    cohen_kappa, match_episodes, AdjudicatedCase, CaseDecision, EpisodeRef, KappaResult, PpvCounts,
-};
+use crate::stats::agreement::{cohen_kappa, match_episodes, AdjudicatedCase, CaseDecision, EpisodeRef, KappaResult, PpvCounts};
 use crate::stats::proportions::Proportion;
 
 use super::cohort_cmds::{resolve_criteria, CohortCommandError};
@@ -90,11 +84,8 @@ pub const SHEET_ANALYTES: [(Analyte, bool); 9] = [
 ];
 
 /// The findings of the review sheet.
-pub const SHEET_FINDINGS: [FindingKind; 3] = [
-    FindingKind::Splenomegaly,
-    FindingKind::Hepatomegaly,
-    FindingKind::Hemophagocytosis,
-];
+pub const SHEET_FINDINGS: [FindingKind; 3] =
+    [FindingKind::Splenomegaly, FindingKind::Hepatomegaly, FindingKind::Hemophagocytosis];
 
 /// Errors of `hemosurv review`.
 #[derive(Debug, Error)]
@@ -199,12 +190,7 @@ pub fn candidates(detections: &[Detection]) -> Vec<Candidate> {
     let mut all: Vec<(PatientIdx, Day, Day, usize, usize)> = detections
         .iter()
         .enumerate()
-        .flat_map(|(d, det)| {
-            det.episodes
-                .iter()
-                .enumerate()
-                .map(move |(e, ep)| (ep.patient, ep.onset, ep.end, d, e))
-        })
+        .flat_map(|(d, det)| det.episodes.iter().enumerate().map(move |(e, ep)| (ep.patient, ep.onset, ep.end, d, e)))
         .collect();
     all.sort_unstable();
     let mut out: Vec<Candidate> = Vec::new();
@@ -214,13 +200,7 @@ pub fn candidates(detections: &[Detection]) -> Vec<Candidate> {
                 c.end = c.end.max(end);
                 c.members.push((d, e));
             }
-            _ => out.push(Candidate {
-                id: out.len() as u32 + 1,
-                patient,
-                onset,
-                end,
-                members: vec![(d, e)],
-            }),
+            _ => out.push(Candidate { id: out.len() as u32 + 1, patient, onset, end, members: vec![(d, e)] }),
         }
     }
     for c in &mut out {
@@ -260,16 +240,9 @@ fn sheet_docs(n_definitions: usize) -> Vec<ColumnDoc> {
         let w = if max { "highest" } else { "lowest" };
         d.push(ColumnDoc::new(
             format!("{}_{}", a.name(), if max { "max" } else { "min" }),
-            format!(
-                "{w} {} in the window, in {}; empty if not measured",
-                a.name(),
-                a.canonical_unit()
-            ),
+            format!("{w} {} in the window, in {}; empty if not measured", a.name(), a.canonical_unit()),
         ));
-        d.push(ColumnDoc::new(
-            format!("{}_unit", a.name()),
-            format!("unit of the {} column (canonical)", a.name()),
-        ));
+        d.push(ColumnDoc::new(format!("{}_unit", a.name()), format!("unit of the {} column (canonical)", a.name())));
     }
     for f in SHEET_FINDINGS {
         d.push(ColumnDoc::new(
@@ -277,14 +250,8 @@ fn sheet_docs(n_definitions: usize) -> Vec<ColumnDoc> {
             "present if recorded present in the window, absent if only recorded absent, empty if not recorded",
         ));
     }
-    d.push(ColumnDoc::new(
-        "fever_days",
-        "days of the window with a temperature >= 38.5 °C",
-    ));
-    d.push(ColumnDoc::new(
-        "n_definitions",
-        "number of definitions that detected an episode in this candidate",
-    ));
+    d.push(ColumnDoc::new("fever_days", "days of the window with a temperature >= 38.5 °C"));
+    d.push(ColumnDoc::new("n_definitions", "number of definitions that detected an episode in this candidate"));
     for i in 0..n_definitions {
         let l = definition_letter(i);
         d.push(ColumnDoc::new(
@@ -292,52 +259,28 @@ fn sheet_docs(n_definitions: usize) -> Vec<ColumnDoc> {
             format!("criteria definition {l} counted at onset (later: first met during the episode); empty if it did not detect this candidate"),
         ));
     }
-    d.push(ColumnDoc::new(
-        "decision",
-        "to fill in: confirmed, rejected or uncertain",
-    ));
-    d.push(ColumnDoc::new(
-        "reviewer",
-        "to fill in: reviewer name or code",
-    ));
+    d.push(ColumnDoc::new("decision", "to fill in: confirmed, rejected or uncertain"));
+    d.push(ColumnDoc::new("reviewer", "to fill in: reviewer name or code"));
     d
 }
 
 /// Worst value of `analyte` for patient `p` on days `from..=to` (maximum or minimum).
-fn worst_value(
-    cohort: &Cohort,
-    p: PatientIdx,
-    analyte: Analyte,
-    max: bool,
-    from: Day,
-    to: Day,
-) -> Option<f64> {
+fn worst_value(cohort: &Cohort, p: PatientIdx, analyte: Analyte, max: bool, from: Day, to: Day) -> Option<f64> {
     let ms = cohort.measurements_of(p);
     let lo = ms.partition_point(|m| m.day < from);
     let hi = ms.partition_point(|m| m.day <= to);
-    let vals = ms[lo..hi]
-        .iter()
-        .filter(|m| m.analyte == analyte)
-        .map(|m| m.value);
+    let vals = ms[lo..hi].iter().filter(|m| m.analyte == analyte).map(|m| m.value);
     if max {
-        vals.fold(None, |acc: Option<f64>, v| {
-            Some(acc.map_or(v, |a| a.max(v)))
-        })
+        vals.fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.max(v))))
     } else {
-        vals.fold(None, |acc: Option<f64>, v| {
-            Some(acc.map_or(v, |a| a.min(v)))
-        })
+        vals.fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.min(v))))
     }
 }
 
 /// `present` / `absent` / NA for a finding of patient `p` on days `from..=to`.
 fn finding_cell(cohort: &Cohort, p: PatientIdx, kind: FindingKind, from: Day, to: Day) -> Cell {
     let mut recorded = false;
-    for f in cohort
-        .findings_of(p)
-        .iter()
-        .filter(|f| f.finding == kind && f.day >= from && f.day <= to)
-    {
+    for f in cohort.findings_of(p).iter().filter(|f| f.finding == kind && f.day >= from && f.day <= to) {
         if f.present {
             return Cell::from("present");
         }
@@ -355,9 +298,7 @@ fn fever_days(cohort: &Cohort, p: PatientIdx, from: Day, to: Day) -> usize {
     cohort
         .measurements_of(p)
         .iter()
-        .filter(|m| {
-            m.analyte == Analyte::Temperature && m.day >= from && m.day <= to && m.value >= FEVER_C
-        })
+        .filter(|m| m.analyte == Analyte::Temperature && m.day >= from && m.day <= to && m.value >= FEVER_C)
         .map(|m| m.day)
         .collect::<BTreeSet<Day>>()
         .len()
@@ -366,11 +307,7 @@ fn fever_days(cohort: &Cohort, p: PatientIdx, from: Day, to: Day) -> usize {
 /// Criteria first met during each episode: (patient, episode) → names, in evidence order.
 fn later_criteria(det: &Detection) -> HashMap<(PatientIdx, u32), Vec<&str>> {
     let mut m: HashMap<(PatientIdx, u32), Vec<&str>> = HashMap::new();
-    for e in det
-        .evidence
-        .iter()
-        .filter(|e| e.role == EvidenceRole::DuringEpisode && e.criteria_set == det.criteria_set)
-    {
+    for e in det.evidence.iter().filter(|e| e.role == EvidenceRole::DuringEpisode && e.criteria_set == det.criteria_set) {
         let v = m.entry((e.patient, e.episode)).or_default();
         if !v.contains(&e.criterion.as_str()) {
             v.push(&e.criterion);
@@ -380,12 +317,7 @@ fn later_criteria(det: &Detection) -> HashMap<(PatientIdx, u32), Vec<&str>> {
 }
 
 /// The blinded review sheet (see the module docs), named `name`.
-pub fn review_sheet(
-    name: &str,
-    cohort: &Cohort,
-    detections: &[Detection],
-    cands: &[Candidate],
-) -> CsvTable {
+pub fn review_sheet(name: &str, cohort: &Cohort, detections: &[Detection], cands: &[Candidate]) -> CsvTable {
     let mut t = CsvTable::documented(
         name,
         "candidate HLH episodes for chart review, blinded to the definitions (key in the _key file)",
@@ -415,22 +347,13 @@ pub fn review_sheet(
         for (a, max) in SHEET_ANALYTES {
             let v = worst_value(cohort, p, a, max, from, c.end);
             row.push(Cell::from(v));
-            row.push(if v.is_some() {
-                Cell::from(a.canonical_unit())
-            } else {
-                Cell::Na
-            });
+            row.push(if v.is_some() { Cell::from(a.canonical_unit()) } else { Cell::Na });
         }
         for f in SHEET_FINDINGS {
             row.push(finding_cell(cohort, p, f, from, c.end));
         }
         row.push(Cell::from(fever_days(cohort, p, from, c.end)));
-        let n_defs = c
-            .members
-            .iter()
-            .map(|(d, _)| *d)
-            .collect::<BTreeSet<_>>()
-            .len();
+        let n_defs = c.members.iter().map(|(d, _)| *d).collect::<BTreeSet<_>>().len();
         row.push(Cell::from(n_defs));
         for (d, det) in detections.iter().enumerate() {
             let parts: Vec<String> = c
@@ -446,11 +369,7 @@ pub fn review_sheet(
                     s
                 })
                 .collect();
-            row.push(if parts.is_empty() {
-                Cell::Na
-            } else {
-                Cell::from(parts.join(" | "))
-            });
+            row.push(if parts.is_empty() { Cell::Na } else { Cell::from(parts.join(" | ")) });
         }
         row.push(Cell::Na);
         row.push(Cell::Na);
@@ -481,10 +400,7 @@ pub fn review_key(
         ],
     );
     for (i, set) in sets.iter().enumerate() {
-        let n_cands = cands
-            .iter()
-            .filter(|c| c.members.iter().any(|(d, _)| *d == i))
-            .count();
+        let n_cands = cands.iter().filter(|c| c.members.iter().any(|(d, _)| *d == i)).count();
         t.push_row(vec![
             Cell::from(definition_letter(i)),
             Cell::from(set.name.as_str()),
@@ -535,19 +451,12 @@ fn case_decision(d: Decision) -> CaseDecision {
 pub fn adjudicated_cases(cohort: &Cohort) -> Vec<AdjudicatedCase> {
     let mut by_case: BTreeMap<(PatientIdx, Day), Vec<CaseDecision>> = BTreeMap::new();
     for a in &cohort.adjudications {
-        by_case
-            .entry((a.patient, a.onset))
-            .or_default()
-            .push(case_decision(a.decision));
+        by_case.entry((a.patient, a.onset)).or_default().push(case_decision(a.decision));
     }
     by_case
         .into_iter()
         .filter_map(|((patient, onset), ds)| {
-            CaseDecision::consensus(&ds).map(|decision| AdjudicatedCase {
-                patient,
-                onset,
-                decision,
-            })
+            CaseDecision::consensus(&ds).map(|decision| AdjudicatedCase { patient, onset, decision })
         })
         .collect()
 }
@@ -558,10 +467,7 @@ pub fn reviewer_kappa(cohort: &Cohort) -> Option<ReviewerKappa> {
     // case → reviewer → decision (loading rejects a reviewer twice on one case).
     let mut cases: BTreeMap<(PatientIdx, Day), BTreeMap<&str, Decision>> = BTreeMap::new();
     for a in &cohort.adjudications {
-        cases
-            .entry((a.patient, a.onset))
-            .or_default()
-            .insert(a.reviewer.as_str(), a.decision);
+        cases.entry((a.patient, a.onset)).or_default().insert(a.reviewer.as_str(), a.decision);
     }
     let mut shared: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for rs in cases.values() {
@@ -573,23 +479,13 @@ pub fn reviewer_kappa(cohort: &Cohort) -> Option<ReviewerKappa> {
         }
     }
     // Most shared cases; BTreeMap order makes ties go to the alphabetically first pair.
-    let (&(r1, r2), _) = shared.iter().fold(
-        None,
-        |best: Option<(&(&str, &str), &usize)>, cur| match best {
-            Some(b) if b.1 >= cur.1 => Some(b),
-            _ => Some(cur),
-        },
-    )?;
-    let pairs: Vec<(&str, &str)> = cases
-        .values()
-        .filter_map(|rs| Some((rs.get(r1)?.name(), rs.get(r2)?.name())))
-        .collect();
+    let (&(r1, r2), _) = shared.iter().fold(None, |best: Option<(&(&str, &str), &usize)>, cur| match best {
+        Some(b) if b.1 >= cur.1 => Some(b),
+        _ => Some(cur),
+    })?;
+    let pairs: Vec<(&str, &str)> = cases.values().filter_map(|rs| Some((rs.get(r1)?.name(), rs.get(r2)?.name()))).collect();
     let result = cohen_kappa(&pairs, CONF_LEVEL).ok()?;
-    Some(ReviewerKappa {
-        reviewer_1: r1.to_string(),
-        reviewer_2: r2.to_string(),
-        result,
-    })
+    Some(ReviewerKappa { reviewer_1: r1.to_string(), reviewer_2: r2.to_string(), result })
 }
 
 /// Each definition's PPV against the cohort's adjudicated cases (episodes matched within
@@ -598,17 +494,11 @@ pub fn reviewer_kappa(cohort: &Cohort) -> Option<ReviewerKappa> {
 ///
 /// Without adjudications every PPV is NA ("no adjudicated case") and the kappa is `None`.
 /// A negative `window_days` gives NA rows naming the problem.
-pub fn adjudication_summary(
-    cohort: &Cohort,
-    detections: &[Detection],
-    window_days: i32,
-) -> (Vec<PpvRow>, Option<ReviewerKappa>) {
+pub fn adjudication_summary(cohort: &Cohort, detections: &[Detection], window_days: i32) -> (Vec<PpvRow>, Option<ReviewerKappa>) {
     let cases = adjudicated_cases(cohort);
     // The onset each episode has on the review sheet of these detections.
-    let review_onset: HashMap<(usize, usize), Day> = candidates(detections)
-        .into_iter()
-        .flat_map(|c| c.members.into_iter().map(move |m| (m, c.onset)))
-        .collect();
+    let review_onset: HashMap<(usize, usize), Day> =
+        candidates(detections).into_iter().flat_map(|c| c.members.into_iter().map(move |m| (m, c.onset))).collect();
     let rows = detections
         .iter()
         .enumerate()
@@ -624,31 +514,14 @@ pub fn adjudication_summary(
                 })
                 .collect();
             let (counts, ppv, na_reason) = match match_episodes(&eps, &cases, window_days) {
-                Err(e) => (
-                    PpvCounts {
-                        episodes: eps.len() as u64,
-                        ..PpvCounts::default()
-                    },
-                    None,
-                    Some(e.to_string()),
-                ),
-                Ok(c) if cases.is_empty() => (
-                    c,
-                    None,
-                    Some("the cohort has no adjudicated case".to_string()),
-                ),
+                Err(e) => (PpvCounts { episodes: eps.len() as u64, ..PpvCounts::default() }, None, Some(e.to_string())),
+                Ok(c) if cases.is_empty() => (c, None, Some("the cohort has no adjudicated case".to_string())),
                 Ok(c) => match c.ppv(CONF_LEVEL) {
                     Ok(p) => (c, Some(p), None),
                     Err(e) => (c, None, Some(e.to_string())),
                 },
             };
-            PpvRow {
-                criteria_set: det.criteria_set.clone(),
-                window_days,
-                counts,
-                ppv,
-                na_reason,
-            }
+            PpvRow { criteria_set: det.criteria_set.clone(), window_days, counts, ppv, na_reason }
         })
         .collect();
     (rows, reviewer_kappa(cohort))
@@ -661,7 +534,10 @@ pub fn ppv_table(name: &str, rows: &[PpvRow]) -> CsvTable {
         "PPV of each definition against the adjudicated cases (chart review)",
         vec![
             ColumnDoc::new("criteria_set", "definition"),
-            ColumnDoc::new("window_days", "an episode matches the adjudicated case of the same patient with the closest onset within this many days"),
+            ColumnDoc::new(
+                "window_days",
+                "an episode matches the adjudicated case of the same patient with the closest onset within this many days",
+            ),
             ColumnDoc::new("episodes", "episodes of the definition"),
             ColumnDoc::new("confirmed", "episodes matched to a confirmed case"),
             ColumnDoc::new("rejected", "episodes matched to a rejected case"),
@@ -708,16 +584,10 @@ pub fn kappa_table(name: &str, k: Option<&ReviewerKappa>) -> CsvTable {
             ColumnDoc::new("reviewer_2", "second reviewer"),
             ColumnDoc::new("n_cases", "cases rated by both"),
             ColumnDoc::new("categories", "decisions used by either reviewer"),
-            ColumnDoc::new(
-                "observed_agreement",
-                "proportion of cases with the same decision",
-            ),
+            ColumnDoc::new("observed_agreement", "proportion of cases with the same decision"),
             ColumnDoc::new("expected_agreement", "agreement expected by chance"),
             ColumnDoc::new("kappa", "Cohen's kappa"),
-            ColumnDoc::new(
-                "se",
-                "asymptotic standard error (Fleiss, Cohen & Everitt 1969)",
-            ),
+            ColumnDoc::new("se", "asymptotic standard error (Fleiss, Cohen & Everitt 1969)"),
             ColumnDoc::new("lower", "kappa - z se, at least -1"),
             ColumnDoc::new("upper", "kappa + z se, at most 1"),
             ColumnDoc::new("conf_level", "confidence level"),
@@ -754,74 +624,38 @@ pub fn kappa_table(name: &str, k: Option<&ReviewerKappa>) -> CsvTable {
 
 /// Directory and file stem of `--out`.
 fn out_parts(out: &Path) -> Result<(PathBuf, String), ReviewError> {
-    let bad = || ReviewError::BadOut {
-        path: out.to_path_buf(),
-    };
-    let stem = out
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .filter(|s| !s.is_empty())
-        .ok_or_else(bad)?;
-    if out
-        .extension()
-        .is_some_and(|e| !e.eq_ignore_ascii_case("csv"))
-    {
+    let bad = || ReviewError::BadOut { path: out.to_path_buf() };
+    let stem = out.file_stem().and_then(|s| s.to_str()).filter(|s| !s.is_empty()).ok_or_else(bad)?;
+    if out.extension().is_some_and(|e| !e.eq_ignore_ascii_case("csv")) {
         return Err(bad());
     }
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     Ok((dir, stem.to_string()))
 }
 
 /// `hemosurv review`: writes the blinded sheet `--out`, its key `<stem>_key.csv` and, when the
 /// cohort has an `adjudications` table, `<stem>_ppv.csv` and `<stem>_kappa.csv`.
 pub fn review_cmd(args: &ReviewArgs) -> Result<ReviewSummary, ReviewError> {
-    let sources: Vec<String> = if args.criteria.is_empty() {
-        ALL_BUILTIN_NAMES.iter().map(|s| s.to_string()).collect()
-    } else {
-        args.criteria.clone()
-    };
-    let sets: Vec<CriteriaSet> = sources
-        .iter()
-        .map(|c| resolve_criteria(c))
-        .collect::<Result<_, _>>()?;
+    let sources: Vec<String> =
+        if args.criteria.is_empty() { ALL_BUILTIN_NAMES.iter().map(|s| s.to_string()).collect() } else { args.criteria.clone() };
+    let sets: Vec<CriteriaSet> = sources.iter().map(|c| resolve_criteria(c)).collect::<Result<_, _>>()?;
     for (i, s) in sets.iter().enumerate() {
         if sets[..i].iter().any(|o| o.name == s.name) {
             return Err(ReviewError::DuplicateDefinition(s.name.clone()));
         }
     }
     let (dir, stem) = out_parts(&args.out)?;
-    let names = [
-        stem.clone(),
-        format!("{stem}_key"),
-        format!("{stem}_ppv"),
-        format!("{stem}_kappa"),
-        format!("{stem}_rejects"),
-    ];
+    let names = [stem.clone(), format!("{stem}_key"), format!("{stem}_ppv"), format!("{stem}_kappa"), format!("{stem}_rejects")];
     if !args.force {
-        if let Some(p) = names
-            .iter()
-            .map(|n| dir.join(format!("{n}.csv")))
-            .find(|p| p.exists())
-        {
+        if let Some(p) = names.iter().map(|n| dir.join(format!("{n}.csv"))).find(|p| p.exists()) {
             return Err(ReviewError::Exists { path: p });
         }
     }
-    let loaded = load_cohort(
-        &args.cohort,
-        &LoadOptions {
-            quarantine: args.quarantine,
-        },
-    )?;
+    let loaded = load_cohort(&args.cohort, &LoadOptions { quarantine: args.quarantine })?;
     let cohort = &loaded.cohort;
     let detections: Vec<Detection> = detect_many(cohort, &sets);
     let cands = candidates(&detections);
-    std::fs::create_dir_all(&dir).map_err(|source| ReviewError::Io {
-        path: dir.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&dir).map_err(|source| ReviewError::Io { path: dir.clone(), source })?;
     let mut written = vec![
         review_sheet(&names[0], cohort, &detections, &cands).write_to_dir(&dir)?,
         review_key(&names[1], &sets, &sources, &detections, &cands).write_to_dir(&dir)?,
@@ -835,22 +669,13 @@ pub fn review_cmd(args: &ReviewArgs) -> Result<ReviewSummary, ReviewError> {
                     "{}: PPV {}/{} = {:.3} (95% CI {:.3}-{:.3})",
                     r.criteria_set, p.x, p.n, p.estimate, p.clopper_pearson.0, p.clopper_pearson.1
                 ),
-                None => format!(
-                    "{}: PPV NA ({})",
-                    r.criteria_set,
-                    r.na_reason.as_deref().unwrap_or("")
-                ),
+                None => format!("{}: PPV NA ({})", r.criteria_set, r.na_reason.as_deref().unwrap_or("")),
             });
         }
-        agreement_text.push(
-            match kappa.as_ref().and_then(|k| k.result.kappa.map(|v| (k, v))) {
-                Some((k, v)) => format!(
-                    "kappa {} vs {}: {:.3} over {} cases",
-                    k.reviewer_1, k.reviewer_2, v, k.result.n_items
-                ),
-                None => "kappa: NA".to_string(),
-            },
-        );
+        agreement_text.push(match kappa.as_ref().and_then(|k| k.result.kappa.map(|v| (k, v))) {
+            Some((k, v)) => format!("kappa {} vs {}: {:.3} over {} cases", k.reviewer_1, k.reviewer_2, v, k.result.n_items),
+            None => "kappa: NA".to_string(),
+        });
         written.push(ppv_table(&names[2], &rows).write_to_dir(&dir)?);
         written.push(kappa_table(&names[3], kappa.as_ref()).write_to_dir(&dir)?);
     }
@@ -863,10 +688,7 @@ pub fn review_cmd(args: &ReviewArgs) -> Result<ReviewSummary, ReviewError> {
     for n in &names[2..] {
         let p = dir.join(format!("{n}.csv"));
         if !written.contains(&p) && p.is_file() {
-            std::fs::remove_file(&p).map_err(|source| ReviewError::Io {
-                path: p.clone(),
-                source,
-            })?;
+            std::fs::remove_file(&p).map_err(|source| ReviewError::Io { path: p.clone(), source })?;
         }
     }
     Ok(ReviewSummary {
@@ -979,16 +801,10 @@ mod tests {
             row: 1,
         }]);
         let (rows, _) = adjudication_summary(&cohort, &[a.clone(), b.clone()], 7);
-        assert_eq!(
-            (rows[1].counts.confirmed, rows[1].counts.not_adjudicated),
-            (1, 0)
-        );
+        assert_eq!((rows[1].counts.confirmed, rows[1].counts.not_adjudicated), (1, 0));
         // Detected alone, b's episode is not on a sheet with onset 10: 12 days > 7.
         let (rows, _) = adjudication_summary(&cohort, &[b], 7);
-        assert_eq!(
-            (rows[0].counts.confirmed, rows[0].counts.not_adjudicated),
-            (0, 1)
-        );
+        assert_eq!((rows[0].counts.confirmed, rows[0].counts.not_adjudicated), (0, 1));
     }
 
     #[test]

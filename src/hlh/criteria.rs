@@ -268,18 +268,8 @@ impl Test {
     /// Human-readable form, e.g. `hemoglobin < 90 g/L` or `splenomegaly present`.
     pub fn describe(&self) -> String {
         match self {
-            Test::Lab {
-                analyte,
-                comparator,
-                threshold,
-            } => {
-                format!(
-                    "{} {} {} {}",
-                    analyte.name(),
-                    comparator.symbol(),
-                    threshold,
-                    analyte.canonical_unit()
-                )
+            Test::Lab { analyte, comparator, threshold } => {
+                format!("{} {} {} {}", analyte.name(), comparator.symbol(), threshold, analyte.canonical_unit())
             }
             Test::Finding(f) => format!("{} present", f.name()),
         }
@@ -374,19 +364,8 @@ impl Temporal {
     /// Human-readable suffix, e.g. ` and >= 3 x min of previous 14 days`.
     pub fn describe(&self) -> String {
         match self {
-            Temporal::Relative {
-                stat,
-                lookback_days,
-                comparator,
-                factor,
-            } => {
-                format!(
-                    " and {} {} x {} of previous {} days",
-                    comparator.symbol(),
-                    factor,
-                    stat.name(),
-                    lookback_days
-                )
+            Temporal::Relative { stat, lookback_days, comparator, factor } => {
+                format!(" and {} {} x {} of previous {} days", comparator.symbol(), factor, stat.name(), lookback_days)
             }
             Temporal::Persistent { days, within_days } => {
                 format!(" on >= {days} days within {within_days} days")
@@ -487,19 +466,11 @@ impl Band {
     pub fn describe(&self, analyte: Analyte) -> String {
         let mut s = String::new();
         if let Some(b) = self.lower {
-            s.push_str(&format!(
-                "{} {} ",
-                b.value,
-                if b.inclusive { "<=" } else { "<" }
-            ));
+            s.push_str(&format!("{} {} ", b.value, if b.inclusive { "<=" } else { "<" }));
         }
         s.push_str(analyte.name());
         if let Some(b) = self.upper {
-            s.push_str(&format!(
-                " {} {}",
-                if b.inclusive { "<=" } else { "<" },
-                b.value
-            ));
+            s.push_str(&format!(" {} {}", if b.inclusive { "<=" } else { "<" }, b.value));
         }
         s.push(' ');
         s.push_str(analyte.canonical_unit());
@@ -564,9 +535,7 @@ pub struct Criterion {
 impl Criterion {
     /// Effective window of a test of this criterion (condition override, else criterion, else default).
     pub fn window_for(&self, test: &Test, condition_window: Option<u32>) -> u32 {
-        condition_window
-            .or(self.window_days)
-            .unwrap_or_else(|| test.default_window())
+        condition_window.or(self.window_days).unwrap_or_else(|| test.default_window())
     }
 
     /// Highest points this criterion can give (0 when unscored).
@@ -577,9 +546,7 @@ impl Criterion {
                 count_points.iter().map(|p| p.points).fold(0.0, f64::max)
             }
             CriterionKind::CountOf { .. } => self.points.unwrap_or(0.0).max(0.0),
-            CriterionKind::LabPoints { bands, .. } => {
-                bands.iter().map(|b| b.points).fold(0.0, f64::max)
-            }
+            CriterionKind::LabPoints { bands, .. } => bands.iter().map(|b| b.points).fold(0.0, f64::max),
         }
     }
 
@@ -702,11 +669,8 @@ impl CriteriaSet {
     pub fn builtin(name: &str) -> Option<CriteriaSet> {
         let text = builtin_toml(name)?;
         // The embedded files are validated by the unit tests: parsing cannot fail.
-        let set = CriteriaSet::from_toml_str(
-            text,
-            &format!("builtin:{}", name.trim().to_ascii_lowercase()),
-        )
-        .expect("built-in criteria sets are valid");
+        let set = CriteriaSet::from_toml_str(text, &format!("builtin:{}", name.trim().to_ascii_lowercase()))
+            .expect("built-in criteria sets are valid");
         Some(set)
     }
 
@@ -720,10 +684,8 @@ impl CriteriaSet {
 
     /// Load a set from a TOML file.
     pub fn from_file(path: &Path) -> Result<CriteriaSet, CriteriaError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CriteriaError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| CriteriaError::Io { path: path.display().to_string(), source })?;
         CriteriaSet::from_toml_str(&text, &path.display().to_string())
     }
 
@@ -740,19 +702,14 @@ impl CriteriaSet {
     /// see [`builtin_toml`] for the annotated built-in text).
     pub fn to_toml_string(&self) -> Result<String, CriteriaError> {
         let raw = SetToml::from_set(self);
-        toml::to_string(&raw).map_err(|e| CriteriaError::Serialize {
-            name: self.name.clone(),
-            message: e.to_string(),
-        })
+        toml::to_string(&raw).map_err(|e| CriteriaError::Serialize { name: self.name.clone(), message: e.to_string() })
     }
 
     /// Check the set (names unique, rule consistent, ...). Sets built in code should call this;
     /// sets loaded from TOML are already validated.
     pub fn validate(&self) -> Result<(), CriteriaError> {
         // Round-trip through the TOML form, which carries every check.
-        SetToml::from_set(self)
-            .into_set(&format!("<set {}>", self.name))
-            .map(|_| ())
+        SetToml::from_set(self).into_set(&format!("<set {}>", self.name)).map(|_| ())
     }
 
     /// Index of a criterion by name.
@@ -772,21 +729,13 @@ impl CriteriaSet {
             s.push_str(&format!(", mandatory: {}", self.rule.mandatory.join(", ")));
         }
         if !self.rule.at_least_one_of.is_empty() {
-            s.push_str(&format!(
-                ", at least one of: {}",
-                self.rule.at_least_one_of.join(", ")
-            ));
+            s.push_str(&format!(", at least one of: {}", self.rule.at_least_one_of.join(", ")));
         }
         if self.adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia {
             s.push_str(&format!(
                 ", cytopenias ignored {} days after start of {} lines",
                 self.adaptations.aplasia_days,
-                self.adaptations
-                    .aplasia_intensities
-                    .iter()
-                    .map(|i| i.name())
-                    .collect::<Vec<_>>()
-                    .join("/")
+                self.adaptations.aplasia_intensities.iter().map(|i| i.name()).collect::<Vec<_>>().join("/")
             ));
         }
         if let Some(t) = self.adaptations.ferritin_threshold {
@@ -809,9 +758,7 @@ impl CriteriaSet {
             ));
         }
         if let NotEvaluable::Proportional { floor } = self.rule.not_evaluable {
-            s.push_str(&format!(
-                ", threshold scaled to the evaluable criteria (floor {floor})"
-            ));
+            s.push_str(&format!(", threshold scaled to the evaluable criteria (floor {floor})"));
         }
         s
     }
@@ -994,21 +941,12 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&self, key: impl Into<String>, message: impl Into<String>) -> CriteriaError {
-        CriteriaError::Invalid {
-            source_name: self.source.to_string(),
-            key: key.into(),
-            message: message.into(),
-        }
+        CriteriaError::Invalid { source_name: self.source.to_string(), key: key.into(), message: message.into() }
     }
 
     fn days(&self, key: &str, v: i64) -> Result<u32, CriteriaError> {
         if v < 0 || v > i64::from(MAX_DAYS_PARAMETER) {
-            return Err(self.err(
-                key,
-                format!(
-                    "must be a whole number of days between 0 and {MAX_DAYS_PARAMETER}, got {v}"
-                ),
-            ));
+            return Err(self.err(key, format!("must be a whole number of days between 0 and {MAX_DAYS_PARAMETER}, got {v}")));
         }
         Ok(v as u32)
     }
@@ -1023,36 +961,20 @@ impl Ctx<'_> {
     fn analyte(&self, key: &str, s: &str) -> Result<Analyte, CriteriaError> {
         Analyte::parse(s).ok_or_else(|| {
             let names: Vec<&str> = Analyte::ALL.iter().map(|a| a.name()).collect();
-            self.err(
-                key,
-                format!(
-                    "unknown analyte \"{s}\"; expected one of {}",
-                    names.join(", ")
-                ),
-            )
+            self.err(key, format!("unknown analyte \"{s}\"; expected one of {}", names.join(", ")))
         })
     }
 
     fn finding(&self, key: &str, s: &str) -> Result<FindingKind, CriteriaError> {
         FindingKind::parse(s).ok_or_else(|| {
             let names: Vec<&str> = FindingKind::ALL.iter().map(|a| a.name()).collect();
-            self.err(
-                key,
-                format!(
-                    "unknown finding \"{s}\"; expected one of {}",
-                    names.join(", ")
-                ),
-            )
+            self.err(key, format!("unknown finding \"{s}\"; expected one of {}", names.join(", ")))
         })
     }
 
     fn comparator(&self, key: &str, s: &str) -> Result<Comparator, CriteriaError> {
-        Comparator::parse(s).ok_or_else(|| {
-            self.err(
-                key,
-                format!("unknown comparator \"{s}\"; expected one of \">=\", \">\", \"<=\", \"<\""),
-            )
-        })
+        Comparator::parse(s)
+            .ok_or_else(|| self.err(key, format!("unknown comparator \"{s}\"; expected one of \">=\", \">\", \"<=\", \"<\"")))
     }
 
     /// The temporal primitive of a test from its optional TOML keys at `key`.
@@ -1064,14 +986,9 @@ impl Ctx<'_> {
         persistent: &Option<PersistentToml>,
         new_since: Option<i64>,
     ) -> Result<Option<Temporal>, CriteriaError> {
-        let n = usize::from(relative.is_some())
-            + usize::from(persistent.is_some())
-            + usize::from(new_since.is_some());
+        let n = usize::from(relative.is_some()) + usize::from(persistent.is_some()) + usize::from(new_since.is_some());
         if n > 1 {
-            return Err(self.err(
-                key,
-                "give at most one of `relative`, `persistent`, `new_since_diagnosis_days`",
-            ));
+            return Err(self.err(key, "give at most one of `relative`, `persistent`, `new_since_diagnosis_days`"));
         }
         let is_lab = matches!(test, Test::Lab { .. });
         if let Some(r) = relative {
@@ -1081,35 +998,19 @@ impl Ctx<'_> {
             let stat = BaselineStat::parse(&r.baseline).ok_or_else(|| {
                 self.err(
                     format!("{key}.relative.baseline"),
-                    format!(
-                        "unknown baseline \"{}\"; expected \"min\", \"median\" or \"max\"",
-                        r.baseline
-                    ),
+                    format!("unknown baseline \"{}\"; expected \"min\", \"median\" or \"max\"", r.baseline),
                 )
             })?;
-            let lookback_days =
-                self.days(&format!("{key}.relative.lookback_days"), r.lookback_days)?;
+            let lookback_days = self.days(&format!("{key}.relative.lookback_days"), r.lookback_days)?;
             if lookback_days == 0 {
-                return Err(self.err(
-                    format!("{key}.relative.lookback_days"),
-                    "must be at least 1 day",
-                ));
+                return Err(self.err(format!("{key}.relative.lookback_days"), "must be at least 1 day"));
             }
-            let comparator =
-                self.comparator(&format!("{key}.relative.comparator"), &r.comparator)?;
+            let comparator = self.comparator(&format!("{key}.relative.comparator"), &r.comparator)?;
             let factor = self.finite(&format!("{key}.relative.factor"), r.factor)?;
             if factor <= 0.0 {
-                return Err(self.err(
-                    format!("{key}.relative.factor"),
-                    format!("must be > 0, got {factor}"),
-                ));
+                return Err(self.err(format!("{key}.relative.factor"), format!("must be > 0, got {factor}")));
             }
-            return Ok(Some(Temporal::Relative {
-                stat,
-                lookback_days,
-                comparator,
-                factor,
-            }));
+            return Ok(Some(Temporal::Relative { stat, lookback_days, comparator, factor }));
         }
         if let Some(p) = persistent {
             if !is_lab {
@@ -1126,9 +1027,7 @@ impl Ctx<'_> {
             return Ok(Some(Temporal::Persistent { days, within_days }));
         }
         if let Some(d) = new_since {
-            return Ok(Some(Temporal::NewSinceDiagnosis {
-                days: self.days(&format!("{key}.new_since_diagnosis_days"), d)?,
-            }));
+            return Ok(Some(Temporal::NewSinceDiagnosis { days: self.days(&format!("{key}.new_since_diagnosis_days"), d)? }));
         }
         Ok(None)
     }
@@ -1145,19 +1044,12 @@ impl Ctx<'_> {
         match (analyte, finding) {
             (Some(a), None) => {
                 let analyte = self.analyte(&format!("{key}.analyte"), a)?;
-                let c = comparator.as_deref().ok_or_else(|| {
-                    self.err(format!("{key}.comparator"), "is required for a lab test")
-                })?;
+                let c =
+                    comparator.as_deref().ok_or_else(|| self.err(format!("{key}.comparator"), "is required for a lab test"))?;
                 let comparator = self.comparator(&format!("{key}.comparator"), c)?;
-                let t = threshold.ok_or_else(|| {
-                    self.err(format!("{key}.threshold"), "is required for a lab test")
-                })?;
+                let t = threshold.ok_or_else(|| self.err(format!("{key}.threshold"), "is required for a lab test"))?;
                 let threshold = self.finite(&format!("{key}.threshold"), t)?;
-                Ok(Test::Lab {
-                    analyte,
-                    comparator,
-                    threshold,
-                })
+                Ok(Test::Lab { analyte, comparator, threshold })
             }
             (None, Some(f)) => {
                 if comparator.is_some() || threshold.is_some() {
@@ -1165,14 +1057,8 @@ impl Ctx<'_> {
                 }
                 Ok(Test::Finding(self.finding(&format!("{key}.finding"), f)?))
             }
-            (Some(_), Some(_)) => Err(self.err(
-                key,
-                "give either `analyte` (lab test) or `finding`, not both",
-            )),
-            (None, None) => Err(self.err(
-                key,
-                "needs `analyte` (with comparator and threshold) or `finding`",
-            )),
+            (Some(_), Some(_)) => Err(self.err(key, "give either `analyte` (lab test) or `finding`, not both")),
+            (None, None) => Err(self.err(key, "needs `analyte` (with comparator and threshold) or `finding`")),
         }
     }
 }
@@ -1192,22 +1078,13 @@ impl SetToml {
             return Err(cx.err("criteria", "at least one [[criteria]] is required"));
         }
         if self.criteria.len() > MAX_CRITERIA {
-            return Err(cx.err(
-                "criteria",
-                format!(
-                    "at most {MAX_CRITERIA} criteria are supported, got {}",
-                    self.criteria.len()
-                ),
-            ));
+            return Err(cx.err("criteria", format!("at most {MAX_CRITERIA} criteria are supported, got {}", self.criteria.len())));
         }
         let mut criteria = Vec::with_capacity(self.criteria.len());
         for (i, c) in self.criteria.into_iter().enumerate() {
             let crit = c.into_criterion(&cx, i)?;
             if criteria.iter().any(|o: &Criterion| o.name == crit.name) {
-                return Err(cx.err(
-                    format!("criteria[{i}].name"),
-                    format!("duplicate criterion name \"{}\"", crit.name),
-                ));
+                return Err(cx.err(format!("criteria[{i}].name"), format!("duplicate criterion name \"{}\"", crit.name)));
             }
             criteria.push(crit);
         }
@@ -1217,14 +1094,9 @@ impl SetToml {
         let n = criteria.len();
         let kind = match r.kind.trim() {
             "count" => {
-                let min = r
-                    .min
-                    .ok_or_else(|| cx.err("rule.min", "is required for rule kind \"count\""))?;
+                let min = r.min.ok_or_else(|| cx.err("rule.min", "is required for rule kind \"count\""))?;
                 if min < 1 || min as usize > n {
-                    return Err(cx.err(
-                        "rule.min",
-                        format!("must be between 1 and the number of criteria ({n}), got {min}"),
-                    ));
+                    return Err(cx.err("rule.min", format!("must be between 1 and the number of criteria ({n}), got {min}")));
                 }
                 if r.cutoff.is_some() {
                     return Err(cx.err("rule.cutoff", "only applies to rule kind \"score\""));
@@ -1232,9 +1104,7 @@ impl SetToml {
                 RuleKind::Count { min: min as u32 }
             }
             "score" => {
-                let cutoff = r
-                    .cutoff
-                    .ok_or_else(|| cx.err("rule.cutoff", "is required for rule kind \"score\""))?;
+                let cutoff = r.cutoff.ok_or_else(|| cx.err("rule.cutoff", "is required for rule kind \"score\""))?;
                 let cutoff = cx.finite("rule.cutoff", cutoff)?;
                 if r.min.is_some() {
                     return Err(cx.err("rule.min", "only applies to rule kind \"count\""));
@@ -1242,9 +1112,7 @@ impl SetToml {
                 for (i, c) in criteria.iter().enumerate() {
                     let scored = match &c.kind {
                         CriterionKind::Single(_) => c.points.is_some(),
-                        CriterionKind::CountOf { count_points, .. } => {
-                            c.points.is_some() || !count_points.is_empty()
-                        }
+                        CriterionKind::CountOf { count_points, .. } => c.points.is_some() || !count_points.is_empty(),
                         CriterionKind::LabPoints { .. } => true,
                     };
                     if !scored {
@@ -1263,28 +1131,19 @@ impl SetToml {
                 RuleKind::All
             }
             other => {
-                return Err(cx.err(
-                    "rule.kind",
-                    format!(
-                        "unknown rule kind \"{other}\"; expected \"count\", \"score\" or \"all\""
-                    ),
-                ))
+                return Err(
+                    cx.err("rule.kind", format!("unknown rule kind \"{other}\"; expected \"count\", \"score\" or \"all\""))
+                )
             }
         };
         for (j, m) in r.mandatory.iter().enumerate() {
             if !criteria.iter().any(|c| &c.name == m) {
-                return Err(cx.err(
-                    format!("rule.mandatory[{j}]"),
-                    format!("no criterion named \"{m}\""),
-                ));
+                return Err(cx.err(format!("rule.mandatory[{j}]"), format!("no criterion named \"{m}\"")));
             }
         }
         for (j, m) in r.at_least_one_of.iter().enumerate() {
             if !criteria.iter().any(|c| &c.name == m) {
-                return Err(cx.err(
-                    format!("rule.at_least_one_of[{j}]"),
-                    format!("no criterion named \"{m}\""),
-                ));
+                return Err(cx.err(format!("rule.at_least_one_of[{j}]"), format!("no criterion named \"{m}\"")));
             }
         }
         let probability = match r.probability.as_deref().map(str::trim) {
@@ -1296,67 +1155,40 @@ impl SetToml {
                 Some(ProbabilityTable::Fardet2014)
             }
             Some(other) => {
-                return Err(cx.err(
-                    "rule.probability",
-                    format!("unknown probability table \"{other}\"; expected \"fardet2014\""),
-                ))
+                return Err(cx.err("rule.probability", format!("unknown probability table \"{other}\"; expected \"fardet2014\"")))
             }
         };
         let not_evaluable = match r.not_evaluable.as_deref().map(str::trim) {
             None | Some("not_met") => {
                 if r.floor.is_some() {
-                    return Err(cx.err(
-                        "rule.floor",
-                        "only applies with not_evaluable = \"proportional\"",
-                    ));
+                    return Err(cx.err("rule.floor", "only applies with not_evaluable = \"proportional\""));
                 }
                 NotEvaluable::NotMet
             }
             Some("proportional") => {
-                let floor = r.floor.ok_or_else(|| {
-                    cx.err(
-                        "rule.floor",
-                        "is required with not_evaluable = \"proportional\"",
-                    )
-                })?;
+                let floor = r.floor.ok_or_else(|| cx.err("rule.floor", "is required with not_evaluable = \"proportional\""))?;
                 let floor = cx.finite("rule.floor", floor)?;
                 match kind {
                     RuleKind::All => {
-                        return Err(cx.err(
-                            "rule.not_evaluable",
-                            "\"proportional\" applies to count and score rules only",
-                        ))
+                        return Err(cx.err("rule.not_evaluable", "\"proportional\" applies to count and score rules only"))
                     }
                     RuleKind::Count { min } if floor < 1.0 || floor > f64::from(min) => {
-                        return Err(cx.err(
-                            "rule.floor",
-                            format!("must be between 1 and rule.min ({min}), got {floor}"),
-                        ))
+                        return Err(cx.err("rule.floor", format!("must be between 1 and rule.min ({min}), got {floor}")))
                     }
                     RuleKind::Score { cutoff } if floor <= 0.0 || floor > cutoff => {
-                        return Err(cx.err(
-                            "rule.floor",
-                            format!("must be > 0 and at most rule.cutoff ({cutoff}), got {floor}"),
-                        ))
+                        return Err(cx.err("rule.floor", format!("must be > 0 and at most rule.cutoff ({cutoff}), got {floor}")))
                     }
                     _ => {}
                 }
                 NotEvaluable::Proportional { floor }
             }
             Some(other) => {
-                return Err(cx.err(
-                    "rule.not_evaluable",
-                    format!("unknown policy \"{other}\"; expected \"not_met\" or \"proportional\""),
-                ))
+                return Err(
+                    cx.err("rule.not_evaluable", format!("unknown policy \"{other}\"; expected \"not_met\" or \"proportional\""))
+                )
             }
         };
-        let rule = Rule {
-            kind,
-            mandatory: r.mandatory,
-            at_least_one_of: r.at_least_one_of,
-            probability,
-            not_evaluable,
-        };
+        let rule = Rule { kind, mandatory: r.mandatory, at_least_one_of: r.at_least_one_of, probability, not_evaluable };
 
         // Adaptations.
         let mut adaptations = Adaptations::default();
@@ -1383,10 +1215,7 @@ impl SetToml {
                         let names: Vec<&str> = Intensity::ALL.iter().map(|i| i.name()).collect();
                         cx.err(
                             format!("adaptations.aplasia_intensities[{j}]"),
-                            format!(
-                                "unknown intensity \"{s}\"; expected one of {}",
-                                names.join(", ")
-                            ),
+                            format!("unknown intensity \"{s}\"; expected one of {}", names.join(", ")),
                         )
                     })?;
                     if !v.contains(&i) {
@@ -1396,8 +1225,7 @@ impl SetToml {
                 adaptations.aplasia_intensities = v;
             }
             if let Some(t) = a.ferritin_threshold {
-                adaptations.ferritin_threshold =
-                    Some(cx.finite("adaptations.ferritin_threshold", t)?);
+                adaptations.ferritin_threshold = Some(cx.finite("adaptations.ferritin_threshold", t)?);
             }
             adaptations.ignore_before_first_line = a.ignore_before_first_line.unwrap_or(false);
             adaptations.ignore_values_from_aplasia = a.ignore_values_from_aplasia.unwrap_or(false);
@@ -1411,18 +1239,14 @@ impl SetToml {
             }
         }
         if adaptations.cytopenia_mode == CytopeniaMode::Count
-            && (adaptations.recovery.is_some()
-                || adaptations.ignore_before_first_line
-                || adaptations.ignore_values_from_aplasia)
+            && (adaptations.recovery.is_some() || adaptations.ignore_before_first_line || adaptations.ignore_values_from_aplasia)
         {
             return Err(cx.err(
                 "adaptations.cytopenia_mode",
                 "`recovery`, `ignore_before_first_line` and `ignore_values_from_aplasia` need cytopenia_mode = \"ignore_during_aplasia\"",
             ));
         }
-        if adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia
-            && !criteria.iter().any(|c| c.aplasia_sensitive)
-        {
+        if adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia && !criteria.iter().any(|c| c.aplasia_sensitive) {
             return Err(cx.err(
                 "adaptations.cytopenia_mode",
                 "\"ignore_during_aplasia\" needs at least one criterion with aplasia_sensitive = true",
@@ -1430,21 +1254,13 @@ impl SetToml {
         }
         // A score rule reports its own score; it computes the HScore alongside only when asked
         // (`companion_hscore = true`, e.g. `hlh_aml`), and never for the HScore set itself.
-        let companion_hscore = self
-            .companion_hscore
-            .unwrap_or(!matches!(rule.kind, RuleKind::Score { .. }));
+        let companion_hscore = self.companion_hscore.unwrap_or(!matches!(rule.kind, RuleKind::Score { .. }));
         if companion_hscore && rule.probability.is_some() {
-            return Err(cx.err("companion_hscore", "a score rule with a probability table is an HScore; companion_hscore must be false"));
+            return Err(
+                cx.err("companion_hscore", "a score rule with a probability table is an HScore; companion_hscore must be false")
+            );
         }
-        Ok(CriteriaSet {
-            name,
-            description: self.description,
-            episode_gap_days,
-            companion_hscore,
-            rule,
-            adaptations,
-            criteria,
-        })
+        Ok(CriteriaSet { name, description: self.description, episode_gap_days, companion_hscore, rule, adaptations, criteria })
     }
 
     fn from_set(s: &CriteriaSet) -> SetToml {
@@ -1486,12 +1302,7 @@ impl SetToml {
                     .into(),
                 ),
                 aplasia_days: Some(i64::from(a.aplasia_days)),
-                aplasia_intensities: Some(
-                    a.aplasia_intensities
-                        .iter()
-                        .map(|i| i.name().to_string())
-                        .collect(),
-                ),
+                aplasia_intensities: Some(a.aplasia_intensities.iter().map(|i| i.name().to_string()).collect()),
                 ferritin_threshold: a.ferritin_threshold,
                 recovery: a.recovery.map(|r| RecoveryToml {
                     analyte: r.analyte.name().into(),
@@ -1502,27 +1313,16 @@ impl SetToml {
                 ignore_before_first_line: a.ignore_before_first_line.then_some(true),
                 ignore_values_from_aplasia: a.ignore_values_from_aplasia.then_some(true),
             }),
-            criteria: s
-                .criteria
-                .iter()
-                .map(CriterionToml::from_criterion)
-                .collect(),
+            criteria: s.criteria.iter().map(CriterionToml::from_criterion).collect(),
         }
     }
 }
 
 /// The TOML keys (`relative`, `persistent`, `new_since_diagnosis_days`) of a temporal primitive.
-fn temporal_toml(
-    t: Option<&Temporal>,
-) -> (Option<RelativeToml>, Option<PersistentToml>, Option<i64>) {
+fn temporal_toml(t: Option<&Temporal>) -> (Option<RelativeToml>, Option<PersistentToml>, Option<i64>) {
     match t {
         None => (None, None, None),
-        Some(Temporal::Relative {
-            stat,
-            lookback_days,
-            comparator,
-            factor,
-        }) => (
+        Some(Temporal::Relative { stat, lookback_days, comparator, factor }) => (
             Some(RelativeToml {
                 baseline: stat.name().into(),
                 lookback_days: i64::from(*lookback_days),
@@ -1532,14 +1332,9 @@ fn temporal_toml(
             None,
             None,
         ),
-        Some(Temporal::Persistent { days, within_days }) => (
-            None,
-            Some(PersistentToml {
-                days: i64::from(*days),
-                within_days: i64::from(*within_days),
-            }),
-            None,
-        ),
+        Some(Temporal::Persistent { days, within_days }) => {
+            (None, Some(PersistentToml { days: i64::from(*days), within_days: i64::from(*within_days) }), None)
+        }
         Some(Temporal::NewSinceDiagnosis { days }) => (None, None, Some(i64::from(*days))),
     }
 }
@@ -1549,10 +1344,7 @@ impl CriterionToml {
         let key = format!("criteria[{i}]");
         let name = self.name.trim().to_string();
         if name.is_empty() || name.contains(|c: char| c.is_control() || c == ';') {
-            return Err(cx.err(
-                format!("{key}.name"),
-                "must be a non-empty name without ';'",
-            ));
+            return Err(cx.err(format!("{key}.name"), "must be a non-empty name without ';'"));
         }
         let key = format!("criteria[{i}] (\"{name}\")");
         let window_days = match self.window_days {
@@ -1565,10 +1357,7 @@ impl CriterionToml {
         };
         let forbid = |present: bool, field: &str, kind: &str| -> Result<(), CriteriaError> {
             if present {
-                Err(cx.err(
-                    format!("{key}.{field}"),
-                    format!("is not used by kind = \"{kind}\""),
-                ))
+                Err(cx.err(format!("{key}.{field}"), format!("is not used by kind = \"{kind}\"")))
             } else {
                 Ok(())
             }
@@ -1610,7 +1399,8 @@ impl CriterionToml {
                 ] {
                     forbid(present, field, "count_of")?;
                 }
-                let conds = self.conditions.ok_or_else(|| cx.err(format!("{key}.conditions"), "is required for kind = \"count_of\""))?;
+                let conds =
+                    self.conditions.ok_or_else(|| cx.err(format!("{key}.conditions"), "is required for kind = \"count_of\""))?;
                 if conds.is_empty() {
                     return Err(cx.err(format!("{key}.conditions"), "needs at least one condition"));
                 }
@@ -1628,18 +1418,24 @@ impl CriterionToml {
                 let k = conditions.len();
                 let min = self.min.unwrap_or(1);
                 if min < 1 || min as usize > k {
-                    return Err(cx.err(format!("{key}.min"), format!("must be between 1 and the number of conditions ({k}), got {min}")));
+                    return Err(
+                        cx.err(format!("{key}.min"), format!("must be between 1 and the number of conditions ({k}), got {min}"))
+                    );
                 }
                 let mut count_points = Vec::new();
                 for (j, cp) in self.count_points.unwrap_or_default().iter().enumerate() {
                     let ck = format!("{key}.count_points[{j}]");
                     if cp.count < min || cp.count as usize > k {
-                        return Err(cx.err(format!("{ck}.count"), format!("must be between min ({min}) and the number of conditions ({k}), got {}", cp.count)));
+                        return Err(cx.err(
+                            format!("{ck}.count"),
+                            format!("must be between min ({min}) and the number of conditions ({k}), got {}", cp.count),
+                        ));
                     }
                     if count_points.iter().any(|o: &CountPoints| i64::from(o.count) == cp.count) {
                         return Err(cx.err(format!("{ck}.count"), format!("count {} listed twice", cp.count)));
                     }
-                    count_points.push(CountPoints { count: cp.count as u32, points: cx.finite(&format!("{ck}.points"), cp.points)? });
+                    count_points
+                        .push(CountPoints { count: cp.count as u32, points: cx.finite(&format!("{ck}.points"), cp.points)? });
                 }
                 if !count_points.is_empty() && points.is_some() {
                     return Err(cx.err(format!("{key}.points"), "give either `points` or `count_points`, not both"));
@@ -1662,13 +1458,22 @@ impl CriterionToml {
                 ] {
                     forbid(present, field, "lab_points")?;
                 }
-                let a = self.analyte.as_deref().ok_or_else(|| cx.err(format!("{key}.analyte"), "is required for kind = \"lab_points\""))?;
+                let a = self
+                    .analyte
+                    .as_deref()
+                    .ok_or_else(|| cx.err(format!("{key}.analyte"), "is required for kind = \"lab_points\""))?;
                 let analyte = cx.analyte(&format!("{key}.analyte"), a)?;
                 let worst = match self.worst.as_deref().map(str::trim) {
                     Some("max") => Worst::Max,
                     Some("min") => Worst::Min,
-                    Some(other) => return Err(cx.err(format!("{key}.worst"), format!("unknown value \"{other}\"; expected \"max\" or \"min\""))),
-                    None => return Err(cx.err(format!("{key}.worst"), "is required for kind = \"lab_points\" (\"max\" or \"min\")")),
+                    Some(other) => {
+                        return Err(
+                            cx.err(format!("{key}.worst"), format!("unknown value \"{other}\"; expected \"max\" or \"min\""))
+                        )
+                    }
+                    None => {
+                        return Err(cx.err(format!("{key}.worst"), "is required for kind = \"lab_points\" (\"max\" or \"min\")"))
+                    }
                 };
                 let raw = self.bands.ok_or_else(|| cx.err(format!("{key}.bands"), "is required for kind = \"lab_points\""))?;
                 if raw.is_empty() {
@@ -1726,21 +1531,13 @@ impl CriterionToml {
             description: c.description.clone(),
             window_days: c.window_days.map(i64::from),
             points: c.points,
-            aplasia_sensitive: if c.aplasia_sensitive {
-                Some(true)
-            } else {
-                None
-            },
+            aplasia_sensitive: if c.aplasia_sensitive { Some(true) } else { None },
             ..CriterionToml::default()
         };
         (t.relative, t.persistent, t.new_since_diagnosis_days) = temporal_toml(c.temporal.as_ref());
         match &c.kind {
             CriterionKind::Single(test) => match test {
-                Test::Lab {
-                    analyte,
-                    comparator,
-                    threshold,
-                } => {
+                Test::Lab { analyte, comparator, threshold } => {
                     t.kind = "lab".into();
                     t.analyte = Some(analyte.name().into());
                     t.comparator = Some(comparator.symbol().into());
@@ -1751,29 +1548,17 @@ impl CriterionToml {
                     t.finding = Some(f.name().into());
                 }
             },
-            CriterionKind::CountOf {
-                conditions,
-                min,
-                count_points,
-            } => {
+            CriterionKind::CountOf { conditions, min, count_points } => {
                 t.kind = "count_of".into();
                 t.min = Some(i64::from(*min));
                 t.conditions = Some(
                     conditions
                         .iter()
                         .map(|c| {
-                            let mut ct = ConditionToml {
-                                window_days: c.window_days.map(i64::from),
-                                ..ConditionToml::default()
-                            };
-                            (ct.relative, ct.persistent, ct.new_since_diagnosis_days) =
-                                temporal_toml(c.temporal.as_ref());
+                            let mut ct = ConditionToml { window_days: c.window_days.map(i64::from), ..ConditionToml::default() };
+                            (ct.relative, ct.persistent, ct.new_since_diagnosis_days) = temporal_toml(c.temporal.as_ref());
                             match &c.test {
-                                Test::Lab {
-                                    analyte,
-                                    comparator,
-                                    threshold,
-                                } => {
+                                Test::Lab { analyte, comparator, threshold } => {
                                     ct.analyte = Some(analyte.name().into());
                                     ct.comparator = Some(comparator.symbol().into());
                                     ct.threshold = Some(*threshold);
@@ -1786,21 +1571,11 @@ impl CriterionToml {
                 );
                 if !count_points.is_empty() {
                     t.count_points = Some(
-                        count_points
-                            .iter()
-                            .map(|p| CountPointsToml {
-                                count: i64::from(p.count),
-                                points: p.points,
-                            })
-                            .collect(),
+                        count_points.iter().map(|p| CountPointsToml { count: i64::from(p.count), points: p.points }).collect(),
                     );
                 }
             }
-            CriterionKind::LabPoints {
-                analyte,
-                worst,
-                bands,
-            } => {
+            CriterionKind::LabPoints { analyte, worst, bands } => {
                 t.kind = "lab_points".into();
                 t.analyte = Some(analyte.name().into());
                 t.worst = Some(worst.name().into());
@@ -1829,11 +1604,9 @@ mod tests {
     #[test]
     fn builtins_load_and_round_trip() {
         for name in ALL_BUILTIN_NAMES {
-            let s = CriteriaSet::from_toml_str(builtin_toml(name).unwrap(), name)
-                .unwrap_or_else(|e| panic!("{e}"));
+            let s = CriteriaSet::from_toml_str(builtin_toml(name).unwrap(), name).unwrap_or_else(|e| panic!("{e}"));
             let text = s.to_toml_string().unwrap();
-            let back = CriteriaSet::from_toml_str(&text, "roundtrip")
-                .unwrap_or_else(|e| panic!("{e}\n{text}"));
+            let back = CriteriaSet::from_toml_str(&text, "roundtrip").unwrap_or_else(|e| panic!("{e}\n{text}"));
             assert_eq!(s, back, "{name}");
         }
     }
@@ -1841,14 +1614,8 @@ mod tests {
     #[test]
     fn band_bounds() {
         let b = Band {
-            lower: Some(Bound {
-                value: 1.5,
-                inclusive: true,
-            }),
-            upper: Some(Bound {
-                value: 4.0,
-                inclusive: true,
-            }),
+            lower: Some(Bound { value: 1.5, inclusive: true }),
+            upper: Some(Bound { value: 4.0, inclusive: true }),
             points: 44.0,
         };
         assert!(b.contains(1.5) && b.contains(4.0) && !b.contains(1.499) && !b.contains(4.0001));

@@ -207,7 +207,11 @@ fn assemble(set: &CriteriaSet, plan: &Plan, outs: Vec<ChunkOut>, n: usize) -> De
         }
     }
     let by_first_line_intensity = (0..SLOTS)
-        .map(|k| IntensityCount { intensity: Intensity::ALL.get(k).copied(), screened: screened[k], with_episode: with_episode[k] })
+        .map(|k| IntensityCount {
+            intensity: Intensity::ALL.get(k).copied(),
+            screened: screened[k],
+            with_episode: with_episode[k],
+        })
         .collect();
     let summary = DetectionSummary {
         patients_screened: n,
@@ -216,7 +220,14 @@ fn assemble(set: &CriteriaSet, plan: &Plan, outs: Vec<ChunkOut>, n: usize) -> De
         episodes: episodes.len(),
         by_first_line_intensity,
     };
-    Detection { criteria_set: set.name.clone(), rule: set.rule_text(), has_hscore: plan.has_hscore(), episodes, evidence, summary }
+    Detection {
+        criteria_set: set.name.clone(),
+        rule: set.rule_text(),
+        has_hscore: plan.has_hscore(),
+        episodes,
+        evidence,
+        summary,
+    }
 }
 
 /// Episodes (and evidence) of one patient under one set. `shared`: the day states of this
@@ -428,7 +439,14 @@ pub struct DayEvaluation {
     pub holds: bool,
 }
 
-fn day_evaluation(plan: &Plan, set: &CriteriaSet, cohort: &Cohort, p: PatientIdx, st: &super::sweep::DayState, view: &super::sweep::View<'_>) -> DayEvaluation {
+fn day_evaluation(
+    plan: &Plan,
+    set: &CriteriaSet,
+    cohort: &Cohort,
+    p: PatientIdx,
+    st: &super::sweep::DayState,
+    view: &super::sweep::View<'_>,
+) -> DayEvaluation {
     let mut buf = Vec::new();
     let criteria = (0..plan.n_primary)
         .map(|c| {

@@ -59,18 +59,13 @@ impl DiseaseStatus {
 
 /// The treatment line in effect at `day` for patient `p`.
 pub fn treatment_context(cohort: &Cohort, p: PatientIdx, day: Day) -> Option<TreatmentContext> {
-    cohort
-        .treatments_of(p)
-        .iter()
-        .filter(|l| l.start <= day)
-        .max_by_key(|l| (l.start, l.line))
-        .map(|l| TreatmentContext {
-            line: l.line,
-            regimen: l.regimen.clone(),
-            intensity: l.intensity,
-            start: l.start,
-            days_since_line_start: day - l.start,
-        })
+    cohort.treatments_of(p).iter().filter(|l| l.start <= day).max_by_key(|l| (l.start, l.line)).map(|l| TreatmentContext {
+        line: l.line,
+        regimen: l.regimen.clone(),
+        intensity: l.intensity,
+        start: l.start,
+        days_since_line_start: day - l.start,
+    })
 }
 
 /// Disease status of patient `p` on `day` (see [`DiseaseStatus`]).

@@ -116,13 +116,18 @@ pub mod tables;
 pub mod validation;
 
 pub use criteria::{
-    builtin_toml, Adaptations, Band, BaselineStat, Bound, Comparator, Condition, CountPoints, CriteriaError, CriteriaSet, Criterion,
-    CriterionKind, CytopeniaMode, NotEvaluable, ProbabilityTable, Recovery, Rule, RuleKind, Temporal, Test, Worst, ALL_BUILTIN_NAMES,
-    BUILTIN_NAMES, DESIGNED_BUILTIN_NAMES,
+    builtin_toml, Adaptations, Band, BaselineStat, Bound, Comparator, Condition, CountPoints, CriteriaError, CriteriaSet,
+    Criterion, CriterionKind, CytopeniaMode, NotEvaluable, ProbabilityTable, Recovery, Rule, RuleKind, Temporal, Test, Worst,
+    ALL_BUILTIN_NAMES, BUILTIN_NAMES, DESIGNED_BUILTIN_NAMES,
 };
-pub use detect::{detect, detect_many, detect_many_with_evidence, evaluate_at, timeline, CriterionStatus, DayEvaluation, Detection, DetectionSummary, Episode, IntensityCount, SourceRef};
+pub use detect::{
+    detect, detect_many, detect_many_with_evidence, evaluate_at, timeline, CriterionStatus, DayEvaluation, Detection,
+    DetectionSummary, Episode, IntensityCount, SourceRef,
+};
 pub use episodes::{disease_status, treatment_context, DiseaseStatus, TreatmentContext};
 pub use evidence::{Evidence, EvidenceRole, EvidenceTable};
 pub use probability::{hscore_probability, HscoreProbability, FARDET_2014_TABLE, PROBABILITY_SOURCE};
 pub use tables::{EPISODE_COLUMNS, EVIDENCE_COLUMNS};
-pub use validation::{validate, write_validation_csv, Metric, Truth, TruthEpisode, TruthError, ValidationRow, VALIDATION_COLUMNS};
+pub use validation::{
+    validate, write_validation_csv, Metric, Truth, TruthEpisode, TruthError, ValidationRow, VALIDATION_COLUMNS,
+};

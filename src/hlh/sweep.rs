@@ -62,13 +62,11 @@
 //! as above. The **count recovery** that ends an aplasia early needs a value that decidedly
 //! meets it (`<2.0` neutrophils does not document recovery to `>= 1.0`).
 
-use crate::cohort::{
-    Analyte, Cohort, Day, FindingKind, Intensity, Measurement, PatientIdx, Qualifier,
-};
+use crate::cohort::{Analyte, Cohort, Day, FindingKind, Intensity, Measurement, PatientIdx, Qualifier};
 
 use super::criteria::{
-    Band, BaselineStat, Comparator, CriteriaSet, CriterionKind, CytopeniaMode, NotEvaluable,
-    Recovery, RuleKind, Temporal, Test, Worst,
+    Band, BaselineStat, Comparator, CriteriaSet, CriterionKind, CytopeniaMode, NotEvaluable, Recovery, RuleKind, Temporal, Test,
+    Worst,
 };
 
 /// Where a qualifying value comes from (index into the patient's slice).
@@ -147,17 +145,9 @@ enum PKind {
     /// One condition (index into `Plan::conds`).
     Single(usize),
     /// Conditions `start..end` of `Plan::conds`.
-    CountOf {
-        start: usize,
-        end: usize,
-        min: u32,
-        count_points: Option<Vec<f64>>,
-    },
+    CountOf { start: usize, end: usize, min: u32, count_points: Option<Vec<f64>> },
     /// Bands on lab channel `lab` (with their description).
-    Points {
-        lab: u16,
-        bands: Vec<(Band, String)>,
-    },
+    Points { lab: u16, bands: Vec<(Band, String)> },
 }
 
 /// A compiled criterion.
@@ -292,10 +282,9 @@ impl Plan {
             companion: set.companion_hscore,
             aplasia: match set.adaptations.cytopenia_mode {
                 CytopeniaMode::Count => None,
-                CytopeniaMode::IgnoreDuringAplasia => Some((
-                    set.adaptations.aplasia_days as i32,
-                    set.adaptations.aplasia_intensities.clone(),
-                )),
+                CytopeniaMode::IgnoreDuringAplasia => {
+                    Some((set.adaptations.aplasia_days as i32, set.adaptations.aplasia_intensities.clone()))
+                }
             },
             companion_name: String::new(),
             derived: Vec::new(),
@@ -421,31 +410,16 @@ impl Plan {
     }
 
     /// Compile one test; returns its index in `conds`.
-    fn cond(
-        &mut self,
-        test: &Test,
-        temporal: Option<&Temporal>,
-        window: u32,
-        ferritin_override: Option<f64>,
-    ) -> usize {
+    fn cond(&mut self, test: &Test, temporal: Option<&Temporal>, window: u32, ferritin_override: Option<f64>) -> usize {
         let window = window as i32;
         let (cond, text) = match *test {
-            Test::Lab {
-                analyte,
-                comparator,
-                threshold,
-            } if temporal.is_some() => {
+            Test::Lab { analyte, comparator, threshold } if temporal.is_some() => {
                 let threshold = match (analyte, ferritin_override) {
                     (Analyte::Ferritin, Some(t)) => t,
                     _ => threshold,
                 };
                 let t = *temporal.expect("checked above");
-                let k = self.derived_series(DerivedSpec {
-                    analyte,
-                    comparator,
-                    threshold,
-                    temporal: t,
-                });
+                let k = self.derived_series(DerivedSpec { analyte, comparator, threshold, temporal: t });
                 let ch = self.lab_channel(LabChannel {
                     analyte,
                     worst: Worst::Max,
@@ -453,28 +427,10 @@ impl Plan {
                     derived: Some(k),
                     skip_aplasia: self.cur_skip,
                 });
-                let text = Temporal::describe_test(
-                    Some(&t),
-                    &Test::Lab {
-                        analyte,
-                        comparator,
-                        threshold,
-                    },
-                );
-                (
-                    FlatCond {
-                        src: CondSrc::Lab(ch),
-                        op: Op::Derived,
-                        thr: 1.0,
-                    },
-                    text,
-                )
+                let text = Temporal::describe_test(Some(&t), &Test::Lab { analyte, comparator, threshold });
+                (FlatCond { src: CondSrc::Lab(ch), op: Op::Derived, thr: 1.0 }, text)
             }
-            Test::Lab {
-                analyte,
-                comparator,
-                threshold,
-            } => {
+            Test::Lab { analyte, comparator, threshold } => {
                 let threshold = match (analyte, ferritin_override) {
                     (Analyte::Ferritin, Some(t)) => t,
                     _ => threshold,
@@ -492,38 +448,15 @@ impl Plan {
                     Comparator::Le => Op::Le,
                     Comparator::Lt => Op::Lt,
                 };
-                (
-                    FlatCond {
-                        src: CondSrc::Lab(ch),
-                        op,
-                        thr: threshold,
-                    },
-                    Test::Lab {
-                        analyte,
-                        comparator,
-                        threshold,
-                    }
-                    .describe(),
-                )
+                (FlatCond { src: CondSrc::Lab(ch), op, thr: threshold }, Test::Lab { analyte, comparator, threshold }.describe())
             }
             Test::Finding(kind) => {
                 let new_since = match temporal {
                     Some(Temporal::NewSinceDiagnosis { days }) => Some(*days as i32),
                     _ => None,
                 };
-                let ch = self.finding_channel(FindingChannel {
-                    kind,
-                    window,
-                    new_since,
-                });
-                (
-                    FlatCond {
-                        src: CondSrc::Finding(ch),
-                        op: Op::Present,
-                        thr: 0.0,
-                    },
-                    Temporal::describe_test(temporal, test),
-                )
+                let ch = self.finding_channel(FindingChannel { kind, window, new_since });
+                (FlatCond { src: CondSrc::Finding(ch), op: Op::Present, thr: 0.0 }, Temporal::describe_test(temporal, test))
             }
         };
         self.conds.push(cond);
@@ -532,30 +465,18 @@ impl Plan {
     }
 
     fn add_set(&mut self, set: &CriteriaSet, scored: bool, ferritin_override: Option<f64>) {
-        let skip = set.adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia
-            && set.adaptations.ignore_values_from_aplasia;
+        let skip =
+            set.adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia && set.adaptations.ignore_values_from_aplasia;
         for c in &set.criteria {
             self.cur_skip = skip && c.aplasia_sensitive;
             let kind = match &c.kind {
-                CriterionKind::Single(t) => PKind::Single(self.cond(
-                    t,
-                    c.temporal.as_ref(),
-                    c.window_for(t, None),
-                    ferritin_override,
-                )),
-                CriterionKind::CountOf {
-                    conditions,
-                    min,
-                    count_points,
-                } => {
+                CriterionKind::Single(t) => {
+                    PKind::Single(self.cond(t, c.temporal.as_ref(), c.window_for(t, None), ferritin_override))
+                }
+                CriterionKind::CountOf { conditions, min, count_points } => {
                     let start = self.conds.len();
                     for cd in conditions {
-                        self.cond(
-                            &cd.test,
-                            cd.temporal.as_ref(),
-                            c.window_for(&cd.test, cd.window_days),
-                            ferritin_override,
-                        );
+                        self.cond(&cd.test, cd.temporal.as_ref(), c.window_for(&cd.test, cd.window_days), ferritin_override);
                     }
                     let end = self.conds.len();
                     let count_points = if count_points.is_empty() {
@@ -567,18 +488,9 @@ impl Plan {
                         }
                         Some(v)
                     };
-                    PKind::CountOf {
-                        start,
-                        end,
-                        min: *min,
-                        count_points,
-                    }
+                    PKind::CountOf { start, end, min: *min, count_points }
                 }
-                CriterionKind::LabPoints {
-                    analyte,
-                    worst,
-                    bands,
-                } => {
+                CriterionKind::LabPoints { analyte, worst, bands } => {
                     let lab = self.lab_channel(LabChannel {
                         analyte: *analyte,
                         worst: *worst,
@@ -586,15 +498,7 @@ impl Plan {
                         derived: None,
                         skip_aplasia: self.cur_skip,
                     });
-                    let bands = bands
-                        .iter()
-                        .map(|b| {
-                            (
-                                *b,
-                                format!("{} -> {} points", b.describe(*analyte), b.points),
-                            )
-                        })
-                        .collect();
+                    let bands = bands.iter().map(|b| (*b, format!("{} -> {} points", b.describe(*analyte), b.points))).collect();
                     PKind::Points { lab, bands }
                 }
             };
@@ -702,11 +606,7 @@ const NO_BAND: u32 = u32::MAX;
 const NO_DATA: u32 = u32::MAX - 1;
 
 impl FindState {
-    const EMPTY: FindState = FindState {
-        last_any: NONE_DAY,
-        last_present: NONE_DAY,
-        present_idx: 0,
-    };
+    const EMPTY: FindState = FindState { last_any: NONE_DAY, last_present: NONE_DAY, present_idx: 0 };
 }
 
 /// Reusable per-thread buffers.
@@ -751,12 +651,7 @@ pub(crate) struct Scratch {
 impl Scratch {
     pub(crate) fn new(plan: &Plan) -> Scratch {
         Scratch {
-            deques: (0..plan.lab.len())
-                .map(|_| Deque {
-                    buf: Vec::with_capacity(32),
-                    head: 0,
-                })
-                .collect(),
+            deques: (0..plan.lab.len()).map(|_| Deque { buf: Vec::with_capacity(32), head: 0 }).collect(),
             finds: vec![FindState::EMPTY; plan.find.len()],
             lab_val: vec![f64::NAN; plan.lab.len()],
             lab_tie: vec![0; plan.lab.len()],
@@ -805,9 +700,7 @@ impl View<'_> {
             return None;
         }
         match self.plan.conds[i].src {
-            CondSrc::Lab(ch) => self.deques[ch as usize]
-                .front()
-                .map(|f| Source::Measurement(f.idx)),
+            CondSrc::Lab(ch) => self.deques[ch as usize].front().map(|f| Source::Measurement(f.idx)),
             CondSrc::Finding(ch) => Some(Source::Finding(self.finds[ch as usize].present_idx)),
         }
     }
@@ -836,10 +729,7 @@ impl View<'_> {
                 if let Some(front) = self.deques[*lab as usize].front() {
                     // The band the sweep decided (with a qualified value the front holds a
                     // bound, which need not lie in the band itself).
-                    let text = bands
-                        .get(self.band[c] as usize)
-                        .map(|(_, t)| t.clone())
-                        .unwrap_or_default();
+                    let text = bands.get(self.band[c] as usize).map(|(_, t)| t.clone()).unwrap_or_default();
                     out.push((text, Source::Measurement(front.idx)));
                 }
             }
@@ -849,15 +739,8 @@ impl View<'_> {
 
 /// Sweep patient `p` over its change days `<= until` (plus `extra_day` if given, evaluated even
 /// without a change), calling `f` with the state of every visited day in increasing order.
-pub(crate) fn sweep<F>(
-    plan: &Plan,
-    cohort: &Cohort,
-    p: PatientIdx,
-    until: Day,
-    extra_day: Option<Day>,
-    s: &mut Scratch,
-    mut f: F,
-) where
+pub(crate) fn sweep<F>(plan: &Plan, cohort: &Cohort, p: PatientIdx, until: Day, extra_day: Option<Day>, s: &mut Scratch, mut f: F)
+where
     F: FnMut(&DayState, &View<'_>),
 {
     let ms = cohort.measurements_of(p);
@@ -885,8 +768,7 @@ pub(crate) fn sweep<F>(
         for &k in ws {
             if s.last_exp[k] != m.day {
                 s.last_exp[k] = m.day;
-                s.days
-                    .push(m.day.saturating_add(plan.windows[k]).saturating_add(1));
+                s.days.push(m.day.saturating_add(plan.windows[k]).saturating_add(1));
             }
         }
     }
@@ -897,24 +779,16 @@ pub(crate) fn sweep<F>(
         }
         s.days.push(fd.day);
         for &k in ws {
-            s.days
-                .push(fd.day.saturating_add(plan.windows[k]).saturating_add(1));
+            s.days.push(fd.day.saturating_add(plan.windows[k]).saturating_add(1));
         }
     }
     for k in 0..plan.derived.len() {
         let mut vals = std::mem::take(&mut s.derived[k]);
-        derive(
-            &plan.derived[k],
-            ms,
-            cohort.patients[p as usize].diagnosis,
-            &mut vals,
-            s,
-        );
+        derive(&plan.derived[k], ms, cohort.patients[p as usize].diagnosis, &mut vals, s);
         for v in &vals {
             s.days.push(v.day);
             for &w in &plan.derived_window_ids[k] {
-                s.days
-                    .push(v.day.saturating_add(plan.windows[w]).saturating_add(1));
+                s.days.push(v.day.saturating_add(plan.windows[w]).saturating_add(1));
             }
         }
         s.derived[k] = vals;
@@ -924,9 +798,7 @@ pub(crate) fn sweep<F>(
         let diagnosis = cohort.patients[p as usize].diagnosis;
         for (ch, spec) in plan.find.iter().enumerate() {
             s.find_blocked[ch] = match spec.new_since {
-                Some(nd) => fs.iter().any(|f| {
-                    f.finding == spec.kind && f.present && f.day <= diagnosis.saturating_add(nd)
-                }),
+                Some(nd) => fs.iter().any(|f| f.finding == spec.kind && f.present && f.day <= diagnosis.saturating_add(nd)),
                 None => false,
             };
         }
@@ -1025,11 +897,7 @@ pub(crate) fn sweep<F>(
                             dq.pop_back();
                         }
                     }
-                    dq.push_back(Slot {
-                        value: m.value,
-                        day: m.day,
-                        idx: mi as u32,
-                    });
+                    dq.push_back(Slot { value: m.value, day: m.day, idx: mi as u32 });
                 }
             }
             mi += 1;
@@ -1095,10 +963,9 @@ pub(crate) fn sweep<F>(
                 }
                 for &ci in &plan.lab_points[ch] {
                     let b = match &plan.crits[ci].kind {
-                        PKind::Points { bands, .. } if !v.is_nan() => bands
-                            .iter()
-                            .position(|(b, _)| b.contains(v))
-                            .map_or(NO_BAND, |k| k as u32),
+                        PKind::Points { bands, .. } if !v.is_nan() => {
+                            bands.iter().position(|(b, _)| b.contains(v)).map_or(NO_BAND, |k| k as u32)
+                        }
                         _ => NO_DATA,
                     };
                     if b != s.band[ci] {
@@ -1109,12 +976,7 @@ pub(crate) fn sweep<F>(
             }
         }
         // (Patients without findings keep every finding channel empty: nothing to update.)
-        for (ch, spec) in
-            plan.find
-                .iter()
-                .enumerate()
-                .take(if fs.is_empty() { 0 } else { usize::MAX })
-        {
+        for (ch, spec) in plan.find.iter().enumerate().take(if fs.is_empty() { 0 } else { usize::MAX }) {
             let st = s.finds[ch];
             let lo = t - spec.window;
             let v = u8::from(st.last_any != NONE_DAY && st.last_any >= lo)
@@ -1140,17 +1002,10 @@ pub(crate) fn sweep<F>(
             let ci = rest.trailing_zeros() as usize;
             rest &= rest - 1;
             let c = &plan.crits[ci];
-            let (ev, mt, pts) = if in_aplasia && c.aplasia_sensitive {
-                (false, false, 0.0)
-            } else {
-                eval_crit(c, ci, &s.cond_st, &s.band)
-            };
+            let (ev, mt, pts) =
+                if in_aplasia && c.aplasia_sensitive { (false, false, 0.0) } else { eval_crit(c, ci, &s.cond_st, &s.band) };
             let bit = 1u128 << ci;
-            evaluable = if ev {
-                evaluable | bit
-            } else {
-                evaluable & !bit
-            };
+            evaluable = if ev { evaluable | bit } else { evaluable & !bit };
             met = if mt { met | bit } else { met & !bit };
             if c.scored {
                 let pts = if pts == 0.0 { 0.0 } else { pts };
@@ -1162,12 +1017,8 @@ pub(crate) fn sweep<F>(
         }
         if rescore {
             // Re-add in criterion order so the sums do not depend on the update history.
-            score = s.points[..plan.n_primary]
-                .iter()
-                .fold(0.0, |acc, p| acc + p);
-            companion = s.points[plan.n_primary..]
-                .iter()
-                .fold(0.0, |acc, p| acc + p);
+            score = s.points[..plan.n_primary].iter().fold(0.0, |acc, p| acc + p);
+            companion = s.points[plan.n_primary..].iter().fold(0.0, |acc, p| acc + p);
         }
         let n_met = (met & primary).count_ones();
         let holds = plan.holds(met, evaluable, score);
@@ -1187,15 +1038,7 @@ pub(crate) fn sweep<F>(
             },
             holds,
         };
-        let view = View {
-            plan,
-            deques: &s.deques,
-            band: &s.band,
-            finds: &s.finds,
-            cond_st: &s.cond_st,
-            points: &s.points,
-            met,
-        };
+        let view = View { plan, deques: &s.deques, band: &s.band, finds: &s.finds, cond_st: &s.cond_st, points: &s.points, met };
         f(&state, &view);
     }
 }
@@ -1210,51 +1053,27 @@ pub(crate) fn proportional_count(min: u32, n_evaluable: u32, n: u32, floor: f64)
 
 /// Cut-off of a score rule under the proportional policy:
 /// `max(floor, cutoff × evaluable_max_points / max_points)` (sums in criterion order).
-pub(crate) fn proportional_cutoff(
-    cutoff: f64,
-    crit_max: &[f64],
-    evaluable: u128,
-    floor: f64,
-) -> f64 {
+pub(crate) fn proportional_cutoff(cutoff: f64, crit_max: &[f64], evaluable: u128, floor: f64) -> f64 {
     let total = crit_max.iter().fold(0.0, |a, p| a + p);
     if total <= 0.0 {
         return cutoff;
     }
-    let eval = crit_max
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| evaluable & (1u128 << i) != 0)
-        .fold(0.0, |a, (_, p)| a + p);
+    let eval = crit_max.iter().enumerate().filter(|(i, _)| evaluable & (1u128 << i) != 0).fold(0.0, |a, (_, p)| a + p);
     (cutoff * eval / total).max(floor)
 }
 
 /// This patient's values of a derived series (see [`Temporal`]), in measurement order.
 /// `ms` is the patient's measurements (sorted by day); `Slot::idx` indexes it.
-fn derive(
-    spec: &DerivedSpec,
-    ms: &[crate::cohort::Measurement],
-    diagnosis: Day,
-    out: &mut Vec<Slot>,
-    s: &mut Scratch,
-) {
+fn derive(spec: &DerivedSpec, ms: &[crate::cohort::Measurement], diagnosis: Day, out: &mut Vec<Slot>, s: &mut Scratch) {
     out.clear();
     s.tmp_idx.clear();
-    s.tmp_idx.extend(
-        ms.iter()
-            .enumerate()
-            .filter(|(_, m)| m.analyte == spec.analyte && m.value.is_finite())
-            .map(|(i, _)| i as u32),
-    );
+    s.tmp_idx
+        .extend(ms.iter().enumerate().filter(|(_, m)| m.analyte == spec.analyte && m.value.is_finite()).map(|(i, _)| i as u32));
     if s.tmp_idx.is_empty() {
         return;
     }
     match spec.temporal {
-        Temporal::Relative {
-            stat,
-            lookback_days,
-            comparator,
-            factor,
-        } => {
+        Temporal::Relative { stat, lookback_days, comparator, factor } => {
             let lb = lookback_days as i32;
             let mut lo = 0usize; // first index of the look-back of the current measurement
             for j in 0..s.tmp_idx.len() {
@@ -1265,20 +1084,12 @@ fn derive(
                 match decide(m, spec.comparator, spec.threshold) {
                     Some(true) => {}
                     Some(false) => {
-                        out.push(Slot {
-                            value: 0.0,
-                            day: m.day,
-                            idx: s.tmp_idx[j],
-                        });
+                        out.push(Slot { value: 0.0, day: m.day, idx: s.tmp_idx[j] });
                         continue;
                     }
                     None => {
                         // a bound that does not decide the absolute test
-                        out.push(Slot {
-                            value: UNDECIDED,
-                            day: m.day,
-                            idx: s.tmp_idx[j],
-                        });
+                        out.push(Slot { value: UNDECIDED, day: m.day, idx: s.tmp_idx[j] });
                         continue;
                     }
                 }
@@ -1295,11 +1106,7 @@ fn derive(
                     continue; // no baseline: not evaluable
                 };
                 let q = decide(m, comparator, factor * b);
-                out.push(Slot {
-                    value: q.map_or(UNDECIDED, |q| if q { 1.0 } else { 0.0 }),
-                    day: m.day,
-                    idx: s.tmp_idx[j],
-                });
+                out.push(Slot { value: q.map_or(UNDECIDED, |q| if q { 1.0 } else { 0.0 }), day: m.day, idx: s.tmp_idx[j] });
             }
         }
         Temporal::Persistent { days, within_days } => {
@@ -1318,9 +1125,8 @@ fn derive(
                 }
                 undecided |= d.is_none();
             }
-            let count = |v: &[Day], from: Day, to: Day| {
-                (v.partition_point(|d| *d <= to) - v.partition_point(|d| *d < from)) as u32
-            };
+            let count =
+                |v: &[Day], from: Day, to: Day| (v.partition_point(|d| *d <= to) - v.partition_point(|d| *d < from)) as u32;
             for &i in &s.tmp_idx {
                 let m = &ms[i as usize];
                 let from = m.day - within_days as i32 + 1;
@@ -1331,11 +1137,7 @@ fn derive(
                 } else {
                     0.0
                 };
-                out.push(Slot {
-                    value,
-                    day: m.day,
-                    idx: i,
-                });
+                out.push(Slot { value, day: m.day, idx: i });
             }
         }
         Temporal::NewSinceDiagnosis { days } => {
@@ -1351,11 +1153,7 @@ fn derive(
                 let m = &ms[i as usize];
                 if m.day > cut {
                     let q = decide(m, spec.comparator, spec.threshold);
-                    out.push(Slot {
-                        value: q.map_or(UNDECIDED, |q| if q { 1.0 } else { 0.0 }),
-                        day: m.day,
-                        idx: i,
-                    });
+                    out.push(Slot { value: q.map_or(UNDECIDED, |q| if q { 1.0 } else { 0.0 }), day: m.day, idx: i });
                 }
             }
         }
@@ -1466,11 +1264,7 @@ fn push_keyed(dq: &mut Deque, ms: &[Measurement], idx: usize, max: bool, lower: 
         }
         dq.pop_back();
     }
-    dq.push_back(Slot {
-        value: k.0,
-        day: m.day,
-        idx: idx as u32,
-    });
+    dq.push_back(Slot { value: k.0, day: m.day, idx: idx as u32 });
 }
 
 /// Qualified path: enter measurement `mi` into the decisive and the possible deque of every
@@ -1498,10 +1292,7 @@ fn status_qualified(plan: &Plan, s: &mut Scratch, ms: &[Measurement], ch: usize,
         }
     }
     let (d, p) = match (s.deques[ch].front(), s.pdeques[ch].front()) {
-        (Some(a), Some(b)) => (
-            key(&ms[a.idx as usize], max),
-            key(&ms[b.idx as usize], !max),
-        ),
+        (Some(a), Some(b)) => (key(&ms[a.idx as usize], max), key(&ms[b.idx as usize], !max)),
         _ => ((f64::NAN, 0), (f64::NAN, 0)),
     };
     if d.0.to_bits() == s.lab_val[ch].to_bits()
@@ -1558,16 +1349,12 @@ fn cond_state_keys(c: &FlatCond, d: Key, p: Key) -> u8 {
 /// holds any of them; `NO_DATA` (not evaluable) if the values straddle a band edge.
 fn band_of_interval(bands: &[(Band, String)], low: Key, high: Key) -> u32 {
     let holds = |b: &Band| {
-        b.lower
-            .is_none_or(|l| key_op(if l.inclusive { Op::Ge } else { Op::Gt }, low, l.value))
-            && b.upper
-                .is_none_or(|u| key_op(if u.inclusive { Op::Le } else { Op::Lt }, high, u.value))
+        b.lower.is_none_or(|l| key_op(if l.inclusive { Op::Ge } else { Op::Gt }, low, l.value))
+            && b.upper.is_none_or(|u| key_op(if u.inclusive { Op::Le } else { Op::Lt }, high, u.value))
     };
     let excludes = |b: &Band| {
-        b.lower
-            .is_some_and(|l| key_op(if l.inclusive { Op::Lt } else { Op::Le }, high, l.value))
-            || b.upper
-                .is_some_and(|u| key_op(if u.inclusive { Op::Gt } else { Op::Ge }, low, u.value))
+        b.lower.is_some_and(|l| key_op(if l.inclusive { Op::Lt } else { Op::Le }, high, l.value))
+            || b.upper.is_some_and(|u| key_op(if u.inclusive { Op::Gt } else { Op::Ge }, low, u.value))
     };
     if let Some(k) = bands.iter().position(|(b, _)| holds(b)) {
         k as u32
@@ -1616,12 +1403,7 @@ fn eval_crit(c: &PCrit, ci: usize, cond_st: &[u8], band: &[u32]) -> (bool, bool,
             let mt = st & 2 != 0;
             (st & 1 != 0, mt, if mt { c.points_when_met } else { 0.0 })
         }
-        PKind::CountOf {
-            start,
-            end,
-            min,
-            count_points,
-        } => {
+        PKind::CountOf { start, end, min, count_points } => {
             let mut any = 0u8;
             let mut k = 0u32;
             for &st in &cond_st[*start..*end] {

@@ -248,7 +248,14 @@ impl Detection {
             if r.screened == 0 {
                 continue;
             }
-            let _ = writeln!(t, "    {:<26} {:>9}  {:>12}  {:>7}", r.label(), r.screened, r.with_episode, pct(r.with_episode, r.screened));
+            let _ = writeln!(
+                t,
+                "    {:<26} {:>9}  {:>12}  {:>7}",
+                r.label(),
+                r.screened,
+                r.with_episode,
+                pct(r.with_episode, r.screened)
+            );
         }
         let mut by_status = [0usize; 3];
         for e in &self.episodes {
@@ -264,7 +271,12 @@ impl Detection {
             h.sort_by(f64::total_cmp);
             if !h.is_empty() {
                 let median = if h.len() % 2 == 1 { h[h.len() / 2] } else { (h[h.len() / 2 - 1] + h[h.len() / 2]) / 2.0 };
-                let _ = writeln!(t, "  max HScore per episode: median {median}, range {}-{} (probabilities: {PROBABILITY_SOURCE})", h[0], h[h.len() - 1]);
+                let _ = writeln!(
+                    t,
+                    "  max HScore per episode: median {median}, range {}-{} (probabilities: {PROBABILITY_SOURCE})",
+                    h[0],
+                    h[h.len() - 1]
+                );
             }
         }
         t

@@ -35,14 +35,7 @@ use super::detect::Detection;
 use super::tables::{push_int, push_num, push_str};
 
 /// Columns required in a truth table.
-pub const TRUTH_COLUMNS: [&str; 6] = [
-    "patient_id",
-    "episode",
-    "onset_date",
-    "resolution_date",
-    "line",
-    "regimen",
-];
+pub const TRUTH_COLUMNS: [&str; 6] = ["patient_id", "episode", "onset_date", "resolution_date", "line", "regimen"];
 
 /// One true HLH episode.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,13 +96,7 @@ impl fmt::Display for RowLabel {
     }
 }
 
-fn terr(
-    file: &str,
-    row: usize,
-    column: &str,
-    expected: impl Into<String>,
-    found: impl Into<String>,
-) -> TruthError {
+fn terr(file: &str, row: usize, column: &str, expected: impl Into<String>, found: impl Into<String>) -> TruthError {
     TruthError {
         file: file.into(),
         row,
@@ -167,16 +154,11 @@ impl Truth {
     /// Read a truth CSV and resolve its patients against `cohort` (see the module docs).
     pub fn load(path: &Path, cohort: &Cohort) -> Result<Truth, TruthError> {
         let file = path.display().to_string();
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         if ext == "parquet" || ext == "pq" {
             return Truth::from_parquet(path, cohort);
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| terr(&file, 0, "*", "a readable UTF-8 CSV file", e.to_string()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| terr(&file, 0, "*", "a readable UTF-8 CSV file", e.to_string()))?;
         Truth::from_csv_str(&text, &file, cohort)
     }
 
@@ -184,15 +166,9 @@ impl Truth {
     pub fn from_csv_str(text: &str, file: &str, cohort: &Cohort) -> Result<Truth, TruthError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut lines = text.lines();
-        let header = lines.next().ok_or_else(|| {
-            terr(
-                file,
-                0,
-                "*",
-                format!("a header row with {}", TRUTH_COLUMNS.join(", ")),
-                "an empty file",
-            )
-        })?;
+        let header = lines
+            .next()
+            .ok_or_else(|| terr(file, 0, "*", format!("a header row with {}", TRUTH_COLUMNS.join(", ")), "an empty file"))?;
         let names: Vec<String> = split_csv(header)
             .map_err(|e| terr(file, 0, "*", "a CSV header", e))?
             .into_iter()
@@ -206,13 +182,7 @@ impl Truth {
             }
             let f = split_csv(line).map_err(|e| terr(file, row, "*", "a CSV row", e))?;
             if f.len() != names.len() {
-                return Err(terr(
-                    file,
-                    row,
-                    "*",
-                    format!("{} fields", names.len()),
-                    format!("{} fields", f.len()),
-                ));
+                return Err(terr(file, row, "*", format!("{} fields", names.len()), format!("{} fields", f.len())));
             }
             rows.push((row, f));
         }
@@ -223,36 +193,16 @@ impl Truth {
     /// and checks as the CSV form (dates may be Date or text columns).
     pub fn from_parquet(path: &Path, cohort: &Cohort) -> Result<Truth, TruthError> {
         let file = path.display().to_string();
-        let t = crate::io::table::Table::read(path)
-            .map_err(|e| terr(&file, 0, "*", "a readable Parquet file", e.to_string()))?;
+        let t = crate::io::table::Table::read(path).map_err(|e| terr(&file, 0, "*", "a readable Parquet file", e.to_string()))?;
         let mut cols = Vec::new();
         for want in TRUTH_COLUMNS {
             if !t.has_column(want) {
-                return Err(terr(
-                    &file,
-                    0,
-                    want,
-                    "the column in the table",
-                    "no such column",
-                ));
+                return Err(terr(&file, 0, want, "the column in the table", "no such column"));
             }
-            cols.push(
-                t.text(want).map_err(|e| {
-                    terr(&file, 0, want, "a column readable as text", e.to_string())
-                })?,
-            );
+            cols.push(t.text(want).map_err(|e| terr(&file, 0, want, "a column readable as text", e.to_string()))?);
         }
         let names: Vec<String> = TRUTH_COLUMNS.iter().map(|s| s.to_string()).collect();
-        let rows = (0..t.n_rows())
-            .map(|i| {
-                (
-                    i + 1,
-                    cols.iter()
-                        .map(|c| c[i].clone().unwrap_or_default())
-                        .collect(),
-                )
-            })
-            .collect();
+        let rows = (0..t.n_rows()).map(|i| (i + 1, cols.iter().map(|c| c[i].clone().unwrap_or_default()).collect())).collect();
         Truth::from_records(&names, &TRUTH_COLUMNS.join(","), rows, &file, cohort)
     }
 
@@ -266,69 +216,32 @@ impl Truth {
     ) -> Result<Truth, TruthError> {
         let mut col = [0usize; 6];
         for (k, want) in TRUTH_COLUMNS.iter().enumerate() {
-            col[k] = names.iter().position(|n| n == want).ok_or_else(|| {
-                terr(
-                    file,
-                    0,
-                    want,
-                    "the column in the header",
-                    format!("header `{header}`"),
-                )
-            })?;
+            col[k] = names
+                .iter()
+                .position(|n| n == want)
+                .ok_or_else(|| terr(file, 0, want, "the column in the header", format!("header `{header}`")))?;
         }
-        let ids: std::collections::HashMap<&str, PatientIdx> = cohort
-            .patients
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.id.as_str(), i as PatientIdx))
-            .collect();
+        let ids: std::collections::HashMap<&str, PatientIdx> =
+            cohort.patients.iter().enumerate().map(|(i, p)| (p.id.as_str(), i as PatientIdx)).collect();
         let mut episodes = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (row, f) in rows {
             let cell = |k: usize| f[col[k]].trim();
             let pid = cell(0);
             let patient = *ids.get(pid).ok_or_else(|| {
-                terr(
-                    file,
-                    row,
-                    "patient_id",
-                    "a patient_id of the cohort's patients table",
-                    format!("`{pid}`"),
-                )
+                terr(file, row, "patient_id", "a patient_id of the cohort's patients table", format!("`{pid}`"))
             })?;
             let episode = match cell(1).parse::<u32>() {
                 Ok(e) if e >= 1 => e,
-                _ => {
-                    return Err(terr(
-                        file,
-                        row,
-                        "episode",
-                        "a whole number >= 1",
-                        format!("`{}`", cell(1)),
-                    ))
-                }
+                _ => return Err(terr(file, row, "episode", "a whole number >= 1", format!("`{}`", cell(1)))),
             };
-            let onset = iso_to_day(cell(2)).ok_or_else(|| {
-                terr(
-                    file,
-                    row,
-                    "onset_date",
-                    "a date YYYY-MM-DD",
-                    format!("`{}`", cell(2)),
-                )
-            })?;
+            let onset = iso_to_day(cell(2))
+                .ok_or_else(|| terr(file, row, "onset_date", "a date YYYY-MM-DD", format!("`{}`", cell(2))))?;
             let resolution = match cell(3) {
                 "" => None,
                 s => {
-                    let d = iso_to_day(s).ok_or_else(|| {
-                        terr(
-                            file,
-                            row,
-                            "resolution_date",
-                            "a date YYYY-MM-DD or empty",
-                            format!("`{s}`"),
-                        )
-                    })?;
+                    let d = iso_to_day(s)
+                        .ok_or_else(|| terr(file, row, "resolution_date", "a date YYYY-MM-DD or empty", format!("`{s}`")))?;
                     if d < onset {
                         return Err(terr(
                             file,
@@ -345,19 +258,17 @@ impl Truth {
                 "" => None,
                 s => match s.parse::<u32>() {
                     Ok(l) if l >= 1 => Some(l),
-                    _ => {
-                        return Err(terr(
-                            file,
-                            row,
-                            "line",
-                            "a whole number >= 1 or empty",
-                            format!("`{s}`"),
-                        ))
-                    }
+                    _ => return Err(terr(file, row, "line", "a whole number >= 1 or empty", format!("`{s}`"))),
                 },
             };
             if !seen.insert((patient, episode)) {
-                return Err(terr(file, row, "episode", format!("one row per (patient_id, episode); {pid} episode {episode} is listed twice"), format!("`{episode}`")));
+                return Err(terr(
+                    file,
+                    row,
+                    "episode",
+                    format!("one row per (patient_id, episode); {pid} episode {episode} is listed twice"),
+                    format!("`{episode}`"),
+                ));
             }
             episodes.push(TruthEpisode {
                 patient,
@@ -484,13 +395,7 @@ pub use crate::stats::table1::quantile_type7;
 
 fn metric(x: u64, n: u64) -> Option<Metric> {
     let p = proportion(x, n, 0.95).ok()?;
-    Some(Metric {
-        x,
-        n,
-        estimate: p.estimate,
-        lower: p.clopper_pearson.0,
-        upper: p.clopper_pearson.1,
-    })
+    Some(Metric { x, n, estimate: p.estimate, lower: p.clopper_pearson.0, upper: p.clopper_pearson.1 })
 }
 
 /// Validate each detection against the truth, patient by patient (see the module docs).
@@ -587,13 +492,7 @@ pub fn write_validation_csv<W: Write>(rows: &[ValidationRow], mut w: W) -> io::R
         s.push(',');
         push_str(&mut s, &r.rule);
         s.push(',');
-        for v in [
-            r.n_patients,
-            r.true_positive,
-            r.false_positive,
-            r.false_negative,
-            r.true_negative,
-        ] {
+        for v in [r.n_patients, r.true_positive, r.false_positive, r.false_negative, r.true_negative] {
             push_int(&mut s, Some(v as i64));
             s.push(',');
         }
@@ -616,12 +515,7 @@ pub fn write_validation_csv<W: Write>(rows: &[ValidationRow], mut w: W) -> io::R
         s.push(',');
         push_num(&mut s, r.true_incidence);
         s.push(',');
-        push_num(
-            &mut s,
-            r.estimated_incidence
-                .zip(r.true_incidence)
-                .map(|(a, b)| a - b),
-        );
+        push_num(&mut s, r.estimated_incidence.zip(r.true_incidence).map(|(a, b)| a - b));
         s.push(',');
         push_str(&mut s, "Clopper-Pearson 95%");
         s.push(',');
@@ -635,11 +529,7 @@ pub fn write_validation_csv<W: Write>(rows: &[ValidationRow], mut w: W) -> io::R
 
 /// One line per definition: sensitivity, PPV, incidence, onset error.
 pub fn validation_summary(rows: &[ValidationRow]) -> String {
-    let f = |m: Option<Metric>| {
-        m.map_or("NA".to_string(), |m| {
-            format!("{:.3} ({:.3}-{:.3})", m.estimate, m.lower, m.upper)
-        })
-    };
+    let f = |m: Option<Metric>| m.map_or("NA".to_string(), |m| format!("{:.3} ({:.3}-{:.3})", m.estimate, m.lower, m.upper));
     let g = |v: Option<f64>| v.map_or("NA".to_string(), |v| format!("{v}"));
     let mut s = String::new();
     for r in rows {

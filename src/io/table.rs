@@ -69,9 +69,7 @@ impl StatusCoding {
     pub fn note(self, column: &str) -> Option<String> {
         match self {
             StatusCoding::ZeroOne => None,
-            StatusCoding::OneTwo => {
-                Some(format!("status column `{column}` coded 1/2: 2 = event, 1 = censored, as R's Surv()"))
-            }
+            StatusCoding::OneTwo => Some(format!("status column `{column}` coded 1/2: 2 = event, 1 = censored, as R's Surv()")),
         }
     }
 }
@@ -97,7 +95,9 @@ impl Table {
                 .map_err(read_err)?
                 .finish()
                 .map_err(read_err)?,
-            "parquet" | "pq" => LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default()).map_err(read_err)?.collect().map_err(read_err)?,
+            "parquet" | "pq" => {
+                LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default()).map_err(read_err)?.collect().map_err(read_err)?
+            }
             _ => return Err(TableError::UnsupportedType { path: path.to_path_buf() }),
         };
         Ok(Table { path: path.to_path_buf(), df })
@@ -136,12 +136,9 @@ impl Table {
     pub fn numeric(&self, name: &str) -> Result<Vec<Option<f64>>, TableError> {
         let col = self.column(name)?;
         if col.dtype().is_primitive_numeric() || col.dtype() == &DataType::Boolean {
-            let c = col
-                .cast(&DataType::Float64)
-                .map_err(|e| TableError::Read { path: self.path.clone(), message: e.to_string() })?;
-            let ca = c
-                .f64()
-                .map_err(|e| TableError::Read { path: self.path.clone(), message: e.to_string() })?;
+            let c =
+                col.cast(&DataType::Float64).map_err(|e| TableError::Read { path: self.path.clone(), message: e.to_string() })?;
+            let ca = c.f64().map_err(|e| TableError::Read { path: self.path.clone(), message: e.to_string() })?;
             return Ok(ca.iter().collect());
         }
         let strings = self.text(name)?;
@@ -335,9 +332,7 @@ impl Table {
     /// A column as text (numbers are formatted as polars prints them); empty cells are `None`.
     pub fn text(&self, name: &str) -> Result<Vec<Option<String>>, TableError> {
         let col = self.column(name)?;
-        let c = col
-            .cast(&DataType::String)
-            .map_err(|e| TableError::Read { path: self.path.clone(), message: e.to_string() })?;
+        let c = col.cast(&DataType::String).map_err(|e| TableError::Read { path: self.path.clone(), message: e.to_string() })?;
         let ca = c.str().map_err(|e| TableError::Read { path: self.path.clone(), message: e.to_string() })?;
         Ok(ca.iter().map(|v| v.map(str::to_string)).collect())
     }
@@ -363,9 +358,7 @@ impl Table {
     /// Missing values are an error naming the row.
     pub fn grouping(&self, name: &str) -> Result<crate::stats::Grouping, TableError> {
         let col = self.column(name)?;
-        let c = col
-            .cast(&DataType::String)
-            .map_err(|e| TableError::Read { path: self.path.clone(), message: e.to_string() })?;
+        let c = col.cast(&DataType::String).map_err(|e| TableError::Read { path: self.path.clone(), message: e.to_string() })?;
         let ca = c.str().map_err(|e| TableError::Read { path: self.path.clone(), message: e.to_string() })?;
         let missing = if ca.null_count() > 0 { ca.iter().position(|v| v.is_none()) } else { None };
         match missing.map_or_else(|| group_string_views(ca), Err) {
@@ -470,8 +463,8 @@ pub fn csv_bytes_to_parquet(bytes: &[u8], types: Option<&[ColumnType]>, csv: &Pa
         options = options.with_schema(Some(Arc::new(schema)));
     }
     let mut df = options.into_reader_with_file_handle(std::io::Cursor::new(bytes)).finish().map_err(err)?;
-    let file = std::fs::File::create(parquet)
-        .map_err(|e| TableError::Read { path: parquet.to_path_buf(), message: e.to_string() })?;
+    let file =
+        std::fs::File::create(parquet).map_err(|e| TableError::Read { path: parquet.to_path_buf(), message: e.to_string() })?;
     ParquetWriter::new(file).finish(&mut df).map_err(err)?;
     Ok(())
 }

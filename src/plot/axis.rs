@@ -22,24 +22,12 @@ pub(crate) struct Scale {
 impl Scale {
     /// Linear map of `[d0, d1]` onto `[p0, p1]` (`d0 != d1`).
     pub fn linear(d0: f64, d1: f64, p0: f64, p1: f64) -> Self {
-        Self {
-            d0,
-            d1,
-            p0,
-            p1,
-            log: false,
-        }
+        Self { d0, d1, p0, p1, log: false }
     }
 
     /// Log map of `[d0, d1]` (both > 0) onto `[p0, p1]`.
     pub fn log(d0: f64, d1: f64, p0: f64, p1: f64) -> Self {
-        Self {
-            d0: d0.ln(),
-            d1: d1.ln(),
-            p0,
-            p1,
-            log: true,
-        }
+        Self { d0: d0.ln(), d1: d1.ln(), p0, p1, log: true }
     }
 
     /// Pixel position of data value `v`.
@@ -102,11 +90,7 @@ pub(crate) fn nice_step(range: f64, target: usize) -> f64 {
 
 /// Nice range covering `[lo, hi]` and its ticks: returns `(lo', hi', ticks)`.
 pub(crate) fn nice_range(lo: f64, hi: f64, target: usize) -> (f64, f64, Vec<f64>) {
-    let (lo, hi) = if hi > lo {
-        (lo, hi)
-    } else {
-        (lo - 0.5, lo + 0.5)
-    };
+    let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 0.5, lo + 0.5) };
     let step = nice_step(hi - lo, target);
     let a = (lo / step + 1e-9).floor() * step;
     let b = (hi / step - 1e-9).ceil() * step;
@@ -126,11 +110,7 @@ pub(crate) fn ticks_within(lo: f64, hi: f64, target: usize) -> Vec<f64> {
 /// Log-scale range covering `[lo, hi]` (both > 0) and its ticks at
 /// 1-2-5 (or only powers of ten over wide ranges).
 pub(crate) fn log_range(lo: f64, hi: f64) -> (f64, f64, Vec<f64>) {
-    let (lo, hi) = if hi > lo {
-        (lo, hi)
-    } else {
-        (lo / 2.0, lo * 2.0)
-    };
+    let (lo, hi) = if hi > lo { (lo, hi) } else { (lo / 2.0, lo * 2.0) };
     let decades = (hi / lo).log10();
     let mults: &[f64] = if decades > 2.5 {
         &[1.0]
@@ -148,24 +128,10 @@ pub(crate) fn log_range(lo: f64, hi: f64) -> (f64, f64, Vec<f64>) {
         }
     }
     // Extend the range outward to the nearest candidate ticks.
-    let a = cand
-        .iter()
-        .copied()
-        .filter(|&v| v <= lo * (1.0 + 1e-9))
-        .fold(f64::NAN, f64::max);
-    let b = cand
-        .iter()
-        .copied()
-        .filter(|&v| v >= hi * (1.0 - 1e-9))
-        .fold(f64::NAN, f64::min);
-    let (a, b) = (
-        if a.is_nan() { lo } else { a },
-        if b.is_nan() { hi } else { b },
-    );
-    let ticks = cand
-        .into_iter()
-        .filter(|&v| v >= a * (1.0 - 1e-9) && v <= b * (1.0 + 1e-9))
-        .collect();
+    let a = cand.iter().copied().filter(|&v| v <= lo * (1.0 + 1e-9)).fold(f64::NAN, f64::max);
+    let b = cand.iter().copied().filter(|&v| v >= hi * (1.0 - 1e-9)).fold(f64::NAN, f64::min);
+    let (a, b) = (if a.is_nan() { lo } else { a }, if b.is_nan() { hi } else { b });
+    let ticks = cand.into_iter().filter(|&v| v >= a * (1.0 - 1e-9) && v <= b * (1.0 + 1e-9)).collect();
     (a, b, ticks)
 }
 
@@ -183,8 +149,7 @@ pub(crate) fn format_ticks(vals: &[f64]) -> Vec<String> {
     let decimals = (0..=6)
         .find(|&d| {
             let f = 10f64.powi(d);
-            vals.iter()
-                .all(|v| ((v * f).round() - v * f).abs() < 1e-6 * f.max(1.0))
+            vals.iter().all(|v| ((v * f).round() - v * f).abs() < 1e-6 * f.max(1.0))
         })
         .unwrap_or(6) as usize;
     vals.iter().map(|v| fmt_fixed(*v, decimals)).collect()
@@ -258,10 +223,7 @@ impl Style {
 
     /// Horizontal space left of a vertical axis taken by ticks and `labels`.
     pub fn y_ticks_width(&self, labels: &[String]) -> f64 {
-        let w = labels
-            .iter()
-            .map(|l| self.tick.width(l))
-            .fold(0.0, f64::max);
+        let w = labels.iter().map(|l| self.tick.width(l)).fold(0.0, f64::max);
         self.tick_len + self.label_gap + w
     }
 }
@@ -278,10 +240,7 @@ pub(crate) fn draw_x_axis<DB: DrawingBackend>(
     labels: &[String],
 ) -> Result<(), DrawError> {
     c.line(&[(x0, y), (x1, y)], st.axis_color, st.axis_w)?;
-    let spec = st
-        .tick
-        .align(HAlign::Center, VAlign::Top)
-        .color(st.axis_color);
+    let spec = st.tick.align(HAlign::Center, VAlign::Top).color(st.axis_color);
     for (b, l) in breaks.iter().zip(labels) {
         let x = scale.map(*b);
         c.line(&[(x, y), (x, y + st.tick_len)], st.axis_color, st.axis_w)?;
@@ -302,10 +261,7 @@ pub(crate) fn draw_y_axis<DB: DrawingBackend>(
     labels: &[String],
 ) -> Result<(), DrawError> {
     c.line(&[(x, y0), (x, y1)], st.axis_color, st.axis_w)?;
-    let spec = st
-        .tick
-        .align(HAlign::Right, VAlign::Center)
-        .color(st.axis_color);
+    let spec = st.tick.align(HAlign::Right, VAlign::Center).color(st.axis_color);
     for (b, l) in breaks.iter().zip(labels) {
         let y = scale.map(*b);
         c.line(&[(x - st.tick_len, y), (x, y)], st.axis_color, st.axis_w)?;

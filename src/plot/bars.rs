@@ -6,10 +6,7 @@ use plotters::style::RGBColor;
 
 use super::axis::{self, Scale, Style};
 use super::canvas::{mm, Canvas, HAlign, TextSpec, VAlign};
-use super::{
-    render, DrawError, Figure, FigureFiles, FigureSize, FigureSpec, PlotResult, OKABE_ITO,
-    SINGLE_COLUMN_MM,
-};
+use super::{render, DrawError, Figure, FigureFiles, FigureSize, FigureSpec, PlotResult, OKABE_ITO, SINGLE_COLUMN_MM};
 
 /// One bar.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -52,11 +49,7 @@ pub(crate) fn wrap(s: &str, spec: &TextSpec, max_w: f64) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut cur = String::new();
     for word in s.split_whitespace() {
-        let cand = if cur.is_empty() {
-            word.to_string()
-        } else {
-            format!("{cur} {word}")
-        };
+        let cand = if cur.is_empty() { word.to_string() } else { format!("{cur} {word}") };
         if !cur.is_empty() && spec.width(&cand) > max_w {
             lines.push(std::mem::replace(&mut cur, word.to_string()));
         } else {
@@ -83,28 +76,17 @@ impl BarPlot {
     fn layout(&self, w: f64, h: Option<f64>) -> (Layout, f64) {
         let st = Style::standard();
         let t = st.tick;
-        let ylabels: Vec<String> = Y_BREAKS
-            .iter()
-            .map(|v| format!("{}%", (v * 100.0).round()))
-            .collect();
+        let ylabels: Vec<String> = Y_BREAKS.iter().map(|v| format!("{}%", (v * 100.0).round())).collect();
         let left = st.pad + st.y_title_width() + st.y_ticks_width(&ylabels);
         let right = w - st.pad;
         let slot = (right - left) / self.bars.len().max(1) as f64;
-        let wrapped: Vec<Vec<String>> = self
-            .bars
-            .iter()
-            .map(|b| wrap(&b.category, &t, slot * 0.92))
-            .collect();
-        let fits = wrapped.iter().flatten().all(|l| t.width(l) <= slot * 0.98)
-            && wrapped.iter().all(|l| l.len() <= 3);
+        let wrapped: Vec<Vec<String>> = self.bars.iter().map(|b| wrap(&b.category, &t, slot * 0.92)).collect();
+        let fits = wrapped.iter().flatten().all(|l| t.width(l) <= slot * 0.98) && wrapped.iter().all(|l| l.len() <= 3);
         let lines = wrapped.iter().map(Vec::len).max().unwrap_or(1) as f64;
         let cat_h = if fits {
             t.cap() + (lines - 1.0) * t.line_height() + t.em * 0.25
         } else {
-            self.bars
-                .iter()
-                .map(|b| t.width(&b.category))
-                .fold(0.0, f64::max)
+            self.bars.iter().map(|b| t.width(&b.category)).fold(0.0, f64::max)
         };
         let mut top = st.pad;
         if !self.title.is_empty() {
@@ -115,17 +97,7 @@ impl BarPlot {
         let below = st.tick_len + st.label_gap + cat_h + st.x_title_height() + st.pad;
         let fixed = top + below;
         let h = h.unwrap_or(fixed + mm(50.0));
-        (
-            Layout {
-                st,
-                left,
-                right,
-                top,
-                bottom: h - below,
-                wrapped: if fits { Some(wrapped) } else { None },
-            },
-            fixed,
-        )
+        (Layout { st, left, right, top, bottom: h - below, wrapped: if fits { Some(wrapped) } else { None } }, fixed)
     }
 }
 
@@ -144,33 +116,20 @@ impl Figure for BarPlot {
             if b.category.trim().is_empty() {
                 return Err(format!("bar {}: category is empty", i + 1));
             }
-            for (name, v) in [
-                ("estimate", b.estimate),
-                ("lower", b.lower),
-                ("upper", b.upper),
-            ] {
+            for (name, v) in [("estimate", b.estimate), ("lower", b.lower), ("upper", b.upper)] {
                 if !v.is_finite() || !(0.0..=1.0).contains(&v) {
-                    return Err(format!(
-                        "{what}: {name} must be a proportion in [0, 1], found {v}"
-                    ));
+                    return Err(format!("{what}: {name} must be a proportion in [0, 1], found {v}"));
                 }
             }
             if b.lower > b.estimate + 1e-9 || b.upper < b.estimate - 1e-9 {
-                return Err(format!(
-                    "{what}: interval ({}, {}) does not contain the estimate {}",
-                    b.lower, b.upper, b.estimate
-                ));
+                return Err(format!("{what}: interval ({}, {}) does not contain the estimate {}", b.lower, b.upper, b.estimate));
             }
         }
         Ok(())
     }
 
     fn default_size(&self) -> FigureSize {
-        let w_mm = if self.bars.len() > 6 {
-            super::DOUBLE_COLUMN_MM
-        } else {
-            SINGLE_COLUMN_MM
-        };
+        let w_mm = if self.bars.len() > 6 { super::DOUBLE_COLUMN_MM } else { SINGLE_COLUMN_MM };
         let (_, fixed) = self.layout(mm(w_mm), None);
         FigureSize::new(w_mm, (fixed + mm(50.0)) / mm(1.0))
     }
@@ -185,12 +144,7 @@ impl Figure for BarPlot {
             )));
         }
         if !self.title.is_empty() {
-            c.text(
-                &self.title,
-                st.pad,
-                st.pad,
-                &st.heading.align(HAlign::Left, VAlign::Top),
-            )?;
+            c.text(&self.title, st.pad, st.pad, &st.heading.align(HAlign::Left, VAlign::Top))?;
         }
         let ys = Scale::linear(0.0, 1.0, l.bottom, l.top);
         let n = self.bars.len() as f64;
@@ -201,71 +155,32 @@ impl Figure for BarPlot {
         for (i, b) in self.bars.iter().enumerate() {
             let xc = l.left + (i as f64 + 0.5) * slot;
             let half = slot * 0.32;
-            c.rect(
-                xc - half,
-                ys.map(b.estimate),
-                xc + half,
-                l.bottom,
-                fill,
-                1.0,
-            )?;
+            c.rect(xc - half, ys.map(b.estimate), xc + half, l.bottom, fill, 1.0)?;
             // Whisker.
             let (ylo, yhi) = (ys.map(b.lower), ys.map(b.upper));
             let cap = half * 0.35;
             c.line(&[(xc, ylo), (xc, yhi)], dark, st.axis_w)?;
             c.line(&[(xc - cap, yhi), (xc + cap, yhi)], dark, st.axis_w)?;
             c.line(&[(xc - cap, ylo), (xc + cap, ylo)], dark, st.axis_w)?;
-            c.text(
-                &b.n_label,
-                xc,
-                yhi - mm(1.0),
-                &t.align(HAlign::Center, VAlign::Bottom),
-            )?;
+            c.text(&b.n_label, xc, yhi - mm(1.0), &t.align(HAlign::Center, VAlign::Bottom))?;
             // Category label.
             let y_lab = l.bottom + st.tick_len + st.label_gap;
-            c.line(
-                &[(xc, l.bottom), (xc, l.bottom + st.tick_len)],
-                st.axis_color,
-                st.axis_w,
-            )?;
+            c.line(&[(xc, l.bottom), (xc, l.bottom + st.tick_len)], st.axis_color, st.axis_w)?;
             match &l.wrapped {
                 Some(w) => {
-                    c.text(
-                        &w[i].join("\n"),
-                        xc,
-                        y_lab,
-                        &t.align(HAlign::Center, VAlign::Top),
-                    )?;
+                    c.text(&w[i].join("\n"), xc, y_lab, &t.align(HAlign::Center, VAlign::Top))?;
                 }
                 None => {
-                    c.text(
-                        &b.category,
-                        xc,
-                        y_lab,
-                        &t.align(HAlign::Right, VAlign::Center).rotated(),
-                    )?;
+                    c.text(&b.category, xc, y_lab, &t.align(HAlign::Right, VAlign::Center).rotated())?;
                 }
             }
         }
-        let ylabels: Vec<String> = Y_BREAKS
-            .iter()
-            .map(|v| format!("{}%", (v * 100.0).round()))
-            .collect();
+        let ylabels: Vec<String> = Y_BREAKS.iter().map(|v| format!("{}%", (v * 100.0).round())).collect();
         axis::draw_y_axis(c, st, &ys, l.left, (l.top, l.bottom), &Y_BREAKS, &ylabels)?;
-        c.line(
-            &[(l.left, l.bottom), (l.right, l.bottom)],
-            st.axis_color,
-            st.axis_w,
-        )?;
+        c.line(&[(l.left, l.bottom), (l.right, l.bottom)], st.axis_color, st.axis_w)?;
         let yt = l.left - st.y_ticks_width(&ylabels) - st.y_title_width();
         axis::draw_y_title(c, st, &self.y_label, yt, (l.top, l.bottom))?;
-        axis::draw_x_title(
-            c,
-            st,
-            &self.x_label,
-            (l.left, l.right),
-            c.h - st.pad - st.title.cap() - st.title.em * 0.25,
-        )?;
+        axis::draw_x_title(c, st, &self.x_label, (l.left, l.right), c.h - st.pad - st.title.cap() - st.title.em * 0.25)?;
         Ok(())
     }
 }

@@ -9,9 +9,7 @@ use plotters::coord::Shift;
 use plotters::element::{Circle, PathElement, Polygon, Rectangle, Text};
 use plotters::prelude::{DrawingArea, DrawingBackend};
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters::style::{
-    Color, FontDesc, FontFamily, FontStyle, FontTransform, RGBColor, ShapeStyle, TextStyle, WHITE,
-};
+use plotters::style::{Color, FontDesc, FontFamily, FontStyle, FontTransform, RGBColor, ShapeStyle, TextStyle, WHITE};
 
 use std::sync::OnceLock;
 
@@ -79,13 +77,7 @@ pub(crate) struct TextSpec {
 impl TextSpec {
     /// Black text of `size_pt` points, centred both ways.
     pub fn new(size_pt: f64) -> Self {
-        Self {
-            em: pt(size_pt),
-            color: RGBColor(0, 0, 0),
-            h: HAlign::Center,
-            v: VAlign::Center,
-            rotated: false,
-        }
+        Self { em: pt(size_pt), color: RGBColor(0, 0, 0), h: HAlign::Center, v: VAlign::Center, rotated: false }
     }
     pub fn align(mut self, h: HAlign, v: VAlign) -> Self {
         self.h = h;
@@ -206,12 +198,7 @@ fn be<E: std::fmt::Display>(e: E) -> DrawError {
 impl<'a, DB: DrawingBackend> Canvas<'a, DB> {
     pub fn new(area: &'a DrawingArea<DB, Shift>, backend: Backend) -> Self {
         let (w, h) = area.dim_in_pixel();
-        Self {
-            area,
-            backend,
-            w: f64::from(w),
-            h: f64::from(h),
-        }
+        Self { area, backend, w: f64::from(w), h: f64::from(h) }
     }
 
     /// Fill the whole canvas white.
@@ -225,13 +212,7 @@ impl<'a, DB: DrawingBackend> Canvas<'a, DB> {
     }
 
     /// A polyline with opacity `alpha`.
-    pub fn line_alpha(
-        &self,
-        pts: &[(f64, f64)],
-        color: RGBColor,
-        alpha: f64,
-        width: f64,
-    ) -> Result<(), DrawError> {
+    pub fn line_alpha(&self, pts: &[(f64, f64)], color: RGBColor, alpha: f64, width: f64) -> Result<(), DrawError> {
         let mut v: Vec<(i32, i32)> = Vec::with_capacity(pts.len());
         for &q in pts {
             let q = p(q);
@@ -242,23 +223,12 @@ impl<'a, DB: DrawingBackend> Canvas<'a, DB> {
         if v.len() < 2 {
             return Ok(());
         }
-        let style = ShapeStyle {
-            color: color.mix(alpha),
-            filled: false,
-            stroke_width: width.round().max(1.0) as u32,
-        };
+        let style = ShapeStyle { color: color.mix(alpha), filled: false, stroke_width: width.round().max(1.0) as u32 };
         self.area.draw(&PathElement::new(v, style)).map_err(be)
     }
 
     /// A dashed polyline: `dash` pixels drawn, `gap` pixels skipped.
-    pub fn dashed(
-        &self,
-        pts: &[(f64, f64)],
-        color: RGBColor,
-        width: f64,
-        dash: f64,
-        gap: f64,
-    ) -> Result<(), DrawError> {
+    pub fn dashed(&self, pts: &[(f64, f64)], color: RGBColor, width: f64, dash: f64, gap: f64) -> Result<(), DrawError> {
         let period = dash + gap;
         if period <= 0.0 {
             return self.line(pts, color, width);
@@ -272,11 +242,7 @@ impl<'a, DB: DrawingBackend> Canvas<'a, DB> {
             }
             let mut s = 0.0;
             while s < len {
-                let remaining_in_phase = if phase < dash {
-                    dash - phase
-                } else {
-                    period - phase
-                };
+                let remaining_in_phase = if phase < dash { dash - phase } else { period - phase };
                 let step = remaining_in_phase.min(len - s);
                 if phase < dash {
                     let f0 = s / len;
@@ -296,38 +262,21 @@ impl<'a, DB: DrawingBackend> Canvas<'a, DB> {
     }
 
     /// A filled polygon with opacity `alpha`.
-    pub fn polygon(
-        &self,
-        pts: &[(f64, f64)],
-        color: RGBColor,
-        alpha: f64,
-    ) -> Result<(), DrawError> {
+    pub fn polygon(&self, pts: &[(f64, f64)], color: RGBColor, alpha: f64) -> Result<(), DrawError> {
         if pts.len() < 3 {
             return Ok(());
         }
         let v: Vec<(i32, i32)> = pts.iter().map(|&q| p(q)).collect();
-        self.area
-            .draw(&Polygon::new(v, color.mix(alpha).filled()))
-            .map_err(be)
+        self.area.draw(&Polygon::new(v, color.mix(alpha).filled())).map_err(be)
     }
 
     /// A filled axis-aligned rectangle.
-    pub fn rect(
-        &self,
-        x0: f64,
-        y0: f64,
-        x1: f64,
-        y1: f64,
-        color: RGBColor,
-        alpha: f64,
-    ) -> Result<(), DrawError> {
+    pub fn rect(&self, x0: f64, y0: f64, x1: f64, y1: f64, color: RGBColor, alpha: f64) -> Result<(), DrawError> {
         let (a, b) = (p((x0.min(x1), y0.min(y1))), p((x0.max(x1), y0.max(y1))));
         if a.0 == b.0 || a.1 == b.1 {
             return Ok(());
         }
-        self.area
-            .draw(&Rectangle::new([a, b], color.mix(alpha).filled()))
-            .map_err(be)
+        self.area.draw(&Rectangle::new([a, b], color.mix(alpha).filled())).map_err(be)
     }
 
     /// A circle, optionally filled and/or stroked. A stroke is drawn as a
@@ -342,9 +291,7 @@ impl<'a, DB: DrawingBackend> Canvas<'a, DB> {
         let center = p(c);
         let disc = |radius: f64, col: RGBColor| -> Result<(), DrawError> {
             let radius = radius.round().max(1.0) as u32;
-            self.area
-                .draw(&Circle::new(center, radius, col.filled()))
-                .map_err(be)
+            self.area.draw(&Circle::new(center, radius, col.filled())).map_err(be)
         };
         match (fill, stroke) {
             (Some(f), Some((col, w))) => {
@@ -369,12 +316,7 @@ impl<'a, DB: DrawingBackend> Canvas<'a, DB> {
     /// A closed convex polygon, optionally filled and/or stroked. With both,
     /// the stroke is drawn as the polygon grown by half the stroke width
     /// under the polygon shrunk by half the stroke width.
-    pub fn shape(
-        &self,
-        pts: &[(f64, f64)],
-        fill: Option<RGBColor>,
-        stroke: Option<(RGBColor, f64)>,
-    ) -> Result<(), DrawError> {
+    pub fn shape(&self, pts: &[(f64, f64)], fill: Option<RGBColor>, stroke: Option<(RGBColor, f64)>) -> Result<(), DrawError> {
         match (fill, stroke) {
             (Some(f), Some((col, w))) => {
                 self.polygon(&offset_convex(pts, w / 2.0), col, 1.0)?;
@@ -429,53 +371,27 @@ impl<'a, DB: DrawingBackend> Canvas<'a, DB> {
     }
 
     /// SVG: a `<text>` element; the viewer lays out the glyphs.
-    fn svg_text(
-        &self,
-        s: &str,
-        x: f64,
-        y: f64,
-        to_base: f64,
-        spec: &TextSpec,
-    ) -> Result<(), DrawError> {
+    fn svg_text(&self, s: &str, x: f64, y: f64, to_base: f64, spec: &TextSpec) -> Result<(), DrawError> {
         let em = spec.em;
         // plotters writes VPos::Top as dy="0.76em" (baseline 0.76 em below).
         let across = to_base - 0.76 * em;
-        let pos = if spec.rotated {
-            (x + across, y)
-        } else {
-            (x, y + across)
-        };
+        let pos = if spec.rotated { (x + across, y) } else { (x, y + across) };
         let hpos = match spec.h {
             HAlign::Left => HPos::Left,
             HAlign::Center => HPos::Center,
             HAlign::Right => HPos::Right,
         };
-        let mut desc = FontDesc::new(
-            FontFamily::Name(FONT_FAMILY),
-            em * SVG_SIZE_PER_EM,
-            FontStyle::Normal,
-        );
+        let mut desc = FontDesc::new(FontFamily::Name(FONT_FAMILY), em * SVG_SIZE_PER_EM, FontStyle::Normal);
         if spec.rotated {
             desc = desc.transform(FontTransform::Rotate270);
         }
-        let style = TextStyle::from(desc)
-            .color(&spec.color)
-            .pos(Pos::new(hpos, VPos::Top));
-        self.area
-            .draw(&Text::new(s.to_string(), p(pos), style))
-            .map_err(be)
+        let style = TextStyle::from(desc).color(&spec.color).pos(Pos::new(hpos, VPos::Top));
+        self.area.draw(&Text::new(s.to_string(), p(pos), style)).map_err(be)
     }
 
     /// Bitmap: rasterise the glyphs with ab_glyph (anti-aliased, kerned,
     /// sub-pixel positioned) and blend them pixel by pixel.
-    fn raster_text(
-        &self,
-        s: &str,
-        x: f64,
-        y: f64,
-        to_base: f64,
-        spec: &TextSpec,
-    ) -> Result<(), DrawError> {
+    fn raster_text(&self, s: &str, x: f64, y: f64, to_base: f64, spec: &TextSpec) -> Result<(), DrawError> {
         let f = font().map_err(DrawError::Backend)?;
         let scale = px_scale(f, spec.em);
         let sf = f.as_scaled(scale);
@@ -486,11 +402,7 @@ impl<'a, DB: DrawingBackend> Canvas<'a, DB> {
             HAlign::Right => -width,
         };
         // Baseline origin on screen. Rotated text runs upwards (-y).
-        let (ox, oy) = if spec.rotated {
-            (x + to_base, y - along)
-        } else {
-            (x + along, y + to_base)
-        };
+        let (ox, oy) = if spec.rotated { (x + to_base, y - along) } else { (x + along, y + to_base) };
         let (ix, iy) = (ox.floor(), oy.floor());
         let (fx, fy) = (ox - ix, oy - iy);
         // Text-space start so that screen = (ix + tx, iy + ty), or for rotated
@@ -518,15 +430,8 @@ impl<'a, DB: DrawingBackend> Canvas<'a, DB> {
                     return;
                 }
                 let (tx, ty) = (bx + gx as i32, by + gy as i32);
-                let q = if spec.rotated {
-                    (ix + ty, iy - tx)
-                } else {
-                    (ix + tx, iy + ty)
-                };
-                if let Err(e) = self
-                    .area
-                    .draw_pixel(q, &spec.color.mix(f64::from(cov.min(1.0))))
-                {
+                let q = if spec.rotated { (ix + ty, iy - tx) } else { (ix + tx, iy + ty) };
+                if let Err(e) = self.area.draw_pixel(q, &spec.color.mix(f64::from(cov.min(1.0)))) {
                     err = Some(e.to_string());
                 }
             });

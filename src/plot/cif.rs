@@ -10,9 +10,7 @@ use super::axis::{ticks_within, Style};
 use super::canvas::Canvas;
 use super::legend::{Entry, Legend, Swatch};
 use super::step::{self, Corner, RiskTable, Series, StepCurve, StepFigure};
-use super::{
-    render, series_color, DrawError, Figure, FigureFiles, FigureSize, FigureSpec, PlotResult,
-};
+use super::{render, series_color, DrawError, Figure, FigureFiles, FigureSize, FigureSpec, PlotResult};
 
 /// Input of [`write_cif_plot`].
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -58,35 +56,16 @@ impl CifPlot {
     }
 
     fn figure(&self) -> StepFigure<'_> {
-        let mut series: Vec<Series<'_>> = self
-            .curves
-            .iter()
-            .enumerate()
-            .map(|(i, c)| Series {
-                curve: c,
-                color: series_color(i),
-                dashed: false,
-            })
-            .collect();
-        series.extend(self.competing.iter().enumerate().map(|(i, c)| Series {
-            curve: c,
-            color: series_color(i),
-            dashed: true,
-        }));
+        let mut series: Vec<Series<'_>> =
+            self.curves.iter().enumerate().map(|(i, c)| Series { curve: c, color: series_color(i), dashed: false }).collect();
+        series.extend(self.competing.iter().enumerate().map(|(i, c)| Series { curve: c, color: series_color(i), dashed: true }));
         let st = Style::standard();
         let mut entries: Vec<Entry> = Vec::new();
         if self.curves.len() > 1 {
             for (i, c) in self.curves.iter().enumerate() {
                 let color = series_color(i);
                 entries.push(Entry {
-                    swatch: if c.lower.is_some() {
-                        Swatch::LineBand { color }
-                    } else {
-                        Swatch::Line {
-                            color,
-                            dashed: false,
-                        }
-                    },
+                    swatch: if c.lower.is_some() { Swatch::LineBand { color } } else { Swatch::Line { color, dashed: false } },
                     label: c.label.clone(),
                 });
             }
@@ -103,17 +82,11 @@ impl CifPlot {
             };
             let dark = RGBColor(0x33, 0x33, 0x33);
             entries.push(Entry {
-                swatch: Swatch::Line {
-                    color: dark,
-                    dashed: false,
-                },
+                swatch: Swatch::Line { color: dark, dashed: false },
                 label: or(&self.event_label, "Event of interest"),
             });
             entries.push(Entry {
-                swatch: Swatch::Line {
-                    color: dark,
-                    dashed: true,
-                },
+                swatch: Swatch::Line { color: dark, dashed: true },
                 label: or(&self.competing_label, "Competing event"),
             });
         }
@@ -132,12 +105,7 @@ impl CifPlot {
             annotation: self.annotation.as_deref(),
             corners: &[Corner::TopLeft, Corner::TopRight, Corner::BottomRight],
             guides: Vec::new(),
-            legend: Legend {
-                entries,
-                row_breaks,
-                text: st.tick,
-                line_w: st.line_w,
-            },
+            legend: Legend { entries, row_breaks, text: st.tick, line_w: st.line_w },
         }
     }
 }
@@ -164,12 +132,7 @@ impl Figure for CifPlot {
             ));
         }
         for (i, c) in self.competing.iter().enumerate() {
-            step::validate_curve(
-                c,
-                &format!("competing curve {} (`{}`)", i + 1, c.label),
-                0.0,
-                y_max,
-            )?;
+            step::validate_curve(c, &format!("competing curve {} (`{}`)", i + 1, c.label), 0.0, y_max)?;
         }
         if self.x_label.trim().is_empty() || self.y_label.trim().is_empty() {
             return Err("axis labels (x_label, y_label) must not be empty".into());

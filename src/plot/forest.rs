@@ -5,15 +5,10 @@
 use plotters::prelude::DrawingBackend;
 use plotters::style::RGBColor;
 
-use super::axis::{
-    self, fmt_fixed, format_ticks, format_ticks_each, log_range, nice_range, Scale, Style,
-};
+use super::axis::{self, fmt_fixed, format_ticks, format_ticks_each, log_range, nice_range, Scale, Style};
 use super::canvas::{mm, Canvas, HAlign, VAlign};
 use super::legend::{draw_marker, Marker, Shape};
-use super::{
-    render, DrawError, Figure, FigureFiles, FigureSize, FigureSpec, PlotResult, DOUBLE_COLUMN_MM,
-    OKABE_ITO,
-};
+use super::{render, DrawError, Figure, FigureFiles, FigureSize, FigureSpec, PlotResult, DOUBLE_COLUMN_MM, OKABE_ITO};
 
 /// One row of a forest plot.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -82,23 +77,13 @@ fn fmt_num(v: f64) -> String {
 
 /// "1.92 (1.40–2.63)", or "−0.52 (−0.90 to −0.14)" when a bound is negative.
 pub(crate) fn fmt_estimate(r: &ForestRow) -> String {
-    let sep = if r.lower < 0.0 || r.upper < 0.0 {
-        " to "
-    } else {
-        "–"
-    };
-    format!(
-        "{} ({}{sep}{})",
-        fmt_num(r.estimate),
-        fmt_num(r.lower),
-        fmt_num(r.upper)
-    )
+    let sep = if r.lower < 0.0 || r.upper < 0.0 { " to " } else { "–" };
+    format!("{} ({}{sep}{})", fmt_num(r.estimate), fmt_num(r.lower), fmt_num(r.upper))
 }
 
 impl ForestPlot {
     fn reference(&self) -> f64 {
-        self.reference
-            .unwrap_or(if self.log_scale { 1.0 } else { 0.0 })
+        self.reference.unwrap_or(if self.log_scale { 1.0 } else { 0.0 })
     }
 
     /// Data range and ticks of the x axis.
@@ -106,11 +91,7 @@ impl ForestPlot {
         let r0 = self.reference();
         if let Some((lo, hi)) = self.x_range {
             let ticks = if self.log_scale {
-                log_range(lo, hi)
-                    .2
-                    .into_iter()
-                    .filter(|&t| t >= lo * (1.0 - 1e-9) && t <= hi * (1.0 + 1e-9))
-                    .collect()
+                log_range(lo, hi).2.into_iter().filter(|&t| t >= lo * (1.0 - 1e-9) && t <= hi * (1.0 + 1e-9)).collect()
             } else {
                 axis::ticks_within(lo, hi, 5)
             };
@@ -119,18 +100,8 @@ impl ForestPlot {
         let est_lo = self.rows.iter().map(|r| r.estimate).fold(r0, f64::min);
         let est_hi = self.rows.iter().map(|r| r.estimate).fold(r0, f64::max);
         let usable = |v: f64| v.is_finite() && (!self.log_scale || v > 0.0);
-        let mut lo = self
-            .rows
-            .iter()
-            .map(|r| r.lower)
-            .filter(|v| usable(*v))
-            .fold(est_lo, f64::min);
-        let mut hi = self
-            .rows
-            .iter()
-            .map(|r| r.upper)
-            .filter(|v| usable(*v))
-            .fold(est_hi, f64::max);
+        let mut lo = self.rows.iter().map(|r| r.lower).filter(|v| usable(*v)).fold(est_lo, f64::min);
+        let mut hi = self.rows.iter().map(|r| r.upper).filter(|v| usable(*v)).fold(est_hi, f64::max);
         if self.log_scale {
             // Very wide intervals would squash everything else: cap at 30x
             // beyond the estimates; longer whiskers end in arrows.
@@ -163,21 +134,9 @@ impl ForestPlot {
     fn layout(&self, w: f64, h: Option<f64>) -> (Layout, f64) {
         let st = Style::standard();
         let t = st.tick;
-        let label_w = self
-            .rows
-            .iter()
-            .map(|r| t.width(&r.label))
-            .fold(t.width(&self.label_header), f64::max);
-        let est_w = self
-            .rows
-            .iter()
-            .map(|r| t.width(&fmt_estimate(r)))
-            .fold(t.width(&self.estimate_header), f64::max);
-        let p_w = self
-            .rows
-            .iter()
-            .map(|r| t.width(&r.p_text))
-            .fold(t.width(&self.p_header), f64::max);
+        let label_w = self.rows.iter().map(|r| t.width(&r.label)).fold(t.width(&self.label_header), f64::max);
+        let est_w = self.rows.iter().map(|r| t.width(&fmt_estimate(r))).fold(t.width(&self.estimate_header), f64::max);
+        let p_w = self.rows.iter().map(|r| t.width(&r.p_text)).fold(t.width(&self.p_header), f64::max);
         let gap = mm(4.0);
         let label_x = st.pad;
         let panel0 = label_x + label_w + gap;
@@ -198,20 +157,7 @@ impl ForestPlot {
         let h = h.unwrap_or(fixed + row_h * self.rows.len() as f64);
         let row_h = ((h - fixed) / self.rows.len().max(1) as f64).min(mm(8.0));
         let axis_y = rows_top + row_h * self.rows.len() as f64;
-        (
-            Layout {
-                st,
-                label_x,
-                panel: (panel0, panel1),
-                est_x,
-                p_x,
-                header_y,
-                rows_top,
-                row_h,
-                axis_y,
-            },
-            fixed,
-        )
+        (Layout { st, label_x, panel: (panel0, panel1), est_x, p_x, header_y, rows_top, row_h, axis_y }, fixed)
     }
 }
 
@@ -239,36 +185,23 @@ impl Figure for ForestPlot {
                 ));
             }
             if r.lower.is_nan() || r.upper.is_nan() {
-                return Err(format!(
-                    "{what}: confidence limits must not be NaN (lower {}, upper {})",
-                    r.lower, r.upper
-                ));
+                return Err(format!("{what}: confidence limits must not be NaN (lower {}, upper {})", r.lower, r.upper));
             }
             if log && r.lower < 0.0 {
-                return Err(format!(
-                    "{what}: lower limit {} is negative on a log scale",
-                    r.lower
-                ));
+                return Err(format!("{what}: lower limit {} is negative on a log scale", r.lower));
             }
             let tol = 1e-9 * r.estimate.abs().max(1.0);
             if r.lower > r.estimate + tol || r.upper < r.estimate - tol {
-                return Err(format!(
-                    "{what}: interval ({}, {}) does not contain the estimate {}",
-                    r.lower, r.upper, r.estimate
-                ));
+                return Err(format!("{what}: interval ({}, {}) does not contain the estimate {}", r.lower, r.upper, r.estimate));
             }
         }
         let r0 = self.reference();
         if !r0.is_finite() || (log && r0 <= 0.0) {
-            return Err(format!(
-                "reference line at {r0} is not drawable on this scale"
-            ));
+            return Err(format!("reference line at {r0} is not drawable on this scale"));
         }
         if let Some((lo, hi)) = self.x_range {
             if !(lo.is_finite() && hi.is_finite() && lo < hi) || (log && lo <= 0.0) {
-                return Err(format!(
-                    "x_range ({lo}, {hi}) must be finite, increasing (and > 0 on a log scale)"
-                ));
+                return Err(format!("x_range ({lo}, {hi}) must be finite, increasing (and > 0 on a log scale)"));
             }
         }
         Ok(())
@@ -300,147 +233,61 @@ impl Figure for ForestPlot {
         }
         let (lo, hi, ticks) = self.x_axis();
         let ex = 0.03 * (p1 - p0);
-        let xs = if self.log_scale {
-            Scale::log(lo, hi, p0 + ex, p1 - ex)
-        } else {
-            Scale::linear(lo, hi, p0 + ex, p1 - ex)
-        };
+        let xs = if self.log_scale { Scale::log(lo, hi, p0 + ex, p1 - ex) } else { Scale::linear(lo, hi, p0 + ex, p1 - ex) };
 
         if !self.title.is_empty() {
-            c.text(
-                &self.title,
-                st.pad,
-                st.pad,
-                &st.heading.align(HAlign::Left, VAlign::Top),
-            )?;
+            c.text(&self.title, st.pad, st.pad, &st.heading.align(HAlign::Left, VAlign::Top))?;
         }
         // Zebra shading of alternate rows across the whole width.
         let shade = RGBColor(0xF0, 0xF0, 0xF0);
         for i in (1..self.rows.len()).step_by(2) {
             let y0 = l.rows_top + i as f64 * l.row_h;
-            c.rect(
-                st.pad * 0.5,
-                y0,
-                c.w - st.pad * 0.5,
-                y0 + l.row_h,
-                shade,
-                1.0,
-            )?;
+            c.rect(st.pad * 0.5, y0, c.w - st.pad * 0.5, y0 + l.row_h, shade, 1.0)?;
         }
         // Headers and rules.
         let grey = RGBColor(0x33, 0x33, 0x33);
         let hdr = st.tick.color(grey);
-        c.text(
-            &self.label_header,
-            l.label_x,
-            l.header_y,
-            &hdr.align(HAlign::Left, VAlign::Top),
-        )?;
-        c.text(
-            &self.estimate_header,
-            l.est_x,
-            l.header_y,
-            &hdr.align(HAlign::Right, VAlign::Top),
-        )?;
-        c.text(
-            &self.p_header,
-            l.p_x,
-            l.header_y,
-            &hdr.align(HAlign::Right, VAlign::Top),
-        )?;
+        c.text(&self.label_header, l.label_x, l.header_y, &hdr.align(HAlign::Left, VAlign::Top))?;
+        c.text(&self.estimate_header, l.est_x, l.header_y, &hdr.align(HAlign::Right, VAlign::Top))?;
+        c.text(&self.p_header, l.p_x, l.header_y, &hdr.align(HAlign::Right, VAlign::Top))?;
         let rule_y = l.rows_top - mm(0.6);
-        c.line(
-            &[(st.pad * 0.5, rule_y), (c.w - st.pad * 0.5, rule_y)],
-            grey,
-            st.axis_w,
-        )?;
+        c.line(&[(st.pad * 0.5, rule_y), (c.w - st.pad * 0.5, rule_y)], grey, st.axis_w)?;
 
         // Reference line.
         let xr = xs.map(self.reference());
-        c.dashed(
-            &[(xr, l.rows_top), (xr, l.axis_y)],
-            RGBColor(0x66, 0x66, 0x66),
-            st.axis_w,
-            mm(1.2),
-            mm(0.8),
-        )?;
+        c.dashed(&[(xr, l.rows_top), (xr, l.axis_y)], RGBColor(0x66, 0x66, 0x66), st.axis_w, mm(1.2), mm(0.8))?;
 
         let col = OKABE_ITO[0];
         let text = st.tick;
         let arrow = mm(0.9);
         for (i, r) in self.rows.iter().enumerate() {
             let yc = l.rows_top + (i as f64 + 0.5) * l.row_h;
-            c.text(
-                &r.label,
-                l.label_x,
-                yc,
-                &text.align(HAlign::Left, VAlign::Center),
-            )?;
-            c.text(
-                &fmt_estimate(r),
-                l.est_x,
-                yc,
-                &text.align(HAlign::Right, VAlign::Center),
-            )?;
-            c.text(
-                &r.p_text,
-                l.p_x,
-                yc,
-                &text.align(HAlign::Right, VAlign::Center),
-            )?;
+            c.text(&r.label, l.label_x, yc, &text.align(HAlign::Left, VAlign::Center))?;
+            c.text(&fmt_estimate(r), l.est_x, yc, &text.align(HAlign::Right, VAlign::Center))?;
+            c.text(&r.p_text, l.p_x, yc, &text.align(HAlign::Right, VAlign::Center))?;
 
             let clip_lo = r.lower < xs.lo() || (self.log_scale && r.lower <= 0.0);
             let clip_hi = r.upper > xs.hi();
-            let a = if clip_lo {
-                xs.p0 - ex * 0.6
-            } else {
-                xs.map(r.lower)
-            };
-            let b = if clip_hi {
-                xs.p1 + ex * 0.6
-            } else {
-                xs.map(r.upper)
-            };
+            let a = if clip_lo { xs.p0 - ex * 0.6 } else { xs.map(r.lower) };
+            let b = if clip_hi { xs.p1 + ex * 0.6 } else { xs.map(r.upper) };
             c.line(&[(a, yc), (b, yc)], col, st.line_w * 0.8)?;
             let cap = l.row_h * 0.18;
             for (x, clipped, dir) in [(a, clip_lo, -1.0), (b, clip_hi, 1.0)] {
                 if clipped {
-                    c.shape(
-                        &[
-                            (x + dir * arrow, yc),
-                            (x, yc - arrow * 0.7),
-                            (x, yc + arrow * 0.7),
-                        ],
-                        Some(col),
-                        None,
-                    )?;
+                    c.shape(&[(x + dir * arrow, yc), (x, yc - arrow * 0.7), (x, yc + arrow * 0.7)], Some(col), None)?;
                 } else {
                     c.line(&[(x, yc - cap), (x, yc + cap)], col, st.line_w * 0.8)?;
                 }
             }
             let e = r.estimate.clamp(xs.lo(), xs.hi());
-            let m = Marker {
-                shape: Shape::Square,
-                filled: true,
-                color: col,
-            };
+            let m = Marker { shape: Shape::Square, filled: true, color: col };
             draw_marker(c, &m, (xs.map(e), yc), mm(1.0), st.axis_w)?;
         }
 
-        let labels = if self.log_scale {
-            format_ticks_each(&ticks)
-        } else {
-            format_ticks(&ticks)
-        };
+        let labels = if self.log_scale { format_ticks_each(&ticks) } else { format_ticks(&ticks) };
         let labels: Vec<String> = labels.into_iter().map(|s| s.replace('-', "−")).collect();
         axis::draw_x_axis(c, st, &xs, l.axis_y, (p0, p1), &ticks, &labels)?;
-        axis::draw_x_title(
-            c,
-            st,
-            &self.x_label,
-            (p0, p1),
-            l.axis_y + st.x_ticks_height() + mm(1.8),
-        )?;
+        axis::draw_x_title(c, st, &self.x_label, (p0, p1), l.axis_y + st.x_ticks_height() + mm(1.8))?;
         Ok(())
     }
 }
@@ -451,29 +298,11 @@ mod tests {
 
     #[test]
     fn estimate_text() {
-        let r = ForestRow {
-            label: "x".into(),
-            estimate: 1.916,
-            lower: 1.4,
-            upper: 2.634,
-            p_text: String::new(),
-        };
+        let r = ForestRow { label: "x".into(), estimate: 1.916, lower: 1.4, upper: 2.634, p_text: String::new() };
         assert_eq!(fmt_estimate(&r), "1.92 (1.40–2.63)");
-        let r = ForestRow {
-            label: "x".into(),
-            estimate: 12.0,
-            lower: 0.5,
-            upper: f64::INFINITY,
-            p_text: String::new(),
-        };
+        let r = ForestRow { label: "x".into(), estimate: 12.0, lower: 0.5, upper: f64::INFINITY, p_text: String::new() };
         assert_eq!(fmt_estimate(&r), "12.0 (0.50–∞)");
-        let r = ForestRow {
-            label: "x".into(),
-            estimate: -0.52,
-            lower: -0.9,
-            upper: -0.14,
-            p_text: String::new(),
-        };
+        let r = ForestRow { label: "x".into(), estimate: -0.52, lower: -0.9, upper: -0.14, p_text: String::new() };
         assert_eq!(fmt_estimate(&r), "−0.52 (−0.90 to −0.14)");
     }
 }

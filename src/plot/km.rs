@@ -8,9 +8,7 @@ use super::axis::Style;
 use super::canvas::Canvas;
 use super::legend::{Entry, Legend, Swatch};
 use super::step::{self, Corner, RiskTable, Series, StepCurve, StepFigure};
-use super::{
-    render, series_color, DrawError, Figure, FigureFiles, FigureSize, FigureSpec, PlotResult,
-};
+use super::{render, series_color, DrawError, Figure, FigureFiles, FigureSize, FigureSpec, PlotResult};
 
 /// Input of [`write_km_plot`].
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -47,16 +45,8 @@ const KM_Y_BREAKS: [f64; 6] = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
 
 impl KmPlot {
     fn figure(&self) -> StepFigure<'_> {
-        let series: Vec<Series<'_>> = self
-            .curves
-            .iter()
-            .enumerate()
-            .map(|(i, c)| Series {
-                curve: c,
-                color: series_color(i),
-                dashed: false,
-            })
-            .collect();
+        let series: Vec<Series<'_>> =
+            self.curves.iter().enumerate().map(|(i, c)| Series { curve: c, color: series_color(i), dashed: false }).collect();
         let st = Style::standard();
         let entries = if series.len() > 1 {
             series
@@ -65,10 +55,7 @@ impl KmPlot {
                     swatch: if s.curve.lower.is_some() {
                         Swatch::LineBand { color: s.color }
                     } else {
-                        Swatch::Line {
-                            color: s.color,
-                            dashed: false,
-                        }
+                        Swatch::Line { color: s.color, dashed: false }
                     },
                     label: s.curve.label.clone(),
                 })
@@ -90,12 +77,7 @@ impl KmPlot {
             annotation: self.annotation.as_deref(),
             corners: &[Corner::BottomLeft, Corner::TopRight, Corner::BottomRight],
             guides: self.medians.iter().flatten().map(|&m| (m, 0.5)).collect(),
-            legend: Legend {
-                entries,
-                row_breaks: Vec::new(),
-                text: st.tick,
-                line_w: st.line_w,
-            },
+            legend: Legend { entries, row_breaks: Vec::new(), text: st.tick, line_w: st.line_w },
         }
     }
 }

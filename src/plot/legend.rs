@@ -42,44 +42,19 @@ pub(crate) fn draw_marker<DB: DrawingBackend>(
         Shape::Circle => cv.circle(c, r, fill, stroke),
         Shape::Square => {
             let s = r * 0.9;
-            cv.shape(
-                &[
-                    (x - s, y - s),
-                    (x + s, y - s),
-                    (x + s, y + s),
-                    (x - s, y + s),
-                ],
-                fill,
-                stroke,
-            )
+            cv.shape(&[(x - s, y - s), (x + s, y - s), (x + s, y + s), (x - s, y + s)], fill, stroke)
         }
         Shape::Triangle => {
             let s = r * 1.15;
-            cv.shape(
-                &[
-                    (x, y - s),
-                    (x + s * 0.95, y + s * 0.7),
-                    (x - s * 0.95, y + s * 0.7),
-                ],
-                fill,
-                stroke,
-            )
+            cv.shape(&[(x, y - s), (x + s * 0.95, y + s * 0.7), (x - s * 0.95, y + s * 0.7)], fill, stroke)
         }
         Shape::Diamond => {
             let s = r * 1.2;
-            cv.shape(
-                &[(x, y - s), (x + s, y), (x, y + s), (x - s, y)],
-                fill,
-                stroke,
-            )
+            cv.shape(&[(x, y - s), (x + s, y), (x, y + s), (x - s, y)], fill, stroke)
         }
         Shape::Arrow => {
             let s = r * 1.1;
-            cv.shape(
-                &[(x - s * 0.8, y - s), (x + s, y), (x - s * 0.8, y + s)],
-                fill,
-                stroke,
-            )
+            cv.shape(&[(x - s * 0.8, y - s), (x + s, y), (x - s * 0.8, y + s)], fill, stroke)
         }
     }
 }
@@ -139,11 +114,7 @@ impl Legend {
         let mut w = 0.0;
         for (i, e) in self.entries.iter().enumerate() {
             let iw = self.item_w(e);
-            let need = if cur.is_empty() {
-                iw
-            } else {
-                w + self.gap_items() + iw
-            };
+            let need = if cur.is_empty() { iw } else { w + self.gap_items() + iw };
             if !cur.is_empty() && (need > max_w || self.row_breaks.contains(&i)) {
                 rows.push(std::mem::take(&mut cur));
                 w = iw;
@@ -169,12 +140,7 @@ impl Legend {
     }
 
     /// Draw rows centred on `[x0, x1]` starting at `y_top`.
-    pub fn draw<DB: DrawingBackend>(
-        &self,
-        c: &Canvas<'_, DB>,
-        (x0, x1): (f64, f64),
-        y_top: f64,
-    ) -> Result<(), DrawError> {
+    pub fn draw<DB: DrawingBackend>(&self, c: &Canvas<'_, DB>, (x0, x1): (f64, f64), y_top: f64) -> Result<(), DrawError> {
         let max_w = x1 - x0;
         let spec = self.text.align(HAlign::Left, VAlign::Center);
         for (k, r) in self.rows(max_w).iter().enumerate() {
@@ -202,13 +168,7 @@ impl Legend {
                         c.rect(x + sw * 0.15, yc - hh, x + sw * 0.85, yc + hh, *color, 1.0)?;
                     }
                     Swatch::Marker(m) => {
-                        draw_marker(
-                            c,
-                            m,
-                            (x + sw / 2.0, yc),
-                            self.text.cap() * 0.6,
-                            super::canvas::pt(0.7),
-                        )?;
+                        draw_marker(c, m, (x + sw / 2.0, yc), self.text.cap() * 0.6, super::canvas::pt(0.7))?;
                     }
                 }
                 c.text(&e.label, x + sw + self.gap_inner(), yc, &spec)?;

@@ -148,10 +148,7 @@ pub struct FigureSize {
 impl FigureSize {
     /// A figure of the given width and height (millimetres).
     pub fn new(width_mm: f64, height_mm: f64) -> Self {
-        Self {
-            width_mm,
-            height_mm,
-        }
+        Self { width_mm, height_mm }
     }
 
     /// A single-column figure (85 mm wide).
@@ -173,9 +170,7 @@ impl FigureSize {
     fn validate(&self) -> Result<(), String> {
         for (what, v) in [("width", self.width_mm), ("height", self.height_mm)] {
             if !v.is_finite() || !(20.0..=600.0).contains(&v) {
-                return Err(format!(
-                    "figure {what} must be between 20 and 600 mm, found {v} mm"
-                ));
+                return Err(format!("figure {what} must be between 20 and 600 mm, found {v} mm"));
             }
         }
         Ok(())
@@ -202,11 +197,7 @@ pub struct FigureSpec {
 impl FigureSpec {
     /// Write `<out_dir>/<name>.svg|.png` at the figure's default size.
     pub fn new(out_dir: impl Into<PathBuf>, name: impl Into<String>) -> Self {
-        Self {
-            out_dir: out_dir.into(),
-            name: name.into(),
-            size: None,
-        }
+        Self { out_dir: out_dir.into(), name: name.into(), size: None }
     }
 
     /// Same, with an explicit physical size.
@@ -240,10 +231,7 @@ pub(crate) trait Figure {
     /// Default physical size (may depend on the amount of data).
     fn default_size(&self) -> FigureSize;
     /// Draw everything. Layout problems (figure too small) are `Err(Layout)`.
-    fn draw<DB: plotters::prelude::DrawingBackend>(
-        &self,
-        canvas: &Canvas<'_, DB>,
-    ) -> Result<(), DrawError>;
+    fn draw<DB: plotters::prelude::DrawingBackend>(&self, canvas: &Canvas<'_, DB>) -> Result<(), DrawError>;
 }
 
 /// Failure inside a drawing routine.
@@ -258,29 +246,14 @@ pub(crate) enum DrawError {
 /// Validate, then draw `fig` into `<out_dir>/<name>.svg` and `.png`.
 pub(crate) fn render<F: Figure>(fig: &F, spec: &FigureSpec) -> PlotResult<FigureFiles> {
     let name = spec.name.clone();
-    let invalid = |message: String| PlotError::InvalidInput {
-        figure: name.clone(),
-        kind: F::KIND,
-        message,
-    };
-    if spec.name.is_empty()
-        || spec.name.contains(['/', '\\'])
-        || spec.name == "."
-        || spec.name == ".."
-    {
-        return Err(invalid(format!(
-            "output name {:?} must be a plain, non-empty file stem",
-            spec.name
-        )));
+    let invalid = |message: String| PlotError::InvalidInput { figure: name.clone(), kind: F::KIND, message };
+    if spec.name.is_empty() || spec.name.contains(['/', '\\']) || spec.name == "." || spec.name == ".." {
+        return Err(invalid(format!("output name {:?} must be a plain, non-empty file stem", spec.name)));
     }
     fig.validate().map_err(invalid)?;
     let size = spec.size.unwrap_or_else(|| fig.default_size());
     size.validate().map_err(invalid)?;
-    ensure_font().map_err(|message| PlotError::Render {
-        figure: name.clone(),
-        kind: F::KIND,
-        message,
-    })?;
+    ensure_font().map_err(|message| PlotError::Render { figure: name.clone(), kind: F::KIND, message })?;
     let (w, h) = size.pixels();
     let io_err = |path: &Path, source: std::io::Error| PlotError::Io {
         figure: name.clone(),
@@ -290,11 +263,7 @@ pub(crate) fn render<F: Figure>(fig: &F, spec: &FigureSpec) -> PlotResult<Figure
     };
     let draw_err = |e: DrawError| match e {
         DrawError::Layout(message) => invalid(message),
-        DrawError::Backend(message) => PlotError::Render {
-            figure: name.clone(),
-            kind: F::KIND,
-            message,
-        },
+        DrawError::Backend(message) => PlotError::Render { figure: name.clone(), kind: F::KIND, message },
     };
     std::fs::create_dir_all(&spec.out_dir).map_err(|e| io_err(&spec.out_dir, e))?;
     let svg_path = spec.out_dir.join(format!("{}.svg", spec.name));
@@ -308,8 +277,7 @@ pub(crate) fn render<F: Figure>(fig: &F, spec: &FigureSpec) -> PlotResult<Figure
         let canvas = Canvas::new(&area, Backend::Svg);
         canvas.background().map_err(draw_err)?;
         fig.draw(&canvas).map_err(draw_err)?;
-        area.present()
-            .map_err(|e| draw_err(DrawError::Backend(e.to_string())))?;
+        area.present().map_err(|e| draw_err(DrawError::Backend(e.to_string())))?;
     }
     let svg = compact_svg(&set_svg_physical_size(&svg, w, h));
     std::fs::write(&svg_path, svg).map_err(|e| io_err(&svg_path, e))?;
@@ -321,29 +289,14 @@ pub(crate) fn render<F: Figure>(fig: &F, spec: &FigureSpec) -> PlotResult<Figure
         let canvas = Canvas::new(&area, Backend::Bitmap);
         canvas.background().map_err(draw_err)?;
         fig.draw(&canvas).map_err(draw_err)?;
-        area.present().map_err(|e| {
-            io_err(
-                &png_path,
-                std::io::Error::other(format!("PNG encoding failed: {e}")),
-            )
-        })?;
+        area.present().map_err(|e| io_err(&png_path, std::io::Error::other(format!("PNG encoding failed: {e}"))))?;
     }
     let bytes = std::fs::read(&png_path).map_err(|e| io_err(&png_path, e))?;
-    let bytes = png::with_dpi(&bytes, DPI).map_err(|m| {
-        io_err(
-            &png_path,
-            std::io::Error::other(format!("unexpected PNG layout: {m}")),
-        )
-    })?;
+    let bytes = png::with_dpi(&bytes, DPI)
+        .map_err(|m| io_err(&png_path, std::io::Error::other(format!("unexpected PNG layout: {m}"))))?;
     std::fs::write(&png_path, bytes).map_err(|e| io_err(&png_path, e))?;
 
-    Ok(FigureFiles {
-        svg: svg_path,
-        png: png_path,
-        size,
-        width_px: w,
-        height_px: h,
-    })
+    Ok(FigureFiles { svg: svg_path, png: png_path, size, width_px: w, height_px: h })
 }
 
 /// Replace the pixel `width`/`height` of the root `<svg>` element with the
@@ -439,11 +392,7 @@ fn simplify_points(points: &str) -> Vec<&str> {
 
 fn set_svg_physical_size(svg: &str, w: u32, h: u32) -> String {
     let old = format!("width=\"{w}\" height=\"{h}\"");
-    let new = format!(
-        "width=\"{:.2}mm\" height=\"{:.2}mm\"",
-        f64::from(w) * 25.4 / DPI,
-        f64::from(h) * 25.4 / DPI
-    );
+    let new = format!("width=\"{:.2}mm\" height=\"{:.2}mm\"", f64::from(w) * 25.4 / DPI, f64::from(h) * 25.4 / DPI);
     svg.replacen(&old, &new, 1)
 }
 

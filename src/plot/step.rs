@@ -93,62 +93,38 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 /// Check one curve; `what` names it in messages (e.g. "curve 2 (`Arm B`)").
-pub(crate) fn validate_curve(
-    c: &StepCurve,
-    what: &str,
-    y_lo: f64,
-    y_hi: f64,
-) -> Result<(), String> {
+pub(crate) fn validate_curve(c: &StepCurve, what: &str, y_lo: f64, y_hi: f64) -> Result<(), String> {
     if c.label.trim().is_empty() {
         return Err(format!("{what}: label is empty"));
     }
     if c.values.len() != c.times.len() {
-        return Err(format!(
-            "{what}: `times` has {} values but `values` has {}",
-            c.times.len(),
-            c.values.len()
-        ));
+        return Err(format!("{what}: `times` has {} values but `values` has {}", c.times.len(), c.values.len()));
     }
     if c.times.is_empty() && c.censor_times.is_empty() {
-        return Err(format!(
-            "{what}: no times and no censoring times (nothing to draw)"
-        ));
+        return Err(format!("{what}: no times and no censoring times (nothing to draw)"));
     }
     for (i, &t) in c.times.iter().enumerate() {
         if !t.is_finite() || t < 0.0 {
-            return Err(format!(
-                "{what}: times[{i}] must be finite and >= 0, found {t}"
-            ));
+            return Err(format!("{what}: times[{i}] must be finite and >= 0, found {t}"));
         }
         if i > 0 && t <= c.times[i - 1] {
-            return Err(format!(
-                "{what}: times must be strictly increasing, but times[{i}] = {t} follows {}",
-                c.times[i - 1]
-            ));
+            return Err(format!("{what}: times must be strictly increasing, but times[{i}] = {t} follows {}", c.times[i - 1]));
         }
     }
     for (i, &v) in c.values.iter().enumerate() {
         if !v.is_finite() || v < y_lo - 1e-9 || v > y_hi + 1e-9 {
-            return Err(format!(
-                "{what}: values[{i}] must be finite and within [{y_lo}, {y_hi}], found {v}"
-            ));
+            return Err(format!("{what}: values[{i}] must be finite and within [{y_lo}, {y_hi}], found {v}"));
         }
     }
     match (&c.lower, &c.upper) {
         (None, None) => {}
         (Some(_), None) | (None, Some(_)) => {
-            return Err(format!(
-                "{what}: give both `lower` and `upper` confidence limits, or neither"
-            ));
+            return Err(format!("{what}: give both `lower` and `upper` confidence limits, or neither"));
         }
         (Some(lo), Some(up)) => {
             for (name, v) in [("lower", lo), ("upper", up)] {
                 if v.len() != c.times.len() {
-                    return Err(format!(
-                        "{what}: `{name}` has {} values but `times` has {}",
-                        v.len(),
-                        c.times.len()
-                    ));
+                    return Err(format!("{what}: `{name}` has {} values but `times` has {}", v.len(), c.times.len()));
                 }
             }
             for (i, (&l, &u)) in lo.iter().zip(up).enumerate() {
@@ -160,9 +136,7 @@ pub(crate) fn validate_curve(
     }
     for (i, &t) in c.censor_times.iter().enumerate() {
         if !t.is_finite() || t < 0.0 {
-            return Err(format!(
-                "{what}: censor_times[{i}] must be finite and >= 0, found {t}"
-            ));
+            return Err(format!("{what}: censor_times[{i}] must be finite and >= 0, found {t}"));
         }
     }
     Ok(())
@@ -178,15 +152,10 @@ pub(crate) fn validate_x_axis(x_max: f64, x_breaks: &[f64]) -> Result<(), String
     }
     for (i, &b) in x_breaks.iter().enumerate() {
         if !b.is_finite() || b < 0.0 || b > x_max * (1.0 + 1e-9) {
-            return Err(format!(
-                "x_breaks[{i}] = {b} is outside [0, x_max = {x_max}]"
-            ));
+            return Err(format!("x_breaks[{i}] = {b} is outside [0, x_max = {x_max}]"));
         }
         if i > 0 && b <= x_breaks[i - 1] {
-            return Err(format!(
-                "x_breaks must be strictly increasing, but x_breaks[{i}] = {b} follows {}",
-                x_breaks[i - 1]
-            ));
+            return Err(format!("x_breaks must be strictly increasing, but x_breaks[{i}] = {b} follows {}", x_breaks[i - 1]));
         }
     }
     Ok(())
@@ -194,9 +163,7 @@ pub(crate) fn validate_x_axis(x_max: f64, x_breaks: &[f64]) -> Result<(), String
 
 /// Check that the risk table matches the x breaks.
 pub(crate) fn validate_risk_table(rt: &RiskTable, x_breaks: &[f64]) -> Result<(), String> {
-    if rt.times.len() != x_breaks.len()
-        || !rt.times.iter().zip(x_breaks).all(|(a, b)| close(*a, *b))
-    {
+    if rt.times.len() != x_breaks.len() || !rt.times.iter().zip(x_breaks).all(|(a, b)| close(*a, *b)) {
         return Err(format!(
             "risk_table.times {:?} must equal x_breaks {:?} (each number is printed under its tick)",
             rt.times, x_breaks
@@ -210,12 +177,7 @@ pub(crate) fn validate_risk_table(rt: &RiskTable, x_breaks: &[f64]) -> Result<()
             return Err(format!("risk_table row {}: label is empty", k + 1));
         }
         if n.len() != rt.times.len() {
-            return Err(format!(
-                "risk_table row {} (`{label}`): {} numbers for {} times",
-                k + 1,
-                n.len(),
-                rt.times.len()
-            ));
+            return Err(format!("risk_table row {} (`{label}`): {} numbers for {} times", k + 1, n.len(), rt.times.len()));
         }
     }
     Ok(())
@@ -287,15 +249,7 @@ impl<'a> StepFigure<'a> {
         let last_half = col_w[col_w.len() - 1] / 2.0;
 
         let left_axis = st.pad + st.y_title_width() + st.y_ticks_width(&y_tick_labels);
-        let label_w = self
-            .risk_table
-            .map(|rt| {
-                rt.rows
-                    .iter()
-                    .map(|(l, _)| tick.width(l))
-                    .fold(0.0, f64::max)
-            })
-            .unwrap_or(0.0);
+        let label_w = self.risk_table.map(|rt| rt.rows.iter().map(|(l, _)| tick.width(l)).fold(0.0, f64::max)).unwrap_or(0.0);
         let left_table = st.pad + label_w + mm(2.0) + first_half;
         let left = left_axis.max(left_table);
         let right = w - (st.pad.max(last_half + mm(1.0)));
@@ -383,11 +337,7 @@ impl<'a> StepFigure<'a> {
                      ({:.1} mm apart, {:.1} mm needed); use fewer breaks or a wider figure",
                     self.x_breaks[j - 1],
                     self.x_breaks[j],
-                    if self.risk_table.is_some() {
-                        " and numbers at risk"
-                    } else {
-                        ""
-                    },
+                    if self.risk_table.is_some() { " and numbers at risk" } else { "" },
                     room / mm(1.0),
                     need / mm(1.0)
                 )));
@@ -418,11 +368,7 @@ impl<'a> StepFigure<'a> {
             if t > self.x_max {
                 continue;
             }
-            let pts = [
-                (xs.map(0.0), ys.map(level)),
-                (xs.map(t), ys.map(level)),
-                (xs.map(t), ys.map(self.y_range.0)),
-            ];
+            let pts = [(xs.map(0.0), ys.map(level)), (xs.map(t), ys.map(level)), (xs.map(t), ys.map(self.y_range.0))];
             c.dashed(&pts, grey, st.axis_w, mm(1.2), mm(0.8))?;
             obstacles.push([pts[0], pts[1]]);
             obstacles.push([pts[1], pts[2]]);
@@ -431,10 +377,8 @@ impl<'a> StepFigure<'a> {
         // Curves and censoring marks.
         let mark = mm(0.7);
         for s in &self.series {
-            let pts: Vec<(f64, f64)> = step_points(s.curve, self.start, self.x_max)
-                .into_iter()
-                .map(|(x, y)| (xs.map(x), ys.map(y)))
-                .collect();
+            let pts: Vec<(f64, f64)> =
+                step_points(s.curve, self.start, self.x_max).into_iter().map(|(x, y)| (xs.map(x), ys.map(y))).collect();
             if s.dashed {
                 c.dashed(&pts, s.color, st.line_w, mm(1.6), mm(1.0))?;
             } else {
@@ -474,10 +418,7 @@ impl<'a> StepFigure<'a> {
             for &corner in self.corners {
                 let r = rect_of(corner);
                 let r = (r.0 - pad, r.1 - pad, r.2 + pad, r.3 + pad);
-                let hits = obstacles
-                    .iter()
-                    .filter(|s| seg_hits_rect(s[0], s[1], r))
-                    .count();
+                let hits = obstacles.iter().filter(|s| seg_hits_rect(s[0], s[1], r)).count();
                 if hits < best.0 {
                     best = (hits, corner);
                 }
@@ -487,33 +428,13 @@ impl<'a> StepFigure<'a> {
             }
             let (ax, ay, bx, _) = rect_of(best.1);
             let right_aligned = matches!(best.1, Corner::TopRight | Corner::BottomRight);
-            let (tx, h) = if right_aligned {
-                (bx, HAlign::Right)
-            } else {
-                (ax, HAlign::Left)
-            };
+            let (tx, h) = if right_aligned { (bx, HAlign::Right) } else { (ax, HAlign::Left) };
             c.text(text, tx, ay, &spec.align(h, VAlign::Top))?;
         }
 
         // Axes (on top of the bands).
-        axis::draw_y_axis(
-            c,
-            st,
-            &ys,
-            l.left,
-            (l.top, l.bottom),
-            &self.y_breaks,
-            &l.y_tick_labels,
-        )?;
-        axis::draw_x_axis(
-            c,
-            st,
-            &xs,
-            l.bottom,
-            (l.left, l.right),
-            self.x_breaks,
-            &l.x_tick_labels,
-        )?;
+        axis::draw_y_axis(c, st, &ys, l.left, (l.top, l.bottom), &self.y_breaks, &l.y_tick_labels)?;
+        axis::draw_x_axis(c, st, &xs, l.bottom, (l.left, l.right), self.x_breaks, &l.x_tick_labels)?;
         let y_title_x = l.left - st.y_ticks_width(&l.y_tick_labels) - st.y_title_width();
         axis::draw_y_title(c, st, self.y_label, y_title_x, (l.top, l.bottom))?;
         let x_title_y = l.bottom + st.x_ticks_height() + mm(1.8);
@@ -527,10 +448,7 @@ impl<'a> StepFigure<'a> {
             let colors = self.row_colors();
             for (k, (label, counts)) in rt.rows.iter().enumerate() {
                 let yc = rows_top + (k as f64 + 0.5) * l.row_h;
-                let lab = st
-                    .tick
-                    .align(HAlign::Right, VAlign::Center)
-                    .color(colors[k]);
+                let lab = st.tick.align(HAlign::Right, VAlign::Center).color(colors[k]);
                 c.text(label, l.table_label_right, yc, &lab)?;
                 let num = st.tick.align(HAlign::Center, VAlign::Center);
                 for (t, n) in self.x_breaks.iter().zip(counts) {
@@ -579,14 +497,7 @@ pub(crate) fn step_points(c: &StepCurve, start: f64, x_max: f64) -> Vec<(f64, f6
 
 /// Stepped confidence-band polygons (pixel coordinates), one per run of
 /// intervals where both limits are available.
-fn band_polygons(
-    c: &StepCurve,
-    lo: &[f64],
-    up: &[f64],
-    x_max: f64,
-    xs: &Scale,
-    ys: &Scale,
-) -> Vec<Vec<(f64, f64)>> {
+fn band_polygons(c: &StepCurve, lo: &[f64], up: &[f64], x_max: f64, xs: &Scale, ys: &Scale) -> Vec<Vec<(f64, f64)>> {
     let end = curve_end(c).min(x_max);
     let mut polys = Vec::new();
     let mut run: Vec<(f64, f64, f64, f64)> = Vec::new(); // (a, b, lower, upper)
@@ -628,12 +539,7 @@ pub(crate) fn seg_hits_rect(a: (f64, f64), b: (f64, f64), r: (f64, f64, f64, f64
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let mut t0 = 0.0f64;
     let mut t1 = 1.0f64;
-    for (p, q) in [
-        (-dx, a.0 - r.0),
-        (dx, r.2 - a.0),
-        (-dy, a.1 - r.1),
-        (dy, r.3 - a.1),
-    ] {
+    for (p, q) in [(-dx, a.0 - r.0), (dx, r.2 - a.0), (-dy, a.1 - r.1), (dy, r.3 - a.1)] {
         if p == 0.0 {
             if q < 0.0 {
                 return false;
@@ -675,19 +581,7 @@ mod tests {
         assert_eq!(value_at(&c, 1.0, 1.0), 0.9);
         assert_eq!(value_at(&c, 1.0, 4.0), 0.6);
         let p = step_points(&c, 1.0, 10.0);
-        assert_eq!(
-            p,
-            vec![
-                (0.0, 1.0),
-                (1.0, 1.0),
-                (1.0, 0.9),
-                (3.0, 0.9),
-                (3.0, 0.6),
-                (5.0, 0.6),
-                (5.0, 0.3),
-                (7.0, 0.3)
-            ]
-        );
+        assert_eq!(p, vec![(0.0, 1.0), (1.0, 1.0), (1.0, 0.9), (3.0, 0.9), (3.0, 0.6), (5.0, 0.6), (5.0, 0.3), (7.0, 0.3)]);
         let p = step_points(&c, 1.0, 4.0);
         assert_eq!(p.last(), Some(&(4.0, 0.6)));
     }
@@ -700,13 +594,8 @@ mod tests {
         assert!(e.contains("curve 1") && e.contains("values"), "{e}");
         let mut c = curve();
         c.times[2] = 3.0;
-        assert!(validate_curve(&c, "c", 0.0, 1.0)
-            .unwrap_err()
-            .contains("strictly increasing"));
-        let rt = RiskTable {
-            times: vec![0.0, 5.0],
-            rows: vec![("A".into(), vec![10, 5])],
-        };
+        assert!(validate_curve(&c, "c", 0.0, 1.0).unwrap_err().contains("strictly increasing"));
+        let rt = RiskTable { times: vec![0.0, 5.0], rows: vec![("A".into(), vec![10, 5])] };
         assert!(validate_risk_table(&rt, &[0.0, 5.0]).is_ok());
         assert!(validate_risk_table(&rt, &[0.0, 6.0]).is_err());
     }

@@ -9,10 +9,7 @@ use plotters::style::RGBColor;
 use super::axis::{self, format_ticks, nice_range, Scale, Style};
 use super::canvas::{mm, Canvas, HAlign, TextSpec, VAlign};
 use super::legend::{draw_marker, Entry, Legend, Marker, Shape, Swatch};
-use super::{
-    render, DrawError, Figure, FigureFiles, FigureSize, FigureSpec, PlotResult, DOUBLE_COLUMN_MM,
-    OKABE_ITO,
-};
+use super::{render, DrawError, Figure, FigureFiles, FigureSize, FigureSpec, PlotResult, DOUBLE_COLUMN_MM, OKABE_ITO};
 
 /// Kinds of events marked on a lane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,36 +25,16 @@ pub enum SwimmerMarker {
 }
 
 impl SwimmerMarker {
-    const ALL: [SwimmerMarker; 4] = [
-        SwimmerMarker::CompleteResponse,
-        SwimmerMarker::PartialResponse,
-        SwimmerMarker::Relapse,
-        SwimmerMarker::HlhOnset,
-    ];
+    const ALL: [SwimmerMarker; 4] =
+        [SwimmerMarker::CompleteResponse, SwimmerMarker::PartialResponse, SwimmerMarker::Relapse, SwimmerMarker::HlhOnset];
 
     fn marker(self) -> Marker {
         let black = RGBColor(0, 0, 0);
         match self {
-            SwimmerMarker::CompleteResponse => Marker {
-                shape: Shape::Circle,
-                filled: true,
-                color: black,
-            },
-            SwimmerMarker::PartialResponse => Marker {
-                shape: Shape::Circle,
-                filled: false,
-                color: black,
-            },
-            SwimmerMarker::Relapse => Marker {
-                shape: Shape::Diamond,
-                filled: false,
-                color: black,
-            },
-            SwimmerMarker::HlhOnset => Marker {
-                shape: Shape::Triangle,
-                filled: true,
-                color: OKABE_ITO[1],
-            },
+            SwimmerMarker::CompleteResponse => Marker { shape: Shape::Circle, filled: true, color: black },
+            SwimmerMarker::PartialResponse => Marker { shape: Shape::Circle, filled: false, color: black },
+            SwimmerMarker::Relapse => Marker { shape: Shape::Diamond, filled: false, color: black },
+            SwimmerMarker::HlhOnset => Marker { shape: Shape::Triangle, filled: true, color: OKABE_ITO[1] },
         }
     }
 
@@ -116,15 +93,8 @@ pub fn write_swimmer_plot(plot: &SwimmerPlot, spec: &FigureSpec) -> PlotResult<F
 pub const DEFAULT_MAX_LANES: usize = 40;
 
 /// Colours for segment categories (vermillion last: it marks HLH onset).
-const CATEGORY_COLORS: [RGBColor; 7] = [
-    OKABE_ITO[0],
-    OKABE_ITO[4],
-    OKABE_ITO[2],
-    OKABE_ITO[3],
-    OKABE_ITO[5],
-    OKABE_ITO[7],
-    OKABE_ITO[1],
-];
+const CATEGORY_COLORS: [RGBColor; 7] =
+    [OKABE_ITO[0], OKABE_ITO[4], OKABE_ITO[2], OKABE_ITO[3], OKABE_ITO[5], OKABE_ITO[7], OKABE_ITO[1]];
 
 impl SwimmerPlot {
     fn max_lanes(&self) -> usize {
@@ -158,10 +128,7 @@ impl SwimmerPlot {
         let shown = self.lanes.len().min(self.max_lanes());
         let omitted = self.lanes.len() - shown;
         (omitted > 0).then(|| {
-            format!(
-                "Showing the {shown} of {} patients with the longest follow-up; {omitted} not shown.",
-                self.lanes.len()
-            )
+            format!("Showing the {shown} of {} patients with the longest follow-up; {omitted} not shown.", self.lanes.len())
         })
     }
 
@@ -170,44 +137,21 @@ impl SwimmerPlot {
             .categories()
             .into_iter()
             .enumerate()
-            .map(|(i, c)| Entry {
-                swatch: Swatch::Box {
-                    color: CATEGORY_COLORS[i % CATEGORY_COLORS.len()],
-                },
-                label: c,
-            })
+            .map(|(i, c)| Entry { swatch: Swatch::Box { color: CATEGORY_COLORS[i % CATEGORY_COLORS.len()] }, label: c })
             .collect();
         let row_breaks = vec![entries.len()];
         for k in SwimmerMarker::ALL {
-            if self
-                .lanes
-                .iter()
-                .any(|l| l.markers.iter().any(|m| m.1 == k))
-            {
-                entries.push(Entry {
-                    swatch: Swatch::Marker(k.marker()),
-                    label: k.label().into(),
-                });
+            if self.lanes.iter().any(|l| l.markers.iter().any(|m| m.1 == k)) {
+                entries.push(Entry { swatch: Swatch::Marker(k.marker()), label: k.label().into() });
             }
         }
         if self.lanes.iter().any(|l| l.died) {
-            entries.push(Entry {
-                swatch: Swatch::Marker(death_marker()),
-                label: "Death".into(),
-            });
+            entries.push(Entry { swatch: Swatch::Marker(death_marker()), label: "Death".into() });
         }
         if self.lanes.iter().any(|l| !l.died) {
-            entries.push(Entry {
-                swatch: Swatch::Marker(alive_marker()),
-                label: "Alive at last follow-up".into(),
-            });
+            entries.push(Entry { swatch: Swatch::Marker(alive_marker()), label: "Alive at last follow-up".into() });
         }
-        Legend {
-            entries,
-            row_breaks,
-            text: st.tick,
-            line_w: st.line_w,
-        }
+        Legend { entries, row_breaks, text: st.tick, line_w: st.line_w }
     }
 
     fn x_range(&self) -> (f64, f64, Vec<f64>) {
@@ -228,19 +172,11 @@ impl SwimmerPlot {
 }
 
 fn death_marker() -> Marker {
-    Marker {
-        shape: Shape::Square,
-        filled: true,
-        color: RGBColor(0, 0, 0),
-    }
+    Marker { shape: Shape::Square, filled: true, color: RGBColor(0, 0, 0) }
 }
 
 fn alive_marker() -> Marker {
-    Marker {
-        shape: Shape::Arrow,
-        filled: false,
-        color: RGBColor(0, 0, 0),
-    }
+    Marker { shape: Shape::Arrow, filled: false, color: RGBColor(0, 0, 0) }
 }
 
 struct Layout {
@@ -259,10 +195,7 @@ impl SwimmerPlot {
         let st = Style::standard();
         let id_text = st.small;
         let shown = self.shown();
-        let id_w = shown
-            .iter()
-            .map(|l| id_text.width(&l.id))
-            .fold(0.0, f64::max);
+        let id_w = shown.iter().map(|l| id_text.width(&l.id)).fold(0.0, f64::max);
         let left = st.pad + st.y_title_width() + id_w + st.label_gap + mm(1.0);
         let right = w - st.pad - mm(2.0);
         let mut y = st.pad;
@@ -282,19 +215,7 @@ impl SwimmerPlot {
         let h = h.unwrap_or(fixed + n * mm(3.6) + mm(2.0));
         let bottom = h - below;
         let lane_h = ((bottom - top - mm(2.0)) / n).min(mm(8.0));
-        (
-            Layout {
-                st,
-                id_text,
-                left,
-                right,
-                legend_y,
-                top,
-                lane_h,
-                bottom,
-            },
-            fixed,
-        )
+        (Layout { st, id_text, left, right, legend_y, top, lane_h, bottom }, fixed)
     }
 }
 
@@ -331,17 +252,10 @@ impl Figure for SwimmerPlot {
             let tol = 1e-9 * l.end.abs().max(1.0);
             for (k, (a, b, cat)) in l.segments.iter().enumerate() {
                 if !a.is_finite() || !b.is_finite() || a > b {
-                    return Err(format!(
-                        "{what}: segment {} has start {a} and end {b} (need finite, start <= end)",
-                        k + 1
-                    ));
+                    return Err(format!("{what}: segment {} has start {a} and end {b} (need finite, start <= end)", k + 1));
                 }
                 if *b > l.end + tol {
-                    return Err(format!(
-                        "{what}: segment {} ends at {b}, after the end of follow-up {}",
-                        k + 1,
-                        l.end
-                    ));
+                    return Err(format!("{what}: segment {} ends at {b}, after the end of follow-up {}", k + 1, l.end));
                 }
                 if cat.trim().is_empty() {
                     return Err(format!("{what}: segment {} has an empty category", k + 1));
@@ -386,12 +300,7 @@ impl Figure for SwimmerPlot {
             )));
         }
         if !self.title.is_empty() {
-            c.text(
-                &self.title,
-                st.pad,
-                st.pad,
-                &st.heading.align(HAlign::Left, VAlign::Top),
-            )?;
+            c.text(&self.title, st.pad, st.pad, &st.heading.align(HAlign::Left, VAlign::Top))?;
         }
         let legend = self.legend(st);
         legend.draw(c, (st.pad, c.w - st.pad), l.legend_y)?;
@@ -416,43 +325,21 @@ impl Figure for SwimmerPlot {
                 let (xa, xb) = (xs.map(*a), xs.map(*b).max(xs.map(*a) + 2.0));
                 c.rect(xa, yc - bh, xb, yc + bh, col, 1.0)?;
             }
-            let end_marker = if lane.died {
-                death_marker()
-            } else {
-                alive_marker()
-            };
+            let end_marker = if lane.died { death_marker() } else { alive_marker() };
             let ex = x1 + r * 0.9;
             draw_marker(c, &end_marker, (ex, yc), r * 0.9, marker_w)?;
             for (t, kind) in &lane.markers {
                 draw_marker(c, &kind.marker(), (xs.map(*t), yc), r, marker_w)?;
             }
-            c.text(
-                &lane.id,
-                l.left - st.label_gap,
-                yc,
-                &l.id_text.align(HAlign::Right, VAlign::Center),
-            )?;
+            c.text(&lane.id, l.left - st.label_gap, yc, &l.id_text.align(HAlign::Right, VAlign::Center))?;
         }
         let labels = format_ticks(&ticks);
         axis::draw_x_axis(c, st, &xs, l.bottom, (l.left, l.right), &ticks, &labels)?;
-        axis::draw_x_title(
-            c,
-            st,
-            &self.x_label,
-            (l.left, l.right),
-            l.bottom + st.x_ticks_height() + mm(1.8),
-        )?;
+        axis::draw_x_title(c, st, &self.x_label, (l.left, l.right), l.bottom + st.x_ticks_height() + mm(1.8))?;
         axis::draw_y_title(c, st, &self.y_label, st.pad, (l.top, l.bottom))?;
         if let Some(cap) = self.caption() {
             let y = l.bottom + st.x_ticks_height() + st.x_title_height() + mm(2.0);
-            c.text(
-                &cap,
-                st.pad,
-                y,
-                &st.small
-                    .align(HAlign::Left, VAlign::Top)
-                    .color(RGBColor(0x33, 0x33, 0x33)),
-            )?;
+            c.text(&cap, st.pad, y, &st.small.align(HAlign::Left, VAlign::Top).color(RGBColor(0x33, 0x33, 0x33)))?;
         }
         Ok(())
     }

@@ -9,10 +9,7 @@ use plotters::style::RGBColor;
 use super::axis::{self, format_ticks, format_ticks_each, log_range, nice_range, Scale, Style};
 use super::canvas::{mm, Canvas, HAlign, VAlign};
 use super::legend::{Entry, Legend, Swatch};
-use super::{
-    render, series_color, DrawError, Figure, FigureFiles, FigureSize, FigureSpec, PlotResult,
-    DOUBLE_COLUMN_MM,
-};
+use super::{render, series_color, DrawError, Figure, FigureFiles, FigureSize, FigureSpec, PlotResult, DOUBLE_COLUMN_MM};
 
 /// Summary of one analyte in one group, by day.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -82,22 +79,12 @@ impl TrajectoryPlot {
             labels
                 .iter()
                 .enumerate()
-                .map(|(i, l)| Entry {
-                    swatch: Swatch::LineBand {
-                        color: series_color(i),
-                    },
-                    label: l.clone(),
-                })
+                .map(|(i, l)| Entry { swatch: Swatch::LineBand { color: series_color(i) }, label: l.clone() })
                 .collect()
         } else {
             Vec::new()
         };
-        Legend {
-            entries,
-            row_breaks: Vec::new(),
-            text: st.tick,
-            line_w: st.line_w,
-        }
+        Legend { entries, row_breaks: Vec::new(), text: st.tick, line_w: st.line_w }
     }
 
     fn columns(&self) -> usize {
@@ -204,11 +191,7 @@ impl Figure for TrajectoryPlot {
                 }
                 for (name, v) in [("median", &s.median), ("q1", &s.q1), ("q3", &s.q3)] {
                     if v.len() != s.days.len() {
-                        return Err(format!(
-                            "{what}: `{name}` has {} values but `days` has {}",
-                            v.len(),
-                            s.days.len()
-                        ));
+                        return Err(format!("{what}: `{name}` has {} values but `days` has {}", v.len(), s.days.len()));
                     }
                 }
                 for (i, &d) in s.days.iter().enumerate() {
@@ -229,9 +212,7 @@ impl Figure for TrajectoryPlot {
                     let (a, m, b) = (s.q1[i], s.median[i], s.q3[i]);
                     for (name, v) in [("q1", a), ("median", m), ("q3", b)] {
                         if p.log_y && v.is_finite() && v <= 0.0 {
-                            return Err(format!(
-                                "{what}: {name}[{i}] = {v} is not > 0 on a log scale"
-                            ));
+                            return Err(format!("{what}: {name}[{i}] = {v} is not > 0 on a log scale"));
                         }
                     }
                     let tol = 1e-9 * m.abs().max(1.0);
@@ -239,10 +220,7 @@ impl Figure for TrajectoryPlot {
                         || (m.is_finite() && a.is_finite() && a > m + tol)
                         || (m.is_finite() && b.is_finite() && m > b + tol)
                     {
-                        return Err(format!(
-                            "{what}: day {}: need q1 <= median <= q3, found {a}, {m}, {b}",
-                            s.days[i]
-                        ));
+                        return Err(format!("{what}: day {}: need q1 <= median <= q3, found {a}, {m}, {b}", s.days[i]));
                     }
                 }
             }
@@ -272,12 +250,7 @@ impl Figure for TrajectoryPlot {
             )));
         }
         if !self.title.is_empty() {
-            c.text(
-                &self.title,
-                st.pad,
-                st.pad,
-                &st.heading.align(HAlign::Left, VAlign::Top),
-            )?;
+            c.text(&self.title, st.pad, st.pad, &st.heading.align(HAlign::Left, VAlign::Top))?;
         }
         let lg = self.legend(&st);
         if !lg.entries.is_empty() {
@@ -291,11 +264,7 @@ impl Figure for TrajectoryPlot {
             .iter()
             .map(|p| {
                 let (ylo, yhi, yticks) = panel_y_axis(p);
-                let labels = if p.log_y {
-                    format_ticks_each(&yticks)
-                } else {
-                    format_ticks(&yticks)
-                };
+                let labels = if p.log_y { format_ticks_each(&yticks) } else { format_ticks(&yticks) };
                 let labels = labels.into_iter().map(|s| s.replace('-', "−")).collect();
                 (ylo, yhi, yticks, labels)
             })
@@ -314,70 +283,38 @@ impl Figure for TrajectoryPlot {
             let right = cx0 + cell_w - mm(4.0);
             let ptop = cy0 + st.title.cap() + mm(3.0);
             let pbot = cy0 + cell_h - st.x_ticks_height() - mm(3.0);
-            c.text(
-                &p.title,
-                left,
-                cy0,
-                &st.title.align(HAlign::Left, VAlign::Top),
-            )?;
+            c.text(&p.title, left, cy0, &st.title.align(HAlign::Left, VAlign::Top))?;
             let ex = 0.02 * (right - left);
             let xs = Scale::linear(xlo, xhi, left + ex, right - ex);
             let ey = 0.03 * (pbot - ptop);
-            let ys = if p.log_y {
-                Scale::log(ylo, yhi, pbot - ey, ptop + ey)
-            } else {
-                Scale::linear(ylo, yhi, pbot - ey, ptop + ey)
-            };
+            let ys =
+                if p.log_y { Scale::log(ylo, yhi, pbot - ey, ptop + ey) } else { Scale::linear(ylo, yhi, pbot - ey, ptop + ey) };
             // Onset line.
             if xlo <= 0.0 && xhi >= 0.0 {
-                c.dashed(
-                    &[(xs.map(0.0), ptop), (xs.map(0.0), pbot)],
-                    RGBColor(0x88, 0x88, 0x88),
-                    st.axis_w,
-                    mm(1.2),
-                    mm(0.8),
-                )?;
+                c.dashed(&[(xs.map(0.0), ptop), (xs.map(0.0), pbot)], RGBColor(0x88, 0x88, 0x88), st.axis_w, mm(1.2), mm(0.8))?;
             }
             for s in &p.series {
                 let col = self.color_of(&s.label);
                 let n = s.days.len();
                 for r in runs(n, |i| s.q1[i].is_finite() && s.q3[i].is_finite()) {
-                    let mut poly: Vec<(f64, f64)> = r
-                        .clone()
-                        .map(|i| (xs.map(s.days[i]), ys.map(s.q3[i])))
-                        .collect();
-                    poly.extend(
-                        r.clone()
-                            .rev()
-                            .map(|i| (xs.map(s.days[i]), ys.map(s.q1[i]))),
-                    );
+                    let mut poly: Vec<(f64, f64)> = r.clone().map(|i| (xs.map(s.days[i]), ys.map(s.q3[i]))).collect();
+                    poly.extend(r.clone().rev().map(|i| (xs.map(s.days[i]), ys.map(s.q1[i]))));
                     if r.len() == 1 {
                         // A single day: a short vertical bar instead of a ribbon.
                         let i = r.start;
                         let x = xs.map(s.days[i]);
-                        c.line(
-                            &[(x, ys.map(s.q1[i])), (x, ys.map(s.q3[i]))],
-                            col,
-                            st.line_w,
-                        )?;
+                        c.line(&[(x, ys.map(s.q1[i])), (x, ys.map(s.q3[i]))], col, st.line_w)?;
                     } else {
                         c.polygon(&poly, col, 0.2)?;
                     }
                 }
                 for r in runs(n, |i| s.median[i].is_finite()) {
-                    let pts: Vec<(f64, f64)> = r
-                        .map(|i| (xs.map(s.days[i]), ys.map(s.median[i])))
-                        .collect();
+                    let pts: Vec<(f64, f64)> = r.map(|i| (xs.map(s.days[i]), ys.map(s.median[i]))).collect();
                     c.line(&pts, col, st.line_w * 0.8)?;
                 }
                 for i in 0..n {
                     if s.median[i].is_finite() {
-                        c.circle(
-                            (xs.map(s.days[i]), ys.map(s.median[i])),
-                            mm(0.45),
-                            Some(col),
-                            None,
-                        )?;
+                        c.circle((xs.map(s.days[i]), ys.map(s.median[i])), mm(0.45), Some(col), None)?;
                     }
                 }
             }

@@ -232,7 +232,9 @@ impl CsvTable {
             && !self.name.starts_with('.')
             && self.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
         if !name_ok {
-            return Err(bad("table name must be non-empty, use only letters, digits, `_`, `-`, `.`, and not start with `.`".into()));
+            return Err(bad(
+                "table name must be non-empty, use only letters, digits, `_`, `-`, `.`, and not start with `.`".into()
+            ));
         }
         if self.columns.is_empty() {
             return Err(bad("table has no columns".into()));

@@ -146,11 +146,7 @@ impl Report {
                 h.push_str("\n<ul>\n");
                 for f in &sec.figures {
                     fig_no += 1;
-                    let _ = writeln!(
-                        h,
-                        "<li><a href=\"#fig-{fig_no}\">Figure {fig_no}. {}</a></li>",
-                        escape_html(&f.title)
-                    );
+                    let _ = writeln!(h, "<li><a href=\"#fig-{fig_no}\">Figure {fig_no}. {}</a></li>", escape_html(&f.title));
                 }
                 for (t, caption) in &sec.tables {
                     tab_no += 1;
@@ -401,8 +397,7 @@ mod tests {
     fn inline_svg_strips_prolog_and_rejects_bad_files() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.svg");
-        fs::write(&p, "<?xml version=\"1.0\"?>\n<!-- c --><svg xmlns=\"http://www.w3.org/2000/svg\"><rect/></svg>\n")
-            .unwrap();
+        fs::write(&p, "<?xml version=\"1.0\"?>\n<!-- c --><svg xmlns=\"http://www.w3.org/2000/svg\"><rect/></svg>\n").unwrap();
         assert_eq!(inline_svg(&p).unwrap(), "<svg xmlns=\"http://www.w3.org/2000/svg\"><rect/></svg>");
         fs::write(&p, "<svg><script>alert(1)</script></svg>").unwrap();
         assert!(inline_svg(&p).unwrap_err().to_string().contains("script"));

@@ -120,8 +120,7 @@ impl Manifest {
         // only the free-form config needs its objects sorted explicitly.
         let mut sorted = self.clone();
         sort_keys(&mut sorted.study_config);
-        let mut s =
-            serde_json::to_string_pretty(&sorted).map_err(|e| ReportError::Manifest { message: e.to_string() })?;
+        let mut s = serde_json::to_string_pretty(&sorted).map_err(|e| ReportError::Manifest { message: e.to_string() })?;
         s.push('\n');
         Ok(s)
     }

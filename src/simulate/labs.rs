@@ -120,16 +120,7 @@ impl LabPlan {
     /// Background visits from `from` on, anchored there.
     pub fn visits(&mut self, from: i32, since: i32, first: u32, later: u32, nth: u32) {
         self.background.retain(|(d, _)| *d < from);
-        self.background.push((
-            from,
-            Visits {
-                anchor: from,
-                since,
-                first,
-                later,
-                nth,
-            },
-        ));
+        self.background.push((from, Visits { anchor: from, since, first, later, nth }));
     }
 
     /// A dense measurement period `[start, end)`; `inpatient` charts temperature with each count.
@@ -145,11 +136,7 @@ impl LabPlan {
     /// Drop febrile-neutropenia episodes from 3 days before an HLH onset until 30 days after
     /// its resolution, so that findings (30-day look-back) never combine with a later fever.
     pub fn quiet_after_episodes(&mut self, episodes: &[SimEpisode]) {
-        self.fevers.retain(|(f0, f1, _)| {
-            !episodes
-                .iter()
-                .any(|e| *f1 >= e.onset - 3 && *f0 <= e.resolution + 30)
-        });
+        self.fevers.retain(|(f0, f1, _)| !episodes.iter().any(|e| *f1 >= e.onset - 3 && *f0 <= e.resolution + 30));
     }
 
     pub(super) fn heme_at(&self, day: i32) -> HemeState {
@@ -162,9 +149,7 @@ impl LabPlan {
     }
 
     fn fever_at(&self, day: i32) -> bool {
-        self.fevers
-            .iter()
-            .any(|(f0, f1, _)| day >= *f0 && day <= *f1)
+        self.fevers.iter().any(|(f0, f1, _)| day >= *f0 && day <= *f1)
     }
 }
 
@@ -242,13 +227,7 @@ pub(crate) fn draw(
         let phase = hlh_phase(episodes, day);
         let mut push = |analyte: Analyte, canonical: f64| {
             let (value, unit) = profile.present(analyte, canonical);
-            out.push(SimMeasurement {
-                day,
-                analyte,
-                value,
-                unit,
-                qualifier: 0,
-            });
+            out.push(SimMeasurement { day, analyte, value, unit, qualifier: 0 });
         };
         if f & TEMP != 0 {
             let t = match phase {
@@ -262,12 +241,7 @@ pub(crate) fn draw(
         }
         if f & CBC != 0 {
             let (hb, plt, anc, wbc) = match phase {
-                HlhPhase::Active(..) => (
-                    rng.unif(65.0, 88.0),
-                    rng.unif(8.0, 80.0),
-                    rng.unif(0.05, 0.9),
-                    rng.unif(0.3, 2.5),
-                ),
+                HlhPhase::Active(..) => (rng.unif(65.0, 88.0), rng.unif(8.0, 80.0), rng.unif(0.05, 0.9), rng.unif(0.3, 2.5)),
                 _ => counts(heme, &base, rng),
             };
             let anc = (anc * 100.0).round() / 100.0;
@@ -311,21 +285,12 @@ pub(crate) fn draw(
         if f & TG_FIB != 0 {
             let (tg, fib) = match phase {
                 HlhPhase::Active(e, _) => (
-                    if e.high_tg {
-                        rng.unif(3.6, 6.5)
-                    } else {
-                        rng.unif(1.6, 2.9)
-                    },
-                    if e.low_fibrinogen {
-                        rng.unif(0.5, 1.15)
-                    } else {
-                        rng.unif(1.6, 2.4)
-                    },
+                    if e.high_tg { rng.unif(3.6, 6.5) } else { rng.unif(1.6, 2.9) },
+                    if e.low_fibrinogen { rng.unif(0.5, 1.15) } else { rng.unif(1.6, 2.4) },
                 ),
                 _ => (
                     (base.tg * rng.lognormal(1.0, 0.1)).clamp(0.4, 1.45),
-                    (base.fibrinogen * if fever { 1.15 } else { 1.0 } * rng.lognormal(1.0, 0.08))
-                        .clamp(2.6, 6.5),
+                    (base.fibrinogen * if fever { 1.15 } else { 1.0 } * rng.lognormal(1.0, 0.08)).clamp(2.6, 6.5),
                 ),
             };
             push(Analyte::Triglycerides, tg);
@@ -353,11 +318,7 @@ pub(crate) fn draw(
 }
 
 /// Blood counts (Hb g/L, platelets, ANC, WBC 10^9/L) in a hematologic state.
-pub(super) fn counts(
-    heme: HemeState,
-    base: &Baseline,
-    rng: &mut PatientRng,
-) -> (f64, f64, f64, f64) {
+pub(super) fn counts(heme: HemeState, base: &Baseline, rng: &mut PatientRng) -> (f64, f64, f64, f64) {
     match heme {
         HemeState::Active => (
             rng.normal(88.0, 9.0).clamp(62.0, 125.0),
@@ -365,12 +326,7 @@ pub(super) fn counts(
             rng.lognormal(0.7, 0.8).clamp(0.02, 10.0),
             (base.wbc_leukemic * rng.lognormal(1.0, 0.25)).clamp(0.5, 200.0),
         ),
-        HemeState::Aplasia => (
-            rng.unif(70.0, 90.0),
-            rng.unif(5.0, 19.4),
-            rng.unif(0.01, 0.45),
-            rng.unif(0.1, 0.9),
-        ),
+        HemeState::Aplasia => (rng.unif(70.0, 90.0), rng.unif(5.0, 19.4), rng.unif(0.01, 0.45), rng.unif(0.1, 0.9)),
         HemeState::LowTherapy => (
             rng.normal(90.0, 8.0).clamp(65.0, 120.0),
             rng.lognormal(60.0, 0.5).clamp(8.0, 300.0),
@@ -388,12 +344,7 @@ pub(super) fn counts(
         }
         HemeState::RemissionPartial => {
             let anc = rng.unif(0.6, 1.4);
-            (
-                rng.normal(100.0, 8.0).clamp(85.0, 130.0),
-                rng.unif(50.0, 100.0),
-                anc,
-                anc + rng.unif(0.8, 2.0),
-            )
+            (rng.normal(100.0, 8.0).clamp(85.0, 130.0), rng.unif(50.0, 100.0), anc, anc + rng.unif(0.8, 2.0))
         }
         HemeState::RemissionLow => {
             let anc = rng.normal(2.0, 0.6).clamp(0.8, 5.0);
@@ -449,12 +400,7 @@ fn schedule(plan: &LabPlan, episodes: &[SimEpisode], end_day: i32) -> Vec<u8> {
     set(&mut flags, 0, CBC | TEMP | CHEM);
     // Background (outpatient) visits: blood counts, chemistry at every nth visit.
     for (k, (from, v)) in plan.background.iter().enumerate() {
-        let to = plan
-            .background
-            .get(k + 1)
-            .map(|(d, _)| *d)
-            .unwrap_or(end_day + 1)
-            .min(end_day + 1);
+        let to = plan.background.get(k + 1).map(|(d, _)| *d).unwrap_or(end_day + 1).min(end_day + 1);
         for d in (*from).max(0)..to {
             let interval = (if d - v.since < 365 { v.first } else { v.later }) as i32;
             let off = d - v.anchor;

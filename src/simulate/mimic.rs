@@ -106,16 +106,10 @@ enum Hlh<'a> {
 fn hlh_at(episodes: &[SimEpisode], day: i32) -> Hlh<'_> {
     for e in episodes {
         if day >= e.onset && day <= e.resolution {
-            return Hlh::Active(
-                e,
-                (day - e.onset) as f64 / (e.resolution - e.onset).max(1) as f64,
-            );
+            return Hlh::Active(e, (day - e.onset) as f64 / (e.resolution - e.onset).max(1) as f64);
         }
         if day >= e.prodrome && day < e.onset {
-            return Hlh::Prodrome(
-                e,
-                (day - e.prodrome + 1) as f64 / (e.onset - e.prodrome + 1) as f64,
-            );
+            return Hlh::Prodrome(e, (day - e.prodrome + 1) as f64 / (e.onset - e.prodrome + 1) as f64);
         }
         if day > e.resolution && day <= e.resolution + 30 {
             return Hlh::After(e, day - e.resolution);
@@ -135,13 +129,9 @@ pub(crate) fn draw(
 ) -> Vec<SimMeasurement> {
     let flags = schedule(plan, episodes, end_day, rng, m);
     let base = Baseline {
-        ferritin: rng
-            .lognormal(m.ferritin_dx_median, m.ferritin_dx_sigma)
-            .clamp(20.0, 60_000.0),
+        ferritin: rng.lognormal(m.ferritin_dx_median, m.ferritin_dx_sigma).clamp(20.0, 60_000.0),
         tg: rng.lognormal(m.tg_dx_median, m.tg_sigma).clamp(0.4, 8.0),
-        fibrinogen: rng
-            .lognormal(m.fibrinogen_median, m.fibrinogen_sigma)
-            .clamp(1.6, 8.0),
+        fibrinogen: rng.lognormal(m.fibrinogen_median, m.fibrinogen_sigma).clamp(1.6, 8.0),
         ast: rng.lognormal(m.ast_median, 0.35).clamp(8.0, 200.0),
         wbc_leukemic: rng.lognormal(6.0, 1.0).clamp(0.8, 150.0),
         hb_remission: rng.normal(125.0, 10.0).clamp(100.0, 155.0),
@@ -153,26 +143,13 @@ pub(crate) fn draw(
         }
         let day = day as i32;
         let hlh = hlh_at(episodes, day);
-        let fever = plan
-            .mimic
-            .fevers
-            .iter()
-            .find(|v| day >= v.f0 && day <= v.f1);
+        let fever = plan.mimic.fevers.iter().find(|v| day >= v.f0 && day <= v.f1);
         let mut push = |analyte: Analyte, canonical: f64| {
             let (value, unit) = profile.present(analyte, canonical);
-            out.push(SimMeasurement {
-                day,
-                analyte,
-                value,
-                unit,
-                qualifier: 0,
-            });
+            out.push(SimMeasurement { day, analyte, value, unit, qualifier: 0 });
         };
         if f & TEMP != 0 {
-            push(
-                Analyte::Temperature,
-                temperature(&hlh, fever.is_some(), rng, m),
-            );
+            push(Analyte::Temperature, temperature(&hlh, fever.is_some(), rng, m));
         }
         if f & CBC != 0 {
             let (hb, plt, anc, wbc) = blood_counts(plan, &hlh, day, &base, rng);
@@ -185,9 +162,7 @@ pub(crate) fn draw(
         if f & FERRITIN != 0 {
             let n = ferritin(plan, day, &base, m, rng);
             let v = match hlh {
-                Hlh::Prodrome(e, x) if e.ferritin[0] > n => {
-                    (n.ln() + (e.ferritin[0].ln() - n.ln()) * x).exp()
-                }
+                Hlh::Prodrome(e, x) if e.ferritin[0] > n => (n.ln() + (e.ferritin[0].ln() - n.ln()) * x).exp(),
                 Hlh::Active(e, x) => {
                     let [f0, fp, f1] = e.ferritin;
                     let lv = if x <= 0.4 {
@@ -217,9 +192,7 @@ pub(crate) fn draw(
             let v = match hlh {
                 Hlh::Prodrome(e, x) if e.fib < n => n + (e.fib - n) * x,
                 Hlh::Active(e, _) => (e.fib * rng.lognormal(1.0, 0.08)).min(n),
-                Hlh::After(e, k) => {
-                    n.min(e.fib + (n - e.fib).max(0.0) * (1.0 - 0.5f64.powf(k as f64 / 3.0)))
-                }
+                Hlh::After(e, k) => n.min(e.fib + (n - e.fib).max(0.0) * (1.0 - 0.5f64.powf(k as f64 / 3.0))),
                 _ => n,
             };
             push(Analyte::Fibrinogen, v);
@@ -234,19 +207,10 @@ pub(crate) fn draw(
             push(Analyte::Ast, v);
         }
         if f & SCD25 != 0 {
-            let v = match (
-                &hlh,
-                fever
-                    .and_then(|v| v.scd25)
-                    .or_else(|| recent_scd25(plan, day)),
-            ) {
+            let v = match (&hlh, fever.and_then(|v| v.scd25).or_else(|| recent_scd25(plan, day))) {
                 (Hlh::Active(e, _), _) | (Hlh::Prodrome(e, _), _) if e.scd25.is_some() => {
                     let s = e.scd25.unwrap_or(m.hlh_scd25_median);
-                    let s = if matches!(hlh, Hlh::Prodrome(..)) {
-                        s * 0.5
-                    } else {
-                        s
-                    };
+                    let s = if matches!(hlh, Hlh::Prodrome(..)) { s * 0.5 } else { s };
                     s * rng.lognormal(1.0, 0.2)
                 }
                 (_, Some(s)) => s * rng.lognormal(1.0, 0.1),
@@ -260,11 +224,7 @@ pub(crate) fn draw(
 
 /// The sCD25 value of the febrile episode whose work-up falls on `day`.
 fn recent_scd25(plan: &LabPlan, day: i32) -> Option<f64> {
-    plan.mimic
-        .fevers
-        .iter()
-        .find(|v| day == v.f0 + 1)
-        .and_then(|v| v.scd25)
+    plan.mimic.fevers.iter().find(|v| day == v.f0 + 1).and_then(|v| v.scd25)
 }
 
 /// Daily maximum temperature (°C).
@@ -286,30 +246,12 @@ fn temperature(hlh: &Hlh, febrile: bool, rng: &mut PatientRng, m: &MimicParams) 
 }
 
 /// Blood counts (Hb g/L, platelets, ANC, WBC 10^9/L) on `day`.
-fn blood_counts(
-    plan: &LabPlan,
-    hlh: &Hlh,
-    day: i32,
-    base: &Baseline,
-    rng: &mut PatientRng,
-) -> (f64, f64, f64, f64) {
+fn blood_counts(plan: &LabPlan, hlh: &Hlh, day: i32, base: &Baseline, rng: &mut PatientRng) -> (f64, f64, f64, f64) {
     match hlh {
-        Hlh::Active(..) => {
-            return (
-                rng.unif(65.0, 88.0),
-                rng.unif(8.0, 80.0),
-                rng.unif(0.05, 0.9),
-                rng.unif(0.3, 2.5),
-            )
-        }
+        Hlh::Active(..) => return (rng.unif(65.0, 88.0), rng.unif(8.0, 80.0), rng.unif(0.05, 0.9), rng.unif(0.3, 2.5)),
         Hlh::Prodrome(_, x) => {
             let (hb, plt, anc, wbc) = routine_counts(plan, day, base, rng);
-            return (
-                hb - 10.0 * x,
-                plt * (1.0 - 0.6 * x),
-                anc * (1.0 - 0.5 * x),
-                wbc * (1.0 - 0.4 * x),
-            );
+            return (hb - 10.0 * x, plt * (1.0 - 0.6 * x), anc * (1.0 - 0.5 * x), wbc * (1.0 - 0.4 * x));
         }
         _ => {}
     }
@@ -317,19 +259,8 @@ fn blood_counts(
 }
 
 /// Counts outside HLH: aplasia with per-lineage recovery, prolonged cytopenia, or the state.
-fn routine_counts(
-    plan: &LabPlan,
-    day: i32,
-    base: &Baseline,
-    rng: &mut PatientRng,
-) -> (f64, f64, f64, f64) {
-    if let Some(a) = plan
-        .mimic
-        .aplasias
-        .iter()
-        .rev()
-        .find(|a| day >= a.a0 && day < a.anc.max(a.plt) + 10)
-    {
+fn routine_counts(plan: &LabPlan, day: i32, base: &Baseline, rng: &mut PatientRng) -> (f64, f64, f64, f64) {
+    if let Some(a) = plan.mimic.aplasias.iter().rev().find(|a| day >= a.a0 && day < a.anc.max(a.plt) + 10) {
         let anc = if day < a.anc {
             rng.unif(0.01, 0.45)
         } else {
@@ -340,29 +271,13 @@ fn routine_counts(
         } else {
             20.0 + 180.0 * ((day - a.plt) as f64 / 12.0).min(1.0) * rng.unif(0.6, 1.2)
         };
-        let hb = if day < a.transfused_until() {
-            rng.unif(70.0, 90.0)
-        } else {
-            rng.unif(88.0, 105.0)
-        };
-        let wbc = anc
-            + if day < a.anc {
-                rng.unif(0.05, 0.5)
-            } else {
-                rng.unif(0.5, 2.0)
-            };
+        let hb = if day < a.transfused_until() { rng.unif(70.0, 90.0) } else { rng.unif(88.0, 105.0) };
+        let wbc = anc + if day < a.anc { rng.unif(0.05, 0.5) } else { rng.unif(0.5, 2.0) };
         return (hb, plt, anc, wbc);
     }
-    if plan.mimic.prolonged.iter().any(|w| w.contains(day))
-        && plan.heme_at(day) != HemeState::Active
-    {
+    if plan.mimic.prolonged.iter().any(|w| w.contains(day)) && plan.heme_at(day) != HemeState::Active {
         let anc = rng.unif(0.5, 1.0);
-        return (
-            rng.normal(95.0, 6.0).clamp(80.0, 110.0),
-            rng.unif(20.0, 90.0),
-            anc,
-            anc + rng.unif(0.5, 1.5),
-        );
+        return (rng.normal(95.0, 6.0).clamp(80.0, 110.0), rng.unif(20.0, 90.0), anc, anc + rng.unif(0.5, 1.5));
     }
     counts(plan.heme_at(day), base, rng)
 }
@@ -370,13 +285,7 @@ fn routine_counts(
 /// Ferritin (µg/L) without HLH: baseline by disease state, plus the slow transfusional drift,
 /// times the inflammatory rise of febrile episodes (rises over 2 days, halves every 4 days
 /// after the fever).
-fn ferritin(
-    plan: &LabPlan,
-    day: i32,
-    base: &Baseline,
-    m: &MimicParams,
-    rng: &mut PatientRng,
-) -> f64 {
+fn ferritin(plan: &LabPlan, day: i32, base: &Baseline, m: &MimicParams, rng: &mut PatientRng) -> f64 {
     let state = match plan.heme_at(day) {
         HemeState::Remission => 0.7,
         HemeState::RemissionPartial | HemeState::RemissionLow => 0.85,
@@ -387,9 +296,7 @@ fn ferritin(
         let len = (a.transfused_until() - a.a0) as f64;
         let inside = ((day - a.a0) as f64).clamp(0.0, len);
         let after = (day - a.transfused_until()).max(0) as f64;
-        drift += m.transfusion_ferritin_per_week / 7.0
-            * inside
-            * 0.5f64.powf(after / m.transfusion_ferritin_half_life_days);
+        drift += m.transfusion_ferritin_per_week / 7.0 * inside * 0.5f64.powf(after / m.transfusion_ferritin_half_life_days);
     }
     let mut inflammation = 1.0;
     for v in &plan.mimic.fevers {
@@ -402,8 +309,7 @@ fn ferritin(
         };
         inflammation *= 1.0 + (v.ferritin - 1.0) * shape;
     }
-    ((base.ferritin * state + drift) * inflammation * rng.lognormal(1.0, 0.08))
-        .clamp(5.0, 120_000.0)
+    ((base.ferritin * state + drift) * inflammation * rng.lognormal(1.0, 0.08)).clamp(5.0, 120_000.0)
 }
 
 /// Triglycerides (mmol/L) without HLH: baseline × sepsis and nutrition/steroid rises.
@@ -433,12 +339,7 @@ fn fibrinogen(plan: &LabPlan, day: i32, base: &Baseline, rng: &mut PatientRng) -
         };
         v = v.min(d * rng.lognormal(1.0, 0.05));
     }
-    if plan
-        .mimic
-        .fevers
-        .iter()
-        .any(|f| f.low_fib && day >= f.f0 && day <= f.f1 + 2)
-    {
+    if plan.mimic.fevers.iter().any(|f| f.low_fib && day >= f.f0 && day <= f.f1 + 2) {
         v = v.min(rng.unif(1.0, 1.5));
     }
     v.clamp(0.3, 9.0)
@@ -460,23 +361,12 @@ fn ast(plan: &LabPlan, day: i32, base: &Baseline, rng: &mut PatientRng) -> f64 {
 }
 
 /// What is measured on each day `0..=end_day`.
-fn schedule(
-    plan: &LabPlan,
-    episodes: &[SimEpisode],
-    end_day: i32,
-    rng: &mut PatientRng,
-    m: &MimicParams,
-) -> Vec<u8> {
+fn schedule(plan: &LabPlan, episodes: &[SimEpisode], end_day: i32, rng: &mut PatientRng, m: &MimicParams) -> Vec<u8> {
     let n = (end_day.max(0) + 1) as usize;
     let mut routine = vec![0u8; n];
     // Background (outpatient) visits: blood counts, chemistry at every nth visit.
     for (k, (from, v)) in plan.background.iter().enumerate() {
-        let to = plan
-            .background
-            .get(k + 1)
-            .map(|(d, _)| *d)
-            .unwrap_or(end_day + 1)
-            .min(end_day + 1);
+        let to = plan.background.get(k + 1).map(|(d, _)| *d).unwrap_or(end_day + 1).min(end_day + 1);
         for d in (*from).max(0)..to {
             let interval = (if d - v.since < 365 { v.first } else { v.later }) as i32;
             let off = d - v.anchor;
@@ -512,24 +402,11 @@ fn schedule(
         if d > 0 && rng.chance(m.sampling_jitter_prob) {
             t += if rng.chance(0.5) { -1 } else { 1 };
         }
-        let t = if n > 1 {
-            t.clamp(1, n as i64 - 1) as usize
-        } else {
-            0
-        };
+        let t = if n > 1 { t.clamp(1, n as i64 - 1) as usize } else { 0 };
         flags[t] |= f;
     }
     // The diagnostic work-up: counts, temperature, chemistry, coagulation.
-    flags[0] |= CBC
-        | TEMP
-        | FERRITIN
-        | AST
-        | FIB
-        | if rng.chance(m.tg_measured_prob) {
-            TG
-        } else {
-            0
-        };
+    flags[0] |= CBC | TEMP | FERRITIN | AST | FIB | if rng.chance(m.tg_measured_prob) { TG } else { 0 };
     // Resolve routine chemistry into what was actually measured.
     for f in flags.iter_mut() {
         if *f & CHEM != 0 {

@@ -193,10 +193,7 @@ impl FromStr for SimFormat {
         match s.trim().to_ascii_lowercase().as_str() {
             "csv" => Ok(SimFormat::Csv),
             "parquet" | "pq" => Ok(SimFormat::Parquet),
-            _ => Err(SimError::InvalidOption {
-                name: "format".into(),
-                message: format!("expected csv or parquet, got `{s}`"),
-            }),
+            _ => Err(SimError::InvalidOption { name: "format".into(), message: format!("expected csv or parquet, got `{s}`") }),
         }
     }
 }
@@ -226,20 +223,8 @@ pub struct SimOptions {
 
 impl SimOptions {
     /// Options with default parameters and a chunk size of 20 000.
-    pub fn new(
-        patients: usize,
-        seed: u64,
-        out: impl Into<PathBuf>,
-        format: SimFormat,
-    ) -> SimOptions {
-        SimOptions {
-            patients,
-            seed,
-            out: out.into(),
-            format,
-            chunk_size: 20_000,
-            params: SimParams::default(),
-        }
+    pub fn new(patients: usize, seed: u64, out: impl Into<PathBuf>, format: SimFormat) -> SimOptions {
+        SimOptions { patients, seed, out: out.into(), format, chunk_size: 20_000, params: SimParams::default() }
     }
 }
 
@@ -378,29 +363,18 @@ pub fn simulate(opts: &SimOptions) -> Result<SimSummary, SimError> {
 }
 
 /// As [`simulate`], calling `progress(patients_written, patients_total)` after each chunk.
-pub fn simulate_with_progress(
-    opts: &SimOptions,
-    mut progress: impl FnMut(usize, usize),
-) -> Result<SimSummary, SimError> {
+pub fn simulate_with_progress(opts: &SimOptions, mut progress: impl FnMut(usize, usize)) -> Result<SimSummary, SimError> {
     if opts.patients == 0 {
-        return Err(SimError::InvalidOption {
-            name: "patients".into(),
-            message: "must be at least 1".into(),
-        });
+        return Err(SimError::InvalidOption { name: "patients".into(), message: "must be at least 1".into() });
     }
     if opts.chunk_size == 0 {
-        return Err(SimError::InvalidOption {
-            name: "chunk_size".into(),
-            message: "must be at least 1".into(),
-        });
+        return Err(SimError::InvalidOption { name: "chunk_size".into(), message: "must be at least 1".into() });
     }
     opts.params.validate()?;
     let cal = opts.params.calendar()?;
     let out = &opts.out;
-    std::fs::create_dir_all(out).map_err(|e| SimError::Io {
-        path: out.clone(),
-        message: format!("cannot create output folder: {e}"),
-    })?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| SimError::Io { path: out.clone(), message: format!("cannot create output folder: {e}") })?;
     let other = match opts.format {
         SimFormat::Csv => SimFormat::Parquet,
         SimFormat::Parquet => SimFormat::Csv,
@@ -420,10 +394,7 @@ pub fn simulate_with_progress(
     let generate = |k: usize| -> Vec<SimPatient> {
         let lo = k * cs;
         let hi = (lo + cs).min(n);
-        (lo..hi)
-            .into_par_iter()
-            .map(|i| simulate_patient(i as u64, seed, params, &cal))
-            .collect()
+        (lo..hi).into_par_iter().map(|i| simulate_patient(i as u64, seed, params, &cal)).collect()
     };
 
     let mut writer = Writer::create(out, opts.format, params.qualified_values_fraction > 0.0)?;
@@ -458,11 +429,7 @@ pub fn simulate_with_progress(
     Ok(summary)
 }
 
-fn write_truth_params(
-    out: &Path,
-    opts: &SimOptions,
-    summary: &SimSummary,
-) -> Result<PathBuf, SimError> {
+fn write_truth_params(out: &Path, opts: &SimOptions, summary: &SimSummary) -> Result<PathBuf, SimError> {
     let doc = TruthParams {
         generator: "hemosurv simulate",
         version: env!("CARGO_PKG_VERSION"),
@@ -473,19 +440,10 @@ fn write_truth_params(
         summary,
     };
     let path = out.join("truth_params.json");
-    let mut text = serde_json::to_string_pretty(&doc).map_err(|e| SimError::Io {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
+    let mut text = serde_json::to_string_pretty(&doc).map_err(|e| SimError::Io { path: path.clone(), message: e.to_string() })?;
     text.push('\n');
     let tmp = out.join(".truth_params.json.partial");
-    std::fs::write(&tmp, text).map_err(|e| SimError::Io {
-        path: tmp.clone(),
-        message: e.to_string(),
-    })?;
-    std::fs::rename(&tmp, &path).map_err(|e| SimError::Io {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
+    std::fs::write(&tmp, text).map_err(|e| SimError::Io { path: tmp.clone(), message: e.to_string() })?;
+    std::fs::rename(&tmp, &path).map_err(|e| SimError::Io { path: path.clone(), message: e.to_string() })?;
     Ok(path)
 }

@@ -509,12 +509,7 @@ impl Default for MimicParams {
 impl MimicParams {
     /// Check every field; the error names the first offending one (prefixed `mimic.`).
     pub fn validate(&self) -> Result<(), SimError> {
-        let bad = |name: &str, message: String| {
-            Err(SimError::InvalidParam {
-                name: format!("mimic.{name}"),
-                message,
-            })
-        };
+        let bad = |name: &str, message: String| Err(SimError::InvalidParam { name: format!("mimic.{name}"), message });
         let probs = [
             ("fn_prob_induction", self.fn_prob_induction),
             ("fn_prob_consolidation", self.fn_prob_consolidation),
@@ -522,10 +517,7 @@ impl MimicParams {
             ("fn_recurrent_prob", self.fn_recurrent_prob),
             ("fn_long_prob", self.fn_long_prob),
             ("sepsis_prob", self.sepsis_prob),
-            (
-                "sepsis_low_fibrinogen_prob",
-                self.sepsis_low_fibrinogen_prob,
-            ),
+            ("sepsis_low_fibrinogen_prob", self.sepsis_low_fibrinogen_prob),
             ("sepsis_imaging_prob", self.sepsis_imaging_prob),
             ("sepsis_splenomegaly_prob", self.sepsis_splenomegaly_prob),
             ("prolonged_cytopenia_prob", self.prolonged_cytopenia_prob),
@@ -536,20 +528,14 @@ impl MimicParams {
             ("splenomegaly_dx_prob", self.splenomegaly_dx_prob),
             ("scd25_workup_prob", self.scd25_workup_prob),
             ("marrow_day15_prob", self.marrow_day15_prob),
-            (
-                "incidental_hemophagocytosis_prob",
-                self.incidental_hemophagocytosis_prob,
-            ),
+            ("incidental_hemophagocytosis_prob", self.incidental_hemophagocytosis_prob),
             ("tg_measured_prob", self.tg_measured_prob),
             ("fibrinogen_measured_prob", self.fibrinogen_measured_prob),
             ("sampling_jitter_prob", self.sampling_jitter_prob),
             ("hlh_scd25_prob", self.hlh_scd25_prob),
             ("hlh_splenomegaly_prob", self.hlh_splenomegaly_prob),
             ("hlh_marrow_prob", self.hlh_marrow_prob),
-            (
-                "hlh_infection_trigger_prob",
-                self.hlh_infection_trigger_prob,
-            ),
+            ("hlh_infection_trigger_prob", self.hlh_infection_trigger_prob),
         ];
         for (name, v) in probs {
             if !(0.0..=1.0).contains(&v) {
@@ -563,10 +549,7 @@ impl MimicParams {
             ("anc_recovery_median_day", self.anc_recovery_median_day),
             ("plt_recovery_median_day", self.plt_recovery_median_day),
             ("ferritin_dx_median", self.ferritin_dx_median),
-            (
-                "transfusion_ferritin_half_life_days",
-                self.transfusion_ferritin_half_life_days,
-            ),
+            ("transfusion_ferritin_half_life_days", self.transfusion_ferritin_half_life_days),
             ("tg_dx_median", self.tg_dx_median),
             ("tg_event_factor", self.tg_event_factor),
             ("dic_fibrinogen_min", self.dic_fibrinogen_min),
@@ -583,19 +566,10 @@ impl MimicParams {
         }
         let nonneg = [
             ("fn_temp_sd", self.fn_temp_sd),
-            (
-                "inflammation_ferritin_sigma",
-                self.inflammation_ferritin_sigma,
-            ),
-            (
-                "consolidation_recovery_shift_days",
-                self.consolidation_recovery_shift_days,
-            ),
+            ("inflammation_ferritin_sigma", self.inflammation_ferritin_sigma),
+            ("consolidation_recovery_shift_days", self.consolidation_recovery_shift_days),
             ("ferritin_dx_sigma", self.ferritin_dx_sigma),
-            (
-                "transfusion_ferritin_per_week",
-                self.transfusion_ferritin_per_week,
-            ),
+            ("transfusion_ferritin_per_week", self.transfusion_ferritin_per_week),
             ("tg_sigma", self.tg_sigma),
             ("fibrinogen_sigma", self.fibrinogen_sigma),
             ("scd25_sigma", self.scd25_sigma),
@@ -607,39 +581,17 @@ impl MimicParams {
             }
         }
         if self.dic_fibrinogen_max < self.dic_fibrinogen_min {
-            return bad(
-                "dic_fibrinogen_max",
-                format!("must be ≥ dic_fibrinogen_min ({})", self.dic_fibrinogen_min),
-            );
+            return bad("dic_fibrinogen_max", format!("must be ≥ dic_fibrinogen_min ({})", self.dic_fibrinogen_min));
         }
         let ranges = [
-            (
-                "fn_onset_max_day",
-                self.fn_onset_min_day,
-                self.fn_onset_max_day,
-            ),
-            (
-                "aplasia_start_max_day",
-                self.aplasia_start_min_day,
-                self.aplasia_start_max_day,
-            ),
-            (
-                "anc_recovery_max_day",
-                self.anc_recovery_min_day,
-                self.anc_recovery_max_day,
-            ),
-            (
-                "hlh_prodrome_max_days",
-                self.hlh_prodrome_min_days,
-                self.hlh_prodrome_max_days,
-            ),
+            ("fn_onset_max_day", self.fn_onset_min_day, self.fn_onset_max_day),
+            ("aplasia_start_max_day", self.aplasia_start_min_day, self.aplasia_start_max_day),
+            ("anc_recovery_max_day", self.anc_recovery_min_day, self.anc_recovery_max_day),
+            ("hlh_prodrome_max_days", self.hlh_prodrome_min_days, self.hlh_prodrome_max_days),
         ];
         for (name, lo, hi) in ranges {
             if lo > hi {
-                return bad(
-                    name,
-                    format!("must be ≥ the matching minimum ({lo}), got {hi}"),
-                );
+                return bad(name, format!("must be ≥ the matching minimum ({lo}), got {hi}"));
             }
         }
         if self.fn_max_days < 3 {
@@ -648,13 +600,8 @@ impl MimicParams {
         if self.hlh_prodrome_min_days < 1 {
             return bad("hlh_prodrome_min_days", "must be ≥ 1".into());
         }
-        if !(self.anc_recovery_min_day as f64..=self.anc_recovery_max_day as f64)
-            .contains(&self.anc_recovery_median_day)
-        {
-            return bad(
-                "anc_recovery_median_day",
-                "must lie within [anc_recovery_min_day, anc_recovery_max_day]".into(),
-            );
+        if !(self.anc_recovery_min_day as f64..=self.anc_recovery_max_day as f64).contains(&self.anc_recovery_median_day) {
+            return bad("anc_recovery_median_day", "must lie within [anc_recovery_min_day, anc_recovery_max_day]".into());
         }
         Ok(())
     }
@@ -686,21 +633,9 @@ impl Default for SimParams {
             supportive_prob_non_intensive: 0.20,
             decitabine_prob: 0.20,
 
-            ccr_prob_intensive: ByEln {
-                favorable: 0.80,
-                intermediate: 0.68,
-                adverse: 0.55,
-            },
-            ccr_prob_aza_ven: ByEln {
-                favorable: 0.70,
-                intermediate: 0.62,
-                adverse: 0.55,
-            },
-            ccr_prob_decitabine: ByEln {
-                favorable: 0.45,
-                intermediate: 0.35,
-                adverse: 0.28,
-            },
+            ccr_prob_intensive: ByEln { favorable: 0.80, intermediate: 0.68, adverse: 0.55 },
+            ccr_prob_aza_ven: ByEln { favorable: 0.70, intermediate: 0.62, adverse: 0.55 },
+            ccr_prob_decitabine: ByEln { favorable: 0.45, intermediate: 0.35, adverse: 0.28 },
             ccr_prob_salvage_intensive: 0.45,
             ccr_prob_gilteritinib: 0.35,
             ccr_prob_salvage_low: 0.30,
@@ -718,29 +653,17 @@ impl Default for SimParams {
             death_rate_refractory: 1.5,
             death_rate_relapse: 1.4,
             death_log_hr_per_year_of_age: 0.03,
-            death_hr_eln: ByEln {
-                favorable: 0.6,
-                intermediate: 1.0,
-                adverse: 1.5,
-            },
+            death_hr_eln: ByEln { favorable: 0.6, intermediate: 1.0, adverse: 1.5 },
             hlh_death_hr: 2.0,
 
-            relapse_rate: ByEln {
-                favorable: 0.20,
-                intermediate: 0.40,
-                adverse: 0.70,
-            },
+            relapse_rate: ByEln { favorable: 0.20, intermediate: 0.40, adverse: 0.70 },
             relapse_hr_transplant: 0.4,
             relapse_hr_low_intensity: 1.3,
             relapse_hr_later_remission: 1.5,
             relapse_hr_late: 0.25,
             relapse_late_after_days: 730,
             transplant_max_age: 70.0,
-            transplant_prob_cr1: ByEln {
-                favorable: 0.10,
-                intermediate: 0.50,
-                adverse: 0.70,
-            },
+            transplant_prob_cr1: ByEln { favorable: 0.10, intermediate: 0.50, adverse: 0.70 },
             transplant_prob_later_cr: 0.50,
             supportive_prob_relapse: 0.25,
 
@@ -793,12 +716,7 @@ pub(crate) struct Calendar {
 impl SimParams {
     /// Check every parameter; the error names the first offending one.
     pub fn validate(&self) -> Result<(), SimError> {
-        let bad = |name: &str, message: String| {
-            Err(SimError::InvalidParam {
-                name: name.into(),
-                message,
-            })
-        };
+        let bad = |name: &str, message: String| Err(SimError::InvalidParam { name: name.into(), message });
         self.calendar()?;
         let probs: [(&str, f64); 32] = [
             ("female_prob", self.female_prob),
@@ -807,15 +725,9 @@ impl SimParams {
             ("flt3_prob", self.flt3_prob),
             ("mixed_units_fraction", self.mixed_units_fraction),
             ("cpx351_prob", self.cpx351_prob),
-            (
-                "supportive_prob_non_intensive",
-                self.supportive_prob_non_intensive,
-            ),
+            ("supportive_prob_non_intensive", self.supportive_prob_non_intensive),
             ("decitabine_prob", self.decitabine_prob),
-            (
-                "ccr_prob_salvage_intensive",
-                self.ccr_prob_salvage_intensive,
-            ),
+            ("ccr_prob_salvage_intensive", self.ccr_prob_salvage_intensive),
             ("ccr_prob_gilteritinib", self.ccr_prob_gilteritinib),
             ("ccr_prob_salvage_low", self.ccr_prob_salvage_low),
             ("transplant_prob_later_cr", self.transplant_prob_later_cr),
@@ -828,69 +740,24 @@ impl SimParams {
             ("hlh_hemophagocytosis_prob", self.hlh_hemophagocytosis_prob),
             ("hlh_hepatomegaly_prob", self.hlh_hepatomegaly_prob),
             ("hlh_low_nk_prob", self.hlh_low_nk_prob),
-            (
-                "febrile_neutropenia_prob_intensive",
-                self.febrile_neutropenia_prob_intensive,
-            ),
-            (
-                "febrile_neutropenia_prob_consolidation",
-                self.febrile_neutropenia_prob_consolidation,
-            ),
-            (
-                "febrile_neutropenia_prob_low",
-                self.febrile_neutropenia_prob_low,
-            ),
-            (
-                "scd25_prob_febrile_neutropenia",
-                self.scd25_prob_febrile_neutropenia,
-            ),
-            (
-                "ccr_prob_intensive.favorable",
-                self.ccr_prob_intensive.favorable,
-            ),
-            (
-                "ccr_prob_intensive.intermediate",
-                self.ccr_prob_intensive.intermediate,
-            ),
-            (
-                "ccr_prob_intensive.adverse",
-                self.ccr_prob_intensive.adverse,
-            ),
-            (
-                "ccr_prob_aza_ven.favorable",
-                self.ccr_prob_aza_ven.favorable,
-            ),
-            (
-                "ccr_prob_aza_ven.intermediate",
-                self.ccr_prob_aza_ven.intermediate,
-            ),
+            ("febrile_neutropenia_prob_intensive", self.febrile_neutropenia_prob_intensive),
+            ("febrile_neutropenia_prob_consolidation", self.febrile_neutropenia_prob_consolidation),
+            ("febrile_neutropenia_prob_low", self.febrile_neutropenia_prob_low),
+            ("scd25_prob_febrile_neutropenia", self.scd25_prob_febrile_neutropenia),
+            ("ccr_prob_intensive.favorable", self.ccr_prob_intensive.favorable),
+            ("ccr_prob_intensive.intermediate", self.ccr_prob_intensive.intermediate),
+            ("ccr_prob_intensive.adverse", self.ccr_prob_intensive.adverse),
+            ("ccr_prob_aza_ven.favorable", self.ccr_prob_aza_ven.favorable),
+            ("ccr_prob_aza_ven.intermediate", self.ccr_prob_aza_ven.intermediate),
             ("ccr_prob_aza_ven.adverse", self.ccr_prob_aza_ven.adverse),
-            (
-                "ccr_prob_decitabine.adverse",
-                self.ccr_prob_decitabine.adverse,
-            ),
+            ("ccr_prob_decitabine.adverse", self.ccr_prob_decitabine.adverse),
         ];
         let more_probs = [
-            (
-                "ccr_prob_decitabine.favorable",
-                self.ccr_prob_decitabine.favorable,
-            ),
-            (
-                "ccr_prob_decitabine.intermediate",
-                self.ccr_prob_decitabine.intermediate,
-            ),
-            (
-                "transplant_prob_cr1.favorable",
-                self.transplant_prob_cr1.favorable,
-            ),
-            (
-                "transplant_prob_cr1.intermediate",
-                self.transplant_prob_cr1.intermediate,
-            ),
-            (
-                "transplant_prob_cr1.adverse",
-                self.transplant_prob_cr1.adverse,
-            ),
+            ("ccr_prob_decitabine.favorable", self.ccr_prob_decitabine.favorable),
+            ("ccr_prob_decitabine.intermediate", self.ccr_prob_decitabine.intermediate),
+            ("transplant_prob_cr1.favorable", self.transplant_prob_cr1.favorable),
+            ("transplant_prob_cr1.intermediate", self.transplant_prob_cr1.intermediate),
+            ("transplant_prob_cr1.adverse", self.transplant_prob_cr1.adverse),
         ];
         for (name, v) in probs.iter().chain(more_probs.iter()) {
             if !(0.0..=1.0).contains(v) {
@@ -898,26 +765,17 @@ impl SimParams {
             }
         }
         if self.eln_favorable_prob + self.eln_intermediate_prob > 1.0 {
-            return bad(
-                "eln_intermediate_prob",
-                "eln_favorable_prob + eln_intermediate_prob must be ≤ 1".into(),
-            );
+            return bad("eln_intermediate_prob", "eln_favorable_prob + eln_intermediate_prob must be ≤ 1".into());
         }
         let nonneg: [(&str, f64); 25] = [
             ("loss_to_follow_up_rate", self.loss_to_follow_up_rate),
             ("age_sd", self.age_sd),
             ("hlh_ccr_odds_ratio", self.hlh_ccr_odds_ratio),
-            (
-                "death_rate_induction_intensive",
-                self.death_rate_induction_intensive,
-            ),
+            ("death_rate_induction_intensive", self.death_rate_induction_intensive),
             ("death_rate_induction_low", self.death_rate_induction_low),
             ("death_rate_supportive", self.death_rate_supportive),
             ("death_rate_remission", self.death_rate_remission),
-            (
-                "death_rate_post_transplant",
-                self.death_rate_post_transplant,
-            ),
+            ("death_rate_post_transplant", self.death_rate_post_transplant),
             ("death_rate_refractory", self.death_rate_refractory),
             ("death_rate_relapse", self.death_rate_relapse),
             ("death_hr_eln.favorable", self.death_hr_eln.favorable),
@@ -929,10 +787,7 @@ impl SimParams {
             ("relapse_rate.adverse", self.relapse_rate.adverse),
             ("relapse_hr_transplant", self.relapse_hr_transplant),
             ("relapse_hr_low_intensity", self.relapse_hr_low_intensity),
-            (
-                "relapse_hr_later_remission",
-                self.relapse_hr_later_remission,
-            ),
+            ("relapse_hr_later_remission", self.relapse_hr_later_remission),
             ("relapse_hr_late", self.relapse_hr_late),
             ("transplant_max_age", self.transplant_max_age),
             ("age_mean", self.age_mean),
@@ -945,30 +800,12 @@ impl SimParams {
             }
         }
         let more_nonneg = [
-            (
-                "proportional_baseline_rates[0]",
-                self.proportional_baseline_rates[0],
-            ),
-            (
-                "proportional_baseline_rates[1]",
-                self.proportional_baseline_rates[1],
-            ),
-            (
-                "proportional_baseline_rates[2]",
-                self.proportional_baseline_rates[2],
-            ),
-            (
-                "proportional_baseline_rates[3]",
-                self.proportional_baseline_rates[3],
-            ),
-            (
-                "proportional_hr_low_intensity",
-                self.proportional_hr_low_intensity,
-            ),
-            (
-                "proportional_hr_supportive",
-                self.proportional_hr_supportive,
-            ),
+            ("proportional_baseline_rates[0]", self.proportional_baseline_rates[0]),
+            ("proportional_baseline_rates[1]", self.proportional_baseline_rates[1]),
+            ("proportional_baseline_rates[2]", self.proportional_baseline_rates[2]),
+            ("proportional_baseline_rates[3]", self.proportional_baseline_rates[3]),
+            ("proportional_hr_low_intensity", self.proportional_hr_low_intensity),
+            ("proportional_hr_supportive", self.proportional_hr_supportive),
         ];
         for (name, v) in more_nonneg {
             if !(v.is_finite() && v >= 0.0) {
@@ -978,101 +815,53 @@ impl SimParams {
         if !(0.0..=1.0).contains(&self.qualified_values_fraction) {
             return bad(
                 "qualified_values_fraction",
-                format!(
-                    "must be a probability in [0, 1], got {}",
-                    self.qualified_values_fraction
-                ),
+                format!("must be a probability in [0, 1], got {}", self.qualified_values_fraction),
             );
         }
         for (name, v) in [
-            (
-                "qualified_ferritin_upper_limit",
-                self.qualified_ferritin_upper_limit,
-            ),
-            (
-                "qualified_neutrophils_lower_limit",
-                self.qualified_neutrophils_lower_limit,
-            ),
+            ("qualified_ferritin_upper_limit", self.qualified_ferritin_upper_limit),
+            ("qualified_neutrophils_lower_limit", self.qualified_neutrophils_lower_limit),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return bad(name, format!("must be a finite number > 0, got {v}"));
             }
         }
         self.mimic.validate()?;
-        if !self.intensive_logit_slope.is_finite() || !self.death_log_hr_per_year_of_age.is_finite()
-        {
+        if !self.intensive_logit_slope.is_finite() || !self.death_log_hr_per_year_of_age.is_finite() {
             return bad("intensive_logit_slope", "slopes must be finite".into());
         }
         if !(self.age_max.is_finite() && self.age_min <= self.age_max) {
-            return bad(
-                "age_max",
-                format!("must be ≥ age_min ({}), got {}", self.age_min, self.age_max),
-            );
+            return bad("age_max", format!("must be ≥ age_min ({}), got {}", self.age_min, self.age_max));
         }
         let ranges = [
-            (
-                "hlh_onset_max_days",
-                self.hlh_onset_min_days,
-                self.hlh_onset_max_days,
-            ),
-            (
-                "hlh_duration_max_days",
-                self.hlh_duration_min_days,
-                self.hlh_duration_max_days,
-            ),
-            (
-                "hlh_second_gap_max_days",
-                self.hlh_second_gap_min_days,
-                self.hlh_second_gap_max_days,
-            ),
+            ("hlh_onset_max_days", self.hlh_onset_min_days, self.hlh_onset_max_days),
+            ("hlh_duration_max_days", self.hlh_duration_min_days, self.hlh_duration_max_days),
+            ("hlh_second_gap_max_days", self.hlh_second_gap_min_days, self.hlh_second_gap_max_days),
         ];
         for (name, lo, hi) in ranges {
             if lo > hi {
-                return bad(
-                    name,
-                    format!("must be ≥ the matching minimum ({lo}), got {hi}"),
-                );
+                return bad(name, format!("must be ≥ the matching minimum ({lo}), got {hi}"));
             }
         }
-        if !(self.cbc_interval_intensive_days.is_finite()
-            && self.cbc_interval_intensive_days >= 1.0)
-        {
-            return bad(
-                "cbc_interval_intensive_days",
-                format!("must be ≥ 1, got {}", self.cbc_interval_intensive_days),
-            );
+        if !(self.cbc_interval_intensive_days.is_finite() && self.cbc_interval_intensive_days >= 1.0) {
+            return bad("cbc_interval_intensive_days", format!("must be ≥ 1, got {}", self.cbc_interval_intensive_days));
         }
         if self.hlh_onset_min_days < 3 {
-            return bad(
-                "hlh_onset_min_days",
-                "must be ≥ 3 (the prodrome precedes the onset)".into(),
-            );
+            return bad("hlh_onset_min_days", "must be ≥ 3 (the prodrome precedes the onset)".into());
         }
         if self.hlh_duration_min_days < 3 {
             return bad("hlh_duration_min_days", "must be ≥ 3".into());
         }
         if self.hlh_second_gap_min_days <= 60 {
-            return bad(
-                "hlh_second_gap_min_days",
-                "must be > 60 so that episodes stay clearly apart".into(),
-            );
+            return bad("hlh_second_gap_min_days", "must be > 60 so that episodes stay clearly apart".into());
         }
         let intervals = [
-            (
-                "chem_interval_intensive_days",
-                self.chem_interval_intensive_days,
-            ),
+            ("chem_interval_intensive_days", self.chem_interval_intensive_days),
             ("cbc_interval_cycle_days", self.cbc_interval_cycle_days),
             ("chem_interval_cycle_days", self.chem_interval_cycle_days),
-            (
-                "visit_interval_first_year_days",
-                self.visit_interval_first_year_days,
-            ),
+            ("visit_interval_first_year_days", self.visit_interval_first_year_days),
             ("visit_interval_later_days", self.visit_interval_later_days),
-            (
-                "visit_interval_active_days",
-                self.visit_interval_active_days,
-            ),
+            ("visit_interval_active_days", self.visit_interval_active_days),
             ("chem_every_nth_visit", self.chem_every_nth_visit),
         ];
         for (name, v) in intervals {
@@ -1103,10 +892,7 @@ impl SimParams {
             });
         }
         if c.study_end < c.diagnosis_end {
-            return Err(SimError::InvalidParam {
-                name: "study_end".into(),
-                message: "must not be before diagnosis_end".into(),
-            });
+            return Err(SimError::InvalidParam { name: "study_end".into(), message: "must not be before diagnosis_end".into() });
         }
         Ok(c)
     }
@@ -1120,19 +906,14 @@ mod tests {
     fn defaults_are_valid_and_logistic_matches_targets() {
         let p = SimParams::default();
         p.validate().unwrap();
-        let prob = |age: f64| {
-            1.0 / (1.0 + (-(p.intensive_logit_slope * (age - p.intensive_mid_age))).exp())
-        };
+        let prob = |age: f64| 1.0 / (1.0 + (-(p.intensive_logit_slope * (age - p.intensive_mid_age))).exp());
         assert!((prob(45.0) - 0.85).abs() < 0.002, "{}", prob(45.0));
         assert!((prob(80.0) - 0.15).abs() < 0.002, "{}", prob(80.0));
     }
 
     #[test]
     fn invalid_values_are_named() {
-        let mut p = SimParams {
-            hlh_prob_intensive: 1.5,
-            ..SimParams::default()
-        };
+        let mut p = SimParams { hlh_prob_intensive: 1.5, ..SimParams::default() };
         let e = p.validate().unwrap_err().to_string();
         assert!(e.contains("hlh_prob_intensive"), "{e}");
         p.hlh_prob_intensive = 0.1;
@@ -1147,10 +928,7 @@ mod tests {
         p.mimic.hlh_prodrome_max_days = 2;
         let e = p.validate().unwrap_err().to_string();
         assert!(e.contains("mimic.hlh_prodrome_max_days"), "{e}");
-        let p = SimParams {
-            qualified_values_fraction: 2.0,
-            ..SimParams::default()
-        };
+        let p = SimParams { qualified_values_fraction: 2.0, ..SimParams::default() };
         let e = p.validate().unwrap_err().to_string();
         assert!(e.contains("qualified_values_fraction"), "{e}");
     }
@@ -1160,16 +938,10 @@ mod tests {
         let p = SimParams::default();
         let back: SimParams = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
         assert_eq!(back, p);
-        let q: SimParams =
-            serde_json::from_str(r#"{"mimics": false, "mimic": {"dic_prob": 0.4}}"#).unwrap();
+        let q: SimParams = serde_json::from_str(r#"{"mimics": false, "mimic": {"dic_prob": 0.4}}"#).unwrap();
         assert!(!q.mimics);
         assert_eq!(q.mimic.dic_prob, 0.4);
-        assert_eq!(
-            q.mimic.fn_prob_induction,
-            MimicParams::default().fn_prob_induction
-        );
-        assert!(
-            serde_json::from_str::<SimParams>(r#"{"mimic": {"dic_probability": 0.4}}"#).is_err()
-        );
+        assert_eq!(q.mimic.fn_prob_induction, MimicParams::default().fn_prob_induction);
+        assert!(serde_json::from_str::<SimParams>(r#"{"mimic": {"dic_probability": 0.4}}"#).is_err());
     }
 }

@@ -180,8 +180,7 @@ pub(crate) fn simulate_patient(index: u64, seed: u64, p: &SimParams, cal: &Calen
     // Censoring: administrative end, or loss to follow-up after a grace period.
     let admin = cal.study_end - diagnosis;
     let ltfu = if p.loss_to_follow_up_rate > 0.0 {
-        let t = p.loss_to_follow_up_after_days as f64
-            + rng.exp1() / (p.loss_to_follow_up_rate / DAYS_PER_YEAR);
+        let t = p.loss_to_follow_up_after_days as f64 + rng.exp1() / (p.loss_to_follow_up_rate / DAYS_PER_YEAR);
         if t < admin as f64 {
             t as i32
         } else {
@@ -214,8 +213,7 @@ pub(crate) fn simulate_patient(index: u64, seed: u64, p: &SimParams, cal: &Calen
         HlhPlan::FirstLine
     };
 
-    let mult =
-        (p.death_log_hr_per_year_of_age * (age - p.age_mean)).exp() * p.death_hr_eln.get(eln);
+    let mult = (p.death_log_hr_per_year_of_age * (age - p.age_mean)).exp() * p.death_hr_eln.get(eln);
     let death_threshold = rng.exp1();
     let mut c = Course {
         p,
@@ -297,9 +295,7 @@ fn qualify(measurements: &mut [SimMeasurement], p: &SimParams) {
                 m.value = p.qualified_ferritin_upper_limit;
                 m.qualifier = b'>';
             }
-            crate::cohort::Analyte::Neutrophils
-                if m.value < p.qualified_neutrophils_lower_limit =>
-            {
+            crate::cohort::Analyte::Neutrophils if m.value < p.qualified_neutrophils_lower_limit => {
                 m.value = p.qualified_neutrophils_lower_limit;
                 m.qualifier = b'<';
             }
@@ -347,15 +343,7 @@ struct Course<'a> {
     plan: LabPlan,
 }
 
-type Finished = (
-    Vec<SimLine>,
-    Vec<SimResponse>,
-    Vec<SimFinding>,
-    Vec<SimEpisode>,
-    LabPlan,
-    PatientRng,
-    PatientRng,
-);
+type Finished = (Vec<SimLine>, Vec<SimResponse>, Vec<SimFinding>, Vec<SimEpisode>, LabPlan, PatientRng, PatientRng);
 
 impl Course<'_> {
     fn ended(&self) -> bool {
@@ -367,9 +355,7 @@ impl Course<'_> {
         let p = self.p;
         if p.death_model == DeathModel::Proportional {
             let k = PROPORTIONAL_EDGES.iter().filter(|e| t >= **e).count();
-            return p.proportional_baseline_rates[k] / DAYS_PER_YEAR
-                * self.mult
-                * self.first_line_hr;
+            return p.proportional_baseline_rates[k] / DAYS_PER_YEAR * self.mult * self.first_line_hr;
         }
         let per_year = match rate {
             Rate::InductionIntensive => p.death_rate_induction_intensive,
@@ -393,11 +379,7 @@ impl Course<'_> {
         let proportional = self.p.death_model == DeathModel::Proportional;
         while self.t < target {
             let mut b = target;
-            let edges = if proportional {
-                &PROPORTIONAL_EDGES[..]
-            } else {
-                &[]
-            };
+            let edges = if proportional { &PROPORTIONAL_EDGES[..] } else { &[] };
             for e in self.hlh_onset.iter().chain(edges) {
                 if *e > self.t && *e < b {
                     b = *e;
@@ -441,21 +423,9 @@ impl Course<'_> {
         self.lines.len() as u32 + 1
     }
 
-    fn push_line(
-        &mut self,
-        regimen: &'static str,
-        intensity: Intensity,
-        start: i32,
-        end: Option<i32>,
-    ) -> usize {
+    fn push_line(&mut self, regimen: &'static str, intensity: Intensity, start: i32, end: Option<i32>) -> usize {
         let line = self.next_line_no();
-        self.lines.push(SimLine {
-            line,
-            regimen,
-            intensity,
-            start,
-            end,
-        });
+        self.lines.push(SimLine { line, regimen, intensity, start, end });
         self.lines.len() - 1
     }
 
@@ -482,28 +452,18 @@ impl Course<'_> {
         }
         self.hlh_plan = HlhPlan::Done;
         let p = self.p;
-        let onset = start
-            + self
-                .rng
-                .days(p.hlh_onset_min_days as i32, p.hlh_onset_max_days as i32);
+        let onset = start + self.rng.days(p.hlh_onset_min_days as i32, p.hlh_onset_max_days as i32);
         self.plant_episode(onset);
         if self.rng.chance(p.hlh_second_episode_prob) {
             let r1 = self.episodes[self.episodes.len() - 1].resolution;
-            let onset2 = r1
-                + self.rng.days(
-                    p.hlh_second_gap_min_days as i32,
-                    p.hlh_second_gap_max_days as i32,
-                );
+            let onset2 = r1 + self.rng.days(p.hlh_second_gap_min_days as i32, p.hlh_second_gap_max_days as i32);
             self.plant_episode(onset2);
         }
     }
 
     fn plant_episode(&mut self, onset: i32) {
         let p = self.p;
-        let dur = self.rng.days(
-            p.hlh_duration_min_days as i32,
-            p.hlh_duration_max_days as i32,
-        );
+        let dur = self.rng.days(p.hlh_duration_min_days as i32, p.hlh_duration_max_days as i32);
         let f_on = self.rng.log_uniform(3_000.0, 9_000.0);
         let f_peak = (f_on * self.rng.unif(1.5, 6.0)).min(50_000.0);
         let f_end = (f_peak * self.rng.unif(0.2, 0.4)).max(3_200.0);
@@ -531,47 +491,23 @@ impl Course<'_> {
             return;
         }
         // Findings of the work-up.
-        self.findings.push(SimFinding {
-            day: onset,
-            finding: FindingKind::Splenomegaly,
-            present: true,
-        });
+        self.findings.push(SimFinding { day: onset, finding: FindingKind::Splenomegaly, present: true });
         let hepato = self.rng.chance(p.hlh_hepatomegaly_prob);
-        self.findings.push(SimFinding {
-            day: onset,
-            finding: FindingKind::Hepatomegaly,
-            present: hepato,
-        });
+        self.findings.push(SimFinding { day: onset, finding: FindingKind::Hepatomegaly, present: hepato });
         let marrow = onset + self.rng.days(0, 2);
         let hemo = self.rng.chance(p.hlh_hemophagocytosis_prob);
-        self.findings.push(SimFinding {
-            day: marrow,
-            finding: FindingKind::Hemophagocytosis,
-            present: hemo,
-        });
+        self.findings.push(SimFinding { day: marrow, finding: FindingKind::Hemophagocytosis, present: hemo });
         // NK function is often normal in secondary HLH: documented low with `hlh_low_nk_prob`,
         // else documented normal in 30 %.
         if self.rng.chance(p.hlh_low_nk_prob) {
             let d = onset + self.rng.days(3, 7);
-            self.findings.push(SimFinding {
-                day: d,
-                finding: FindingKind::LowNkActivity,
-                present: true,
-            });
+            self.findings.push(SimFinding { day: d, finding: FindingKind::LowNkActivity, present: true });
         } else if self.rng.chance(0.3) {
             let d = onset + self.rng.days(3, 7);
-            self.findings.push(SimFinding {
-                day: d,
-                finding: FindingKind::LowNkActivity,
-                present: false,
-            });
+            self.findings.push(SimFinding { day: d, finding: FindingKind::LowNkActivity, present: false });
         }
         let regress = episode.resolution + self.rng.days(7, 14);
-        self.findings.push(SimFinding {
-            day: regress,
-            finding: FindingKind::Splenomegaly,
-            present: false,
-        });
+        self.findings.push(SimFinding { day: regress, finding: FindingKind::Splenomegaly, present: false });
         if self.hlh_onset.is_none() {
             self.hlh_onset = Some(onset as f64);
         }
@@ -583,11 +519,7 @@ impl Course<'_> {
         let m = &self.p.mimic;
         let to = from + self.mrng.days(5, 14);
         let nadir = self.mrng.unif(m.dic_fibrinogen_min, m.dic_fibrinogen_max);
-        self.plan.mimic.dic.push(Window {
-            from,
-            to,
-            factor: nadir,
-        });
+        self.plan.mimic.dic.push(Window { from, to, factor: nadir });
     }
 
     /// Mimic model: DIC not present at diagnosis starts within 10 days of the first line.
@@ -608,9 +540,7 @@ impl Course<'_> {
         let z2 = self.mrng.normal(0.0, 1.0);
         let (lo, hi) = (m.anc_recovery_min_day as f64, m.anc_recovery_max_day as f64);
         let anc = ((m.anc_recovery_median_day - shift).max(lo) * (0.3 * z1).exp()).clamp(lo, hi);
-        let plt = ((m.plt_recovery_median_day - shift).max(lo)
-            * (0.3 * (0.7 * z1 + 0.714 * z2)).exp())
-        .clamp(lo - 1.0, hi + 1.0);
+        let plt = ((m.plt_recovery_median_day - shift).max(lo) * (0.3 * (0.7 * z1 + 0.714 * z2)).exp()).clamp(lo - 1.0, hi + 1.0);
         (anc.round() as i32, plt.round() as i32)
     }
 
@@ -620,11 +550,7 @@ impl Course<'_> {
         if first_line {
             self.mimic_start_dic(start);
         }
-        let a0 = start
-            + self.mrng.days(
-                m.aplasia_start_min_day as i32,
-                m.aplasia_start_max_day as i32,
-            );
+        let a0 = start + self.mrng.days(m.aplasia_start_min_day as i32, m.aplasia_start_max_day as i32);
         let (anc, plt) = self.recovery_days(0.0);
         let fn_prob = m.fn_prob_induction;
         self.mimic_aplasia(start, a0, start + anc, start + plt, fn_prob, true)
@@ -633,11 +559,7 @@ impl Course<'_> {
     /// Mimic model: a consolidation cycle starting on `start`; returns the recovery day.
     fn mimic_consolidation(&mut self, start: i32) -> i32 {
         let m = &self.p.mimic;
-        let a0 = start
-            + self.mrng.days(
-                m.aplasia_start_min_day as i32,
-                m.aplasia_start_max_day as i32,
-            );
+        let a0 = start + self.mrng.days(m.aplasia_start_min_day as i32, m.aplasia_start_max_day as i32);
         let (anc, plt) = self.recovery_days(m.consolidation_recovery_shift_days);
         let fn_prob = m.fn_prob_consolidation;
         self.mimic_aplasia(start, a0, start + anc, start + plt, fn_prob, false)
@@ -655,36 +577,19 @@ impl Course<'_> {
 
     /// The recovery day of the last aplasia (mimic model).
     fn mimic_last_recovery(&self) -> i32 {
-        self.plan
-            .mimic
-            .aplasias
-            .last()
-            .map(|a| a.anc.max(a.plt))
-            .unwrap_or(i32::MIN / 2)
+        self.plan.mimic.aplasias.last().map(|a| a.anc.max(a.plt)).unwrap_or(i32::MIN / 2)
     }
 
     /// Mimic model: one cycle's aplasia (neutrophils < 0.5 on `[a0, anc)`, platelets < 20 on
     /// `[a0, plt)`), prolonged while a planted HLH episode overlaps it; febrile neutropenia
     /// (and a recurrence), TG rise on parenteral nutrition/steroids, drug-induced AST rise, and
     /// the day-15 marrow. Returns the recovery day (both lineages).
-    fn mimic_aplasia(
-        &mut self,
-        start: i32,
-        a0: i32,
-        anc: i32,
-        plt: i32,
-        fn_prob: f64,
-        day15: bool,
-    ) -> i32 {
+    fn mimic_aplasia(&mut self, start: i32, a0: i32, anc: i32, plt: i32, fn_prob: f64, day15: bool) -> i32 {
         let m = &self.p.mimic;
         let mut anc = anc.max(a0 + 3);
         let mut plt = plt.max(a0 + 3);
-        let overlapping: Vec<i32> = self
-            .episodes
-            .iter()
-            .filter(|e| e.prodrome <= anc.max(plt) && e.resolution >= a0)
-            .map(|e| e.resolution)
-            .collect();
+        let overlapping: Vec<i32> =
+            self.episodes.iter().filter(|e| e.prodrome <= anc.max(plt) && e.resolution >= a0).map(|e| e.resolution).collect();
         for res in overlapping {
             // Counts fail to recover until the episode resolves.
             anc = anc.max(res + self.mrng.days(3, 10));
@@ -693,11 +598,7 @@ impl Course<'_> {
         self.plan.mimic.aplasias.push(Aplasia { a0, anc, plt });
         self.plan.heme(a0, HemeState::Aplasia);
         if self.mrng.chance(fn_prob) {
-            let f0 = (start
-                + self
-                    .mrng
-                    .days(m.fn_onset_min_day as i32, m.fn_onset_max_day as i32))
-            .max(a0 - 2);
+            let f0 = (start + self.mrng.days(m.fn_onset_min_day as i32, m.fn_onset_max_day as i32)).max(a0 - 2);
             if f0 < anc {
                 let f1 = self.mimic_fever(f0);
                 if self.mrng.chance(m.fn_recurrent_prob) {
@@ -711,11 +612,7 @@ impl Course<'_> {
         if self.mrng.chance(m.tg_nutrition_prob) {
             let to = a0 + self.mrng.days(7, 21);
             let factor = self.mrng.lognormal(m.tg_event_factor, 0.3).max(1.0);
-            self.plan.mimic.tg_events.push(Window {
-                from: a0,
-                to,
-                factor,
-            });
+            self.plan.mimic.tg_events.push(Window { from: a0, to, factor });
         }
         if self.mrng.chance(m.ast_drug_prob) {
             let from = start + self.mrng.days(3, 10);
@@ -734,80 +631,36 @@ impl Course<'_> {
     /// `fn_long_prob`), septic with `sepsis_prob`; returns its last febrile day.
     fn mimic_fever(&mut self, f0: i32) -> i32 {
         let m = &self.p.mimic;
-        let dur = if self.mrng.chance(m.fn_long_prob) {
-            self.mrng.days(3, m.fn_max_days as i32)
-        } else {
-            self.mrng.days(1, 2)
-        };
+        let dur = if self.mrng.chance(m.fn_long_prob) { self.mrng.days(3, m.fn_max_days as i32) } else { self.mrng.days(1, 2) };
         let f1 = f0 + dur - 1;
         let sepsis = self.mrng.chance(m.sepsis_prob);
-        let median = if sepsis {
-            m.sepsis_ferritin_factor
-        } else {
-            m.fn_ferritin_factor
-        };
-        let ferritin = self
-            .mrng
-            .lognormal(median, m.inflammation_ferritin_sigma)
-            .max(1.0);
-        let tg = if sepsis {
-            self.mrng.lognormal(m.tg_event_factor, 0.3).max(1.0)
-        } else {
-            1.0
-        };
+        let median = if sepsis { m.sepsis_ferritin_factor } else { m.fn_ferritin_factor };
+        let ferritin = self.mrng.lognormal(median, m.inflammation_ferritin_sigma).max(1.0);
+        let tg = if sepsis { self.mrng.lognormal(m.tg_event_factor, 0.3).max(1.0) } else { 1.0 };
         let low_fib = sepsis && self.mrng.chance(m.sepsis_low_fibrinogen_prob);
-        let ast = if sepsis {
-            self.mrng.unif(1.5, 3.0)
-        } else {
-            1.0
-        };
+        let ast = if sepsis { self.mrng.unif(1.5, 3.0) } else { 1.0 };
         let scd25 = if self.mrng.chance(m.scd25_workup_prob) {
-            Some(
-                self.mrng.lognormal(m.scd25_median, m.scd25_sigma) * if sepsis { 1.3 } else { 1.0 },
-            )
+            Some(self.mrng.lognormal(m.scd25_median, m.scd25_sigma) * if sepsis { 1.3 } else { 1.0 })
         } else {
             None
         };
         if sepsis && self.mrng.chance(m.sepsis_imaging_prob) {
             let d = f0 + self.mrng.days(1, 3);
             let present = self.mrng.chance(m.sepsis_splenomegaly_prob);
-            self.findings.push(SimFinding {
-                day: d,
-                finding: FindingKind::Splenomegaly,
-                present,
-            });
+            self.findings.push(SimFinding { day: d, finding: FindingKind::Splenomegaly, present });
         }
-        self.plan.mimic.fevers.push(MimicFever {
-            f0,
-            f1,
-            sepsis,
-            ferritin,
-            tg,
-            low_fib,
-            ast,
-            scd25,
-        });
+        self.plan.mimic.fevers.push(MimicFever { f0, f1, sepsis, ferritin, tg, low_fib, ast, scd25 });
         f1
     }
 
     /// Mimic model: a marrow on `day`; hemophagocytosis is incidental with its probability.
     /// Marrows inside a planted episode (or its 7-day aftermath) are left to the HLH work-up.
     fn mimic_marrow(&mut self, day: i32) {
-        let present = self
-            .mrng
-            .chance(self.p.mimic.incidental_hemophagocytosis_prob);
-        if self
-            .episodes
-            .iter()
-            .any(|e| day >= e.prodrome && day <= e.resolution + 7)
-        {
+        let present = self.mrng.chance(self.p.mimic.incidental_hemophagocytosis_prob);
+        if self.episodes.iter().any(|e| day >= e.prodrome && day <= e.resolution + 7) {
             return;
         }
-        self.findings.push(SimFinding {
-            day,
-            finding: FindingKind::Hemophagocytosis,
-            present,
-        });
+        self.findings.push(SimFinding { day, finding: FindingKind::Hemophagocytosis, present });
     }
 
     /// Mimic model: a planted episode with a gradual onset (see the module documentation).
@@ -816,77 +669,35 @@ impl Course<'_> {
         let m = &p.mimic;
         let onset = e.onset;
         e.gradual = true;
-        e.prodrome = onset
-            - self.mrng.days(
-                m.hlh_prodrome_min_days as i32,
-                m.hlh_prodrome_max_days as i32,
-            );
-        let peak = self
-            .mrng
-            .lognormal(m.hlh_ferritin_peak_median, m.hlh_ferritin_peak_sigma)
-            .clamp(3_000.0, 250_000.0);
+        e.prodrome = onset - self.mrng.days(m.hlh_prodrome_min_days as i32, m.hlh_prodrome_max_days as i32);
+        let peak = self.mrng.lognormal(m.hlh_ferritin_peak_median, m.hlh_ferritin_peak_sigma).clamp(3_000.0, 250_000.0);
         let f_on = (peak * self.mrng.unif(0.3, 0.7)).max(peak.min(2_500.0));
         let f_end = peak * self.mrng.unif(0.15, 0.4);
         e.ferritin = [f_on, peak, f_end];
-        e.tg = if e.high_tg {
-            self.mrng.unif(3.2, 6.5)
-        } else {
-            self.mrng.unif(1.6, 2.9)
-        };
-        e.fib = if e.low_fibrinogen {
-            self.mrng.unif(0.5, 1.4)
-        } else {
-            self.mrng.unif(1.6, 2.4)
-        };
-        e.scd25 = self.mrng.chance(m.hlh_scd25_prob).then(|| {
-            self.mrng
-                .lognormal(m.hlh_scd25_median, 0.7)
-                .clamp(1_500.0, 100_000.0)
-        });
+        e.tg = if e.high_tg { self.mrng.unif(3.2, 6.5) } else { self.mrng.unif(1.6, 2.9) };
+        e.fib = if e.low_fibrinogen { self.mrng.unif(0.5, 1.4) } else { self.mrng.unif(1.6, 2.4) };
+        e.scd25 =
+            self.mrng.chance(m.hlh_scd25_prob).then(|| self.mrng.lognormal(m.hlh_scd25_median, 0.7).clamp(1_500.0, 100_000.0));
         // Work-up findings.
         let spleen = self.mrng.chance(m.hlh_splenomegaly_prob);
-        self.findings.push(SimFinding {
-            day: onset,
-            finding: FindingKind::Splenomegaly,
-            present: spleen,
-        });
+        self.findings.push(SimFinding { day: onset, finding: FindingKind::Splenomegaly, present: spleen });
         let hepato = self.mrng.chance(p.hlh_hepatomegaly_prob);
-        self.findings.push(SimFinding {
-            day: onset,
-            finding: FindingKind::Hepatomegaly,
-            present: hepato,
-        });
+        self.findings.push(SimFinding { day: onset, finding: FindingKind::Hepatomegaly, present: hepato });
         if self.mrng.chance(m.hlh_marrow_prob) {
             let d = onset + self.mrng.days(0, 3);
             let hemo = self.mrng.chance(p.hlh_hemophagocytosis_prob);
-            self.findings.push(SimFinding {
-                day: d,
-                finding: FindingKind::Hemophagocytosis,
-                present: hemo,
-            });
+            self.findings.push(SimFinding { day: d, finding: FindingKind::Hemophagocytosis, present: hemo });
         }
         if self.mrng.chance(p.hlh_low_nk_prob) {
             let d = onset + self.mrng.days(3, 7);
-            self.findings.push(SimFinding {
-                day: d,
-                finding: FindingKind::LowNkActivity,
-                present: true,
-            });
+            self.findings.push(SimFinding { day: d, finding: FindingKind::LowNkActivity, present: true });
         } else if self.mrng.chance(0.3) {
             let d = onset + self.mrng.days(3, 7);
-            self.findings.push(SimFinding {
-                day: d,
-                finding: FindingKind::LowNkActivity,
-                present: false,
-            });
+            self.findings.push(SimFinding { day: d, finding: FindingKind::LowNkActivity, present: false });
         }
         if spleen {
             let d = e.resolution + self.mrng.days(7, 14);
-            self.findings.push(SimFinding {
-                day: d,
-                finding: FindingKind::Splenomegaly,
-                present: false,
-            });
+            self.findings.push(SimFinding { day: d, finding: FindingKind::Splenomegaly, present: false });
         }
         // Often infection-triggered [S69]: a febrile episode starting 0–3 days before the prodrome.
         if self.mrng.chance(m.hlh_infection_trigger_prob) {
@@ -916,19 +727,12 @@ impl Course<'_> {
             // Every response assessment has a marrow; hemophagocytosis may be incidental.
             self.mimic_marrow(day);
         } else if noted {
-            self.findings.push(SimFinding {
-                day,
-                finding: FindingKind::Hemophagocytosis,
-                present: false,
-            });
+            self.findings.push(SimFinding { day, finding: FindingKind::Hemophagocytosis, present: false });
         }
     }
 
     fn draw_ccr(&mut self, prob: f64, assess: i32, line_start: i32) -> bool {
-        let hlh_before = self
-            .episodes
-            .iter()
-            .any(|e| e.onset >= line_start && e.onset <= assess);
+        let hlh_before = self.episodes.iter().any(|e| e.onset >= line_start && e.onset <= assess);
         let prob = if hlh_before && self.p.hlh_ccr_odds_ratio != 1.0 {
             let odds = prob / (1.0 - prob).max(1e-12) * self.p.hlh_ccr_odds_ratio;
             odds / (1.0 + odds)
@@ -944,32 +748,17 @@ impl Course<'_> {
     }
 
     fn non_cr_category(&mut self) -> Response {
-        [Response::MLFS, Response::PR, Response::SD, Response::PD]
-            [self.rng.pick(&[0.10, 0.25, 0.40, 0.25])]
+        [Response::MLFS, Response::PR, Response::SD, Response::PD][self.rng.pick(&[0.10, 0.25, 0.40, 0.25])]
     }
 
     fn run(&mut self, first: FirstLine) {
         let p = self.p;
-        self.plan.visits(
-            0,
-            0,
-            p.visit_interval_active_days,
-            p.visit_interval_active_days,
-            p.chem_every_nth_visit,
-        );
+        self.plan.visits(0, 0, p.visit_interval_active_days, p.visit_interval_active_days, p.chem_every_nth_visit);
         let noted = self.rng.chance(0.6);
         let spleen = p.mimics && self.mrng.chance(p.mimic.splenomegaly_dx_prob);
         if noted || spleen {
-            self.findings.push(SimFinding {
-                day: 0,
-                finding: FindingKind::Splenomegaly,
-                present: spleen,
-            });
-            self.findings.push(SimFinding {
-                day: 0,
-                finding: FindingKind::Hepatomegaly,
-                present: false,
-            });
+            self.findings.push(SimFinding { day: 0, finding: FindingKind::Splenomegaly, present: spleen });
+            self.findings.push(SimFinding { day: 0, finding: FindingKind::Hepatomegaly, present: false });
         }
         if p.mimics && self.mrng.chance(p.mimic.dic_prob) {
             if self.mrng.chance(p.mimic.dic_at_diagnosis_share) {
@@ -981,11 +770,7 @@ impl Course<'_> {
         let mut out = match first {
             FirstLine::Intensive => {
                 let start = self.rng.days(2, 7);
-                let regimen = if self.rng.chance(p.cpx351_prob) {
-                    "CPX-351"
-                } else {
-                    "7+3"
-                };
+                let regimen = if self.rng.chance(p.cpx351_prob) { "CPX-351" } else { "7+3" };
                 if !self.advance(start as f64, Rate::InductionIntensive) {
                     return;
                 }
@@ -993,11 +778,7 @@ impl Course<'_> {
             }
             FirstLine::LowIntensity => {
                 let start = self.rng.days(3, 14);
-                let regimen = if self.rng.chance(p.decitabine_prob) {
-                    "decitabine"
-                } else {
-                    "aza+ven"
-                };
+                let regimen = if self.rng.chance(p.decitabine_prob) { "decitabine" } else { "aza+ven" };
                 if !self.advance(start as f64, Rate::InductionLow) {
                     return;
                 }
@@ -1017,19 +798,9 @@ impl Course<'_> {
         loop {
             out = match out {
                 Outcome::Ended => return,
-                Outcome::Remission {
-                    day,
-                    continuing,
-                    partial,
-                } => {
+                Outcome::Remission { day, continuing, partial } => {
                     remissions += 1;
-                    self.remission(
-                        day,
-                        continuing,
-                        partial,
-                        remissions,
-                        first == FirstLine::Intensive,
-                    )
+                    self.remission(day, continuing, partial, remissions, first == FirstLine::Intensive)
                 }
                 Outcome::Active { day } => {
                     salvages += 1;
@@ -1061,68 +832,29 @@ impl Course<'_> {
         if !p.mimics {
             self.maybe_fever(p.febrile_neutropenia_prob_intensive, start, 7, 16);
         }
-        self.plan.dense(
-            start,
-            assess,
-            p.cbc_interval_intensive_days,
-            p.chem_interval_intensive_days,
-            true,
-        );
-        let rate = if first_line {
-            Rate::InductionIntensive
-        } else {
-            Rate::Relapse
-        };
+        self.plan.dense(start, assess, p.cbc_interval_intensive_days, p.chem_interval_intensive_days, true);
+        let rate = if first_line { Rate::InductionIntensive } else { Rate::Relapse };
         if !self.advance(assess as f64, rate) {
             return Outcome::Ended;
         }
-        let prob = if first_line {
-            p.ccr_prob_intensive.get(self.eln)
-        } else {
-            p.ccr_prob_salvage_intensive
-        };
+        let prob = if first_line { p.ccr_prob_intensive.get(self.eln) } else { p.ccr_prob_salvage_intensive };
         self.maybe_marrow_note(assess);
         if self.draw_ccr(prob, assess, start) {
             let r = self.ccr_category();
-            self.responses.push(SimResponse {
-                line,
-                day: assess,
-                response: r,
-            });
+            self.responses.push(SimResponse { line, day: assess, response: r });
             let partial = r != Response::CR;
-            self.plan.heme(
-                recovery,
-                if partial {
-                    HemeState::RemissionPartial
-                } else {
-                    HemeState::Remission
-                },
-            );
-            Outcome::Remission {
-                day: assess,
-                continuing: None,
-                partial,
-            }
+            self.plan.heme(recovery, if partial { HemeState::RemissionPartial } else { HemeState::Remission });
+            Outcome::Remission { day: assess, continuing: None, partial }
         } else {
             let r = self.non_cr_category();
-            self.responses.push(SimResponse {
-                line,
-                day: assess,
-                response: r,
-            });
+            self.responses.push(SimResponse { line, day: assess, response: r });
             self.plan.heme(recovery, HemeState::Active);
             Outcome::Active { day: assess }
         }
     }
 
     /// Low-intensity (or targeted) therapy given continuously in 28-day cycles.
-    fn low_block(
-        &mut self,
-        start: i32,
-        regimen: &'static str,
-        intensity: Intensity,
-        first_line: bool,
-    ) -> Outcome {
+    fn low_block(&mut self, start: i32, regimen: &'static str, intensity: Intensity, first_line: bool) -> Outcome {
         let p = self.p;
         let idx = self.push_line(regimen, intensity, start, None);
         let line = self.lines[idx].line;
@@ -1138,18 +870,8 @@ impl Course<'_> {
             self.maybe_fever(p.febrile_neutropenia_prob_low, start, 5, 20);
         }
         let assess = start + self.rng.days(28, 35);
-        self.plan.dense(
-            start,
-            assess + 28,
-            p.cbc_interval_cycle_days as f64,
-            p.chem_interval_cycle_days,
-            false,
-        );
-        let rate = if first_line {
-            Rate::InductionLow
-        } else {
-            Rate::Relapse
-        };
+        self.plan.dense(start, assess + 28, p.cbc_interval_cycle_days as f64, p.chem_interval_cycle_days, false);
+        let rate = if first_line { Rate::InductionLow } else { Rate::Relapse };
         if !self.advance(assess as f64, rate) {
             return Outcome::Ended;
         }
@@ -1162,40 +884,18 @@ impl Course<'_> {
         self.maybe_marrow_note(assess);
         if self.draw_ccr(prob, assess, start) {
             let r = self.ccr_category();
-            self.responses.push(SimResponse {
-                line,
-                day: assess,
-                response: r,
-            });
+            self.responses.push(SimResponse { line, day: assess, response: r });
             self.plan.heme(assess, HemeState::RemissionLow);
-            Outcome::Remission {
-                day: assess,
-                continuing: Some(idx),
-                partial: r != Response::CR,
-            }
+            Outcome::Remission { day: assess, continuing: Some(idx), partial: r != Response::CR }
         } else {
             let r = self.non_cr_category();
-            self.responses.push(SimResponse {
-                line,
-                day: assess,
-                response: r,
-            });
+            self.responses.push(SimResponse { line, day: assess, response: r });
             let progression = assess + self.rng.days(30, 120);
-            self.plan.visits(
-                assess,
-                assess,
-                p.visit_interval_active_days,
-                p.visit_interval_active_days,
-                p.chem_every_nth_visit,
-            );
+            self.plan.visits(assess, assess, p.visit_interval_active_days, p.visit_interval_active_days, p.chem_every_nth_visit);
             if !self.advance(progression as f64, Rate::Refractory) {
                 return Outcome::Ended;
             }
-            self.responses.push(SimResponse {
-                line,
-                day: progression,
-                response: Response::PD,
-            });
+            self.responses.push(SimResponse { line, day: progression, response: Response::PD });
             self.lines[idx].end = Some(progression);
             self.plan.heme(progression, HemeState::Active);
             Outcome::Active { day: progression }
@@ -1210,13 +910,7 @@ impl Course<'_> {
             self.mimic_start_dic(start);
         }
         self.plan.heme(start, HemeState::Active);
-        self.plan.visits(
-            start,
-            start,
-            p.visit_interval_active_days,
-            p.visit_interval_active_days,
-            p.chem_every_nth_visit,
-        );
+        self.plan.visits(start, start, p.visit_interval_active_days, p.visit_interval_active_days, p.chem_every_nth_visit);
         self.advance(f64::INFINITY, Rate::Supportive);
         Outcome::Ended
     }
@@ -1225,13 +919,7 @@ impl Course<'_> {
     fn salvage(&mut self, day: i32, nth: u32, prior_intensive: bool) -> Outcome {
         let p = self.p;
         self.plan.heme(day, HemeState::Active);
-        self.plan.visits(
-            day,
-            day,
-            p.visit_interval_active_days,
-            p.visit_interval_active_days,
-            p.chem_every_nth_visit,
-        );
+        self.plan.visits(day, day, p.visit_interval_active_days, p.visit_interval_active_days, p.chem_every_nth_visit);
         let start = day + self.rng.days(7, 21);
         let start = self.defer(start);
         if nth > 2 || self.rng.chance(p.supportive_prob_relapse) {
@@ -1265,13 +953,7 @@ impl Course<'_> {
     /// Remission visits from `from` on, monthly in the first year after `since`, then quarterly.
     fn follow_up(&mut self, from: i32, since: i32) {
         let p = self.p;
-        self.plan.visits(
-            from,
-            since,
-            p.visit_interval_first_year_days,
-            p.visit_interval_later_days,
-            p.chem_every_nth_visit,
-        );
+        self.plan.visits(from, since, p.visit_interval_first_year_days, p.visit_interval_later_days, p.chem_every_nth_visit);
     }
 
     /// Death rate in remission at time `t`.
@@ -1288,10 +970,7 @@ impl Course<'_> {
             let mut b = until;
             let late = self.cr_day as f64 + self.p.relapse_late_after_days as f64;
             let tx = self.transplant.map(|d| d as f64);
-            for edge in [Some(late), tx, tx.map(|d| d + 365.0)]
-                .into_iter()
-                .flatten()
-            {
+            for edge in [Some(late), tx, tx.map(|d| d + 365.0)].into_iter().flatten() {
                 if edge > self.t && edge < b {
                     b = edge;
                 }
@@ -1318,14 +997,7 @@ impl Course<'_> {
     }
 
     /// Remission: consolidation cycles, maybe a transplant, follow-up until relapse.
-    fn remission(
-        &mut self,
-        cr_day: i32,
-        continuing: Option<usize>,
-        partial: bool,
-        nth: u32,
-        first_intensive: bool,
-    ) -> Outcome {
+    fn remission(&mut self, cr_day: i32, continuing: Option<usize>, partial: bool, nth: u32, first_intensive: bool) -> Outcome {
         let p = self.p;
         let eln = self.eln;
         // A fresh relapse clock for every remission.
@@ -1342,14 +1014,7 @@ impl Course<'_> {
         if partial {
             // CRh/CRi recover their counts within ~2 months.
             let d = cr_day + self.rng.days(30, 60);
-            self.plan.heme(
-                d,
-                if continuing.is_some() {
-                    HemeState::RemissionLow
-                } else {
-                    HemeState::Remission
-                },
-            );
+            self.plan.heme(d, if continuing.is_some() { HemeState::RemissionLow } else { HemeState::Remission });
         }
         // Plan consolidation and transplant.
         let eligible = self.age <= p.transplant_max_age;
@@ -1359,16 +1024,8 @@ impl Course<'_> {
             let last_regimen = self.lines.last().map(|l| l.regimen).unwrap_or("");
             if nth == 1 && first_intensive {
                 transplant = eligible && self.rng.chance(p.transplant_prob_cr1.get(eln));
-                let (regimen, lo, hi) = if last_regimen == "CPX-351" {
-                    ("CPX-351", 1, 2)
-                } else {
-                    ("HiDAC", 2, 3)
-                };
-                let n = if transplant {
-                    self.rng.days(1, 2)
-                } else {
-                    self.rng.days(lo, hi)
-                };
+                let (regimen, lo, hi) = if last_regimen == "CPX-351" { ("CPX-351", 1, 2) } else { ("HiDAC", 2, 3) };
+                let n = if transplant { self.rng.days(1, 2) } else { self.rng.days(lo, hi) };
                 consolidation = vec![regimen; n as usize];
             } else {
                 transplant = eligible && self.rng.chance(p.transplant_prob_later_cr);
@@ -1380,11 +1037,7 @@ impl Course<'_> {
         if p.mimics && continuing.is_none() && self.mrng.chance(p.mimic.prolonged_cytopenia_prob) {
             let from = cr_day + self.mrng.days(0, 21);
             let to = from + self.mrng.days(21, 60);
-            self.plan.mimic.prolonged.push(Window {
-                from,
-                to,
-                factor: 1.0,
-            });
+            self.plan.mimic.prolonged.push(Window { from, to, factor: 1.0 });
         }
         self.follow_up(cr_day, cr_day);
         let mut cursor = cr_day;
@@ -1409,28 +1062,14 @@ impl Course<'_> {
                 self.maybe_fever(p.febrile_neutropenia_prob_consolidation, start, 9, 16);
             }
             let end = start + self.rng.days(28, 35);
-            let end = if p.mimics {
-                end.max(self.mimic_last_recovery() + 3)
-            } else {
-                end
-            };
-            self.plan.dense(
-                start,
-                end,
-                p.cbc_interval_cycle_days as f64,
-                p.chem_interval_cycle_days,
-                false,
-            );
+            let end = if p.mimics { end.max(self.mimic_last_recovery() + 3) } else { end };
+            self.plan.dense(start, end, p.cbc_interval_cycle_days as f64, p.chem_interval_cycle_days, false);
             match self.remission_step(end as f64, relapse_rate) {
                 Step::Ended => return Outcome::Ended,
                 Step::Relapsed(r) => return self.relapse(r, continuing),
                 Step::Reached => {}
             }
-            self.responses.push(SimResponse {
-                line,
-                day: end,
-                response: Response::CR,
-            });
+            self.responses.push(SimResponse { line, day: end, response: Response::CR });
             self.follow_up(end, cr_day);
             cursor = end;
         }
@@ -1447,11 +1086,7 @@ impl Course<'_> {
             self.transplant = Some(start);
             self.maybe_plant(start, false);
             let infusion = start + 7;
-            self.findings.push(SimFinding {
-                day: infusion,
-                finding: FindingKind::Immunosuppression,
-                present: true,
-            });
+            self.findings.push(SimFinding { day: infusion, finding: FindingKind::Immunosuppression, present: true });
             let engraft = self.rng.days(15, 25);
             if p.mimics {
                 let recovered = self.mimic_transplant(start, infusion, engraft);
@@ -1461,24 +1096,14 @@ impl Course<'_> {
                 self.plan.heme(infusion + engraft, HemeState::Remission);
                 self.maybe_fever(p.febrile_neutropenia_prob_consolidation, infusion, 3, 10);
             }
-            self.plan.dense(
-                start,
-                infusion + 35,
-                p.cbc_interval_cycle_days as f64,
-                p.chem_interval_cycle_days,
-                true,
-            );
+            self.plan.dense(start, infusion + 35, p.cbc_interval_cycle_days as f64, p.chem_interval_cycle_days, true);
             let day100 = infusion + 100;
             match self.remission_step(day100 as f64, relapse_rate) {
                 Step::Ended => return Outcome::Ended,
                 Step::Relapsed(r) => return self.relapse(r, continuing),
                 Step::Reached => {}
             }
-            self.responses.push(SimResponse {
-                line,
-                day: day100,
-                response: Response::CR,
-            });
+            self.responses.push(SimResponse { line, day: day100, response: Response::CR });
             self.follow_up(infusion + 35, cr_day);
         }
         match self.remission_step(f64::INFINITY, relapse_rate) {
@@ -1489,11 +1114,7 @@ impl Course<'_> {
 
     fn relapse(&mut self, day: i32, continuing: Option<usize>) -> Outcome {
         let line = self.lines.last().map(|l| l.line).unwrap_or(1);
-        self.responses.push(SimResponse {
-            line,
-            day,
-            response: Response::Relapse,
-        });
+        self.responses.push(SimResponse { line, day, response: Response::Relapse });
         if let Some(idx) = continuing {
             self.lines[idx].end = Some(day);
         }
@@ -1525,15 +1146,7 @@ impl Course<'_> {
         if !self.p.mimics {
             self.plan.quiet_after_episodes(&self.episodes);
         }
-        (
-            self.lines,
-            self.responses,
-            self.findings,
-            self.episodes,
-            self.plan,
-            self.rng,
-            self.mrng,
-        )
+        (self.lines, self.responses, self.findings, self.episodes, self.plan, self.rng, self.mrng)
     }
 }
 

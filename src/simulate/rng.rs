@@ -97,10 +97,7 @@ mod tests {
     #[test]
     fn streams_are_reproducible_and_distinct() {
         let a: Vec<f64> = (0..5).map(|_| PatientRng::new(7, 3).u()).collect();
-        assert!(
-            a.windows(2).all(|w| w[0] == w[1]),
-            "same (seed, index) gives the same first draw"
-        );
+        assert!(a.windows(2).all(|w| w[0] == w[1]), "same (seed, index) gives the same first draw");
         let mut r1 = PatientRng::new(7, 3);
         let mut r2 = PatientRng::new(7, 4);
         let mut r3 = PatientRng::new(8, 3);

@@ -18,14 +18,7 @@ use super::patient::SimPatient;
 use super::{SimError, SimFormat};
 
 /// The tables of a simulated cohort, in writing order.
-pub(crate) const TABLES: [&str; 6] = [
-    "patients",
-    "measurements",
-    "findings",
-    "treatments",
-    "responses",
-    "truth",
-];
+pub(crate) const TABLES: [&str; 6] = ["patients", "measurements", "findings", "treatments", "responses", "truth"];
 
 /// One column of a chunk of a table.
 enum Col<'a> {
@@ -75,46 +68,18 @@ impl Chunk<'_> {
     }
 
     fn to_frame(&self) -> PolarsResult<DataFrame> {
-        let cols = self
-            .names
-            .iter()
-            .zip(&self.cols)
-            .map(|(n, c)| c.to_column(n))
-            .collect::<PolarsResult<Vec<_>>>()?;
+        let cols = self.names.iter().zip(&self.cols).map(|(n, c)| c.to_column(n)).collect::<PolarsResult<Vec<_>>>()?;
         DataFrame::new(self.height(), cols)
     }
 }
 
-const PATIENTS: &[&str] = &[
-    "patient_id",
-    "diagnosis_date",
-    "last_contact_date",
-    "death_date",
-    "sex",
-    "age_at_diagnosis",
-    "eln_risk",
-    "flt3",
-    "site",
-];
+const PATIENTS: &[&str] =
+    &["patient_id", "diagnosis_date", "last_contact_date", "death_date", "sex", "age_at_diagnosis", "eln_risk", "flt3", "site"];
 const MEASUREMENTS: &[&str] = &["patient_id", "date", "analyte", "value", "unit"];
 const FINDINGS: &[&str] = &["patient_id", "date", "finding", "present"];
-const TREATMENTS: &[&str] = &[
-    "patient_id",
-    "line",
-    "regimen",
-    "intensity",
-    "start_date",
-    "end_date",
-];
+const TREATMENTS: &[&str] = &["patient_id", "line", "regimen", "intensity", "start_date", "end_date"];
 const RESPONSES: &[&str] = &["patient_id", "line", "date", "response"];
-const TRUTH: &[&str] = &[
-    "patient_id",
-    "episode",
-    "onset_date",
-    "resolution_date",
-    "line",
-    "regimen",
-];
+const TRUTH: &[&str] = &["patient_id", "episode", "onset_date", "resolution_date", "line", "regimen"];
 
 /// The patient id of the 0-based patient index: `P0000001`, `P0000002`, …
 pub(crate) fn patient_id(index: u64) -> String {
@@ -130,26 +95,12 @@ fn value_text(value: f64, qualifier: u8) -> String {
     }
 }
 
-fn build<'a>(
-    t: usize,
-    patients: &'a [SimPatient],
-    ids: &'a [String],
-    qualified: bool,
-) -> Chunk<'a> {
+fn build<'a>(t: usize, patients: &'a [SimPatient], ids: &'a [String], qualified: bool) -> Chunk<'a> {
     let pid = |k: usize| ids[k].as_str();
     match t {
         0 => {
-            let mut c = (
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-            );
+            let mut c =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for (k, p) in patients.iter().enumerate() {
                 c.0.push(pid(k));
                 c.1.push(Some(p.diagnosis));
@@ -200,15 +151,8 @@ fn build<'a>(
                 }
             }
             // With qualified values (`>40000`, `<0.1`) the value column is text.
-            let value = if qualified {
-                Col::Text(text)
-            } else {
-                Col::F64(d)
-            };
-            Chunk {
-                names: MEASUREMENTS,
-                cols: vec![Col::Str(a), Col::Date(b), Col::Str(c), value, Col::Str(e)],
-            }
+            let value = if qualified { Col::Text(text) } else { Col::F64(d) };
+            Chunk { names: MEASUREMENTS, cols: vec![Col::Str(a), Col::Date(b), Col::Str(c), value, Col::Str(e)] }
         }
         2 => {
             let (mut a, mut b, mut c, mut d) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -220,20 +164,11 @@ fn build<'a>(
                     d.push(f.present);
                 }
             }
-            Chunk {
-                names: FINDINGS,
-                cols: vec![Col::Str(a), Col::Date(b), Col::Str(c), Col::Bool(d)],
-            }
+            Chunk { names: FINDINGS, cols: vec![Col::Str(a), Col::Date(b), Col::Str(c), Col::Bool(d)] }
         }
         3 => {
-            let (mut a, mut b, mut c, mut d, mut e, mut f) = (
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-            );
+            let (mut a, mut b, mut c, mut d, mut e, mut f) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for (k, p) in patients.iter().enumerate() {
                 for l in &p.lines {
                     a.push(pid(k));
@@ -246,14 +181,7 @@ fn build<'a>(
             }
             Chunk {
                 names: TREATMENTS,
-                cols: vec![
-                    Col::Str(a),
-                    Col::I64(b),
-                    Col::Str(c),
-                    Col::Str(d),
-                    Col::Date(e),
-                    Col::Date(f),
-                ],
+                cols: vec![Col::Str(a), Col::I64(b), Col::Str(c), Col::Str(d), Col::Date(e), Col::Date(f)],
             }
         }
         4 => {
@@ -266,20 +194,11 @@ fn build<'a>(
                     d.push(r.response.name());
                 }
             }
-            Chunk {
-                names: RESPONSES,
-                cols: vec![Col::Str(a), Col::I64(b), Col::Date(c), Col::Str(d)],
-            }
+            Chunk { names: RESPONSES, cols: vec![Col::Str(a), Col::I64(b), Col::Date(c), Col::Str(d)] }
         }
         _ => {
-            let (mut a, mut b, mut c, mut d, mut e, mut f) = (
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-            );
+            let (mut a, mut b, mut c, mut d, mut e, mut f) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for (k, p) in patients.iter().enumerate() {
                 for (i, ep) in p.episodes.iter().enumerate() {
                     a.push(pid(k));
@@ -290,17 +209,7 @@ fn build<'a>(
                     f.push(ep.regimen);
                 }
             }
-            Chunk {
-                names: TRUTH,
-                cols: vec![
-                    Col::Str(a),
-                    Col::I64(b),
-                    Col::Date(c),
-                    Col::Date(d),
-                    Col::I64(e),
-                    Col::Str(f),
-                ],
-            }
+            Chunk { names: TRUTH, cols: vec![Col::Str(a), Col::I64(b), Col::Date(c), Col::Date(d), Col::I64(e), Col::Str(f)] }
         }
     }
 }
@@ -339,17 +248,11 @@ pub(crate) struct Writer {
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> SimError {
-    SimError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
+    SimError::Io { path: path.to_path_buf(), message: e.to_string() }
 }
 
 fn pq_err(path: &Path, e: impl std::fmt::Display) -> SimError {
-    SimError::Parquet {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
+    SimError::Parquet { path: path.to_path_buf(), message: e.to_string() }
 }
 
 impl Writer {
@@ -377,24 +280,13 @@ impl Writer {
                 }
                 SimFormat::Parquet => {
                     let df = empty.to_frame().map_err(|e| pq_err(&tmp, e))?;
-                    let w = ParquetWriter::new(file)
-                        .batched(df.schema())
-                        .map_err(|e| pq_err(&tmp, e))?;
+                    let w = ParquetWriter::new(file).batched(df.schema()).map_err(|e| pq_err(&tmp, e))?;
                     Sink::Parquet(Box::new(w))
                 }
             };
-            tables.push(TableFile {
-                path,
-                tmp,
-                sink,
-                rows: 0,
-            });
+            tables.push(TableFile { path, tmp, sink, rows: 0 });
         }
-        Ok(Writer {
-            tables,
-            qualified,
-            date_cache: (Day::MIN, String::new()),
-        })
+        Ok(Writer { tables, qualified, date_cache: (Day::MIN, String::new()) })
     }
 
     /// Rows written so far, per table in [`TABLES`] order.
@@ -414,9 +306,7 @@ impl Writer {
             let mut cache = std::mem::take(&mut self.date_cache);
             let table = &mut self.tables[t];
             match &mut table.sink {
-                Sink::Csv(w) => {
-                    write_csv_rows(w, &chunk, &mut cache).map_err(|e| io_err(&table.tmp, e))?
-                }
+                Sink::Csv(w) => write_csv_rows(w, &chunk, &mut cache).map_err(|e| io_err(&table.tmp, e))?,
                 Sink::Parquet(w) => {
                     let df = chunk.to_frame().map_err(|e| pq_err(&table.tmp, e))?;
                     w.write_batch(&df).map_err(|e| pq_err(&table.tmp, e))?;
@@ -460,11 +350,7 @@ impl Writer {
     }
 }
 
-fn write_csv_rows(
-    w: &mut BufWriter<File>,
-    chunk: &Chunk,
-    cache: &mut (Day, String),
-) -> std::io::Result<()> {
+fn write_csv_rows(w: &mut BufWriter<File>, chunk: &Chunk, cache: &mut (Day, String)) -> std::io::Result<()> {
     let mut line: Vec<u8> = Vec::with_capacity(128);
     let mut num = String::with_capacity(32);
     for r in 0..chunk.height() {

@@ -55,23 +55,14 @@ pub fn cohen_kappa(pairs: &[(&str, &str)], conf_level: f64) -> StatsResult<Kappa
     if !(conf_level > 0.0 && conf_level < 1.0) {
         return Err(StatsError::InvalidInput {
             column: "conf_level".into(),
-            message: format!(
-                "confidence level must be strictly between 0 and 1, found {conf_level}"
-            ),
+            message: format!("confidence level must be strictly between 0 and 1, found {conf_level}"),
         });
     }
     if pairs.is_empty() {
-        return Err(StatsError::Empty(
-            "Cohen's kappa needs at least one item rated by both raters".into(),
-        ));
+        return Err(StatsError::Empty("Cohen's kappa needs at least one item rated by both raters".into()));
     }
-    let categories: Vec<String> = pairs
-        .iter()
-        .flat_map(|(a, b)| [*a, *b])
-        .collect::<BTreeSet<&str>>()
-        .into_iter()
-        .map(str::to_string)
-        .collect();
+    let categories: Vec<String> =
+        pairs.iter().flat_map(|(a, b)| [*a, *b]).collect::<BTreeSet<&str>>().into_iter().map(str::to_string).collect();
     let k = categories.len();
     let idx = |s: &str| categories.iter().position(|c| c == s).unwrap_or(0);
     let n = pairs.len() as f64;
@@ -119,13 +110,8 @@ pub fn cohen_kappa(pairs: &[(&str, &str)], conf_level: f64) -> StatsResult<Kappa
             }
         }
     }
-    let var = (diag + (1.0 - po).powi(2) * off - (po * pe - 2.0 * pe + po).powi(2))
-        / (n * (1.0 - pe).powi(4));
-    let var = if var.is_finite() && var > 0.0 {
-        var
-    } else {
-        0.0
-    };
+    let var = (diag + (1.0 - po).powi(2) * off - (po * pe - 2.0 * pe + po).powi(2)) / (n * (1.0 - pe).powi(4));
+    let var = if var.is_finite() && var > 0.0 { var } else { 0.0 };
     let se = var.sqrt();
     let z = z_for_level(conf_level);
     let clip = |x: f64| x.clamp(-1.0, 1.0);
@@ -153,11 +139,7 @@ impl CaseDecision {
     /// [`CaseDecision::Disagreement`]. `None` for no reviews.
     pub fn consensus(decisions: &[CaseDecision]) -> Option<CaseDecision> {
         let first = *decisions.first()?;
-        Some(if decisions.iter().all(|d| *d == first) {
-            first
-        } else {
-            CaseDecision::Disagreement
-        })
+        Some(if decisions.iter().all(|d| *d == first) { first } else { CaseDecision::Disagreement })
     }
 }
 
@@ -197,9 +179,7 @@ impl PpvCounts {
     pub fn ppv(&self, conf_level: f64) -> StatsResult<Proportion> {
         let n = self.confirmed + self.rejected;
         if n == 0 {
-            return Err(StatsError::Empty(
-                "no episode of this definition matched a confirmed or rejected adjudication".into(),
-            ));
+            return Err(StatsError::Empty("no episode of this definition matched a confirmed or rejected adjudication".into()));
         }
         proportion(self.confirmed, n, conf_level)
     }
@@ -226,11 +206,7 @@ pub struct EpisodeRef {
 /// episode matched is counted in `confirmed_cases_missed`.
 ///
 /// Errors: `window_days < 0` (column `window_days`).
-pub fn match_episodes(
-    episodes: &[EpisodeRef],
-    cases: &[AdjudicatedCase],
-    window_days: i32,
-) -> StatsResult<PpvCounts> {
+pub fn match_episodes(episodes: &[EpisodeRef], cases: &[AdjudicatedCase], window_days: i32) -> StatsResult<PpvCounts> {
     if window_days < 0 {
         return Err(StatsError::InvalidInput {
             column: "window_days".into(),
@@ -240,28 +216,18 @@ pub fn match_episodes(
     let mut sorted: Vec<AdjudicatedCase> = cases.to_vec();
     sorted.sort_by_key(|c| (c.patient, c.onset));
     let mut matched = vec![false; sorted.len()];
-    let mut counts = PpvCounts {
-        episodes: episodes.len() as u64,
-        ..PpvCounts::default()
-    };
+    let mut counts = PpvCounts { episodes: episodes.len() as u64, ..PpvCounts::default() };
     for e in episodes {
         let (first, last) = (e.onset.min(e.review_onset), e.onset.max(e.review_onset));
-        let lo = sorted.partition_point(|c| {
-            (c.patient, c.onset) < (e.patient, first.saturating_sub(window_days))
-        });
-        let hi = sorted.partition_point(|c| {
-            (c.patient, c.onset) <= (e.patient, last.saturating_add(window_days))
-        });
+        let lo = sorted.partition_point(|c| (c.patient, c.onset) < (e.patient, first.saturating_sub(window_days)));
+        let hi = sorted.partition_point(|c| (c.patient, c.onset) <= (e.patient, last.saturating_add(window_days)));
         let distance = |d: i32| {
             let d = i64::from(d);
-            (d - i64::from(e.onset))
-                .abs()
-                .min((d - i64::from(e.review_onset)).abs())
+            (d - i64::from(e.onset)).abs().min((d - i64::from(e.review_onset)).abs())
         };
         // Closest case within the window; `min_by_key` keeps the first (earliest) of equal distances.
-        let best = (lo..hi)
-            .filter(|&i| distance(sorted[i].onset) <= i64::from(window_days))
-            .min_by_key(|&i| distance(sorted[i].onset));
+        let best =
+            (lo..hi).filter(|&i| distance(sorted[i].onset) <= i64::from(window_days)).min_by_key(|&i| distance(sorted[i].onset));
         match best {
             None => counts.not_adjudicated += 1,
             Some(i) => {
@@ -275,11 +241,8 @@ pub fn match_episodes(
             }
         }
     }
-    counts.confirmed_cases_missed = sorted
-        .iter()
-        .zip(&matched)
-        .filter(|(c, m)| c.decision == CaseDecision::Confirmed && !**m)
-        .count() as u64;
+    counts.confirmed_cases_missed =
+        sorted.iter().zip(&matched).filter(|(c, m)| c.decision == CaseDecision::Confirmed && !**m).count() as u64;
     Ok(counts)
 }
 
@@ -303,11 +266,7 @@ mod tests {
 
     #[test]
     fn kappa_single_category_is_na() {
-        let k = cohen_kappa(
-            &[("confirmed", "confirmed"), ("confirmed", "confirmed")],
-            0.95,
-        )
-        .unwrap();
+        let k = cohen_kappa(&[("confirmed", "confirmed"), ("confirmed", "confirmed")], 0.95).unwrap();
         assert_eq!(k.kappa, None);
         assert!(k.na_reason.unwrap().contains("undefined"));
         assert!(cohen_kappa(&[], 0.95).is_err());
@@ -317,34 +276,14 @@ mod tests {
     fn matching_takes_the_closest_case_within_the_window() {
         use CaseDecision::*;
         let cases = [
-            AdjudicatedCase {
-                patient: 1,
-                onset: 100,
-                decision: Rejected,
-            },
-            AdjudicatedCase {
-                patient: 1,
-                onset: 110,
-                decision: Confirmed,
-            },
-            AdjudicatedCase {
-                patient: 2,
-                onset: 50,
-                decision: Uncertain,
-            },
-            AdjudicatedCase {
-                patient: 3,
-                onset: 10,
-                decision: Confirmed,
-            },
+            AdjudicatedCase { patient: 1, onset: 100, decision: Rejected },
+            AdjudicatedCase { patient: 1, onset: 110, decision: Confirmed },
+            AdjudicatedCase { patient: 2, onset: 50, decision: Uncertain },
+            AdjudicatedCase { patient: 3, onset: 10, decision: Confirmed },
         ];
         // (1,106) -> 110 (4 days) over 100 (6 days); (1,105) -> tie 5/5 -> the earlier (100);
         // (1,118) -> 110 (8 days) outside 7; (2,57) -> uncertain; (4,10) -> no case.
-        let e = |patient, onset| EpisodeRef {
-            patient,
-            onset,
-            review_onset: onset,
-        };
+        let e = |patient, onset| EpisodeRef { patient, onset, review_onset: onset };
         let eps = [e(1, 106), e(1, 105), e(1, 118), e(2, 57), e(4, 10)];
         let c = match_episodes(&eps, &cases, 7).unwrap();
         assert_eq!(
@@ -361,53 +300,26 @@ mod tests {
         );
         assert!((c.ppv(0.95).unwrap().estimate - 0.5).abs() < 1e-15);
         assert!(match_episodes(&eps, &cases, -1).is_err());
-        assert!(match_episodes(&[e(4, 10)], &cases, 7)
-            .unwrap()
-            .ppv(0.95)
-            .is_err());
+        assert!(match_episodes(&[e(4, 10)], &cases, 7).unwrap().ppv(0.95).is_err());
     }
 
     #[test]
     fn matching_uses_the_review_onset_of_merged_episodes() {
-        let cases = [AdjudicatedCase {
-            patient: 3,
-            onset: 10,
-            decision: CaseDecision::Confirmed,
-        }];
+        let cases = [AdjudicatedCase { patient: 3, onset: 10, decision: CaseDecision::Confirmed }];
         // Onset 25 is 15 days after the case, but the episode was reviewed under onset 10.
-        let merged = EpisodeRef {
-            patient: 3,
-            onset: 25,
-            review_onset: 10,
-        };
+        let merged = EpisodeRef { patient: 3, onset: 25, review_onset: 10 };
         let c = match_episodes(&[merged], &cases, 7).unwrap();
-        assert_eq!(
-            (c.confirmed, c.not_adjudicated, c.confirmed_cases_missed),
-            (1, 0, 0)
-        );
-        let alone = EpisodeRef {
-            patient: 3,
-            onset: 25,
-            review_onset: 25,
-        };
+        assert_eq!((c.confirmed, c.not_adjudicated, c.confirmed_cases_missed), (1, 0, 0));
+        let alone = EpisodeRef { patient: 3, onset: 25, review_onset: 25 };
         let c = match_episodes(&[alone], &cases, 7).unwrap();
-        assert_eq!(
-            (c.confirmed, c.not_adjudicated, c.confirmed_cases_missed),
-            (0, 1, 1)
-        );
+        assert_eq!((c.confirmed, c.not_adjudicated, c.confirmed_cases_missed), (0, 1, 1));
     }
 
     #[test]
     fn consensus() {
         use CaseDecision::*;
-        assert_eq!(
-            CaseDecision::consensus(&[Confirmed, Confirmed]),
-            Some(Confirmed)
-        );
-        assert_eq!(
-            CaseDecision::consensus(&[Confirmed, Rejected]),
-            Some(Disagreement)
-        );
+        assert_eq!(CaseDecision::consensus(&[Confirmed, Confirmed]), Some(Confirmed));
+        assert_eq!(CaseDecision::consensus(&[Confirmed, Rejected]), Some(Disagreement));
         assert_eq!(CaseDecision::consensus(&[]), None);
     }
 }

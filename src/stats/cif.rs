@@ -108,10 +108,7 @@ pub fn event_codes(values: &[i64]) -> StatsResult<Vec<u32>> {
         .map(|(i, &v)| {
             u32::try_from(v).map_err(|_| StatsError::InvalidInput {
                 column: "event".to_string(),
-                message: format!(
-                    "row {}: event code must be 0 (censored) or a positive cause code, found {v}",
-                    i + 1
-                ),
+                message: format!("row {}: event code must be 0 (censored) or a positive cause code, found {v}", i + 1),
             })
         })
         .collect()
@@ -153,12 +150,7 @@ struct Prepared {
     n_strata: usize,
 }
 
-fn prepare(
-    time: &[f64],
-    event: &[u32],
-    groups: &Grouping,
-    strata: Option<&Grouping>,
-) -> StatsResult<Prepared> {
+fn prepare(time: &[f64], event: &[u32], groups: &Grouping, strata: Option<&Grouping>) -> StatsResult<Prepared> {
     let n = time.len();
     check_len("event", event.len(), n)?;
     check_len("group", groups.codes.len(), n)?;
@@ -167,24 +159,13 @@ fn prepare(
     }
     check_times("time", time)?;
     if n == 0 {
-        return Err(StatsError::Empty(
-            "cumulative incidence needs at least one subject".into(),
-        ));
+        return Err(StatsError::Empty("cumulative incidence needs at least one subject".into()));
     }
     let check_codes = |column: &str, g: &Grouping| -> StatsResult<()> {
-        if let Some((i, &c)) = g
-            .codes
-            .iter()
-            .enumerate()
-            .find(|(_, &c)| c >= g.labels.len())
-        {
+        if let Some((i, &c)) = g.codes.iter().enumerate().find(|(_, &c)| c >= g.labels.len()) {
             return Err(StatsError::InvalidInput {
                 column: column.to_string(),
-                message: format!(
-                    "row {}: level code {c} but only {} levels",
-                    i + 1,
-                    g.labels.len()
-                ),
+                message: format!("row {}: level code {c} but only {} levels", i + 1, g.labels.len()),
             });
         }
         Ok(())
@@ -200,23 +181,16 @@ fn prepare(
         }
         v
     };
-    let mut causes: Vec<u32> = event
-        .par_iter()
-        .fold(Vec::new, |v, &e| add(v, e))
-        .reduce(Vec::new, |a, b| b.into_iter().fold(a, add));
+    let mut causes: Vec<u32> =
+        event.par_iter().fold(Vec::new, |v, &e| add(v, e)).reduce(Vec::new, |a, b| b.into_iter().fold(a, add));
     causes.sort_unstable();
     if causes.is_empty() {
-        return Err(StatsError::Empty(
-            "column `event` has no events (every subject is censored, code 0)".into(),
-        ));
+        return Err(StatsError::Empty("column `event` has no events (every subject is censored, code 0)".into()));
     }
     let width = causes.len() + 1;
     let n_strata = strata.map_or(1, |s| s.labels.len());
     if (n_strata as u64) * (width as u64) > u32::MAX as u64 {
-        return Err(StatsError::InvalidInput {
-            column: "strata".into(),
-            message: "too many strata × causes".into(),
-        });
+        return Err(StatsError::InvalidInput { column: "strata".into(), message: "too many strata × causes".into() });
     }
     // Drop empty levels, as cuminc does with factor(group, names(ugg)[ugg > 0]).
     let mut used = vec![false; groups.labels.len()];
@@ -250,12 +224,7 @@ fn prepare(
         .collect();
     // Times are finite and >= +0.0, so their bit patterns sort like the values.
     recs.par_sort_unstable_by_key(|r| r.time.to_bits());
-    Ok(Prepared {
-        recs,
-        causes,
-        group_labels,
-        n_strata,
-    })
+    Ok(Prepared { recs, causes, group_labels, n_strata })
 }
 
 /// Count table of the records (all of them, or one stratum's).
@@ -279,13 +248,7 @@ fn build_table(recs: &[Rec], ng: usize, width: usize, stratum: Option<u32>) -> T
         let o = (times.len() - 1) * stride + r.group as usize * width + (r.code % w) as usize;
         counts[o] += 1;
     }
-    Table {
-        ng,
-        width,
-        sizes,
-        times,
-        counts,
-    }
+    Table { ng, width, sizes, times, counts }
 }
 
 /// cmprsk `cinc` for group `g` and the cause in `slot`: returns (times, estimates, variances)
@@ -414,11 +377,7 @@ fn crst(tab: &Table, slot: usize, rho: f64) -> (Vec<f64>, Vec<f64>) {
             // With no event of the cause at this time (nd1 = 0) cmprsk adds a·0/(…) to `c` and
             // fb·(0 − 0) to `s`, which changes nothing, so that work is skipped.
             if nd1 > 0 {
-                let fb = if rho == 0.0 {
-                    1.0
-                } else {
-                    (1.0 - fm).powf(rho)
-                };
+                let fb = if rho == 0.0 { 1.0 } else { (1.0 - fm).powf(rho) };
                 let nd1f = nd1 as f64;
                 for i in 0..ng {
                     for jj in i..ng {
@@ -448,8 +407,7 @@ fn crst(tab: &Table, slot: usize, rho: f64) -> (Vec<f64>, Vec<f64>) {
                     if rs[i] == 0 {
                         continue;
                     }
-                    s[i] += fb
-                        * (d1[i] as f64 - (nd1 * rs[i]) as f64 * (1.0 - f1m[i]) / (skmm[i] * tq));
+                    s[i] += fb * (d1[i] as f64 - (nd1 * rs[i]) as f64 * (1.0 - f1m[i]) / (skmm[i] * tq));
                 }
                 for k in 0..ng {
                     if rs[k] == 0 {
@@ -529,23 +487,16 @@ fn crst(tab: &Table, slot: usize, rho: f64) -> (Vec<f64>, Vec<f64>) {
 fn invert(m: &[f64], p: usize) -> Option<Vec<f64>> {
     if p == 1 {
         // R: qr() of a 1x1 matrix performs no Householder step, so qr.coef gives 1/v.
-        return if m[0] != 0.0 && m[0].is_finite() {
-            Some(vec![1.0 / m[0]])
-        } else {
-            None
-        };
+        return if m[0] != 0.0 && m[0].is_finite() { Some(vec![1.0 / m[0]]) } else { None };
     }
     let mut a = m.to_vec();
     let mut inv = vec![0.0; p * p];
     for i in 0..p {
         inv[i * p + i] = 1.0;
     }
-    let col_scale: Vec<f64> = (0..p)
-        .map(|j| (0..p).map(|i| m[i * p + j].abs()).fold(0.0, f64::max))
-        .collect();
+    let col_scale: Vec<f64> = (0..p).map(|j| (0..p).map(|i| m[i * p + j].abs()).fold(0.0, f64::max)).collect();
     for col in 0..p {
-        let piv =
-            (col..p).max_by(|&x, &y| a[x * p + col].abs().total_cmp(&a[y * p + col].abs()))?;
+        let piv = (col..p).max_by(|&x, &y| a[x * p + col].abs().total_cmp(&a[y * p + col].abs()))?;
         let pv = a[piv * p + col];
         if !pv.is_finite() || pv.abs() <= 1e-7 * col_scale[col] {
             return None;
@@ -600,24 +551,13 @@ fn gray_test(tables: &[&Table], slot: usize, cause: u32, ng: usize) -> GrayTest 
     let stat = match invert(&vs, ng1) {
         Some(inv) => {
             // (s' inv) s, in the order of R's s %*% inv %*% s.
-            let row: Vec<f64> = (0..ng1)
-                .map(|j| (0..ng1).map(|i| s[i] * inv[i * ng1 + j]).sum::<f64>())
-                .collect();
+            let row: Vec<f64> = (0..ng1).map(|j| (0..ng1).map(|i| s[i] * inv[i * ng1 + j]).sum::<f64>()).collect();
             row.iter().zip(&s).map(|(r, x)| r * x).sum::<f64>()
         }
         None => f64::NAN,
     };
-    let p = if stat.is_nan() {
-        f64::NAN
-    } else {
-        pchisq_upper(stat, ng1 as f64)
-    };
-    GrayTest {
-        cause,
-        stat,
-        df: ng1,
-        p,
-    }
+    let p = if stat.is_nan() { f64::NAN } else { pchisq_upper(stat, ng1 as f64) };
+    GrayTest { cause, stat, df: ng1, p }
 }
 
 /// Cumulative incidence functions per group and cause with Gray's variance, and Gray's test
@@ -629,12 +569,7 @@ fn gray_test(tables: &[&Table], slot: usize, cause: u32, ng: usize) -> GrayTest 
 ///
 /// Errors: length mismatches and bad times name the column (`event`, `group`, `strata`,
 /// `time`) and row; no events at all gives [`StatsError::Empty`].
-pub fn cuminc(
-    time: &[f64],
-    event: &[u32],
-    groups: &Grouping,
-    strata: Option<&Grouping>,
-) -> StatsResult<CumInc> {
+pub fn cuminc(time: &[f64], event: &[u32], groups: &Grouping, strata: Option<&Grouping>) -> StatsResult<CumInc> {
     let prep = prepare(time, event, groups, strata)?;
     let ng = prep.group_labels.len();
     let k = prep.causes.len();
@@ -645,20 +580,13 @@ pub fn cuminc(
         || build_table(recs, ng, width, None),
         || {
             if ng > 1 && prep.n_strata > 1 {
-                (0..prep.n_strata as u32)
-                    .into_par_iter()
-                    .map(|s| build_table(recs, ng, width, Some(s)))
-                    .collect()
+                (0..prep.n_strata as u32).into_par_iter().map(|s| build_table(recs, ng, width, Some(s))).collect()
             } else {
                 Vec::new()
             }
         },
     );
-    let test_tables: Vec<&Table> = if prep.n_strata > 1 {
-        stratum_tables.iter().collect()
-    } else {
-        vec![&pooled]
-    };
+    let test_tables: Vec<&Table> = if prep.n_strata > 1 { stratum_tables.iter().collect() } else { vec![&pooled] };
     let (curves, tests): (Vec<CifCurve>, Vec<GrayTest>) = rayon::join(
         || {
             (0..k * ng)
@@ -666,23 +594,13 @@ pub fn cuminc(
                 .map(|idx| {
                     let (ci, g) = (idx / ng, idx % ng);
                     let (time, estimate, variance, max_time) = cinc(&pooled, g, ci + 1);
-                    CifCurve {
-                        group: prep.group_labels[g].clone(),
-                        cause: prep.causes[ci],
-                        time,
-                        estimate,
-                        variance,
-                        max_time,
-                    }
+                    CifCurve { group: prep.group_labels[g].clone(), cause: prep.causes[ci], time, estimate, variance, max_time }
                 })
                 .collect()
         },
         || {
             if ng > 1 {
-                (0..k)
-                    .into_par_iter()
-                    .map(|ci| gray_test(&test_tables, ci + 1, prep.causes[ci], ng))
-                    .collect()
+                (0..k).into_par_iter().map(|ci| gray_test(&test_tables, ci + 1, prep.causes[ci], ng)).collect()
             } else {
                 Vec::new()
             }
@@ -768,9 +686,7 @@ impl CumInc {
 
     /// The curve with this group label and cause, if any.
     pub fn curve(&self, group: &str, cause: u32) -> Option<&CifCurve> {
-        self.curves
-            .iter()
-            .find(|c| c.group == group && c.cause == cause)
+        self.curves.iter().find(|c| c.group == group && c.cause == cause)
     }
 
     /// Write all step points as CSV with header `group,cause,time,estimate,variance`
@@ -807,11 +723,8 @@ impl CumInc {
                 causes.push(c.cause);
             }
         }
-        let tests: Vec<Value> = self
-            .tests
-            .iter()
-            .map(|t| json!({"cause": t.cause, "stat": num(t.stat), "df": t.df, "p": num(t.p)}))
-            .collect();
+        let tests: Vec<Value> =
+            self.tests.iter().map(|t| json!({"cause": t.cause, "stat": num(t.stat), "df": t.df, "p": num(t.p)})).collect();
         json!({"groups": groups, "causes": causes, "rho": 0, "gray_test": tests})
     }
 }
@@ -873,24 +786,14 @@ pub struct AjAtTime {
 ///
 /// Times closer than sqrt(eps) are ties, as with survfit's default `timefix = TRUE`
 /// ([`cuminc`] keeps them apart, as cmprsk does).
-pub fn aalen_johansen(
-    time: &[f64],
-    event: &[u32],
-    groups: &Grouping,
-) -> StatsResult<AalenJohansen> {
+pub fn aalen_johansen(time: &[f64], event: &[u32], groups: &Grouping) -> StatsResult<AalenJohansen> {
     let (_, time) = super::cox::timefix::aeq_times(None, time)?;
     let prep = prepare(&time, event, groups, None)?;
     let ng = prep.group_labels.len();
     let width = prep.causes.len() + 1;
     let tab = build_table(&prep.recs, ng, width, None);
-    let curves = (0..ng)
-        .into_par_iter()
-        .map(|g| aj_group(&tab, g, prep.group_labels[g].clone()))
-        .collect();
-    Ok(AalenJohansen {
-        causes: prep.causes,
-        curves,
-    })
+    let curves = (0..ng).into_par_iter().map(|g| aj_group(&tab, g, prep.group_labels[g].clone())).collect();
+    Ok(AalenJohansen { causes: prep.causes, curves })
 }
 
 fn aj_group(tab: &Table, g: usize, group: String) -> AjCurve {
@@ -972,14 +875,7 @@ fn aj_group(tab: &Table, g: usize, group: String) -> AjCurve {
             std_err[s].push(var.max(0.0).sqrt());
         }
     }
-    AjCurve {
-        group,
-        n: tab.sizes[g] as usize,
-        time: times,
-        n_risk,
-        pstate,
-        std_err,
-    }
+    AjCurve { group, n: tab.sizes[g] as usize, time: times, n_risk, pstate, std_err }
 }
 
 impl AalenJohansen {
@@ -999,28 +895,15 @@ impl AalenJohansen {
                 let i = c.time.partition_point(|&x| x <= t);
                 // Number at risk at t: subjects with time >= t.
                 let first_ge = c.time.partition_point(|&x| x < t);
-                let n_risk = if first_ge < c.time.len() {
-                    c.n_risk[first_ge]
-                } else {
-                    0
-                };
+                let n_risk = if first_ge < c.time.len() { c.n_risk[first_ge] } else { 0 };
                 let (pstate, std_err) = if i == 0 {
                     let mut p = vec![0.0; w];
                     p[0] = 1.0;
                     (p, vec![0.0; w])
                 } else {
-                    (
-                        (0..w).map(|s| c.pstate[s][i - 1]).collect(),
-                        (0..w).map(|s| c.std_err[s][i - 1]).collect(),
-                    )
+                    ((0..w).map(|s| c.pstate[s][i - 1]).collect(), (0..w).map(|s| c.std_err[s][i - 1]).collect())
                 };
-                out.push(AjAtTime {
-                    group: c.group.clone(),
-                    time: t,
-                    n_risk,
-                    pstate,
-                    std_err,
-                });
+                out.push(AjAtTime { group: c.group.clone(), time: t, n_risk, pstate, std_err });
             }
         }
         out
@@ -1067,19 +950,13 @@ mod tests {
     fn invalid_inputs_name_the_column() {
         let g = one_group(2);
         let e = cuminc(&[1.0, -2.0], &[1, 0], &g, None).unwrap_err();
-        assert!(
-            e.to_string().contains("`time`") && e.to_string().contains("row 2"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("`time`") && e.to_string().contains("row 2"), "{e}");
         let e = cuminc(&[1.0, 2.0], &[1], &g, None).unwrap_err();
         assert!(e.to_string().contains("`event`"), "{e}");
         let e = cuminc(&[1.0, 2.0], &[0, 0], &g, None).unwrap_err();
         assert!(e.to_string().contains("event"), "{e}");
         let e = event_codes(&[0, 1, -1]).unwrap_err();
-        assert!(
-            e.to_string().contains("`event`") && e.to_string().contains("row 3"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("`event`") && e.to_string().contains("row 3"), "{e}");
         assert_eq!(event_codes(&[0, 2, 1]).unwrap(), vec![0, 2, 1]);
     }
 

@@ -65,10 +65,7 @@ pub struct CrrOptions {
 
 impl Default for CrrOptions {
     fn default() -> Self {
-        CrrOptions {
-            gtol: 1e-6,
-            max_iter: 10,
-        }
+        CrrOptions { gtol: 1e-6, max_iter: 10 }
     }
 }
 
@@ -144,11 +141,7 @@ impl CrrFit {
             .coef
             .iter()
             .zip(&self.se)
-            .map(|(&b, &se)| ShrCi {
-                shr: b.exp(),
-                lower: (b + zl * se).exp(),
-                upper: (b + zu * se).exp(),
-            })
+            .map(|(&b, &se)| ShrCi { shr: b.exp(), lower: (b + zl * se).exp(), upper: (b + zu * se).exp() })
             .collect())
     }
 
@@ -161,23 +154,8 @@ impl CrrFit {
 }
 
 /// Fit a Fine–Gray model with crr's defaults (see [`crr_with_options`]).
-pub fn crr(
-    time: &[f64],
-    status: &[u32],
-    cov: &[Vec<f64>],
-    names: &[String],
-    failcode: u32,
-    cencode: u32,
-) -> StatsResult<CrrFit> {
-    crr_with_options(
-        time,
-        status,
-        cov,
-        names,
-        failcode,
-        cencode,
-        &CrrOptions::default(),
-    )
+pub fn crr(time: &[f64], status: &[u32], cov: &[Vec<f64>], names: &[String], failcode: u32, cencode: u32) -> StatsResult<CrrFit> {
+    crr_with_options(time, status, cov, names, failcode, cencode, &CrrOptions::default())
 }
 
 /// Fit a Fine–Gray subdistribution hazard model, as
@@ -208,10 +186,7 @@ pub fn crr_with_options(
     check_len("status", status.len(), n)?;
     check_len("names", names.len(), cov.len())?;
     if cov.is_empty() {
-        return Err(invalid(
-            "covariates",
-            "crr needs at least one covariate".into(),
-        ));
+        return Err(invalid("covariates", "crr needs at least one covariate".into()));
     }
     for (name, col) in names.iter().zip(cov) {
         check_len(name, col.len(), n)?;
@@ -220,24 +195,15 @@ pub fn crr_with_options(
         return Err(StatsError::Empty("crr: no observations".into()));
     }
     if !(opts.gtol > 0.0 && opts.gtol.is_finite()) {
-        return Err(invalid(
-            "gtol",
-            format!("must be a positive number, found {}", opts.gtol),
-        ));
+        return Err(invalid("gtol", format!("must be a positive number, found {}", opts.gtol)));
     }
     if failcode == cencode {
-        return Err(invalid(
-            "failcode",
-            format!("failcode and cencode are both {failcode}"),
-        ));
+        return Err(invalid("failcode", format!("failcode and cencode are both {failcode}")));
     }
     check_times("time", time)?;
     for (name, col) in names.iter().zip(cov) {
         if let Some(i) = col.iter().position(|v| !v.is_finite()) {
-            return Err(invalid(
-                name,
-                format!("row {}: covariate must be finite, found {}", i + 1, col[i]),
-            ));
+            return Err(invalid(name, format!("row {}: covariate must be finite, found {}", i + 1, col[i])));
         }
     }
     let n_events = status.iter().filter(|&&s| s == failcode).count();
@@ -269,12 +235,7 @@ pub fn crr_with_options(
                 message: format!("the pseudo-likelihood is not finite at coefficients {b:?}"),
             });
         }
-        let lhs = cur
-            .score
-            .iter()
-            .zip(&b)
-            .map(|(s, bk)| s.abs() * bk.abs().max(1.0))
-            .fold(0.0, f64::max);
+        let lhs = cur.score.iter().zip(&b).map(|(s, bk)| s.abs() * bk.abs().max(1.0)).fold(0.0, f64::max);
         if lhs < cur.lik.abs().max(1.0) * opts.gtol {
             break (ll, true);
         }
@@ -358,10 +319,7 @@ const TOLER_CHOL: f64 = 1.818_989_403_545_856e-12;
 const COLLINEAR_TOL: f64 = 1e-10;
 
 fn invalid(column: &str, message: String) -> StatsError {
-    StatsError::InvalidInput {
-        column: column.to_string(),
-        message,
-    }
+    StatsError::InvalidInput { column: column.to_string(), message }
 }
 
 /// Gram–Schmidt (twice) on the centred columns: a column keeping less than
@@ -372,11 +330,7 @@ fn check_collinear(names: &[String], cov: &[Vec<f64>]) -> StatsResult<()> {
         if c.iter().all(|&v| v == c[0]) {
             return Err(StatsError::Singular {
                 term: names[j].clone(),
-                message: format!(
-                    "the covariate is constant ({} in all {} rows)",
-                    c[0],
-                    c.len()
-                ),
+                message: format!("the covariate is constant ({} in all {} rows)", c[0], c.len()),
             });
         }
         let mean = c.iter().sum::<f64>() / c.len() as f64;
@@ -392,10 +346,7 @@ fn check_collinear(names: &[String], cov: &[Vec<f64>]) -> StatsResult<()> {
         if ss0 <= 0.0 || ss <= COLLINEAR_TOL * ss0 {
             return Err(StatsError::Singular {
                 term: names[j].clone(),
-                message: format!(
-                    "the column is a linear combination of the baseline and {}",
-                    names[..j].join(", ")
-                ),
+                message: format!("the column is a linear combination of the baseline and {}", names[..j].join(", ")),
             });
         }
         let norm = ss.sqrt();
@@ -471,13 +422,7 @@ struct Eval {
 }
 
 impl Prepared {
-    fn new(
-        time: &[f64],
-        status: &[u32],
-        cov: &[Vec<f64>],
-        failcode: u32,
-        cencode: u32,
-    ) -> StatsResult<Prepared> {
+    fn new(time: &[f64], status: &[u32], cov: &[Vec<f64>], failcode: u32, cencode: u32) -> StatsResult<Prepared> {
         let n = time.len();
         let p = cov.len();
         let mut order: Vec<usize> = (0..n).collect();
@@ -495,10 +440,7 @@ impl Prepared {
                 }
             })
             .collect();
-        let means: Vec<f64> = cov
-            .iter()
-            .map(|c| c.iter().sum::<f64>() / n as f64)
-            .collect();
+        let means: Vec<f64> = cov.iter().map(|c| c.iter().sum::<f64>() / n as f64).collect();
         let mut x = vec![0.0; n * p];
         for (r, &i) in order.iter().enumerate() {
             for k in 0..p {
@@ -524,35 +466,17 @@ impl Prepared {
                 j += 1;
             }
             if d > 0 {
-                blocks.push(FailBlock {
-                    first: i,
-                    d: d as f64,
-                });
+                blocks.push(FailBlock { first: i, d: d as f64 });
             }
             time_blocks.push((i, j));
             i = j;
         }
         for (i, gi) in g.iter().enumerate() {
             if kind[i] == Kind::Competing && !(*gi > 0.0 && gi.is_finite()) {
-                return Err(invalid(
-                    "time",
-                    format!(
-                        "censoring survival G(t-) is {gi} at a competing event (time {})",
-                        t[i]
-                    ),
-                ));
+                return Err(invalid("time", format!("censoring survival G(t-) is {gi} at a competing event (time {})", t[i])));
             }
         }
-        Ok(Prepared {
-            n,
-            p,
-            kind,
-            x,
-            g,
-            blocks,
-            time_blocks,
-            xfail,
-        })
+        Ok(Prepared { n, p, kind, x, g, blocks, time_blocks, xfail })
     }
 
     fn row(&self, i: usize) -> &[f64] {
@@ -561,16 +485,7 @@ impl Prepared {
 
     /// `exp(x_i' b)` per sorted row.
     fn risk(&self, b: &[f64]) -> Vec<f64> {
-        (0..self.n)
-            .map(|i| {
-                self.row(i)
-                    .iter()
-                    .zip(b)
-                    .map(|(x, b)| x * b)
-                    .sum::<f64>()
-                    .exp()
-            })
-            .collect()
+        (0..self.n).map(|i| self.row(i).iter().zip(b).map(|(x, b)| x * b).sum::<f64>().exp()).collect()
     }
 
     /// Weighted risk-set sums `S0` at each failure block (crr.f's `crrf`).
@@ -606,12 +521,7 @@ impl Prepared {
         let e = self.risk(b);
         let s0 = self.s0(&e);
         let xb: f64 = self.xfail.iter().zip(b).map(|(x, b)| x * b).sum();
-        -xb + self
-            .blocks
-            .iter()
-            .zip(&s0)
-            .map(|(blk, s)| blk.d * s.ln())
-            .sum::<f64>()
+        -xb + self.blocks.iter().zip(&s0).map(|(blk, s)| blk.d * s.ln()).sum::<f64>()
     }
 
     /// Risk-set sums `S0`, `S1` (`p`) and `S2` (`p × p`, upper triangle) per failure block.
@@ -640,14 +550,7 @@ impl Prepared {
         for (k, blk) in self.blocks.iter().enumerate() {
             while i < blk.first {
                 if self.kind[i] == Kind::Competing {
-                    add_moments(
-                        e[i] / self.g[i],
-                        self.row(i),
-                        &mut c0,
-                        &mut c1,
-                        &mut c2,
-                        second,
-                    );
+                    add_moments(e[i] / self.g[i], self.row(i), &mut c0, &mut c1, &mut c2, second);
                 }
                 i += 1;
             }
@@ -671,8 +574,7 @@ impl Prepared {
             let xbar: Vec<f64> = (0..p).map(|j| s1[k * p + j] / s0[k]).collect();
             for a in 0..p {
                 for c in a..p {
-                    info[a * p + c] +=
-                        blk.d * (s2[k * p * p + a * p + c] / s0[k] - xbar[a] * xbar[c]);
+                    info[a * p + c] += blk.d * (s2[k * p * p + a * p + c] / s0[k] - xbar[a] * xbar[c]);
                 }
             }
         }
@@ -747,15 +649,9 @@ impl Prepared {
             }
             // blocks with first <= i for every i in this time block: those before kb,
             // plus the failure block at this time, if any
-            let kk = if kb < nb && self.blocks[kb].first == lc {
-                kb + 1
-            } else {
-                kb
-            };
+            let kk = if kb < nb && self.blocks[kb].first == lc { kb + 1 } else { kb };
             let y = (n - lc) as f64;
-            let dc = (lc..end)
-                .filter(|&i| self.kind[i] == Kind::Censored)
-                .count();
+            let dc = (lc..end).filter(|&i| self.kind[i] == Kind::Censored).count();
             if dc > 0 {
                 // q(t) = sum_{failures t_j >= t} G(t_j-)/S0_j * sum_{competing t_l < t} e_l (x_l - xbar_j) / G(t_l-)
                 for j in 0..p {
@@ -856,9 +752,7 @@ fn censoring_weights(t: &[f64], kind: &[Kind]) -> StatsResult<Vec<f64>> {
     y.extend_from_slice(&surv);
     y.push(0.0);
     let shrink = 1.0 - 100.0 * eps;
-    Ok(t.iter()
-        .map(|&ti| approx_constant_left(&x, &y, ti * shrink))
-        .collect())
+    Ok(t.iter().map(|&ti| approx_constant_left(&x, &y, ti * shrink)).collect())
 }
 
 /// R's `approx(x, y, xout = v, method = "constant", f = 0, rule = 2)` for strictly
@@ -890,12 +784,7 @@ mod tests {
     fn weights_are_left_limits_of_censoring_km() {
         // times 1 (cens), 2 (fail), 2 (cens), 3 (competing)
         let t = [1.0, 2.0, 2.0, 3.0];
-        let kind = [
-            Kind::Censored,
-            Kind::Failure,
-            Kind::Censored,
-            Kind::Competing,
-        ];
+        let kind = [Kind::Censored, Kind::Failure, Kind::Censored, Kind::Competing];
         let g = censoring_weights(&t, &kind).unwrap();
         // G(1-) = 1, G(2-) = 3/4 (1 of 4 censored at 1), G(3-) = 3/4 * 2/3 (1 of 3 at 2)
         assert_eq!(g, vec![1.0, 0.75, 0.75, 0.5]);

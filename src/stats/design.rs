@@ -70,15 +70,9 @@ const COLLINEAR_TOL: f64 = 1e-10;
 /// (first = reference) of categorical columns, keyed by column name; a value not
 /// among the given levels is an error. Without it, levels are those present in
 /// the kept rows, in R `factor()` order.
-pub fn build_design(
-    columns: &[(String, ColumnData)],
-    levels: Option<&HashMap<String, Vec<String>>>,
-) -> StatsResult<Design> {
+pub fn build_design(columns: &[(String, ColumnData)], levels: Option<&HashMap<String, Vec<String>>>) -> StatsResult<Design> {
     if columns.is_empty() {
-        return Err(StatsError::InvalidInput {
-            column: "covariates".into(),
-            message: "no covariate columns given".into(),
-        });
+        return Err(StatsError::InvalidInput { column: "covariates".into(), message: "no covariate columns given".into() });
     }
     let n = columns[0].1.len();
     for (name, col) in columns {
@@ -100,9 +94,7 @@ pub fn build_design(
     let (kept_rows, dropped_rows): (Vec<usize>, Vec<usize>) =
         (0..n).partition(|&i| !columns.iter().any(|(_, c)| c.is_missing(i)));
     if kept_rows.is_empty() {
-        return Err(StatsError::Empty(format!(
-            "every one of the {n} rows has a missing value in at least one covariate"
-        )));
+        return Err(StatsError::Empty(format!("every one of the {n} rows has a missing value in at least one covariate")));
     }
     let m = kept_rows.len();
 
@@ -243,15 +235,7 @@ mod tests {
             ("age".to_string(), num(&[Some(60.0), None, Some(70.0), Some(55.0), Some(40.0), Some(52.0), Some(66.0)])),
             (
                 "celltype".to_string(),
-                cat(&[
-                    Some("squamous"),
-                    Some("adeno"),
-                    Some("large"),
-                    None,
-                    Some("adeno"),
-                    Some("large"),
-                    Some("adeno"),
-                ]),
+                cat(&[Some("squamous"), Some("adeno"), Some("large"), None, Some("adeno"), Some("large"), Some("adeno")]),
             ),
         ];
         let mut lv = HashMap::new();

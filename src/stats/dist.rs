@@ -8,7 +8,6 @@
 
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 
-
 /// Standard normal quantile, `qnorm(p)`: Wichura's AS 241 (PPND16), the
 /// algorithm R uses, so confidence limits agree with R to the last bit.
 pub fn qnorm(p: f64) -> f64 {

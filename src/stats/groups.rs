@@ -40,11 +40,8 @@ impl Grouping {
         let mut first_seen: Vec<&'a str> = Vec::new();
         let mut codes: Vec<usize> = Vec::with_capacity(values.size_hint().0);
         for v in values {
-            let found = if first_seen.len() <= LINEAR_LEVELS {
-                first_seen.iter().position(|s| *s == v)
-            } else {
-                index.get(v).copied()
-            };
+            let found =
+                if first_seen.len() <= LINEAR_LEVELS { first_seen.iter().position(|s| *s == v) } else { index.get(v).copied() };
             let c = match found {
                 Some(c) => c,
                 None => {
@@ -94,8 +91,7 @@ impl Grouping {
     }
 
     fn build<S: AsRef<str>>(values: &[S], labels: Vec<String>) -> Result<Grouping, (usize, String)> {
-        let index: std::collections::HashMap<&str, usize> =
-            labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+        let index: std::collections::HashMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
         let mut codes = Vec::with_capacity(values.len());
         for (row, v) in values.iter().enumerate() {
             match index.get(v.as_ref()) {

@@ -28,9 +28,9 @@ use std::str::FromStr;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::format::Num;
 use super::dist::z_for_level;
 use super::error::{check_len, check_times, StatsError, StatsResult};
+use super::format::Num;
 use super::groups::Grouping;
 
 /// R's `sqrt(.Machine$double.eps)` = 2^-26, the tolerance `print.survfit` and
@@ -535,11 +535,8 @@ pub fn kaplan_meier(time: &[f64], event: &[bool], groups: &Grouping, opts: &KmOp
         }
     }
     let z = z_for_level(opts.conf_level);
-    let curves = tables
-        .into_par_iter()
-        .zip(groups.labels.par_iter())
-        .map(|(tab, label)| fit_curve(&tab, label, opts, z))
-        .collect();
+    let curves =
+        tables.into_par_iter().zip(groups.labels.par_iter()).map(|(tab, label)| fit_curve(&tab, label, opts, z)).collect();
     Ok(KaplanMeier { curves, options: opts.clone() })
 }
 
@@ -902,9 +899,7 @@ fn dedup_curve(x: &[f64], y: &[Option<f64>]) -> (Vec<f64>, Vec<Option<f64>>) {
                 let v = if v == 0.0 { 0.0 } else { v };
                 match maxima.last() {
                     Some(&m) if v == m => false,
-                    Some(&m) if v < m => {
-                        maxima.binary_search_by(|p| p.total_cmp(&v)).is_err() && others.insert(v.to_bits())
-                    }
+                    Some(&m) if v < m => maxima.binary_search_by(|p| p.total_cmp(&v)).is_err() && others.insert(v.to_bits()),
                     _ => {
                         maxima.push(v);
                         true
@@ -925,8 +920,7 @@ fn dedup_curve(x: &[f64], y: &[Option<f64>]) -> (Vec<f64>, Vec<Option<f64>>) {
 /// index, which R then truncates when subscripting), NA outside the range,
 /// otherwise the index of the smallest x >= v.
 fn approx_constant_right(y: &[Option<f64>], shift: f64, v: &[f64]) -> Vec<Option<usize>> {
-    let mut pts: Vec<(f64, usize)> =
-        y.iter().enumerate().filter_map(|(i, &yv)| yv.map(|yv| (yv + shift, i + 1))).collect();
+    let mut pts: Vec<(f64, usize)> = y.iter().enumerate().filter_map(|(i, &yv)| yv.map(|yv| (yv + shift, i + 1))).collect();
     if !pts.windows(2).all(|w| w[0].0 <= w[1].0) {
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
     }

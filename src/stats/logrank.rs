@@ -82,8 +82,7 @@ pub fn survdiff(
     // R's timefix: times closer than sqrt(eps) are ties
     merge_near_ties(&mut tables);
 
-    let n_by_group: Vec<usize> =
-        (0..n_groups).map(|g| (0..n_strata).map(|s| tables[s * n_groups + g].n).sum()).collect();
+    let n_by_group: Vec<usize> = (0..n_groups).map(|g| (0..n_strata).map(|s| tables[s * n_groups + g].n).sum()).collect();
     let present: Vec<usize> = (0..n_groups).filter(|&g| n_by_group[g] > 0).collect();
     if present.len() < 2 {
         return Err(StatsError::InvalidInput {

@@ -5,13 +5,13 @@
 //! in `tests/fixtures/` (see `tests/stats_*.rs`).
 
 pub mod agreement;
-pub mod dist;
-pub mod error;
-pub mod format;
 pub mod cif;
 pub mod cox;
 pub mod crr;
 pub mod design;
+pub mod dist;
+pub mod error;
+pub mod format;
 pub mod groups;
 pub mod km;
 pub mod logrank;

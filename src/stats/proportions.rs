@@ -92,9 +92,7 @@ fn check_level(conf_level: f64) -> StatsResult<()> {
     if !(conf_level > 0.0 && conf_level < 1.0) {
         return Err(StatsError::InvalidInput {
             column: "conf_level".into(),
-            message: format!(
-                "confidence level must be strictly between 0 and 1, found {conf_level}"
-            ),
+            message: format!("confidence level must be strictly between 0 and 1, found {conf_level}"),
         });
     }
     Ok(())
@@ -112,10 +110,7 @@ pub fn proportion(x: u64, n: u64, conf_level: f64) -> StatsResult<Proportion> {
         });
     }
     if x > n {
-        return Err(StatsError::InvalidInput {
-            column: "x".into(),
-            message: format!("x = {x} exceeds n = {n}"),
-        });
+        return Err(StatsError::InvalidInput { column: "x".into(), message: format!("x = {x} exceeds n = {n}") });
     }
     let nf = n as f64;
     let estimate = x as f64 / nf;
@@ -124,36 +119,13 @@ pub fn proportion(x: u64, n: u64, conf_level: f64) -> StatsResult<Proportion> {
     let z22n = z * z / (2.0 * nf);
     let p_c = estimate;
     let root = (p_c * (1.0 - p_c) / nf + z22n / (2.0 * nf)).sqrt();
-    let upper = if p_c >= 1.0 {
-        1.0
-    } else {
-        (p_c + z22n + z * root) / (1.0 + 2.0 * z22n)
-    };
-    let lower = if p_c <= 0.0 {
-        0.0
-    } else {
-        (p_c + z22n - z * root) / (1.0 + 2.0 * z22n)
-    };
+    let upper = if p_c >= 1.0 { 1.0 } else { (p_c + z22n + z * root) / (1.0 + 2.0 * z22n) };
+    let lower = if p_c <= 0.0 { 0.0 } else { (p_c + z22n - z * root) / (1.0 + 2.0 * z22n) };
     // R binom.test.
     let alpha = (1.0 - conf_level) / 2.0;
-    let cp_lower = if x == 0 {
-        0.0
-    } else {
-        beta_quantile_lower(alpha, x as f64, (n - x + 1) as f64)
-    };
-    let cp_upper = if x == n {
-        1.0
-    } else {
-        beta_quantile_upper(alpha, (x + 1) as f64, (n - x) as f64)
-    };
-    Ok(Proportion {
-        x,
-        n,
-        estimate,
-        wilson: (lower, upper),
-        clopper_pearson: (cp_lower, cp_upper),
-        conf_level,
-    })
+    let cp_lower = if x == 0 { 0.0 } else { beta_quantile_lower(alpha, x as f64, (n - x + 1) as f64) };
+    let cp_upper = if x == n { 1.0 } else { beta_quantile_upper(alpha, (x + 1) as f64, (n - x) as f64) };
+    Ok(Proportion { x, n, estimate, wilson: (lower, upper), clopper_pearson: (cp_lower, cp_upper), conf_level })
 }
 
 /// Events per `per` units of person-time with the exact (Garwood) interval of R
@@ -178,11 +150,7 @@ pub fn poisson_rate(events: u64, person_time: f64, per: f64, conf_level: f64) ->
     }
     let alpha = (1.0 - conf_level) / 2.0;
     let x = events as f64;
-    let lo = if events == 0 {
-        0.0
-    } else {
-        gamma_quantile_lower(alpha, x)
-    };
+    let lo = if events == 0 { 0.0 } else { gamma_quantile_lower(alpha, x) };
     let hi = gamma_quantile_upper(alpha, x + 1.0);
     Ok(Rate {
         events,
@@ -260,16 +228,10 @@ fn conditional_mle(x: u64, lo: u64, hi: u64, m: u64, n: u64, k: u64) -> f64 {
     if x == hi {
         return f64::INFINITY;
     }
-    let logdc: Vec<f64> = (lo..=hi)
-        .map(|s| ln_choose(m, s) + ln_choose(n, k - s))
-        .collect();
+    let logdc: Vec<f64> = (lo..=hi).map(|s| ln_choose(m, s) + ln_choose(n, k - s)).collect();
     // Mean of the noncentral hypergeometric as a function of log ψ (increasing).
     let mean = |lpsi: f64| -> f64 {
-        let w: Vec<f64> = logdc
-            .iter()
-            .enumerate()
-            .map(|(i, &l)| l + lpsi * (lo + i as u64) as f64)
-            .collect();
+        let w: Vec<f64> = logdc.iter().enumerate().map(|(i, &l)| l + lpsi * (lo + i as u64) as f64).collect();
         let mx = w.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let (mut s0, mut s1) = (0.0, 0.0);
         for (i, &wi) in w.iter().enumerate() {
@@ -321,10 +283,7 @@ pub fn chisq_test(table: &[Vec<u64>]) -> StatsResult<ChisqResult> {
 }
 
 fn chisq_impl(table: &[Vec<u64>], correct: bool) -> StatsResult<ChisqResult> {
-    let bad = |message: String| StatsError::InvalidInput {
-        column: "table".into(),
-        message,
-    };
+    let bad = |message: String| StatsError::InvalidInput { column: "table".into(), message };
     let nr = table.len();
     if nr < 2 {
         return Err(bad(format!("need at least 2 rows, found {nr}")));
@@ -334,36 +293,18 @@ fn chisq_impl(table: &[Vec<u64>], correct: bool) -> StatsResult<ChisqResult> {
         return Err(bad(format!("need at least 2 columns, found {nc}")));
     }
     if let Some((i, r)) = table.iter().enumerate().find(|(_, r)| r.len() != nc) {
-        return Err(bad(format!(
-            "row {} has {} cells, expected {nc}",
-            i + 1,
-            r.len()
-        )));
+        return Err(bad(format!("row {} has {} cells, expected {nc}", i + 1, r.len())));
     }
-    let row_tot: Vec<f64> = table
-        .iter()
-        .map(|r| r.iter().map(|&v| v as f64).sum())
-        .collect();
-    let col_tot: Vec<f64> = (0..nc)
-        .map(|j| table.iter().map(|r| r[j] as f64).sum())
-        .collect();
+    let row_tot: Vec<f64> = table.iter().map(|r| r.iter().map(|&v| v as f64).sum()).collect();
+    let col_tot: Vec<f64> = (0..nc).map(|j| table.iter().map(|r| r[j] as f64).sum()).collect();
     if let Some(i) = row_tot.iter().position(|&t| t == 0.0) {
-        return Err(bad(format!(
-            "row {} has total 0; the chi-square test is undefined",
-            i + 1
-        )));
+        return Err(bad(format!("row {} has total 0; the chi-square test is undefined", i + 1)));
     }
     if let Some(j) = col_tot.iter().position(|&t| t == 0.0) {
-        return Err(bad(format!(
-            "column {} has total 0; the chi-square test is undefined",
-            j + 1
-        )));
+        return Err(bad(format!("column {} has total 0; the chi-square test is undefined", j + 1)));
     }
     let total: f64 = row_tot.iter().sum();
-    let expected: Vec<Vec<f64>> = row_tot
-        .iter()
-        .map(|&r| col_tot.iter().map(|&c| r * c / total).collect())
-        .collect();
+    let expected: Vec<Vec<f64>> = row_tot.iter().map(|&r| col_tot.iter().map(|&c| r * c / total).collect()).collect();
     let yates_on = correct && nr == 2 && nc == 2;
     let mut yates = 0.0f64;
     if yates_on {
@@ -468,11 +409,7 @@ fn ln_beta(a: f64, b: f64) -> f64 {
     let q = a.max(b);
     if p >= 10.0 {
         let corr = lgammacor(p) + lgammacor(q) - lgammacor(p + q);
-        q.ln() * -0.5
-            + LN_SQRT_2PI
-            + corr
-            + (p - 0.5) * (p / (p + q)).ln()
-            + q * (-p / (p + q)).ln_1p()
+        q.ln() * -0.5 + LN_SQRT_2PI + corr + (p - 0.5) * (p / (p + q)).ln() + q * (-p / (p + q)).ln_1p()
     } else if q >= 10.0 {
         let corr = lgammacor(q) - lgammacor(p + q);
         ln_gamma(p) + corr + p - p * (p + q).ln() + (q - 0.5) * (-p / (p + q)).ln_1p()
@@ -678,12 +615,7 @@ fn beta_quantile_lower(p: f64, a: f64, b: f64) -> f64 {
         return -((-p).ln_1p() / b).exp_m1();
     }
     let x0 = statrs::function::beta::inv_beta_reg(a, b, p).clamp(1e-300, 1.0 - 1e-16);
-    solve_increasing(
-        |x| (beta_inc(a, b, x).0 - p, beta_pdf(a, b, x)),
-        x0,
-        0.0,
-        1.0,
-    )
+    solve_increasing(|x| (beta_inc(a, b, x).0 - p, beta_pdf(a, b, x)), x0, 0.0, 1.0)
 }
 
 /// Beta(a, b) quantile with upper-tail probability `q` (R `qbeta(1 − q, a, b)`), q small.
@@ -695,12 +627,7 @@ fn beta_quantile_upper(q: f64, a: f64, b: f64) -> f64 {
         return ((-q).ln_1p() / a).exp();
     }
     let x0 = statrs::function::beta::inv_beta_reg(a, b, 1.0 - q).clamp(1e-300, 1.0 - 1e-16);
-    solve_increasing(
-        |x| (q - beta_inc(a, b, x).1, beta_pdf(a, b, x)),
-        x0,
-        0.0,
-        1.0,
-    )
+    solve_increasing(|x| (q - beta_inc(a, b, x).1, beta_pdf(a, b, x)), x0, 0.0, 1.0)
 }
 
 /// Wilson–Hilferty starting value for a Gamma(a, 1) quantile with normal deviate z.
@@ -721,12 +648,7 @@ fn gamma_quantile_lower(p: f64, a: f64) -> f64 {
         return -(-p).ln_1p();
     }
     let x0 = gamma_start(a, super::dist::qnorm(p));
-    solve_increasing(
-        |x| (gamma_inc(a, x).0 - p, gamma_pdf(a, x)),
-        x0,
-        0.0,
-        f64::INFINITY,
-    )
+    solve_increasing(|x| (gamma_inc(a, x).0 - p, gamma_pdf(a, x)), x0, 0.0, f64::INFINITY)
 }
 
 /// Gamma(a, 1) quantile with upper-tail probability `q` (R `qgamma(1 − q, a)`), q small.
@@ -735,12 +657,7 @@ fn gamma_quantile_upper(q: f64, a: f64) -> f64 {
         return -q.ln();
     }
     let x0 = gamma_start(a, -super::dist::qnorm(q));
-    solve_increasing(
-        |x| (q - gamma_inc(a, x).1, gamma_pdf(a, x)),
-        x0,
-        0.0,
-        f64::INFINITY,
-    )
+    solve_increasing(|x| (q - gamma_inc(a, x).1, gamma_pdf(a, x)), x0, 0.0, f64::INFINITY)
 }
 
 #[cfg(test)]
@@ -758,11 +675,7 @@ mod tests {
             (1000.0, 0.000083333330555556349206),
         ];
         for (x, w) in want {
-            assert!(
-                ((lgammacor(x) - w) / w).abs() < 1e-14,
-                "{x} {:e} {w:e}",
-                lgammacor(x)
-            );
+            assert!(((lgammacor(x) - w) / w).abs() < 1e-14, "{x} {:e} {w:e}", lgammacor(x));
         }
         // ln Γ(n) = ln (n − 1)! and Γ(½) = √π.
         assert!((ln_gamma(4.0) - 6f64.ln()).abs() < 1e-15);
@@ -777,9 +690,7 @@ mod tests {
         let x: f64 = 0.3;
         assert!((beta_inc(2.0, 2.0, x).0 - (3.0 * x * x - 2.0 * x * x * x)).abs() < 1e-15);
         assert!((gamma_inc(1.0, 2.0).1 - (-2.0f64).exp()).abs() < 1e-16);
-        assert!(
-            (gamma_inc(3.0, 0.5).0 - (1.0 - (-0.5f64).exp() * (1.0 + 0.5 + 0.125))).abs() < 1e-15
-        );
+        assert!((gamma_inc(3.0, 0.5).0 - (1.0 - (-0.5f64).exp() * (1.0 + 0.5 + 0.125))).abs() < 1e-15);
         let (p, q) = gamma_inc(50.0, 50.0);
         assert!((p + q - 1.0).abs() < 1e-15);
     }

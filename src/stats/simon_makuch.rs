@@ -150,11 +150,7 @@ fn fit_one(label: &str, idx: &[usize], start: &[f64], stop: &[f64], event: &[boo
         }
         let se_log = greenwood.sqrt();
         let (std_err, lower, upper) = if surv > 0.0 && se_log.is_finite() {
-            (
-                Some(surv * se_log),
-                Some(surv * (-z * se_log).exp()),
-                Some((surv * (z * se_log).exp()).min(1.0)),
-            )
+            (Some(surv * se_log), Some(surv * (-z * se_log).exp()), Some((surv * (z * se_log).exp()).min(1.0)))
         } else {
             (None, None, None)
         };

@@ -36,10 +36,7 @@ const FISHER_REL_ERR_2X2: f64 = 1e-7;
 const FISHER_LOG_TOL_FEXACT: f64 = 3.45254e-7;
 
 fn invalid(column: &str, message: String) -> StatsError {
-    StatsError::InvalidInput {
-        column: column.to_string(),
-        message,
-    }
+    StatsError::InvalidInput { column: column.to_string(), message }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -65,19 +62,12 @@ pub struct WilcoxonResult {
 
 fn check_sample(column: &str, v: &[f64]) -> StatsResult<()> {
     if v.is_empty() {
-        return Err(invalid(
-            column,
-            "group is empty; the test needs at least one value in each group".into(),
-        ));
+        return Err(invalid(column, "group is empty; the test needs at least one value in each group".into()));
     }
     if let Some(i) = v.iter().position(|t| !t.is_finite()) {
         return Err(invalid(
             column,
-            format!(
-                "value {}: must be a finite number (drop missing values first), found {}",
-                i + 1,
-                v[i]
-            ),
+            format!("value {}: must be a finite number (drop missing values first), found {}", i + 1, v[i]),
         ));
     }
     Ok(())
@@ -96,11 +86,7 @@ fn check_sample(column: &str, v: &[f64]) -> StatsResult<()> {
 pub fn wilcoxon_rank_sum(x: &[f64], y: &[f64]) -> StatsResult<WilcoxonResult> {
     check_sample("x", x)?;
     check_sample("y", y)?;
-    let mut pooled: Vec<(f64, bool)> = x
-        .iter()
-        .map(|&v| (v, true))
-        .chain(y.iter().map(|&v| (v, false)))
-        .collect();
+    let mut pooled: Vec<(f64, bool)> = x.iter().map(|&v| (v, true)).chain(y.iter().map(|&v| (v, false))).collect();
     // All finite: partial_cmp never fails; -0.0 and 0.0 compare equal (tied, as in R).
     pooled.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(Ordering::Equal));
     let n = pooled.len();
@@ -124,8 +110,7 @@ pub fn wilcoxon_rank_sum(x: &[f64], y: &[f64]) -> StatsResult<WilcoxonResult> {
     let ny = y.len() as f64;
     let w = rank_sum_x - nx * (nx + 1.0) / 2.0;
     let z0 = w - nx * ny / 2.0;
-    let sigma =
-        ((nx * ny / 12.0) * ((nx + ny + 1.0) - ties / ((nx + ny) * (nx + ny - 1.0)))).sqrt();
+    let sigma = ((nx * ny / 12.0) * ((nx + ny + 1.0) - ties / ((nx + ny) * (nx + ny - 1.0)))).sqrt();
     let correction = if z0 > 0.0 {
         0.5
     } else if z0 < 0.0 {
@@ -139,13 +124,7 @@ pub fn wilcoxon_rank_sum(x: &[f64], y: &[f64]) -> StatsResult<WilcoxonResult> {
     } else {
         (f64::NAN, f64::NAN)
     };
-    Ok(WilcoxonResult {
-        w,
-        z,
-        p,
-        n_x: x.len(),
-        n_y: y.len(),
-    })
+    Ok(WilcoxonResult { w, z, p, n_x: x.len(), n_y: y.len() })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -183,15 +162,8 @@ pub fn quartiles(x: &[f64]) -> StatsResult<Quartiles> {
     check_sample("x", x)?;
     let mut sorted = x.to_vec();
     sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
-    let q = |p: f64| {
-        quantile_type7(&sorted, p).ok_or_else(|| invalid("x", format!("quantile {p} is undefined")))
-    };
-    Ok(Quartiles {
-        n: x.len(),
-        q1: q(0.25)?,
-        median: q(0.5)?,
-        q3: q(0.75)?,
-    })
+    let q = |p: f64| quantile_type7(&sorted, p).ok_or_else(|| invalid("x", format!("quantile {p} is undefined")));
+    Ok(Quartiles { n: x.len(), q1: q(0.25)?, median: q(0.5)?, q3: q(0.75)? })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -221,16 +193,10 @@ pub fn fisher_exact_kx2(table: &[[u64; 2]]) -> StatsResult<Option<f64>> {
 /// observations; the caller reports NA with that reason.
 ///
 /// Errors: fewer than 2 rows, or no observations at all (named column `table`).
-pub fn fisher_exact_kx2_with_limit(
-    table: &[[u64; 2]],
-    max_tables: u64,
-) -> StatsResult<Option<f64>> {
+pub fn fisher_exact_kx2_with_limit(table: &[[u64; 2]], max_tables: u64) -> StatsResult<Option<f64>> {
     let k = table.len();
     if k < 2 {
-        return Err(invalid(
-            "table",
-            format!("Fisher's exact test needs at least 2 rows (categories), found {k}"),
-        ));
+        return Err(invalid("table", format!("Fisher's exact test needs at least 2 rows (categories), found {k}")));
     }
     let overflow = || invalid("table", "counts too large: the total overflows".into());
     let mut rows = Vec::with_capacity(k);
@@ -242,10 +208,7 @@ pub fn fisher_exact_kx2_with_limit(
     }
     let n = cols[0].checked_add(cols[1]).ok_or_else(overflow)?;
     if n == 0 {
-        return Err(invalid(
-            "table",
-            "Fisher's exact test needs at least one observation; the table is empty".into(),
-        ));
+        return Err(invalid("table", "Fisher's exact test needs at least one observation; the table is empty".into()));
     }
     // Enumerate the counts of the smaller group (same probabilities, fewer values).
     let j = if cols[0] <= cols[1] { 0 } else { 1 };
@@ -278,30 +241,14 @@ pub fn fisher_exact_kx2_with_limit(
         obs_partial += lc(i, x);
     }
     let obs_lp = obs_partial - log_norm;
-    let threshold = if k == 2 {
-        obs_lp + FISHER_REL_ERR_2X2.ln_1p()
-    } else {
-        obs_lp + FISHER_LOG_TOL_FEXACT
-    };
+    let threshold = if k == 2 { obs_lp + FISHER_REL_ERR_2X2.ln_1p() } else { obs_lp + FISHER_LOG_TOL_FEXACT };
 
-    let mut acc = FisherAcc {
-        total: 0.0,
-        extreme: 0.0,
-    };
-    let ctx = FisherCtx {
-        rows: &rows,
-        suffix: &suffix,
-        lc: &lc,
-        log_norm,
-        threshold,
-    };
+    let mut acc = FisherAcc { total: 0.0, extreme: 0.0 };
+    let ctx = FisherCtx { rows: &rows, suffix: &suffix, lc: &lc, log_norm, threshold };
     enumerate(&ctx, 0, tot, 0.0, &mut acc);
     if acc.total.is_nan() || acc.total <= 0.0 {
         // Cannot happen for a valid table (the observed table is in the sum).
-        return Err(invalid(
-            "table",
-            "Fisher's exact test: total probability underflowed".into(),
-        ));
+        return Err(invalid("table", "Fisher's exact test: total probability underflowed".into()));
     }
     Ok(Some((acc.extreme / acc.total).clamp(0.0, 1.0)))
 }
@@ -320,13 +267,7 @@ struct FisherAcc {
 }
 
 /// Tables with the first `i` rows fixed (log-weight `partial`) and `rem` left to place.
-fn enumerate<F: Fn(usize, u64) -> f64>(
-    ctx: &FisherCtx<'_, F>,
-    i: usize,
-    rem: u64,
-    partial: f64,
-    acc: &mut FisherAcc,
-) {
+fn enumerate<F: Fn(usize, u64) -> f64>(ctx: &FisherCtx<'_, F>, i: usize, rem: u64, partial: f64, acc: &mut FisherAcc) {
     let k = ctx.rows.len();
     if i + 1 == k {
         // Last row takes the remainder (rem <= rows[i] by the bounds above).
@@ -349,12 +290,7 @@ fn enumerate<F: Fn(usize, u64) -> f64>(
 /// column is at most `limit`.
 fn table_count_within(rows: &[u64], tot: u64, limit: u64) -> bool {
     // Cheap bound: all rows but the largest are free within [0, min(r, tot)].
-    let largest = rows
-        .iter()
-        .enumerate()
-        .max_by_key(|&(_, &r)| r)
-        .map(|(i, _)| i)
-        .unwrap_or(0);
+    let largest = rows.iter().enumerate().max_by_key(|&(_, &r)| r).map(|(i, _)| i).unwrap_or(0);
     let mut bound: u128 = 1;
     for (i, &r) in rows.iter().enumerate() {
         if i != largest {
@@ -428,17 +364,8 @@ pub struct CategoricalTest {
 }
 
 impl CategoricalTest {
-    fn not_computed(
-        test: Option<CategoricalTestKind>,
-        chisq: Option<ChisqResult>,
-        reason: String,
-    ) -> Self {
-        CategoricalTest {
-            test,
-            p: None,
-            chisq,
-            reason: Some(reason),
-        }
+    fn not_computed(test: Option<CategoricalTestKind>, chisq: Option<ChisqResult>, reason: String) -> Self {
+        CategoricalTest { test, p: None, chisq, reason: Some(reason) }
     }
 }
 
@@ -452,33 +379,17 @@ impl CategoricalTest {
 /// remain, when a group has no observations, or when Fisher's test exceeds
 /// [`FISHER_MAX_TABLES`] tables.
 pub fn categorical_test(table: &[[u64; 2]]) -> StatsResult<CategoricalTest> {
-    let rows: Vec<[u64; 2]> = table
-        .iter()
-        .copied()
-        .filter(|r| r[0] > 0 || r[1] > 0)
-        .collect();
+    let rows: Vec<[u64; 2]> = table.iter().copied().filter(|r| r[0] > 0 || r[1] > 0).collect();
     if rows.is_empty() {
-        return Ok(CategoricalTest::not_computed(
-            None,
-            None,
-            "no observations".into(),
-        ));
+        return Ok(CategoricalTest::not_computed(None, None, "no observations".into()));
     }
     for g in 0..2 {
         if rows.iter().all(|r| r[g] == 0) {
-            return Ok(CategoricalTest::not_computed(
-                None,
-                None,
-                format!("group {} has no observations", g + 1),
-            ));
+            return Ok(CategoricalTest::not_computed(None, None, format!("group {} has no observations", g + 1)));
         }
     }
     if rows.len() < 2 {
-        return Ok(CategoricalTest::not_computed(
-            None,
-            None,
-            "only one category observed".into(),
-        ));
+        return Ok(CategoricalTest::not_computed(None, None, "only one category observed".into()));
     }
     let as_vecs: Vec<Vec<u64>> = rows.iter().map(|r| r.to_vec()).collect();
     let chisq = chisq_test(&as_vecs)?;
@@ -491,18 +402,11 @@ pub fn categorical_test(table: &[[u64; 2]]) -> StatsResult<CategoricalTest> {
         });
     }
     match fisher_exact_kx2(&rows)? {
-        Some(p) => Ok(CategoricalTest {
-            test: Some(CategoricalTestKind::Fisher),
-            p: Some(p),
-            chisq: Some(chisq),
-            reason: None,
-        }),
+        Some(p) => Ok(CategoricalTest { test: Some(CategoricalTestKind::Fisher), p: Some(p), chisq: Some(chisq), reason: None }),
         None => Ok(CategoricalTest::not_computed(
             Some(CategoricalTestKind::Fisher),
             Some(chisq),
-            format!(
-                "Fisher's exact test not computed: more than {FISHER_MAX_TABLES} tables with these margins"
-            ),
+            format!("Fisher's exact test not computed: more than {FISHER_MAX_TABLES} tables with these margins"),
         )),
     }
 }

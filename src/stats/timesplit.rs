@@ -72,11 +72,7 @@ fn check_exposure(exposure_time: &[Option<f64>]) -> StatsResult<()> {
 /// a follow-up time of 0 (an empty interval; a (start, stop] model needs stop > start — add a
 /// small offset such as half a day to same-day exits), negative or non-finite exposure times
 /// (`exposure_time`), each naming the row.
-pub fn split_at_exposure(
-    time: &[f64],
-    event: &[bool],
-    exposure_time: &[Option<f64>],
-) -> StatsResult<Vec<Interval>> {
+pub fn split_at_exposure(time: &[f64], event: &[bool], exposure_time: &[Option<f64>]) -> StatsResult<Vec<Interval>> {
     check_len("event", event.len(), time.len())?;
     check_len("exposure_time", exposure_time.len(), time.len())?;
     check_times("time", time)?;
@@ -96,37 +92,13 @@ pub fn split_at_exposure(
         match exposure_time[i] {
             Some(e) if e < t => {
                 if e > 0.0 {
-                    out.push(Interval {
-                        subject: i,
-                        start: 0.0,
-                        stop: e,
-                        event: false,
-                        exposed: false,
-                    });
-                    out.push(Interval {
-                        subject: i,
-                        start: e,
-                        stop: t,
-                        event: d,
-                        exposed: true,
-                    });
+                    out.push(Interval { subject: i, start: 0.0, stop: e, event: false, exposed: false });
+                    out.push(Interval { subject: i, start: e, stop: t, event: d, exposed: true });
                 } else {
-                    out.push(Interval {
-                        subject: i,
-                        start: 0.0,
-                        stop: t,
-                        event: d,
-                        exposed: true,
-                    });
+                    out.push(Interval { subject: i, start: 0.0, stop: t, event: d, exposed: true });
                 }
             }
-            _ => out.push(Interval {
-                subject: i,
-                start: 0.0,
-                stop: t,
-                event: d,
-                exposed: false,
-            }),
+            _ => out.push(Interval { subject: i, start: 0.0, stop: t, event: d, exposed: false }),
         }
     }
     Ok(out)
@@ -139,12 +111,7 @@ pub fn split_at_exposure(
 ///
 /// Errors: length mismatch, bad times (`time`), bad exposure times (`exposure_time`), or a
 /// landmark time that is negative or not finite (`at`).
-pub fn landmark(
-    time: &[f64],
-    event: &[bool],
-    exposure_time: &[Option<f64>],
-    at: f64,
-) -> StatsResult<Landmark> {
+pub fn landmark(time: &[f64], event: &[bool], exposure_time: &[Option<f64>], at: f64) -> StatsResult<Landmark> {
     check_len("event", event.len(), time.len())?;
     check_len("exposure_time", exposure_time.len(), time.len())?;
     check_times("time", time)?;
@@ -155,13 +122,8 @@ pub fn landmark(
             message: format!("landmark time must be a finite number >= 0, found {at}"),
         });
     }
-    let mut lm = Landmark {
-        kept: Vec::new(),
-        time: Vec::new(),
-        event: Vec::new(),
-        exposed: Vec::new(),
-        excluded_dead_or_censored: 0,
-    };
+    let mut lm =
+        Landmark { kept: Vec::new(), time: Vec::new(), event: Vec::new(), exposed: Vec::new(), excluded_dead_or_censored: 0 };
     for (i, &t) in time.iter().enumerate() {
         if t > at {
             lm.kept.push(i);

@@ -73,14 +73,30 @@ pub(crate) fn adjudication_tables(cohort: &Cohort, detections: &[Detection], out
     let (rows, kappa) = crate::commands::review::adjudication_summary(cohort, detections, MATCH_DAYS);
     let mut t = super::table(
         "hlh_ppv_adjudicated",
-        &["criteria_set", "window_days", "episodes", "confirmed", "rejected", "uncertain", "disagreement", "not_adjudicated",
-            "confirmed_cases_missed", "ppv", "exact_lower", "exact_upper", "note"],
+        &[
+            "criteria_set",
+            "window_days",
+            "episodes",
+            "confirmed",
+            "rejected",
+            "uncertain",
+            "disagreement",
+            "not_adjudicated",
+            "confirmed_cases_missed",
+            "ppv",
+            "exact_lower",
+            "exact_upper",
+            "note",
+        ],
         Vec::new(),
     );
     for r in &rows {
         let c = &r.counts;
         let mut cells = vec![Cell::Str(r.criteria_set.clone()), Cell::Int(i64::from(r.window_days))];
-        cells.extend([c.episodes, c.confirmed, c.rejected, c.uncertain, c.disagreement, c.not_adjudicated, c.confirmed_cases_missed].map(|v| Cell::Int(v as i64)));
+        cells.extend(
+            [c.episodes, c.confirmed, c.rejected, c.uncertain, c.disagreement, c.not_adjudicated, c.confirmed_cases_missed]
+                .map(|v| Cell::Int(v as i64)),
+        );
         match &r.ppv {
             Some(p) => cells.extend([Cell::Num(p.estimate), Cell::Num(p.clopper_pearson.0), Cell::Num(p.clopper_pearson.1)]),
             None => cells.extend([Cell::Na, Cell::Na, Cell::Na]),
@@ -91,7 +107,18 @@ pub(crate) fn adjudication_tables(cohort: &Cohort, detections: &[Detection], out
     outs.add_table(&t, "Each definition's positive predictive value against the chart-review adjudications (episode matched to a case within 7 days of onset; uncertain and disputed cases outside the denominator; exact 95% CI)")?;
     let mut k = super::table(
         "reviewer_agreement",
-        &["reviewer_1", "reviewer_2", "n_items", "observed_agreement", "expected_agreement", "kappa", "se", "lower", "upper", "note"],
+        &[
+            "reviewer_1",
+            "reviewer_2",
+            "n_items",
+            "observed_agreement",
+            "expected_agreement",
+            "kappa",
+            "se",
+            "lower",
+            "upper",
+            "note",
+        ],
         Vec::new(),
     );
     match kappa {

@@ -49,7 +49,13 @@ enum Values {
 
 /// Table 1 of the study population by HLH ever (`exposure`) under the primary definition.
 /// Level rows with a count from 1 to `small_cell - 1` in any column are flagged in `note`.
-pub(crate) fn baseline_characteristics(cohort: &Cohort, dataset: &Dataset, exposure: &Exposure, small_cell: u64, name: &str) -> CsvTable {
+pub(crate) fn baseline_characteristics(
+    cohort: &Cohort,
+    dataset: &Dataset,
+    exposure: &Exposure,
+    small_cell: u64,
+    name: &str,
+) -> CsvTable {
     let hlh = exposure.ever();
     let mut t = CsvTable::new(name, &COLUMNS);
     let n_hlh = hlh.iter().filter(|h| **h).count();
@@ -107,8 +113,14 @@ fn variables(cohort: &Cohort, dataset: &Dataset) -> Vec<(String, Values)> {
         out.push((name.clone(), values));
     }
     // patients without a treatment row are the level `untreated`, not missing
-    out.push(("first_line_intensity".into(), Values::Categorical(dataset.patients.iter().map(|p| Some(p.first_line_intensity.clone())).collect())));
-    out.push(("first_line_regimen".into(), Values::Categorical(dataset.patients.iter().map(|p| Some(p.first_line_regimen.clone())).collect())));
+    out.push((
+        "first_line_intensity".into(),
+        Values::Categorical(dataset.patients.iter().map(|p| Some(p.first_line_intensity.clone())).collect()),
+    ));
+    out.push((
+        "first_line_regimen".into(),
+        Values::Categorical(dataset.patients.iter().map(|p| Some(p.first_line_regimen.clone())).collect()),
+    ));
     out
 }
 
@@ -176,12 +188,22 @@ fn categorical_rows(t: &mut CsvTable, variable: &str, v: &[Option<String>], hlh:
                 Some(_) => Cell::Str("chi-square".into()),
                 None => Cell::Na,
             };
-            (c.p.filter(|p| p.is_finite()).map_or(Cell::Na, Cell::Num), test, c.reason.map_or(Cell::Na, |r| Cell::Str(format!("p not computable: {r}"))))
+            (
+                c.p.filter(|p| p.is_finite()).map_or(Cell::Na, Cell::Num),
+                test,
+                c.reason.map_or(Cell::Na, |r| Cell::Str(format!("p not computable: {r}"))),
+            )
         }
         Err(e) => (Cell::Na, Cell::Na, Cell::Str(format!("p not computable: {e}"))),
     };
     let totals = [table.iter().map(|r| r[0]).sum::<u64>(), table.iter().map(|r| r[1]).sum::<u64>()];
-    let pct = |n: u64, of: u64| if of == 0 { Cell::Str(format!("{n} (NA)")) } else { Cell::Str(format!("{n} ({:.1}%)", 100.0 * n as f64 / of as f64)) };
+    let pct = |n: u64, of: u64| {
+        if of == 0 {
+            Cell::Str(format!("{n} (NA)"))
+        } else {
+            Cell::Str(format!("{n} ({:.1}%)", 100.0 * n as f64 / of as f64))
+        }
+    };
     t.rows.push(vec![
         Cell::Str(variable.into()),
         Cell::Na,

@@ -957,61 +957,34 @@ mod tests {
         for (table, header) in TABLES {
             for column in header.split(',') {
                 let d = describe(table, column);
-                assert!(
-                    d.is_some_and(|s| !s.is_empty()),
-                    "{table}.{column} is not documented"
-                );
+                assert!(d.is_some_and(|s| !s.is_empty()), "{table}.{column} is not documented");
             }
         }
     }
 
     #[test]
     fn a_handful_of_columns_are_documented_per_table() {
-        assert!(describe("os_overall_km", "cumhaz")
-            .unwrap()
-            .contains("Nelson–Aalen"));
-        assert!(describe("hlh_incidence_crude", "prevalent_at_origin")
-            .unwrap()
-            .contains("on or before the origin day"));
-        assert!(describe("rfs_from_cr1_km", "time")
-            .unwrap()
-            .contains("days from CR1"));
-        assert!(describe("os_landmark_90d_by_hlh_km", "time")
-            .unwrap()
-            .contains("landmark"));
-        assert!(describe("os_overall_summary", "rmst")
-            .unwrap()
-            .contains("always NA"));
+        assert!(describe("os_overall_km", "cumhaz").unwrap().contains("Nelson–Aalen"));
+        assert!(describe("hlh_incidence_crude", "prevalent_at_origin").unwrap().contains("on or before the origin day"));
+        assert!(describe("rfs_from_cr1_km", "time").unwrap().contains("days from CR1"));
+        assert!(describe("os_landmark_90d_by_hlh_km", "time").unwrap().contains("landmark"));
+        assert!(describe("os_overall_summary", "rmst").unwrap().contains("always NA"));
         assert!(describe("cox_hlh", "n").unwrap().contains("(start, stop]"));
-        assert!(describe("hlh_validation", "ppv_lower")
-            .unwrap()
-            .contains("fixed 95%"));
+        assert!(describe("hlh_validation", "ppv_lower").unwrap().contains("fixed 95%"));
         // the same name means different things in different tables
         let km = describe("os_by_first_line_intensity_km", "lower").unwrap();
         let rate = describe("hlh_incidence_rate", "lower").unwrap();
         let kappa = describe("reviewer_agreement", "lower").unwrap();
         assert!(km.contains("`surv`") && rate.contains("Poisson") && kappa.contains("kappa"));
-        assert_ne!(
-            describe("hlh_cumulative_incidence", "day"),
-            describe("cir_from_cr1", "day")
-        );
-        assert_ne!(
-            describe("hlh_episodes", "criteria_set"),
-            describe("hlh_evidence", "criteria_set")
-        );
+        assert_ne!(describe("hlh_cumulative_incidence", "day"), describe("cir_from_cr1", "day"));
+        assert_ne!(describe("hlh_episodes", "criteria_set"), describe("hlh_evidence", "criteria_set"));
         // shared columns read the same everywhere
-        assert_eq!(
-            describe("hlh_episodes", "patient_id"),
-            describe("hlh_episode_course", "patient_id")
-        );
+        assert_eq!(describe("hlh_episodes", "patient_id"), describe("hlh_episode_course", "patient_id"));
     }
 
     #[test]
     fn names_that_depend_on_the_study_file_are_recognised() {
-        assert_eq!(
-            describe("os_landmark_7.5d_by_hlh_km", "n_risk"),
-            describe("os_landmark_30d_by_hlh_km", "n_risk")
-        );
+        assert_eq!(describe("os_landmark_7.5d_by_hlh_km", "n_risk"), describe("os_landmark_30d_by_hlh_km", "n_risk"));
         assert!(describe("os_landmark_60d_by_hlh_summary", "median").is_some());
         assert!(describe("os_landmark_60d_by_hlh_logrank", "chisq").is_some());
         assert!(describe("hlh_incidence_rate", "rate_per_1000_person_months").is_some());
@@ -1025,10 +998,7 @@ mod tests {
         assert_eq!(describe("hlh_episodes", "lower"), None);
         assert_eq!(describe("no_such_table", "lower"), None);
         assert_eq!(describe("no_such_table", "time"), None);
-        assert_eq!(
-            describe("hlh_incidence_crude", "rate_per_100_person_months"),
-            None
-        );
+        assert_eq!(describe("hlh_incidence_crude", "rate_per_100_person_months"), None);
         // a column meaning the same everywhere is still described in an unknown table
         assert!(describe("no_such_table", "criteria_set").is_some());
     }

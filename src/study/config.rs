@@ -296,9 +296,8 @@ mod tests {
     fn unknown_keys_and_bad_values_are_named() {
         let e = StudyConfig::from_toml_str("[survival]\nlandmark = [30]\n", "s.toml").unwrap_err().to_string();
         assert!(e.contains("s.toml") && e.contains("landmark"), "{e}");
-        let e = StudyConfig::from_toml_str("[population]\nfirst_line_intensity = [\"heavy\"]\n", "s.toml")
-            .unwrap_err()
-            .to_string();
+        let e =
+            StudyConfig::from_toml_str("[population]\nfirst_line_intensity = [\"heavy\"]\n", "s.toml").unwrap_err().to_string();
         assert!(e.contains("population.first_line_intensity") && e.contains("heavy"), "{e}");
         let e = StudyConfig::from_toml_str("[survival]\ninduction_assessment_min_days = -1\n", "s.toml").unwrap_err().to_string();
         assert!(e.contains("survival.induction_assessment_min_days"), "{e}");

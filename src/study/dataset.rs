@@ -86,8 +86,7 @@ pub struct Dataset {
 impl Dataset {
     /// Select the population and derive the endpoints.
     pub fn build(cohort: &Cohort, cfg: &StudyConfig) -> Dataset {
-        let wanted: Vec<Intensity> =
-            cfg.population.first_line_intensity.iter().filter_map(|s| Intensity::parse(s)).collect();
+        let wanted: Vec<Intensity> = cfg.population.first_line_intensity.iter().filter_map(|s| Intensity::parse(s)).collect();
         let keep_untreated = cfg.population.keeps_untreated();
         let mut patients = Vec::new();
         let mut excluded = Vec::new();
@@ -166,7 +165,9 @@ impl Dataset {
         let pooled = format!("other (n < {min_size})");
         self.patients
             .iter()
-            .map(|p| if counts[p.first_line_regimen.as_str()] >= min_size { p.first_line_regimen.clone() } else { pooled.clone() })
+            .map(
+                |p| if counts[p.first_line_regimen.as_str()] >= min_size { p.first_line_regimen.clone() } else { pooled.clone() },
+            )
             .collect()
     }
 }

@@ -22,9 +22,9 @@
 //! read first by [`onset_labs`], the table is built later by [`episode_characteristics`].
 
 use crate::cohort::{Analyte, Cohort, Day};
-use crate::stats::table1::quantile_type7;
 use crate::hlh::Detection;
 use crate::report::csv::{Cell, CsvTable};
+use crate::stats::table1::quantile_type7;
 
 use super::dataset::Dataset;
 use super::exposure::Exposure;
@@ -85,7 +85,8 @@ fn value_at_onset(values: impl Iterator<Item = (Day, f64)>, onset: Day, highest:
 }
 
 /// Columns of the table.
-pub(crate) const COLUMNS: [&str; 9] = ["section", "characteristic", "summary", "count", "denominator", "median", "q1", "q3", "note"];
+pub(crate) const COLUMNS: [&str; 9] =
+    ["section", "characteristic", "summary", "count", "denominator", "median", "q1", "q3", "note"];
 
 /// Table 2: the episodes of `detection` in the study population, summarised.
 /// `criteria` are the names of the primary set's criteria (empty for a pseudo-set).
@@ -103,7 +104,8 @@ pub(crate) fn episode_characteristics(
     let mut t = CsvTable::new(name, &COLUMNS);
     let in_population: std::collections::HashSet<u32> =
         dataset.patients.iter().zip(&exposure.onset).filter(|(_, o)| o.is_some()).map(|(p, _)| p.idx).collect();
-    let rows: Vec<usize> = (0..detection.episodes.len()).filter(|&i| in_population.contains(&detection.episodes[i].patient)).collect();
+    let rows: Vec<usize> =
+        (0..detection.episodes.len()).filter(|&i| in_population.contains(&detection.episodes[i].patient)).collect();
     let episodes: Vec<&crate::hlh::Episode> = rows.iter().map(|&i| &detection.episodes[i]).collect();
     let n_ep = episodes.len();
     let mut patients: Vec<u32> = episodes.iter().map(|e| e.patient).collect();
@@ -112,8 +114,13 @@ pub(crate) fn episode_characteristics(
     let recurrent = episodes.iter().filter(|e| e.episode == 2).count();
 
     let add = |t: &mut CsvTable, section: &str, what: &str, row: Summary, note: &str| {
-        let small = row.denominator.is_some() && row.median.is_none() && row.count.is_some_and(|n| n >= 1 && (n as u64) < small_cell);
-        let note = if small { format!("{note}{}small cell (n < {small_cell})", if note.is_empty() { "" } else { "; " }) } else { note.to_string() };
+        let small =
+            row.denominator.is_some() && row.median.is_none() && row.count.is_some_and(|n| n >= 1 && (n as u64) < small_cell);
+        let note = if small {
+            format!("{note}{}small cell (n < {small_cell})", if note.is_empty() { "" } else { "; " })
+        } else {
+            note.to_string()
+        };
         t.rows.push(vec![
             Cell::Str(section.into()),
             Cell::Str(what.into()),
@@ -126,9 +133,21 @@ pub(crate) fn episode_characteristics(
             if note.is_empty() { Cell::Na } else { Cell::Str(note) },
         ]);
     };
-    add(&mut t, "overview", "patients with HLH", Summary::count(n_pat, dataset.patients.len()), "of the study population, during follow-up");
+    add(
+        &mut t,
+        "overview",
+        "patients with HLH",
+        Summary::count(n_pat, dataset.patients.len()),
+        "of the study population, during follow-up",
+    );
     add(&mut t, "overview", "episodes", Summary::plain(n_ep), "");
-    add(&mut t, "overview", "patients with a recurrence (2 or more episodes)", Summary::count(recurrent, n_pat), "of the patients with HLH");
+    add(
+        &mut t,
+        "overview",
+        "patients with a recurrence (2 or more episodes)",
+        Summary::count(recurrent, n_pat),
+        "of the patients with HLH",
+    );
 
     for c in criteria {
         let met = episodes.iter().filter(|e| e.criteria_met_at_onset.iter().any(|m| m == c)).count();
@@ -138,7 +157,13 @@ pub(crate) fn episode_characteristics(
     for (k, (analyte, _)) in ONSET_ANALYTES.iter().enumerate() {
         let v: Vec<f64> = rows.iter().filter_map(|&i| labs.values.get(i).and_then(|r| r[k])).collect();
         let what = format!("{} at onset ({})", analyte.name(), analyte.canonical_unit());
-        add(&mut t, "laboratory values at onset", &what, Summary::median_iqr(v, n_ep), "latest day within 7 days up to onset, worst value of that day");
+        add(
+            &mut t,
+            "laboratory values at onset",
+            &what,
+            Summary::median_iqr(v, n_ep),
+            "latest day within 7 days up to onset, worst value of that day",
+        );
     }
 
     let hs_onset: Vec<f64> = episodes.iter().filter_map(|e| e.hscore_at_onset).collect();
@@ -152,8 +177,15 @@ pub(crate) fn episode_characteristics(
         add(&mut t, "scores", &format!("{} score at onset", detection.criteria_set), Summary::median_iqr(scores, n_ep), "");
     }
 
-    let days: Vec<f64> = episodes.iter().filter_map(|e| e.treatment.as_ref().map(|tc| f64::from(tc.days_since_line_start))).collect();
-    add(&mut t, "treatment phase at onset", "days since the start of the treatment line", Summary::median_iqr(days, n_ep), "line running at onset");
+    let days: Vec<f64> =
+        episodes.iter().filter_map(|e| e.treatment.as_ref().map(|tc| f64::from(tc.days_since_line_start))).collect();
+    add(
+        &mut t,
+        "treatment phase at onset",
+        "days since the start of the treatment line",
+        Summary::median_iqr(days, n_ep),
+        "line running at onset",
+    );
     let mut phase: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for e in &episodes {
         let label = e.treatment.as_ref().map_or("no treatment line yet".to_string(), |tc| {

@@ -99,7 +99,12 @@ pub struct FigureInputs<'a> {
 }
 
 /// Keep a drawn figure, or record why it could not be drawn (the run goes on).
-fn record<T>(set: &mut FigureSet, outs: &mut RunOutputs, drawn: Result<T, plot::PlotError>, fig: FigureOut) -> Result<(), StudyError> {
+fn record<T>(
+    set: &mut FigureSet,
+    outs: &mut RunOutputs,
+    drawn: Result<T, plot::PlotError>,
+    fig: FigureOut,
+) -> Result<(), StudyError> {
     outs.claim_figure(&fig.name)?;
     match drawn {
         Ok(_) => set.figures.push(fig),
@@ -135,26 +140,24 @@ fn p_text(p: f64) -> String {
 fn km_plot(a: &KmAnalysis, cfg: &StudyConfig, title: &str, y_label: &str) -> KmPlot {
     let dpm = cfg.timing.days_per_month;
     let x_breaks = breaks(cfg);
-    let curves: Vec<StepCurve> = a
-        .km
-        .curves
-        .iter()
-        .map(|c| StepCurve {
-            label: c.group.clone(),
-            times: c.rows.iter().map(|r| r.time / dpm).collect(),
-            values: c.rows.iter().map(|r| r.surv).collect(),
-            lower: Some(c.rows.iter().map(|r| limit(r.lower)).collect()),
-            upper: Some(c.rows.iter().map(|r| limit(r.upper)).collect()),
-            censor_times: c.rows.iter().filter(|r| r.n_censor > 0).map(|r| r.time / dpm).collect(),
-        })
-        .collect();
-    let rows = a
-        .km
-        .curves
-        .iter()
-        .enumerate()
-        .map(|(g, c)| (c.group.clone(), x_breaks.iter().map(|&t| a.km.n_risk_at(g, t * dpm) as u64).collect()))
-        .collect();
+    let curves: Vec<StepCurve> =
+        a.km.curves
+            .iter()
+            .map(|c| StepCurve {
+                label: c.group.clone(),
+                times: c.rows.iter().map(|r| r.time / dpm).collect(),
+                values: c.rows.iter().map(|r| r.surv).collect(),
+                lower: Some(c.rows.iter().map(|r| limit(r.lower)).collect()),
+                upper: Some(c.rows.iter().map(|r| limit(r.upper)).collect()),
+                censor_times: c.rows.iter().filter(|r| r.n_censor > 0).map(|r| r.time / dpm).collect(),
+            })
+            .collect();
+    let rows =
+        a.km.curves
+            .iter()
+            .enumerate()
+            .map(|(g, c)| (c.group.clone(), x_breaks.iter().map(|&t| a.km.n_risk_at(g, t * dpm) as u64).collect()))
+            .collect();
     KmPlot {
         title: title.to_string(),
         x_label: "Months".to_string(),
@@ -231,10 +234,18 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
     }
 
     // Cumulative incidence of HLH by intensity (primary set).
-    if let Some((_, _, fit)) = inp.cif_fits.iter().find(|(s, g, _)| s == &inp.primary.criteria_set && g == "first_line_intensity") {
+    if let Some((_, _, fit)) = inp.cif_fits.iter().find(|(s, g, _)| s == &inp.primary.criteria_set && g == "first_line_intensity")
+    {
         let step = |c: &crate::stats::cif::CifCurve, band: bool| {
             let (lower, upper) = if band { cif_band(c, inp.cfg.survival.conf_level) } else { (None, None) };
-            StepCurve { label: c.group.clone(), times: c.time.iter().map(|t| t / dpm).collect(), values: c.estimate.clone(), lower, upper, censor_times: Vec::new() }
+            StepCurve {
+                label: c.group.clone(),
+                times: c.time.iter().map(|t| t / dpm).collect(),
+                values: c.estimate.clone(),
+                lower,
+                upper,
+                censor_times: Vec::new(),
+            }
         };
         let curves: Vec<StepCurve> = fit.curves.iter().filter(|c| c.cause == 1).map(|c| step(c, true)).collect();
         let competing: Vec<StepCurve> = fit.curves.iter().filter(|c| c.cause == 2).map(|c| step(c, false)).collect();
@@ -276,33 +287,64 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
         let hr = h.cox_td.hazard_ratios();
         let k = h.cox_td.terms.iter().position(|t| t == "hlh").unwrap_or(0);
         let annotation = Some(format!("Time-dependent HR {:.2} ({:.2}–{:.2})", hr[k].0, hr[k].1, hr[k].2));
-        let sm = KmPlot {
-            title: "Overall survival by HLH (Simon–Makuch)".into(),
-            x_label: "Months".into(),
-            y_label: "Overall survival".into(),
-            curves: h.simon_makuch.iter().map(|c| cp_step(c, dpm)).collect(),
-            risk_table: Some(RiskTable {
-                times: x_breaks.clone(),
-                rows: vec![
-                    ("no HLH".into(), x_breaks.iter().map(|&t| if t == 0.0 { cp_risk(&h.intervals, false, 1e-9) } else { cp_risk(&h.intervals, false, t * dpm) }).collect()),
-                    ("HLH".into(), x_breaks.iter().map(|&t| if t == 0.0 { cp_risk(&h.intervals, true, 1e-9) } else { cp_risk(&h.intervals, true, t * dpm) }).collect()),
-                ],
-            }),
-            annotation,
-            medians: h.simon_makuch.iter().map(|c| c.median.map(|m| m / dpm)).collect(),
-            x_max: cfg.figures.max_months,
-            x_breaks,
-        };
+        let sm =
+            KmPlot {
+                title: "Overall survival by HLH (Simon–Makuch)".into(),
+                x_label: "Months".into(),
+                y_label: "Overall survival".into(),
+                curves: h.simon_makuch.iter().map(|c| cp_step(c, dpm)).collect(),
+                risk_table: Some(RiskTable {
+                    times: x_breaks.clone(),
+                    rows: vec![
+                        (
+                            "no HLH".into(),
+                            x_breaks
+                                .iter()
+                                .map(|&t| {
+                                    if t == 0.0 {
+                                        cp_risk(&h.intervals, false, 1e-9)
+                                    } else {
+                                        cp_risk(&h.intervals, false, t * dpm)
+                                    }
+                                })
+                                .collect(),
+                        ),
+                        (
+                            "HLH".into(),
+                            x_breaks
+                                .iter()
+                                .map(|&t| {
+                                    if t == 0.0 {
+                                        cp_risk(&h.intervals, true, 1e-9)
+                                    } else {
+                                        cp_risk(&h.intervals, true, t * dpm)
+                                    }
+                                })
+                                .collect(),
+                        ),
+                    ],
+                }),
+                annotation,
+                medians: h.simon_makuch.iter().map(|c| c.median.map(|m| m / dpm)).collect(),
+                x_max: cfg.figures.max_months,
+                x_breaks,
+            };
         let name = "simon_makuch_os_by_hlh";
         let drawn = plot::write_km_plot(&sm, &km_spec(inp.out_dir, name, &sm));
         let caption = "Patients move from the no-HLH to the HLH curve at episode onset; numbers at risk change accordingly. HR from the adjusted time-dependent Cox model.";
-        record(&mut set, outs, drawn, fig(name, "OS by time-dependent HLH status (Simon–Makuch)", caption.into(), "hlh_survival"))?;
+        record(
+            &mut set,
+            outs,
+            drawn,
+            fig(name, "OS by time-dependent HLH status (Simon–Makuch)", caption.into(), "hlh_survival"),
+        )?;
 
         if let Some((l, a, _)) = h.landmarks.first() {
             let name = format!("landmark_{}d_os_by_hlh", l);
             let kp = km_plot(a, cfg, &format!("OS from a {}-day landmark by HLH before it", l), "Overall survival");
             let drawn = plot::write_km_plot(&kp, &km_spec(inp.out_dir, &name, &kp));
-            let caption = format!("Patients alive and followed at day {l}; HLH status fixed at the landmark; time from the landmark.");
+            let caption =
+                format!("Patients alive and followed at day {l}; HLH status fixed at the landmark; time from the landmark.");
             record(&mut set, outs, drawn, fig(&name, "Landmark analysis", caption, "hlh_survival"))?;
         }
 
@@ -337,7 +379,8 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
             },
             &spec(name),
         );
-        let caption = "Hazard ratios for death from the Cox model with HLH as a time-varying covariate, adjusted for the study covariates.";
+        let caption =
+            "Hazard ratios for death from the Cox model with HLH as a time-varying covariate, adjusted for the study covariates.";
         record(&mut set, outs, drawn, fig(name, "Forest plot", caption.into(), "hlh_survival"))?;
     }
 
@@ -396,13 +439,24 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
                 continue;
             }
             if let Ok(p) = crate::stats::proportions::proportion(x, n, cfg.survival.conf_level) {
-                bars.push(plot::Bar { category: regimen, estimate: p.estimate, lower: p.clopper_pearson.0, upper: p.clopper_pearson.1, n_label: format!("{x}/{n}") });
+                bars.push(plot::Bar {
+                    category: regimen,
+                    estimate: p.estimate,
+                    lower: p.clopper_pearson.0,
+                    upper: p.clopper_pearson.1,
+                    n_label: format!("{x}/{n}"),
+                });
             }
         }
         if !bars.is_empty() {
             let name = "response_rates_by_regimen";
             let drawn = plot::write_bar_plot(
-                &plot::BarPlot { title: "Composite CR after first line".into(), x_label: "First-line regimen".into(), y_label: "CR + CRh + CRi (%)".into(), bars },
+                &plot::BarPlot {
+                    title: "Composite CR after first line".into(),
+                    x_label: "First-line regimen".into(),
+                    y_label: "CR + CRh + CRi (%)".into(),
+                    bars,
+                },
                 &spec(name),
             );
             let caption = format!("Composite complete remission (CR + CRh + CRi) with exact {ci}; denominator = all treated.");
@@ -412,10 +466,11 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
 
     // Swimmer plot of HLH patients.
     {
-        let onset_by_patient: std::collections::HashMap<u32, Vec<i32>> = inp.primary.episodes.iter().fold(Default::default(), |mut m, e| {
-            m.entry(e.patient).or_insert_with(Vec::new).push(e.onset);
-            m
-        });
+        let onset_by_patient: std::collections::HashMap<u32, Vec<i32>> =
+            inp.primary.episodes.iter().fold(Default::default(), |mut m, e| {
+                m.entry(e.patient).or_insert_with(Vec::new).push(e.onset);
+                m
+            });
         let mut lanes = Vec::new();
         for (k, sp) in inp.dataset.patients.iter().enumerate() {
             let Some(onsets) = onset_by_patient.get(&sp.idx) else { continue };
@@ -465,8 +520,10 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
         let panels = inp.trajectories.to_vec();
         if !panels.is_empty() {
             let name = "lab_trajectories_around_hlh_onset";
-            let drawn =
-                plot::write_trajectory_plot(&plot::TrajectoryPlot { title: "Labs around HLH onset".into(), x_label: "Days from onset".into(), panels }, &spec(name));
+            let drawn = plot::write_trajectory_plot(
+                &plot::TrajectoryPlot { title: "Labs around HLH onset".into(), x_label: "Days from onset".into(), panels },
+                &spec(name),
+            );
             let caption = "Median (line) and interquartile range (band) by day relative to the first HLH onset; days with fewer than 3 values omitted.";
             record(&mut set, outs, drawn, fig(name, "Lab trajectories", caption.into(), "hlh"))?;
         }
@@ -487,8 +544,13 @@ fn schoenfeld_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut Figure
     let Ok(z) = &h.ph_test else { return Ok(()) };
     let Some(col) = z.terms.iter().position(|t| t == "hlh") else { return Ok(()) };
     let dpm = inp.cfg.timing.days_per_month;
-    let mut points: Vec<(f64, f64)> =
-        z.time.iter().zip(z.scaled_residuals.column(col).iter()).filter(|(t, r)| t.is_finite() && r.is_finite()).map(|(t, r)| (*t / dpm, *r)).collect();
+    let mut points: Vec<(f64, f64)> = z
+        .time
+        .iter()
+        .zip(z.scaled_residuals.column(col).iter())
+        .filter(|(t, r)| t.is_finite() && r.is_finite())
+        .map(|(t, r)| (*t / dpm, *r))
+        .collect();
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
     let bins = 10.min(points.len() / 5);
     if bins < 2 {
@@ -508,7 +570,12 @@ fn schoenfeld_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut Figure
         series.q3.push(mean + zq * sd / n.sqrt());
     }
     let name = "schoenfeld_hlh";
-    let panel = plot::TrajectoryPanel { title: "HLH (time-dependent)".into(), y_label: "Beta(t) for HLH".into(), log_y: false, series: vec![series] };
+    let panel = plot::TrajectoryPanel {
+        title: "HLH (time-dependent)".into(),
+        y_label: "Beta(t) for HLH".into(),
+        log_y: false,
+        series: vec![series],
+    };
     let drawn = plot::write_trajectory_plot(
         &plot::TrajectoryPlot { title: "Scaled Schoenfeld residuals".into(), x_label: "Months".into(), panels: vec![panel] },
         &FigureSpec::new(inp.out_dir, name),
@@ -519,7 +586,18 @@ fn schoenfeld_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut Figure
         super::run::ci_label(conf),
         crate::stats::format::Num(z.p[col])
     );
-    record(set, outs, drawn, FigureOut { name: name.into(), title: "Proportional-hazards check for HLH".into(), caption, section: "hlh_survival".into(), svg: inp.out_dir.join(format!("{name}.svg")) })
+    record(
+        set,
+        outs,
+        drawn,
+        FigureOut {
+            name: name.into(),
+            title: "Proportional-hazards check for HLH".into(),
+            caption,
+            section: "hlh_survival".into(),
+            svg: inp.out_dir.join(format!("{name}.svg")),
+        },
+    )
 }
 
 /// Sensitivity and PPV (exact 95% CI) of every definition against the truth table.
@@ -531,7 +609,13 @@ fn validation_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut Figure
     for v in inp.validation {
         for (what, m) in [("sensitivity", v.sensitivity), ("PPV", v.ppv)] {
             if let Some((e, lo, hi)) = m {
-                rows.push(plot::ForestRow { label: format!("{} — {what}", v.label), estimate: e, lower: lo, upper: hi, p_text: String::new() });
+                rows.push(plot::ForestRow {
+                    label: format!("{} — {what}", v.label),
+                    estimate: e,
+                    lower: lo,
+                    upper: hi,
+                    p_text: String::new(),
+                });
             }
         }
     }
@@ -551,7 +635,18 @@ fn validation_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut Figure
         &FigureSpec::new(inp.out_dir, name),
     );
     let caption = "Patient-level sensitivity and positive predictive value of each definition against the truth table, with exact 95% CI; the line marks 0.90.";
-    record(set, outs, drawn, FigureOut { name: name.into(), title: "Validation against the truth".into(), caption: caption.into(), section: "incidence".into(), svg: inp.out_dir.join(format!("{name}.svg")) })
+    record(
+        set,
+        outs,
+        drawn,
+        FigureOut {
+            name: name.into(),
+            title: "Validation against the truth".into(),
+            caption: caption.into(),
+            section: "incidence".into(),
+            svg: inp.out_dir.join(format!("{name}.svg")),
+        },
+    )
 }
 
 /// Dot-and-CI figure of HLH incidence under every definition of the grid.
@@ -563,7 +658,13 @@ fn grid_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -
     let rows = inp
         .grid
         .iter()
-        .map(|g| plot::ForestRow { label: g.label.clone(), estimate: g.estimate, lower: g.lower, upper: g.upper, p_text: String::new() })
+        .map(|g| plot::ForestRow {
+            label: g.label.clone(),
+            estimate: g.estimate,
+            lower: g.lower,
+            upper: g.upper,
+            p_text: String::new(),
+        })
         .collect();
     let name = "incidence_by_definition";
     let drawn = plot::write_forest_plot(
@@ -581,14 +682,29 @@ fn grid_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -
         &FigureSpec::new(inp.out_dir, name),
     );
     let caption = format!("Crude HLH incidence with exact {ci} under each definition of the grid (the study's criteria sets and documented variants, table hlh_incidence_by_definition).");
-    record(set, outs, drawn, FigureOut { name: name.into(), title: "HLH incidence by definition".into(), caption, section: "incidence".into(), svg: inp.out_dir.join(format!("{name}.svg")) })
+    record(
+        set,
+        outs,
+        drawn,
+        FigureOut {
+            name: name.into(),
+            title: "HLH incidence by definition".into(),
+            caption,
+            section: "incidence".into(),
+            svg: inp.out_dir.join(format!("{name}.svg")),
+        },
+    )
 }
 
 /// Pointwise log(−log) confidence band of a cumulative incidence curve (as tidycmprsk; NaN,
 /// i.e. a gap in the band, where the estimate is 0 or 1).
 fn cif_band(c: &crate::stats::cif::CifCurve, conf_level: f64) -> (Option<Vec<f64>>, Option<Vec<f64>>) {
-    let ci: Vec<Option<(f64, f64)>> = c.estimate.iter().zip(&c.variance).map(|(e, v)| crate::stats::cif::loglog_ci(*e, *v, conf_level)).collect();
-    (Some(ci.iter().map(|x| x.map_or(f64::NAN, |x| x.0)).collect()), Some(ci.iter().map(|x| x.map_or(f64::NAN, |x| x.1)).collect()))
+    let ci: Vec<Option<(f64, f64)>> =
+        c.estimate.iter().zip(&c.variance).map(|(e, v)| crate::stats::cif::loglog_ci(*e, *v, conf_level)).collect();
+    (
+        Some(ci.iter().map(|x| x.map_or(f64::NAN, |x| x.0)).collect()),
+        Some(ci.iter().map(|x| x.map_or(f64::NAN, |x| x.1)).collect()),
+    )
 }
 
 /// Cumulative incidence of relapse from CR1 with non-relapse mortality as the competing risk.
@@ -597,7 +713,14 @@ fn cir_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) ->
     let dpm = inp.cfg.timing.days_per_month;
     let step = |c: &crate::stats::cif::CifCurve| {
         let (lower, upper) = if c.cause == 1 { cif_band(c, inp.cfg.survival.conf_level) } else { (None, None) };
-        StepCurve { label: "relapse".into(), times: c.time.iter().map(|t| t / dpm).collect(), values: c.estimate.clone(), lower, upper, censor_times: Vec::new() }
+        StepCurve {
+            label: "relapse".into(),
+            times: c.time.iter().map(|t| t / dpm).collect(),
+            values: c.estimate.clone(),
+            lower,
+            upper,
+            censor_times: Vec::new(),
+        }
     };
     let name = "cir_from_cr1";
     let drawn = plot::write_cif_plot(
@@ -621,13 +744,18 @@ fn cir_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) ->
         "Aalen–Johansen cumulative incidence of relapse from the first-line CR (CR1), with death in remission (non-relapse mortality) as the competing event; shaded: pointwise {} (log(−log), as tidycmprsk).",
         super::run::ci_label(inp.cfg.survival.conf_level)
     );
-    record(set, outs, drawn, FigureOut {
-        name: name.into(),
-        title: "Cumulative incidence of relapse from CR1".into(),
-        caption,
-        section: "response".into(),
-        svg: inp.out_dir.join(format!("{name}.svg")),
-    })
+    record(
+        set,
+        outs,
+        drawn,
+        FigureOut {
+            name: name.into(),
+            title: "Cumulative incidence of relapse from CR1".into(),
+            caption,
+            section: "response".into(),
+            svg: inp.out_dir.join(format!("{name}.svg")),
+        },
+    )
 }
 
 /// Lab trajectories around the first HLH onset of each patient (primary criteria set):
@@ -635,42 +763,44 @@ fn cir_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) ->
 /// Computed right after detection so the run can release the measurements.
 pub fn lab_trajectories(cohort: &Cohort, primary: &Detection) -> Vec<plot::TrajectoryPanel> {
     let inp_primary = primary;
-        let first_onset: std::collections::HashMap<u32, i32> = inp_primary.episodes.iter().fold(Default::default(), |mut m, e| {
-            m.entry(e.patient).and_modify(|d: &mut i32| *d = (*d).min(e.onset)).or_insert(e.onset);
-            m
-        });
-        let mut panels = Vec::new();
-        for (analyte, log) in [(Analyte::Ferritin, true), (Analyte::Triglycerides, false), (Analyte::Fibrinogen, false), (Analyte::Platelets, true)] {
-            let mut by_day: std::collections::BTreeMap<i32, Vec<f64>> = std::collections::BTreeMap::new();
-            for (&p, &onset) in &first_onset {
-                for m in cohort.measurements_of(p).iter().filter(|m| m.analyte == analyte) {
-                    let d = m.day - onset;
-                    if (-14..=28).contains(&d) {
-                        by_day.entry(d).or_default().push(m.value);
-                    }
+    let first_onset: std::collections::HashMap<u32, i32> = inp_primary.episodes.iter().fold(Default::default(), |mut m, e| {
+        m.entry(e.patient).and_modify(|d: &mut i32| *d = (*d).min(e.onset)).or_insert(e.onset);
+        m
+    });
+    let mut panels = Vec::new();
+    for (analyte, log) in
+        [(Analyte::Ferritin, true), (Analyte::Triglycerides, false), (Analyte::Fibrinogen, false), (Analyte::Platelets, true)]
+    {
+        let mut by_day: std::collections::BTreeMap<i32, Vec<f64>> = std::collections::BTreeMap::new();
+        for (&p, &onset) in &first_onset {
+            for m in cohort.measurements_of(p).iter().filter(|m| m.analyte == analyte) {
+                let d = m.day - onset;
+                if (-14..=28).contains(&d) {
+                    by_day.entry(d).or_default().push(m.value);
                 }
-            }
-            let mut days = Vec::new();
-            let (mut med, mut q1, mut q3) = (Vec::new(), Vec::new(), Vec::new());
-            for (d, mut v) in by_day {
-                if v.len() < 3 {
-                    continue;
-                }
-                v.sort_by(f64::total_cmp);
-                days.push(d as f64);
-                med.push(quantile7(&v, 0.5));
-                q1.push(quantile7(&v, 0.25));
-                q3.push(quantile7(&v, 0.75));
-            }
-            if !days.is_empty() {
-                panels.push(plot::TrajectoryPanel {
-                    title: analyte.name().to_string(),
-                    y_label: analyte.canonical_unit().to_string(),
-                    log_y: log,
-                    series: vec![plot::TrajectorySeries { label: "median (IQR)".into(), days, median: med, q1, q3 }],
-                });
             }
         }
+        let mut days = Vec::new();
+        let (mut med, mut q1, mut q3) = (Vec::new(), Vec::new(), Vec::new());
+        for (d, mut v) in by_day {
+            if v.len() < 3 {
+                continue;
+            }
+            v.sort_by(f64::total_cmp);
+            days.push(d as f64);
+            med.push(quantile7(&v, 0.5));
+            q1.push(quantile7(&v, 0.25));
+            q3.push(quantile7(&v, 0.75));
+        }
+        if !days.is_empty() {
+            panels.push(plot::TrajectoryPanel {
+                title: analyte.name().to_string(),
+                y_label: analyte.canonical_unit().to_string(),
+                log_y: log,
+                series: vec![plot::TrajectorySeries { label: "median (IQR)".into(), days, median: med, q1, q3 }],
+            });
+        }
+    }
     panels
 }
 
@@ -699,7 +829,13 @@ mod tests {
             lower: ci.map(|c| c.0),
             upper: ci.map(|c| c.1),
         };
-        let curve = CpCurve { group: "HLH".into(), n_intervals: 2, events: 2, rows: vec![row(10.0, 0.5, Some((0.2, 0.9))), row(20.0, 0.0, None)], median: Some(10.0) };
+        let curve = CpCurve {
+            group: "HLH".into(),
+            n_intervals: 2,
+            events: 2,
+            rows: vec![row(10.0, 0.5, Some((0.2, 0.9))), row(20.0, 0.0, None)],
+            median: Some(10.0),
+        };
         let step = cp_step(&curve, 1.0);
         let (lo, up) = (step.lower.unwrap(), step.upper.unwrap());
         assert_eq!((lo[0], up[0]), (0.2, 0.9));

@@ -34,8 +34,10 @@ pub struct GridDefinition {
 
 /// The grid for a study whose criteria sets are `sets` (the study's sets come first, as configured).
 pub fn default_grid(sets: &[CriteriaSet]) -> Vec<GridDefinition> {
-    let mut grid: Vec<GridDefinition> =
-        sets.iter().map(|s| GridDefinition { name: s.name.clone(), base: s.name.clone(), variation: "as configured".into(), set: s.clone() }).collect();
+    let mut grid: Vec<GridDefinition> = sets
+        .iter()
+        .map(|s| GridDefinition { name: s.name.clone(), base: s.name.clone(), variation: "as configured".into(), set: s.clone() })
+        .collect();
     let base = |name: &str| sets.iter().find(|s| s.name == name).cloned().or_else(|| CriteriaSet::builtin(name));
     if let Some(h) = base("hlh2004") {
         grid.push(variant(&h, "min=4", "at least 4 criteria", |s| set_min(s, 4)));
@@ -57,11 +59,15 @@ pub fn default_grid(sets: &[CriteriaSet]) -> Vec<GridDefinition> {
     for s in sets.iter().filter(|s| s.name != "hlh2004" && s.name != "hscore") {
         if let RuleKind::Score { cutoff } = s.rule.kind {
             for (tag, c) in [("lower", cutoff - 1.0), ("higher", cutoff + 1.0)] {
-                grid.push(variant(s, &format!("cutoff={c}"), &format!("score cut-off one point {tag}"), |v| v.rule.kind = RuleKind::Score { cutoff: c }));
+                grid.push(variant(s, &format!("cutoff={c}"), &format!("score cut-off one point {tag}"), |v| {
+                    v.rule.kind = RuleKind::Score { cutoff: c }
+                }));
             }
         }
         if !s.rule.at_least_one_of.is_empty() {
-            grid.push(variant(s, "no_specific_feature", "without the at-least-one-of requirement", |v| v.rule.at_least_one_of.clear()));
+            grid.push(variant(s, "no_specific_feature", "without the at-least-one-of requirement", |v| {
+                v.rule.at_least_one_of.clear()
+            }));
         }
         if let RuleKind::Count { min } = s.rule.kind {
             if min > 1 {

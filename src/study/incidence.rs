@@ -21,8 +21,8 @@ use crate::stats::proportions::{poisson_rate, proportion};
 use crate::stats::Grouping;
 
 use super::dataset::Dataset;
-use super::finite_or_na as num;
 use super::exposure::Exposure;
+use super::finite_or_na as num;
 
 /// A grouping of the study patients for a by-group analysis.
 pub struct GroupVar<'a> {
@@ -53,7 +53,6 @@ pub fn competing_risk_data(dataset: &Dataset, exposure: &Exposure) -> (Vec<f64>,
     }
     (time, cause, who)
 }
-
 
 /// Crude proportion with ≥1 incident episode, by group: one row per (criteria_set,
 /// grouping, group). Prevalent patients are counted but not in `n`.
@@ -91,8 +90,20 @@ pub fn crude_table(exposures: &[Exposure], groupings: &[GroupVar], conf_level: f
     }
     super::table(
         "hlh_incidence_crude",
-        &["criteria_set", "grouping", "group", "n", "with_hlh", "prevalent_at_origin", "proportion", "wilson_lower", "wilson_upper",
-            "exact_lower", "exact_upper", "note"],
+        &[
+            "criteria_set",
+            "grouping",
+            "group",
+            "n",
+            "with_hlh",
+            "prevalent_at_origin",
+            "proportion",
+            "wilson_lower",
+            "wilson_upper",
+            "exact_lower",
+            "exact_upper",
+            "note",
+        ],
         rows,
     )
 }
@@ -166,8 +177,16 @@ pub fn cuminc_tables(
             fits.push((ex.criteria_set.clone(), gv.name.to_string(), fit));
         }
     }
-    let est = super::table("hlh_cumulative_incidence", &["criteria_set", "grouping", "group", "cause", "day", "estimate", "variance", "lower", "upper", "note"], est_rows);
-    let tests = super::table("hlh_cumulative_incidence_gray_test", &["criteria_set", "grouping", "cause", "statistic", "df", "p", "note"], test_rows);
+    let est = super::table(
+        "hlh_cumulative_incidence",
+        &["criteria_set", "grouping", "group", "cause", "day", "estimate", "variance", "lower", "upper", "note"],
+        est_rows,
+    );
+    let tests = super::table(
+        "hlh_cumulative_incidence_gray_test",
+        &["criteria_set", "grouping", "cause", "statistic", "df", "p", "note"],
+        test_rows,
+    );
     (est, tests, fits)
 }
 
@@ -191,8 +210,7 @@ pub fn rate_table(
 ) -> CsvTable {
     let mut rows = Vec::new();
     for ex in exposures {
-        let at_risk_days: Vec<f64> =
-            dataset.patients.iter().zip(&ex.onset).map(|(p, o)| o.unwrap_or(p.os_time)).collect();
+        let at_risk_days: Vec<f64> = dataset.patients.iter().zip(&ex.onset).map(|(p, o)| o.unwrap_or(p.os_time)).collect();
         let incident = ex.incident();
         for gv in groupings {
             let g = Grouping::from_values(&gv.labels);

@@ -18,7 +18,8 @@ fn table(outs: &RunOutputs, name: &str) -> Option<CsvTable> {
 
 /// The row whose `key` columns hold the given texts.
 fn row<'a>(t: &'a CsvTable, key: &[(&str, &str)]) -> Option<&'a Vec<Cell>> {
-    let idx: Vec<(usize, &str)> = key.iter().map(|(c, v)| Some((t.columns.iter().position(|x| x == c)?, *v))).collect::<Option<_>>()?;
+    let idx: Vec<(usize, &str)> =
+        key.iter().map(|(c, v)| Some((t.columns.iter().position(|x| x == c)?, *v))).collect::<Option<_>>()?;
     t.rows.iter().find(|r| idx.iter().all(|(k, v)| matches!(&r[*k], Cell::Str(s) if s == v)))
 }
 
@@ -86,7 +87,9 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
         }
     }
     if let Some(crude) = table(outs, "hlh_incidence_crude") {
-        for (grouping, group, label) in [("overall", "all", "all patients"), ("first_line_intensity", "intensive", "intensive first line")] {
+        for (grouping, group, label) in
+            [("overall", "all", "all patients"), ("first_line_intensity", "intensive", "intensive first line")]
+        {
             let key = [("criteria_set", primary), ("grouping", grouping), ("group", group)];
             let parts = (
                 number(&crude, &key, "with_hlh", count),
@@ -113,11 +116,13 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
         }
     }
     if let Some(cif) = table(outs, "hlh_cumulative_incidence") {
-        let mut parts = vec![text(format!("Cumulative incidence of a first HLH episode ({primary}, death without HLH competing): "))];
+        let mut parts =
+            vec![text(format!("Cumulative incidence of a first HLH episode ({primary}, death without HLH competing): "))];
         let mut any = false;
         for day in [30.0f64, 90.0, 365.0] {
             let d = crate::stats::format::Num(day).to_string();
-            let key = [("criteria_set", primary), ("grouping", "overall"), ("group", "all"), ("cause", "hlh"), ("day", d.as_str())];
+            let key =
+                [("criteria_set", primary), ("grouping", "overall"), ("group", "all"), ("cause", "hlh"), ("day", d.as_str())];
             if let Some(v) = number(&cif, &key, "estimate", pct) {
                 if any {
                     parts.push(text(", "));
@@ -133,9 +138,12 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
     }
     if let Some(cox) = table(outs, "cox_hlh") {
         let td = [("criteria_set", primary), ("model", "time_dependent_adjusted"), ("term", "hlh")];
-        if let (Some(hr), Some(lo), Some(hi), Some(p)) =
-            (number(&cox, &td, "hr", two), number(&cox, &td, "hr_lower", two), number(&cox, &td, "hr_upper", two), number(&cox, &td, "p", p_value))
-        {
+        if let (Some(hr), Some(lo), Some(hi), Some(p)) = (
+            number(&cox, &td, "hr", two),
+            number(&cox, &td, "hr_lower", two),
+            number(&cox, &td, "hr_upper", two),
+            number(&cox, &td, "p", p_value),
+        ) {
             facts.push(vec![
                 text(format!("Hazard ratio of HLH ({primary}) for death, time-dependent and adjusted: ")),
                 hr,
@@ -167,7 +175,11 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
                 parts.push(text(" vs "));
             }
             match simon_makuch_median(&sm, primary, state) {
-                Some(t) => parts.extend([number(&sm, &[("criteria_set", primary), ("state", state), ("time", t.as_str())], "time", count).unwrap_or_else(|| text("NA")), text(format!(" days {}", if state == "HLH" { "with HLH" } else { "without" }))]),
+                Some(t) => parts.extend([
+                    number(&sm, &[("criteria_set", primary), ("state", state), ("time", t.as_str())], "time", count)
+                        .unwrap_or_else(|| text("NA")),
+                    text(format!(" days {}", if state == "HLH" { "with HLH" } else { "without" })),
+                ]),
                 None => parts.push(text(format!("not reached {}", if state == "HLH" { "with HLH" } else { "without" }))),
             }
         }
@@ -188,7 +200,9 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
         let mut any = false;
         for reg in &regimens {
             let key = [("line", "1"), ("regimen", reg.as_str())];
-            if let (Some(rate), Some(n)) = (number(&resp, &key, "composite_cr_rate", pct), number(&resp, &key, "n_treated", count)) {
+            if let (Some(rate), Some(n)) =
+                (number(&resp, &key, "composite_cr_rate", pct), number(&resp, &key, "n_treated", count))
+            {
                 if any {
                     parts.push(text("; "));
                 }
@@ -204,7 +218,13 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
     if let Some(v) = table(outs, "hlh_validation") {
         let key = [("definition", primary)];
         if let (Some(se), Some(ppv)) = (number(&v, &key, "sensitivity", two), number(&v, &key, "ppv", two)) {
-            facts.push(vec![text(format!("Against the cohort's truth table, {primary} has a patient-level sensitivity of ")), se, text(" and a PPV of "), ppv, text(".")]);
+            facts.push(vec![
+                text(format!("Against the cohort's truth table, {primary} has a patient-level sensitivity of ")),
+                se,
+                text(" and a PPV of "),
+                ppv,
+                text("."),
+            ]);
         }
     }
     facts

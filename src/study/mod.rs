@@ -19,10 +19,10 @@ pub mod grid;
 pub mod incidence;
 pub mod key_results;
 pub mod outputs;
+pub mod report;
 pub mod response;
 pub mod risk_factors;
 pub mod run;
-pub mod report;
 pub mod survival;
 
 pub use config::StudyConfig;

@@ -58,7 +58,13 @@ pub(crate) struct RunOutputs {
 
 impl RunOutputs {
     /// Add a table given as CSV bytes; its name must be new.
-    pub fn add_bytes(&mut self, name: &str, caption: &str, bytes: Vec<u8>, types: Option<Vec<ColumnType>>) -> Result<(), StudyError> {
+    pub fn add_bytes(
+        &mut self,
+        name: &str,
+        caption: &str,
+        bytes: Vec<u8>,
+        types: Option<Vec<ColumnType>>,
+    ) -> Result<(), StudyError> {
         self.registry.claim("table", name)?;
         self.tables.push(Produced { name: name.to_string(), caption: caption.to_string(), bytes, types });
         Ok(())

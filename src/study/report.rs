@@ -109,7 +109,10 @@ fn is_body_table(name: &str) -> bool {
 }
 
 fn section_of(name: &str) -> usize {
-    if name.starts_with("cohort_flow") || name.starts_with("analyses_not_computed") || name.starts_with("baseline_characteristics") {
+    if name.starts_with("cohort_flow")
+        || name.starts_with("analyses_not_computed")
+        || name.starts_with("baseline_characteristics")
+    {
         0
     } else if name.starts_with("hlh_episodes") || name.starts_with("hlh_evidence") {
         1
@@ -121,7 +124,11 @@ fn section_of(name: &str) -> usize {
         2
     } else if name.starts_with("os_by_first") || name.starts_with("efs_") || name.starts_with("os_overall") {
         3
-    } else if name.starts_with("cox_") || name.starts_with("os_simon") || name.starts_with("os_landmark") || name.starts_with("os_by_hlh") {
+    } else if name.starts_with("cox_")
+        || name.starts_with("os_simon")
+        || name.starts_with("os_landmark")
+        || name.starts_with("os_by_hlh")
+    {
         4
     } else {
         5
@@ -199,7 +206,12 @@ pub(crate) fn write_report(
     for p in &outs.tables {
         let t = parse_csv(&p.name, &p.bytes, report.max_table_rows);
         let shown_above = is_body_table(&p.name);
-        appendix.listed.push(ListedTable { name: p.name.clone(), caption: p.caption.clone(), rows: t.rows_total.unwrap_or(t.rows.len()), shown_above });
+        appendix.listed.push(ListedTable {
+            name: p.name.clone(),
+            caption: p.caption.clone(),
+            rows: t.rows_total.unwrap_or(t.rows.len()),
+            shown_above,
+        });
         if shown_above {
             sections[section_of(&p.name)].tables.push((t, p.caption.clone()));
         }

@@ -21,12 +21,7 @@ use super::exposure::Exposure;
 
 /// Best response of one patient on one line (`None` = not assessed).
 pub fn best_response(cohort: &Cohort, p: PatientIdx, line: u32) -> Option<Response> {
-    cohort
-        .responses_of(p)
-        .iter()
-        .filter(|r| r.line == line && r.response != Response::Relapse)
-        .map(|r| r.response)
-        .min()
+    cohort.responses_of(p).iter().filter(|r| r.line == line && r.response != Response::Relapse).map(|r| r.response).min()
 }
 
 /// Response rates per (line, regimen): n treated, counts per best response, composite CR with exact CI.
@@ -58,8 +53,27 @@ pub fn response_table(cohort: &Cohort, dataset: &Dataset, conf_level: f64) -> St
         ]);
         rows.push(row);
     }
-    Ok(super::table("response_by_line_regimen", &["line", "regimen", "n_treated", "best_CR", "best_CRh", "best_CRi", "best_MLFS", "best_PR", "best_SD", "best_PD",
-            "not_assessed", "composite_cr", "composite_cr_rate", "exact_lower", "exact_upper"], rows))
+    Ok(super::table(
+        "response_by_line_regimen",
+        &[
+            "line",
+            "regimen",
+            "n_treated",
+            "best_CR",
+            "best_CRh",
+            "best_CRi",
+            "best_MLFS",
+            "best_PR",
+            "best_SD",
+            "best_PD",
+            "not_assessed",
+            "composite_cr",
+            "composite_cr_rate",
+            "exact_lower",
+            "exact_upper",
+        ],
+        rows,
+    ))
 }
 
 /// The day before which an HLH onset can influence the first-line response: the first
@@ -87,7 +101,9 @@ pub fn response_by_hlh(cohort: &Cohort, dataset: &Dataset, exposures: &[Exposure
             tab[usize::from(hlh_before)][usize::from(ccr)] += 1;
         }
         let fisher = fisher_exact(tab[1][1], tab[1][0], tab[0][1], tab[0][0]).ok();
-        for (h, label) in [(1usize, "HLH before first-line response assessment"), (0, "no HLH before first-line response assessment")] {
+        for (h, label) in
+            [(1usize, "HLH before first-line response assessment"), (0, "no HLH before first-line response assessment")]
+        {
             let n = tab[h][0] + tab[h][1];
             let x = tab[h][1];
             let (est, lo, hi) = match proportion(x, n, conf_level) {
@@ -116,7 +132,11 @@ pub fn response_by_hlh(cohort: &Cohort, dataset: &Dataset, exposures: &[Exposure
             ]);
         }
     }
-    super::table("response_by_hlh", &["criteria_set", "group", "n", "composite_cr", "rate", "exact_lower", "exact_upper", "fisher_p", "note"], rows)
+    super::table(
+        "response_by_hlh",
+        &["criteria_set", "group", "n", "composite_cr", "rate", "exact_lower", "exact_upper", "fisher_p", "note"],
+        rows,
+    )
 }
 
 /// Outcome after CR1 (first-line composite CR) of every patient who reached it.
@@ -203,6 +223,21 @@ pub fn episode_course_table(cohort: &Cohort, set: &str, episodes: &[EpisodeSpan]
             Cell::Str(if p.death.is_some_and(|d| d <= ep.end + 30) { "yes" } else { "no" }.into()),
         ]);
     }
-    super::table("hlh_episode_course", &["criteria_set", "patient_id", "episode", "onset_date", "end_date", "next_line", "next_regimen",
-            "next_line_start", "next_line_end", "resolved_by_line_end", "died_within_30d_of_episode_end"], rows)
+    super::table(
+        "hlh_episode_course",
+        &[
+            "criteria_set",
+            "patient_id",
+            "episode",
+            "onset_date",
+            "end_date",
+            "next_line",
+            "next_regimen",
+            "next_line_start",
+            "next_line_end",
+            "resolved_by_line_end",
+            "died_within_30d_of_episode_end",
+        ],
+        rows,
+    )
 }

@@ -65,7 +65,10 @@ pub(crate) fn risk_factors(
     let mut t = CsvTable::new(name, &COLUMNS);
     let mut not_computed = Vec::new();
     if covs.columns.is_empty() {
-        not_computed.push(("risk factors for HLH (Fine–Gray, cause-specific Cox)".to_string(), "the study has no covariates".to_string()));
+        not_computed.push((
+            "risk factors for HLH (Fine–Gray, cause-specific Cox)".to_string(),
+            "the study has no covariates".to_string(),
+        ));
         return (t, Vec::new(), not_computed);
     }
     // at risk of a first episode
@@ -85,7 +88,8 @@ pub(crate) fn risk_factors(
             }
         }
     }
-    let columns: Vec<(String, crate::stats::design::ColumnData)> = covs.columns.iter().map(|(n, c)| (n.clone(), expand(c, &subjects))).collect();
+    let columns: Vec<(String, crate::stats::design::ColumnData)> =
+        covs.columns.iter().map(|(n, c)| (n.clone(), expand(c, &subjects))).collect();
     let design = match build_design(&columns, None) {
         Ok(d) => d,
         Err(e) => {
@@ -96,20 +100,35 @@ pub(crate) fn risk_factors(
     let keep = &design.kept_rows;
     let time_k: Vec<f64> = keep.iter().map(|&i| time[i]).collect();
     let status_k: Vec<u32> = keep.iter().map(|&i| status[i]).collect();
-    let counts = [keep.len(), status_k.iter().filter(|s| **s == 1).count(), status_k.iter().filter(|s| **s == 2).count(), status_k.iter().filter(|s| **s == 0).count()];
+    let counts = [
+        keep.len(),
+        status_k.iter().filter(|s| **s == 1).count(),
+        status_k.iter().filter(|s| **s == 2).count(),
+        status_k.iter().filter(|s| **s == 0).count(),
+    ];
     let dropped = design.dropped_rows.len();
     let mut models = Vec::new();
 
     let cols: Vec<Vec<f64>> = (0..design.terms.len()).map(|j| design.x.column(j).to_vec()).collect();
     match crr(&time_k, &status_k, &cols, &design.terms, 1, 0) {
-        Ok(f) if f.converged => models.push(RiskModel { model: "fine_gray", terms: f.names.clone(), coef: f.coef.clone(), se: f.se.clone(), counts }),
-        Ok(f) => not_computed.push(("Fine–Gray regression of HLH".into(), format!("did not converge in {} iterations", f.iterations))),
+        Ok(f) if f.converged => {
+            models.push(RiskModel { model: "fine_gray", terms: f.names.clone(), coef: f.coef.clone(), se: f.se.clone(), counts })
+        }
+        Ok(f) => {
+            not_computed.push(("Fine–Gray regression of HLH".into(), format!("did not converge in {} iterations", f.iterations)))
+        }
         Err(e) => not_computed.push(("Fine–Gray regression of HLH".into(), e.to_string())),
     }
     let event: Vec<bool> = status_k.iter().map(|s| *s == 1).collect();
     let opts = CoxOptions { conf_level, ..CoxOptions::default() };
     match coxph(None, &time_k, &event, &design.x, &design.terms, None, None, &opts) {
-        Ok(m) => models.push(RiskModel { model: "cause_specific_cox", terms: m.terms.clone(), coef: m.coef.clone(), se: m.se.clone(), counts }),
+        Ok(m) => models.push(RiskModel {
+            model: "cause_specific_cox",
+            terms: m.terms.clone(),
+            coef: m.coef.clone(),
+            se: m.se.clone(),
+            counts,
+        }),
         Err(e) => not_computed.push(("cause-specific Cox model of HLH".into(), e.to_string())),
     }
 

@@ -127,7 +127,9 @@ fn load_criteria(name: &str, study_dir: Option<&Path>) -> Result<CriteriaSet, St
 /// built-in name or a file path). Two sets with the same name are refused, as every table
 /// keys its rows on the set name.
 fn resolve_primary(cfg: &StudyConfig, sets: &[CriteriaSet], study_label: &str) -> Result<usize, StudyError> {
-    let bad = |key: &str, message: String| StudyError::Config(StudyConfigError::Value { path: study_label.to_string(), key: key.to_string(), message });
+    let bad = |key: &str, message: String| {
+        StudyError::Config(StudyConfigError::Value { path: study_label.to_string(), key: key.to_string(), message })
+    };
     let names: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();
     for (k, n) in names.iter().enumerate() {
         if names[..k].contains(n) {
@@ -140,7 +142,10 @@ fn resolve_primary(cfg: &StudyConfig, sets: &[CriteriaSet], study_label: &str) -
         return Ok(sets.len());
     }
     names.iter().position(|n| *n == want).or_else(|| cfg.detection.criteria.iter().position(|c| c == want)).ok_or_else(|| {
-        bad("detection.primary", format!("`{want}` is not one of the criteria sets of this study (their names: {})", names.join(", ")))
+        bad(
+            "detection.primary",
+            format!("`{want}` is not one of the criteria sets of this study (their names: {})", names.join(", ")),
+        )
     })
 }
 
@@ -158,8 +163,11 @@ struct StageTimer {
 
 impl StageTimer {
     fn new(quiet: bool) -> StageTimer {
-        let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::with_draw_target(Some(8), ProgressDrawTarget::stderr()) };
-        bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        let bar =
+            if quiet { ProgressBar::hidden() } else { ProgressBar::with_draw_target(Some(8), ProgressDrawTarget::stderr()) };
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
         StageTimer { bar, started: Instant::now(), stages: Vec::new() }
     }
 
@@ -257,7 +265,13 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     cohort_flow(&ctx, &mut outs)?;
     patient_key(&ctx, &mut outs)?;
     let mut fitted = Fitted::default();
-    let table1 = super::baseline::baseline_characteristics(cohort, &dataset, &exposures[primary], cfg.report.small_cell, "baseline_characteristics");
+    let table1 = super::baseline::baseline_characteristics(
+        cohort,
+        &dataset,
+        &exposures[primary],
+        cfg.report.small_cell,
+        "baseline_characteristics",
+    );
     outs.add_table(
         &table1,
         &format!(
@@ -265,8 +279,18 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
             detections[primary].criteria_set
         ),
     )?;
-    let primary_criteria: Vec<String> = criteria.get(primary).map(|s| s.criteria.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
-    let table2 = super::episodes::episode_characteristics(cohort, &dataset, &exposures[primary], &detections[primary], &primary_criteria, &onset_labs, cfg.report.small_cell, "hlh_episodes_characteristics");
+    let primary_criteria: Vec<String> =
+        criteria.get(primary).map(|s| s.criteria.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
+    let table2 = super::episodes::episode_characteristics(
+        cohort,
+        &dataset,
+        &exposures[primary],
+        &detections[primary],
+        &primary_criteria,
+        &onset_labs,
+        cfg.report.small_cell,
+        "hlh_episodes_characteristics",
+    );
     outs.add_table(
         &table2,
         &format!(
@@ -346,7 +370,12 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         inputs: loaded
             .inputs
             .iter()
-            .map(|i| InputFile { table: i.table.clone(), path: i.path.display().to_string(), sha256: i.sha256.clone(), rows: i.rows })
+            .map(|i| InputFile {
+                table: i.table.clone(),
+                path: i.path.display().to_string(),
+                sha256: i.sha256.clone(),
+                rows: i.rows,
+            })
             .collect(),
         not_computed: outs.not_computed.clone(),
         ..Manifest::default()
@@ -358,7 +387,11 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     manifest.row_counts.insert("responses".into(), cohort.responses.len() as u64);
     manifest.row_counts.insert("study_population".into(), dataset.patients.len() as u64);
     for (ex, n) in dataset.exclusion_counts() {
-        manifest.exclusions.push(ManifestExclusion { stage: "population".into(), reason: format!("patients: {}", ex.reason()), count: n as u64 });
+        manifest.exclusions.push(ManifestExclusion {
+            stage: "population".into(),
+            reason: format!("patients: {}", ex.reason()),
+            count: n as u64,
+        });
     }
     for (table, counts) in &loaded.report.tables {
         if counts.rejected > 0 {
@@ -388,7 +421,11 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
 /// definition grid — all in one pass over the patients ([`detect_many_with_evidence`]). Variants
 /// keep their episodes only (no evidence rows are built for them); the study's own sets appear in the grid without a
 /// detection of their own (see [`grid_detection`]).
-fn detect_all(cohort: &Cohort, criteria: &[CriteriaSet], grid: bool) -> (Vec<Detection>, Vec<(GridDefinition, Option<Detection>)>) {
+fn detect_all(
+    cohort: &Cohort,
+    criteria: &[CriteriaSet],
+    grid: bool,
+) -> (Vec<Detection>, Vec<(GridDefinition, Option<Detection>)>) {
     let defs = if grid { grid::default_grid(criteria) } else { Vec::new() };
     let is_variant = |g: &GridDefinition| !criteria.iter().any(|c| c.name == g.name);
     let mut sets: Vec<CriteriaSet> = criteria.to_vec();
@@ -434,10 +471,32 @@ fn validation_table(
     let mut t = super::table(
         "hlh_validation",
         &[
-            "definition", "rule", "n_patients", "true_positive", "false_positive", "false_negative", "true_negative", "sensitivity",
-            "sensitivity_lower", "sensitivity_upper", "specificity", "specificity_lower", "specificity_upper", "ppv", "ppv_lower",
-            "ppv_upper", "npv", "npv_lower", "npv_upper", "onset_error_median_days", "onset_error_q1_days", "onset_error_q3_days",
-            "onset_within_3_days", "estimated_incidence", "true_incidence", "note",
+            "definition",
+            "rule",
+            "n_patients",
+            "true_positive",
+            "false_positive",
+            "false_negative",
+            "true_negative",
+            "sensitivity",
+            "sensitivity_lower",
+            "sensitivity_upper",
+            "specificity",
+            "specificity_lower",
+            "specificity_upper",
+            "ppv",
+            "ppv_lower",
+            "ppv_upper",
+            "npv",
+            "npv_lower",
+            "npv_upper",
+            "onset_error_median_days",
+            "onset_error_q1_days",
+            "onset_error_q3_days",
+            "onset_within_3_days",
+            "estimated_incidence",
+            "true_incidence",
+            "note",
         ],
         Vec::new(),
     );
@@ -465,7 +524,11 @@ fn validation_table(
             if r.note.is_empty() { Cell::Na } else { Cell::Str(r.note.clone()) },
         ]);
         t.rows.push(cells);
-        points.push(figures::ValidationPoint { label: r.criteria_set.clone(), sensitivity: r.sensitivity.map(|m| (m.estimate, m.lower, m.upper)), ppv: r.ppv.map(|m| (m.estimate, m.lower, m.upper)) });
+        points.push(figures::ValidationPoint {
+            label: r.criteria_set.clone(),
+            sensitivity: r.sensitivity.map(|m| (m.estimate, m.lower, m.upper)),
+            ppv: r.ppv.map(|m| (m.estimate, m.lower, m.upper)),
+        });
     }
     outs.add_table(
         &t,
@@ -486,7 +549,19 @@ fn grid_table(
     let overall = [GroupVar { name: "overall", labels: vec!["all".to_string(); n] }];
     let mut t = super::table(
         "hlh_incidence_by_definition",
-        &["definition", "base_set", "variation", "n", "with_hlh", "proportion", "exact_lower", "exact_upper", "cuminc_365d", "cuminc_365d_se", "note"],
+        &[
+            "definition",
+            "base_set",
+            "variation",
+            "n",
+            "with_hlh",
+            "proportion",
+            "exact_lower",
+            "exact_upper",
+            "cuminc_365d",
+            "cuminc_365d_se",
+            "note",
+        ],
         Vec::new(),
     );
     let mut points = Vec::new();
@@ -512,7 +587,16 @@ fn grid_table(
         let mut cells = vec![Cell::Str(g.name.clone()), Cell::Str(g.base.clone()), Cell::Str(g.variation.clone())];
         // n, with_hlh, proportion, exact CI and note of the crude table
         let col = |name: &str| crude.columns.iter().position(|c| c == name).map_or(Cell::Na, |k| row[k].clone());
-        cells.extend([col("n"), col("with_hlh"), col("proportion"), col("exact_lower"), col("exact_upper"), est, se, col("note")]);
+        cells.extend([
+            col("n"),
+            col("with_hlh"),
+            col("proportion"),
+            col("exact_lower"),
+            col("exact_upper"),
+            est,
+            se,
+            col("note"),
+        ]);
         if let (Cell::Num(p), Cell::Num(lo), Cell::Num(hi)) = (col("proportion"), col("exact_lower"), col("exact_upper")) {
             points.push(figures::GridPoint { label: g.name.clone(), estimate: p, lower: lo, upper: hi });
         }
@@ -587,7 +671,10 @@ fn incidence_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Res
     let n = ctx.dataset.patients.len();
     let groupings = vec![
         GroupVar { name: "overall", labels: vec!["all".to_string(); n] },
-        GroupVar { name: "first_line_intensity", labels: ctx.dataset.patients.iter().map(|p| p.first_line_intensity.clone()).collect() },
+        GroupVar {
+            name: "first_line_intensity",
+            labels: ctx.dataset.patients.iter().map(|p| p.first_line_intensity.clone()).collect(),
+        },
         GroupVar { name: "first_line_regimen", labels: ctx.dataset.regimen_labels(cfg.survival.min_regimen_size) },
     ];
     let crude = incidence::crude_table(ctx.exposures, &groupings, ctx.conf);
@@ -595,8 +682,12 @@ fn incidence_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Res
         &crude,
         &format!("HLH incidence: proportion of patients at risk with ≥1 incident episode (Wilson and Clopper–Pearson {}); HLH present at the origin counted apart", ctx.ci),
     )?;
-    let (ci_tab, gray_tab, fits) = incidence::cuminc_tables(ctx.dataset, ctx.exposures, &groupings, &cfg.incidence.timepoints_days, ctx.conf);
-    outs.add_table(&ci_tab, "Cumulative incidence of the first HLH episode, death without HLH as competing risk (Aalen–Johansen; variance as cmprsk)")?;
+    let (ci_tab, gray_tab, fits) =
+        incidence::cuminc_tables(ctx.dataset, ctx.exposures, &groupings, &cfg.incidence.timepoints_days, ctx.conf);
+    outs.add_table(
+        &ci_tab,
+        "Cumulative incidence of the first HLH episode, death without HLH as competing risk (Aalen–Johansen; variance as cmprsk)",
+    )?;
     outs.add_table(&gray_tab, "Gray's test between groups")?;
     fitted.cif = fits;
     let rates = incidence::rate_table(
@@ -665,8 +756,10 @@ fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Resu
         ("efs_by_first_line_intensity", "EFS", &efs_t, &efs_e, &intensity),
         ("rfs_from_cr1", "RFS from CR1", &rfs_t, &rfs_e, &cr1),
     ];
-    let results: Vec<_> =
-        km_specs.par_iter().map(|&(name, endpoint, t, e, g)| (name, survival::km_analysis(name, endpoint, t, e, g, &km_opts))).collect();
+    let results: Vec<_> = km_specs
+        .par_iter()
+        .map(|&(name, endpoint, t, e, g)| (name, survival::km_analysis(name, endpoint, t, e, g, &km_opts)))
+        .collect();
     for (name, r) in results {
         match r {
             Ok(a) => {
@@ -704,7 +797,10 @@ fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Resu
     for (ex, r) in ctx.exposures.iter().zip(results) {
         match r {
             Ok(h) => fitted.hlh.push(h),
-            Err(e) => outs.not_computed(format!("HLH and survival under `{}` (time-dependent Cox, Simon–Makuch, landmark, naive)", ex.criteria_set), e),
+            Err(e) => outs.not_computed(
+                format!("HLH and survival under `{}` (time-dependent Cox, Simon–Makuch, landmark, naive)", ex.criteria_set),
+                e,
+            ),
         }
     }
     hlh_survival_tables(&fitted.hlh, ctx, outs)
@@ -774,7 +870,14 @@ fn km_parts(a: &KmAnalysis, set: Option<&str>) -> Result<[Vec<u8>; 3], StudyErro
 
 /// Write the tables of one KM analysis (`sets = None`), or of the same analysis under
 /// every criteria set stacked into one table per kind (`sets`: (set name, its fit)).
-fn km_outputs(name: &str, endpoint: &str, sets: Option<&[(&str, &KmAnalysis)]>, single: Option<&KmAnalysis>, ctx: &Ctx, outs: &mut RunOutputs) -> Result<(), StudyError> {
+fn km_outputs(
+    name: &str,
+    endpoint: &str,
+    sets: Option<&[(&str, &KmAnalysis)]>,
+    single: Option<&KmAnalysis>,
+    ctx: &Ctx,
+    outs: &mut RunOutputs,
+) -> Result<(), StudyError> {
     let fits: Vec<(Option<&str>, &KmAnalysis)> = match (sets, single) {
         (Some(list), _) => list.iter().map(|(s, a)| (Some(*s), *a)).collect(),
         (None, Some(a)) => vec![(None, a)],
@@ -782,10 +885,29 @@ fn km_outputs(name: &str, endpoint: &str, sets: Option<&[(&str, &KmAnalysis)]>, 
     };
     let parts: Vec<[Vec<u8>; 3]> = fits.iter().map(|(s, a)| km_parts(a, *s)).collect::<Result<_, _>>()?;
     let stack = |k: usize| stack_csv(&parts.iter().map(|p| p[k].clone()).collect::<Vec<_>>());
-    outs.add_bytes(&format!("{name}_km"), &format!("Kaplan–Meier table, {} ({endpoint}; {} log)", analysis_words(name), ctx.ci), stack(0), None)?;
-    outs.add_bytes(&format!("{name}_summary"), &format!("Median survival, {}, in days with {} ({endpoint}; the RMST columns stay empty: the study sets no horizon)", analysis_words(name), ctx.ci), stack(1), None)?;
+    outs.add_bytes(
+        &format!("{name}_km"),
+        &format!("Kaplan–Meier table, {} ({endpoint}; {} log)", analysis_words(name), ctx.ci),
+        stack(0),
+        None,
+    )?;
+    outs.add_bytes(
+        &format!("{name}_summary"),
+        &format!(
+            "Median survival, {}, in days with {} ({endpoint}; the RMST columns stay empty: the study sets no horizon)",
+            analysis_words(name),
+            ctx.ci
+        ),
+        stack(1),
+        None,
+    )?;
     if fits.iter().any(|(_, a)| a.logrank.is_some()) {
-        outs.add_bytes(&format!("{name}_logrank"), &format!("Log-rank test, {} ({endpoint})", analysis_words(name)), stack(2), None)?;
+        outs.add_bytes(
+            &format!("{name}_logrank"),
+            &format!("Log-rank test, {} ({endpoint})", analysis_words(name)),
+            stack(2),
+            None,
+        )?;
     }
     Ok(())
 }
@@ -812,11 +934,27 @@ fn ph_test_table(hlh: &[HlhSurvival]) -> CsvTable {
         match &h.ph_test {
             Ok(z) => {
                 for k in 0..z.terms.len() {
-                    t.rows.push(vec![set(), Cell::Str(z.terms[k].clone()), Cell::Num(z.chisq[k]), Cell::Int(z.df[k] as i64), Cell::Num(z.p[k]), Cell::Na]);
+                    t.rows.push(vec![
+                        set(),
+                        Cell::Str(z.terms[k].clone()),
+                        Cell::Num(z.chisq[k]),
+                        Cell::Int(z.df[k] as i64),
+                        Cell::Num(z.p[k]),
+                        Cell::Na,
+                    ]);
                 }
-                t.rows.push(vec![set(), Cell::Str("GLOBAL".into()), Cell::Num(z.global_chisq), Cell::Int(z.global_df as i64), Cell::Num(z.global_p), Cell::Na]);
+                t.rows.push(vec![
+                    set(),
+                    Cell::Str("GLOBAL".into()),
+                    Cell::Num(z.global_chisq),
+                    Cell::Int(z.global_df as i64),
+                    Cell::Num(z.global_p),
+                    Cell::Na,
+                ]);
             }
-            Err(reason) => t.rows.push(vec![set(), Cell::Na, Cell::Na, Cell::Na, Cell::Na, Cell::Str(format!("not computable: {reason}"))]),
+            Err(reason) => {
+                t.rows.push(vec![set(), Cell::Na, Cell::Na, Cell::Na, Cell::Na, Cell::Str(format!("not computable: {reason}"))])
+            }
         }
     }
     t
@@ -844,12 +982,17 @@ fn hlh_survival_tables(hlh: &[HlhSurvival], ctx: &Ctx, outs: &mut RunOutputs) ->
         &ph_test_table(hlh),
         "Proportional-hazards test of the adjusted time-dependent Cox model of OS (as survival::cox.zph with its defaults): score test per covariate and global; a small p suggests the hazard ratio changes over time",
     )?;
-    outs.add_table(&survival::simon_makuch_table(hlh), &format!("Simon–Makuch OS curves by time-dependent HLH status ({} log)", ctx.ci))?;
+    outs.add_table(
+        &survival::simon_makuch_table(hlh),
+        &format!("Simon–Makuch OS curves by time-dependent HLH status ({} log)", ctx.ci),
+    )?;
     let naive: Vec<(&str, &KmAnalysis)> = hlh.iter().map(|h| (h.criteria_set.as_str(), &h.km_naive)).collect();
     km_outputs("os_by_hlh_ever_naive", "OS by HLH ever (naive, biased by immortal time)", Some(&naive), None, ctx, outs)?;
     for &l in &ctx.cfg.survival.landmarks_days {
-        let at_l: Vec<(&str, &KmAnalysis)> =
-            hlh.iter().filter_map(|h| h.landmarks.iter().find(|(d, _, _)| *d == l).map(|(_, a, _)| (h.criteria_set.as_str(), a))).collect();
+        let at_l: Vec<(&str, &KmAnalysis)> = hlh
+            .iter()
+            .filter_map(|h| h.landmarks.iter().find(|(d, _, _)| *d == l).map(|(_, a, _)| (h.criteria_set.as_str(), a)))
+            .collect();
         let Some((_, first)) = at_l.first() else {
             outs.not_computed(format!("landmark analysis at day {l}"), "no patient alive and followed at the landmark");
             continue;
@@ -871,16 +1014,25 @@ fn hlh_survival_tables(hlh: &[HlhSurvival], ctx: &Ctx, outs: &mut RunOutputs) ->
 fn response_stage(ctx: &Ctx, primary: &Detection, outs: &mut RunOutputs) -> Result<(), StudyError> {
     if ctx.cohort.tables_present.iter().any(|t| t == "responses") {
         match response::response_table(ctx.cohort, ctx.dataset, ctx.conf) {
-            Ok(t) => outs.add_table(&t, &format!("Best response per line and regimen; composite CR (CR+CRh+CRi) with Clopper–Pearson {}", ctx.ci))?,
+            Ok(t) => outs.add_table(
+                &t,
+                &format!("Best response per line and regimen; composite CR (CR+CRh+CRi) with Clopper–Pearson {}", ctx.ci),
+            )?,
             Err(e) => outs.not_computed("response by line and regimen", e),
         }
         let t = response::response_by_hlh(ctx.cohort, ctx.dataset, ctx.exposures, ctx.conf);
-        outs.add_table(&t, "First-line composite CR by HLH before the first response assessment of the first line (Fisher's exact test)")?;
+        outs.add_table(
+            &t,
+            "First-line composite CR by HLH before the first response assessment of the first line (Fisher's exact test)",
+        )?;
     } else {
         outs.not_computed("response analyses", "the cohort has no `responses` table");
     }
-    let spans: Vec<EpisodeSpan> =
-        primary.episodes.iter().map(|e| EpisodeSpan { patient: e.patient, episode: e.episode, onset: e.onset, end: e.end }).collect();
+    let spans: Vec<EpisodeSpan> = primary
+        .episodes
+        .iter()
+        .map(|e| EpisodeSpan { patient: e.patient, episode: e.episode, onset: e.onset, end: e.end })
+        .collect();
     outs.add_table(
         &response::episode_course_table(ctx.cohort, &primary.criteria_set, &spans),
         &format!("Each HLH episode under the next treatment line (primary definition: {})", primary.criteria_set),
@@ -917,8 +1069,13 @@ fn write_tables(out: &OutputDir, outs: &RunOutputs) -> Result<(), StudyError> {
     outs.tables.par_iter().try_for_each(|p| -> Result<(), StudyError> {
         let path = out.tables().join(format!("{}.csv", p.name));
         std::fs::write(&path, &p.bytes).map_err(|e| StudyError::Io { path: path.clone(), source: e })?;
-        crate::io::table::csv_bytes_to_parquet(&p.bytes, p.types.as_deref(), &path, &out.tables().join(format!("{}.parquet", p.name)))
-            .map_err(|e| StudyError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })
+        crate::io::table::csv_bytes_to_parquet(
+            &p.bytes,
+            p.types.as_deref(),
+            &path,
+            &out.tables().join(format!("{}.parquet", p.name)),
+        )
+        .map_err(|e| StudyError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })
     })?;
     let path = out.tables().join("README.md");
     std::fs::write(&path, tables_readme_text(outs)).map_err(|e| StudyError::Io { path, source: e })

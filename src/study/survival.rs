@@ -16,8 +16,8 @@ use crate::stats::{Grouping, StatsError, StatsResult};
 
 use super::covariates::{expand, CovariateColumns};
 use super::dataset::Dataset;
-use super::finite_or_na as num;
 use super::exposure::Exposure;
+use super::finite_or_na as num;
 
 /// A Kaplan–Meier fit with its log-rank test (none when there is one group).
 pub struct KmAnalysis {
@@ -32,7 +32,14 @@ pub struct KmAnalysis {
 }
 
 /// Fit KM + log-rank for one endpoint and grouping.
-pub fn km_analysis(name: &str, endpoint: &str, time: &[f64], event: &[bool], labels: &[String], opts: &KmOptions) -> StatsResult<KmAnalysis> {
+pub fn km_analysis(
+    name: &str,
+    endpoint: &str,
+    time: &[f64],
+    event: &[bool],
+    labels: &[String],
+    opts: &KmOptions,
+) -> StatsResult<KmAnalysis> {
     let g = Grouping::from_values(labels);
     let km = kaplan_meier(time, event, &g, opts)?;
     let groups_with_data = g.members().iter().filter(|m| !m.is_empty()).count();
@@ -112,7 +119,9 @@ fn cox_fit_from_columns(
         .map(|(c, (name, _))| (name.clone(), (0..design.assign.len()).filter(|&j| design.assign[j] == c).collect::<Vec<usize>>()))
         .filter(|(_, cols)| !cols.is_empty())
         .collect();
-    let zph = ph_test.then(|| cox_zph_terms(&model, start_k.as_deref(), &stop_k, &event_k, x, None, opts, Some(&terms)).map_err(|e| e.to_string()));
+    let zph = ph_test.then(|| {
+        cox_zph_terms(&model, start_k.as_deref(), &stop_k, &event_k, x, None, opts, Some(&terms)).map_err(|e| e.to_string())
+    });
     Ok((model, design.dropped_rows.len(), zph))
 }
 
@@ -180,8 +189,11 @@ pub fn hlh_survival(
         if lm.kept.is_empty() {
             continue;
         }
-        let labels: Vec<String> =
-            lm.exposed.iter().map(|&e| if e { "HLH by landmark".to_string() } else { "no HLH by landmark".to_string() }).collect();
+        let labels: Vec<String> = lm
+            .exposed
+            .iter()
+            .map(|&e| if e { "HLH by landmark".to_string() } else { "no HLH by landmark".to_string() })
+            .collect();
         let name = format!("os_landmark_{}d_by_hlh", l);
         let a = km_analysis(&name, "OS", &lm.time, &lm.event, &labels, &km_opts)?;
         landmarks.push((l, a, lm.excluded_dead_or_censored));
@@ -225,9 +237,12 @@ pub fn cox_table(models: &[(&str, &str, &CoxModel)]) -> CsvTable {
             ]);
         }
     }
-    super::table("cox_hlh", &["criteria_set", "model", "term", "coef", "hr", "se", "z", "p", "hr_lower", "hr_upper", "n", "events"], rows)
+    super::table(
+        "cox_hlh",
+        &["criteria_set", "model", "term", "coef", "hr", "se", "z", "p", "hr_lower", "hr_upper", "n", "events"],
+        rows,
+    )
 }
-
 
 /// Simon–Makuch curves of every criteria set as one table.
 pub fn simon_makuch_table(hlh: &[HlhSurvival]) -> CsvTable {
@@ -251,5 +266,9 @@ pub fn simon_makuch_table(hlh: &[HlhSurvival]) -> CsvTable {
             }
         }
     }
-    super::table("os_simon_makuch_by_hlh", &["criteria_set", "state", "time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"], rows)
+    super::table(
+        "os_simon_makuch_by_hlh",
+        &["criteria_set", "state", "time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"],
+        rows,
+    )
 }

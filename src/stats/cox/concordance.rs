@@ -206,7 +206,12 @@ struct Stratum<'a> {
 
 /// The indices of `start_order` (from `*i2` on) whose start time is at or after
 /// `t`: they are no longer at risk at `t` (counting-process data only).
-fn leaving<'a>(start: Option<&'a [f64]>, start_order: &'a [usize], i2: &'a mut usize, t: f64) -> impl Iterator<Item = usize> + 'a {
+fn leaving<'a>(
+    start: Option<&'a [f64]>,
+    start_order: &'a [usize],
+    i2: &'a mut usize,
+    t: f64,
+) -> impl Iterator<Item = usize> + 'a {
     std::iter::from_fn(move || {
         let st = start?;
         let &jj = start_order.get(*i2)?;

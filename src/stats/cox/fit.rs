@@ -74,8 +74,7 @@ impl Prepared {
         // stratum ascending, stop descending, censored before events (the order
         // within tied times has no effect on the results); sorting packed keys
         // keeps the memory access sequential
-        let mut keys: Vec<(usize, u64, bool, usize)> =
-            (0..n).map(|i| (code(i), !sort_key(stop[i]), event[i], i)).collect();
+        let mut keys: Vec<(usize, u64, bool, usize)> = (0..n).map(|i| (code(i), !sort_key(stop[i]), event[i], i)).collect();
         keys.par_sort_unstable();
         let order: Vec<usize> = keys.into_iter().map(|k| k.3).collect();
         let s_stop: Vec<f64> = order.iter().map(|&i| stop[i]).collect();
@@ -519,10 +518,7 @@ pub(crate) fn newton_raphson(d: &Prepared, terms: &[String], ctl: &NrControl) ->
         .unwrap_or_default();
     Err(StatsError::NotConverged {
         iterations: ctl.max_iter,
-        message: format!(
-            "Cox model: ran out of iterations (relative change in log-likelihood still above {}){moving}",
-            ctl.eps
-        ),
+        message: format!("Cox model: ran out of iterations (relative change in log-likelihood still above {}){moving}", ctl.eps),
     })
 }
 

@@ -161,14 +161,7 @@ pub(crate) struct Robust {
 }
 
 /// Robust variance from the fitted model (`var` = model-based inverse information).
-pub(crate) fn robust(
-    d: &Prepared,
-    beta_scaled: &[f64],
-    var: &[f64],
-    ties: Ties,
-    cluster: &[usize],
-    toler_chol: f64,
-) -> Robust {
+pub(crate) fn robust(d: &Prepared, beta_scaled: &[f64], var: &[f64], ties: Ties, cluster: &[usize], toler_chol: f64) -> Robust {
     let p = d.p;
     let resid = score_residuals(d, beta_scaled, ties);
     let mut dfbeta = vec![0.0; d.n * p];

@@ -548,10 +548,7 @@ pub fn cox_zph_terms(
         }
         for j in 0..p {
             if !x[[i, j]].is_finite() {
-                return Err(invalid(
-                    &model.terms[j],
-                    format!("row {}: covariate must be finite, found {}", i + 1, x[[i, j]]),
-                ));
+                return Err(invalid(&model.terms[j], format!("row {}: covariate must be finite, found {}", i + 1, x[[i, j]])));
             }
         }
     }
