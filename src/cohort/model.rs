@@ -605,7 +605,7 @@ impl Cohort {
         if !measurements.par_windows(2).all(|w| key(&w[0]) <= key(&w[1])) {
             measurements.par_sort_unstable_by(|a, b| key(a).cmp(&key(b)));
         }
-        findings.sort_unstable_by(|a, b| (a.patient, a.day, a.finding, a.row).cmp(&(b.patient, b.day, b.finding, b.row)));
+        findings.sort_unstable_by_key(|a| (a.patient, a.day, a.finding, a.row));
         treatments.sort_by_key(|a| (a.patient, a.line, a.start, a.row));
         responses.sort_by_key(|a| (a.patient, a.day, a.line, a.row));
         let n = patients.len();
