@@ -9,7 +9,7 @@ use crate::hlh::validation::validation_summary;
 use crate::hlh::{builtin_toml, detect, write_validation_csv, CriteriaError, CriteriaSet, Detection, Truth, TruthError};
 use crate::report::output::OutputDir;
 use crate::report::ReportError;
-use crate::simulate::{simulate, SimError, SimFormat, SimOptions, SimParams, SimSummary};
+use crate::simulate::{simulate_with_progress, SimError, SimFormat, SimOptions, SimParams, SimSummary};
 
 /// Errors of the cohort-side subcommands.
 #[derive(Debug, Error)]
@@ -191,7 +191,19 @@ pub fn simulate_cmd(
     if clean {
         opts.params.mimics = false;
     }
-    Ok(simulate(&opts)?)
+    // a progress bar on a terminal only (hidden when stderr is redirected, e.g. in scripts)
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new(patients as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} patients simulated ({eta} left)")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let summary = simulate_with_progress(&opts, |done, _| bar.set_position(done as u64));
+    bar.finish_and_clear();
+    Ok(summary?)
 }
 
 /// Read simulation parameters from a JSON (`.json`) or TOML file.
