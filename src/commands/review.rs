@@ -71,17 +71,7 @@ pub const DEFAULT_MATCH_DAYS: i32 = 7;
 pub const CONF_LEVEL: f64 = 0.95;
 
 /// The analytes of the review sheet, with `true` when the worst value is the maximum.
-pub const SHEET_ANALYTES: [(Analyte, bool); 9] = [
-    (Analyte::Ferritin, true),
-    (Analyte::Triglycerides, true),
-    (Analyte::Fibrinogen, false),
-    (Analyte::Scd25, true),
-    (Analyte::Ast, true),
-    (Analyte::Hemoglobin, false),
-    (Analyte::Platelets, false),
-    (Analyte::Neutrophils, false),
-    (Analyte::Temperature, true),
-];
+pub const SHEET_ANALYTES: [(Analyte, bool); 9] = crate::hlh::HLH_LAB_PANEL;
 
 /// The findings of the review sheet.
 pub const SHEET_FINDINGS: [FindingKind; 3] =

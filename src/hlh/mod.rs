@@ -131,3 +131,21 @@ pub use tables::{EPISODE_COLUMNS, EVIDENCE_COLUMNS};
 pub use validation::{
     validate, write_validation_csv, Metric, Truth, TruthEpisode, TruthError, ValidationRow, VALIDATION_COLUMNS,
 };
+
+/// The laboratory panel shown around HLH episodes (chart-review sheet, Table 2), in display
+/// order, with `true` when the value pointing to HLH is the highest (ferritin, triglycerides,
+/// sCD25, AST, temperature) and `false` when it is the lowest (fibrinogen, blood counts).
+pub const HLH_LAB_PANEL: [(crate::cohort::Analyte, bool); 9] = {
+    use crate::cohort::Analyte;
+    [
+        (Analyte::Ferritin, true),
+        (Analyte::Triglycerides, true),
+        (Analyte::Fibrinogen, false),
+        (Analyte::Scd25, true),
+        (Analyte::Ast, true),
+        (Analyte::Hemoglobin, false),
+        (Analyte::Platelets, false),
+        (Analyte::Neutrophils, false),
+        (Analyte::Temperature, true),
+    ]
+};

@@ -127,19 +127,8 @@ fn variables(cohort: &Cohort, dataset: &Dataset) -> Vec<(String, Values)> {
 /// `median (q1–q3)` of a group, or `NA` when it has no value.
 fn median_iqr(v: &[f64]) -> Cell {
     match quartiles(v) {
-        Ok(q) => Cell::Str(format!("{} ({}–{})", short(q.median), short(q.q1), short(q.q3))),
+        Ok(q) => Cell::Str(super::median_iqr_text(q.median, q.q1, q.q3)),
         Err(_) => Cell::Str("NA".into()),
-    }
-}
-
-/// Two decimals below 10, one below 100, else none (the numeric values are in the R checks).
-fn short(x: f64) -> String {
-    if x.abs() >= 100.0 {
-        format!("{x:.0}")
-    } else if x.abs() >= 10.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.2}")
     }
 }
 
@@ -197,13 +186,7 @@ fn categorical_rows(t: &mut CsvTable, variable: &str, v: &[Option<String>], hlh:
         Err(e) => (Cell::Na, Cell::Na, Cell::Str(format!("p not computable: {e}"))),
     };
     let totals = [table.iter().map(|r| r[0]).sum::<u64>(), table.iter().map(|r| r[1]).sum::<u64>()];
-    let pct = |n: u64, of: u64| {
-        if of == 0 {
-            Cell::Str(format!("{n} (NA)"))
-        } else {
-            Cell::Str(format!("{n} ({:.1}%)", 100.0 * n as f64 / of as f64))
-        }
-    };
+    let pct = |n: u64, of: u64| Cell::Str(super::count_pct(n, of));
     t.rows.push(vec![
         Cell::Str(variable.into()),
         Cell::Na,

@@ -30,17 +30,7 @@ use super::dataset::Dataset;
 use super::exposure::Exposure;
 
 /// Analytes summarised at onset, in table order, with "worst" = highest (`true`) or lowest.
-pub(crate) const ONSET_ANALYTES: [(Analyte, bool); 9] = [
-    (Analyte::Ferritin, true),
-    (Analyte::Triglycerides, true),
-    (Analyte::Fibrinogen, false),
-    (Analyte::Scd25, true),
-    (Analyte::Ast, true),
-    (Analyte::Hemoglobin, false),
-    (Analyte::Platelets, false),
-    (Analyte::Neutrophils, false),
-    (Analyte::Temperature, true),
-];
+pub(crate) const ONSET_ANALYTES: [(Analyte, bool); 9] = crate::hlh::HLH_LAB_PANEL;
 
 /// Days before the onset (and the onset day) searched for a value.
 pub(crate) const ONSET_LOOKBACK_DAYS: i32 = 7;
@@ -251,7 +241,7 @@ impl Summary {
 
     /// `n (x.x%)`; NA percentage when the denominator is 0.
     fn count(n: usize, of: usize) -> Summary {
-        let text = if of == 0 { format!("{n} (NA)") } else { format!("{n} ({:.1}%)", 100.0 * n as f64 / of as f64) };
+        let text = super::count_pct(n as u64, of as u64);
         Summary { text, count: Some(n), denominator: Some(of), median: None, q1: None, q3: None }
     }
 
@@ -260,21 +250,10 @@ impl Summary {
         v.sort_by(f64::total_cmp);
         let (median, q1, q3) = (quantile_type7(&v, 0.5), quantile_type7(&v, 0.25), quantile_type7(&v, 0.75));
         let text = match (median, q1, q3) {
-            (Some(m), Some(a), Some(b)) => format!("{} ({}–{})", compact(m), compact(a), compact(b)),
+            (Some(m), Some(a), Some(b)) => super::median_iqr_text(m, a, b),
             _ => "NA (no value)".to_string(),
         };
         Summary { text, count: Some(v.len()), denominator: Some(of), median, q1, q3 }
-    }
-}
-
-/// A number for the summary text: integers from 100 up, one decimal from 10, else two.
-fn compact(x: f64) -> String {
-    if x.abs() >= 100.0 {
-        format!("{x:.0}")
-    } else if x.abs() >= 10.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.2}")
     }
 }
 
