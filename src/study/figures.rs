@@ -12,6 +12,7 @@ use crate::hlh::Detection;
 use crate::plot::{self, FigureSpec, KmPlot, RiskTable, StepCurve, SwimmerMarker};
 use crate::stats::cif::CumInc;
 use crate::stats::simon_makuch::CpCurve;
+use crate::stats::table1::quantile_type7;
 use crate::stats::timesplit::Interval;
 
 use super::config::StudyConfig;
@@ -287,48 +288,24 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
         let hr = h.cox_td.hazard_ratios();
         let k = h.cox_td.terms.iter().position(|t| t == "hlh").unwrap_or(0);
         let annotation = Some(format!("Time-dependent HR {:.2} ({:.2}–{:.2})", hr[k].0, hr[k].1, hr[k].2));
-        let sm =
-            KmPlot {
-                title: "Overall survival by HLH (Simon–Makuch)".into(),
-                x_label: "Months".into(),
-                y_label: "Overall survival".into(),
-                curves: h.simon_makuch.iter().map(|c| cp_step(c, dpm)).collect(),
-                risk_table: Some(RiskTable {
-                    times: x_breaks.clone(),
-                    rows: vec![
-                        (
-                            "no HLH".into(),
-                            x_breaks
-                                .iter()
-                                .map(|&t| {
-                                    if t == 0.0 {
-                                        cp_risk(&h.intervals, false, 1e-9)
-                                    } else {
-                                        cp_risk(&h.intervals, false, t * dpm)
-                                    }
-                                })
-                                .collect(),
-                        ),
-                        (
-                            "HLH".into(),
-                            x_breaks
-                                .iter()
-                                .map(|&t| {
-                                    if t == 0.0 {
-                                        cp_risk(&h.intervals, true, 1e-9)
-                                    } else {
-                                        cp_risk(&h.intervals, true, t * dpm)
-                                    }
-                                })
-                                .collect(),
-                        ),
-                    ],
-                }),
-                annotation,
-                medians: h.simon_makuch.iter().map(|c| c.median.map(|m| m / dpm)).collect(),
-                x_max: cfg.figures.max_months,
-                x_breaks,
-            };
+        // numbers at risk by current HLH state at each tick (just after 0 at the origin)
+        let risk_at_ticks = |exposed: bool| -> Vec<u64> {
+            x_breaks.iter().map(|&t| cp_risk(&h.intervals, exposed, if t == 0.0 { 1e-9 } else { t * dpm })).collect()
+        };
+        let sm = KmPlot {
+            title: "Overall survival by HLH (Simon–Makuch)".into(),
+            x_label: "Months".into(),
+            y_label: "Overall survival".into(),
+            curves: h.simon_makuch.iter().map(|c| cp_step(c, dpm)).collect(),
+            risk_table: Some(RiskTable {
+                times: x_breaks.clone(),
+                rows: vec![("no HLH".into(), risk_at_ticks(false)), ("HLH".into(), risk_at_ticks(true))],
+            }),
+            annotation,
+            medians: h.simon_makuch.iter().map(|c| c.median.map(|m| m / dpm)).collect(),
+            x_max: cfg.figures.max_months,
+            x_breaks,
+        };
         let name = "simon_makuch_os_by_hlh";
         let drawn = plot::write_km_plot(&sm, &km_spec(inp.out_dir, name, &sm));
         let caption = "Patients move from the no-HLH to the HLH curve at episode onset; numbers at risk change accordingly. HR from the adjusted time-dependent Cox model.";
@@ -788,9 +765,9 @@ pub fn lab_trajectories(cohort: &Cohort, primary: &Detection) -> Vec<plot::Traje
             }
             v.sort_by(f64::total_cmp);
             days.push(d as f64);
-            med.push(quantile7(&v, 0.5));
-            q1.push(quantile7(&v, 0.25));
-            q3.push(quantile7(&v, 0.75));
+            med.push(quantile_type7(&v, 0.5).unwrap_or(f64::NAN));
+            q1.push(quantile_type7(&v, 0.25).unwrap_or(f64::NAN));
+            q3.push(quantile_type7(&v, 0.75).unwrap_or(f64::NAN));
         }
         if !days.is_empty() {
             panels.push(plot::TrajectoryPanel {
@@ -802,14 +779,6 @@ pub fn lab_trajectories(cohort: &Cohort, primary: &Detection) -> Vec<plot::Traje
         }
     }
     panels
-}
-
-/// Quantile of sorted data, R's default type 7.
-fn quantile7(sorted: &[f64], p: f64) -> f64 {
-    let h = (sorted.len() - 1) as f64 * p;
-    let lo = h.floor() as usize;
-    let hi = h.ceil() as usize;
-    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
 #[cfg(test)]
