@@ -2,7 +2,7 @@
 
 use crate::cohort::LoadedCohort;
 use crate::report::csv::{Cell, CsvTable};
-use crate::report::html::{FigureRef, ListedTable, Report, Section};
+use crate::report::html::{FigureRef, ListedTable, Report, Section, DEFAULT_MAX_TABLE_ROWS};
 use crate::report::output::OutputDir;
 
 use super::config::StudyConfig;
@@ -108,6 +108,13 @@ fn is_body_table(name: &str) -> bool {
     BODY.contains(&name)
 }
 
+/// The header, first [`DEFAULT_MAX_TABLE_ROWS`] rows and row count of every table of the run,
+/// in `outs.tables` order (one scan of each table's bytes, in parallel).
+pub(crate) fn table_previews(outs: &RunOutputs) -> Vec<CsvTable> {
+    use rayon::prelude::*;
+    outs.tables.par_iter().map(|p| parse_csv(&p.name, &p.bytes, DEFAULT_MAX_TABLE_ROWS)).collect()
+}
+
 fn section_of(name: &str) -> usize {
     if name.starts_with("cohort_flow")
         || name.starts_with("analyses_not_computed")
@@ -136,12 +143,14 @@ fn section_of(name: &str) -> usize {
 }
 
 /// Write `report.html` into the output folder.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn write_report(
     out: &OutputDir,
     cfg: &StudyConfig,
     loaded: &LoadedCohort,
     dataset: &Dataset,
     outs: &RunOutputs,
+    previews: &[CsvTable],
     figures: &FigureSet,
     primary: &str,
 ) -> Result<(), StudyError> {
@@ -203,8 +212,8 @@ pub(crate) fn write_report(
         ],
         ..Section::default()
     };
-    for p in &outs.tables {
-        let t = parse_csv(&p.name, &p.bytes, report.max_table_rows);
+    for (p, t) in outs.tables.iter().zip(previews) {
+        let t = t.clone();
         let shown_above = is_body_table(&p.name);
         appendix.listed.push(ListedTable {
             name: p.name.clone(),

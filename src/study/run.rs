@@ -350,14 +350,16 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
 
     timer.begin("writing report");
     outs.add_table(&not_computed_table(&outs), "Analyses that could not be computed on this cohort, and why")?;
-    write_tables(&out, &outs)?;
+    // header, first rows and row count of every table, read once for the README and the report
+    let previews = super::report::table_previews(&outs);
+    write_tables(&out, &outs, &previews)?;
     timer.end("tables");
     if loaded.report.rejected_count > 0 {
         loaded.report.write_rejects_csv(&out.path().join("rejects.csv"))?;
     }
     std::fs::write(out.path().join("validation.json"), loaded.report.to_json())
         .map_err(|e| StudyError::Io { path: out.path().join("validation.json"), source: e })?;
-    super::report::write_report(&out, &cfg, &loaded, &dataset, &outs, &figure_set, &detections[primary].criteria_set)?;
+    super::report::write_report(&out, &cfg, &loaded, &dataset, &outs, &previews, &figure_set, &detections[primary].criteria_set)?;
     timer.end("report");
 
     let wall = t0.elapsed().as_secs_f64();
@@ -1065,7 +1067,7 @@ fn not_computed_table(outs: &RunOutputs) -> CsvTable {
 
 /// Every table as CSV and as Parquet, in parallel (the Parquet is made from the CSV
 /// bytes, so both files hold the same values).
-fn write_tables(out: &OutputDir, outs: &RunOutputs) -> Result<(), StudyError> {
+fn write_tables(out: &OutputDir, outs: &RunOutputs, previews: &[CsvTable]) -> Result<(), StudyError> {
     outs.tables.par_iter().try_for_each(|p| -> Result<(), StudyError> {
         let path = out.tables().join(format!("{}.csv", p.name));
         std::fs::write(&path, &p.bytes).map_err(|e| StudyError::Io { path: path.clone(), source: e })?;
@@ -1078,17 +1080,18 @@ fn write_tables(out: &OutputDir, outs: &RunOutputs) -> Result<(), StudyError> {
         .map_err(|e| StudyError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })
     })?;
     let path = out.tables().join("README.md");
-    std::fs::write(&path, tables_readme_text(outs)).map_err(|e| StudyError::Io { path, source: e })
+    std::fs::write(&path, tables_readme_text(outs, previews)).map_err(|e| StudyError::Io { path, source: e })
 }
 
 /// `tables/README.md`: every table of the run with its caption, row count and the
 /// description of each column (`super::columns`).
-fn tables_readme_text(outs: &RunOutputs) -> String {
+fn tables_readme_text(outs: &RunOutputs, previews: &[CsvTable]) -> String {
     let tables: Vec<CsvTable> = outs
         .tables
         .iter()
-        .map(|p| {
-            let mut t = super::report::parse_csv(&p.name, &p.bytes, 0);
+        .zip(previews)
+        .map(|(p, preview)| {
+            let mut t = CsvTable { rows: Vec::new(), ..preview.clone() };
             t.description = p.caption.clone();
             t.docs = t
                 .columns
