@@ -13,8 +13,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use hemosurv::cohort::omop::CohortFormat;
 use hemosurv::commands::cohort_cmds::{self, ReportFormat};
 use hemosurv::commands::estimators::{self, CifArgs, CoxArgs, KmArgs, LogRankArgs};
+use hemosurv::commands::omop as omop_cmds;
 use hemosurv::commands::review;
 use hemosurv::simulate::SimFormat;
 use hemosurv::stats::cox::Ties;
@@ -55,6 +57,53 @@ enum CliTableFormat {
     Parquet,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum CliSimFormat {
+    Csv,
+    Parquet,
+    Omop,
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Map an OMOP CDM v5.4 extract (CSV or Parquet tables) to a cohort folder, with an audit
+    /// of every row in COHORT/omop_audit/ (docs/omop.md).
+    Omop {
+        /// Folder of OMOP tables (person, observation_period, condition_occurrence, concept, ...).
+        cdm: PathBuf,
+        /// Cohort folder to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Mapping file (TOML) [default: the built-in mapping, see `hemosurv omop mapping show`].
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Format of the cohort tables.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: CliTableFormat,
+        /// Replace an existing output folder (only an earlier import or an empty folder).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum OmopMappingCommand {
+    /// Print the built-in OMOP mapping (TOML with sources), or check and print FILE.
+    Show {
+        /// A mapping file to check and print.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum OmopCommand {
+    /// The mapping from OMOP concepts to the cohort contract.
+    Mapping {
+        #[command(subcommand)]
+        command: OmopMappingCommand,
+    },
+}
+
 #[derive(Subcommand)]
 enum CriteriaCommand {
     /// Print a criteria set (built-in name or TOML file) as TOML.
@@ -69,7 +118,15 @@ enum Command {
     /// The main job: a whole HLH-in-AML study (incidence, survival, response, figures, report).
     Run {
         /// Cohort folder (patients, measurements, findings, treatments, responses).
-        cohort: PathBuf,
+        #[arg(required_unless_present = "omop", conflicts_with = "omop")]
+        cohort: Option<PathBuf>,
+        /// Run on an OMOP CDM extract instead: imported as by `hemosurv import omop` into
+        /// OUT/omop_cohort/ (docs/omop.md).
+        #[arg(long)]
+        omop: Option<PathBuf>,
+        /// Mapping file for --omop [default: the built-in mapping].
+        #[arg(long, requires = "omop")]
+        mapping: Option<PathBuf>,
         /// Study file (TOML); default study if omitted (docs/study.md).
         #[arg(long)]
         study: Option<PathBuf>,
@@ -157,6 +214,16 @@ enum Command {
         #[command(subcommand)]
         command: CriteriaCommand,
     },
+    /// Import data from other formats into a cohort folder.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// OMOP CDM import settings.
+    Omop {
+        #[command(subcommand)]
+        command: OmopCommand,
+    },
     /// Generate a synthetic AML registry with planted HLH episodes and a truth table.
     Simulate {
         /// Number of patients.
@@ -168,9 +235,9 @@ enum Command {
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
-        /// Table format.
+        /// Table format (omop: an OMOP CDM v5.4 extract, docs/omop.md).
         #[arg(long, value_enum, default_value = "parquet")]
-        format: CliTableFormat,
+        format: CliSimFormat,
         /// The clean model without HLH mimics (patients without HLH stay below every HLH
         /// rule; for validating estimators). Default: mimics of intensive AML therapy.
         #[arg(long)]
@@ -293,11 +360,12 @@ fn report(paths: Vec<PathBuf>) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<(), (u8, String)> = match cli.command {
-        Command::Run { cohort, study, out, force, quiet, quarantine, truth, identifiable } => {
-            let out = out.unwrap_or_else(|| PathBuf::from("out").join(cohort.file_name().unwrap_or_default()));
+        Command::Run { cohort, omop, mapping, study, out, force, quiet, quarantine, truth, identifiable } => {
+            let input = cohort.clone().or_else(|| omop.clone()).unwrap_or_default();
+            let out = out.unwrap_or_else(|| PathBuf::from("out").join(input.file_name().unwrap_or_default()));
             let quiet = quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr());
             let opts = RunOptions {
-                cohort_dir: cohort,
+                cohort_dir: input,
                 study,
                 out,
                 force,
@@ -307,24 +375,20 @@ fn main() -> ExitCode {
                 identifiable,
                 command: std::env::args().collect(),
             };
-            study::run(&opts)
-                .map(|s| {
-                    println!(
-                        "wrote {}: {} patients, {} tables, {} figures, report.html, manifest.json ({:.1} s)",
-                        s.out.display(),
-                        s.patients,
-                        s.tables,
-                        s.figures,
-                        s.wall_time_s
-                    );
-                })
-                .map_err(|e| {
-                    let code = match e {
-                        study::StudyError::Cohort(_) | study::StudyError::Config(_) | study::StudyError::Criteria { .. } => 2,
-                        _ => 1,
-                    };
-                    (code, e.to_string())
-                })
+            let result = match &omop {
+                Some(cdm) => omop_cmds::run_omop(cdm, mapping.as_deref(), &opts).map_err(|e| (e.exit_code(), e.to_string())),
+                None => study::run(&opts).map_err(|e| (e.exit_code(), e.to_string())),
+            };
+            result.map(|s| {
+                println!(
+                    "wrote {}: {} patients, {} tables, {} figures, report.html, manifest.json ({:.1} s)",
+                    s.out.display(),
+                    s.patients,
+                    s.tables,
+                    s.figures,
+                    s.wall_time_s
+                );
+            })
         }
         Command::Validate { cohort, format, quarantine, rejects } => {
             let format = match format {
@@ -366,10 +430,26 @@ fn main() -> ExitCode {
         Command::Criteria { command: CriteriaCommand::Show { name } } => {
             cohort_cmds::criteria_show(&name).map(|t| print!("{t}")).map_err(|e| (e.exit_code(), e.to_string()))
         }
+        Command::Import { command: ImportCommand::Omop { cdm, out, mapping, format, force } } => {
+            let format = match format {
+                CliTableFormat::Csv => CohortFormat::Csv,
+                CliTableFormat::Parquet => CohortFormat::Parquet,
+            };
+            omop_cmds::import_cmd(&cdm, &out, mapping.as_deref(), format, force)
+                .map(|s| {
+                    print!("{s}");
+                    println!("wrote {}", out.display());
+                })
+                .map_err(|e| (e.exit_code(), e.to_string()))
+        }
+        Command::Omop { command: OmopCommand::Mapping { command: OmopMappingCommand::Show { file } } } => {
+            omop_cmds::mapping_show(file.as_deref()).map(|t| print!("{t}")).map_err(|e| (e.exit_code(), e.to_string()))
+        }
         Command::Simulate { patients, seed, out, format, clean, params } => {
             let format = match format {
-                CliTableFormat::Csv => SimFormat::Csv,
-                CliTableFormat::Parquet => SimFormat::Parquet,
+                CliSimFormat::Csv => SimFormat::Csv,
+                CliSimFormat::Parquet => SimFormat::Parquet,
+                CliSimFormat::Omop => SimFormat::Omop,
             };
             cohort_cmds::simulate_cmd(patients, seed, &out, format, clean, params.as_deref())
                 .map(|s| {

@@ -9,6 +9,7 @@ pub mod error;
 pub mod limits;
 pub mod load;
 pub mod model;
+pub mod omop;
 pub mod report;
 pub mod units;
 

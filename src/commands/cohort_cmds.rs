@@ -32,6 +32,12 @@ pub enum CohortCommandError {
     /// Writing output failed.
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// An OMOP import failed (exit 2 for a bad extract or mapping).
+    #[error(transparent)]
+    Omop(#[from] crate::cohort::omop::OmopError),
+    /// A study run failed (exit code of [`crate::study::StudyError::exit_code`]).
+    #[error(transparent)]
+    Study(#[from] crate::study::StudyError),
     /// Other I/O.
     #[error("{path}: {source}")]
     Io {
@@ -50,6 +56,8 @@ impl CohortCommandError {
             | CohortCommandError::Criteria(_)
             | CohortCommandError::Truth(_)
             | CohortCommandError::UnknownCriteria(_) => 2,
+            CohortCommandError::Omop(e) if e.is_input() => 2,
+            CohortCommandError::Study(e) => e.exit_code(),
             _ => 1,
         }
     }

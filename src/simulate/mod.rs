@@ -150,10 +150,11 @@
 
 mod labs;
 mod mimic;
+pub mod omop;
 pub mod params;
 mod patient;
 mod rng;
-mod writer;
+pub(crate) mod writer;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -175,13 +176,16 @@ pub enum SimFormat {
     Csv,
     /// Apache Parquet (zstd), one file per table, one row group per chunk.
     Parquet,
+    /// The registry as an OMOP CDM v5.4 extract (CSV tables, with the Oncology extension's
+    /// `episode` and a small `concept` table holding the codes used; see [`omop`]), plus `truth.csv`.
+    Omop,
 }
 
 impl SimFormat {
     /// File extension without the dot.
     pub fn extension(self) -> &'static str {
         match self {
-            SimFormat::Csv => "csv",
+            SimFormat::Csv | SimFormat::Omop => "csv",
             SimFormat::Parquet => "parquet",
         }
     }
@@ -193,14 +197,21 @@ impl FromStr for SimFormat {
         match s.trim().to_ascii_lowercase().as_str() {
             "csv" => Ok(SimFormat::Csv),
             "parquet" | "pq" => Ok(SimFormat::Parquet),
-            _ => Err(SimError::InvalidOption { name: "format".into(), message: format!("expected csv or parquet, got `{s}`") }),
+            "omop" => Ok(SimFormat::Omop),
+            _ => Err(SimError::InvalidOption {
+                name: "format".into(),
+                message: format!("expected csv, parquet or omop, got `{s}`"),
+            }),
         }
     }
 }
 
 impl std::fmt::Display for SimFormat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.extension())
+        f.write_str(match self {
+            SimFormat::Omop => "omop",
+            other => other.extension(),
+        })
     }
 }
 
@@ -279,6 +290,12 @@ impl SimSummary {
         for p in chunk {
             self.patients += 1;
             self.deaths += usize::from(p.died);
+            // the rows of the tables (what the writer writes for each patient)
+            self.measurements += p.measurements.len();
+            self.findings += p.findings.len();
+            self.treatments += p.lines.len();
+            self.responses += p.responses.len();
+            self.episodes += p.episodes.len();
             let has = !p.episodes.is_empty();
             self.patients_with_hlh += usize::from(has);
             self.patients_with_two_episodes += usize::from(p.episodes.len() >= 2);
@@ -376,7 +393,7 @@ pub fn simulate_with_progress(opts: &SimOptions, mut progress: impl FnMut(usize,
     std::fs::create_dir_all(out)
         .map_err(|e| SimError::Io { path: out.clone(), message: format!("cannot create output folder: {e}") })?;
     let other = match opts.format {
-        SimFormat::Csv => SimFormat::Parquet,
+        SimFormat::Csv | SimFormat::Omop => SimFormat::Parquet,
         SimFormat::Parquet => SimFormat::Csv,
     };
     for name in TABLES {
@@ -417,13 +434,10 @@ pub fn simulate_with_progress(opts: &SimOptions, mut progress: impl FnMut(usize,
             None => break,
         }
     }
-    let rows = writer.rows();
-    summary.measurements = rows[1];
-    summary.findings = rows[2];
-    summary.treatments = rows[3];
-    summary.responses = rows[4];
-    summary.episodes = rows[5];
     let mut files = writer.finish()?;
+    if opts.format == SimFormat::Omop {
+        files.push(omop::write_concept_table(out)?);
+    }
     files.push(write_truth_params(out, opts, &summary)?);
     summary.files = files;
     Ok(summary)

@@ -21,12 +21,22 @@ use super::{SimError, SimFormat};
 pub(crate) const TABLES: [&str; 6] = ["patients", "measurements", "findings", "treatments", "responses", "truth"];
 
 /// One column of a chunk of a table.
-enum Col<'a> {
+pub(crate) enum Col<'a> {
+    /// Borrowed text.
     Str(Vec<&'a str>),
+    /// Owned text.
     Text(Vec<String>),
+    /// Dates (`None` = empty cell).
     Date(Vec<Option<Day>>),
+    /// Numbers (a non-finite value is an empty CSV cell).
     F64(Vec<f64>),
+    /// Optional numbers (`None` = empty cell / null).
+    OptF64(Vec<Option<f64>>),
+    /// Whole numbers.
     I64(Vec<i64>),
+    /// Optional whole numbers (`None` = empty cell / null).
+    OptI64(Vec<Option<i64>>),
+    /// Booleans (`true`/`false`).
     Bool(Vec<bool>),
 }
 
@@ -37,7 +47,9 @@ impl Col<'_> {
             Col::Text(v) => v.len(),
             Col::Date(v) => v.len(),
             Col::F64(v) => v.len(),
+            Col::OptF64(v) => v.len(),
             Col::I64(v) => v.len(),
+            Col::OptI64(v) => v.len(),
             Col::Bool(v) => v.len(),
         }
     }
@@ -49,7 +61,9 @@ impl Col<'_> {
             Col::Text(v) => Series::new(name, v.as_slice()),
             Col::Date(v) => Series::new(name, v.as_slice()).cast(&DataType::Date)?,
             Col::F64(v) => Series::new(name, v.as_slice()),
+            Col::OptF64(v) => Series::new(name, v.as_slice()),
             Col::I64(v) => Series::new(name, v.as_slice()),
+            Col::OptI64(v) => Series::new(name, v.as_slice()),
             Col::Bool(v) => Series::new(name, v.as_slice()),
         };
         Ok(s.into_column())
@@ -57,13 +71,16 @@ impl Col<'_> {
 }
 
 /// A chunk of one table: column names and columns of equal length.
-struct Chunk<'a> {
-    names: &'static [&'static str],
-    cols: Vec<Col<'a>>,
+pub(crate) struct Chunk<'a> {
+    /// Column names.
+    pub names: Vec<&'a str>,
+    /// Columns, in the order of `names`.
+    pub cols: Vec<Col<'a>>,
 }
 
 impl Chunk<'_> {
-    fn height(&self) -> usize {
+    /// Rows.
+    pub(crate) fn height(&self) -> usize {
         self.cols.first().map(Col::len).unwrap_or(0)
     }
 
@@ -113,7 +130,7 @@ fn build<'a>(t: usize, patients: &'a [SimPatient], ids: &'a [String], qualified:
                 c.8.push(p.site);
             }
             Chunk {
-                names: PATIENTS,
+                names: PATIENTS.to_vec(),
                 cols: vec![
                     Col::Str(c.0),
                     Col::Date(c.1),
@@ -152,7 +169,7 @@ fn build<'a>(t: usize, patients: &'a [SimPatient], ids: &'a [String], qualified:
             }
             // With qualified values (`>40000`, `<0.1`) the value column is text.
             let value = if qualified { Col::Text(text) } else { Col::F64(d) };
-            Chunk { names: MEASUREMENTS, cols: vec![Col::Str(a), Col::Date(b), Col::Str(c), value, Col::Str(e)] }
+            Chunk { names: MEASUREMENTS.to_vec(), cols: vec![Col::Str(a), Col::Date(b), Col::Str(c), value, Col::Str(e)] }
         }
         2 => {
             let (mut a, mut b, mut c, mut d) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -164,7 +181,7 @@ fn build<'a>(t: usize, patients: &'a [SimPatient], ids: &'a [String], qualified:
                     d.push(f.present);
                 }
             }
-            Chunk { names: FINDINGS, cols: vec![Col::Str(a), Col::Date(b), Col::Str(c), Col::Bool(d)] }
+            Chunk { names: FINDINGS.to_vec(), cols: vec![Col::Str(a), Col::Date(b), Col::Str(c), Col::Bool(d)] }
         }
         3 => {
             let (mut a, mut b, mut c, mut d, mut e, mut f) =
@@ -180,7 +197,7 @@ fn build<'a>(t: usize, patients: &'a [SimPatient], ids: &'a [String], qualified:
                 }
             }
             Chunk {
-                names: TREATMENTS,
+                names: TREATMENTS.to_vec(),
                 cols: vec![Col::Str(a), Col::I64(b), Col::Str(c), Col::Str(d), Col::Date(e), Col::Date(f)],
             }
         }
@@ -194,7 +211,7 @@ fn build<'a>(t: usize, patients: &'a [SimPatient], ids: &'a [String], qualified:
                     d.push(r.response.name());
                 }
             }
-            Chunk { names: RESPONSES, cols: vec![Col::Str(a), Col::I64(b), Col::Date(c), Col::Str(d)] }
+            Chunk { names: RESPONSES.to_vec(), cols: vec![Col::Str(a), Col::I64(b), Col::Date(c), Col::Str(d)] }
         }
         _ => {
             let (mut a, mut b, mut c, mut d, mut e, mut f) =
@@ -209,7 +226,10 @@ fn build<'a>(t: usize, patients: &'a [SimPatient], ids: &'a [String], qualified:
                     f.push(ep.regimen);
                 }
             }
-            Chunk { names: TRUTH, cols: vec![Col::Str(a), Col::I64(b), Col::Date(c), Col::Date(d), Col::I64(e), Col::Str(f)] }
+            Chunk {
+                names: TRUTH.to_vec(),
+                cols: vec![Col::Str(a), Col::I64(b), Col::Date(c), Col::Date(d), Col::I64(e), Col::Str(f)],
+            }
         }
     }
 }
@@ -231,18 +251,14 @@ enum Sink {
     Parquet(Box<polars::io::parquet::write::BatchedWriter<File>>),
 }
 
-/// One open table: its final path, temporary path and sink.
-struct TableFile {
+/// One table open for appending chunks: written under a temporary name (`.NAME.EXT.partial`)
+/// and renamed into place by [`commit`] once every table of a run is complete. The one table
+/// writer of the project: the simulator (cohort and OMOP tables) and `import omop` use it.
+pub(crate) struct TableSink {
     path: PathBuf,
     tmp: PathBuf,
     sink: Sink,
     rows: usize,
-}
-
-/// All six tables of a run, open for appending chunks.
-pub(crate) struct Writer {
-    tables: Vec<TableFile>,
-    qualified: bool,
     /// Last (day, ISO text) formatted, to avoid re-formatting runs of equal dates.
     date_cache: (Day, String),
 }
@@ -255,98 +271,168 @@ fn pq_err(path: &Path, e: impl std::fmt::Display) -> SimError {
     SimError::Parquet { path: path.to_path_buf(), message: e.to_string() }
 }
 
+impl TableSink {
+    /// Open table `name` in `dir` (which must exist); `empty` gives the column names and types.
+    /// [`SimFormat::Omop`] tables are CSV.
+    pub(crate) fn create(dir: &Path, name: &str, format: SimFormat, empty: &Chunk) -> Result<TableSink, SimError> {
+        let ext = format.extension();
+        let path = dir.join(format!("{name}.{ext}"));
+        let tmp = dir.join(format!(".{name}.{ext}.partial"));
+        let file = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+        let sink = match format {
+            SimFormat::Csv | SimFormat::Omop => {
+                let mut w = BufWriter::with_capacity(1 << 20, file);
+                let mut header = Vec::new();
+                for (i, n) in empty.names.iter().enumerate() {
+                    if i > 0 {
+                        header.push(b',');
+                    }
+                    csv_field(n, &mut header);
+                }
+                header.push(b'\n');
+                w.write_all(&header).map_err(|e| io_err(&tmp, e))?;
+                Sink::Csv(w)
+            }
+            SimFormat::Parquet => {
+                let df = empty.to_frame().map_err(|e| pq_err(&tmp, e))?;
+                let w = ParquetWriter::new(file).batched(df.schema()).map_err(|e| pq_err(&tmp, e))?;
+                Sink::Parquet(Box::new(w))
+            }
+        };
+        Ok(TableSink { path, tmp, sink, rows: 0, date_cache: (Day::MIN, String::new()) })
+    }
+
+    /// Append the rows of `chunk` (same columns as at creation; an empty chunk writes nothing).
+    pub(crate) fn append(&mut self, chunk: &Chunk) -> Result<(), SimError> {
+        let height = chunk.height();
+        if height == 0 {
+            return Ok(());
+        }
+        match &mut self.sink {
+            Sink::Csv(w) => write_csv_rows(w, chunk, &mut self.date_cache).map_err(|e| io_err(&self.tmp, e))?,
+            Sink::Parquet(w) => {
+                let df = chunk.to_frame().map_err(|e| pq_err(&self.tmp, e))?;
+                w.write_batch(&df).map_err(|e| pq_err(&self.tmp, e))?;
+            }
+        }
+        self.rows += height;
+        Ok(())
+    }
+
+    /// Flush and close the file; returns (temporary path, final path) for [`commit`].
+    pub(crate) fn close(self) -> Result<(PathBuf, PathBuf), SimError> {
+        match self.sink {
+            Sink::Csv(w) => {
+                let file = w.into_inner().map_err(|e| io_err(&self.tmp, e.error()))?;
+                file.sync_all().map_err(|e| io_err(&self.tmp, e))?;
+            }
+            Sink::Parquet(w) => {
+                w.finish().map_err(|e| pq_err(&self.tmp, e))?;
+            }
+        }
+        Ok((self.tmp, self.path))
+    }
+
+    /// Remove the temporary file (best effort).
+    pub(crate) fn abandon(self) {
+        drop(self.sink);
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+/// Move closed tables into place; returns the final paths.
+pub(crate) fn commit(closed: Vec<(PathBuf, PathBuf)>) -> Result<Vec<PathBuf>, SimError> {
+    let mut paths = Vec::with_capacity(closed.len());
+    for (tmp, path) in closed {
+        std::fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// Close every sink (abandoning all of them if one fails) and move them into place.
+pub(crate) fn close_all(sinks: Vec<TableSink>) -> Result<Vec<PathBuf>, SimError> {
+    let mut closed = Vec::with_capacity(sinks.len());
+    let mut sinks = sinks.into_iter();
+    while let Some(s) = sinks.next() {
+        match s.close() {
+            Ok(c) => closed.push(c),
+            Err(e) => {
+                sinks.for_each(TableSink::abandon);
+                for (tmp, _) in closed {
+                    let _ = std::fs::remove_file(tmp);
+                }
+                return Err(e);
+            }
+        }
+    }
+    commit(closed)
+}
+
+/// What a [`Writer`] writes: the cohort tables of the data contract, or an OMOP CDM.
+enum Layout {
+    /// [`TABLES`]; `qualified`: the measurement value column is text (`>40000`).
+    Cohort { qualified: bool },
+    /// [`super::omop::OMOP_SIM_TABLES`] plus `truth`.
+    Omop,
+}
+
+/// All tables of a run, open for appending chunks.
+pub(crate) struct Writer {
+    tables: Vec<TableSink>,
+    layout: Layout,
+}
+
 impl Writer {
     /// Open every table in `dir` (which must exist).
     pub fn create(dir: &Path, format: SimFormat, qualified: bool) -> Result<Writer, SimError> {
-        let mut tables = Vec::with_capacity(TABLES.len());
-        for (t, name) in TABLES.iter().enumerate() {
-            let path = dir.join(format!("{name}.{}", format.extension()));
-            let tmp = dir.join(format!(".{name}.{}.partial", format.extension()));
-            let file = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-            let empty = build(t, &[], &[], qualified);
-            let sink = match format {
-                SimFormat::Csv => {
-                    let mut w = BufWriter::with_capacity(1 << 20, file);
-                    let mut header = Vec::new();
-                    for (i, n) in empty.names.iter().enumerate() {
-                        if i > 0 {
-                            header.push(b',');
-                        }
-                        csv_field(n, &mut header);
-                    }
-                    header.push(b'\n');
-                    w.write_all(&header).map_err(|e| io_err(&tmp, e))?;
-                    Sink::Csv(w)
+        let mut tables = Vec::new();
+        let layout = match format {
+            SimFormat::Omop => {
+                for (name, empty) in super::omop::empty_tables()? {
+                    tables.push(TableSink::create(dir, name, format, &empty)?);
                 }
-                SimFormat::Parquet => {
-                    let df = empty.to_frame().map_err(|e| pq_err(&tmp, e))?;
-                    let w = ParquetWriter::new(file).batched(df.schema()).map_err(|e| pq_err(&tmp, e))?;
-                    Sink::Parquet(Box::new(w))
+                tables.push(TableSink::create(dir, TABLES[5], format, &build(5, &[], &[], false))?);
+                Layout::Omop
+            }
+            _ => {
+                for (t, name) in TABLES.iter().enumerate() {
+                    tables.push(TableSink::create(dir, name, format, &build(t, &[], &[], qualified))?);
                 }
-            };
-            tables.push(TableFile { path, tmp, sink, rows: 0 });
-        }
-        Ok(Writer { tables, qualified, date_cache: (Day::MIN, String::new()) })
-    }
-
-    /// Rows written so far, per table in [`TABLES`] order.
-    pub fn rows(&self) -> Vec<usize> {
-        self.tables.iter().map(|t| t.rows).collect()
+                Layout::Cohort { qualified }
+            }
+        };
+        Ok(Writer { tables, layout })
     }
 
     /// Append one chunk of patients (in order) to every table.
     pub fn write_chunk(&mut self, patients: &[SimPatient]) -> Result<(), SimError> {
         let ids: Vec<String> = patients.iter().map(|p| patient_id(p.index)).collect();
-        for t in 0..self.tables.len() {
-            let chunk = build(t, patients, &ids, self.qualified);
-            let height = chunk.height();
-            if height == 0 {
-                continue;
-            }
-            let mut cache = std::mem::take(&mut self.date_cache);
-            let table = &mut self.tables[t];
-            match &mut table.sink {
-                Sink::Csv(w) => write_csv_rows(w, &chunk, &mut cache).map_err(|e| io_err(&table.tmp, e))?,
-                Sink::Parquet(w) => {
-                    let df = chunk.to_frame().map_err(|e| pq_err(&table.tmp, e))?;
-                    w.write_batch(&df).map_err(|e| pq_err(&table.tmp, e))?;
+        match self.layout {
+            Layout::Cohort { qualified } => {
+                for (t, table) in self.tables.iter_mut().enumerate() {
+                    table.append(&build(t, patients, &ids, qualified))?;
                 }
             }
-            self.date_cache = cache;
-            table.rows += height;
+            Layout::Omop => {
+                let n = self.tables.len();
+                for (table, chunk) in self.tables.iter_mut().zip(super::omop::build_chunks(patients, &ids)?) {
+                    table.append(&chunk)?;
+                }
+                self.tables[n - 1].append(&build(5, patients, &ids, false))?;
+            }
         }
         Ok(())
     }
 
     /// Flush and close every table, then move them into place. Returns the final paths.
     pub fn finish(self) -> Result<Vec<PathBuf>, SimError> {
-        let mut paths = Vec::with_capacity(self.tables.len());
-        let mut done = Vec::with_capacity(self.tables.len());
-        for table in self.tables {
-            match table.sink {
-                Sink::Csv(w) => {
-                    let file = w.into_inner().map_err(|e| io_err(&table.tmp, e.error()))?;
-                    file.sync_all().map_err(|e| io_err(&table.tmp, e))?;
-                }
-                Sink::Parquet(w) => {
-                    w.finish().map_err(|e| pq_err(&table.tmp, e))?;
-                }
-            }
-            done.push((table.tmp, table.path));
-        }
-        for (tmp, path) in done {
-            std::fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
-            paths.push(path);
-        }
-        Ok(paths)
+        close_all(self.tables)
     }
 
     /// Remove the temporary files of an abandoned run (best effort).
     pub fn abandon(self) {
-        for t in self.tables {
-            drop(t.sink);
-            let _ = std::fs::remove_file(&t.tmp);
-        }
+        self.tables.into_iter().for_each(TableSink::abandon);
     }
 }
 
@@ -373,6 +459,22 @@ fn write_csv_rows(w: &mut BufWriter<File>, chunk: &Chunk, cache: &mut (Day, Stri
                 Col::F64(v) => {
                     let x = v[r];
                     if x.is_finite() {
+                        num.clear();
+                        use std::fmt::Write as _;
+                        let _ = write!(num, "{x}");
+                        line.extend_from_slice(num.as_bytes());
+                    }
+                }
+                Col::OptF64(v) => {
+                    if let Some(x) = v[r].filter(|x| x.is_finite()) {
+                        num.clear();
+                        use std::fmt::Write as _;
+                        let _ = write!(num, "{x}");
+                        line.extend_from_slice(num.as_bytes());
+                    }
+                }
+                Col::OptI64(v) => {
+                    if let Some(x) = v[r] {
                         num.clear();
                         use std::fmt::Write as _;
                         let _ = write!(num, "{x}");

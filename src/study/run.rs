@@ -111,6 +111,16 @@ pub enum StudyError {
     },
 }
 
+impl StudyError {
+    /// Exit code: 2 for invalid input (cohort, study file, criteria), 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StudyError::Cohort(_) | StudyError::Config(_) | StudyError::Criteria { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
 fn load_criteria(name: &str, study_dir: Option<&Path>) -> Result<CriteriaSet, StudyError> {
     if let Some(set) = CriteriaSet::builtin(name) {
         return Ok(set);

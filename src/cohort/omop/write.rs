@@ -1,0 +1,196 @@
+//! Writing an import: the cohort tables (with the project's table writer,
+//! [`crate::simulate::writer::TableSink`]) and the audit folder `omop_audit/`, into a
+//! temporary sibling folder renamed into place at the end.
+
+use std::path::{Path, PathBuf};
+
+use super::{import, CheckedMapping, Imported, OmopError};
+use crate::cohort::Day;
+use crate::simulate::writer::{close_all, Chunk, Col, TableSink};
+use crate::simulate::SimFormat;
+
+/// Format of the cohort tables written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CohortFormat {
+    /// `NAME.csv`.
+    Csv,
+    /// `NAME.parquet`.
+    Parquet,
+}
+
+/// The audit subfolder of an imported cohort.
+pub const AUDIT_DIR: &str = "omop_audit";
+
+/// The cohort tables of an import, in the contract's column order.
+fn cohort_chunks(im: &Imported) -> Vec<(&'static str, Chunk<'_>)> {
+    let persons = &im.people.persons;
+    let id = |i: usize| persons[i].patient_id.as_str();
+    let mut out = Vec::new();
+
+    let mut names = vec!["patient_id", "diagnosis_date", "last_contact_date", "death_date", "sex", "age_at_diagnosis"];
+    names.extend(im.mapping.mapping.covariates.iter().map(|c| c.name.as_str()));
+    let (mut pid, mut dx, mut lc, mut death, mut sex, mut age) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut covs: Vec<Vec<&str>> = vec![Vec::new(); im.mapping.mapping.covariates.len()];
+    for (i, p) in persons.iter().enumerate() {
+        let Ok(c) = &p.status else { continue };
+        pid.push(p.patient_id.as_str());
+        dx.push(Some(c.diagnosis));
+        lc.push(Some(c.last_contact));
+        death.push(c.death);
+        sex.push(p.sex.as_deref().unwrap_or(""));
+        age.push(c.age);
+        for (k, col) in covs.iter_mut().enumerate() {
+            col.push(im.events.covariates[i][k].as_ref().map_or("", |(_, v)| v.as_str()));
+        }
+    }
+    let mut cols = vec![Col::Str(pid), Col::Date(dx), Col::Date(lc), Col::Date(death), Col::Str(sex), Col::OptF64(age)];
+    cols.extend(covs.into_iter().map(Col::Str));
+    out.push(("patients", Chunk { names, cols }));
+
+    let m = &im.events.measurements;
+    out.push((
+        "measurements",
+        Chunk {
+            names: vec!["patient_id", "date", "analyte", "value", "unit"],
+            cols: vec![
+                Col::Str(m.iter().map(|r| id(r.patient)).collect()),
+                Col::Date(m.iter().map(|r| Some(r.date)).collect()),
+                Col::Str(m.iter().map(|r| r.analyte.name()).collect()),
+                Col::Str(m.iter().map(|r| r.value.as_str()).collect()),
+                Col::Str(m.iter().map(|r| r.unit.as_str()).collect()),
+            ],
+        },
+    ));
+    let f = &im.events.findings;
+    out.push((
+        "findings",
+        Chunk {
+            names: vec!["patient_id", "date", "finding", "present"],
+            cols: vec![
+                Col::Str(f.iter().map(|r| id(r.patient)).collect()),
+                Col::Date(f.iter().map(|r| Some(r.date)).collect()),
+                Col::Str(f.iter().map(|r| r.kind.name()).collect()),
+                Col::Bool(f.iter().map(|r| r.present).collect()),
+            ],
+        },
+    ));
+    let l = &im.course.lines;
+    out.push((
+        "treatments",
+        Chunk {
+            names: vec!["patient_id", "line", "regimen", "intensity", "start_date", "end_date"],
+            cols: vec![
+                Col::Str(l.iter().map(|r| id(r.patient)).collect()),
+                Col::I64(l.iter().map(|r| r.line as i64).collect()),
+                Col::Str(l.iter().map(|r| r.regimen.as_str()).collect()),
+                Col::Str(l.iter().map(|r| r.intensity.name()).collect()),
+                Col::Date(l.iter().map(|r| Some(r.start)).collect()),
+                Col::Date(l.iter().map(|r| r.end).collect::<Vec<Option<Day>>>()),
+            ],
+        },
+    ));
+    let r = &im.course.responses;
+    out.push((
+        "responses",
+        Chunk {
+            names: vec!["patient_id", "line", "date", "response"],
+            cols: vec![
+                Col::Str(r.iter().map(|x| id(x.patient)).collect()),
+                Col::I64(r.iter().map(|x| x.line as i64).collect()),
+                Col::Date(r.iter().map(|x| Some(x.date)).collect()),
+                Col::Str(r.iter().map(|x| x.response.name()).collect()),
+            ],
+        },
+    ));
+    out
+}
+
+/// Write one table per chunk into `dir`; all or nothing.
+fn write_tables(dir: &Path, format: SimFormat, chunks: &[(&str, Chunk)]) -> Result<Vec<PathBuf>, OmopError> {
+    let mut sinks = Vec::with_capacity(chunks.len());
+    for (name, chunk) in chunks {
+        let mut sink = TableSink::create(dir, name, format, chunk)?;
+        if let Err(e) = sink.append(chunk) {
+            sink.abandon();
+            sinks.into_iter().for_each(TableSink::abandon);
+            return Err(e.into());
+        }
+        sinks.push(sink);
+    }
+    Ok(close_all(sinks)?)
+}
+
+/// Write the cohort tables and `omop_audit/` of an import into the existing folder `dir`.
+/// Returns the rows written per cohort table.
+pub fn write_cohort(im: &Imported, dir: &Path, format: CohortFormat) -> Result<Vec<(&'static str, usize)>, OmopError> {
+    let chunks = cohort_chunks(im);
+    let format = match format {
+        CohortFormat::Csv => SimFormat::Csv,
+        CohortFormat::Parquet => SimFormat::Parquet,
+    };
+    write_tables(dir, format, &chunks)?;
+    let rows: Vec<(&'static str, usize)> = chunks.iter().map(|(n, c)| (*n, c.height())).collect();
+    let audit_dir = dir.join(AUDIT_DIR);
+    std::fs::create_dir_all(&audit_dir).map_err(|e| OmopError::Io { path: audit_dir.clone(), message: e.to_string() })?;
+    write_tables(
+        &audit_dir,
+        SimFormat::Csv,
+        &[("audit", im.audit.audit_chunk()), ("unmapped_concepts", im.audit.unmapped_chunk())],
+    )?;
+    let summary = audit_dir.join("summary.txt");
+    std::fs::write(&summary, im.audit.summary_text(&rows))
+        .map_err(|e| OmopError::Io { path: summary, message: e.to_string() })?;
+    Ok(rows)
+}
+
+/// Whether `dir` may be replaced: an empty folder or an earlier import (has `omop_audit/`).
+fn replaceable(dir: &Path) -> bool {
+    dir.join(AUDIT_DIR).is_dir() || std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false)
+}
+
+/// Import the CDM folder `cdm` into the cohort folder `out` (written under a temporary name
+/// and renamed into place; an existing `out` is replaced only with `force` and only if it is
+/// empty or an earlier import). Returns the import (for its summary) and rows per table.
+pub fn import_to_folder(
+    cdm: &Path,
+    out: &Path,
+    mapping: CheckedMapping,
+    format: CohortFormat,
+    force: bool,
+) -> Result<(Imported, Vec<(&'static str, usize)>), OmopError> {
+    let exists = out.exists();
+    if exists && (!force || !replaceable(out)) {
+        let message = if force {
+            "exists and is not an earlier OMOP import (no omop_audit/ folder); choose another --out".to_string()
+        } else {
+            "exists; use --force to replace it".to_string()
+        };
+        return Err(OmopError::OutputExists { path: out.to_path_buf(), message });
+    }
+    let imported = import(cdm, mapping)?;
+    let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("cohort");
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let io = |path: &Path, e: std::io::Error| OmopError::Io { path: path.to_path_buf(), message: e.to_string() };
+    std::fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
+    let tmp = parent.join(format!(".{name}.omop-tmp-{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+    }
+    std::fs::create_dir(&tmp).map_err(|e| io(&tmp, e))?;
+    let rows = match write_cohort(&imported, &tmp, format) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    if exists {
+        std::fs::remove_dir_all(out).map_err(|e| io(out, e))?;
+    }
+    std::fs::rename(&tmp, out).map_err(|e| io(out, e))?;
+    Ok((imported, rows))
+}
