@@ -110,6 +110,52 @@ fn same_seed_gives_identical_bytes_regardless_of_chunks_and_threads() {
     assert_eq!(names.len(), 7, "{names:?}");
 }
 
+#[test]
+fn omop_format_is_deterministic_and_holds_the_simulated_rows() {
+    let omop = |dir: &Path, chunk: usize| {
+        let mut opts = SimOptions::new(120, 9, dir, SimFormat::Omop);
+        opts.chunk_size = chunk;
+        simulate(&opts).expect("simulate omop")
+    };
+    let (a, b, c, d) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let s = omop(a.path(), 1000);
+    omop(b.path(), 17);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    pool.install(|| omop(c.path(), 50));
+    run(d.path(), 120, 9, 1000);
+    let mut names: Vec<String> =
+        std::fs::read_dir(a.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    let want = [
+        "concept.csv",
+        "condition_occurrence.csv",
+        "death.csv",
+        "episode.csv",
+        "measurement.csv",
+        "observation.csv",
+        "observation_period.csv",
+        "person.csv",
+        "truth.csv",
+        "truth_params.json",
+    ];
+    assert_eq!(names, want);
+    for f in want {
+        let x = std::fs::read(a.path().join(f)).unwrap();
+        assert_eq!(x, std::fs::read(b.path().join(f)).unwrap(), "{f} differs with another chunk size");
+        assert_eq!(x, std::fs::read(c.path().join(f)).unwrap(), "{f} differs on one thread");
+    }
+    // the same patients as the CSV format: one person, period and AML condition each, one
+    // measurement row per measurement, truth identical
+    let rows = |f: &str| std::fs::read_to_string(a.path().join(f)).unwrap().lines().count() - 1;
+    assert_eq!((rows("person.csv"), rows("observation_period.csv"), rows("condition_occurrence.csv")), (120, 120, 120));
+    assert_eq!(rows("measurement.csv"), s.measurements);
+    assert_eq!(rows("death.csv"), s.deaths);
+    assert_eq!(rows("episode.csv"), s.treatments + s.responses);
+    assert_eq!(rows("observation.csv"), s.findings + 3 * 120);
+    assert_eq!(std::fs::read(a.path().join("truth.csv")).unwrap(), std::fs::read(d.path().join("truth.csv")).unwrap());
+}
+
 /// Everything about one generated cohort that the tests below check.
 struct Cohort {
     summary: SimSummary,

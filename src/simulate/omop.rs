@@ -309,53 +309,45 @@ fn person_chunks<'a>(patients: &'a [SimPatient], ids: &'a [String]) -> [Chunk<'a
 
 fn measurement_chunk<'a>(patients: &'a [SimPatient], c: &SimConcepts) -> Result<Chunk<'a>, SimError> {
     let n: usize = patients.iter().map(|p| p.measurements.len()).sum();
-    let mut cols: (Vec<i64>, Vec<i64>, Vec<i64>, Vec<Option<i32>>, Vec<Option<i64>>, Vec<f64>, Vec<i64>, Vec<&str>, Vec<&str>) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
+    let (mut id, mut pid_c, mut concept, mut date) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut op, mut value, mut unit_id, mut unit, mut src) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     for p in patients {
         let pid = person_id(p);
         for (k, m) in p.measurements.iter().enumerate() {
-            cols.0.push(pid * 1_000_000 + k as i64);
-            cols.1.push(pid);
-            cols.2.push(c.analyte[&m.analyte]);
-            cols.3.push(Some(p.diagnosis + m.day));
-            cols.4.push(match m.qualifier {
+            id.push(pid * 1_000_000 + k as i64);
+            pid_c.push(pid);
+            concept.push(c.analyte[&m.analyte]);
+            date.push(Some(p.diagnosis + m.day));
+            op.push(match m.qualifier {
                 b'>' => Some(c.operator_gt),
                 b'<' => Some(c.operator_lt),
                 _ => None,
             });
-            cols.5.push(m.value);
-            let unit = *c.unit.get(m.unit).ok_or_else(|| SimError::InvalidOption {
+            value.push(m.value);
+            unit_id.push(*c.unit.get(m.unit).ok_or_else(|| SimError::InvalidOption {
                 name: "format omop".into(),
                 message: format!("no UCUM code for the unit {}", m.unit),
-            })?;
-            cols.6.push(unit);
-            cols.7.push(m.unit);
-            cols.8.push(m.analyte.name());
+            })?);
+            unit.push(m.unit);
+            src.push(m.analyte.name());
         }
     }
-    let type_col = vec![EHR; cols.0.len()];
+    let n = id.len();
     Ok(Chunk {
         names: MEASUREMENT.to_vec(),
         cols: vec![
-            Col::I64(cols.0),
-            Col::I64(cols.1),
-            Col::I64(cols.2),
-            Col::Date(cols.3),
-            Col::I64(type_col),
-            Col::OptI64(cols.4),
-            Col::F64(cols.5),
-            Col::I64(cols.6),
-            Col::Str(cols.7),
-            Col::Str(cols.8),
+            Col::I64(id),
+            Col::I64(pid_c),
+            Col::I64(concept),
+            Col::Date(date),
+            Col::I64(vec![EHR; n]),
+            Col::OptI64(op),
+            Col::F64(value),
+            Col::I64(unit_id),
+            Col::Str(unit),
+            Col::Str(src),
         ],
     })
 }

@@ -22,7 +22,7 @@ use thiserror::Error;
 
 pub use audit::{Audit, Reason};
 pub use mapping::{CheckedMapping, Mapping, Target, DEFAULT_MAPPING_TOML};
-pub use write::{import_to_folder, write_cohort, CohortFormat};
+pub use write::{import_to_folder, write_cohort, CohortFormat, RowCounts};
 
 use crate::cohort::{Analyte, Day, FindingKind, Intensity, Response};
 

@@ -149,11 +149,14 @@ fn diagnoses(cdm: &Cdm, people: &People, concepts: &Concepts) -> Result<HashMap<
     Ok(first)
 }
 
-/// Observation periods per person: (start, end, row).
-fn periods(t: &RawTable, people: &People) -> Result<HashMap<usize, Vec<(Day, Day, usize)>>, OmopError> {
+/// Observation periods per person (index into the persons): (start, end, row).
+type Periods = HashMap<usize, Vec<(Day, Day, usize)>>;
+
+/// Read the observation periods.
+fn periods(t: &RawTable, people: &People) -> Result<Periods, OmopError> {
     let (p_c, s_c, e_c) =
         (t.require("person_id")?, t.require("observation_period_start_date")?, t.require("observation_period_end_date")?);
-    let mut out: HashMap<usize, Vec<(Day, Day, usize)>> = HashMap::new();
+    let mut out = Periods::new();
     for row in 0..t.height() {
         let (start, end) = (t.req_date(s_c, row)?, t.req_date(e_c, row)?);
         if end < start {

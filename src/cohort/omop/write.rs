@@ -9,6 +9,9 @@ use crate::cohort::Day;
 use crate::simulate::writer::{close_all, Chunk, Col, TableSink};
 use crate::simulate::SimFormat;
 
+/// Rows written per cohort table.
+pub type RowCounts = Vec<(&'static str, usize)>;
+
 /// Format of the cohort tables written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CohortFormat {
@@ -123,14 +126,14 @@ fn write_tables(dir: &Path, format: SimFormat, chunks: &[(&str, Chunk)]) -> Resu
 
 /// Write the cohort tables and `omop_audit/` of an import into the existing folder `dir`.
 /// Returns the rows written per cohort table.
-pub fn write_cohort(im: &Imported, dir: &Path, format: CohortFormat) -> Result<Vec<(&'static str, usize)>, OmopError> {
+pub fn write_cohort(im: &Imported, dir: &Path, format: CohortFormat) -> Result<RowCounts, OmopError> {
     let chunks = cohort_chunks(im);
     let format = match format {
         CohortFormat::Csv => SimFormat::Csv,
         CohortFormat::Parquet => SimFormat::Parquet,
     };
     write_tables(dir, format, &chunks)?;
-    let rows: Vec<(&'static str, usize)> = chunks.iter().map(|(n, c)| (*n, c.height())).collect();
+    let rows: RowCounts = chunks.iter().map(|(n, c)| (*n, c.height())).collect();
     let audit_dir = dir.join(AUDIT_DIR);
     std::fs::create_dir_all(&audit_dir).map_err(|e| OmopError::Io { path: audit_dir.clone(), message: e.to_string() })?;
     write_tables(
@@ -158,7 +161,7 @@ pub fn import_to_folder(
     mapping: CheckedMapping,
     format: CohortFormat,
     force: bool,
-) -> Result<(Imported, Vec<(&'static str, usize)>), OmopError> {
+) -> Result<(Imported, RowCounts), OmopError> {
     let exists = out.exists();
     if exists && (!force || !replaceable(out)) {
         let message = if force {
