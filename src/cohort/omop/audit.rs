@@ -44,8 +44,6 @@ pub enum Reason {
     NoRegimenMatches,
     /// A response before the first treatment line (no line to assign it to).
     ResponseWithoutLine,
-    /// An episode that is neither a treatment regimen nor a disease status.
-    OtherEpisodeKind,
     /// A concept-table row that no concept set, unit or operator uses (reference only).
     ConceptReferenceOnly,
     /// `episode_event` is only counted.
@@ -72,7 +70,6 @@ impl Reason {
             Reason::ResponsesFromEpisodes => "responses taken from episode",
             Reason::NoRegimenMatches => "no regimen rule matches",
             Reason::ResponseWithoutLine => "response before the first treatment line",
-            Reason::OtherEpisodeKind => "episode concept not in mapping",
             Reason::ConceptReferenceOnly => "concept not used by the mapping (reference)",
             Reason::CountedOnly => "counted only (not used)",
         }
