@@ -287,6 +287,27 @@ fn an_unknown_unit_is_an_error_naming_table_row_and_column() {
     assert!(err.contains("row 9, column measurement_date: expected a date YYYY-MM-DD, found `2020-13-02`"), "{err}");
 }
 
+/// A CSV table as Parquet with typed columns: integers, floats, `Date` for the date columns,
+/// and `Datetime` for `measurement_date` (floored to its day by the import).
+fn write_typed_parquet(csv: &Path, parquet: &Path) {
+    use polars::prelude::*;
+    let mut df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_parse_options(CsvParseOptions::default().with_try_parse_dates(true))
+        .try_into_reader_with_file_path(Some(csv.to_path_buf()))
+        .unwrap()
+        .finish()
+        .unwrap();
+    if let Ok(c) = df.column("measurement_date") {
+        let dt = c.cast(&DataType::Datetime(TimeUnit::Milliseconds, None)).unwrap();
+        df.with_column(dt).unwrap();
+    }
+    if let Ok(c) = df.column("observation_period_start_date") {
+        assert_eq!(c.dtype(), &DataType::Date, "dates are typed in the Parquet input");
+    }
+    ParquetWriter::new(std::fs::File::create(parquet).unwrap()).finish(&mut df).unwrap();
+}
+
 #[test]
 fn parquet_input_gives_the_same_cohort_as_csv_input() {
     let dir = tempfile::tempdir().unwrap();
@@ -296,7 +317,7 @@ fn parquet_input_gives_the_same_cohort_as_csv_input() {
         let p = e.unwrap().path();
         // upper-case file names, as many OMOP exports have them
         let name = p.file_stem().unwrap().to_str().unwrap().to_ascii_uppercase();
-        hemosurv::io::table::csv_to_parquet(&p, &pq.join(format!("{name}.parquet"))).unwrap();
+        write_typed_parquet(&p, &pq.join(format!("{name}.parquet")));
     }
     let (a, b) = (dir.path().join("from_csv"), dir.path().join("from_parquet"));
     assert!(import_edge(&a, &[]).status.success());
@@ -313,6 +334,58 @@ fn parquet_input_gives_the_same_cohort_as_csv_input() {
     assert_eq!(x.patients, y.patients);
     assert_eq!(x.measurements, y.measurements);
     assert_eq!(x.treatments, y.treatments);
+}
+
+#[test]
+fn episodes_give_the_lines_and_responses_when_present() {
+    let dir = tempfile::tempdir().unwrap();
+    let cdm = dir.path().join("cdm");
+    copy_dir(Path::new(EDGE), &cdm);
+    let mut concept = read(&cdm.join("concept.csv"));
+    concept.push_str(
+        "50,7+3 (local),Regimen,hemosurv,Regimen,,regimen/7+3,1970-01-01,2099-12-31,\n\
+         51,Relapse (ELN 2022),Observation,hemosurv,Clinical Finding,,response/relapse,1970-01-01,2099-12-31,\n\
+         52,Some regimen not in the mapping,Regimen,HemOnc,Regimen,,999999,1970-01-01,2099-12-31,\n",
+    );
+    std::fs::write(cdm.join("concept.csv"), concept).unwrap();
+    // 102: a 7+3 line 1, its CR (parent: line 1), a relapse without parent (line in effect:
+    // line 1); a regimen not in the mapping; a person not in `person`
+    std::fs::write(
+        cdm.join("episode.csv"),
+        "episode_id,person_id,episode_concept_id,episode_start_date,episode_end_date,episode_parent_id,episode_number,episode_object_concept_id\n\
+         900,102,32531,2020-05-03,2020-05-09,,1,50\n\
+         901,102,32530,2020-06-15,2020-06-15,900,,40\n\
+         902,102,32529,2020-09-20,2020-09-20,,,51\n\
+         903,102,32531,2020-10-01,,,2,52\n\
+         904,999,32531,2020-10-01,,,1,50\n",
+    )
+    .unwrap();
+    let out = dir.path().join("cohort");
+    let o = cli(&["import", "omop", cdm.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // 102's lines and responses come from its episodes; 101 (no episodes) keeps the lines
+    // derived from its drug exposures and its observed response
+    assert_eq!(
+        read(&out.join("treatments.csv")),
+        "patient_id,line,regimen,intensity,start_date,end_date\n\
+         A-101,1,FLAG-Ida,intensive,2020-01-20,2020-01-24\n\
+         A-101,2,HiDAC,intensive,2020-03-15,2020-03-19\n\
+         B-102,1,7+3,intensive,2020-05-03,2020-05-09\n"
+    );
+    assert_eq!(
+        read(&out.join("responses.csv")),
+        "patient_id,line,date,response\nA-101,1,2020-02-20,CR\nB-102,1,2020-06-15,CR\nB-102,1,2020-09-20,relapse\n"
+    );
+    assert_audit_adds_up(&out, &cdm);
+    let a = audit(&out);
+    assert_eq!(a["episode"].1, 3);
+    assert_eq!(a["episode"].2.get("concept not in mapping"), Some(&1));
+    assert_eq!(a["episode"].2.get("person_id not in person"), Some(&1));
+    assert_eq!(a["drug_exposure"].2.get("treatment lines taken from episode"), Some(&7));
+    assert_eq!(a["drug_exposure"].1, 4);
+    assert_eq!(a["observation"].2.get("responses taken from episode"), Some(&1));
+    assert!(read(&out.join("omop_audit/unmapped_concepts.csv"))
+        .contains("episode,52,HemOnc,999999,Some regimen not in the mapping,1"));
 }
 
 #[test]

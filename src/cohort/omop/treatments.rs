@@ -1,8 +1,9 @@
-//! Treatment lines and response assessments: from the Oncology extension's `episode` table
-//! when it has treatment-regimen episodes, else derived from `drug_exposure` by the regimen
-//! rules of the mapping; responses from disease-status episodes, else from observations.
+//! Treatment lines and response assessments, per patient: from the Oncology extension's
+//! `episode` table for a patient with treatment-regimen episodes, else derived from the
+//! patient's `drug_exposure` rows by the regimen rules of the mapping; responses from
+//! disease-status episodes for a patient with any, else from observations.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use super::audit::{Audit, Reason};
 use super::concepts::Concepts;
@@ -202,10 +203,13 @@ pub fn lines_from(instances: &[RegimenInstance], gap_days: i32) -> Vec<(usize, D
     lines
 }
 
+/// The mapped exposures of each patient whose lines do not come from episodes (`skip`: those
+/// whose lines do).
 fn read_exposures(
     t: &RawTable,
     people: &People,
     concepts: &Concepts,
+    skip: &BTreeSet<usize>,
     audit: &mut Audit,
 ) -> Result<HashMap<usize, Vec<Exposure>>, OmopError> {
     let p_c = t.require("person_id")?;
@@ -215,9 +219,16 @@ fn read_exposures(
     let mut out: HashMap<usize, Vec<Exposure>> = HashMap::new();
     for row in 0..t.height() {
         let person_id = t.req_int(p_c, row)?;
-        if let Err(r) = people.patient(person_id) {
-            audit.left_out(t.name, r);
-            continue;
+        match people.patient(person_id) {
+            Err(r) => {
+                audit.left_out(t.name, r);
+                continue;
+            }
+            Ok((i, _)) if skip.contains(&i) => {
+                audit.left_out(t.name, Reason::LinesFromEpisodes);
+                continue;
+            }
+            Ok(_) => {}
         }
         let concept = t.int(c_c, row)?.unwrap_or(0);
         let Some(Target::Drug(drug)) = concepts.target(concept) else {
@@ -236,16 +247,18 @@ fn read_exposures(
     Ok(out)
 }
 
-/// Treatment lines from `drug_exposure` (no treatment-regimen episodes).
+/// Treatment lines from `drug_exposure` for the patients without treatment-regimen episodes
+/// (`skip`: those with).
 fn lines_from_drugs(
     t: &RawTable,
     people: &People,
     mapping: &CheckedMapping,
     concepts: &Concepts,
     remissions: &HashMap<usize, Vec<Day>>,
+    skip: &BTreeSet<usize>,
     audit: &mut Audit,
 ) -> Result<Vec<LineRow>, OmopError> {
-    let by_patient = read_exposures(t, people, concepts, audit)?;
+    let by_patient = read_exposures(t, people, concepts, skip, audit)?;
     let mut patients: Vec<usize> = by_patient.keys().copied().collect();
     patients.sort_unstable();
     let mut out = Vec::new();
@@ -292,31 +305,26 @@ pub fn build_course(
         Some(t) => read_episodes(t, people, mapping, concepts, audit)?,
         None => EpisodeData::default(),
     };
-    // responses: disease-status episodes when there are any, else observations
-    let pending: Vec<PendingResponse> = if episodes.responses.is_empty() {
-        observed.into_iter().map(|obs| PendingResponse { obs, parent_line: None }).collect()
-    } else {
-        for o in &observed {
-            audit.unmap(o.table, Reason::ResponsesFromEpisodes);
+    // responses: a patient's disease-status episodes when there are any, else observations
+    let with_status: BTreeSet<usize> = episodes.responses.iter().map(|p| p.obs.patient).collect();
+    let mut pending = episodes.responses;
+    for obs in observed {
+        if with_status.contains(&obs.patient) {
+            audit.unmap(obs.table, Reason::ResponsesFromEpisodes);
+        } else {
+            pending.push(PendingResponse { obs, parent_line: None });
         }
-        episodes.responses
-    };
+    }
     let mut remissions: HashMap<usize, Vec<Day>> = HashMap::new();
     for p in pending.iter().filter(|p| p.obs.response.is_composite_cr()) {
         remissions.entry(p.obs.patient).or_default().push(p.obs.date);
     }
+    // lines: a patient's treatment-regimen episodes when there are any, else drug exposures
+    let with_lines: BTreeSet<usize> = episodes.lines.iter().map(|l| l.patient).collect();
     let mut lines = episodes.lines;
     if let Some(t) = cdm.get("drug_exposure") {
         audit.read(t.name, t.height());
-        if lines.is_empty() {
-            lines = lines_from_drugs(t, people, mapping, concepts, &remissions, audit)?;
-        } else {
-            let p_c = t.require("person_id")?;
-            for row in 0..t.height() {
-                let r = people.patient(t.req_int(p_c, row)?).err().unwrap_or(Reason::LinesFromEpisodes);
-                audit.left_out(t.name, r);
-            }
-        }
+        lines.extend(lines_from_drugs(t, people, mapping, concepts, &remissions, &with_lines, audit)?);
     }
     lines.sort_by_key(|l| (l.patient, l.line, l.start));
     let mut responses = Vec::new();
@@ -333,6 +341,8 @@ pub fn build_course(
             None => audit.unmap(p.obs.table, Reason::ResponseWithoutLine),
         }
     }
+    // by patient; within a patient in the order of the source table (episode, or measurement
+    // then observation)
     responses.sort_by_key(|r| r.patient);
     Ok(Course { lines, responses })
 }
