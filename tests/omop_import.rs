@@ -277,6 +277,17 @@ fn an_unknown_unit_is_an_error_naming_table_row_and_column() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("row 9, column unit_concept_id") && err.contains("found `13 (Glucose"), "{err}");
 
+    // a missing folder or a missing required table is invalid input too
+    let o = cli(&["import", "omop", dir.path().join("nope").to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read the OMOP CDM folder"));
+    let no_concept = dir.path().join("no_concept");
+    copy_dir(Path::new(EDGE), &no_concept);
+    std::fs::remove_file(no_concept.join("concept.csv")).unwrap();
+    let o = cli(&["import", "omop", no_concept.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the required OMOP table `concept` is missing"));
+
     // a bad date names its cell too
     let mut m = read(&Path::new(EDGE).join("measurement.csv"));
     m.push_str("9,102,10,2020-13-02,32817,,800,20,ng/mL\n");

@@ -93,7 +93,9 @@ impl Concepts {
             } else {
                 audit.left_out("concept", Reason::ConceptReferenceOnly);
             }
-            c.rows.insert(id, ConceptRow { vocabulary_id, concept_code, concept_name });
+            if c.rows.insert(id, ConceptRow { vocabulary_id, concept_code, concept_name }).is_some() {
+                return Err(table.invalid(id_c, row, "a concept_id not used by an earlier row"));
+            }
         }
         Ok(c)
     }

@@ -151,7 +151,10 @@ impl Cdm {
 /// Find `NAME.csv` / `NAME.parquet` (file names compared ignoring case, as OMOP exports often
 /// use upper case) for each OMOP table.
 fn discover(dir: &Path) -> Result<Vec<TableFile>, OmopError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| OmopError::Io { path: dir.to_path_buf(), message: e.to_string() })?;
+    let entries = std::fs::read_dir(dir).map_err(|e| OmopError::Structure {
+        path: dir.to_path_buf(),
+        message: format!("cannot read the OMOP CDM folder: {e}"),
+    })?;
     let mut files: Vec<(String, PathBuf)> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.path())
