@@ -233,106 +233,133 @@ impl Mapping {
     }
 
     fn check(self, source: &str) -> Result<CheckedMapping, OmopError> {
-        let err = |message: String| OmopError::Mapping { file: source.to_string(), message };
-        let mut by_code: HashMap<(String, String), Target> = HashMap::new();
-        let mut add = |section: &str, codes: &[String], target: Target| -> Result<(), OmopError> {
-            for code in codes {
-                let key = split_code(code)
-                    .ok_or_else(|| err(format!("[{section}]: `{code}` is not VOCABULARY:CODE (e.g. LOINC:2276-4)")))?;
-                if let Some(old) = by_code.insert(key, target) {
-                    if old != target {
-                        return Err(err(format!(
-                            "[{section}]: `{code}` is also mapped to {old:?}; a concept can mean one thing only"
-                        )));
-                    }
-                }
-            }
-            Ok(())
-        };
-        add("diagnosis", &self.diagnosis.aml, Target::Aml)?;
-        for (name, codes) in &self.measurements {
-            let a = Analyte::parse(name).ok_or_else(|| {
-                err(format!(
-                    "[measurements]: unknown analyte `{name}`; known: {}",
-                    Analyte::ALL.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
-                ))
-            })?;
-            add("measurements", codes, Target::Analyte(a))?;
-        }
-        for (name, codes) in &self.findings {
-            let f = FindingKind::parse(name).ok_or_else(|| {
-                err(format!(
-                    "[findings]: unknown finding `{name}`; known: {}",
-                    FindingKind::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
-                ))
-            })?;
-            add("findings", codes, Target::Finding(f))?;
-        }
-        add("finding_values", &self.finding_values.absent, Target::Absent)?;
-        for (name, codes) in &self.responses {
-            let r = Response::parse(name).ok_or_else(|| {
-                err(format!(
-                    "[responses]: unknown response `{name}`; known: {}",
-                    Response::ALL.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")
-                ))
-            })?;
-            add("responses", codes, Target::Response(r))?;
-        }
+        self.check_inner().map_err(|message| OmopError::Mapping { file: source.to_string(), message })
+    }
+
+    fn check_inner(self) -> Result<CheckedMapping, String> {
+        self.check_numbers()?;
+        let mut codes = CodeIndex::default();
+        codes.add("diagnosis", &self.diagnosis.aml, Target::Aml)?;
+        let names = |all: Vec<&str>| all.join(", ");
+        codes.add_named(
+            "measurements",
+            "analyte",
+            &self.measurements,
+            |n| Analyte::parse(n).map(Target::Analyte),
+            || names(Analyte::ALL.iter().map(|a| a.name()).collect()),
+        )?;
+        codes.add_named(
+            "findings",
+            "finding",
+            &self.findings,
+            |n| FindingKind::parse(n).map(Target::Finding),
+            || names(FindingKind::ALL.iter().map(|f| f.name()).collect()),
+        )?;
+        codes.add("finding_values", &self.finding_values.absent, Target::Absent)?;
+        codes.add_named(
+            "responses",
+            "response",
+            &self.responses,
+            |n| Response::parse(n).map(Target::Response),
+            || names(Response::ALL.iter().map(|r| r.name()).collect()),
+        )?;
         let drug_names: Vec<String> = self.drugs.keys().cloned().collect();
-        for (i, codes) in self.drugs.values().enumerate() {
-            add("drugs", codes, Target::Drug(i))?;
+        for (i, c) in self.drugs.values().enumerate() {
+            codes.add("drugs", c, Target::Drug(i))?;
         }
         let mut intensities = Vec::new();
         let mut regimen_drugs = Vec::new();
         for (i, r) in self.regimens.iter().enumerate() {
-            let intensity = Intensity::parse(&r.intensity).ok_or_else(|| {
-                err(format!(
-                    "[[regimens]] `{}`: unknown intensity `{}`; known: {}",
-                    r.name,
-                    r.intensity,
-                    Intensity::ALL.iter().map(|x| x.name()).collect::<Vec<_>>().join(", ")
-                ))
-            })?;
+            let (intensity, groups) = check_regimen(r, &drug_names)?;
             intensities.push(intensity);
-            let mut groups = Vec::new();
-            for g in &r.drugs {
-                if g.is_empty() {
-                    return Err(err(format!("[[regimens]] `{}`: an empty drug group", r.name)));
-                }
-                let idx = g
-                    .iter()
-                    .map(|d| {
-                        drug_names
-                            .iter()
-                            .position(|n| n == d)
-                            .ok_or_else(|| err(format!("[[regimens]] `{}`: drug `{d}` is not in [drugs]", r.name)))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                groups.push(idx);
-            }
-            if r.within_days < 0 {
-                return Err(err(format!("[[regimens]] `{}`: within_days must be >= 0", r.name)));
-            }
             regimen_drugs.push(groups);
-            add("regimens", &r.codes, Target::Regimen(i))?;
+            codes.add("regimens", &r.codes, Target::Regimen(i))?;
         }
         for (i, c) in self.covariates.iter().enumerate() {
             const RESERVED: [&str; 6] =
                 ["patient_id", "diagnosis_date", "last_contact_date", "death_date", "sex", "age_at_diagnosis"];
             if RESERVED.contains(&c.name.trim().to_ascii_lowercase().as_str()) || c.name.trim().is_empty() {
-                return Err(err(format!("[[covariates]]: `{}` cannot be a covariate column name", c.name)));
+                return Err(format!("[[covariates]]: `{}` cannot be a covariate column name", c.name));
             }
-            add("covariates", &c.codes, Target::Covariate(i))?;
+            codes.add("covariates", &c.codes, Target::Covariate(i))?;
         }
+        Ok(CheckedMapping { mapping: self, intensities, drug_names, regimen_drugs, by_code: codes.0 })
+    }
+
+    /// The numeric settings are in range.
+    fn check_numbers(&self) -> Result<(), String> {
         let p = &self.person;
         if !(1..=12).contains(&p.missing_birth_month) || !(1..=28).contains(&p.missing_birth_day) {
-            return Err(err("[person]: missing_birth_month must be 1-12 and missing_birth_day 1-28".into()));
+            return Err("[person]: missing_birth_month must be 1-12 and missing_birth_day 1-28".into());
         }
         if self.diagnosis.days_before_diagnosis < 0 || self.diagnosis.death_grace_days < 0 || self.treatment_lines.gap_days < 0 {
-            return Err(err("days_before_diagnosis, death_grace_days and gap_days must be >= 0".into()));
+            return Err("days_before_diagnosis, death_grace_days and gap_days must be >= 0".into());
         }
-        Ok(CheckedMapping { mapping: self, intensities, drug_names, regimen_drugs, by_code })
+        Ok(())
     }
+}
+
+/// (vocabulary, code) → target, built while checking that no code means two things.
+#[derive(Default)]
+struct CodeIndex(HashMap<(String, String), Target>);
+
+impl CodeIndex {
+    fn add(&mut self, section: &str, codes: &[String], target: Target) -> Result<(), String> {
+        for code in codes {
+            let key =
+                split_code(code).ok_or_else(|| format!("[{section}]: `{code}` is not VOCABULARY:CODE (e.g. LOINC:2276-4)"))?;
+            if let Some(old) = self.0.insert(key, target) {
+                if old != target {
+                    return Err(format!("[{section}]: `{code}` is also mapped to {old:?}; a concept can mean one thing only"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A section `name = [codes]` whose names (of `what`: analyte, finding, ...) `parse` must
+    /// know (`known` lists them for the error).
+    fn add_named(
+        &mut self,
+        section: &str,
+        what: &str,
+        sets: &BTreeMap<String, Vec<String>>,
+        parse: impl Fn(&str) -> Option<Target>,
+        known: impl Fn() -> String,
+    ) -> Result<(), String> {
+        for (name, codes) in sets {
+            let target = parse(name).ok_or_else(|| format!("[{section}]: unknown {what} `{name}`; known: {}", known()))?;
+            self.add(section, codes, target)?;
+        }
+        Ok(())
+    }
+}
+
+/// A regimen's intensity and drug groups (as indices into `drug_names`).
+fn check_regimen(r: &RegimenRule, drug_names: &[String]) -> Result<(Intensity, Vec<Vec<usize>>), String> {
+    let known = || Intensity::ALL.iter().map(|x| x.name()).collect::<Vec<_>>().join(", ");
+    let intensity = Intensity::parse(&r.intensity)
+        .ok_or_else(|| format!("[[regimens]] `{}`: unknown intensity `{}`; known: {}", r.name, r.intensity, known()))?;
+    if r.within_days < 0 {
+        return Err(format!("[[regimens]] `{}`: within_days must be >= 0", r.name));
+    }
+    let mut groups = Vec::new();
+    for g in &r.drugs {
+        if g.is_empty() {
+            return Err(format!("[[regimens]] `{}`: an empty drug group", r.name));
+        }
+        let idx = g
+            .iter()
+            .map(|d| {
+                drug_names
+                    .iter()
+                    .position(|n| n == d)
+                    .ok_or_else(|| format!("[[regimens]] `{}`: drug `{d}` is not in [drugs]", r.name))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        groups.push(idx);
+    }
+    Ok((intensity, groups))
 }
 
 impl CheckedMapping {

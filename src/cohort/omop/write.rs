@@ -26,16 +26,27 @@ pub const AUDIT_DIR: &str = "omop_audit";
 
 /// The cohort tables of an import, in the contract's column order.
 fn cohort_chunks(im: &Imported) -> Vec<(&'static str, Chunk<'_>)> {
-    let persons = &im.people.persons;
-    let id = |i: usize| persons[i].patient_id.as_str();
-    let mut out = Vec::new();
+    vec![
+        ("patients", patients_chunk(im)),
+        ("measurements", measurements_chunk(im)),
+        ("findings", findings_chunk(im)),
+        ("treatments", treatments_chunk(im)),
+        ("responses", responses_chunk(im)),
+    ]
+}
 
+/// The patient id of a person index.
+fn id_of(im: &Imported, i: usize) -> &str {
+    im.people.persons[i].patient_id.as_str()
+}
+
+fn patients_chunk(im: &Imported) -> Chunk<'_> {
     let mut names = vec!["patient_id", "diagnosis_date", "last_contact_date", "death_date", "sex", "age_at_diagnosis"];
     names.extend(im.mapping.mapping.covariates.iter().map(|c| c.name.as_str()));
     let (mut pid, mut dx, mut lc, mut death, mut sex, mut age) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut covs: Vec<Vec<&str>> = vec![Vec::new(); im.mapping.mapping.covariates.len()];
-    for (i, p) in persons.iter().enumerate() {
+    for (i, p) in im.people.persons.iter().enumerate() {
         let Ok(c) = &p.status else { continue };
         pid.push(p.patient_id.as_str());
         dx.push(Some(c.diagnosis));
@@ -49,64 +60,62 @@ fn cohort_chunks(im: &Imported) -> Vec<(&'static str, Chunk<'_>)> {
     }
     let mut cols = vec![Col::Str(pid), Col::Date(dx), Col::Date(lc), Col::Date(death), Col::Str(sex), Col::OptF64(age)];
     cols.extend(covs.into_iter().map(Col::Str));
-    out.push(("patients", Chunk { names, cols }));
+    Chunk { names, cols }
+}
 
+fn measurements_chunk(im: &Imported) -> Chunk<'_> {
     let m = &im.events.measurements;
-    out.push((
-        "measurements",
-        Chunk {
-            names: vec!["patient_id", "date", "analyte", "value", "unit"],
-            cols: vec![
-                Col::Str(m.iter().map(|r| id(r.patient)).collect()),
-                Col::Date(m.iter().map(|r| Some(r.date)).collect()),
-                Col::Str(m.iter().map(|r| r.analyte.name()).collect()),
-                Col::Str(m.iter().map(|r| r.value.as_str()).collect()),
-                Col::Str(m.iter().map(|r| r.unit.as_str()).collect()),
-            ],
-        },
-    ));
+    Chunk {
+        names: vec!["patient_id", "date", "analyte", "value", "unit"],
+        cols: vec![
+            Col::Str(m.iter().map(|r| id_of(im, r.patient)).collect()),
+            Col::Date(m.iter().map(|r| Some(r.date)).collect()),
+            Col::Str(m.iter().map(|r| r.analyte.name()).collect()),
+            Col::Str(m.iter().map(|r| r.value.as_str()).collect()),
+            Col::Str(m.iter().map(|r| r.unit.as_str()).collect()),
+        ],
+    }
+}
+
+fn findings_chunk(im: &Imported) -> Chunk<'_> {
     let f = &im.events.findings;
-    out.push((
-        "findings",
-        Chunk {
-            names: vec!["patient_id", "date", "finding", "present"],
-            cols: vec![
-                Col::Str(f.iter().map(|r| id(r.patient)).collect()),
-                Col::Date(f.iter().map(|r| Some(r.date)).collect()),
-                Col::Str(f.iter().map(|r| r.kind.name()).collect()),
-                Col::Bool(f.iter().map(|r| r.present).collect()),
-            ],
-        },
-    ));
+    Chunk {
+        names: vec!["patient_id", "date", "finding", "present"],
+        cols: vec![
+            Col::Str(f.iter().map(|r| id_of(im, r.patient)).collect()),
+            Col::Date(f.iter().map(|r| Some(r.date)).collect()),
+            Col::Str(f.iter().map(|r| r.kind.name()).collect()),
+            Col::Bool(f.iter().map(|r| r.present).collect()),
+        ],
+    }
+}
+
+fn treatments_chunk(im: &Imported) -> Chunk<'_> {
     let l = &im.course.lines;
-    out.push((
-        "treatments",
-        Chunk {
-            names: vec!["patient_id", "line", "regimen", "intensity", "start_date", "end_date"],
-            cols: vec![
-                Col::Str(l.iter().map(|r| id(r.patient)).collect()),
-                Col::I64(l.iter().map(|r| r.line as i64).collect()),
-                Col::Str(l.iter().map(|r| r.regimen.as_str()).collect()),
-                Col::Str(l.iter().map(|r| r.intensity.name()).collect()),
-                Col::Date(l.iter().map(|r| Some(r.start)).collect()),
-                Col::Date(l.iter().map(|r| r.end).collect::<Vec<Option<Day>>>()),
-            ],
-        },
-    ));
+    Chunk {
+        names: vec!["patient_id", "line", "regimen", "intensity", "start_date", "end_date"],
+        cols: vec![
+            Col::Str(l.iter().map(|r| id_of(im, r.patient)).collect()),
+            Col::I64(l.iter().map(|r| r.line as i64).collect()),
+            Col::Str(l.iter().map(|r| r.regimen.as_str()).collect()),
+            Col::Str(l.iter().map(|r| r.intensity.name()).collect()),
+            Col::Date(l.iter().map(|r| Some(r.start)).collect()),
+            Col::Date(l.iter().map(|r| r.end).collect::<Vec<Option<Day>>>()),
+        ],
+    }
+}
+
+fn responses_chunk(im: &Imported) -> Chunk<'_> {
     let r = &im.course.responses;
-    out.push((
-        "responses",
-        Chunk {
-            names: vec!["patient_id", "line", "date", "response"],
-            cols: vec![
-                Col::Str(r.iter().map(|x| id(x.patient)).collect()),
-                Col::I64(r.iter().map(|x| x.line as i64).collect()),
-                Col::Date(r.iter().map(|x| Some(x.date)).collect()),
-                Col::Str(r.iter().map(|x| x.response.name()).collect()),
-            ],
-        },
-    ));
-    out
+    Chunk {
+        names: vec!["patient_id", "line", "date", "response"],
+        cols: vec![
+            Col::Str(r.iter().map(|x| id_of(im, x.patient)).collect()),
+            Col::I64(r.iter().map(|x| x.line as i64).collect()),
+            Col::Date(r.iter().map(|x| Some(x.date)).collect()),
+            Col::Str(r.iter().map(|x| x.response.name()).collect()),
+        ],
+    }
 }
 
 /// Write one table per chunk into `dir`; all or nothing.
