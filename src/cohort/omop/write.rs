@@ -200,9 +200,20 @@ pub fn import_to_folder(
             return Err(e);
         }
     };
+    // replace: move the old folder aside, the new one into place, then delete the old one
+    let aside = parent.join(format!(".{name}.omop-old-{}", std::process::id()));
     if exists {
-        std::fs::remove_dir_all(out).map_err(|e| io(out, e))?;
+        std::fs::rename(out, &aside).map_err(|e| io(out, e))?;
     }
-    std::fs::rename(&tmp, out).map_err(|e| io(out, e))?;
+    if let Err(e) = std::fs::rename(&tmp, out) {
+        if exists {
+            let _ = std::fs::rename(&aside, out);
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(io(out, e));
+    }
+    if exists {
+        std::fs::remove_dir_all(&aside).map_err(|e| io(&aside, e))?;
+    }
     Ok((imported, rows))
 }
