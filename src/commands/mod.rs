@@ -4,4 +4,5 @@
 
 pub mod cohort_cmds;
 pub mod estimators;
+pub mod exit;
 pub mod review;

@@ -34,7 +34,7 @@
 //! `O(n log n)` sort. Covariates are centred internally (the pseudo-likelihood,
 //! score and information are invariant under centring), which keeps `exp(x'b)`
 //! and the second-moment sums well conditioned. The results equal crr's to
-//! rounding; `tests/stats_crr.rs` checks them against R fixtures.
+//! rounding; `tests/it/stats_crr.rs` checks them against R fixtures.
 //!
 //! Deliberate differences from R:
 //! - a missing / non-finite time or covariate, a constant or collinear covariate,

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use hemosurv::cohort::{iso_to_day, Cohort, Patient, PatientIdx};
+use hemosurv::commands::exit::ExitStatus;
 use hemosurv::hlh::validation::quantile_type7;
 use hemosurv::hlh::{
     validate, write_validation_csv, Detection, DetectionSummary, DiseaseStatus, Episode, Truth, VALIDATION_COLUMNS,
