@@ -687,7 +687,7 @@ mod tests {
             .iter()
             .map(|&(patient, onset, end)| Episode {
                 patient,
-                patient_id: format!("P{patient}"),
+                patient_id: format!("P{patient}").into(),
                 episode: 1,
                 criteria_set: name.into(),
                 onset,

@@ -37,7 +37,7 @@ fn episode(patient: PatientIdx, number: u32, onset: &str) -> Episode {
     let onset = iso_to_day(onset).unwrap();
     Episode {
         patient,
-        patient_id: format!("P{:02}", patient + 1),
+        patient_id: format!("P{:02}", patient + 1).into(),
         episode: number,
         criteria_set: "x".into(),
         onset,
