@@ -232,7 +232,7 @@ enum Sink {
 }
 
 /// One open table: its final path, temporary path and sink.
-struct TableFile {
+struct OutputTable {
     path: PathBuf,
     tmp: PathBuf,
     sink: Sink,
@@ -241,7 +241,7 @@ struct TableFile {
 
 /// All six tables of a run, open for appending chunks.
 pub(crate) struct Writer {
-    tables: Vec<TableFile>,
+    tables: Vec<OutputTable>,
     qualified: bool,
     /// Last (day, ISO text) formatted, to avoid re-formatting runs of equal dates.
     date_cache: (Day, String),
@@ -284,7 +284,7 @@ impl Writer {
                     Sink::Parquet(Box::new(w))
                 }
             };
-            tables.push(TableFile { path, tmp, sink, rows: 0 });
+            tables.push(OutputTable { path, tmp, sink, rows: 0 });
         }
         Ok(Writer { tables, qualified, date_cache: (Day::MIN, String::new()) })
     }
