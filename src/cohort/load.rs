@@ -73,7 +73,7 @@ fn run(dir: &Path, build: bool, quarantine: bool) -> Run {
     // Checksums run on another thread while the tables are parsed.
     std::thread::scope(|scope| {
         let hashes =
-            scope.spawn(|| files.iter().map(|f| source::sha256_file(&f.path).map_err(|e| e.to_string())).collect::<Vec<_>>());
+            scope.spawn(|| files.iter().map(|f| crate::io::sha256_file(&f.path).map_err(|e| e.to_string())).collect::<Vec<_>>());
 
         let get = |name: &str| files.iter().find(|f| f.table == name);
         let patients = get("patients").and_then(|tf| load_patients(tf, &mut report));

@@ -2,12 +2,10 @@
 //! with polars, column-name binding and input checksums.
 
 use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::validation::{Issue, IssueKind, Severity, ValidationReport};
 
@@ -165,21 +163,6 @@ pub(crate) fn parquet_row_groups(path: &Path) -> PolarsResult<Vec<usize>> {
 pub(crate) fn read_parquet_slice(tf: &InputTable, columns: &[String], offset: usize, len: usize) -> PolarsResult<DataFrame> {
     let exprs: Vec<Expr> = columns.iter().map(|c| col(c.as_str())).collect();
     scan(tf)?.select(exprs).slice(offset as i64, len as IdxSize).collect()
-}
-
-/// Hex SHA-256 of a file.
-pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Map wanted column names to the actual names of a table.
