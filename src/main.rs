@@ -1,13 +1,14 @@
 //! `hemosurv` command line: thin clap glue over the library.
 //!
-//! Exit codes: 0 success, 1 runtime failure (I/O, an estimator rejecting its
-//! input), 2 invalid input data or arguments (nothing written).
+//! Exit codes: 0 success, 1 runtime failure (I/O), 2 invalid input data or arguments
+//! (nothing written); the map from each error to its code is `hemosurv::commands::exit`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// mimalloc instead of the system allocator: measured on `km` over 10 M rows and
 /// on the study run (docs/performance.md); the library leaves the choice to its users.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -16,6 +17,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use hemosurv::cohort::omop::CohortFormat;
 use hemosurv::commands::cohort_cmds::{self, ReportFormat};
 use hemosurv::commands::estimators::{self, CifArgs, CoxArgs, KmArgs, LogRankArgs};
+use hemosurv::commands::exit::{ExitStatus, INVALID_INPUT};
 use hemosurv::commands::omop as omop_cmds;
 use hemosurv::commands::review;
 use hemosurv::simulate::SimFormat;
@@ -376,8 +378,8 @@ fn main() -> ExitCode {
                 command: std::env::args().collect(),
             };
             let result = match &omop {
-                Some(cdm) => omop_cmds::run_omop(cdm, mapping.as_deref(), &opts).map_err(|e| (e.exit_code(), e.to_string())),
-                None => study::run(&opts).map_err(|e| (e.exit_code(), e.to_string())),
+                Some(cdm) => omop_cmds::run_omop(cdm, mapping.as_deref(), &opts).map_err(failure),
+                None => study::run(&opts).map_err(failure),
             };
             result.map(|s| {
                 println!(
@@ -399,12 +401,12 @@ fn main() -> ExitCode {
                 Ok((text, has_errors)) => {
                     println!("{text}");
                     if has_errors {
-                        Err((2, format!("{}: the cohort has errors (see above)", cohort.display())))
+                        Err((INVALID_INPUT, format!("{}: the cohort has errors (see above)", cohort.display())))
                     } else {
                         Ok(())
                     }
                 }
-                Err(e) => Err((e.exit_code(), e.to_string())),
+                Err(e) => Err(failure(e)),
             }
         }
         Command::Detect { cohort, criteria, out, force, quarantine, truth } => {
@@ -413,7 +415,7 @@ fn main() -> ExitCode {
                     print!("{s}");
                     println!("wrote {}", out.display());
                 })
-                .map_err(|e| (e.exit_code(), e.to_string()))
+                .map_err(failure)
         }
         Command::Review { cohort, criteria, out, force, quarantine, match_days } => {
             let args = review::ReviewArgs { cohort, criteria, out, force, quarantine, match_days };
@@ -425,10 +427,10 @@ fn main() -> ExitCode {
                     }
                     report(s.written);
                 })
-                .map_err(|e| (e.exit_code(), e.to_string()))
+                .map_err(failure)
         }
         Command::Criteria { command: CriteriaCommand::Show { name } } => {
-            cohort_cmds::criteria_show(&name).map(|t| print!("{t}")).map_err(|e| (e.exit_code(), e.to_string()))
+            cohort_cmds::criteria_show(&name).map(|t| print!("{t}")).map_err(failure)
         }
         Command::Import { command: ImportCommand::Omop { cdm, out, mapping, format, force } } => {
             let format = match format {
@@ -440,10 +442,10 @@ fn main() -> ExitCode {
                     print!("{s}");
                     println!("wrote {}", out.display());
                 })
-                .map_err(|e| (e.exit_code(), e.to_string()))
+                .map_err(failure)
         }
         Command::Omop { command: OmopCommand::Mapping { command: OmopMappingCommand::Show { file } } } => {
-            omop_cmds::mapping_show(file.as_deref()).map(|t| print!("{t}")).map_err(|e| (e.exit_code(), e.to_string()))
+            omop_cmds::mapping_show(file.as_deref()).map(|t| print!("{t}")).map_err(failure)
         }
         Command::Simulate { patients, seed, out, format, clean, params } => {
             let format = match format {
@@ -462,7 +464,7 @@ fn main() -> ExitCode {
                         s.patients_with_hlh
                     )
                 })
-                .map_err(|e| (e.exit_code(), e.to_string()))
+                .map_err(failure)
         }
         Command::Km { file, time, event, group, conf_type, conf_level, rmst_tau, logrank, out } => {
             let conf_type = match conf_type {
@@ -472,10 +474,10 @@ fn main() -> ExitCode {
             };
             estimators::km(&KmArgs { file, time, event, group, conf_type, conf_level, rmst_tau, logrank, out })
                 .map(report)
-                .map_err(estimator_exit)
+                .map_err(failure)
         }
         Command::Logrank { file, time, event, group, strata, rho, out } => {
-            estimators::logrank(&LogRankArgs { file, time, event, group, strata, rho, out }).map(report).map_err(estimator_exit)
+            estimators::logrank(&LogRankArgs { file, time, event, group, strata, rho, out }).map(report).map_err(failure)
         }
         Command::Cox { file, time, event, start, covariates, ties, strata, cluster, conf_level, out } => {
             let ties = match ties {
@@ -484,10 +486,10 @@ fn main() -> ExitCode {
             };
             estimators::cox(&CoxArgs { file, time, event, start, covariates, ties, strata, cluster, conf_level, out })
                 .map(report)
-                .map_err(estimator_exit)
+                .map_err(failure)
         }
         Command::Cif { file, time, event, group, out } => {
-            estimators::cif(&CifArgs { file, time, event, group, out }).map(report).map_err(estimator_exit)
+            estimators::cif(&CifArgs { file, time, event, group, out }).map(report).map_err(failure)
         }
     };
     match result {
@@ -499,10 +501,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn estimator_exit(e: estimators::EstimatorError) -> (u8, String) {
-    let code = match e {
-        estimators::EstimatorError::Write { .. } => 1,
-        _ => 2,
-    };
-    (code, e.to_string())
+/// The exit code and message of a failed command (the codes come from `commands::exit`).
+fn failure<E: ExitStatus + std::fmt::Display>(e: E) -> (u8, String) {
+    (e.exit_code(), e.to_string())
 }

@@ -1,7 +1,7 @@
 //! Typed access to the cells of a table read by polars.
 //!
 //! CSV tables are read with every column as text, Parquet tables keep their
-//! types; [`Prepared`] brings a column into one of a few physical shapes for
+//! types; [`PreparedColumn`] brings a column into one of a few physical shapes for
 //! what the loader wants from it (text, number, date, boolean, integer) and
 //! [`ColView`] reads one cell at a time, telling a missing cell, a parsed
 //! value and an unparseable value (with the text found) apart. Nothing is
@@ -33,11 +33,11 @@ pub(crate) enum Target {
     Integer,
 }
 
-/// A column in a physical shape suited to its [`Target`]. [`Prepared::new`]
-/// keeps polars' chunks (no copy); [`Prepared::slice`] gives a single chunk,
-/// which [`Prepared::view`] needs.
+/// A column in a physical shape suited to its [`Target`]. [`PreparedColumn::new`]
+/// keeps polars' chunks (no copy); [`PreparedColumn::slice`] gives a single chunk,
+/// which [`PreparedColumn::view`] needs.
 #[derive(Debug, Clone)]
-pub(crate) enum Prepared {
+pub(crate) enum PreparedColumn {
     /// Text cells.
     Str(StringChunked),
     /// Real numbers.
@@ -62,26 +62,26 @@ fn keep<T: PolarsDataType>(ca: &ChunkedArray<T>) -> ChunkedArray<T> {
     ca.clone()
 }
 
-impl Prepared {
+impl PreparedColumn {
     /// Bring `col` into the shape for `target` (casting Parquet types where lossless).
-    pub(crate) fn new(col: &Column, target: Target) -> PolarsResult<Prepared> {
+    pub(crate) fn new(col: &Column, target: Target) -> PolarsResult<PreparedColumn> {
         let s = col.as_materialized_series();
         let dt = s.dtype().clone();
         if dt.is_null() {
-            return Ok(Prepared::Null(s.len()));
+            return Ok(PreparedColumn::Null(s.len()));
         }
-        let as_text = |s: &Series| -> PolarsResult<Prepared> {
+        let as_text = |s: &Series| -> PolarsResult<PreparedColumn> {
             let c = s.cast(&DataType::String)?;
-            Ok(Prepared::Str(keep(c.str()?)))
+            Ok(PreparedColumn::Str(keep(c.str()?)))
         };
-        let as_f64 = |s: &Series| -> PolarsResult<Prepared> {
+        let as_f64 = |s: &Series| -> PolarsResult<PreparedColumn> {
             let c = s.cast(&DataType::Float64)?;
-            Ok(Prepared::F64(keep(c.f64()?)))
+            Ok(PreparedColumn::F64(keep(c.f64()?)))
         };
         match target {
             Target::Text => {
                 if dt.is_string() {
-                    Ok(Prepared::Str(keep(s.str()?)))
+                    Ok(PreparedColumn::Str(keep(s.str()?)))
                 } else {
                     as_text(s)
                 }
@@ -90,31 +90,31 @@ impl Prepared {
                 if dt.is_numeric() {
                     as_f64(s)
                 } else if dt.is_string() {
-                    Ok(Prepared::Str(keep(s.str()?)))
+                    Ok(PreparedColumn::Str(keep(s.str()?)))
                 } else {
                     as_text(s)
                 }
             }
             Target::Date => match &dt {
-                DataType::Date => Ok(Prepared::Date(keep(s.date()?.physical()))),
+                DataType::Date => Ok(PreparedColumn::Date(keep(s.date()?.physical()))),
                 DataType::Datetime(tu, _) => {
                     let per_day: i64 = match tu {
                         TimeUnit::Nanoseconds => 86_400_000_000_000,
                         TimeUnit::Microseconds => 86_400_000_000,
                         TimeUnit::Milliseconds => 86_400_000,
                     };
-                    Ok(Prepared::Datetime(keep(s.datetime()?.physical()), per_day))
+                    Ok(PreparedColumn::Datetime(keep(s.datetime()?.physical()), per_day))
                 }
-                DataType::String => Ok(Prepared::Str(keep(s.str()?))),
+                DataType::String => Ok(PreparedColumn::Str(keep(s.str()?))),
                 _ => as_text(s),
             },
             Target::Bool => {
                 if dt.is_bool() {
-                    Ok(Prepared::Bool(keep(s.bool()?)))
+                    Ok(PreparedColumn::Bool(keep(s.bool()?)))
                 } else if dt.is_numeric() {
                     as_f64(s)
                 } else if dt.is_string() {
-                    Ok(Prepared::Str(keep(s.str()?)))
+                    Ok(PreparedColumn::Str(keep(s.str()?)))
                 } else {
                     as_text(s)
                 }
@@ -122,11 +122,11 @@ impl Prepared {
             Target::Integer => {
                 if dt.is_integer() {
                     let c = s.cast(&DataType::Int64)?;
-                    Ok(Prepared::I64(keep(c.i64()?)))
+                    Ok(PreparedColumn::I64(keep(c.i64()?)))
                 } else if dt.is_numeric() {
                     as_f64(s)
                 } else if dt.is_string() {
-                    Ok(Prepared::Str(keep(s.str()?)))
+                    Ok(PreparedColumn::Str(keep(s.str()?)))
                 } else {
                     as_text(s)
                 }
@@ -136,45 +136,45 @@ impl Prepared {
 
     fn n_chunks(&self) -> usize {
         match self {
-            Prepared::Str(c) => c.chunks().len(),
-            Prepared::F64(c) => c.chunks().len(),
-            Prepared::I64(c) => c.chunks().len(),
-            Prepared::Bool(c) => c.chunks().len(),
-            Prepared::Date(c) => c.chunks().len(),
-            Prepared::Datetime(c, _) => c.chunks().len(),
-            Prepared::Null(_) => 0,
+            PreparedColumn::Str(c) => c.chunks().len(),
+            PreparedColumn::F64(c) => c.chunks().len(),
+            PreparedColumn::I64(c) => c.chunks().len(),
+            PreparedColumn::Bool(c) => c.chunks().len(),
+            PreparedColumn::Date(c) => c.chunks().len(),
+            PreparedColumn::Datetime(c, _) => c.chunks().len(),
+            PreparedColumn::Null(_) => 0,
         }
     }
 
     /// Rows `offset .. offset + len` as a single chunk.
-    pub(crate) fn slice(&self, offset: usize, len: usize) -> Prepared {
+    pub(crate) fn slice(&self, offset: usize, len: usize) -> PreparedColumn {
         let o = offset as i64;
         match self {
-            Prepared::Str(c) => Prepared::Str(single(&c.slice(o, len))),
-            Prepared::F64(c) => Prepared::F64(single(&c.slice(o, len))),
-            Prepared::I64(c) => Prepared::I64(single(&c.slice(o, len))),
-            Prepared::Bool(c) => Prepared::Bool(single(&c.slice(o, len))),
-            Prepared::Date(c) => Prepared::Date(single(&c.slice(o, len))),
-            Prepared::Datetime(c, d) => Prepared::Datetime(single(&c.slice(o, len)), *d),
-            Prepared::Null(n) => Prepared::Null(len.min(n.saturating_sub(offset))),
+            PreparedColumn::Str(c) => PreparedColumn::Str(single(&c.slice(o, len))),
+            PreparedColumn::F64(c) => PreparedColumn::F64(single(&c.slice(o, len))),
+            PreparedColumn::I64(c) => PreparedColumn::I64(single(&c.slice(o, len))),
+            PreparedColumn::Bool(c) => PreparedColumn::Bool(single(&c.slice(o, len))),
+            PreparedColumn::Date(c) => PreparedColumn::Date(single(&c.slice(o, len))),
+            PreparedColumn::Datetime(c, d) => PreparedColumn::Datetime(single(&c.slice(o, len)), *d),
+            PreparedColumn::Null(n) => PreparedColumn::Null(len.min(n.saturating_sub(offset))),
         }
     }
 
     /// The whole column as a single chunk.
-    pub(crate) fn whole(&self) -> Prepared {
+    pub(crate) fn whole(&self) -> PreparedColumn {
         self.slice(0, self.len())
     }
 
     /// Number of rows.
     pub(crate) fn len(&self) -> usize {
         match self {
-            Prepared::Str(c) => c.len(),
-            Prepared::F64(c) => c.len(),
-            Prepared::I64(c) => c.len(),
-            Prepared::Bool(c) => c.len(),
-            Prepared::Date(c) => c.len(),
-            Prepared::Datetime(c, _) => c.len(),
-            Prepared::Null(n) => *n,
+            PreparedColumn::Str(c) => c.len(),
+            PreparedColumn::F64(c) => c.len(),
+            PreparedColumn::I64(c) => c.len(),
+            PreparedColumn::Bool(c) => c.len(),
+            PreparedColumn::Date(c) => c.len(),
+            PreparedColumn::Datetime(c, _) => c.len(),
+            PreparedColumn::Null(n) => *n,
         }
     }
 
@@ -185,30 +185,30 @@ impl Prepared {
             return Raw::Other;
         }
         match self {
-            Prepared::Str(c) if c.null_count() == 0 => c.downcast_get(0).map_or(Raw::Other, Raw::Str),
-            Prepared::Date(c) if c.null_count() == 0 => c.downcast_get(0).map_or(Raw::Other, |a| Raw::Days(a.values())),
-            Prepared::F64(c) if c.null_count() == 0 => c.downcast_get(0).map_or(Raw::Other, |a| Raw::F64(a.values())),
+            PreparedColumn::Str(c) if c.null_count() == 0 => c.downcast_get(0).map_or(Raw::Other, Raw::Str),
+            PreparedColumn::Date(c) if c.null_count() == 0 => c.downcast_get(0).map_or(Raw::Other, |a| Raw::Days(a.values())),
+            PreparedColumn::F64(c) if c.null_count() == 0 => c.downcast_get(0).map_or(Raw::Other, |a| Raw::F64(a.values())),
             _ => Raw::Other,
         }
     }
 
     /// A cell reader over this column, which must be a single chunk (from
-    /// [`Prepared::slice`] or [`Prepared::whole`]).
+    /// [`PreparedColumn::slice`] or [`PreparedColumn::whole`]).
     pub(crate) fn view(&self) -> ColView<'_> {
         debug_assert!(self.n_chunks() <= 1, "view of a multi-chunk column");
         match self {
-            Prepared::Str(c) => c.downcast_get(0).map_or(ColView::Null, ColView::Str),
-            Prepared::F64(c) => c.downcast_get(0).map_or(ColView::Null, ColView::F64),
-            Prepared::I64(c) => c.downcast_get(0).map_or(ColView::Null, ColView::I64),
-            Prepared::Bool(c) => c.downcast_get(0).map_or(ColView::Null, ColView::Bool),
-            Prepared::Date(c) => c.downcast_get(0).map_or(ColView::Null, ColView::Date),
-            Prepared::Datetime(c, d) => c.downcast_get(0).map_or(ColView::Null, |a| ColView::Datetime(a, *d)),
-            Prepared::Null(_) => ColView::Null,
+            PreparedColumn::Str(c) => c.downcast_get(0).map_or(ColView::Null, ColView::Str),
+            PreparedColumn::F64(c) => c.downcast_get(0).map_or(ColView::Null, ColView::F64),
+            PreparedColumn::I64(c) => c.downcast_get(0).map_or(ColView::Null, ColView::I64),
+            PreparedColumn::Bool(c) => c.downcast_get(0).map_or(ColView::Null, ColView::Bool),
+            PreparedColumn::Date(c) => c.downcast_get(0).map_or(ColView::Null, ColView::Date),
+            PreparedColumn::Datetime(c, d) => c.downcast_get(0).map_or(ColView::Null, |a| ColView::Datetime(a, *d)),
+            PreparedColumn::Null(_) => ColView::Null,
         }
     }
 }
 
-/// Direct access to a null-free column (see [`Prepared::raw`]).
+/// Direct access to a null-free column (see [`PreparedColumn::raw`]).
 pub(crate) enum Raw<'a> {
     /// Text (every cell valid).
     Str(&'a StrArr),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use super::model::Analyte;
-use super::report::ValidationReport;
+use super::validation::ValidationReport;
 
 /// A unit or analyte that the unit table does not know.
 #[derive(Debug, Clone, PartialEq, Error)]

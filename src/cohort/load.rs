@@ -11,9 +11,9 @@ use serde::Serialize;
 use super::error::CohortError;
 use super::measure::load_measurements;
 use super::model::Cohort;
-use super::report::ValidationReport;
-use super::source::{self, Format, TableFile};
-use super::validate::{load_adjudications, load_findings, load_patients, load_responses, load_treatments, PatientIndex};
+use super::rows::{load_adjudications, load_findings, load_patients, load_responses, load_treatments, PatientIndex};
+use super::source::{self, Format, InputTable};
+use super::validation::ValidationReport;
 
 /// How to treat rows with errors.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -73,7 +73,7 @@ fn run(dir: &Path, build: bool, quarantine: bool) -> Run {
     // Checksums run on another thread while the tables are parsed.
     std::thread::scope(|scope| {
         let hashes =
-            scope.spawn(|| files.iter().map(|f| source::sha256_file(&f.path).map_err(|e| e.to_string())).collect::<Vec<_>>());
+            scope.spawn(|| files.iter().map(|f| crate::io::sha256_file(&f.path).map_err(|e| e.to_string())).collect::<Vec<_>>());
 
         let get = |name: &str| files.iter().find(|f| f.table == name);
         let patients = get("patients").and_then(|tf| load_patients(tf, &mut report));
@@ -145,8 +145,8 @@ fn run(dir: &Path, build: bool, quarantine: bool) -> Run {
                 Err(e) => {
                     fatal = true;
                     report.push(source::table_issue(
-                        super::report::Severity::Error,
-                        super::report::IssueKind::UnreadableTable,
+                        super::validation::Severity::Error,
+                        super::validation::IssueKind::UnreadableTable,
                         f.table,
                         None,
                         format!("cannot read {}: {e}", f.path.display()),
@@ -159,16 +159,16 @@ fn run(dir: &Path, build: bool, quarantine: bool) -> Run {
 }
 
 /// Column-level check of a table whose rows cannot be checked (no usable `patients`).
-fn check_structure(tf: &TableFile, report: &mut ValidationReport) {
+fn check_structure(tf: &InputTable, report: &mut ValidationReport) {
     let required: &[&str] = match tf.table {
         "measurements" => &["patient_id", "date", "analyte", "value", "unit"],
         "findings" => &["patient_id", "date", "finding", "present"],
         "treatments" => &["patient_id", "line", "regimen", "intensity", "start_date"],
         "responses" => &["patient_id", "line", "date", "response"],
-        "adjudications" => &super::validate::ADJUDICATION_COLUMNS,
+        "adjudications" => &super::rows::ADJUDICATION_COLUMNS,
         _ => &[],
     };
-    if let Some(actual) = super::validate::table_columns(tf, report) {
+    if let Some(actual) = super::rows::table_columns(tf, report) {
         let _ = source::bind_columns(tf.table, &actual, required, &[], report);
     }
 }

@@ -15,13 +15,13 @@ use std::mem::MaybeUninit;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::cells::{clean, Cell, ColView, Prepared, Raw, StrArr, Target};
+use super::cells::{clean, Cell, ColView, PreparedColumn, Raw, StrArr, Target};
 use super::limits::{is_plausible, plausible_range};
 use super::model::{Analyte, Day, Measurement, PatientIdx, Qualifier};
-use super::report::{IssueKind, Severity, ValidationReport, MAX_STORED_ISSUES, MAX_STORED_REJECTS};
-use super::source::{self, Format, TableFile};
+use super::rows::{follow_up_warning, raw_fields, req_day, unreadable, warn, PatientIndex, PatientRef, RowCheck, Who};
+use super::source::{self, Format, InputTable};
 use super::units::{parse_analyte, resolve_unit, Conversion};
-use super::validate::{follow_up_warning, raw_fields, req_day, unreadable, warn, PatientIndex, PatientRef, RowCheck, Who};
+use super::validation::{IssueKind, Severity, ValidationReport, MAX_STORED_ISSUES, MAX_STORED_REJECTS};
 
 /// What the `value` column holds.
 const EXPECT_VALUE: &str =
@@ -91,7 +91,7 @@ enum Resolved {
 
 /// Load and validate `measurements`. `None` if the table is structurally unusable (reported).
 pub(crate) fn load_measurements(
-    tf: &TableFile,
+    tf: &InputTable,
     index: &PatientIndex<'_>,
     report: &mut ValidationReport,
 ) -> Option<MeasurementsOut> {
@@ -100,12 +100,12 @@ pub(crate) fn load_measurements(
 
 /// [`load_measurements`] with a given chunk size (rows).
 fn load_measurements_chunked(
-    tf: &TableFile,
+    tf: &InputTable,
     index: &PatientIndex<'_>,
     report: &mut ValidationReport,
     chunk_rows: usize,
 ) -> Option<MeasurementsOut> {
-    let actual = super::validate::table_columns(tf, report)?;
+    let actual = super::rows::table_columns(tf, report)?;
     let bound = source::bind_columns(TABLE, &actual, &COLUMNS, &[], report)?;
     let names: Vec<String> = bound.into_iter().flatten().collect();
     let mut registry = UnitRegistry::default();
@@ -193,7 +193,7 @@ fn load_measurements_chunked(
 
 /// Convert one chunk (rows `base + 1 ..` of the table) and append the valid rows to `out`.
 fn convert_chunk(
-    tf: &TableFile,
+    tf: &InputTable,
     df: &DataFrame,
     base: usize,
     index: &PatientIndex<'_>,
@@ -204,7 +204,7 @@ fn convert_chunk(
     let targets = [Target::Text, Target::Date, Target::Text, Target::Number, Target::Text];
     let mut cols = Vec::with_capacity(5);
     for (c, t) in df.columns().iter().zip(targets) {
-        match Prepared::new(c, t) {
+        match PreparedColumn::new(c, t) {
             Ok(p) => cols.push(p),
             Err(e) => {
                 report.push(unreadable(tf, &e));
@@ -244,7 +244,7 @@ fn convert_chunk(
     let results: Vec<TaskOut> = pieces
         .into_par_iter()
         .map(|(off, slots)| {
-            let sliced: Vec<Prepared> = cols.iter().map(|c| c.slice(off, slots.len())).collect();
+            let sliced: Vec<PreparedColumn> = cols.iter().map(|c| c.slice(off, slots.len())).collect();
             convert_task(&sliced, slots, base + off, index, shared, (room, reject_room))
         })
         .collect();
@@ -305,14 +305,14 @@ fn convert_chunk(
 /// patient and unit lookups, no problem); any row the fast path cannot
 /// vouch for is redone by the general path, which records every problem.
 fn convert_task(
-    cols: &[Prepared],
+    cols: &[PreparedColumn],
     slots: &mut [MaybeUninit<Measurement>],
     base: usize,
     index: &PatientIndex<'_>,
     registry: &UnitRegistry,
     (room, reject_room): (usize, usize),
 ) -> TaskOut {
-    let v: Vec<ColView<'_>> = cols.iter().map(Prepared::view).collect();
+    let v: Vec<ColView<'_>> = cols.iter().map(PreparedColumn::view).collect();
     let mut task = Task {
         v: [v[0], v[1], v[2], v[3], v[4]],
         raw_views: COLUMNS.iter().copied().zip(v.iter().copied()).collect(),
@@ -678,7 +678,7 @@ impl<'a> Task<'a> {
 mod tests {
     use super::*;
     use crate::cohort::model::Patient;
-    use crate::cohort::validate::PatientsOut;
+    use crate::cohort::rows::PatientsOut;
 
     /// The fast path reads a text value cell exactly as the general path does.
     #[test]
@@ -688,7 +688,7 @@ mod tests {
             "> x", "5>", "=>5", "<inf", "inf", "NaN", "", "NA", "9,2", "≥≥5", "> 5 5",
         ];
         let col: Column = Series::new("value".into(), cells.to_vec()).into();
-        let prepared = Prepared::new(&col, Target::Number).expect("prepared").whole();
+        let prepared = PreparedColumn::new(&col, Target::Number).expect("prepared").whole();
         let view = prepared.view();
         for (i, c) in cells.iter().enumerate() {
             let general = match view.qualified_number(i) {
@@ -731,7 +731,7 @@ mod tests {
         let path = dir.path().join("measurements.parquet");
         let f = std::fs::File::create(&path).expect("create");
         ParquetWriter::new(f).with_row_group_size(Some(3_000)).finish(&mut df).expect("write");
-        let tf = TableFile { table: "measurements", path, format: Format::Parquet };
+        let tf = InputTable { table: "measurements", path, format: Format::Parquet };
 
         let patients: Vec<Patient> = (0..100)
             .map(|p| Patient {

@@ -2,7 +2,7 @@
 //!
 //! [`model`] holds the in-memory types; [`load`] reads a cohort folder (CSV or
 //! Parquet) through polars, normalises units ([`units`]), validates every row
-//! ([`report`] collects the issues) and builds a [`Cohort`]. See
+//! ([`validation`] collects the issues) and builds a [`Cohort`]. See
 //! `docs/data-format.md` for the contract.
 
 pub mod error;
@@ -10,17 +10,17 @@ pub mod limits;
 pub mod load;
 pub mod model;
 pub mod omop;
-pub mod report;
 pub mod units;
+pub mod validation;
 
 mod cells;
 mod measure;
+mod rows;
 mod source;
-mod validate;
 
 pub use error::{CohortError, UnitError};
 pub use load::{load_cohort, validate_dir, InputFile, LoadOptions, LoadedCohort};
 pub use model::*;
-pub use report::{Issue, IssueKind, Reject, Severity, TableCounts, ValidationReport};
 pub use source::{Format, TABLES};
 pub use units::normalise;
+pub use validation::{Issue, IssueKind, Reject, Severity, TableCounts, ValidationReport};

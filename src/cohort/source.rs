@@ -2,14 +2,12 @@
 //! with polars, column-name binding and input checksums.
 
 use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use super::report::{Issue, IssueKind, Severity, ValidationReport};
+use super::validation::{Issue, IssueKind, Severity, ValidationReport};
 
 /// The tables of the data contract, in loading order (`patients` first).
 pub const TABLES: [&str; 6] = ["patients", "treatments", "responses", "findings", "measurements", "adjudications"];
@@ -26,7 +24,7 @@ pub enum Format {
 
 /// A table found in the cohort folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TableFile {
+pub(crate) struct InputTable {
     /// Table name.
     pub table: &'static str,
     /// The file.
@@ -53,7 +51,7 @@ pub(crate) fn table_issue(severity: Severity, kind: IssueKind, table: &str, colu
 /// `patients` table, tables given both as CSV and Parquet (error) and
 /// unrecognised `.csv`/`.parquet` files (warning). Returns `None` if the
 /// folder cannot be listed.
-pub(crate) fn discover(dir: &Path, report: &mut ValidationReport) -> Option<Vec<TableFile>> {
+pub(crate) fn discover(dir: &Path, report: &mut ValidationReport) -> Option<Vec<InputTable>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
@@ -87,8 +85,8 @@ pub(crate) fn discover(dir: &Path, report: &mut ValidationReport) -> Option<Vec<
                 None,
                 format!("both {csv} and {pq} exist; keep exactly one file per table"),
             )),
-            (true, false) => found.push(TableFile { table, path: dir.join(csv), format: Format::Csv }),
-            (false, true) => found.push(TableFile { table, path: dir.join(pq), format: Format::Parquet }),
+            (true, false) => found.push(InputTable { table, path: dir.join(csv), format: Format::Csv }),
+            (false, true) => found.push(InputTable { table, path: dir.join(pq), format: Format::Parquet }),
             (false, false) => {
                 if table == "patients" {
                     report.push(table_issue(
@@ -126,7 +124,7 @@ fn pl_path(path: &Path) -> PolarsResult<PlRefPath> {
 }
 
 /// A lazy scan of a table: CSV with every column as text, Parquet with its types.
-pub(crate) fn scan(tf: &TableFile) -> PolarsResult<LazyFrame> {
+pub(crate) fn scan(tf: &InputTable) -> PolarsResult<LazyFrame> {
     match tf.format {
         Format::Csv => LazyCsvReader::new(pl_path(&tf.path)?)
             .with_has_header(true)
@@ -142,13 +140,13 @@ pub(crate) fn scan(tf: &TableFile) -> PolarsResult<LazyFrame> {
 }
 
 /// Column names of a table, in file order.
-pub(crate) fn column_names(tf: &TableFile) -> PolarsResult<Vec<String>> {
+pub(crate) fn column_names(tf: &InputTable) -> PolarsResult<Vec<String>> {
     let schema = scan(tf)?.collect_schema()?;
     Ok(schema.iter_names().map(|n| n.to_string()).collect())
 }
 
 /// Read the given columns (actual names) of a whole table.
-pub(crate) fn read_columns(tf: &TableFile, columns: &[String]) -> PolarsResult<DataFrame> {
+pub(crate) fn read_columns(tf: &InputTable, columns: &[String]) -> PolarsResult<DataFrame> {
     let exprs: Vec<Expr> = columns.iter().map(|c| col(c.as_str())).collect();
     scan(tf)?.select(exprs).collect()
 }
@@ -162,24 +160,9 @@ pub(crate) fn parquet_row_groups(path: &Path) -> PolarsResult<Vec<usize>> {
 }
 
 /// Read rows `offset .. offset + len` of the given columns of a Parquet table.
-pub(crate) fn read_parquet_slice(tf: &TableFile, columns: &[String], offset: usize, len: usize) -> PolarsResult<DataFrame> {
+pub(crate) fn read_parquet_slice(tf: &InputTable, columns: &[String], offset: usize, len: usize) -> PolarsResult<DataFrame> {
     let exprs: Vec<Expr> = columns.iter().map(|c| col(c.as_str())).collect();
     scan(tf)?.select(exprs).slice(offset as i64, len as IdxSize).collect()
-}
-
-/// Hex SHA-256 of a file.
-pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Map wanted column names to the actual names of a table.

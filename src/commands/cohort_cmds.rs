@@ -48,21 +48,6 @@ pub enum CohortCommandError {
     },
 }
 
-impl CohortCommandError {
-    /// Exit code: 2 for invalid input, 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            CohortCommandError::Cohort(_)
-            | CohortCommandError::Criteria(_)
-            | CohortCommandError::Truth(_)
-            | CohortCommandError::UnknownCriteria(_) => 2,
-            CohortCommandError::Omop(e) if e.is_input() => 2,
-            CohortCommandError::Study(e) => e.exit_code(),
-            _ => 1,
-        }
-    }
-}
-
 /// Output format of `validate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {

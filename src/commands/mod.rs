@@ -4,5 +4,6 @@
 
 pub mod cohort_cmds;
 pub mod estimators;
+pub mod exit;
 pub mod omop;
 pub mod review;

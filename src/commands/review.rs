@@ -114,20 +114,6 @@ pub enum ReviewError {
     },
 }
 
-impl ReviewError {
-    /// Exit code: 2 for invalid input or arguments, 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            ReviewError::Cohort(_)
-            | ReviewError::DuplicateDefinition(_)
-            | ReviewError::BadOut { .. }
-            | ReviewError::Exists { .. } => 2,
-            ReviewError::Criteria(e) => e.exit_code(),
-            _ => 1,
-        }
-    }
-}
-
 /// Arguments of `hemosurv review`.
 #[derive(Debug, Clone)]
 pub struct ReviewArgs {
@@ -701,7 +687,7 @@ mod tests {
             .iter()
             .map(|&(patient, onset, end)| Episode {
                 patient,
-                patient_id: format!("P{patient}"),
+                patient_id: format!("P{patient}").into(),
                 episode: 1,
                 criteria_set: name.into(),
                 onset,

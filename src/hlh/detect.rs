@@ -10,6 +10,7 @@ use super::episodes::{disease_status, runs, treatment_context, DiseaseStatus, Tr
 use super::evidence::{source_fields, Evidence, EvidenceRole, EvidenceTable};
 use super::probability::{hscore_probability, HscoreProbability};
 use super::sweep::{sweep, DayState, Plan, Scratch, Source};
+use super::text::SharedText;
 
 /// One HLH episode of one patient.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,11 +18,11 @@ pub struct Episode {
     /// Patient index into `cohort.patients`.
     pub patient: PatientIdx,
     /// Patient id.
-    pub patient_id: String,
+    pub patient_id: SharedText,
     /// Episode number within the patient, 1-based (2, 3 ... are recurrences).
     pub episode: u32,
     /// Criteria set name.
-    pub criteria_set: String,
+    pub criteria_set: SharedText,
     /// First day the rule holds.
     pub onset: Day,
     /// Last day the rule holds (values carried over their windows), at most the end of follow-up.
@@ -29,7 +30,7 @@ pub struct Episode {
     /// The rule still held at the end of follow-up (`end` is then the end of follow-up).
     pub ongoing_at_end_of_follow_up: bool,
     /// Names of the set's criteria met on the onset day, in set order.
-    pub criteria_met_at_onset: Vec<String>,
+    pub criteria_met_at_onset: Vec<SharedText>,
     /// Most criteria of the set met on any day of the episode.
     pub max_criteria: u32,
     /// Criteria of the set evaluable (with data in their window) on the onset day.
@@ -264,6 +265,8 @@ fn process_patient(
         return;
     }
     out.with_episode[k] += 1;
+    // one shared copy of the patient id for all of this patient's rows
+    let pid = SharedText::from(&patient.id);
 
     // Episodes, and the evidence requests (day, criterion, role, episode number, sequence).
     let mut requests: Vec<(Day, usize, EvidenceRole, u32)> = Vec::new();
@@ -317,9 +320,9 @@ fn process_patient(
         };
         out.episodes.push(Episode {
             patient: p,
-            patient_id: patient.id.clone(),
+            patient_id: pid.clone(),
             episode: number,
-            criteria_set: set.name.clone(),
+            criteria_set: plan.name.clone(),
             onset: r.onset,
             end: r.end,
             ongoing_at_end_of_follow_up: r.ongoing,
@@ -346,7 +349,8 @@ fn process_patient(
     order.sort_by_key(|&i| (requests[i].0, i));
     let mut rows: Vec<(usize, Evidence)> = Vec::new();
     let mut next = 0usize;
-    let mut buf: Vec<(String, Source)> = Vec::new();
+    let mut buf: Vec<(SharedText, Source)> = Vec::new();
+    let mut units = std::mem::take(&mut s.units);
     sweep(plan, cohort, p, until, None, s, |st, view| {
         while next < order.len() && requests[order[next]].0 <= st.day {
             let seq = order[next];
@@ -358,14 +362,14 @@ fn process_patient(
             view.qualifying(c, &mut buf);
             let crit = &plan.crits[c];
             let points = crit.scored.then(|| view.points(c));
-            let set_name = if c < plan.n_primary { set.name.clone() } else { plan.companion_name.clone() };
+            let set_name = if c < plan.n_primary { plan.name.clone() } else { plan.companion_name.clone() };
             for (text, src) in buf.drain(..) {
-                let f = source_fields(cohort, p, src);
+                let f = source_fields(cohort, &mut units, p, src);
                 rows.push((
                     seq,
                     Evidence {
                         patient: p,
-                        patient_id: patient.id.clone(),
+                        patient_id: pid.clone(),
                         episode: number,
                         criteria_set: set_name.clone(),
                         criterion: crit.name.clone(),
@@ -387,6 +391,7 @@ fn process_patient(
             }
         }
     });
+    s.units = units;
     rows.sort_by_key(|(seq, _)| *seq); // stable: sub-conditions keep their order
     out.evidence.extend(rows.into_iter().map(|(_, e)| e));
     s.states = states;
@@ -448,18 +453,19 @@ fn day_evaluation(
     view: &super::sweep::View<'_>,
 ) -> DayEvaluation {
     let mut buf = Vec::new();
+    let mut units = super::evidence::UnitTexts::default();
     let criteria = (0..plan.n_primary)
         .map(|c| {
             view.qualifying(c, &mut buf);
             let sources = buf
                 .drain(..)
                 .map(|(_, src)| {
-                    let f = source_fields(cohort, p, src);
+                    let f = source_fields(cohort, &mut units, p, src);
                     SourceRef { table: f.table, row: f.source_row, date: f.date, value: f.value }
                 })
                 .collect();
             CriterionStatus {
-                name: plan.crits[c].name.clone(),
+                name: plan.crits[c].name.to_string(),
                 evaluable: st.evaluable & (1u128 << c) != 0,
                 met: st.met & (1u128 << c) != 0,
                 points: plan.crits[c].scored.then(|| view.points(c)),

@@ -19,6 +19,7 @@
 use crate::cohort::{Cohort, Day, PatientIdx, Qualifier};
 
 use super::sweep::Source;
+use super::text::SharedText;
 
 /// Why an evidence row is listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -67,19 +68,19 @@ pub struct Evidence {
     /// Patient index.
     pub patient: PatientIdx,
     /// Patient id.
-    pub patient_id: String,
+    pub patient_id: SharedText,
     /// Episode number (1-based) within the patient.
     pub episode: u32,
     /// The set the criterion belongs to (the detection's set, or `hscore` for companion rows).
-    pub criteria_set: String,
+    pub criteria_set: SharedText,
     /// Criterion name.
-    pub criterion: String,
+    pub criterion: SharedText,
     /// Why the row is listed.
     pub role: EvidenceRole,
     /// The day on which the criterion was evaluated (onset, first day met, or max-score day).
     pub evaluated_on: Day,
     /// The test that was met, e.g. `hemoglobin < 90 g/L`.
-    pub condition: String,
+    pub condition: SharedText,
     /// Points of the criterion on that day (score rules and companion HScore), else `None`.
     pub points: Option<f64>,
     /// Source table.
@@ -89,15 +90,15 @@ pub struct Evidence {
     /// Date of the measurement or finding.
     pub date: Day,
     /// Analyte or finding name.
-    pub item: String,
+    pub item: &'static str,
     /// Value as given (measurements only).
     pub raw_value: Option<f64>,
     /// Unit as given (measurements only).
-    pub raw_unit: Option<String>,
+    pub raw_unit: Option<SharedText>,
     /// Value in the canonical unit (measurements only).
     pub value: Option<f64>,
     /// Canonical unit (measurements only).
-    pub unit: Option<String>,
+    pub unit: Option<&'static str>,
     /// Qualifier of a value reported as a bound (`>40000`: [`Qualifier::Gt`], with the bound in
     /// `raw_value` and `value`); [`Qualifier::None`] for exact values and findings.
     pub value_qualifier: Qualifier,
@@ -108,16 +109,16 @@ pub(crate) struct SourceFields {
     pub(crate) table: EvidenceTable,
     pub(crate) source_row: u32,
     pub(crate) date: Day,
-    pub(crate) item: String,
+    pub(crate) item: &'static str,
     pub(crate) raw_value: Option<f64>,
-    pub(crate) raw_unit: Option<String>,
+    pub(crate) raw_unit: Option<SharedText>,
     pub(crate) value: Option<f64>,
-    pub(crate) unit: Option<String>,
+    pub(crate) unit: Option<&'static str>,
     pub(crate) value_qualifier: Qualifier,
 }
 
 /// Resolve a sweep source to its row fields.
-pub(crate) fn source_fields(cohort: &Cohort, p: PatientIdx, src: Source) -> SourceFields {
+pub(crate) fn source_fields(cohort: &Cohort, units: &mut UnitTexts, p: PatientIdx, src: Source) -> SourceFields {
     match src {
         Source::Measurement(i) => {
             let m = &cohort.measurements_of(p)[i as usize];
@@ -125,11 +126,11 @@ pub(crate) fn source_fields(cohort: &Cohort, p: PatientIdx, src: Source) -> Sour
                 table: EvidenceTable::Measurements,
                 source_row: m.row,
                 date: m.day,
-                item: m.analyte.name().to_string(),
+                item: m.analyte.name(),
                 raw_value: Some(m.raw_value),
-                raw_unit: Some(cohort.unit_of(m).to_string()),
+                raw_unit: Some(units.get(cohort, m.unit)),
                 value: Some(m.value),
-                unit: Some(m.analyte.canonical_unit().to_string()),
+                unit: Some(m.analyte.canonical_unit()),
                 value_qualifier: m.qualifier,
             }
         }
@@ -139,7 +140,7 @@ pub(crate) fn source_fields(cohort: &Cohort, p: PatientIdx, src: Source) -> Sour
                 table: EvidenceTable::Findings,
                 source_row: f.row,
                 date: f.day,
-                item: f.finding.name().to_string(),
+                item: f.finding.name(),
                 raw_value: None,
                 raw_unit: None,
                 value: None,
@@ -147,5 +148,21 @@ pub(crate) fn source_fields(cohort: &Cohort, p: PatientIdx, src: Source) -> Sour
                 value_qualifier: Qualifier::None,
             }
         }
+    }
+}
+
+/// The cohort's unit spellings as [`SharedText`], made on first use (one per spelling and
+/// worker instead of one `String` per evidence row).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct UnitTexts(Vec<Option<SharedText>>);
+
+impl UnitTexts {
+    /// Spelling `idx` of `cohort.unit_spellings`.
+    pub(crate) fn get(&mut self, cohort: &Cohort, idx: u16) -> SharedText {
+        let i = usize::from(idx);
+        if self.0.len() <= i {
+            self.0.resize(i + 1, None);
+        }
+        self.0[i].get_or_insert_with(|| SharedText::from(cohort.unit_spellings.get(i).map_or("", String::as_str))).clone()
     }
 }

@@ -113,6 +113,7 @@ pub mod evidence;
 pub mod probability;
 mod sweep;
 pub mod tables;
+pub mod text;
 pub mod validation;
 
 pub use criteria::{
@@ -128,6 +129,7 @@ pub use episodes::{disease_status, treatment_context, DiseaseStatus, TreatmentCo
 pub use evidence::{Evidence, EvidenceRole, EvidenceTable};
 pub use probability::{hscore_probability, HscoreProbability, FARDET_2014_TABLE, PROBABILITY_SOURCE};
 pub use tables::{EPISODE_COLUMNS, EVIDENCE_COLUMNS};
+pub use text::SharedText;
 pub use validation::{
     validate, write_validation_csv, Metric, Truth, TruthEpisode, TruthError, ValidationRow, VALIDATION_COLUMNS,
 };

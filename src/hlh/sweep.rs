@@ -68,6 +68,8 @@ use super::criteria::{
     Band, BaselineStat, Comparator, CriteriaSet, CriterionKind, CytopeniaMode, NotEvaluable, Recovery, RuleKind, Temporal, Test,
     Worst,
 };
+use super::evidence::UnitTexts;
+use super::text::SharedText;
 
 /// Where a qualifying value comes from (index into the patient's slice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,13 +149,13 @@ enum PKind {
     /// Conditions `start..end` of `Plan::conds`.
     CountOf { start: usize, end: usize, min: u32, count_points: Option<Vec<f64>> },
     /// Bands on lab channel `lab` (with their description).
-    Points { lab: u16, bands: Vec<(Band, String)> },
+    Points { lab: u16, bands: Vec<(Band, SharedText)> },
 }
 
 /// A compiled criterion.
 #[derive(Debug, Clone)]
 pub(crate) struct PCrit {
-    pub(crate) name: String,
+    pub(crate) name: SharedText,
     kind: PKind,
     points_when_met: f64,
     aplasia_sensitive: bool,
@@ -164,6 +166,8 @@ pub(crate) struct PCrit {
 /// A criteria set compiled for the sweep: primary criteria first, then the companion HScore criteria.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
+    /// Name of the set (shared by its episode and evidence rows).
+    pub(crate) name: SharedText,
     lab: Vec<LabChannel>,
     find: Vec<FindingChannel>,
     /// Per analyte (`Analyte as usize`): (lab channel, keeps the maximum) fed by it.
@@ -184,7 +188,7 @@ pub(crate) struct Plan {
     /// Mask of the aplasia-sensitive criteria.
     aplasia_crits: u128,
     /// Human-readable test of each condition, e.g. `hemoglobin < 90 g/L`.
-    cond_text: Vec<String>,
+    cond_text: Vec<SharedText>,
     pub(crate) crits: Vec<PCrit>,
     /// Number of criteria of the set itself (the rest are companion criteria).
     pub(crate) n_primary: usize,
@@ -199,7 +203,7 @@ pub(crate) struct Plan {
     /// Aplasia length and intensities, when cytopenia_mode = ignore_during_aplasia.
     aplasia: Option<(i32, Vec<Intensity>)>,
     /// Name of the companion set (`hscore`).
-    pub(crate) companion_name: String,
+    pub(crate) companion_name: SharedText,
     /// Derived series (temporal primitives) and the lab channels / windows they feed.
     derived: Vec<DerivedSpec>,
     derived_listeners: Vec<Vec<u16>>,
@@ -260,6 +264,7 @@ impl Plan {
             super::criteria::MAX_CRITERIA
         );
         let mut plan = Plan {
+            name: SharedText::from(&set.name),
             lab: Vec::new(),
             find: Vec::new(),
             lab_listeners: vec![Vec::new(); Analyte::ALL.len()],
@@ -286,7 +291,7 @@ impl Plan {
                     Some((set.adaptations.aplasia_days as i32, set.adaptations.aplasia_intensities.clone()))
                 }
             },
-            companion_name: String::new(),
+            companion_name: SharedText::default(),
             derived: Vec::new(),
             derived_listeners: Vec::new(),
             derived_window_ids: Vec::new(),
@@ -314,7 +319,7 @@ impl Plan {
         if plan.companion {
             // The built-in set is validated by unit tests; it cannot fail to load.
             let hs = CriteriaSet::builtin("hscore").expect("the built-in hscore set exists");
-            plan.companion_name = hs.name.clone();
+            plan.companion_name = SharedText::from(&hs.name);
             plan.add_set(&hs, true, None);
         }
         plan.dependencies();
@@ -460,7 +465,7 @@ impl Plan {
             }
         };
         self.conds.push(cond);
-        self.cond_text.push(text);
+        self.cond_text.push(SharedText::from(text));
         self.conds.len() - 1
     }
 
@@ -498,12 +503,15 @@ impl Plan {
                         derived: None,
                         skip_aplasia: self.cur_skip,
                     });
-                    let bands = bands.iter().map(|b| (*b, format!("{} -> {} points", b.describe(*analyte), b.points))).collect();
+                    let bands = bands
+                        .iter()
+                        .map(|b| (*b, SharedText::from(format!("{} -> {} points", b.describe(*analyte), b.points))))
+                        .collect();
                     PKind::Points { lab, bands }
                 }
             };
             self.crits.push(PCrit {
-                name: c.name.clone(),
+                name: SharedText::from(&c.name),
                 kind,
                 points_when_met: c.points.unwrap_or(0.0),
                 aplasia_sensitive: c.aplasia_sensitive,
@@ -646,6 +654,8 @@ pub(crate) struct Scratch {
     tmp_days: Vec<Day>,
     tmp_pos_days: Vec<Day>,
     pub(crate) states: Vec<DayState>,
+    /// Unit spellings as shared text for evidence rows (made once per worker).
+    pub(crate) units: UnitTexts,
 }
 
 impl Scratch {
@@ -673,6 +683,7 @@ impl Scratch {
             tmp_days: Vec::new(),
             tmp_pos_days: Vec::new(),
             states: Vec::with_capacity(256),
+            units: UnitTexts::default(),
         }
     }
 }
@@ -707,7 +718,7 @@ impl View<'_> {
 
     /// The qualifying values of criterion `c` today (empty if not met): `(condition text, source)`,
     /// one per met sub-condition, in condition order.
-    pub(crate) fn qualifying(&self, c: usize, out: &mut Vec<(String, Source)>) {
+    pub(crate) fn qualifying(&self, c: usize, out: &mut Vec<(SharedText, Source)>) {
         out.clear();
         if self.met & (1u128 << c) == 0 {
             return;
@@ -1347,7 +1358,7 @@ fn cond_state_keys(c: &FlatCond, d: Key, p: Key) -> u8 {
 
 /// The band holding every value between the keys `low` and `high`; `NO_BAND` if no band
 /// holds any of them; `NO_DATA` (not evaluable) if the values straddle a band edge.
-fn band_of_interval(bands: &[(Band, String)], low: Key, high: Key) -> u32 {
+fn band_of_interval(bands: &[(Band, SharedText)], low: Key, high: Key) -> u32 {
     let holds = |b: &Band| {
         b.lower.is_none_or(|l| key_op(if l.inclusive { Op::Ge } else { Op::Gt }, low, l.value))
             && b.upper.is_none_or(|u| key_op(if u.inclusive { Op::Le } else { Op::Lt }, high, u.value))

@@ -198,7 +198,7 @@ impl Detection {
             line.push(',');
             push_str(&mut line, &day_to_iso(e.date));
             line.push(',');
-            push_str(&mut line, &e.item);
+            push_str(&mut line, e.item);
             line.push(',');
             push_num(&mut line, e.raw_value);
             line.push(',');

@@ -20,7 +20,7 @@
 mod axis;
 mod canvas;
 mod legend;
-mod png;
+mod raster;
 mod step;
 
 pub mod bars;
@@ -282,18 +282,19 @@ pub(crate) fn render<F: Figure>(fig: &F, spec: &FigureSpec) -> PlotResult<Figure
     let svg = compact_svg(&set_svg_physical_size(&svg, w, h));
     std::fs::write(&svg_path, svg).map_err(|e| io_err(&svg_path, e))?;
 
-    // PNG: plotters encodes the file, then the 300-dpi pHYs chunk is added.
+    // PNG: plotters draws into an RGB buffer; the `png` encoder writes it with its 300-dpi pHYs.
+    let mut rgb = vec![0u8; w as usize * h as usize * 3];
     {
-        let backend = BitMapBackend::new(&png_path, (w, h));
+        let backend = BitMapBackend::with_buffer(&mut rgb, (w, h));
         let area = backend.into_drawing_area();
         let canvas = Canvas::new(&area, Backend::Bitmap);
         canvas.background().map_err(draw_err)?;
         fig.draw(&canvas).map_err(draw_err)?;
-        area.present().map_err(|e| io_err(&png_path, std::io::Error::other(format!("PNG encoding failed: {e}"))))?;
+        area.present().map_err(|e| draw_err(DrawError::Backend(e.to_string())))?;
     }
-    let bytes = std::fs::read(&png_path).map_err(|e| io_err(&png_path, e))?;
-    let bytes = png::with_dpi(&bytes, DPI)
-        .map_err(|m| io_err(&png_path, std::io::Error::other(format!("unexpected PNG layout: {m}"))))?;
+    let mut bytes = Vec::new();
+    raster::encode_rgb(&mut bytes, &rgb, w, h, DPI)
+        .map_err(|e| io_err(&png_path, std::io::Error::other(format!("PNG encoding failed: {e}"))))?;
     std::fs::write(&png_path, bytes).map_err(|e| io_err(&png_path, e))?;
 
     Ok(FigureFiles { svg: svg_path, png: png_path, size, width_px: w, height_px: h })

@@ -112,7 +112,7 @@ impl Cell {
     }
 
     /// Text shown in the HTML report (numbers to 4 significant digits).
-    fn display_text(&self) -> String {
+    pub(crate) fn display_text(&self) -> String {
         match self {
             Cell::Str(s) => s.clone(),
             Cell::Int(i) => i.to_string(),
@@ -316,51 +316,6 @@ impl CsvTable {
         write_atomic(&path, &bytes)?;
         Ok(path)
     }
-
-    /// An HTML `<table>` of at most `max_rows` rows, all text escaped, numbers
-    /// shown to 4 significant digits (display only; the CSV has full
-    /// precision), NA shown as `NA`. Column descriptions become header
-    /// tooltips. If rows were left out, a note follows naming
-    /// `tables/<name>.csv` for the full table.
-    pub fn to_html_table(&self, max_rows: usize) -> String {
-        let mut h = String::new();
-        h.push_str("<div class=\"table-wrap\"><table class=\"data\">\n<thead><tr>");
-        for c in &self.columns {
-            match self.doc(c) {
-                Some(d) => {
-                    let _ = write!(h, "<th title=\"{}\">{}</th>", escape_html(d), escape_html(c));
-                }
-                None => {
-                    let _ = write!(h, "<th>{}</th>", escape_html(c));
-                }
-            }
-        }
-        h.push_str("</tr></thead>\n<tbody>\n");
-        for row in self.rows.iter().take(max_rows) {
-            h.push_str("<tr>");
-            for cell in row {
-                let class = match cell {
-                    Cell::Int(_) | Cell::Num(_) => " class=\"num\"",
-                    Cell::Na => " class=\"na\"",
-                    Cell::Str(_) => "",
-                };
-                let _ = write!(h, "<td{class}>{}</td>", escape_html(&cell.display_text()));
-            }
-            h.push_str("</tr>\n");
-        }
-        h.push_str("</tbody></table></div>\n");
-        let total = self.rows_total.unwrap_or(self.rows.len());
-        if total > max_rows {
-            let _ = writeln!(
-                h,
-                "<p class=\"note\">Showing the first {} of {} rows; the full table is <code>tables/{}</code>.</p>",
-                max_rows.min(self.rows.len()),
-                total,
-                escape_html(&self.file_name())
-            );
-        }
-        h
-    }
 }
 
 /// The text of `tables/README.md`: for every table, its file name,
@@ -375,7 +330,7 @@ where
         "Every table is a UTF-8 CSV file: comma-separated, one header row, `\\n` line ends.\n\
          An empty cell means NA (not available or not estimable); an empty text value is written `\"\"`.\n\
          Numbers are written at full precision (the shortest decimal text that reads back as the same\n\
-         64-bit double, never in exponent notation). Runs with the same inputs and configuration\n\
+         64-bit double; plain notation for 1e-4 <= |x| < 1e15, exponent notation such as `1e-7` otherwise). Runs with the same inputs and configuration\n\
          produce byte-identical tables; compare `outputs[].sha256` in `manifest.json` to check.\n",
     );
     for t in tables {
@@ -477,22 +432,6 @@ fn trim_zeros(s: &str) -> String {
     } else {
         s.to_string()
     }
-}
-
-/// Escape text for HTML element content and attribute values.
-pub(crate) fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::csv::{escape_html, format_sig, CsvTable};
+use super::csv::{format_sig, Cell, CsvTable};
 use super::manifest::Manifest;
 use super::output::{write_atomic, FIGURES_DIR};
 use super::{ReportError, ReportResult};
@@ -387,6 +387,69 @@ fn short_title(caption: &str, name: &str) -> String {
     } else {
         t
     }
+}
+
+impl CsvTable {
+    /// An HTML `<table>` of at most `max_rows` rows, all text escaped, numbers
+    /// shown to 4 significant digits (display only; the CSV has full
+    /// precision), NA shown as `NA`. Column descriptions become header
+    /// tooltips. If rows were left out, a note follows naming
+    /// `tables/<name>.csv` for the full table.
+    pub fn to_html_table(&self, max_rows: usize) -> String {
+        let mut h = String::new();
+        h.push_str("<div class=\"table-wrap\"><table class=\"data\">\n<thead><tr>");
+        for c in &self.columns {
+            match self.doc(c) {
+                Some(d) => {
+                    let _ = write!(h, "<th title=\"{}\">{}</th>", escape_html(d), escape_html(c));
+                }
+                None => {
+                    let _ = write!(h, "<th>{}</th>", escape_html(c));
+                }
+            }
+        }
+        h.push_str("</tr></thead>\n<tbody>\n");
+        for row in self.rows.iter().take(max_rows) {
+            h.push_str("<tr>");
+            for cell in row {
+                let class = match cell {
+                    Cell::Int(_) | Cell::Num(_) => " class=\"num\"",
+                    Cell::Na => " class=\"na\"",
+                    Cell::Str(_) => "",
+                };
+                let _ = write!(h, "<td{class}>{}</td>", escape_html(&cell.display_text()));
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</tbody></table></div>\n");
+        let total = self.rows_total.unwrap_or(self.rows.len());
+        if total > max_rows {
+            let _ = writeln!(
+                h,
+                "<p class=\"note\">Showing the first {} of {} rows; the full table is <code>tables/{}</code>.</p>",
+                max_rows.min(self.rows.len()),
+                total,
+                escape_html(&self.file_name())
+            );
+        }
+        h
+    }
+}
+
+/// Escape text for HTML element content and attribute values.
+pub(crate) fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

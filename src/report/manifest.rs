@@ -11,13 +11,12 @@
 //! Keys are written in a stable order: struct fields in declaration order,
 //! maps (including every object inside `study_config`) sorted by key.
 
+use crate::io::sha256_file;
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Read};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::output::{write_atomic, MANIFEST_FILE};
 use super::{ReportError, ReportResult};
@@ -201,34 +200,6 @@ fn sort_keys(v: &mut serde_json::Value) {
         serde_json::Value::Array(items) => items.iter_mut().for_each(sort_keys),
         _ => {}
     }
-}
-
-/// SHA-256 of a file's content as lowercase hex, read in 64 KiB chunks.
-pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut f = fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-    }
-    Ok(to_hex(&hasher.finalize()))
-}
-
-/// Lowercase hex of bytes.
-fn to_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 0x0f) as usize] as char);
-    }
-    s
 }
 
 #[cfg(test)]

@@ -25,9 +25,10 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+pub use crate::io::sha256_file;
 pub use csv::{tables_readme, Cell, ColumnDoc, ColumnType, CsvTable};
 pub use html::{FigureRef, ListedTable, Report, Section};
-pub use manifest::{sha256_file, Exclusion, InputFile, Manifest, OutputFile, StageTiming};
+pub use manifest::{Exclusion, InputFile, Manifest, OutputFile, StageTiming};
 pub use output::{write_atomic, OutputDir};
 
 /// Errors while writing a run's output.

@@ -1,7 +1,7 @@
 //! The atomic output folder of a run, and atomic single-file writes.
 //!
 //! A run writes everything into a hidden temporary sibling folder
-//! `.<name>.tmp-<pid>` and renames it to `<name>` only at the very end
+//! `.<name>.tmp-<random>` (created exclusively by `tempfile`) and renames it to `<name>` only at the very end
 //! ([`OutputDir::commit`]). If the run fails (an error is returned and the
 //! [`OutputDir`] is dropped) the temporary folder is removed. If the process is
 //! killed outright, only the hidden `.tmp-` folder remains; nothing that looks
@@ -59,14 +59,15 @@ impl OutputDir {
         };
         fs::create_dir_all(&parent).map_err(|e| ReportError::io(&parent, e))?;
 
-        let temp_dir = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-        if fs::symlink_metadata(&temp_dir).is_ok() {
-            // Left over from an earlier process that had the same pid and was killed.
-            remove_path(&temp_dir)?;
-        }
+        // Created exclusively under a random name (tempfile): never an existing folder or a symlink.
+        let temp_dir = tempfile::Builder::new()
+            .prefix(&format!(".{name}.tmp-"))
+            .tempdir_in(&parent)
+            .map_err(|e| ReportError::io(&parent, e))?
+            .keep();
         let out = OutputDir { final_dir: final_dir.to_path_buf(), temp_dir, force, committed: false };
         // From here on, Drop cleans up whatever was created.
-        for dir in [out.temp_dir.clone(), out.tables(), out.figures()] {
+        for dir in [out.tables(), out.figures()] {
             fs::create_dir(&dir).map_err(|e| ReportError::io(&dir, e))?;
         }
         Ok(out)
@@ -175,8 +176,9 @@ fn remove_path(path: &Path) -> ReportResult<()> {
 }
 
 /// Write `bytes` to `path` atomically: write a temporary file in the same
-/// folder, flush it to disk, then rename it over `path`. Readers see either
-/// the old content or the complete new content, never a partial file.
+/// folder (created exclusively by `tempfile`), flush it to disk, then rename it over `path`.
+/// Readers see either the old content or the complete new content, never a partial file;
+/// on failure the temporary file is removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> ReportResult<()> {
     let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| ReportError::BadOutputPath {
         path: path.to_path_buf(),
@@ -186,18 +188,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> ReportResult<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(ReportError::io(path, e));
+    let prefix = format!(".{name}.tmp-");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    #[cfg(unix)]
+    {
+        // 0o666 minus the umask, as `File::create` (tempfile's default is owner-only).
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o666));
     }
+    let mut tmp = builder.tempfile_in(&dir).map_err(|e| ReportError::io(path, e))?;
+    tmp.write_all(bytes).and_then(|()| tmp.as_file().sync_all()).map_err(|e| ReportError::io(path, e))?;
+    tmp.persist(path).map_err(|e| ReportError::io(path, e.error))?;
     Ok(())
 }
 

@@ -142,7 +142,7 @@ impl Table {
 }
 
 /// Validated, time-sorted input shared by [`cuminc`] and [`aalen_johansen`].
-struct Prepared {
+struct CifInput {
     recs: Vec<Rec>,
     causes: Vec<u32>,
     /// Labels of the non-empty groups, in level order.
@@ -150,7 +150,7 @@ struct Prepared {
     n_strata: usize,
 }
 
-fn prepare(time: &[f64], event: &[u32], groups: &Grouping, strata: Option<&Grouping>) -> StatsResult<Prepared> {
+fn prepare(time: &[f64], event: &[u32], groups: &Grouping, strata: Option<&Grouping>) -> StatsResult<CifInput> {
     let n = time.len();
     check_len("event", event.len(), n)?;
     check_len("group", groups.codes.len(), n)?;
@@ -224,7 +224,7 @@ fn prepare(time: &[f64], event: &[u32], groups: &Grouping, strata: Option<&Group
         .collect();
     // Times are finite and >= +0.0, so their bit patterns sort like the values.
     recs.par_sort_unstable_by_key(|r| r.time.to_bits());
-    Ok(Prepared { recs, causes, group_labels, n_strata })
+    Ok(CifInput { recs, causes, group_labels, n_strata })
 }
 
 /// Count table of the records (all of them, or one stratum's).

@@ -34,7 +34,7 @@
 //! `O(n log n)` sort. Covariates are centred internally (the pseudo-likelihood,
 //! score and information are invariant under centring), which keeps `exp(x'b)`
 //! and the second-moment sums well conditioned. The results equal crr's to
-//! rounding; `tests/stats_crr.rs` checks them against R fixtures.
+//! rounding; `tests/it/stats_crr.rs` checks them against R fixtures.
 //!
 //! Deliberate differences from R:
 //! - a missing / non-finite time or covariate, a constant or collinear covariate,
@@ -220,7 +220,7 @@ pub fn crr_with_options(
     }
     check_collinear(names, cov)?;
 
-    let data = Prepared::new(time, status, cov, failcode, cencode)?;
+    let data = CrrInput::new(time, status, cov, failcode, cencode)?;
     let p = data.p;
 
     // Newton-Raphson as crr.R: for (ll in 0:maxiter) { evaluate; test; step }
@@ -396,7 +396,7 @@ struct FailBlock {
 }
 
 /// Sorted, centred data with the censoring weights.
-struct Prepared {
+struct CrrInput {
     n: usize,
     p: usize,
     kind: Vec<Kind>,
@@ -421,8 +421,8 @@ struct Eval {
     info: Vec<f64>,
 }
 
-impl Prepared {
-    fn new(time: &[f64], status: &[u32], cov: &[Vec<f64>], failcode: u32, cencode: u32) -> StatsResult<Prepared> {
+impl CrrInput {
+    fn new(time: &[f64], status: &[u32], cov: &[Vec<f64>], failcode: u32, cencode: u32) -> StatsResult<CrrInput> {
         let n = time.len();
         let p = cov.len();
         let mut order: Vec<usize> = (0..n).collect();
@@ -476,7 +476,7 @@ impl Prepared {
                 return Err(invalid("time", format!("censoring survival G(t-) is {gi} at a competing event (time {})", t[i])));
             }
         }
-        Ok(Prepared { n, p, kind, x, g, blocks, time_blocks, xfail })
+        Ok(CrrInput { n, p, kind, x, g, blocks, time_blocks, xfail })
     }
 
     fn row(&self, i: usize) -> &[f64] {

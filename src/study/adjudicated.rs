@@ -27,9 +27,9 @@ pub fn adjudicated_detection(cohort: &Cohort) -> Detection {
         let number = episodes.iter().filter(|e| e.patient == c.patient).count() as u32 + 1;
         episodes.push(Episode {
             patient: c.patient,
-            patient_id: cohort.patients[c.patient as usize].id.clone(),
+            patient_id: cohort.patients[c.patient as usize].id.as_str().into(),
             episode: number,
-            criteria_set: ADJUDICATED.to_string(),
+            criteria_set: ADJUDICATED.into(),
             onset: c.onset,
             end: c.onset,
             ongoing_at_end_of_follow_up: false,

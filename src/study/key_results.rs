@@ -13,7 +13,7 @@ use super::outputs::RunOutputs;
 
 /// A table of the run, parsed back from its CSV bytes (all rows).
 fn table(outs: &RunOutputs, name: &str) -> Option<CsvTable> {
-    outs.tables.iter().find(|p| p.name == name).map(|p| super::report::parse_csv(&p.name, &p.bytes, usize::MAX))
+    outs.tables.iter().find(|p| p.name == name).map(|p| super::paper::parse_csv(&p.name, &p.bytes, usize::MAX))
 }
 
 /// The row whose `key` columns hold the given texts.

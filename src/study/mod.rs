@@ -3,7 +3,7 @@
 //! [`config`] holds the study file; [`dataset`] derives the analysis population
 //! and endpoints; [`exposure`] turns detected episodes into HLH exposure;
 //! [`incidence`], [`survival`] and [`response`] build the result tables;
-//! [`figures`] draws them; [`run`] orchestrates a whole run into an atomic
+//! [`figures`] draws them; [`paper`] writes `report.html`; [`run`] orchestrates a whole run into an atomic
 //! output folder with a manifest and an HTML report.
 
 pub mod adjudicated;
@@ -19,7 +19,7 @@ pub mod grid;
 pub mod incidence;
 pub mod key_results;
 pub mod outputs;
-pub mod report;
+pub mod paper;
 pub mod response;
 pub mod risk_factors;
 pub mod run;

@@ -111,16 +111,6 @@ pub enum StudyError {
     },
 }
 
-impl StudyError {
-    /// Exit code: 2 for invalid input (cohort, study file, criteria), 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            StudyError::Cohort(_) | StudyError::Config(_) | StudyError::Criteria { .. } => 2,
-            _ => 1,
-        }
-    }
-}
-
 fn load_criteria(name: &str, study_dir: Option<&Path>) -> Result<CriteriaSet, StudyError> {
     if let Some(set) = CriteriaSet::builtin(name) {
         return Ok(set);
@@ -361,7 +351,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     timer.begin("writing report");
     outs.add_table(&not_computed_table(&outs), "Analyses that could not be computed on this cohort, and why")?;
     // header, first rows and row count of every table, read once for the README and the report
-    let previews = super::report::table_previews(&outs);
+    let previews = super::paper::table_previews(&outs);
     write_tables(&out, &outs, &previews)?;
     timer.end("tables");
     if loaded.report.rejected_count > 0 {
@@ -369,7 +359,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     }
     std::fs::write(out.path().join("validation.json"), loaded.report.to_json())
         .map_err(|e| StudyError::Io { path: out.path().join("validation.json"), source: e })?;
-    super::report::write_report(&out, &cfg, &loaded, &dataset, &outs, &previews, &figure_set, &detections[primary].criteria_set)?;
+    super::paper::write_report(&out, &cfg, &loaded, &dataset, &outs, &previews, &figure_set, &detections[primary].criteria_set)?;
     timer.end("report");
 
     let wall = t0.elapsed().as_secs_f64();

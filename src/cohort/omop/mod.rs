@@ -99,13 +99,6 @@ pub enum OmopError {
     },
 }
 
-impl OmopError {
-    /// Whether the error is in the input (extract or mapping; exit 2) rather than I/O (exit 1).
-    pub fn is_input(&self) -> bool {
-        !matches!(self, OmopError::Io { .. })
-    }
-}
-
 impl From<crate::simulate::SimError> for OmopError {
     fn from(e: crate::simulate::SimError) -> Self {
         match e {

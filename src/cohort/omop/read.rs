@@ -8,7 +8,7 @@ use polars::prelude::*;
 
 use super::OmopError;
 use crate::cohort::cells::clean;
-use crate::cohort::source::{scan, Format, TableFile};
+use crate::cohort::source::{scan, Format, InputTable};
 use crate::cohort::{iso_to_day, Day};
 
 /// The OMOP tables the import reads, and whether each is required.
@@ -150,7 +150,7 @@ impl Cdm {
 
 /// Find `NAME.csv` / `NAME.parquet` (file names compared ignoring case, as OMOP exports often
 /// use upper case) for each OMOP table.
-fn discover(dir: &Path) -> Result<Vec<TableFile>, OmopError> {
+fn discover(dir: &Path) -> Result<Vec<InputTable>, OmopError> {
     let entries = std::fs::read_dir(dir).map_err(|e| OmopError::Structure {
         path: dir.to_path_buf(),
         message: format!("cannot read the OMOP CDM folder: {e}"),
@@ -177,8 +177,8 @@ fn discover(dir: &Path) -> Result<Vec<TableFile>, OmopError> {
                     ),
                 })
             }
-            (Some((_, p)), None) => found.push(TableFile { table, path: p.clone(), format: Format::Csv }),
-            (None, Some((_, p))) => found.push(TableFile { table, path: p.clone(), format: Format::Parquet }),
+            (Some((_, p)), None) => found.push(InputTable { table, path: p.clone(), format: Format::Csv }),
+            (None, Some((_, p))) => found.push(InputTable { table, path: p.clone(), format: Format::Parquet }),
             (None, None) if required => {
                 return Err(OmopError::Structure {
                     path: dir.to_path_buf(),
@@ -192,7 +192,7 @@ fn discover(dir: &Path) -> Result<Vec<TableFile>, OmopError> {
 }
 
 /// Read one table, every column as text.
-fn read_table(tf: &TableFile) -> Result<RawTable, OmopError> {
+fn read_table(tf: &InputTable) -> Result<RawTable, OmopError> {
     let unreadable =
         |e: PolarsError| OmopError::Unreadable { table: tf.table.to_string(), path: tf.path.clone(), message: e.to_string() };
     let df = scan(tf).and_then(|lf| lf.collect()).map_err(unreadable)?;

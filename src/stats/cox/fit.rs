@@ -34,7 +34,7 @@ pub(crate) struct TimeGroup {
 
 /// The data in fitting order, covariates centred and scaled.
 #[derive(Debug, Clone)]
-pub(crate) struct Prepared {
+pub(crate) struct CoxInput {
     pub n: usize,
     pub p: usize,
     /// Sorted position -> original row.
@@ -59,7 +59,7 @@ pub(crate) struct Prepared {
     pub start_order: Vec<usize>,
 }
 
-impl Prepared {
+impl CoxInput {
     /// Build the fitting layout. `strata` codes may be arbitrary; rows are grouped by code.
     pub fn new(
         start: Option<&[f64]>,
@@ -67,7 +67,7 @@ impl Prepared {
         event: &[bool],
         x: &ndarray::Array2<f64>,
         strata: Option<&[usize]>,
-    ) -> Prepared {
+    ) -> CoxInput {
         let n = stop.len();
         let p = x.ncols();
         let code = |i: usize| strata.map_or(0, |s| s[i]);
@@ -174,7 +174,7 @@ impl Prepared {
             }
         }
 
-        Prepared {
+        CoxInput {
             n,
             p,
             orig: order,
@@ -258,7 +258,7 @@ fn sub_row(r: f64, xk: &[f64], a: &mut [f64], cmat: &mut [f64]) {
 }
 
 /// One pass over the data: loglik, score and information at `beta` (scaled coordinates).
-pub(crate) fn evaluate(d: &Prepared, beta: &[f64], ties: Ties, w: &mut Work) -> Eval {
+pub(crate) fn evaluate(d: &CoxInput, beta: &[f64], ties: Ties, w: &mut Work) -> Eval {
     let p = d.p;
     let nt = p * (p + 1) / 2;
     d.eta(beta, &mut w.eta);
@@ -413,7 +413,7 @@ fn all_finite(e: &Eval) -> bool {
 }
 
 /// Newton–Raphson from beta = 0 (coxfit6 / agfit4 logic). `terms` name the columns in errors.
-pub(crate) fn newton_raphson(d: &Prepared, terms: &[String], ctl: &NrControl) -> StatsResult<NrFit> {
+pub(crate) fn newton_raphson(d: &CoxInput, terms: &[String], ctl: &NrControl) -> StatsResult<NrFit> {
     let p = d.p;
     let mut w = Work::new();
     let counting = d.start.is_some();

@@ -405,7 +405,7 @@ pub fn coxph(
     let (start_fixed, stop_fixed) =
         if opts.timefix { timefix::aeq_times(start, stop)? } else { (start.map(|s| s.to_vec()), stop.to_vec()) };
     let start_ref = start_fixed.as_deref();
-    let prepared = fit::Prepared::new(start_ref, &stop_fixed, event, x, strata);
+    let prepared = fit::CoxInput::new(start_ref, &stop_fixed, event, x, strata);
     let ctl = fit::NrControl { ties: opts.ties, max_iter: opts.max_iter, eps: opts.eps, toler_chol: opts.toler_chol };
     let nr = fit::newton_raphson(&prepared, terms, &ctl)?;
     let p = terms.len();

@@ -4,13 +4,13 @@
 //! clusters, robust V = D'D. Also the robust score test (`fit$rscore`), built
 //! from the score residuals at beta = 0.
 
-use super::fit::Prepared;
+use super::fit::CoxInput;
 use super::linalg::quad_form_inverse;
 use super::Ties;
 
 /// Score residuals (rows in the sorted layout of `d`, original covariate scale
 /// apart from centring, which they do not depend on), row-major n × p.
-pub(crate) fn score_residuals(d: &Prepared, beta_scaled: &[f64], ties: Ties) -> Vec<f64> {
+pub(crate) fn score_residuals(d: &CoxInput, beta_scaled: &[f64], ties: Ties) -> Vec<f64> {
     let p = d.p;
     let n = d.n;
     let mut eta = Vec::new();
@@ -137,7 +137,7 @@ pub(crate) fn score_residuals(d: &Prepared, beta_scaled: &[f64], ties: Ties) -> 
 
 /// Sum rows of a row-major n × p matrix (sorted layout) within clusters; returns
 /// one row per distinct cluster code, in code order.
-pub(crate) fn collapse(d: &Prepared, m: &[f64], cluster: &[usize]) -> Vec<Vec<f64>> {
+pub(crate) fn collapse(d: &CoxInput, m: &[f64], cluster: &[usize]) -> Vec<Vec<f64>> {
     let p = d.p;
     let mut sums: std::collections::BTreeMap<usize, Vec<f64>> = std::collections::BTreeMap::new();
     for k in 0..d.n {
@@ -161,7 +161,7 @@ pub(crate) struct Robust {
 }
 
 /// Robust variance from the fitted model (`var` = model-based inverse information).
-pub(crate) fn robust(d: &Prepared, beta_scaled: &[f64], var: &[f64], ties: Ties, cluster: &[usize], toler_chol: f64) -> Robust {
+pub(crate) fn robust(d: &CoxInput, beta_scaled: &[f64], var: &[f64], ties: Ties, cluster: &[usize], toler_chol: f64) -> Robust {
     let p = d.p;
     let resid = score_residuals(d, beta_scaled, ties);
     let mut dfbeta = vec![0.0; d.n * p];
@@ -198,11 +198,11 @@ pub(crate) fn robust(d: &Prepared, beta_scaled: &[f64], var: &[f64], ties: Ties,
 
 #[cfg(test)]
 mod tests {
-    use super::super::fit::{evaluate, Prepared, Work};
+    use super::super::fit::{evaluate, CoxInput, Work};
     use super::*;
 
     /// (start, stop, event, x) from a fixture CSV, rows with NA dropped.
-    fn load(name: &str, cols: &[&str], start: Option<&str>, stop: &str, event: &str) -> Prepared {
+    fn load(name: &str, cols: &[&str], start: Option<&str>, stop: &str, event: &str) -> CoxInput {
         let path = format!("{}/tests/fixtures/reference/data/{name}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(path).unwrap();
         let mut lines = text.lines();
@@ -223,7 +223,7 @@ mod tests {
             xs.extend(cols.iter().map(|c| f[ix(c)].parse::<f64>().unwrap()));
         }
         let x = ndarray::Array2::from_shape_vec((sp.len(), cols.len()), xs).unwrap();
-        Prepared::new(start.map(|_| st.as_slice()), &sp, &ev, &x, None)
+        CoxInput::new(start.map(|_| st.as_slice()), &sp, &ev, &x, None)
     }
 
     /// Score residuals add up to the score vector, at any beta, for both tie methods.

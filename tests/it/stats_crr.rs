@@ -2,7 +2,7 @@
 //! reference values (tests/fixtures/crr/*.json, made by tests/fixtures/r/crr.R),
 //! plus invariances, a large-n run and the error cases.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::Path;

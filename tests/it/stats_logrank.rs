@@ -12,8 +12,7 @@ use hemosurv::stats::logrank::{survdiff, LogRankTest};
 use hemosurv::stats::{Grouping, StatsError};
 use serde_json::Value;
 
-mod common;
-use common::{assert_close, fixtures, load_json, read_csv, surv_data};
+use crate::common::{assert_close, fixtures, load_json, read_csv, surv_data};
 
 const TOL: f64 = 1e-12;
 

@@ -9,7 +9,7 @@ fn data(name: &str) -> String {
     format!("{}/tests/fixtures/reference/data/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-mod common;
+use crate::common;
 
 /// A fixture, numbers read exactly ([`common::parse_json_exact`]).
 fn expected(name: &str) -> serde_json::Value {

@@ -5,7 +5,7 @@ use hemosurv::stats::cif::{aalen_johansen, cuminc, CumInc};
 use hemosurv::stats::Grouping;
 use serde_json::Value;
 
-mod common;
+use crate::common;
 
 const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/reference");
 

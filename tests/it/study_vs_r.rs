@@ -28,7 +28,7 @@ const EXCLUDED: &[(&str, &str)] = &[
         "hlh_episodes_characteristics",
         "Table 2: counts and quartiles of detection output and of the measurements at onset, \
          which study_reference.R does not read; its counts are checked against \
-         hlh_incidence_crude in tests/study_run.rs and its quartiles are R type 7 \
+         hlh_incidence_crude in tests/it/study_run.rs and its quartiles are R type 7 \
          (hlh::validation::quantile_type7, tested against R)",
     ),
     ("hlh_episode_course", "per-episode detection output (episode end dates), not R's job"),

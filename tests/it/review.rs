@@ -448,7 +448,7 @@ fn patient(id: &str) -> Patient {
 fn episode(p: u32, onset: i32) -> Episode {
     Episode {
         patient: p,
-        patient_id: format!("X{p}"),
+        patient_id: format!("X{p}").into(),
         episode: 1,
         criteria_set: "rule_x".into(),
         onset,

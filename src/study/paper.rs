@@ -1,4 +1,6 @@
-//! The run's `report.html`: every figure and table of the run on one page.
+//! The run's `report.html`, written to read like the paper: key results, Table 1, Table 2, risk
+//! factors, figures, and an appendix of every table (module `paper`, so as not to be confused
+//! with the generic HTML renderer `crate::report`).
 
 use crate::cohort::LoadedCohort;
 use crate::report::csv::{Cell, CsvTable};

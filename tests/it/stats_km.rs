@@ -9,8 +9,8 @@ use hemosurv::stats::km::{kaplan_meier, nelson_aalen, ConfType, KaplanMeier, KmO
 use hemosurv::stats::{Grouping, StatsError};
 use serde_json::Value;
 
-mod common;
-use common::{assert_close, fixtures, load_json, read_csv, surv_data, REF};
+use crate::common;
+use crate::common::{assert_close, fixtures, load_json, read_csv, surv_data, REF};
 
 const TOL: f64 = 1e-12;
 /// R's qnorm(0.975).

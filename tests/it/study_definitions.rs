@@ -498,3 +498,22 @@ fn adjudicated_cases_are_reported_and_can_be_the_exposure() {
     let confirmed_patients = (0..n).filter(|k| k % 3 != 2).count();
     assert!(row[4].parse::<usize>().unwrap() <= confirmed_patients, "{row:?}");
 }
+
+/// An invalid truth table is invalid input: `run` exits 2 (as `detect` does), naming the file's
+/// row and column, and writes no output folder.
+#[test]
+fn run_with_invalid_truth_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = sample_subset(dir.path());
+    let truth = dir.path().join("truth.csv");
+    std::fs::write(&truth, "patient_id,episode,onset_date,resolution_date,line,regimen\nNOPE,1,2020-01-01,,1,7+3\n").unwrap();
+    let out = dir.path().join("o");
+    let o = hemosurv()
+        .args(["run", cohort.to_str().unwrap(), "--truth", truth.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("row 1") && err.contains("patient_id"), "{err}");
+    assert!(!out.exists());
+}

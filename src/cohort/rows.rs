@@ -11,14 +11,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use polars::prelude::*;
 
-use super::cells::{Cell, ColView, Prepared, Target};
+use super::cells::{Cell, ColView, PreparedColumn, Target};
 use super::limits::AGE_RANGE;
 use super::model::{
     day_to_iso, Adjudication, Covariate, Day, Decision, Finding, FindingKind, Intensity, Patient, PatientIdx, Response,
     ResponseAssessment, TreatmentLine,
 };
-use super::report::{Issue, IssueKind, Reject, Severity, ValidationReport};
-use super::source::{self, TableFile};
+use super::source::{self, InputTable};
+use super::validation::{Issue, IssueKind, Reject, Severity, ValidationReport};
 
 /// Expected-value descriptions used in messages.
 pub(crate) const EXPECT_DATE: &str = "an ISO date YYYY-MM-DD";
@@ -328,7 +328,7 @@ impl<'a> PatientIndex<'a> {
 }
 
 /// Read and prepare columns of a small table; reports read failures.
-fn read_small(tf: &TableFile, columns: &[String], report: &mut ValidationReport) -> Option<DataFrame> {
+fn read_small(tf: &InputTable, columns: &[String], report: &mut ValidationReport) -> Option<DataFrame> {
     match source::read_columns(tf, columns) {
         Ok(df) => Some(df),
         Err(e) => {
@@ -339,7 +339,7 @@ fn read_small(tf: &TableFile, columns: &[String], report: &mut ValidationReport)
 }
 
 /// The issue for a table polars cannot read.
-pub(crate) fn unreadable(tf: &TableFile, e: &PolarsError) -> Issue {
+pub(crate) fn unreadable(tf: &InputTable, e: &PolarsError) -> Issue {
     source::table_issue(
         Severity::Error,
         IssueKind::UnreadableTable,
@@ -350,15 +350,15 @@ pub(crate) fn unreadable(tf: &TableFile, e: &PolarsError) -> Issue {
 }
 
 /// Prepare a bound column (or an all-missing view if the optional column is absent).
-fn prep(df: &DataFrame, name: &Option<String>, target: Target) -> PolarsResult<Prepared> {
+fn prep(df: &DataFrame, name: &Option<String>, target: Target) -> PolarsResult<PreparedColumn> {
     match name {
-        Some(n) => Ok(Prepared::new(df.column(n.as_str())?, target)?.whole()),
-        None => Ok(Prepared::Null(df.height())),
+        Some(n) => Ok(PreparedColumn::new(df.column(n.as_str())?, target)?.whole()),
+        None => Ok(PreparedColumn::Null(df.height())),
     }
 }
 
 /// Column names of a table, reporting read failures.
-pub(crate) fn table_columns(tf: &TableFile, report: &mut ValidationReport) -> Option<Vec<String>> {
+pub(crate) fn table_columns(tf: &InputTable, report: &mut ValidationReport) -> Option<Vec<String>> {
     match source::column_names(tf) {
         Ok(c) => Some(c),
         Err(e) => {
@@ -383,7 +383,7 @@ const PATIENT_OPTIONAL: [&str; 2] = ["sex", "age_at_diagnosis"];
 
 /// Load and validate `patients`. `None` if the table is structurally unusable
 /// (unreadable, missing or duplicate columns) — already reported.
-pub(crate) fn load_patients(tf: &TableFile, report: &mut ValidationReport) -> Option<PatientsOut> {
+pub(crate) fn load_patients(tf: &InputTable, report: &mut ValidationReport) -> Option<PatientsOut> {
     let table = "patients";
     let actual = table_columns(tf, report)?;
     let bound = source::bind_columns(table, &actual, &PATIENT_REQUIRED, &PATIENT_OPTIONAL, report)?;
@@ -418,14 +418,14 @@ pub(crate) fn load_patients(tf: &TableFile, report: &mut ValidationReport) -> Op
     };
     // Covariates: every column not bound to a contract column.
     let bound_names: HashSet<&str> = bound.iter().flatten().map(String::as_str).collect();
-    let mut covariates: Vec<(String, Prepared, bool)> = Vec::new();
+    let mut covariates: Vec<(String, PreparedColumn, bool)> = Vec::new();
     for name in actual.iter().filter(|a| !bound_names.contains(a.as_str())) {
         let Ok(column) = df.column(name.as_str()) else { continue };
         let numeric_dtype = column.dtype().is_numeric();
         let prepared = if numeric_dtype {
-            Prepared::new(column, Target::Number).map(|p| p.whole())
+            PreparedColumn::new(column, Target::Number).map(|p| p.whole())
         } else {
-            Prepared::new(column, Target::Text).map(|p| p.whole())
+            PreparedColumn::new(column, Target::Text).map(|p| p.whole())
         };
         let prepared = match prepared {
             Ok(p) => p,
@@ -650,13 +650,13 @@ pub(crate) fn follow_up_warning(
 struct Opened<'n> {
     rows: usize,
     names: Vec<&'n str>,
-    cols: Vec<Prepared>,
+    cols: Vec<PreparedColumn>,
 }
 
 impl<'n> Opened<'n> {
     /// Views of the columns, and the same views named (for a rejected row's raw fields).
     fn views(&self) -> (Vec<ColView<'_>>, Vec<(&'n str, ColView<'_>)>) {
-        let v: Vec<ColView<'_>> = self.cols.iter().map(Prepared::view).collect();
+        let v: Vec<ColView<'_>> = self.cols.iter().map(PreparedColumn::view).collect();
         let named = self.names.iter().copied().zip(v.iter().copied()).collect();
         (v, named)
     }
@@ -664,7 +664,7 @@ impl<'n> Opened<'n> {
 
 /// Bind, read and prepare the columns of a small table. `None` if unusable (reported).
 fn open_small<'n>(
-    tf: &TableFile,
+    tf: &InputTable,
     required: &[&'n str],
     optional: &[&'n str],
     targets: &[Target],
@@ -690,7 +690,7 @@ fn open_small<'n>(
 
 /// Load and validate `treatments`.
 pub(crate) fn load_treatments(
-    tf: &TableFile,
+    tf: &InputTable,
     index: &PatientIndex<'_>,
     report: &mut ValidationReport,
 ) -> Option<Vec<TreatmentLine>> {
@@ -753,7 +753,7 @@ pub(crate) fn load_treatments(
 
 /// Load and validate `responses`. `treatments` is `None` if that table is absent.
 pub(crate) fn load_responses(
-    tf: &TableFile,
+    tf: &InputTable,
     index: &PatientIndex<'_>,
     treatments: Option<&[TreatmentLine]>,
     report: &mut ValidationReport,
@@ -811,7 +811,7 @@ pub(crate) fn load_responses(
 }
 
 /// Load and validate `findings`.
-pub(crate) fn load_findings(tf: &TableFile, index: &PatientIndex<'_>, report: &mut ValidationReport) -> Option<Vec<Finding>> {
+pub(crate) fn load_findings(tf: &InputTable, index: &PatientIndex<'_>, report: &mut ValidationReport) -> Option<Vec<Finding>> {
     let table = "findings";
     let opened = open_small(
         tf,
@@ -861,7 +861,7 @@ pub(crate) const ADJUDICATION_COLUMNS: [&str; 4] = ["patient_id", "onset_date", 
 /// reviewer twice for the same patient and onset date (the later rows). Warning: an onset after
 /// the patient's death or last contact. Extra columns (e.g. a filled-in review sheet) are ignored.
 pub(crate) fn load_adjudications(
-    tf: &TableFile,
+    tf: &InputTable,
     index: &PatientIndex<'_>,
     report: &mut ValidationReport,
 ) -> Option<Vec<Adjudication>> {

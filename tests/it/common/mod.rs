@@ -1,6 +1,5 @@
 //! Helpers shared by the tests that read the R reference fixtures
 //! (`tests/fixtures/reference`): data files, expected JSON, tolerance checks.
-#![allow(dead_code)] // each test crate uses a subset
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

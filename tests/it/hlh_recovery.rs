@@ -34,7 +34,7 @@ fn clean_cohort_planted_episodes_are_recovered_exactly_without_false_positives()
         let d = detect(&loaded.cohort, &set);
         let mut found: BTreeMap<String, Vec<i32>> = BTreeMap::new();
         for e in &d.episodes {
-            found.entry(e.patient_id.clone()).or_default().push(e.onset);
+            found.entry(e.patient_id.to_string()).or_default().push(e.onset);
         }
         for v in found.values_mut() {
             v.sort_unstable();

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use hemosurv::cohort::{iso_to_day, Cohort, Patient, PatientIdx};
+use hemosurv::commands::exit::ExitStatus;
 use hemosurv::hlh::validation::quantile_type7;
 use hemosurv::hlh::{
     validate, write_validation_csv, Detection, DetectionSummary, DiseaseStatus, Episode, Truth, VALIDATION_COLUMNS,
@@ -36,7 +37,7 @@ fn episode(patient: PatientIdx, number: u32, onset: &str) -> Episode {
     let onset = iso_to_day(onset).unwrap();
     Episode {
         patient,
-        patient_id: format!("P{:02}", patient + 1),
+        patient_id: format!("P{:02}", patient + 1).into(),
         episode: number,
         criteria_set: "x".into(),
         onset,

@@ -1,0 +1,135 @@
+//! [`SharedText`]: immutable text shared by every detection row that carries it.
+//!
+//! At 1 M patients detection produces millions of episode and evidence rows; each used to own
+//! copies of the same few names (criteria set, criterion, condition, unit, patient id) — one
+//! heap allocation per field per row. A `SharedText` is one reference-counted allocation made
+//! once (per criteria set, or per patient) and cloned by pointer, and compares with `&str` and
+//! `String` as the owned text did.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// Immutable, cheaply cloned text (an `Arc<str>`).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SharedText(Arc<str>);
+
+impl SharedText {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for SharedText {
+    fn default() -> Self {
+        SharedText::from("")
+    }
+}
+
+impl Deref for SharedText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for SharedText {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for SharedText {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for SharedText {
+    fn from(s: &str) -> Self {
+        SharedText(Arc::from(s))
+    }
+}
+
+impl From<String> for SharedText {
+    fn from(s: String) -> Self {
+        SharedText(Arc::from(s))
+    }
+}
+
+impl From<&String> for SharedText {
+    fn from(s: &String) -> Self {
+        SharedText::from(s.as_str())
+    }
+}
+
+impl fmt::Debug for SharedText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for SharedText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl PartialEq<str> for SharedText {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for SharedText {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for SharedText {
+    fn eq(&self, other: &String) -> bool {
+        &*self.0 == other.as_str()
+    }
+}
+
+impl PartialEq<SharedText> for String {
+    fn eq(&self, other: &SharedText) -> bool {
+        self.as_str() == &*other.0
+    }
+}
+
+impl PartialEq<SharedText> for &str {
+    fn eq(&self, other: &SharedText) -> bool {
+        *self == &*other.0
+    }
+}
+
+impl PartialEq<SharedText> for str {
+    fn eq(&self, other: &SharedText) -> bool {
+        self == &*other.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compares_and_clones_as_text() {
+        let a = SharedText::from("hlh_aml");
+        let b = a.clone();
+        assert!(Arc::ptr_eq(&a.0, &b.0), "a clone shares the allocation");
+        assert_eq!(a, "hlh_aml");
+        assert_eq!(a, String::from("hlh_aml"));
+        assert_eq!(String::from("hlh_aml"), a);
+        assert_ne!(a, "hscore");
+        assert_eq!(format!("{a} {a:?}"), "hlh_aml \"hlh_aml\"");
+        assert_eq!(a.len(), 7);
+        let mut v = vec![SharedText::from("b"), SharedText::from("a")];
+        v.sort();
+        assert_eq!(v, ["a", "b"]);
+    }
+}
