@@ -14,7 +14,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use hemosurv::cohort::omop::CohortFormat;
+use hemosurv::cohort::Format as CohortFormat;
 use hemosurv::commands::cohort_cmds::{self, ReportFormat};
 use hemosurv::commands::estimators::{self, CifArgs, CoxArgs, KmArgs, LogRankArgs};
 use hemosurv::commands::exit::{ExitStatus, INVALID_INPUT};

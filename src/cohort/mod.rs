@@ -10,6 +10,7 @@ pub mod limits;
 pub mod load;
 pub mod model;
 pub mod omop;
+pub mod table_writer;
 pub mod units;
 pub mod validation;
 

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use super::cohort_cmds::CohortCommandError;
-use crate::cohort::omop::{import_to_folder, CheckedMapping, CohortFormat, Mapping, OmopError, DEFAULT_MAPPING_TOML};
+use crate::cohort::omop::{import_to_folder, CheckedMapping, Mapping, OmopError, DEFAULT_MAPPING_TOML};
+use crate::cohort::Format;
 use crate::study::{self, RunOptions, RunSummary};
 
 /// The folder inside a run's output that holds the cohort imported by `run --omop`.
@@ -33,7 +34,7 @@ pub fn import_cmd(
     cdm: &Path,
     out: &Path,
     mapping: Option<&Path>,
-    format: CohortFormat,
+    format: Format,
     force: bool,
 ) -> Result<String, CohortCommandError> {
     let mapping = load_mapping(mapping)?;
@@ -55,7 +56,7 @@ pub fn run_omop(cdm: &Path, mapping: Option<&Path>, opts: &RunOptions) -> Result
     if staged.exists() {
         std::fs::remove_dir_all(&staged).map_err(|source| CohortCommandError::Io { path: staged.clone(), source })?;
     }
-    import_to_folder(cdm, &staged, mapping, CohortFormat::Csv, false)?;
+    import_to_folder(cdm, &staged, mapping, Format::Csv, false)?;
     let run_opts = RunOptions { cohort_dir: staged.clone(), ..opts.clone() };
     let result = study::run(&run_opts);
     let summary = match result {

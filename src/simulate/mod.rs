@@ -154,7 +154,7 @@ pub mod omop;
 pub mod params;
 mod patient;
 mod rng;
-pub(crate) mod writer;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

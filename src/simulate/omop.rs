@@ -21,9 +21,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use super::patient::SimPatient;
-use super::writer::{close_all, Chunk, Col, TableSink};
-use super::{SimError, SimFormat};
+use super::SimError;
 use crate::cohort::omop::{CheckedMapping, Mapping, Target};
+use crate::cohort::table_writer::{close_all, Chunk, Col, TableSink};
+use crate::cohort::Format;
 use crate::cohort::{day_to_iso, Analyte, FindingKind, Response};
 
 /// Type concept "EHR" (OMOP Type Concept vocabulary).
@@ -489,7 +490,7 @@ pub(crate) fn write_concept_table(dir: &Path) -> Result<PathBuf, SimError> {
             Col::Str(vec![""; rows.len()]),
         ],
     };
-    let mut sink = TableSink::create(dir, "concept", SimFormat::Omop, &chunk)?;
+    let mut sink = TableSink::create(dir, "concept", Format::Csv, &chunk)?;
     sink.append(&chunk)?;
     Ok(close_all(vec![sink])?.remove(0))
 }

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use hemosurv::cohort::omop::{import_to_folder, CohortFormat, Mapping, DEFAULT_MAPPING_TOML};
+use hemosurv::cohort::omop::{import_to_folder, Mapping, DEFAULT_MAPPING_TOML};
+use hemosurv::cohort::Format;
 use hemosurv::simulate::{simulate, SimFormat, SimOptions};
 use hemosurv::study::{self, RunOptions};
 
@@ -107,7 +108,7 @@ fn simulated_omop_round_trips_to_the_simulated_cohort_and_study_tables() {
 
     // import: the five cohort tables are byte-identical to the simulator's CSV tables
     let cohort = dir.path().join("cohort");
-    let (im, rows) = import_to_folder(&cdm, &cohort, Mapping::default_mapping().unwrap(), CohortFormat::Csv, false).unwrap();
+    let (im, rows) = import_to_folder(&cdm, &cohort, Mapping::default_mapping().unwrap(), Format::Csv, false).unwrap();
     for t in COHORT_TABLES {
         let name = format!("{t}.csv");
         assert!(read(&sim.join(&name)) == read(&cohort.join(&name)), "{name} differs from the simulator's");

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::read::OMOP_TABLES;
-use crate::simulate::writer::{Chunk, Col};
+use crate::cohort::table_writer::{Chunk, Col};
 
 /// Why a row of an OMOP table is not in the cohort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

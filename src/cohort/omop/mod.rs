@@ -22,7 +22,7 @@ use thiserror::Error;
 
 pub use audit::{Audit, Reason};
 pub use mapping::{CheckedMapping, Mapping, Target, DEFAULT_MAPPING_TOML};
-pub use write::{import_to_folder, write_cohort, CohortFormat, RowCounts};
+pub use write::{import_to_folder, write_cohort, RowCounts};
 
 use crate::cohort::{Analyte, Day, FindingKind, Intensity, Response};
 
@@ -99,13 +99,12 @@ pub enum OmopError {
     },
 }
 
-impl From<crate::simulate::SimError> for OmopError {
-    fn from(e: crate::simulate::SimError) -> Self {
+impl From<crate::cohort::table_writer::WriteError> for OmopError {
+    fn from(e: crate::cohort::table_writer::WriteError) -> Self {
+        use crate::cohort::table_writer::WriteError;
         match e {
-            crate::simulate::SimError::Io { path, message } | crate::simulate::SimError::Parquet { path, message } => {
-                OmopError::Io { path, message }
-            }
-            other => OmopError::Io { path: PathBuf::new(), message: other.to_string() },
+            WriteError::Io { path, message } => OmopError::Io { path, message },
+            WriteError::Parquet { path, message } => OmopError::Io { path, message: format!("cannot write parquet: {message}") },
         }
     }
 }

@@ -1,25 +1,15 @@
 //! Writing an import: the cohort tables (with the project's table writer,
-//! [`crate::simulate::writer::TableSink`]) and the audit folder `omop_audit/`, into a
+//! [`crate::cohort::table_writer::TableSink`]) and the audit folder `omop_audit/`, into a
 //! temporary sibling folder renamed into place at the end.
 
 use std::path::{Path, PathBuf};
 
 use super::{import, CheckedMapping, Imported, OmopError};
-use crate::cohort::Day;
-use crate::simulate::writer::{close_all, Chunk, Col, TableSink};
-use crate::simulate::SimFormat;
+use crate::cohort::table_writer::{close_all, Chunk, Col, TableSink};
+use crate::cohort::{Day, Format};
 
 /// Rows written per cohort table.
 pub type RowCounts = Vec<(&'static str, usize)>;
-
-/// Format of the cohort tables written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CohortFormat {
-    /// `NAME.csv`.
-    Csv,
-    /// `NAME.parquet`.
-    Parquet,
-}
 
 /// The audit subfolder of an imported cohort.
 pub const AUDIT_DIR: &str = "omop_audit";
@@ -119,7 +109,7 @@ fn responses_chunk(im: &Imported) -> Chunk<'_> {
 }
 
 /// Write one table per chunk into `dir`; all or nothing.
-fn write_tables(dir: &Path, format: SimFormat, chunks: &[(&str, Chunk)]) -> Result<Vec<PathBuf>, OmopError> {
+fn write_tables(dir: &Path, format: Format, chunks: &[(&str, Chunk)]) -> Result<Vec<PathBuf>, OmopError> {
     let mut sinks = Vec::with_capacity(chunks.len());
     for (name, chunk) in chunks {
         let mut sink = TableSink::create(dir, name, format, chunk)?;
@@ -135,19 +125,15 @@ fn write_tables(dir: &Path, format: SimFormat, chunks: &[(&str, Chunk)]) -> Resu
 
 /// Write the cohort tables and `omop_audit/` of an import into the existing folder `dir`.
 /// Returns the rows written per cohort table.
-pub fn write_cohort(im: &Imported, dir: &Path, format: CohortFormat) -> Result<RowCounts, OmopError> {
+pub fn write_cohort(im: &Imported, dir: &Path, format: Format) -> Result<RowCounts, OmopError> {
     let chunks = cohort_chunks(im);
-    let format = match format {
-        CohortFormat::Csv => SimFormat::Csv,
-        CohortFormat::Parquet => SimFormat::Parquet,
-    };
     write_tables(dir, format, &chunks)?;
     let rows: RowCounts = chunks.iter().map(|(n, c)| (*n, c.height())).collect();
     let audit_dir = dir.join(AUDIT_DIR);
     std::fs::create_dir_all(&audit_dir).map_err(|e| OmopError::Io { path: audit_dir.clone(), message: e.to_string() })?;
     write_tables(
         &audit_dir,
-        SimFormat::Csv,
+        Format::Csv,
         &[("audit", im.audit.audit_chunk()), ("unmapped_concepts", im.audit.unmapped_chunk())],
     )?;
     let summary = audit_dir.join("summary.txt");
@@ -168,7 +154,7 @@ pub fn import_to_folder(
     cdm: &Path,
     out: &Path,
     mapping: CheckedMapping,
-    format: CohortFormat,
+    format: Format,
     force: bool,
 ) -> Result<(Imported, RowCounts), OmopError> {
     let exists = out.exists();
