@@ -327,6 +327,9 @@ fn parquet_input_gives_the_same_cohort_as_csv_input() {
     std::fs::create_dir_all(&pq).unwrap();
     for e in std::fs::read_dir(EDGE).unwrap() {
         let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "csv") {
+            continue;
+        }
         // upper-case file names, as many OMOP exports have them
         let name = p.file_stem().unwrap().to_str().unwrap().to_ascii_uppercase();
         write_typed_parquet(&p, &pq.join(format!("{name}.parquet")));
@@ -372,9 +375,20 @@ fn episodes_give_the_lines_and_responses_when_present() {
          904,999,32531,2020-10-01,,,1,50\n",
     )
     .unwrap();
+    // 105: an AML diagnosis outside every observation period -> left out with all its rows
+    for (table, row) in [
+        ("person.csv", "105,8507,1965,5,5,0,0,E-105,M\n"),
+        ("observation_period.csv", "6,105,2020-01-01,2020-12-31,32817\n"),
+        ("condition_occurrence.csv", "8,105,1,2019-01-01,32817\n"),
+    ] {
+        let mut text = read(&cdm.join(table));
+        text.push_str(row);
+        std::fs::write(cdm.join(table), text).unwrap();
+    }
     let out = dir.path().join("cohort");
     let o = cli(&["import", "omop", cdm.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!read(&out.join("patients.csv")).contains("E-105"));
     // 102's lines and responses come from its episodes; 101 (no episodes) keeps the lines
     // derived from its drug exposures and its observed response
     assert_eq!(
@@ -391,6 +405,10 @@ fn episodes_give_the_lines_and_responses_when_present() {
     assert_audit_adds_up(&out, &cdm);
     let a = audit(&out);
     assert_eq!(a["episode"].1, 3);
+    let outside = "AML diagnosis outside every observation period";
+    for table in ["person", "observation_period", "condition_occurrence"] {
+        assert_eq!(a[table].2.get(outside), Some(&1), "{table}");
+    }
     assert_eq!(a["episode"].2.get("concept not in mapping"), Some(&1));
     assert_eq!(a["episode"].2.get("person_id not in person"), Some(&1));
     assert_eq!(a["drug_exposure"].2.get("treatment lines taken from episode"), Some(&7));
