@@ -12,6 +12,11 @@ use super::validation::{Issue, IssueKind, Severity, ValidationReport};
 /// The tables of the data contract, in loading order (`patients` first).
 pub const TABLES: [&str; 6] = ["patients", "treatments", "responses", "findings", "measurements", "adjudications"];
 
+/// Files of a cohort folder that are not cohort tables but are read by other commands, so they
+/// are not reported as ignored: `truth` (the true HLH episodes of a simulated cohort, read by
+/// `detect` and `run` as `hlh::Truth`).
+pub const COMPANION_TABLES: [&str; 1] = ["truth"];
+
 /// File format of a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -102,7 +107,8 @@ pub(crate) fn discover(dir: &Path, report: &mut ValidationReport) -> Option<Vec<
     }
     for name in &names {
         let lower = name.to_ascii_lowercase();
-        let known = TABLES.iter().any(|t| *name == format!("{t}.csv") || *name == format!("{t}.parquet"));
+        let known =
+            TABLES.iter().chain(COMPANION_TABLES.iter()).any(|t| *name == format!("{t}.csv") || *name == format!("{t}.parquet"));
         if !known && (lower.ends_with(".csv") || lower.ends_with(".parquet")) {
             report.push(table_issue(
                 Severity::Warning,

@@ -35,7 +35,7 @@ pub enum CohortCommandError {
     /// An OMOP import failed (exit 2 for a bad extract or mapping).
     #[error(transparent)]
     Omop(#[from] crate::cohort::omop::OmopError),
-    /// A study run failed (exit code of [`crate::study::StudyError::exit_code`]).
+    /// A study run failed (its exit code as for `run`: `commands::exit`).
     #[error(transparent)]
     Study(#[from] crate::study::StudyError),
     /// Other I/O.

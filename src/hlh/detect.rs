@@ -144,6 +144,30 @@ pub fn detect_many(cohort: &Cohort, sets: &[CriteriaSet]) -> Vec<Detection> {
 /// empty `evidence` (e.g. the variants of a definition grid, whose evidence nobody reads and
 /// which would hold millions of rows per set at scale).
 pub fn detect_many_with_evidence(cohort: &Cohort, sets: &[CriteriaSet], with_evidence: &[bool]) -> Vec<Detection> {
+    match detect_many_into(cohort, sets, with_evidence, None) {
+        Ok(d) => d,
+        Err(e) => unreachable!("no evidence sink, so nothing is written: {e}"),
+    }
+}
+
+/// Receives the evidence rows of one chunk of patients under one set while detection runs, so
+/// that they need not be kept in memory (at 1 M patients the study sets' evidence is ~8 M rows).
+/// Chunks arrive from several threads in any order; `chunk` numbers them in patient order.
+pub trait EvidenceSink: Sync {
+    /// Take the rows of chunk `chunk` (0-based, in patient order) of set `set` (index into the
+    /// sets given to [`detect_many_into`]); `rows` is never empty.
+    fn take(&self, set: usize, chunk: usize, rows: &[Evidence]) -> std::io::Result<()>;
+}
+
+/// [`detect_many_with_evidence`], handing each chunk's evidence rows to `sink` (when given)
+/// instead of keeping them: the detections then have an empty `evidence`, and concatenating
+/// the chunks of a set in chunk order gives exactly the rows it would have held.
+pub fn detect_many_into(
+    cohort: &Cohort,
+    sets: &[CriteriaSet],
+    with_evidence: &[bool],
+    sink: Option<&dyn EvidenceSink>,
+) -> std::io::Result<Vec<Detection>> {
     let plans: Vec<Plan> = sets.iter().map(Plan::new).collect();
     let base = evaluation_bases(sets);
     let n = cohort.patients.len();
@@ -152,7 +176,7 @@ pub fn detect_many_with_evidence(cohort: &Cohort, sets: &[CriteriaSet], with_evi
         .into_par_iter()
         .map_init(
             || plans.iter().map(Scratch::new).collect::<Vec<_>>(),
-            |scratch, ci| {
+            |scratch, ci| -> std::io::Result<Vec<ChunkOut>> {
                 let mut outs: Vec<ChunkOut> = plans.iter().map(|_| ChunkOut::default()).collect();
                 for p in ci * CHUNK..((ci + 1) * CHUNK).min(n) {
                     for (k, plan) in plans.iter().enumerate() {
@@ -162,10 +186,18 @@ pub fn detect_many_with_evidence(cohort: &Cohort, sets: &[CriteriaSet], with_evi
                         process_patient(plan, &sets[k], cohort, p as PatientIdx, evidence, shared, &mut rest[0], &mut outs[k]);
                     }
                 }
-                outs
+                if let Some(sink) = sink {
+                    for (k, o) in outs.iter_mut().enumerate() {
+                        if !o.evidence.is_empty() {
+                            sink.take(k, ci, &o.evidence)?;
+                            o.evidence = Vec::new();
+                        }
+                    }
+                }
+                Ok(outs)
             },
         )
-        .collect();
+        .collect::<std::io::Result<_>>()?;
     // transpose: chunk-major to set-major, chunks kept in patient order
     let mut per_set: Vec<Vec<ChunkOut>> = plans.iter().map(|_| Vec::with_capacity(n_chunks)).collect();
     for outs in chunks {
@@ -173,7 +205,7 @@ pub fn detect_many_with_evidence(cohort: &Cohort, sets: &[CriteriaSet], with_evi
             per_set[k].push(o);
         }
     }
-    sets.iter().zip(&plans).zip(per_set).map(|((set, plan), outs)| assemble(set, plan, outs, n)).collect()
+    Ok(sets.iter().zip(&plans).zip(per_set).map(|((set, plan), outs)| assemble(set, plan, outs, n)).collect())
 }
 
 /// For each set, an earlier set whose day-by-day criteria evaluation is the same (same

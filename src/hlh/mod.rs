@@ -122,13 +122,13 @@ pub use criteria::{
     ALL_BUILTIN_NAMES, BUILTIN_NAMES, DESIGNED_BUILTIN_NAMES,
 };
 pub use detect::{
-    detect, detect_many, detect_many_with_evidence, evaluate_at, timeline, CriterionStatus, DayEvaluation, Detection,
-    DetectionSummary, Episode, IntensityCount, SourceRef,
+    detect, detect_many, detect_many_into, detect_many_with_evidence, evaluate_at, timeline, CriterionStatus, DayEvaluation,
+    Detection, DetectionSummary, Episode, EvidenceSink, IntensityCount, SourceRef,
 };
 pub use episodes::{disease_status, treatment_context, DiseaseStatus, TreatmentContext};
 pub use evidence::{Evidence, EvidenceRole, EvidenceTable};
 pub use probability::{hscore_probability, HscoreProbability, FARDET_2014_TABLE, PROBABILITY_SOURCE};
-pub use tables::{EPISODE_COLUMNS, EVIDENCE_COLUMNS};
+pub use tables::{write_evidence_rows, EPISODE_COLUMNS, EVIDENCE_COLUMNS};
 pub use text::SharedText;
 pub use validation::{
     validate, write_validation_csv, Metric, Truth, TruthEpisode, TruthError, ValidationRow, VALIDATION_COLUMNS,

@@ -13,6 +13,7 @@ use crate::cohort::day_to_iso;
 use crate::report::ColumnType;
 
 use super::detect::Detection;
+use super::evidence::Evidence;
 use super::probability::PROBABILITY_SOURCE;
 
 /// Column names of [`Detection::write_episodes_csv`].
@@ -178,48 +179,7 @@ impl Detection {
     /// Write the audit trail as CSV (columns [`EVIDENCE_COLUMNS`]).
     pub fn write_evidence_csv<W: Write>(&self, mut w: W) -> io::Result<()> {
         w.write_all(header(&EVIDENCE_COLUMNS).as_bytes())?;
-        let mut line = String::new();
-        for e in &self.evidence {
-            line.clear();
-            push_episode_key(&mut line, &e.patient_id, e.episode, &e.criteria_set);
-            push_str(&mut line, &e.criterion);
-            line.push(',');
-            push_str(&mut line, e.role.name());
-            line.push(',');
-            push_str(&mut line, &day_to_iso(e.evaluated_on));
-            line.push(',');
-            push_str(&mut line, &e.condition);
-            line.push(',');
-            push_num(&mut line, e.points);
-            line.push(',');
-            push_str(&mut line, e.table.name());
-            line.push(',');
-            push_int(&mut line, Some(i64::from(e.source_row)));
-            line.push(',');
-            push_str(&mut line, &day_to_iso(e.date));
-            line.push(',');
-            push_str(&mut line, e.item);
-            line.push(',');
-            push_num(&mut line, e.raw_value);
-            line.push(',');
-            if let Some(u) = &e.raw_unit {
-                push_str(&mut line, u);
-            }
-            line.push(',');
-            push_num(&mut line, e.value);
-            line.push(',');
-            if let Some(u) = &e.unit {
-                push_str(&mut line, u);
-            }
-            line.push(',');
-            // Empty for exact values and findings (NA), else `>`, `>=`, `<`, `<=`.
-            if e.value_qualifier.is_qualified() {
-                push_str(&mut line, e.value_qualifier.symbol());
-            }
-            line.push('\n');
-            w.write_all(line.as_bytes())?;
-        }
-        w.flush()
+        write_evidence_rows(&self.evidence, w)
     }
 
     /// A one-screen text summary (counts, by first-line intensity, episode onsets by disease status).
@@ -281,6 +241,54 @@ impl Detection {
         }
         t
     }
+}
+
+/// Write evidence rows as CSV lines without the header (columns [`EVIDENCE_COLUMNS`]); the
+/// body of [`Detection::write_evidence_csv`], also used for evidence handed to an
+/// [`EvidenceSink`](super::detect::EvidenceSink) chunk by chunk.
+pub fn write_evidence_rows<W: Write>(rows: &[Evidence], mut w: W) -> io::Result<()> {
+    let mut line = String::new();
+    for e in rows {
+        line.clear();
+        push_episode_key(&mut line, &e.patient_id, e.episode, &e.criteria_set);
+        push_str(&mut line, &e.criterion);
+        line.push(',');
+        push_str(&mut line, e.role.name());
+        line.push(',');
+        push_str(&mut line, &day_to_iso(e.evaluated_on));
+        line.push(',');
+        push_str(&mut line, &e.condition);
+        line.push(',');
+        push_num(&mut line, e.points);
+        line.push(',');
+        push_str(&mut line, e.table.name());
+        line.push(',');
+        push_int(&mut line, Some(i64::from(e.source_row)));
+        line.push(',');
+        push_str(&mut line, &day_to_iso(e.date));
+        line.push(',');
+        push_str(&mut line, e.item);
+        line.push(',');
+        push_num(&mut line, e.raw_value);
+        line.push(',');
+        if let Some(u) = &e.raw_unit {
+            push_str(&mut line, u);
+        }
+        line.push(',');
+        push_num(&mut line, e.value);
+        line.push(',');
+        if let Some(u) = &e.unit {
+            push_str(&mut line, u);
+        }
+        line.push(',');
+        // Empty for exact values and findings (NA), else `>`, `>=`, `<`, `<=`.
+        if e.value_qualifier.is_qualified() {
+            push_str(&mut line, e.value_qualifier.symbol());
+        }
+        line.push('\n');
+        w.write_all(line.as_bytes())?;
+    }
+    w.flush()
 }
 
 #[cfg(test)]

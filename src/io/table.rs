@@ -431,42 +431,115 @@ pub fn csv_to_parquet(csv: &Path, parquet: &Path) -> Result<(), TableError> {
     csv_bytes_to_parquet(&bytes, None, csv, parquet)
 }
 
+/// Rows per Parquet row group (polars' default), and per batch of the typed conversion.
+const PARQUET_ROW_GROUP: usize = 512 * 512;
+
 /// As [`csv_to_parquet`], from the CSV text already in memory (`csv` names it in
 /// errors). With `types` (one per column, in header order) the columns get those
 /// types instead of types inferred from every row, which is several times faster
-/// on large tables.
+/// on large tables, and the table is converted one row group at a time, so memory
+/// holds one row group's columns instead of the whole table's (the 1 M-patient
+/// evidence table is ~8 M rows).
 pub fn csv_bytes_to_parquet(bytes: &[u8], types: Option<&[ColumnType]>, csv: &Path, parquet: &Path) -> Result<(), TableError> {
-    let err = |e: PolarsError| TableError::Read { path: csv.to_path_buf(), message: e.to_string() };
-    let mut options = CsvReadOptions::default().with_has_header(true).with_infer_schema_length(None);
-    if let Some(types) = types {
-        let header = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
-        let names: Vec<&str> = std::str::from_utf8(header).unwrap_or_default().trim_end_matches('\r').split(',').collect();
-        if names.len() != types.len() {
-            return Err(TableError::Read {
-                path: csv.to_path_buf(),
-                message: format!("{} column types given for {} columns", types.len(), names.len()),
-            });
-        }
-        let schema: Schema = names
-            .iter()
-            .zip(types)
-            .map(|(name, t)| {
-                let dtype = match t {
-                    ColumnType::Text => DataType::String,
-                    ColumnType::Integer => DataType::Int64,
-                    ColumnType::Real => DataType::Float64,
-                    ColumnType::Boolean => DataType::Boolean,
-                };
-                Field::new((*name).into(), dtype)
-            })
-            .collect();
-        options = options.with_schema(Some(Arc::new(schema)));
+    match types {
+        None => csv_bytes_to_parquet_inferred(bytes, csv, parquet),
+        Some(types) => csv_bytes_to_parquet_typed(bytes, types, csv, parquet, PARQUET_ROW_GROUP),
     }
+}
+
+/// The whole table at once, with types inferred from every row.
+fn csv_bytes_to_parquet_inferred(bytes: &[u8], csv: &Path, parquet: &Path) -> Result<(), TableError> {
+    let err = |e: PolarsError| TableError::Read { path: csv.to_path_buf(), message: e.to_string() };
+    let options = CsvReadOptions::default().with_has_header(true).with_infer_schema_length(None);
     let mut df = options.into_reader_with_file_handle(std::io::Cursor::new(bytes)).finish().map_err(err)?;
     let file =
         std::fs::File::create(parquet).map_err(|e| TableError::Read { path: parquet.to_path_buf(), message: e.to_string() })?;
     ParquetWriter::new(file).finish(&mut df).map_err(err)?;
     Ok(())
+}
+
+/// Typed columns, `batch_rows` records per row group, parsed and written one batch at a time.
+fn csv_bytes_to_parquet_typed(
+    bytes: &[u8],
+    types: &[ColumnType],
+    csv: &Path,
+    parquet: &Path,
+    batch_rows: usize,
+) -> Result<(), TableError> {
+    let err = |e: PolarsError| TableError::Read { path: csv.to_path_buf(), message: e.to_string() };
+    let header_len = bytes.iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| i + 1);
+    let (header, body) = bytes.split_at(header_len);
+    let header = std::str::from_utf8(header).unwrap_or_default().trim_end_matches(['\r', '\n']);
+    let names: Vec<&str> = header.split(',').collect();
+    if names.len() != types.len() {
+        return Err(TableError::Read {
+            path: csv.to_path_buf(),
+            message: format!("{} column types given for {} columns", types.len(), names.len()),
+        });
+    }
+    let schema: Schema = names
+        .iter()
+        .zip(types)
+        .map(|(name, t)| {
+            let dtype = match t {
+                ColumnType::Text => DataType::String,
+                ColumnType::Integer => DataType::Int64,
+                ColumnType::Real => DataType::Float64,
+                ColumnType::Boolean => DataType::Boolean,
+            };
+            Field::new((*name).into(), dtype)
+        })
+        .collect();
+    let schema = Arc::new(schema);
+    let file =
+        std::fs::File::create(parquet).map_err(|e| TableError::Read { path: parquet.to_path_buf(), message: e.to_string() })?;
+    let mut writer = ParquetWriter::new(file).batched(&schema).map_err(err)?;
+    for batch in record_batches(body, batch_rows) {
+        let mut df = CsvReadOptions::default()
+            .with_has_header(false)
+            .with_schema(Some(schema.clone()))
+            .into_reader_with_file_handle(std::io::Cursor::new(batch))
+            .finish()
+            .map_err(err)?;
+        df.rechunk_mut();
+        writer.write_batch(&df).map_err(err)?;
+    }
+    if body.is_empty() {
+        writer.write_batch(&DataFrame::empty_with_arc_schema(schema.clone())).map_err(err)?;
+    }
+    writer.finish().map_err(err)?;
+    Ok(())
+}
+
+/// Consecutive slices of CSV records (`body` without its header), each of `rows` records
+/// except the last; a line break inside a quoted field does not end a record (RFC 4180).
+fn record_batches(body: &[u8], rows: usize) -> impl Iterator<Item = &[u8]> {
+    let rows = rows.max(1);
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= body.len() {
+            return None;
+        }
+        let mut in_quotes = false;
+        let mut records = 0;
+        let mut end = body.len();
+        for (i, &b) in body[start..].iter().enumerate() {
+            match b {
+                b'"' => in_quotes = !in_quotes,
+                b'\n' if !in_quotes => {
+                    records += 1;
+                    if records == rows {
+                        end = start + i + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let batch = &body[start..end];
+        start = end;
+        Some(batch)
+    })
 }
 
 #[cfg(test)]
@@ -492,6 +565,47 @@ mod tests {
         let back = Table::read(&pq).unwrap();
         assert_eq!(back.numeric_required("time").unwrap(), vec![1.5, 2.0, 3.0]);
         assert_eq!(back.labels("grp").unwrap(), vec!["a", "b", "a"]);
+    }
+
+    /// The typed conversion, one row group at a time, gives the same table as reading the whole
+    /// CSV at once, also when a quoted field holds a line break or a comma at a batch boundary.
+    #[test]
+    fn typed_parquet_in_batches_equals_the_whole_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("id,n,x,note,flag\n");
+        for i in 0..23 {
+            let note = match i % 4 {
+                0 => "\"two\nlines\"".to_string(),
+                1 => "\"a, b \"\"quoted\"\"\"".to_string(),
+                2 => String::new(),
+                _ => format!("plain{i}"),
+            };
+            let x = if i % 5 == 0 { String::new() } else { format!("{}.25", i) };
+            text.push_str(&format!("P{i},{i},{x},{note},{}\n", i % 2 == 0));
+        }
+        let types = [ColumnType::Text, ColumnType::Integer, ColumnType::Real, ColumnType::Text, ColumnType::Boolean];
+        let csv = dir.path().join("t.csv");
+        let read = |p: &Path| {
+            let f = std::fs::File::open(p).unwrap();
+            ParquetReader::new(f).finish().unwrap()
+        };
+        let whole = dir.path().join("whole.parquet");
+        csv_bytes_to_parquet_typed(text.as_bytes(), &types, &csv, &whole, usize::MAX).unwrap();
+        let expected = read(&whole);
+        assert_eq!(expected.height(), 23);
+        assert_eq!(expected.column("note").unwrap().str().unwrap().get(0), Some("two\nlines"));
+        assert_eq!(expected.column("note").unwrap().str().unwrap().get(1), Some("a, b \"quoted\""));
+        for rows in [1, 2, 4, 7, 22, 23, 24] {
+            let p = dir.path().join(format!("b{rows}.parquet"));
+            csv_bytes_to_parquet_typed(text.as_bytes(), &types, &csv, &p, rows).unwrap();
+            assert!(read(&p).equals_missing(&expected), "{rows} rows per batch");
+        }
+        // header only: an empty table with the schema
+        let p = dir.path().join("empty.parquet");
+        csv_bytes_to_parquet_typed(b"id,n,x,note,flag\n", &types, &csv, &p, 4).unwrap();
+        let empty = read(&p);
+        assert_eq!((empty.height(), empty.width()), (0, 5));
+        assert_eq!(empty.column("n").unwrap().dtype(), &DataType::Int64);
     }
 
     /// R's rule (`Surv()`: 1/2 when the largest value is 2): only 1s are 0/1

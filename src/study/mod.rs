@@ -13,6 +13,7 @@ pub mod config;
 pub mod covariates;
 pub mod dataset;
 pub mod episodes;
+mod evidence_spill;
 pub mod exposure;
 pub mod figures;
 pub mod grid;

@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use crate::cohort::{load_cohort, Cohort, CohortError, LoadOptions};
 use crate::hlh::tables::{EPISODE_TYPES, EVIDENCE_TYPES};
-use crate::hlh::{detect_many_with_evidence, CriteriaSet, Detection};
+use crate::hlh::{detect_many_into, CriteriaSet, Detection};
 use crate::report::csv::{Cell, CsvTable};
 use crate::report::manifest::{Exclusion as ManifestExclusion, InputFile, Manifest, StageTiming};
 use crate::report::output::OutputDir;
@@ -20,6 +20,7 @@ use crate::stats::km::KmOptions;
 use super::config::{StudyConfig, StudyConfigError};
 use super::covariates;
 use super::dataset::Dataset;
+use super::evidence_spill::EvidenceSpill;
 use super::exposure::Exposure;
 use super::figures::{self, FigureSet};
 use super::grid::{self, GridDefinition};
@@ -231,7 +232,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     timer.end("load_and_validate");
 
     timer.begin("detecting HLH episodes");
-    let (mut detections, grid) = detect_all(&loaded.cohort, &criteria, cfg.detection.grid);
+    let spill = EvidenceSpill::create(&out.path().join(".evidence-chunks"))
+        .map_err(|e| StudyError::Io { path: out.path().join(".evidence-chunks"), source: e })?;
+    let (mut detections, grid) = detect_all(&loaded.cohort, &criteria, cfg.detection.grid, &spill)?;
     let has_adjudications = loaded.cohort.tables_present.iter().any(|t| t == "adjudications");
     if has_adjudications {
         detections.push(super::adjudicated::adjudicated_detection(&loaded.cohort));
@@ -257,7 +260,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         .map(|d| Exposure::from_onsets(&dataset, &d.criteria_set, d.episodes.iter().map(|e| (e.patient, e.onset))))
         .collect();
     let mut outs = RunOutputs::default();
-    detection_tables(&mut detections, &mut outs)?;
+    detection_tables(&detections, spill, &mut outs)?;
     timer.end("detect");
 
     let conf = cfg.survival.conf_level;
@@ -419,21 +422,28 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     })
 }
 
+/// The definition grid: each definition with its own detection (variants) or `None` (a study
+/// set, whose detection is among the study's; see [`grid_detection`]).
+type GridDetections = Vec<(GridDefinition, Option<Detection>)>;
+
 /// Detections under the study's criteria sets and, with `grid`, under the variants of the
-/// definition grid — all in one pass over the patients ([`detect_many_with_evidence`]). Variants
-/// keep their episodes only (no evidence rows are built for them); the study's own sets appear in the grid without a
-/// detection of their own (see [`grid_detection`]).
+/// definition grid — all in one pass over the patients ([`detect_many_into`]). Variants keep
+/// their episodes only (no evidence rows are built for them); the study sets' evidence goes to
+/// `spill` chunk by chunk (read back by [`detection_tables`]); the study's own sets appear in
+/// the grid without a detection of their own (see [`grid_detection`]).
 fn detect_all(
     cohort: &Cohort,
     criteria: &[CriteriaSet],
     grid: bool,
-) -> (Vec<Detection>, Vec<(GridDefinition, Option<Detection>)>) {
+    spill: &EvidenceSpill,
+) -> Result<(Vec<Detection>, GridDetections), StudyError> {
     let defs = if grid { grid::default_grid(criteria) } else { Vec::new() };
     let is_variant = |g: &GridDefinition| !criteria.iter().any(|c| c.name == g.name);
     let mut sets: Vec<CriteriaSet> = criteria.to_vec();
     sets.extend(defs.iter().filter(|g| is_variant(g)).map(|g| g.set.clone()));
     let with_evidence: Vec<bool> = (0..sets.len()).map(|k| k < criteria.len()).collect();
-    let mut detections = detect_many_with_evidence(cohort, &sets, &with_evidence);
+    let mut detections = detect_many_into(cohort, &sets, &with_evidence, Some(spill))
+        .map_err(|e| StudyError::Io { path: spill.dir().to_path_buf(), source: e })?;
     let mut variants = detections.split_off(criteria.len()).into_iter();
     let grid = defs
         .into_iter()
@@ -442,7 +452,7 @@ fn detect_all(
             (g, d)
         })
         .collect();
-    (detections, grid)
+    Ok((detections, grid))
 }
 
 /// The detection of a grid definition: its own variant, or the study set of that name.
@@ -618,28 +628,26 @@ fn grid_table(
 /// column; formatted in parallel (the evidence of a large cohort runs to 100+ MB of CSV).
 /// The episode and evidence tables of every detection. The evidence rows are released once
 /// written (nothing after this stage reads them; at scale they are the largest structure).
-fn detection_tables(detections: &mut [Detection], outs: &mut RunOutputs) -> Result<(), StudyError> {
+fn detection_tables(detections: &[Detection], spill: EvidenceSpill, outs: &mut RunOutputs) -> Result<(), StudyError> {
     let io = |what: &str| {
         let what = what.to_string();
         move |e| StudyError::Io { path: what.into(), source: e }
     };
-    let parts: Vec<(Vec<u8>, Vec<u8>)> = detections
-        .par_iter_mut()
+    let episodes: Vec<Vec<u8>> = detections
+        .par_iter()
         .map(|d| -> Result<_, StudyError> {
             let mut ep = Vec::new();
             d.write_episodes_csv(&mut ep).map_err(io("episodes"))?;
-            let mut ev = Vec::new();
-            d.write_evidence_csv(&mut ev).map_err(io("evidence"))?;
-            d.evidence = Vec::new();
-            Ok((ep, ev))
+            Ok(ep)
         })
         .collect::<Result<_, _>>()?;
-    let (episodes, evidence): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
     outs.add_bytes("hlh_episodes", "HLH episodes under every criteria set", stack_csv(&episodes), Some(EPISODE_TYPES.to_vec()))?;
+    let spill_dir = spill.dir().to_path_buf();
+    let evidence = spill.table(detections).map_err(|e| StudyError::Io { path: spill_dir, source: e })?;
     outs.add_bytes(
         "hlh_evidence",
         "Audit trail: the measurement or finding behind each criterion of each episode, under every criteria set",
-        stack_csv(&evidence),
+        evidence,
         Some(EVIDENCE_TYPES.to_vec()),
     )
 }

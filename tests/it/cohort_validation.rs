@@ -227,12 +227,15 @@ fn error_both_csv_and_parquet() {
     }
     fs::write(dir.path().join("treatments.parquet"), b"").expect("write");
     fs::write(dir.path().join("measurement.csv"), b"x\n").expect("write");
+    // the truth table of a simulated cohort is read by detect/run: not reported as ignored
+    fs::write(dir.path().join("truth.csv"), b"patient_id\n").expect("write");
     let r = validate_dir(dir.path(), &strict());
     assert_eq!(r.error_count, 1, "{r}");
     let i = one_issue(&r, Severity::Error, IssueKind::DuplicateTable, "treatments", None, None);
     assert!(i.message.contains("treatments.csv and treatments.parquet"));
     // a misspelt table file is a warning, not silently ignored
     one_issue(&r, Severity::Warning, IssueKind::UnrecognisedFile, "measurement.csv", None, None);
+    assert_eq!(r.warning_count, 1, "{r}");
     assert!(load_cohort(dir.path(), &quarantine()).is_err());
 }
 

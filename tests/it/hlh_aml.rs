@@ -924,6 +924,30 @@ fn hlh_aml_detection_is_identical_for_any_thread_count() {
     }
     assert_ne!(together[0].episodes.len(), together[1].episodes.len(), "the cut-off matters here");
     assert_eq!(together[2].evidence, detect(&c, &sets[2]).evidence, "evidence of a reusing set");
+
+    // Evidence handed to a sink chunk by chunk (the run spills it to disk): the chunks of a set
+    // in chunk order are exactly the rows a detection keeps in memory; the detections keep none.
+    type Chunks = std::collections::BTreeMap<(usize, usize), Vec<hemosurv::hlh::Evidence>>;
+    struct Collect(std::sync::Mutex<Chunks>);
+    impl hemosurv::hlh::EvidenceSink for Collect {
+        fn take(&self, set: usize, chunk: usize, rows: &[hemosurv::hlh::Evidence]) -> std::io::Result<()> {
+            assert!(!rows.is_empty());
+            self.0.lock().unwrap().insert((set, chunk), rows.to_vec());
+            Ok(())
+        }
+    }
+    let sink = Collect(Default::default());
+    let flags = [true, false, true, true, true, false, true];
+    let sunk = hemosurv::hlh::detect_many_into(&c, &sets, &flags, Some(&sink)).unwrap();
+    let chunks = sink.0.into_inner().unwrap();
+    assert!(chunks.keys().any(|&(_, chunk)| chunk > 0), "300 patients are more than one chunk");
+    for (k, (kept, streamed)) in together.iter().zip(&sunk).enumerate() {
+        assert!(streamed.evidence.is_empty());
+        assert_eq!(kept.episodes, streamed.episodes, "{}", sets[k].name);
+        let rows: Vec<_> = chunks.range((k, 0)..(k + 1, 0)).flat_map(|(_, r)| r.iter().cloned()).collect();
+        assert_eq!(rows, kept.evidence, "{}", sets[k].name);
+        assert_eq!(rows.is_empty(), !flags[k], "{}", sets[k].name);
+    }
 }
 
 // ------------------------------------------------------------------------------------------
