@@ -207,54 +207,66 @@ struct Fitted {
     risk: Vec<super::risk_factors::RiskModel>,
 }
 
+/// The study file and the criteria sets, read and checked before anything is written.
+struct StudyPlan {
+    cfg: StudyConfig,
+    /// The study file's path, or `default study`, for messages.
+    label: String,
+    criteria: Vec<CriteriaSet>,
+    /// Index of the primary definition (`criteria.len()` = the adjudicated episodes).
+    primary: usize,
+}
+
+impl StudyPlan {
+    fn read(opts: &RunOptions) -> Result<StudyPlan, StudyError> {
+        let cfg = match &opts.study {
+            Some(p) => StudyConfig::from_file(p)?,
+            None => StudyConfig::default(),
+        };
+        let label = opts.study.as_ref().map_or("default study".to_string(), |p| p.display().to_string());
+        let study_dir = opts.study.as_deref().and_then(Path::parent);
+        let criteria: Vec<CriteriaSet> =
+            cfg.detection.criteria.iter().map(|c| load_criteria(c, study_dir)).collect::<Result<_, _>>()?;
+        let primary = resolve_primary(&cfg, &criteria, &label)?;
+        Ok(StudyPlan { cfg, label, criteria, primary })
+    }
+}
+
+/// The cohort after detection: everything later stages need from the measurements has been
+/// taken out of them, and they are released.
+struct Detected {
+    loaded: crate::cohort::LoadedCohort,
+    /// The study's definitions, then (with an `adjudications` table) the adjudicated episodes.
+    detections: Vec<Detection>,
+    grid: GridDetections,
+    truth: Option<crate::hlh::Truth>,
+    has_adjudications: bool,
+    trajectories: Vec<crate::plot::TrajectoryPanel>,
+    onset_labs: super::episodes::OnsetLabs,
+    n_measurements: usize,
+    /// The study sets' evidence, on disk until it is written as a table.
+    spill: EvidenceSpill,
+}
+
 /// Run a whole study. On error the output folder is not created.
 ///
 /// Only invalid input (study file, criteria, cohort) and I/O failures are errors: an
 /// analysis that cannot be computed on this cohort is recorded with its reason (table
 /// `analyses_not_computed`, the report and the manifest) and the run goes on.
+///
+/// Stages: read the study → load and detect → derive the population and exposures →
+/// descriptive tables and analyses → figures → tables, report, manifest → commit the folder.
 pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     let t0 = Instant::now();
     let started_utc = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let cfg = match &opts.study {
-        Some(p) => StudyConfig::from_file(p)?,
-        None => StudyConfig::default(),
-    };
-    let study_label = opts.study.as_ref().map_or("default study".to_string(), |p| p.display().to_string());
-    let study_dir = opts.study.as_deref().and_then(Path::parent);
-    let criteria: Vec<CriteriaSet> =
-        cfg.detection.criteria.iter().map(|c| load_criteria(c, study_dir)).collect::<Result<_, _>>()?;
-    let primary = resolve_primary(&cfg, &criteria, &study_label)?;
+    let plan = StudyPlan::read(opts)?;
     let out = OutputDir::create(&opts.out, opts.force)?;
     let mut timer = StageTimer::new(opts.quiet);
 
-    timer.begin("loading cohort");
-    let mut loaded = load_cohort(&opts.cohort_dir, &LoadOptions { quarantine: opts.quarantine })?;
-    timer.end("load_and_validate");
-
-    timer.begin("detecting HLH episodes");
-    let spill = EvidenceSpill::create(&out.path().join(".evidence-chunks"))
-        .map_err(|e| StudyError::Io { path: out.path().join(".evidence-chunks"), source: e })?;
-    let (mut detections, grid) = detect_all(&loaded.cohort, &criteria, cfg.detection.grid, &spill)?;
-    let has_adjudications = loaded.cohort.tables_present.iter().any(|t| t == "adjudications");
-    if has_adjudications {
-        detections.push(super::adjudicated::adjudicated_detection(&loaded.cohort));
-    } else if primary == criteria.len() {
-        return Err(StudyError::Config(StudyConfigError::Value {
-            path: study_label,
-            key: "detection.primary".into(),
-            message: "`adjudicated` needs an `adjudications` table in the cohort (docs/data-format.md)".into(),
-        }));
-    }
-    let truth_path = opts.truth.clone().or_else(|| crate::hlh::Truth::default_path(&opts.cohort_dir));
-    let truth = truth_path.as_deref().map(|p| crate::hlh::Truth::load(p, &loaded.cohort)).transpose()?;
-    // Everything that needs the measurements is done now: release them (the largest
-    // table by far) before the analyses.
-    let trajectories = figures::lab_trajectories(&loaded.cohort, &detections[primary]);
-    let onset_labs = super::episodes::onset_labs(&loaded.cohort, &detections[primary]);
-    let n_measurements = loaded.cohort.measurements.len();
-    loaded.cohort.release_measurements();
+    let Detected { loaded, detections, grid, truth, has_adjudications, trajectories, onset_labs, n_measurements, spill } =
+        load_and_detect(opts, &plan, &out, &mut timer)?;
     let cohort = &loaded.cohort;
-    let dataset = Dataset::build(cohort, &cfg);
+    let dataset = Dataset::build(cohort, &plan.cfg);
     let exposures: Vec<Exposure> = detections
         .iter()
         .map(|d| Exposure::from_onsets(&dataset, &d.criteria_set, d.episodes.iter().map(|e| (e.patient, e.onset))))
@@ -263,60 +275,12 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     detection_tables(&detections, spill, &mut outs)?;
     timer.end("detect");
 
-    let conf = cfg.survival.conf_level;
-    let ctx = Ctx { cfg: &cfg, cohort, dataset: &dataset, exposures: &exposures, primary, conf, ci: ci_label(conf) };
-    cohort_flow(&ctx, &mut outs)?;
-    patient_key(&ctx, &mut outs)?;
+    let conf = plan.cfg.survival.conf_level;
+    let ctx =
+        Ctx { cfg: &plan.cfg, cohort, dataset: &dataset, exposures: &exposures, primary: plan.primary, conf, ci: ci_label(conf) };
     let mut fitted = Fitted::default();
-    let table1 = super::baseline::baseline_characteristics(
-        cohort,
-        &dataset,
-        &exposures[primary],
-        cfg.report.small_cell,
-        "baseline_characteristics",
-    );
-    outs.add_table(
-        &table1,
-        &format!(
-            "Baseline characteristics of the study population, overall and by HLH (any time during follow-up, primary definition {}): median (IQR) with Wilcoxon rank-sum p, n (%) with chi-square or Fisher's exact p, missing values per group",
-            detections[primary].criteria_set
-        ),
-    )?;
-    let primary_criteria: Vec<String> =
-        criteria.get(primary).map(|s| s.criteria.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
-    let table2 = super::episodes::episode_characteristics(
-        cohort,
-        &dataset,
-        &exposures[primary],
-        &detections[primary],
-        &primary_criteria,
-        &onset_labs,
-        cfg.report.small_cell,
-        "hlh_episodes_characteristics",
-    );
-    outs.add_table(
-        &table2,
-        &format!(
-            "Characteristics of the HLH episodes under the primary definition ({}), study population: criteria met at onset, laboratory values at onset (median and IQR), scores, treatment phase at onset, deaths within 30 and 90 days",
-            detections[primary].criteria_set
-        ),
-    )?;
-    if dataset.patients.is_empty() {
-        outs.not_computed("every analysis of the study population", "the study population is empty (see cohort_flow)");
-    } else {
-        timer.begin("incidence");
-        incidence_stage(&ctx, &mut outs, &mut fitted)?;
-        timer.end("incidence");
-        timer.begin("survival");
-        survival_stage(&ctx, &mut outs, &mut fitted)?;
-        timer.end("survival");
-        timer.begin("response");
-        response_stage(&ctx, &detections[primary], &mut outs)?;
-        timer.end("response");
-    }
-    if !dataset.patients.is_empty() && !grid.is_empty() {
-        fitted.grid = grid_table(&ctx, &grid, &detections, &mut outs)?;
-    }
+    descriptive_tables(&ctx, &plan, &detections, &onset_labs, &mut outs)?;
+    analyses(&ctx, &detections, &grid, &mut outs, &mut fitted, &mut timer)?;
     if has_adjudications {
         // the adjudicated pseudo-detection is the last one (pushed after the criteria sets)
         super::adjudicated::adjudication_tables(cohort, &detections[..detections.len() - 1], &mut outs)?;
@@ -327,28 +291,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     note_conventions(&ctx, &mut outs);
 
     timer.begin("figures");
-    let mut figure_set = FigureSet::default();
-    if cfg.figures.enabled && !dataset.patients.is_empty() {
-        figure_set = figures::draw_all(
-            &figures::FigureInputs {
-                cfg: &cfg,
-                cohort,
-                dataset: &dataset,
-                km_analyses: &fitted.km,
-                cif_fits: &fitted.cif,
-                cir: fitted.cir.as_ref(),
-                hlh_survival: &fitted.hlh,
-                primary: &detections[primary],
-                out_dir: &out.figures(),
-                trajectories: &trajectories,
-                grid: &fitted.grid,
-                validation: &fitted.validation,
-                risk_models: &fitted.risk,
-                identifiable: opts.identifiable,
-            },
-            &mut outs,
-        )?;
-    }
+    let figure_set = draw_figures(&ctx, &fitted, &detections[plan.primary], &trajectories, &out, opts.identifiable, &mut outs)?;
     timer.end("figures");
 
     timer.begin("writing report");
@@ -362,16 +305,199 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     }
     std::fs::write(out.path().join("validation.json"), loaded.report.to_json())
         .map_err(|e| StudyError::Io { path: out.path().join("validation.json"), source: e })?;
-    super::paper::write_report(&out, &cfg, &loaded, &dataset, &outs, &previews, &figure_set, &detections[primary].criteria_set)?;
+    super::paper::write_report(
+        &out,
+        &plan.cfg,
+        &loaded,
+        &dataset,
+        &outs,
+        &previews,
+        &figure_set,
+        &detections[plan.primary].criteria_set,
+    )?;
     timer.end("report");
 
     let wall = t0.elapsed().as_secs_f64();
+    let mut manifest = run_manifest(opts, &plan.cfg, &loaded, &dataset, &outs, &timer, n_measurements, started_utc, wall);
+    manifest.record_outputs(out.path())?;
+    manifest.write(out.path())?;
+    timer.bar.finish_and_clear();
+    let final_dir = out.commit()?;
+    Ok(RunSummary {
+        out: final_dir,
+        patients: dataset.patients.len(),
+        tables: outs.tables.len(),
+        figures: figure_set.figures.len(),
+        wall_time_s: wall,
+        stages: timer.stages,
+    })
+}
+
+/// Load and validate the cohort, detect HLH under every definition (study sets, grid
+/// variants, adjudications), read the truth table, and take from the measurements what the
+/// later stages need (lab trajectories, labs at onset) before releasing them.
+fn load_and_detect(opts: &RunOptions, plan: &StudyPlan, out: &OutputDir, timer: &mut StageTimer) -> Result<Detected, StudyError> {
+    timer.begin("loading cohort");
+    let mut loaded = load_cohort(&opts.cohort_dir, &LoadOptions { quarantine: opts.quarantine })?;
+    timer.end("load_and_validate");
+
+    timer.begin("detecting HLH episodes");
+    let spill_dir = out.path().join(".evidence-chunks");
+    let spill = EvidenceSpill::create(&spill_dir).map_err(|e| StudyError::Io { path: spill_dir, source: e })?;
+    let (mut detections, grid) = detect_all(&loaded.cohort, &plan.criteria, plan.cfg.detection.grid, &spill)?;
+    let has_adjudications = loaded.cohort.tables_present.iter().any(|t| t == "adjudications");
+    if has_adjudications {
+        detections.push(super::adjudicated::adjudicated_detection(&loaded.cohort));
+    } else if plan.primary == plan.criteria.len() {
+        return Err(StudyError::Config(StudyConfigError::Value {
+            path: plan.label.clone(),
+            key: "detection.primary".into(),
+            message: "`adjudicated` needs an `adjudications` table in the cohort (docs/data-format.md)".into(),
+        }));
+    }
+    let truth_path = opts.truth.clone().or_else(|| crate::hlh::Truth::default_path(&opts.cohort_dir));
+    let truth = truth_path.as_deref().map(|p| crate::hlh::Truth::load(p, &loaded.cohort)).transpose()?;
+    // Everything that needs the measurements is done now: release them (the largest
+    // table by far) before the analyses.
+    let trajectories = figures::lab_trajectories(&loaded.cohort, &detections[plan.primary]);
+    let onset_labs = super::episodes::onset_labs(&loaded.cohort, &detections[plan.primary]);
+    let n_measurements = loaded.cohort.measurements.len();
+    loaded.cohort.release_measurements();
+    Ok(Detected { loaded, detections, grid, truth, has_adjudications, trajectories, onset_labs, n_measurements, spill })
+}
+
+/// Table 1 (baseline characteristics by HLH), Table 2 (the HLH episodes), the cohort flow and
+/// the patient key.
+fn descriptive_tables(
+    ctx: &Ctx,
+    plan: &StudyPlan,
+    detections: &[Detection],
+    onset_labs: &super::episodes::OnsetLabs,
+    outs: &mut RunOutputs,
+) -> Result<(), StudyError> {
+    cohort_flow(ctx, outs)?;
+    patient_key(ctx, outs)?;
+    let primary = &detections[ctx.primary];
+    let small_cell = ctx.cfg.report.small_cell;
+    let table1 = super::baseline::baseline_characteristics(
+        ctx.cohort,
+        ctx.dataset,
+        &ctx.exposures[ctx.primary],
+        small_cell,
+        "baseline_characteristics",
+    );
+    outs.add_table(
+        &table1,
+        &format!(
+            "Baseline characteristics of the study population, overall and by HLH (any time during follow-up, primary definition {}): median (IQR) with Wilcoxon rank-sum p, n (%) with chi-square or Fisher's exact p, missing values per group",
+            primary.criteria_set
+        ),
+    )?;
+    let primary_criteria: Vec<String> =
+        plan.criteria.get(ctx.primary).map(|s| s.criteria.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
+    let table2 = super::episodes::episode_characteristics(
+        ctx.cohort,
+        ctx.dataset,
+        &ctx.exposures[ctx.primary],
+        primary,
+        &primary_criteria,
+        onset_labs,
+        small_cell,
+        "hlh_episodes_characteristics",
+    );
+    outs.add_table(
+        &table2,
+        &format!(
+            "Characteristics of the HLH episodes under the primary definition ({}), study population: criteria met at onset, laboratory values at onset (median and IQR), scores, treatment phase at onset, deaths within 30 and 90 days",
+            primary.criteria_set
+        ),
+    )
+}
+
+/// Incidence, survival and response of the study population, then incidence under the
+/// definition grid; NA with the reason when the population is empty.
+fn analyses(
+    ctx: &Ctx,
+    detections: &[Detection],
+    grid: &GridDetections,
+    outs: &mut RunOutputs,
+    fitted: &mut Fitted,
+    timer: &mut StageTimer,
+) -> Result<(), StudyError> {
+    if ctx.dataset.patients.is_empty() {
+        outs.not_computed("every analysis of the study population", "the study population is empty (see cohort_flow)");
+        return Ok(());
+    }
+    timer.begin("incidence");
+    incidence_stage(ctx, outs, fitted)?;
+    timer.end("incidence");
+    timer.begin("survival");
+    survival_stage(ctx, outs, fitted)?;
+    timer.end("survival");
+    timer.begin("response");
+    response_stage(ctx, &detections[ctx.primary], outs)?;
+    timer.end("response");
+    if !grid.is_empty() {
+        fitted.grid = grid_table(ctx, grid, detections, outs)?;
+    }
+    Ok(())
+}
+
+/// Every figure of the run (none when figures are disabled or the population is empty).
+fn draw_figures(
+    ctx: &Ctx,
+    fitted: &Fitted,
+    primary: &Detection,
+    trajectories: &[crate::plot::TrajectoryPanel],
+    out: &OutputDir,
+    identifiable: bool,
+    outs: &mut RunOutputs,
+) -> Result<FigureSet, StudyError> {
+    if !ctx.cfg.figures.enabled || ctx.dataset.patients.is_empty() {
+        return Ok(FigureSet::default());
+    }
+    figures::draw_all(
+        &figures::FigureInputs {
+            cfg: ctx.cfg,
+            cohort: ctx.cohort,
+            dataset: ctx.dataset,
+            km_analyses: &fitted.km,
+            cif_fits: &fitted.cif,
+            cir: fitted.cir.as_ref(),
+            hlh_survival: &fitted.hlh,
+            primary,
+            out_dir: &out.figures(),
+            trajectories,
+            grid: &fitted.grid,
+            validation: &fitted.validation,
+            risk_models: &fitted.risk,
+            identifiable,
+        },
+        outs,
+    )
+}
+
+/// The provenance record: version, command, study file, input hashes, row counts,
+/// exclusions, analyses not computed and stage timings (outputs are added by the caller).
+#[allow(clippy::too_many_arguments)]
+fn run_manifest(
+    opts: &RunOptions,
+    cfg: &StudyConfig,
+    loaded: &crate::cohort::LoadedCohort,
+    dataset: &Dataset,
+    outs: &RunOutputs,
+    timer: &StageTimer,
+    n_measurements: usize,
+    started_utc: String,
+    wall: f64,
+) -> Manifest {
+    let cohort = &loaded.cohort;
     let mut manifest = Manifest {
         hemosurv_version: env!("CARGO_PKG_VERSION").to_string(),
         command: opts.command.clone(),
         started_utc,
         wall_time_s: wall,
-        study_config: serde_json::to_value(&cfg).unwrap_or(serde_json::Value::Null),
+        study_config: serde_json::to_value(cfg).unwrap_or(serde_json::Value::Null),
         inputs: loaded
             .inputs
             .iter()
@@ -408,18 +534,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         }
     }
     manifest.stages = timer.stages.iter().map(|(n, s)| StageTiming { name: n.clone(), seconds: *s }).collect();
-    manifest.record_outputs(out.path())?;
-    manifest.write(out.path())?;
-    timer.bar.finish_and_clear();
-    let final_dir = out.commit()?;
-    Ok(RunSummary {
-        out: final_dir,
-        patients: dataset.patients.len(),
-        tables: outs.tables.len(),
-        figures: figure_set.figures.len(),
-        wall_time_s: wall,
-        stages: timer.stages,
-    })
+    manifest
 }
 
 /// The definition grid: each definition with its own detection (variants) or `None` (a study
