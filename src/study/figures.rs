@@ -205,20 +205,44 @@ fn cp_risk(intervals: &[Interval], exposed: bool, t_days: f64) -> u64 {
 /// A figure that cannot be drawn on this cohort (e.g. no curve to draw) is recorded in
 /// `outs` as not computed; only a duplicate figure name is an error.
 pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<FigureSet, StudyError> {
-    let cfg = inp.cfg;
-    let dpm = cfg.timing.days_per_month;
-    let ci = super::run::ci_label(cfg.survival.conf_level);
     let mut set = FigureSet::default();
-    let fig = |name: &str, title: &str, caption: String, section: &str| FigureOut {
+    let figures: [FigureFn; 11] = [
+        km_figures,
+        cif_hlh_figure,
+        hlh_survival_figures,
+        risk_factor_figure,
+        response_figure,
+        swimmer_figure,
+        trajectory_figure,
+        cir_figure,
+        schoenfeld_figure,
+        grid_figure,
+        validation_figure,
+    ];
+    for draw in figures {
+        draw(inp, outs, &mut set)?;
+    }
+    Ok(set)
+}
+
+/// One figure (or one family of figures) of the run.
+type FigureFn = fn(&FigureInputs, &mut RunOutputs, &mut FigureSet) -> Result<(), StudyError>;
+
+/// The report entry of figure `name` (its SVG in the run's figure folder).
+fn figure_out(inp: &FigureInputs, name: &str, title: &str, caption: String, section: &str) -> FigureOut {
+    FigureOut {
         name: name.to_string(),
         title: title.to_string(),
         caption,
         section: section.to_string(),
         svg: inp.out_dir.join(format!("{name}.svg")),
-    };
-    let spec = |name: &str| FigureSpec::new(inp.out_dir, name);
+    }
+}
 
-    // Kaplan–Meier by first-line intensity / regimen, EFS.
+/// Kaplan–Meier figures: OS by first-line intensity and regimen, EFS, RFS from CR1.
+fn km_figures(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -> Result<(), StudyError> {
+    let cfg = inp.cfg;
+    let ci = super::run::ci_label(inp.cfg.survival.conf_level);
     for a in inp.km_analyses {
         let (title, y) = match a.name.as_str() {
             "os_by_first_line_intensity" => ("Overall survival by first-line intensity", "Overall survival"),
@@ -231,10 +255,15 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
         let kp = km_plot(a, cfg, title, y);
         let drawn = plot::write_km_plot(&kp, &km_spec(inp.out_dir, &name, &kp));
         let caption = format!("Kaplan–Meier estimate with {ci} band (log); + = censored; number at risk below (at each tick, before events at that time). {}", a.endpoint);
-        record(&mut set, outs, drawn, fig(&name, title, caption, "survival"))?;
+        record(set, outs, drawn, figure_out(inp, &name, title, caption, "survival"))?;
     }
+    Ok(())
+}
 
-    // Cumulative incidence of HLH by intensity (primary set).
+/// Cumulative incidence of HLH by first-line intensity (primary definition), death without HLH competing.
+fn cif_hlh_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -> Result<(), StudyError> {
+    let dpm = inp.cfg.timing.days_per_month;
+    let ci = super::run::ci_label(inp.cfg.survival.conf_level);
     if let Some((_, _, fit)) = inp.cif_fits.iter().find(|(s, g, _)| s == &inp.primary.criteria_set && g == "first_line_intensity")
     {
         let step = |c: &crate::stats::cif::CifCurve, band: bool| {
@@ -273,16 +302,22 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
                 x_breaks: (0..=12).step_by(3).map(f64::from).collect(),
                 y_max: None,
             },
-            &spec(name),
+            &FigureSpec::new(inp.out_dir, name),
         );
         let caption = format!(
             "Aalen–Johansen cumulative incidence of the first HLH episode with death without HLH as a competing event (dashed), by first-line intensity; shaded: pointwise {} for HLH (log(−log), as tidycmprsk).",
             ci
         );
-        record(&mut set, outs, drawn, fig(name, "Cumulative incidence of HLH", caption, "incidence"))?;
+        record(set, outs, drawn, figure_out(inp, name, "Cumulative incidence of HLH", caption, "incidence"))?;
     }
+    Ok(())
+}
 
-    // Simon–Makuch and landmark, forest plot: primary set.
+/// OS by time-dependent HLH (Simon–Makuch), the first landmark analysis and the forest plot of the time-dependent Cox model (primary definition).
+fn hlh_survival_figures(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -> Result<(), StudyError> {
+    let cfg = inp.cfg;
+    let dpm = inp.cfg.timing.days_per_month;
+    let ci = super::run::ci_label(inp.cfg.survival.conf_level);
     if let Some(h) = inp.hlh_survival.iter().find(|h| h.criteria_set == inp.primary.criteria_set) {
         let x_breaks = breaks(cfg);
         let hr = h.cox_td.hazard_ratios();
@@ -310,10 +345,10 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
         let drawn = plot::write_km_plot(&sm, &km_spec(inp.out_dir, name, &sm));
         let caption = "Patients move from the no-HLH to the HLH curve at episode onset; numbers at risk change accordingly. HR from the adjusted time-dependent Cox model.";
         record(
-            &mut set,
+            set,
             outs,
             drawn,
-            fig(name, "OS by time-dependent HLH status (Simon–Makuch)", caption.into(), "hlh_survival"),
+            figure_out(inp, name, "OS by time-dependent HLH status (Simon–Makuch)", caption.into(), "hlh_survival"),
         )?;
 
         if let Some((l, a, _)) = h.landmarks.first() {
@@ -322,7 +357,7 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
             let drawn = plot::write_km_plot(&kp, &km_spec(inp.out_dir, &name, &kp));
             let caption =
                 format!("Patients alive and followed at day {l}; HLH status fixed at the landmark; time from the landmark.");
-            record(&mut set, outs, drawn, fig(&name, "Landmark analysis", caption, "hlh_survival"))?;
+            record(set, outs, drawn, figure_out(inp, &name, "Landmark analysis", caption, "hlh_survival"))?;
         }
 
         let rows: Vec<plot::ForestRow> = h
@@ -354,14 +389,18 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
                 p_header: "p".into(),
                 x_range: None,
             },
-            &spec(name),
+            &FigureSpec::new(inp.out_dir, name),
         );
         let caption =
             "Hazard ratios for death from the Cox model with HLH as a time-varying covariate, adjusted for the study covariates.";
-        record(&mut set, outs, drawn, fig(name, "Forest plot", caption.into(), "hlh_survival"))?;
+        record(set, outs, drawn, figure_out(inp, name, "Forest plot", caption.into(), "hlh_survival"))?;
     }
+    Ok(())
+}
 
-    // Risk factors for HLH: Fine–Gray and cause-specific Cox side by side.
+/// Risk factors for HLH: Fine–Gray and cause-specific Cox side by side.
+fn risk_factor_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -> Result<(), StudyError> {
+    let ci = super::run::ci_label(inp.cfg.survival.conf_level);
     if !inp.risk_models.is_empty() {
         let zq = crate::stats::dist::z_for_level(inp.cfg.survival.conf_level);
         let mut rows = Vec::new();
@@ -391,125 +430,128 @@ pub(crate) fn draw_all(inp: &FigureInputs, outs: &mut RunOutputs) -> Result<Figu
                 p_header: "p".into(),
                 x_range: None,
             },
-            &spec(name),
+            &FigureSpec::new(inp.out_dir, name),
         );
         let caption = "Subdistribution hazard ratios (SHR, Fine–Gray, death without HLH competing) and cause-specific hazard ratios (CSH, Cox) of the first HLH episode under the primary definition, study covariates (table hlh_risk_factors).";
-        record(&mut set, outs, drawn, fig(name, "Risk factors for HLH", caption.into(), "incidence"))?;
+        record(set, outs, drawn, figure_out(inp, name, "Risk factors for HLH", caption.into(), "incidence"))?;
     }
+    Ok(())
+}
 
-    // Response rates by first-line regimen.
-    {
-        let mut by_regimen: std::collections::BTreeMap<String, (u64, u64)> = std::collections::BTreeMap::new();
-        for sp in &inp.dataset.patients {
-            if let Some(first) = inp.cohort.first_line_of(sp.idx) {
-                let best = super::response::best_response(inp.cohort, sp.idx, first.line);
-                let e = by_regimen.entry(first.regimen.clone()).or_insert((0, 0));
-                e.0 += 1;
-                if best.is_some_and(Response::is_composite_cr) {
-                    e.1 += 1;
-                }
+/// Composite CR after the first line, by first-line regimen (regimens with at least `min_regimen_size` patients).
+fn response_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -> Result<(), StudyError> {
+    let cfg = inp.cfg;
+    let ci = super::run::ci_label(inp.cfg.survival.conf_level);
+    let mut by_regimen: std::collections::BTreeMap<String, (u64, u64)> = std::collections::BTreeMap::new();
+    for sp in &inp.dataset.patients {
+        if let Some(first) = inp.cohort.first_line_of(sp.idx) {
+            let best = super::response::best_response(inp.cohort, sp.idx, first.line);
+            let e = by_regimen.entry(first.regimen.clone()).or_insert((0, 0));
+            e.0 += 1;
+            if best.is_some_and(Response::is_composite_cr) {
+                e.1 += 1;
             }
-        }
-        let mut bars = Vec::new();
-        for (regimen, (n, x)) in by_regimen {
-            if n < cfg.survival.min_regimen_size as u64 {
-                continue;
-            }
-            if let Ok(p) = crate::stats::proportions::proportion(x, n, cfg.survival.conf_level) {
-                bars.push(plot::Bar {
-                    category: regimen,
-                    estimate: p.estimate,
-                    lower: p.clopper_pearson.0,
-                    upper: p.clopper_pearson.1,
-                    n_label: format!("{x}/{n}"),
-                });
-            }
-        }
-        if !bars.is_empty() {
-            let name = "response_rates_by_regimen";
-            let drawn = plot::write_bar_plot(
-                &plot::BarPlot {
-                    title: "Composite CR after first line".into(),
-                    x_label: "First-line regimen".into(),
-                    y_label: "CR + CRh + CRi (%)".into(),
-                    bars,
-                },
-                &spec(name),
-            );
-            let caption = format!("Composite complete remission (CR + CRh + CRi) with exact {ci}; denominator = all treated.");
-            record(&mut set, outs, drawn, fig(name, "Response rates by first-line regimen", caption, "response"))?;
         }
     }
-
-    // Swimmer plot of HLH patients.
-    {
-        let onset_by_patient: std::collections::HashMap<u32, Vec<i32>> =
-            inp.primary.episodes.iter().fold(Default::default(), |mut m, e| {
-                m.entry(e.patient).or_insert_with(Vec::new).push(e.onset);
-                m
+    let mut bars = Vec::new();
+    for (regimen, (n, x)) in by_regimen {
+        if n < cfg.survival.min_regimen_size as u64 {
+            continue;
+        }
+        if let Ok(p) = crate::stats::proportions::proportion(x, n, cfg.survival.conf_level) {
+            bars.push(plot::Bar {
+                category: regimen,
+                estimate: p.estimate,
+                lower: p.clopper_pearson.0,
+                upper: p.clopper_pearson.1,
+                n_label: format!("{x}/{n}"),
             });
-        let mut lanes = Vec::new();
-        for (k, sp) in inp.dataset.patients.iter().enumerate() {
-            let Some(onsets) = onset_by_patient.get(&sp.idx) else { continue };
-            let p = &inp.cohort.patients[sp.idx as usize];
-            // study number (the key is tables/patient_key) unless --identifiable
-            let label = if inp.identifiable { p.id.clone() } else { format!("#{}", k + 1) };
-            let rel = |d: i32| ((d - sp.origin) as f64 / dpm).max(0.0);
-            let end = sp.os_time / dpm;
-            let segments = inp
-                .cohort
-                .treatments_of(sp.idx)
-                .iter()
-                .map(|l| (rel(l.start), l.end.map(rel).unwrap_or(end).min(end), l.intensity.name().to_string()))
-                .filter(|s| s.1 > s.0)
-                .collect();
-            let mut markers: Vec<(f64, SwimmerMarker)> = onsets.iter().map(|&d| (rel(d), SwimmerMarker::HlhOnset)).collect();
-            if let Some(cr) = sp.first_cr {
-                markers.push((cr / dpm, SwimmerMarker::CompleteResponse));
-            }
-            if let Some(r) = sp.relapse_after_cr {
-                markers.push((r / dpm, SwimmerMarker::Relapse));
-            }
-            markers.retain(|m| m.0 <= end);
-            lanes.push(plot::SwimmerLane { id: label, segments, markers, end, died: sp.os_event });
-        }
-        if !lanes.is_empty() {
-            let name = "swimmer_hlh_patients";
-            let total = lanes.len();
-            let drawn = plot::write_swimmer_plot(
-                &plot::SwimmerPlot {
-                    title: format!("Patients with HLH ({})", inp.primary.criteria_set),
-                    x_label: "Months from origin".into(),
-                    y_label: "Patient".into(),
-                    lanes,
-                    categories: crate::cohort::Intensity::ALL.iter().map(|i| i.name().to_string()).collect(),
-                    max_lanes: Some(cfg.figures.swimmer_max_patients),
-                },
-                &spec(name),
-            );
-            let caption = format!("{total} patients with HLH (at most {} shown): treatment lines by intensity, response, HLH onset, death (filled) or censoring.", cfg.figures.swimmer_max_patients);
-            record(&mut set, outs, drawn, fig(name, "Swimmer plot", caption, "response"))?;
         }
     }
+    if !bars.is_empty() {
+        let name = "response_rates_by_regimen";
+        let drawn = plot::write_bar_plot(
+            &plot::BarPlot {
+                title: "Composite CR after first line".into(),
+                x_label: "First-line regimen".into(),
+                y_label: "CR + CRh + CRi (%)".into(),
+                bars,
+            },
+            &FigureSpec::new(inp.out_dir, name),
+        );
+        let caption = format!("Composite complete remission (CR + CRh + CRi) with exact {ci}; denominator = all treated.");
+        record(set, outs, drawn, figure_out(inp, name, "Response rates by first-line regimen", caption, "response"))?;
+    }
+    Ok(())
+}
 
-    // Lab trajectories around the first HLH onset (computed before the measurements were released).
-    {
-        let panels = inp.trajectories.to_vec();
-        if !panels.is_empty() {
-            let name = "lab_trajectories_around_hlh_onset";
-            let drawn = plot::write_trajectory_plot(
-                &plot::TrajectoryPlot { title: "Labs around HLH onset".into(), x_label: "Days from onset".into(), panels },
-                &spec(name),
-            );
-            let caption = "Median (line) and interquartile range (band) by day relative to the first HLH onset; days with fewer than 3 values omitted.";
-            record(&mut set, outs, drawn, fig(name, "Lab trajectories", caption.into(), "hlh"))?;
+/// Swimmer plot of the patients with HLH (primary definition).
+fn swimmer_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -> Result<(), StudyError> {
+    let cfg = inp.cfg;
+    let dpm = inp.cfg.timing.days_per_month;
+    let onset_by_patient: std::collections::HashMap<u32, Vec<i32>> =
+        inp.primary.episodes.iter().fold(Default::default(), |mut m, e| {
+            m.entry(e.patient).or_insert_with(Vec::new).push(e.onset);
+            m
+        });
+    let mut lanes = Vec::new();
+    for (k, sp) in inp.dataset.patients.iter().enumerate() {
+        let Some(onsets) = onset_by_patient.get(&sp.idx) else { continue };
+        let p = &inp.cohort.patients[sp.idx as usize];
+        // study number (the key is tables/patient_key) unless --identifiable
+        let label = if inp.identifiable { p.id.clone() } else { format!("#{}", k + 1) };
+        let rel = |d: i32| ((d - sp.origin) as f64 / dpm).max(0.0);
+        let end = sp.os_time / dpm;
+        let segments = inp
+            .cohort
+            .treatments_of(sp.idx)
+            .iter()
+            .map(|l| (rel(l.start), l.end.map(rel).unwrap_or(end).min(end), l.intensity.name().to_string()))
+            .filter(|s| s.1 > s.0)
+            .collect();
+        let mut markers: Vec<(f64, SwimmerMarker)> = onsets.iter().map(|&d| (rel(d), SwimmerMarker::HlhOnset)).collect();
+        if let Some(cr) = sp.first_cr {
+            markers.push((cr / dpm, SwimmerMarker::CompleteResponse));
         }
+        if let Some(r) = sp.relapse_after_cr {
+            markers.push((r / dpm, SwimmerMarker::Relapse));
+        }
+        markers.retain(|m| m.0 <= end);
+        lanes.push(plot::SwimmerLane { id: label, segments, markers, end, died: sp.os_event });
     }
-    cir_figure(inp, outs, &mut set)?;
-    schoenfeld_figure(inp, outs, &mut set)?;
-    grid_figure(inp, outs, &mut set)?;
-    validation_figure(inp, outs, &mut set)?;
-    Ok(set)
+    if !lanes.is_empty() {
+        let name = "swimmer_hlh_patients";
+        let total = lanes.len();
+        let drawn = plot::write_swimmer_plot(
+            &plot::SwimmerPlot {
+                title: format!("Patients with HLH ({})", inp.primary.criteria_set),
+                x_label: "Months from origin".into(),
+                y_label: "Patient".into(),
+                lanes,
+                categories: crate::cohort::Intensity::ALL.iter().map(|i| i.name().to_string()).collect(),
+                max_lanes: Some(cfg.figures.swimmer_max_patients),
+            },
+            &FigureSpec::new(inp.out_dir, name),
+        );
+        let caption = format!("{total} patients with HLH (at most {} shown): treatment lines by intensity, response, HLH onset, death (filled) or censoring.", cfg.figures.swimmer_max_patients);
+        record(set, outs, drawn, figure_out(inp, name, "Swimmer plot", caption, "response"))?;
+    }
+    Ok(())
+}
+
+/// Lab trajectories around the first HLH onset (computed before the measurements were released).
+fn trajectory_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -> Result<(), StudyError> {
+    let panels = inp.trajectories.to_vec();
+    if !panels.is_empty() {
+        let name = "lab_trajectories_around_hlh_onset";
+        let drawn = plot::write_trajectory_plot(
+            &plot::TrajectoryPlot { title: "Labs around HLH onset".into(), x_label: "Days from onset".into(), panels },
+            &FigureSpec::new(inp.out_dir, name),
+        );
+        let caption = "Median (line) and interquartile range (band) by day relative to the first HLH onset; days with fewer than 3 values omitted.";
+        record(set, outs, drawn, figure_out(inp, name, "Lab trajectories", caption.into(), "hlh"))?;
+    }
+    Ok(())
 }
 
 /// Scaled Schoenfeld residuals of `hlh` in the adjusted time-dependent Cox model (primary
