@@ -6,7 +6,9 @@ use thiserror::Error;
 
 use crate::cohort::{load_cohort, validate_dir, CohortError, LoadOptions};
 use crate::hlh::validation::validation_summary;
-use crate::hlh::{builtin_toml, detect, write_validation_csv, CriteriaError, CriteriaSet, Detection, Truth, TruthError};
+use crate::hlh::{
+    builtin_toml, detect_many_into, write_validation_csv, CriteriaError, CriteriaSet, DetectOptions, Detection, Truth, TruthError,
+};
 use crate::report::output::OutputDir;
 use crate::report::ReportError;
 use crate::simulate::{simulate_with_progress, SimError, SimFormat, SimOptions, SimParams, SimSummary};
@@ -120,8 +122,16 @@ pub fn detect_cmd(
     let outdir = OutputDir::create(out, force)?;
     let mut summary = String::new();
     let mut kept: Vec<Detection> = Vec::new();
+    let bar = terminal_bar(
+        (loaded.cohort.patients.len() * sets.len()) as u64,
+        "{bar:30} {pos}/{len} patients x definitions ({eta} left)",
+    );
+    let advance = |n: usize| bar.inc(n as u64);
     for set in &sets {
-        let mut d = detect(&loaded.cohort, set);
+        let opts = DetectOptions { on_chunk: Some(&advance), ..DetectOptions::default() };
+        let mut d = detect_many_into(&loaded.cohort, std::slice::from_ref(set), &opts)
+            .map_err(|e| CohortCommandError::Io { path: out.to_path_buf(), source: e })?
+            .remove(0); // one set in, one detection out
         for (stem, which) in [("episodes", 0), ("evidence", 1)] {
             let path = outdir.path().join(format!("{stem}_{}.csv", d.criteria_set));
             let f = std::fs::File::create(&path).map_err(|e| CohortCommandError::Io { path: path.clone(), source: e })?;
@@ -140,6 +150,7 @@ pub fn detect_cmd(
             kept.push(d);
         }
     }
+    bar.finish_and_clear();
     if let (Some(t), Some(p)) = (&truth, &truth_path) {
         let rows = crate::hlh::validate(t, &kept, &loaded.cohort);
         let path = outdir.path().join("hlh_validation.csv");
@@ -184,19 +195,22 @@ pub fn simulate_cmd(
     if clean {
         opts.params.mimics = false;
     }
-    // a progress bar on a terminal only (hidden when stderr is redirected, e.g. in scripts)
-    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        indicatif::ProgressBar::new(patients as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} patients simulated ({eta} left)")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let bar = terminal_bar(patients as u64, "{bar:30} {pos}/{len} patients simulated ({eta} left)");
     let summary = simulate_with_progress(&opts, |done, _| bar.set_position(done as u64));
     bar.finish_and_clear();
     Ok(summary?)
+}
+
+/// A progress bar of `len` steps on a terminal only: hidden when stderr is redirected (scripts,
+/// tests, CI logs).
+fn terminal_bar(len: u64, template: &str) -> indicatif::ProgressBar {
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new(len)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    bar
 }
 
 /// Read simulation parameters from a JSON (`.json`) or TOML file.

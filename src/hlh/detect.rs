@@ -144,7 +144,7 @@ pub fn detect_many(cohort: &Cohort, sets: &[CriteriaSet]) -> Vec<Detection> {
 /// empty `evidence` (e.g. the variants of a definition grid, whose evidence nobody reads and
 /// which would hold millions of rows per set at scale).
 pub fn detect_many_with_evidence(cohort: &Cohort, sets: &[CriteriaSet], with_evidence: &[bool]) -> Vec<Detection> {
-    match detect_many_into(cohort, sets, with_evidence, None) {
+    match detect_many_into(cohort, sets, &DetectOptions { with_evidence, ..DetectOptions::default() }) {
         Ok(d) => d,
         Err(e) => unreachable!("no evidence sink, so nothing is written: {e}"),
     }
@@ -159,40 +159,61 @@ pub trait EvidenceSink: Sync {
     fn take(&self, set: usize, chunk: usize, rows: &[Evidence]) -> std::io::Result<()>;
 }
 
-/// [`detect_many_with_evidence`], handing each chunk's evidence rows to `sink` (when given)
-/// instead of keeping them: the detections then have an empty `evidence`, and concatenating
-/// the chunks of a set in chunk order gives exactly the rows it would have held.
-pub fn detect_many_into(
-    cohort: &Cohort,
-    sets: &[CriteriaSet],
-    with_evidence: &[bool],
-    sink: Option<&dyn EvidenceSink>,
-) -> std::io::Result<Vec<Detection>> {
+/// How [`detect_many_into`] runs. The detections do not depend on `chunk_patients`, on the
+/// number of threads or on `on_chunk`.
+#[derive(Clone, Copy)]
+pub struct DetectOptions<'a> {
+    /// Per set, whether to build its evidence rows (a set without an entry: yes).
+    pub with_evidence: &'a [bool],
+    /// Where the evidence goes, chunk by chunk (`None`: kept in the detections).
+    pub sink: Option<&'a dyn EvidenceSink>,
+    /// Patients per parallel work item (at least 1).
+    pub chunk_patients: usize,
+    /// Called after each chunk with its number of patients (a progress bar); from any thread.
+    pub on_chunk: Option<&'a (dyn Fn(usize) + Sync)>,
+}
+
+impl Default for DetectOptions<'_> {
+    fn default() -> Self {
+        DetectOptions { with_evidence: &[], sink: None, chunk_patients: CHUNK, on_chunk: None }
+    }
+}
+
+/// Detect under several criteria sets in one pass over the patients, as [`detect_many`], with
+/// the [`DetectOptions`]: evidence only for some sets, handed to a sink instead of kept (the
+/// detections then have an empty `evidence`, and concatenating a set's chunks in chunk order
+/// gives exactly the rows it would have held), the chunk size, progress.
+pub fn detect_many_into(cohort: &Cohort, sets: &[CriteriaSet], opts: &DetectOptions) -> std::io::Result<Vec<Detection>> {
+    let chunk = opts.chunk_patients.max(1);
     let plans: Vec<Plan> = sets.iter().map(Plan::new).collect();
     let base = evaluation_bases(sets);
     let n = cohort.patients.len();
-    let n_chunks = n.div_ceil(CHUNK);
+    let n_chunks = n.div_ceil(chunk);
     let chunks: Vec<Vec<ChunkOut>> = (0..n_chunks)
         .into_par_iter()
         .map_init(
             || plans.iter().map(Scratch::new).collect::<Vec<_>>(),
             |scratch, ci| -> std::io::Result<Vec<ChunkOut>> {
                 let mut outs: Vec<ChunkOut> = plans.iter().map(|_| ChunkOut::default()).collect();
-                for p in ci * CHUNK..((ci + 1) * CHUNK).min(n) {
+                let patients = ci * chunk..((ci + 1) * chunk).min(n);
+                for p in patients.clone() {
                     for (k, plan) in plans.iter().enumerate() {
-                        let evidence = with_evidence.get(k).copied().unwrap_or(true);
+                        let evidence = opts.with_evidence.get(k).copied().unwrap_or(true);
                         let (done, rest) = scratch.split_at_mut(k);
                         let shared = base[k].map(|j| done[j].states.as_slice());
                         process_patient(plan, &sets[k], cohort, p as PatientIdx, evidence, shared, &mut rest[0], &mut outs[k]);
                     }
                 }
-                if let Some(sink) = sink {
+                if let Some(sink) = opts.sink {
                     for (k, o) in outs.iter_mut().enumerate() {
                         if !o.evidence.is_empty() {
                             sink.take(k, ci, &o.evidence)?;
                             o.evidence = Vec::new();
                         }
                     }
+                }
+                if let Some(progress) = opts.on_chunk {
+                    progress(patients.len());
                 }
                 Ok(outs)
             },

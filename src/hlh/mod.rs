@@ -123,7 +123,7 @@ pub use criteria::{
 };
 pub use detect::{
     detect, detect_many, detect_many_into, detect_many_with_evidence, evaluate_at, timeline, CriterionStatus, DayEvaluation,
-    Detection, DetectionSummary, Episode, EvidenceSink, IntensityCount, SourceRef,
+    DetectOptions, Detection, DetectionSummary, Episode, EvidenceSink, IntensityCount, SourceRef,
 };
 pub use episodes::{disease_status, treatment_context, DiseaseStatus, TreatmentContext};
 pub use evidence::{Evidence, EvidenceRole, EvidenceTable};

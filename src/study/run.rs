@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use crate::cohort::{load_cohort, Cohort, CohortError, LoadOptions};
 use crate::hlh::tables::{EPISODE_TYPES, EVIDENCE_TYPES};
-use crate::hlh::{detect_many_into, CriteriaSet, Detection};
+use crate::hlh::{detect_many_into, CriteriaSet, DetectOptions, Detection};
 use crate::report::csv::{Cell, CsvTable};
 use crate::report::manifest::{Exclusion as ManifestExclusion, InputFile, Manifest, StageTiming};
 use crate::report::output::OutputDir;
@@ -344,7 +344,7 @@ fn load_and_detect(opts: &RunOptions, plan: &StudyPlan, out: &OutputDir, timer: 
     timer.begin("detecting HLH episodes");
     let spill_dir = out.path().join(".evidence-chunks");
     let spill = EvidenceSpill::create(&spill_dir).map_err(|e| StudyError::Io { path: spill_dir, source: e })?;
-    let (mut detections, grid) = detect_all(&loaded.cohort, &plan.criteria, plan.cfg.detection.grid, &spill)?;
+    let (mut detections, grid) = detect_all(&loaded.cohort, &plan.criteria, plan.cfg.detection.grid, &spill, &timer.bar)?;
     let has_adjudications = loaded.cohort.tables_present.iter().any(|t| t == "adjudications");
     if has_adjudications {
         detections.push(super::adjudicated::adjudicated_detection(&loaded.cohort));
@@ -551,14 +551,23 @@ fn detect_all(
     criteria: &[CriteriaSet],
     grid: bool,
     spill: &EvidenceSpill,
+    bar: &ProgressBar,
 ) -> Result<(Vec<Detection>, GridDetections), StudyError> {
     let defs = if grid { grid::default_grid(criteria) } else { Vec::new() };
     let is_variant = |g: &GridDefinition| !criteria.iter().any(|c| c.name == g.name);
     let mut sets: Vec<CriteriaSet> = criteria.to_vec();
     sets.extend(defs.iter().filter(|g| is_variant(g)).map(|g| g.set.clone()));
     let with_evidence: Vec<bool> = (0..sets.len()).map(|k| k < criteria.len()).collect();
-    let mut detections = detect_many_into(cohort, &sets, &with_evidence, Some(spill))
-        .map_err(|e| StudyError::Io { path: spill.dir().to_path_buf(), source: e })?;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let total = cohort.patients.len();
+    let progress = |n: usize| {
+        let done = done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+        bar.set_message(format!("detecting HLH episodes: {done}/{total} patients"));
+    };
+    let opts =
+        DetectOptions { with_evidence: &with_evidence, sink: Some(spill), on_chunk: Some(&progress), ..DetectOptions::default() };
+    let mut detections =
+        detect_many_into(cohort, &sets, &opts).map_err(|e| StudyError::Io { path: spill.dir().to_path_buf(), source: e })?;
     let mut variants = detections.split_off(criteria.len()).into_iter();
     let grid = defs
         .into_iter()

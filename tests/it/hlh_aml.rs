@@ -938,7 +938,8 @@ fn hlh_aml_detection_is_identical_for_any_thread_count() {
     }
     let sink = Collect(Default::default());
     let flags = [true, false, true, true, true, false, true];
-    let sunk = hemosurv::hlh::detect_many_into(&c, &sets, &flags, Some(&sink)).unwrap();
+    let opts = hemosurv::hlh::DetectOptions { with_evidence: &flags, sink: Some(&sink), ..Default::default() };
+    let sunk = hemosurv::hlh::detect_many_into(&c, &sets, &opts).unwrap();
     let chunks = sink.0.into_inner().unwrap();
     assert!(chunks.keys().any(|&(_, chunk)| chunk > 0), "300 patients are more than one chunk");
     for (k, (kept, streamed)) in together.iter().zip(&sunk).enumerate() {
@@ -948,6 +949,21 @@ fn hlh_aml_detection_is_identical_for_any_thread_count() {
         assert_eq!(rows, kept.evidence, "{}", sets[k].name);
         assert_eq!(rows.is_empty(), !flags[k], "{}", sets[k].name);
     }
+
+    // The chunk size does not change the detections: 7 patients per chunk (43 chunks) gives what
+    // one chunk of all 300 gives; progress is reported for every patient once.
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    let count = |n: usize| {
+        seen.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    };
+    let chunked = |chunk_patients: usize, on_chunk: Option<&(dyn Fn(usize) + Sync)>| {
+        let opts = hemosurv::hlh::DetectOptions { chunk_patients, on_chunk, ..Default::default() };
+        hemosurv::hlh::detect_many_into(&c, &sets, &opts).unwrap()
+    };
+    let small = chunked(7, Some(&count));
+    assert_eq!(seen.into_inner(), c.patients.len());
+    assert_eq!(small, chunked(c.patients.len(), None));
+    assert_eq!(small, hemosurv::hlh::detect_many(&c, &sets));
 }
 
 // ------------------------------------------------------------------------------------------
