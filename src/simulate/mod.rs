@@ -163,6 +163,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::cohort::table_writer::WriteError;
+
 pub use params::{ByEln, DeathModel, MimicParams, SimParams};
 
 use patient::{simulate_patient, FirstLine, SimPatient};
@@ -344,22 +346,9 @@ pub enum SimError {
         /// The conflicting file.
         path: PathBuf,
     },
-    /// File system error.
-    #[error("{}: {message}", path.display())]
-    Io {
-        /// File or folder.
-        path: PathBuf,
-        /// Cause.
-        message: String,
-    },
-    /// Parquet encoding error.
-    #[error("{}: cannot write parquet: {message}", path.display())]
-    Parquet {
-        /// File.
-        path: PathBuf,
-        /// Cause.
-        message: String,
-    },
+    /// Writing a file or folder failed (file system or Parquet encoding).
+    #[error(transparent)]
+    Write(#[from] WriteError),
 }
 
 /// The contents of `truth_params.json`.
@@ -390,8 +379,9 @@ pub fn simulate_with_progress(opts: &SimOptions, mut progress: impl FnMut(usize,
     opts.params.validate()?;
     let cal = opts.params.calendar()?;
     let out = &opts.out;
-    std::fs::create_dir_all(out)
-        .map_err(|e| SimError::Io { path: out.clone(), message: format!("cannot create output folder: {e}") })?;
+    std::fs::create_dir_all(out).map_err(|e| {
+        SimError::Write(WriteError::Io { path: out.clone(), message: format!("cannot create output folder: {e}") })
+    })?;
     let other = match opts.format {
         SimFormat::Csv | SimFormat::Omop => SimFormat::Parquet,
         SimFormat::Parquet => SimFormat::Csv,
@@ -454,10 +444,11 @@ fn write_truth_params(out: &Path, opts: &SimOptions, summary: &SimSummary) -> Re
         summary,
     };
     let path = out.join("truth_params.json");
-    let mut text = serde_json::to_string_pretty(&doc).map_err(|e| SimError::Io { path: path.clone(), message: e.to_string() })?;
+    let mut text = serde_json::to_string_pretty(&doc)
+        .map_err(|e| SimError::Write(WriteError::Io { path: path.clone(), message: e.to_string() }))?;
     text.push('\n');
     let tmp = out.join(".truth_params.json.partial");
-    std::fs::write(&tmp, text).map_err(|e| SimError::Io { path: tmp.clone(), message: e.to_string() })?;
-    std::fs::rename(&tmp, &path).map_err(|e| SimError::Io { path: path.clone(), message: e.to_string() })?;
+    std::fs::write(&tmp, text).map_err(|e| SimError::Write(WriteError::Io { path: tmp.clone(), message: e.to_string() }))?;
+    std::fs::rename(&tmp, &path).map_err(|e| SimError::Write(WriteError::Io { path: path.clone(), message: e.to_string() }))?;
     Ok(path)
 }

@@ -5,20 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cohort::table_writer::{close_all, Chunk, Col, TableSink, WriteError};
+use crate::cohort::table_writer::{close_all, Chunk, Col, TableSink};
 use crate::cohort::Format;
 
 use super::patient::SimPatient;
 use super::{SimError, SimFormat};
-
-impl From<WriteError> for SimError {
-    fn from(e: WriteError) -> Self {
-        match e {
-            WriteError::Io { path, message } => SimError::Io { path, message },
-            WriteError::Parquet { path, message } => SimError::Parquet { path, message },
-        }
-    }
-}
 
 impl SimFormat {
     /// The table format of the files (OMOP extracts are CSV).
