@@ -108,13 +108,7 @@ impl Chunk<'_> {
 
 /// Quote a CSV field if it needs it (RFC 4180).
 fn csv_field(s: &str, out: &mut Vec<u8>) {
-    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
-        out.push(b'"');
-        out.extend_from_slice(s.replace('"', "\"\"").as_bytes());
-        out.push(b'"');
-    } else {
-        out.extend_from_slice(s.as_bytes());
-    }
+    out.extend_from_slice(crate::io::csv_text::field(s).as_bytes());
 }
 
 /// One table's output file.

@@ -9,6 +9,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::io::csv_text::field as csv_field;
+
 use super::error::CohortError;
 
 /// At most this many issues are stored in [`ValidationReport::issues`]; all are counted.
@@ -403,15 +405,6 @@ impl ValidationReport {
 impl fmt::Display for ValidationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render_text(DEFAULT_TEXT_LINES))
-    }
-}
-
-/// Quote a CSV field if needed (RFC 4180).
-pub(crate) fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
     }
 }
 

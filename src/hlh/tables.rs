@@ -76,15 +76,7 @@ pub const EVIDENCE_TYPES: [ColumnType; 17] = {
 };
 
 pub(crate) fn push_str(line: &mut String, s: &str) {
-    if s.is_empty() {
-        line.push_str("\"\"");
-    } else if s.contains([',', '"', '\n', '\r']) {
-        line.push('"');
-        line.push_str(&s.replace('"', "\"\""));
-        line.push('"');
-    } else {
-        line.push_str(s);
-    }
+    line.push_str(&crate::io::csv_text::text_cell(s));
 }
 
 pub(crate) fn push_num(line: &mut String, v: Option<f64>) {

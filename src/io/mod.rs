@@ -3,6 +3,7 @@
 //! hashes of the validation report, output hashes of the manifest). Writing files atomically is
 //! `report::output`'s job.
 
+pub mod csv_text;
 pub mod table;
 
 use std::path::Path;

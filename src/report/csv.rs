@@ -359,17 +359,9 @@ fn md_cell(s: &str) -> String {
     one_line(s).replace('|', "\\|")
 }
 
-/// Quote a string for CSV when needed (RFC 4180), and always quote the empty
-/// string so it differs from NA.
+/// A text cell of a result table (the empty string written `""`, unlike NA).
 fn quote_csv(s: &str) -> String {
-    if s.is_empty() {
-        return "\"\"".to_string();
-    }
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    crate::io::csv_text::text_cell(s).into_owned()
 }
 
 /// Full-precision CSV text of a number; `None` if not finite.

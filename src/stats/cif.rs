@@ -618,15 +618,6 @@ fn num(x: f64) -> Value {
     }
 }
 
-/// Quote a CSV field when it contains a comma, quote or line break.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 impl CifCurve {
     /// Value (estimate, variance) of the step function at `t`: the last point with
     /// `time <= t`; `None` for `t < 0`, `t > max_time` or NaN (cmprsk `timepoints()`).
@@ -695,7 +686,7 @@ impl CumInc {
     pub fn write_table_csv<W: Write>(&self, mut w: W) -> std::io::Result<()> {
         writeln!(w, "group,cause,time,estimate,variance")?;
         for c in &self.curves {
-            let g = csv_field(&c.group);
+            let g = crate::io::csv_text::field(&c.group);
             for i in 0..c.time.len() {
                 writeln!(
                     w,

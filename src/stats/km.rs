@@ -20,7 +20,7 @@
 //! sorted as the bit patterns of the non-negative doubles; groups are fitted in
 //! parallel.
 
-use std::borrow::Cow;
+use crate::io::csv_text::field as csv_text;
 use std::fmt;
 use std::io::Write;
 use std::str::FromStr;
@@ -1012,15 +1012,6 @@ impl KmCurve {
     }
 }
 
-/// Quotes a CSV text field when it holds a comma, quote or line break.
-pub(crate) fn csv_text(s: &str) -> Cow<'_, str> {
-    if s.contains([',', '"', '\n', '\r']) {
-        Cow::Owned(format!("\"{}\"", s.replace('"', "\"\"")))
-    } else {
-        Cow::Borrowed(s)
-    }
-}
-
 /// Formats an optional number: shortest round-trip `{}` or an empty cell for NA.
 pub(crate) fn opt_num(v: Option<f64>) -> String {
     match v {
@@ -1341,12 +1332,5 @@ mod tests {
         assert_eq!("Plain".parse::<ConfType>().unwrap(), ConfType::Plain);
         assert!("arcsin".parse::<ConfType>().is_err());
         assert_eq!(ConfType::LogLog.to_string(), "log-log");
-    }
-
-    #[test]
-    fn csv_text_quotes_when_needed() {
-        assert_eq!(csv_text("a"), "a");
-        assert_eq!(csv_text("a,b"), "\"a,b\"");
-        assert_eq!(csv_text("a\"b"), "\"a\"\"b\"");
     }
 }

@@ -22,7 +22,7 @@ use serde::Serialize;
 use super::dist::pchisq_upper;
 use super::error::{check_len, StatsError, StatsResult};
 use super::groups::Grouping;
-use super::km::{check_codes, csv_text, merge_near_ties, tabulate_cells, validate_inputs, TimeTable};
+use super::km::{check_codes, merge_near_ties, tabulate_cells, validate_inputs, TimeTable};
 
 /// Result of [`survdiff`]. Groups with no rows are left out (R drops unused
 /// levels); every vector is indexed like `groups`.
@@ -322,7 +322,7 @@ impl LogRankTest {
             writeln!(
                 w,
                 "{},{},{},{},{},{}",
-                csv_text(label),
+                crate::io::csv_text::field(label),
                 self.n[g],
                 super::format::Num(self.observed[g]),
                 super::format::Num(self.expected[g]),

@@ -91,7 +91,7 @@ impl RunOutputs {
 /// aware: a quoted field may hold commas and line breaks). Used to stack estimator
 /// tables of several criteria sets into one table.
 pub(crate) fn prepend_column(bytes: &[u8], name: &str, value: &str) -> Vec<u8> {
-    let value = crate::stats::km::csv_text(value);
+    let value = crate::io::csv_text::field(value);
     let mut out = Vec::with_capacity(bytes.len() + 64);
     let mut at_record_start = true;
     let mut header = true;

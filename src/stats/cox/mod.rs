@@ -236,7 +236,7 @@ impl CoxModel {
             writeln!(
                 w,
                 "{},{},{},{},{}{},{},{},{}",
-                crate::stats::km::csv_text(&self.terms[i]),
+                crate::io::csv_text::field(&self.terms[i]),
                 cell(self.coef[i]),
                 cell(hr[i].0),
                 cell(self.se[i]),
