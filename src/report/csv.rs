@@ -366,13 +366,7 @@ fn quote_csv(s: &str) -> String {
 
 /// Full-precision CSV text of a number; `None` if not finite.
 pub(crate) fn format_num(x: f64) -> Option<String> {
-    if !x.is_finite() {
-        None
-    } else if x == 0.0 {
-        Some("0".to_string()) // also for -0.0
-    } else {
-        Some(crate::stats::format::Num(x).to_string())
-    }
+    x.is_finite().then(|| crate::stats::format::Num(x).to_string())
 }
 
 /// `x` to `sig` significant digits for display: fixed notation for

@@ -1012,14 +1012,6 @@ impl KmCurve {
     }
 }
 
-/// Formats an optional number: shortest round-trip `{}` or an empty cell for NA.
-pub(crate) fn opt_num(v: Option<f64>) -> String {
-    match v {
-        Some(x) if x.is_finite() => super::format::Num(x).to_string(),
-        _ => String::new(),
-    }
-}
-
 impl KaplanMeier {
     /// Writes every row of every curve as CSV with header
     /// `group,time,n_risk,n_event,n_censor,surv,std_err,lower,upper,cumhaz,cumhaz_se`,
@@ -1037,9 +1029,9 @@ impl KaplanMeier {
                     r.n_event,
                     r.n_censor,
                     Num(r.surv),
-                    opt_num(r.std_err_surv),
-                    opt_num(r.lower),
-                    opt_num(r.upper),
+                    super::format::opt(r.std_err_surv),
+                    super::format::opt(r.lower),
+                    super::format::opt(r.upper),
                     Num(r.cumhaz),
                     Num(r.std_chaz)
                 )?;
@@ -1059,11 +1051,11 @@ impl KaplanMeier {
                 csv_text(&c.group),
                 c.n,
                 c.events,
-                opt_num(c.median),
-                opt_num(c.median_lower),
-                opt_num(c.median_upper),
-                opt_num(c.rmst.map(|r| r.0)),
-                opt_num(c.rmst.map(|r| r.1))
+                super::format::opt(c.median),
+                super::format::opt(c.median_lower),
+                super::format::opt(c.median_upper),
+                super::format::opt(c.rmst.map(|r| r.0)),
+                super::format::opt(c.rmst.map(|r| r.1))
             )?;
         }
         Ok(())
