@@ -274,59 +274,64 @@ pub fn cox(a: &CoxArgs) -> Result<Vec<PathBuf>, EstimatorError> {
     if a.covariates.is_empty() {
         return Err(EstimatorError::Argument("--covariates needs at least one column".into()));
     }
-    let t = Table::read(&a.file)?;
-    let read_covariate = |c: &String| -> Result<(String, ColumnData), TableError> {
-        let data = if t.is_numeric(c)? { ColumnData::Numeric(t.numeric(c)?) } else { ColumnData::Categorical(t.text(c)?) };
-        Ok((c.clone(), data))
-    };
-    // Missing time/status also drop the row, as in R.
-    let (columns, survival) = rayon::join(
-        || a.covariates.par_iter().map(read_covariate).collect::<Result<Vec<_>, _>>(),
-        || -> Result<_, TableError> {
-            let start = match &a.start {
-                Some(s) => Some(t.numeric(s)?),
-                None => None,
-            };
-            Ok((t.numeric(&a.time)?, t.status_optional(&a.event)?, start))
-        },
-    );
-    let (columns, (stop_all, (event_all, coding), start_all)) = (columns?, survival?);
-    let note = status_note(&t, &a.event, coding);
-    let design = build_design(&columns, None).map_err(stats_err(&a.file))?;
-    // `keep`: input rows used; `design_rows`: their rows in the design matrix.
-    let mut keep = Vec::with_capacity(design.kept_rows.len());
-    let mut design_rows = Vec::with_capacity(design.kept_rows.len());
-    for (k, &i) in design.kept_rows.iter().enumerate() {
-        if stop_all[i].is_some() && event_all[i].is_some() && start_all.as_ref().is_none_or(|s| s[i].is_some()) {
-            keep.push(i);
-            design_rows.push(k);
+    // The file, its columns and the unfiltered design are dropped at the end of this block,
+    // before the fit (peak memory: issue 12).
+    let (x, terms, stop, event, start, strata, cluster, note, dropped) = {
+        let t = Table::read(&a.file)?;
+        let read_covariate = |c: &String| -> Result<(String, ColumnData), TableError> {
+            let data = if t.is_numeric(c)? { ColumnData::Numeric(t.numeric(c)?) } else { ColumnData::Categorical(t.text(c)?) };
+            Ok((c.clone(), data))
+        };
+        // Missing time/status also drop the row, as in R.
+        let (columns, survival) = rayon::join(
+            || a.covariates.par_iter().map(read_covariate).collect::<Result<Vec<_>, _>>(),
+            || -> Result<_, TableError> {
+                let start = match &a.start {
+                    Some(s) => Some(t.numeric(s)?),
+                    None => None,
+                };
+                Ok((t.numeric(&a.time)?, t.status_optional(&a.event)?, start))
+            },
+        );
+        let (columns, (stop_all, (event_all, coding), start_all)) = (columns?, survival?);
+        let note = status_note(&t, &a.event, coding);
+        let design = build_design(&columns, None).map_err(stats_err(&a.file))?;
+        // `keep`: input rows used; `design_rows`: their rows in the design matrix.
+        let mut keep = Vec::with_capacity(design.kept_rows.len());
+        let mut design_rows = Vec::with_capacity(design.kept_rows.len());
+        for (k, &i) in design.kept_rows.iter().enumerate() {
+            if stop_all[i].is_some() && event_all[i].is_some() && start_all.as_ref().is_none_or(|s| s[i].is_some()) {
+                keep.push(i);
+                design_rows.push(k);
+            }
         }
-    }
-    let dropped = design.dropped_rows.len() + design.kept_rows.len() - keep.len();
-    // Rows of the design matrix to keep (all of them, without a copy, when no
-    // time or status is missing).
-    let x = if keep.len() == design.kept_rows.len() { design.x } else { design.x.select(ndarray::Axis(0), &design_rows) };
-    let stop: Vec<f64> = keep.iter().map(|&i| stop_all[i].unwrap_or(f64::NAN)).collect();
-    let event: Vec<bool> = keep.iter().map(|&i| event_all[i].unwrap_or(false)).collect();
-    let start: Option<Vec<f64>> = start_all.map(|s| keep.iter().map(|&i| s[i].unwrap_or(f64::NAN)).collect());
-    let strata = match &a.strata {
-        Some(s) => {
-            let labels = t.labels(s)?;
-            let kept: Vec<String> = keep.iter().map(|&i| labels[i].clone()).collect();
-            Some(Grouping::from_values(&kept).codes)
-        }
-        None => None,
-    };
-    let cluster = match &a.cluster {
-        Some(s) => {
-            let labels = t.labels(s)?;
-            let kept: Vec<String> = keep.iter().map(|&i| labels[i].clone()).collect();
-            Some(Grouping::from_values(&kept).codes)
-        }
-        None => None,
+        let dropped = design.dropped_rows.len() + design.kept_rows.len() - keep.len();
+        // Rows of the design matrix to keep (all of them, without a copy, when no
+        // time or status is missing).
+        let x = if keep.len() == design.kept_rows.len() { design.x } else { design.x.select(ndarray::Axis(0), &design_rows) };
+        let stop: Vec<f64> = keep.iter().map(|&i| stop_all[i].unwrap_or(f64::NAN)).collect();
+        let event: Vec<bool> = keep.iter().map(|&i| event_all[i].unwrap_or(false)).collect();
+        let start: Option<Vec<f64>> = start_all.map(|s| keep.iter().map(|&i| s[i].unwrap_or(f64::NAN)).collect());
+        let strata = match &a.strata {
+            Some(s) => {
+                let labels = t.labels(s)?;
+                let kept: Vec<String> = keep.iter().map(|&i| labels[i].clone()).collect();
+                Some(Grouping::from_values(&kept).codes)
+            }
+            None => None,
+        };
+        let cluster = match &a.cluster {
+            Some(s) => {
+                let labels = t.labels(s)?;
+                let kept: Vec<String> = keep.iter().map(|&i| labels[i].clone()).collect();
+                Some(Grouping::from_values(&kept).codes)
+            }
+            None => None,
+        };
+        (x, design.terms, stop, event, start, strata, cluster, note, dropped)
     };
     let opts = CoxOptions { ties: a.ties, conf_level: a.conf_level, ..CoxOptions::default() };
-    let model = coxph(start.as_deref(), &stop, &event, &x, &design.terms, strata.as_deref(), cluster.as_deref(), &opts)
+    let model = coxph(start.as_deref(), &stop, &event, &x, &terms, strata.as_deref(), cluster.as_deref(), &opts)
         .map_err(stats_err(&a.file))?;
     let p1 = write_csv_with_note(with_suffix(&a.out, ".cox.csv"), note.as_deref(), |w| model.write_coef_csv(w))?;
     let mut json = with_note(model.to_json(), note.as_deref());
