@@ -189,6 +189,9 @@ enum Command {
         /// Move rows with errors to rejects.csv instead of failing.
         #[arg(long)]
         quarantine: bool,
+        /// No progress bar (it is shown only when stderr is a terminal).
+        #[arg(long)]
+        quiet: bool,
     },
     /// Chart review: a blinded sheet of candidate HLH episodes (all definitions) and its key;
     /// with an `adjudications` table, each definition's PPV and the reviewers' kappa (docs/review.md).
@@ -248,6 +251,9 @@ enum Command {
         /// truth_params.json; missing fields keep their defaults).
         #[arg(long)]
         params: Option<PathBuf>,
+        /// No progress bar (it is shown only when stderr is a terminal).
+        #[arg(long)]
+        quiet: bool,
     },
     /// Kaplan–Meier survival (with Nelson–Aalen), medians and RMST, as R survfit.
     Km {
@@ -409,8 +415,8 @@ fn main() -> ExitCode {
                 Err(e) => Err(failure(e)),
             }
         }
-        Command::Detect { cohort, criteria, out, force, quarantine, truth } => {
-            cohort_cmds::detect_cmd(&cohort, &criteria, &out, force, quarantine, truth.as_deref())
+        Command::Detect { cohort, criteria, out, force, quarantine, truth, quiet } => {
+            cohort_cmds::detect_cmd(&cohort, &criteria, &out, force, quarantine, truth.as_deref(), quiet)
                 .map(|s| {
                     print!("{s}");
                     println!("wrote {}", out.display());
@@ -447,13 +453,13 @@ fn main() -> ExitCode {
         Command::Omop { command: OmopCommand::Mapping { command: OmopMappingCommand::Show { file } } } => {
             omop_cmds::mapping_show(file.as_deref()).map(|t| print!("{t}")).map_err(failure)
         }
-        Command::Simulate { patients, seed, out, format, clean, params } => {
+        Command::Simulate { patients, seed, out, format, clean, params, quiet } => {
             let format = match format {
                 CliSimFormat::Csv => SimFormat::Csv,
                 CliSimFormat::Parquet => SimFormat::Parquet,
                 CliSimFormat::Omop => SimFormat::Omop,
             };
-            cohort_cmds::simulate_cmd(patients, seed, &out, format, clean, params.as_deref())
+            cohort_cmds::simulate_cmd(patients, seed, &out, format, clean, params.as_deref(), quiet)
                 .map(|s| {
                     println!(
                         "wrote {}: {} patients, {} measurements, {} planted HLH episodes in {} patients",

@@ -110,6 +110,7 @@ pub fn detect_cmd(
     force: bool,
     quarantine: bool,
     truth: Option<&Path>,
+    quiet: bool,
 ) -> Result<String, CohortCommandError> {
     let sets: Vec<CriteriaSet> = criteria.iter().map(|c| resolve_criteria(c)).collect::<Result<_, _>>()?;
     let loaded = load_cohort(dir, &LoadOptions { quarantine })?;
@@ -125,6 +126,7 @@ pub fn detect_cmd(
     let bar = terminal_bar(
         (loaded.cohort.patients.len() * sets.len()) as u64,
         "{bar:30} {pos}/{len} patients x definitions ({eta} left)",
+        quiet,
     );
     let advance = |n: usize| bar.inc(n as u64);
     for set in &sets {
@@ -187,6 +189,7 @@ pub fn simulate_cmd(
     format: SimFormat,
     clean: bool,
     params: Option<&Path>,
+    quiet: bool,
 ) -> Result<SimSummary, CohortCommandError> {
     let mut opts = SimOptions::new(patients, seed, out, format);
     if let Some(path) = params {
@@ -195,16 +198,16 @@ pub fn simulate_cmd(
     if clean {
         opts.params.mimics = false;
     }
-    let bar = terminal_bar(patients as u64, "{bar:30} {pos}/{len} patients simulated ({eta} left)");
+    let bar = terminal_bar(patients as u64, "{bar:30} {pos}/{len} patients simulated ({eta} left)", quiet);
     let summary = simulate_with_progress(&opts, |done, _| bar.set_position(done as u64));
     bar.finish_and_clear();
     Ok(summary?)
 }
 
-/// A progress bar of `len` steps on a terminal only: hidden when stderr is redirected (scripts,
-/// tests, CI logs).
-fn terminal_bar(len: u64, template: &str) -> indicatif::ProgressBar {
-    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+/// A progress bar of `len` steps on a terminal only: hidden with `quiet` and when stderr is
+/// redirected (scripts, tests, CI logs).
+fn terminal_bar(len: u64, template: &str, quiet: bool) -> indicatif::ProgressBar {
+    let bar = if !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         indicatif::ProgressBar::new(len)
     } else {
         indicatif::ProgressBar::hidden()

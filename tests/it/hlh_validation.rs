@@ -221,7 +221,7 @@ fn detect_command_writes_the_validation_table() {
     let out = out.path().join("det");
     let criteria = vec!["hlh_aml".to_string(), "hlh2004".to_string()];
     // Default truth: COHORT/truth.csv.
-    let summary = hemosurv::commands::cohort_cmds::detect_cmd(&dir, &criteria, &out, false, false, None).unwrap();
+    let summary = hemosurv::commands::cohort_cmds::detect_cmd(&dir, &criteria, &out, false, false, None, true).unwrap();
     assert!(summary.contains("validation hlh_aml: sensitivity"), "{summary}");
     let text = std::fs::read_to_string(out.join("hlh_validation.csv")).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -238,9 +238,16 @@ fn detect_command_writes_the_validation_table() {
     // A truth file with an unknown patient is an input error (exit code 2).
     let bad = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(bad.path(), "patient_id,episode,onset_date,resolution_date,line,regimen\nNOPE,1,2020-01-01,,1,7+3\n").unwrap();
-    let e =
-        hemosurv::commands::cohort_cmds::detect_cmd(&dir, &criteria, &out.with_extension("b"), false, false, Some(bad.path()))
-            .unwrap_err();
+    let e = hemosurv::commands::cohort_cmds::detect_cmd(
+        &dir,
+        &criteria,
+        &out.with_extension("b"),
+        false,
+        false,
+        Some(bad.path()),
+        true,
+    )
+    .unwrap_err();
     assert_eq!(e.exit_code(), 2);
     assert!(e.to_string().contains("row 1") && e.to_string().contains("patient_id"), "{e}");
 }
