@@ -102,9 +102,34 @@ pub fn concordance(
 
     // one sort: stratum, reverse time, censored before events, risk score (R's sort.stop)
     let code = |i: usize| strata.map_or(0, |s| s[i]);
-    let mut keys: Vec<(usize, u64, bool, u32, usize)> =
-        (0..n).map(|i| (code(i), !sort_key(stop[i]), event[i], rank[i], i)).collect();
-    keys.par_sort_unstable();
+    let keys: Vec<(usize, u64, bool, u32, usize)> = match strata {
+        // one stratum: sort 16-byte packed keys (time, event, rank, row; n < 2^31 above), then
+        // unpack to the same order as the general path
+        None => {
+            let mut packed: Vec<u128> = (0..n)
+                .map(|i| {
+                    (u128::from(!sort_key(stop[i])) << 64)
+                        | (u128::from(event[i]) << 63)
+                        | (u128::from(rank[i]) << 31)
+                        | i as u128
+                })
+                .collect();
+            packed.par_sort_unstable();
+            packed
+                .into_iter()
+                .map(|k| {
+                    let i = (k & 0x7FFF_FFFF) as usize;
+                    (0, !sort_key(stop[i]), event[i], rank[i], i)
+                })
+                .collect()
+        }
+        Some(_) => {
+            let mut keys: Vec<(usize, u64, bool, u32, usize)> =
+                (0..n).map(|i| (code(i), !sort_key(stop[i]), event[i], rank[i], i)).collect();
+            keys.par_sort_unstable();
+            keys
+        }
+    };
     let sorted = Sorted {
         stop: keys.iter().map(|k| stop[k.4]).collect(),
         event: keys.iter().map(|k| k.2).collect(),

@@ -74,9 +74,21 @@ impl CoxInput {
         // stratum ascending, stop descending, censored before events (the order
         // within tied times has no effect on the results); sorting packed keys
         // keeps the memory access sequential
-        let mut keys: Vec<(usize, u64, bool, usize)> = (0..n).map(|i| (code(i), !sort_key(stop[i]), event[i], i)).collect();
-        keys.par_sort_unstable();
-        let order: Vec<usize> = keys.into_iter().map(|k| k.3).collect();
+        let order: Vec<usize> = match strata {
+            // one stratum: the same order from 16-byte packed keys (half the bytes to sort)
+            None if n < (1 << 63) => {
+                let mut keys: Vec<u128> =
+                    (0..n).map(|i| (u128::from(!sort_key(stop[i])) << 64) | (u128::from(event[i]) << 63) | i as u128).collect();
+                keys.par_sort_unstable();
+                keys.into_iter().map(|k| (k as u64 & !(1 << 63)) as usize).collect()
+            }
+            _ => {
+                let mut keys: Vec<(usize, u64, bool, usize)> =
+                    (0..n).map(|i| (code(i), !sort_key(stop[i]), event[i], i)).collect();
+                keys.par_sort_unstable();
+                keys.into_iter().map(|k| k.3).collect()
+            }
+        };
         let s_stop: Vec<f64> = order.iter().map(|&i| stop[i]).collect();
         let s_event: Vec<bool> = order.iter().map(|&i| event[i]).collect();
         let s_start: Option<Vec<f64>> = start.map(|st| order.iter().map(|&i| st[i]).collect());
