@@ -44,7 +44,7 @@ impl ExitStatus for OmopError {
             | OmopError::MissingColumn { .. }
             | OmopError::BadValue { .. }
             | OmopError::OutputExists { .. } => INVALID_INPUT,
-            OmopError::Io { .. } => RUNTIME_FAILURE,
+            OmopError::Write(_) | OmopError::Internal { .. } => RUNTIME_FAILURE,
         }
     }
 }

@@ -24,6 +24,7 @@ pub use audit::{Audit, Reason};
 pub use mapping::{CheckedMapping, Mapping, Target, DEFAULT_MAPPING_TOML};
 pub use write::{import_to_folder, write_cohort, RowCounts};
 
+use crate::cohort::table_writer::WriteError;
 use crate::cohort::{Analyte, Day, FindingKind, Intensity, Response};
 
 /// Errors of an OMOP import. Every data error names the table, 1-based data row and column.
@@ -89,24 +90,17 @@ pub enum OmopError {
         /// What to do.
         message: String,
     },
-    /// The output cannot be written.
-    #[error("{}: {message}", path.display())]
-    Io {
-        /// File or folder.
+    /// The output cannot be written (file system or Parquet encoding).
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// A defect of the import itself (its audit counts do not add up), never a data problem.
+    #[error("{}: internal error: {message}", path.display())]
+    Internal {
+        /// The CDM folder.
         path: PathBuf,
-        /// Cause.
+        /// What went wrong.
         message: String,
     },
-}
-
-impl From<crate::cohort::table_writer::WriteError> for OmopError {
-    fn from(e: crate::cohort::table_writer::WriteError) -> Self {
-        use crate::cohort::table_writer::WriteError;
-        match e {
-            WriteError::Io { path, message } => OmopError::Io { path, message },
-            WriteError::Parquet { path, message } => OmopError::Io { path, message: format!("cannot write parquet: {message}") },
-        }
-    }
 }
 
 /// One `measurements` row (value and unit as given, the unit checked against the unit table).
@@ -216,9 +210,9 @@ pub fn import(dir: &Path, mapping: CheckedMapping) -> Result<Imported, OmopError
     }
     let unbalanced = audit.unbalanced();
     if !unbalanced.is_empty() {
-        return Err(OmopError::Io {
+        return Err(OmopError::Internal {
             path: dir.to_path_buf(),
-            message: format!("internal error: audit counts do not add up: {}", unbalanced.join("; ")),
+            message: format!("audit counts do not add up: {}", unbalanced.join("; ")),
         });
     }
     Ok(Imported { mapping, people, events, course, audit })

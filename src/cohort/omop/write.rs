@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{import, CheckedMapping, Imported, OmopError};
-use crate::cohort::table_writer::{close_all, Chunk, Col, TableSink};
+use crate::cohort::table_writer::{close_all, Chunk, Col, TableSink, WriteError};
 use crate::cohort::{Day, Format};
 
 /// Rows written per cohort table.
@@ -130,16 +130,20 @@ pub fn write_cohort(im: &Imported, dir: &Path, format: Format) -> Result<RowCoun
     write_tables(dir, format, &chunks)?;
     let rows: RowCounts = chunks.iter().map(|(n, c)| (*n, c.height())).collect();
     let audit_dir = dir.join(AUDIT_DIR);
-    std::fs::create_dir_all(&audit_dir).map_err(|e| OmopError::Io { path: audit_dir.clone(), message: e.to_string() })?;
+    std::fs::create_dir_all(&audit_dir).map_err(|e| io_error(&audit_dir, e))?;
     write_tables(
         &audit_dir,
         Format::Csv,
         &[("audit", im.audit.audit_chunk()), ("unmapped_concepts", im.audit.unmapped_chunk())],
     )?;
     let summary = audit_dir.join("summary.txt");
-    std::fs::write(&summary, im.audit.summary_text(&rows))
-        .map_err(|e| OmopError::Io { path: summary, message: e.to_string() })?;
+    std::fs::write(&summary, im.audit.summary_text(&rows)).map_err(|e| io_error(&summary, e))?;
     Ok(rows)
+}
+
+/// A file-system error on the output, as the table writer reports it.
+fn io_error(path: &Path, e: std::io::Error) -> OmopError {
+    OmopError::Write(WriteError::Io { path: path.to_path_buf(), message: e.to_string() })
 }
 
 /// Whether `dir` may be replaced: an empty folder or an earlier import (has `omop_audit/`).
@@ -172,13 +176,12 @@ pub fn import_to_folder(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let io = |path: &Path, e: std::io::Error| OmopError::Io { path: path.to_path_buf(), message: e.to_string() };
-    std::fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
+    std::fs::create_dir_all(&parent).map_err(|e| io_error(&parent, e))?;
     let tmp = parent.join(format!(".{name}.omop-tmp-{}", std::process::id()));
     if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+        std::fs::remove_dir_all(&tmp).map_err(|e| io_error(&tmp, e))?;
     }
-    std::fs::create_dir(&tmp).map_err(|e| io(&tmp, e))?;
+    std::fs::create_dir(&tmp).map_err(|e| io_error(&tmp, e))?;
     let rows = match write_cohort(&imported, &tmp, format) {
         Ok(r) => r,
         Err(e) => {
@@ -189,17 +192,17 @@ pub fn import_to_folder(
     // replace: move the old folder aside, the new one into place, then delete the old one
     let aside = parent.join(format!(".{name}.omop-old-{}", std::process::id()));
     if exists {
-        std::fs::rename(out, &aside).map_err(|e| io(out, e))?;
+        std::fs::rename(out, &aside).map_err(|e| io_error(out, e))?;
     }
     if let Err(e) = std::fs::rename(&tmp, out) {
         if exists {
             let _ = std::fs::rename(&aside, out);
         }
         let _ = std::fs::remove_dir_all(&tmp);
-        return Err(io(out, e));
+        return Err(io_error(out, e));
     }
     if exists {
-        std::fs::remove_dir_all(&aside).map_err(|e| io(&aside, e))?;
+        std::fs::remove_dir_all(&aside).map_err(|e| io_error(&aside, e))?;
     }
     Ok((imported, rows))
 }
