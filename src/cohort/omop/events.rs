@@ -132,7 +132,10 @@ fn read_measurements(
                 ev.responses.push(ResponseObs { patient, date, response, table: t.name, order: row });
                 audit.mapped(t.name);
             }
-            _ => audit.unmapped(t.name, t.int(cols.1, row)?.unwrap_or(0), concepts.row(t.int(cols.1, row)?.unwrap_or(0))),
+            _ => {
+                let id = t.int(cols.1, row)?.unwrap_or(0);
+                audit.unmapped(t.name, id, concepts.row(id));
+            }
         }
     }
     Ok(())
