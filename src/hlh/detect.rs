@@ -136,15 +136,7 @@ pub fn detect(cohort: &Cohort, set: &CriteriaSet) -> Detection {
 /// is evaluated under every set while its measurements are in cache, instead of one pass
 /// over the whole cohort per set. The result of each set equals [`detect`] under that set.
 pub fn detect_many(cohort: &Cohort, sets: &[CriteriaSet]) -> Vec<Detection> {
-    detect_many_with_evidence(cohort, sets, &vec![true; sets.len()])
-}
-
-/// [`detect_many`], with the evidence rows (and the second sweep that reads them) only for the
-/// sets whose `with_evidence` flag is set: the others get the same episodes and summary with an
-/// empty `evidence` (e.g. the variants of a definition grid, whose evidence nobody reads and
-/// which would hold millions of rows per set at scale).
-pub fn detect_many_with_evidence(cohort: &Cohort, sets: &[CriteriaSet], with_evidence: &[bool]) -> Vec<Detection> {
-    match detect_many_into(cohort, sets, &DetectOptions { with_evidence, ..DetectOptions::default() }) {
+    match detect_many_into(cohort, sets, &DetectOptions::default()) {
         Ok(d) => d,
         Err(e) => unreachable!("no evidence sink, so nothing is written: {e}"),
     }
@@ -163,7 +155,10 @@ pub trait EvidenceSink: Sync {
 /// number of threads or on `on_chunk`.
 #[derive(Clone, Copy)]
 pub struct DetectOptions<'a> {
-    /// Per set, whether to build its evidence rows (a set without an entry: yes).
+    /// Per set, whether to build its evidence rows and the second sweep that reads them (a set
+    /// without an entry: yes). A set without them gets the same episodes and summary with an
+    /// empty `evidence` — e.g. the variants of a definition grid, whose evidence nobody reads
+    /// and which would hold millions of rows per set at scale.
     pub with_evidence: &'a [bool],
     /// Where the evidence goes, chunk by chunk (`None`: kept in the detections).
     pub sink: Option<&'a dyn EvidenceSink>,

@@ -122,8 +122,8 @@ pub use criteria::{
     ALL_BUILTIN_NAMES, BUILTIN_NAMES, DESIGNED_BUILTIN_NAMES,
 };
 pub use detect::{
-    detect, detect_many, detect_many_into, detect_many_with_evidence, evaluate_at, timeline, CriterionStatus, DayEvaluation,
-    DetectOptions, Detection, DetectionSummary, Episode, EvidenceSink, IntensityCount, SourceRef,
+    detect, detect_many, detect_many_into, evaluate_at, timeline, CriterionStatus, DayEvaluation, DetectOptions, Detection,
+    DetectionSummary, Episode, EvidenceSink, IntensityCount, SourceRef,
 };
 pub use episodes::{disease_status, treatment_context, DiseaseStatus, TreatmentContext};
 pub use evidence::{Evidence, EvidenceRole, EvidenceTable};

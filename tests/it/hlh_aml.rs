@@ -892,7 +892,8 @@ fn hlh_aml_detection_is_identical_for_any_thread_count() {
     // Without evidence (grid variants): the same episodes and summary, no evidence rows.
     let sets = [aml(), CriteriaSet::builtin("hscore").unwrap()];
     let full = hemosurv::hlh::detect_many(&c, &sets);
-    let lean = hemosurv::hlh::detect_many_with_evidence(&c, &sets, &[true, false]);
+    let lean_opts = hemosurv::hlh::DetectOptions { with_evidence: &[true, false], ..Default::default() };
+    let lean = hemosurv::hlh::detect_many_into(&c, &sets, &lean_opts).unwrap();
     assert_eq!(lean[0].evidence, full[0].evidence);
     assert!(!full[1].evidence.is_empty() && lean[1].evidence.is_empty());
     for (a, b) in full.iter().zip(&lean) {
@@ -916,7 +917,9 @@ fn hlh_aml_detection_is_identical_for_any_thread_count() {
         CriteriaSet::builtin("hscore").unwrap(),
         variant("hscore", &|s| s.rule.kind = hemosurv::hlh::RuleKind::Score { cutoff: 200.0 }),
     ];
-    let together = hemosurv::hlh::detect_many_with_evidence(&c, &sets, &[true, false, true, true, true, false, true]);
+    let flags = [true, false, true, true, true, false, true];
+    let together_opts = hemosurv::hlh::DetectOptions { with_evidence: &flags, ..Default::default() };
+    let together = hemosurv::hlh::detect_many_into(&c, &sets, &together_opts).unwrap();
     for (set, d) in sets.iter().zip(&together) {
         let alone = detect(&c, set);
         assert_eq!(d.episodes, alone.episodes, "{}", set.name);
@@ -937,7 +940,6 @@ fn hlh_aml_detection_is_identical_for_any_thread_count() {
         }
     }
     let sink = Collect(Default::default());
-    let flags = [true, false, true, true, true, false, true];
     let opts = hemosurv::hlh::DetectOptions { with_evidence: &flags, sink: Some(&sink), ..Default::default() };
     let sunk = hemosurv::hlh::detect_many_into(&c, &sets, &opts).unwrap();
     let chunks = sink.0.into_inner().unwrap();
