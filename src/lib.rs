@@ -14,3 +14,4 @@ pub mod report;
 pub mod simulate;
 pub mod stats;
 pub mod study;
+pub mod table;

@@ -4,12 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::io::csv_text::field as csv_field;
+use crate::table::{Cell, ResultTable};
 
 use super::error::CohortError;
 
@@ -380,25 +379,27 @@ impl ValidationReport {
         s
     }
 
-    /// Write the rejected rows as CSV: `table,row,column,reason,raw`.
+    /// The quarantined rows as a table (`table,row,column,reason,raw`; `column` NA for a
+    /// rejected patient).
+    pub fn rejects_table(&self) -> ResultTable {
+        let mut t = ResultTable::new("rejects", &["table", "row", "column", "reason", "raw"]);
+        for r in &self.rejects {
+            t.push_row(vec![
+                Cell::from(r.table.as_str()),
+                Cell::Int(i64::try_from(r.row).unwrap_or(i64::MAX)),
+                r.column.as_deref().map_or(Cell::Na, Cell::from),
+                Cell::from(r.reason.as_str()),
+                Cell::from(r.raw.as_str()),
+            ]);
+        }
+        t
+    }
+
+    /// Write [`ValidationReport::rejects_table`] as CSV to `path`.
     pub fn write_rejects_csv(&self, path: &Path) -> Result<(), CohortError> {
         let io = |source| CohortError::Io { path: path.to_path_buf(), source };
-        let file = std::fs::File::create(path).map_err(io)?;
-        let mut w = std::io::BufWriter::new(file);
-        writeln!(w, "table,row,column,reason,raw").map_err(io)?;
-        for r in &self.rejects {
-            writeln!(
-                w,
-                "{},{},{},{},{}",
-                csv_field(&r.table),
-                r.row,
-                csv_field(r.column.as_deref().unwrap_or("")),
-                csv_field(&r.reason),
-                csv_field(&r.raw)
-            )
-            .map_err(io)?;
-        }
-        w.flush().map_err(io)
+        let bytes = self.rejects_table().to_csv_bytes().map_err(|e| io(std::io::Error::other(e)))?;
+        std::fs::write(path, bytes).map_err(io)
     }
 }
 
@@ -440,9 +441,10 @@ mod tests {
     }
 
     #[test]
-    fn csv_quoting() {
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("plain"), "plain");
+    fn rejects_table_keeps_na_apart_from_empty_text() {
+        let mut r = ValidationReport::default();
+        r.rejects.push(Reject { table: "patients".into(), row: 3, column: None, reason: "a, b".into(), raw: String::new() });
+        let csv = String::from_utf8(r.rejects_table().to_csv_bytes().unwrap()).unwrap();
+        assert_eq!(csv, "table,row,column,reason,raw\npatients,3,,\"a, b\",\"\"\n");
     }
 }

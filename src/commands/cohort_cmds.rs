@@ -6,9 +6,7 @@ use thiserror::Error;
 
 use crate::cohort::{load_cohort, validate_dir, CohortError, LoadOptions};
 use crate::hlh::validation::validation_summary;
-use crate::hlh::{
-    builtin_toml, detect_many_into, write_validation_csv, CriteriaError, CriteriaSet, DetectOptions, Detection, Truth, TruthError,
-};
+use crate::hlh::{builtin_toml, detect_many_into, CriteriaError, CriteriaSet, DetectOptions, Detection, Truth, TruthError};
 use crate::report::output::OutputDir;
 use crate::report::ReportError;
 use crate::simulate::{simulate_with_progress, SimError, SimFormat, SimOptions, SimParams, SimSummary};
@@ -99,6 +97,14 @@ pub fn criteria_show(name: &str) -> Result<String, CohortCommandError> {
     }
 }
 
+/// A criteria set's name as a file stem: characters other than letters, digits, `_`, `-` and
+/// `.` become `_` (a set's name is free text; its files must stay inside the output folder).
+fn file_stem(set: &str) -> String {
+    let stem: String =
+        set.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '_' }).collect();
+    stem.trim_start_matches('.').to_string()
+}
+
 /// `hemosurv detect`: writes `episodes_<set>` and `evidence_<set>` (CSV + Parquet)
 /// into `out` (atomically) and returns the one-screen summary. With a truth table
 /// (`truth`, else `COHORT/truth.csv` or `COHORT/truth.parquet` if present) it also writes `hlh_validation.csv`
@@ -134,16 +140,9 @@ pub fn detect_cmd(
         let mut d = detect_many_into(&loaded.cohort, std::slice::from_ref(set), &opts)
             .map_err(|e| CohortCommandError::Io { path: out.to_path_buf(), source: e })?
             .remove(0); // one set in, one detection out
-        for (stem, which) in [("episodes", 0), ("evidence", 1)] {
-            let path = outdir.path().join(format!("{stem}_{}.csv", d.criteria_set));
-            let f = std::fs::File::create(&path).map_err(|e| CohortCommandError::Io { path: path.clone(), source: e })?;
-            let mut w = std::io::BufWriter::new(f);
-            let r = if which == 0 { d.write_episodes_csv(&mut w) } else { d.write_evidence_csv(&mut w) };
-            r.and_then(|_| std::io::Write::flush(&mut w))
-                .map_err(|e| CohortCommandError::Io { path: path.clone(), source: e })?;
-            drop(w);
-            crate::io::table::csv_to_parquet(&path, &path.with_extension("parquet"))
-                .map_err(|e| CohortCommandError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
+        let stem = file_stem(&d.criteria_set);
+        for t in [d.episodes_table(&format!("episodes_{stem}")), d.evidence_table(&format!("evidence_{stem}"))] {
+            crate::report::write_csv_and_parquet(&t, outdir.path())?;
         }
         summary.push_str(&d.summary_text());
         summary.push('\n');
@@ -155,12 +154,7 @@ pub fn detect_cmd(
     bar.finish_and_clear();
     if let (Some(t), Some(p)) = (&truth, &truth_path) {
         let rows = crate::hlh::validate(t, &kept, &loaded.cohort);
-        let path = outdir.path().join("hlh_validation.csv");
-        let f = std::fs::File::create(&path).map_err(|e| CohortCommandError::Io { path: path.clone(), source: e })?;
-        let mut w = std::io::BufWriter::new(f);
-        write_validation_csv(&rows, &mut w)
-            .and_then(|_| std::io::Write::flush(&mut w))
-            .map_err(|e| CohortCommandError::Io { path: path.clone(), source: e })?;
+        crate::report::write_csv_file(&crate::hlh::validation_table("hlh_validation", &rows), outdir.path())?;
         summary.push_str(&format!("truth: {} ({} true episodes)\n", p.display(), t.episodes.len()));
         summary.push_str(&validation_summary(&rows));
     }

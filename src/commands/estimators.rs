@@ -15,6 +15,7 @@ use crate::stats::design::{build_design, ColumnData};
 use crate::stats::km::{kaplan_meier, ConfType, KmOptions};
 use crate::stats::logrank::survdiff;
 use crate::stats::{Grouping, StatsError};
+use crate::table::{Cell, ResultTable};
 
 /// Errors of the estimator subcommands.
 #[derive(Debug, Error)]
@@ -100,47 +101,16 @@ fn status_note(t: &Table, column: &str, coding: StatusCoding) -> Option<String> 
     Some(note)
 }
 
-/// `csv` with a last column `note` holding `note` in every data row (quoted per
-/// RFC 4180). Records are split on line breaks outside quotes, so quoted labels
-/// with line breaks stay intact.
-fn append_note_column(csv: &str, note: &str) -> String {
-    let quoted = format!("\"{}\"", note.replace('"', "\"\""));
-    let mut out = String::with_capacity(csv.len() + 64);
-    let mut in_quotes = false;
-    let mut header = true;
-    for ch in csv.chars() {
-        match ch {
-            '"' => in_quotes = !in_quotes,
-            '\n' if !in_quotes => {
-                if out.ends_with('\r') {
-                    out.pop();
-                }
-                out.push(',');
-                out.push_str(if header { "note" } else { &quoted });
-                out.push('\n');
-                header = false;
-                continue;
-            }
-            _ => {}
-        }
-        out.push(ch);
-    }
-    out
-}
-
-/// Writes `write`'s CSV to `path`, with a `note` column when there is a note.
-fn write_csv_with_note(
-    path: PathBuf,
-    note: Option<&str>,
-    write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
-) -> Result<PathBuf, EstimatorError> {
-    let mut buf = Vec::new();
-    write(&mut buf).map_err(|e| EstimatorError::Write { path: path.clone(), source: e })?;
-    let (mut w, path) = create(path)?;
-    let bytes = match note {
-        None => buf,
-        Some(note) => append_note_column(&String::from_utf8_lossy(&buf), note).into_bytes(),
+/// Write `table` as CSV to `path`, with a last column `note` holding `note` on every row
+/// when there is a note (R's 1/2 status coding).
+fn write_table(path: PathBuf, table: ResultTable, note: Option<&str>) -> Result<PathBuf, EstimatorError> {
+    let table = match note {
+        Some(note) => table.with_trailing_column("note", Cell::from(note)),
+        None => table,
     };
+    let bytes =
+        table.to_csv_bytes().map_err(|e| EstimatorError::Write { path: path.clone(), source: std::io::Error::other(e) })?;
+    let (mut w, path) = create(path)?;
     w.write_all(&bytes).map_err(|e| EstimatorError::Write { path: path.clone(), source: e })?;
     finish(w, &path)?;
     Ok(path)
@@ -201,10 +171,8 @@ pub fn km(a: &KmArgs) -> Result<Vec<PathBuf>, EstimatorError> {
         rayon::join(|| kaplan_meier(&time, &event, &g, &opts), || a.logrank.then(|| survdiff(&time, &event, &g, None, 0.0)));
     let fit = fit.map_err(stats_err(&a.file))?;
     let test = test.transpose().map_err(stats_err(&a.file))?;
-    let (mut w, p1) = create(with_suffix(&a.out, ".km.csv"))?;
-    fit.write_table_csv(&mut w).map_err(|e| EstimatorError::Write { path: p1.clone(), source: e })?;
-    finish(w, &p1)?;
-    let p2 = write_csv_with_note(with_suffix(&a.out, ".summary.csv"), note.as_deref(), |w| fit.write_summary_csv(w))?;
+    let p1 = write_table(with_suffix(&a.out, ".km.csv"), fit.table("km"), None)?;
+    let p2 = write_table(with_suffix(&a.out, ".summary.csv"), fit.summary_table("summary"), note.as_deref())?;
     let mut written = vec![p1, p2];
     if let Some(test) = test {
         written.push(write_json(with_suffix(&a.out, ".logrank.json"), &with_note(test.to_json(), note.as_deref()))?);
@@ -333,7 +301,7 @@ pub fn cox(a: &CoxArgs) -> Result<Vec<PathBuf>, EstimatorError> {
     let opts = CoxOptions { ties: a.ties, conf_level: a.conf_level, ..CoxOptions::default() };
     let model = coxph(start.as_deref(), &stop, &event, &x, &terms, strata.as_deref(), cluster.as_deref(), &opts)
         .map_err(stats_err(&a.file))?;
-    let p1 = write_csv_with_note(with_suffix(&a.out, ".cox.csv"), note.as_deref(), |w| model.write_coef_csv(w))?;
+    let p1 = write_table(with_suffix(&a.out, ".cox.csv"), model.coef_table("cox"), note.as_deref())?;
     let mut json = with_note(model.to_json(), note.as_deref());
     if let Some(obj) = json.as_object_mut() {
         obj.insert("rows_dropped_missing".into(), serde_json::json!(dropped));
@@ -366,9 +334,7 @@ pub fn cif(a: &CifArgs) -> Result<Vec<PathBuf>, EstimatorError> {
     );
     let ((time, event), g) = (numbers?, g?);
     let fit = cuminc(&time, &event, &g, None).map_err(stats_err(&a.file))?;
-    let (mut w, p1) = create(with_suffix(&a.out, ".cif.csv"))?;
-    fit.write_table_csv(&mut w).map_err(|e| EstimatorError::Write { path: p1.clone(), source: e })?;
-    finish(w, &p1)?;
+    let p1 = write_table(with_suffix(&a.out, ".cif.csv"), fit.table("cif"), None)?;
     let p2 = write_json(with_suffix(&a.out, ".cif.json"), &fit.to_json())?;
     Ok(vec![p1, p2])
 }

@@ -54,10 +54,10 @@ use thiserror::Error;
 
 use crate::cohort::{load_cohort, Analyte, Cohort, CohortError, Day, Decision, FindingKind, LoadOptions, PatientIdx};
 use crate::hlh::{detect_many, treatment_context, CriteriaSet, Detection, EvidenceRole, ALL_BUILTIN_NAMES};
-use crate::report::csv::{Cell, ColumnDoc, CsvTable};
 use crate::report::ReportError;
 use crate::stats::agreement::{cohen_kappa, match_episodes, AdjudicatedCase, CaseDecision, EpisodeRef, KappaResult, PpvCounts};
 use crate::stats::proportions::Proportion;
+use crate::table::{Cell, ColumnDoc, ResultTable};
 
 use super::cohort_cmds::{resolve_criteria, CohortCommandError};
 
@@ -293,8 +293,8 @@ fn later_criteria(det: &Detection) -> HashMap<(PatientIdx, u32), Vec<&str>> {
 }
 
 /// The blinded review sheet (see the module docs), named `name`.
-pub fn review_sheet(name: &str, cohort: &Cohort, detections: &[Detection], cands: &[Candidate]) -> CsvTable {
-    let mut t = CsvTable::documented(
+pub fn review_sheet(name: &str, cohort: &Cohort, detections: &[Detection], cands: &[Candidate]) -> ResultTable {
+    let mut t = ResultTable::documented(
         name,
         "candidate HLH episodes for chart review, blinded to the definitions (key in the _key file)",
         sheet_docs(detections.len()),
@@ -362,8 +362,8 @@ pub fn review_key(
     sources: &[String],
     detections: &[Detection],
     cands: &[Candidate],
-) -> CsvTable {
-    let mut t = CsvTable::documented(
+) -> ResultTable {
+    let mut t = ResultTable::documented(
         name,
         "key of the review sheet: which criteria set each definition letter is (keep it away from the reviewers)",
         vec![
@@ -504,8 +504,8 @@ pub fn adjudication_summary(cohort: &Cohort, detections: &[Detection], window_da
 }
 
 /// The PPV rows as a table named `name`.
-pub fn ppv_table(name: &str, rows: &[PpvRow]) -> CsvTable {
-    let mut t = CsvTable::documented(
+pub fn ppv_table(name: &str, rows: &[PpvRow]) -> ResultTable {
+    let mut t = ResultTable::documented(
         name,
         "PPV of each definition against the adjudicated cases (chart review)",
         vec![
@@ -551,8 +551,8 @@ pub fn ppv_table(name: &str, rows: &[PpvRow]) -> CsvTable {
 }
 
 /// The kappa as a one-row table named `name` (a row of NA with a note when there is none).
-pub fn kappa_table(name: &str, k: Option<&ReviewerKappa>) -> CsvTable {
-    let mut t = CsvTable::documented(
+pub fn kappa_table(name: &str, k: Option<&ReviewerKappa>) -> ResultTable {
+    let mut t = ResultTable::documented(
         name,
         "inter-reviewer agreement: unweighted Cohen's kappa (as R psych::cohen.kappa)",
         vec![
@@ -633,8 +633,8 @@ pub fn review_cmd(args: &ReviewArgs) -> Result<ReviewSummary, ReviewError> {
     let cands = candidates(&detections);
     std::fs::create_dir_all(&dir).map_err(|source| ReviewError::Io { path: dir.clone(), source })?;
     let mut written = vec![
-        review_sheet(&names[0], cohort, &detections, &cands).write_to_dir(&dir)?,
-        review_key(&names[1], &sets, &sources, &detections, &cands).write_to_dir(&dir)?,
+        crate::report::write_csv_file(&review_sheet(&names[0], cohort, &detections, &cands), &dir)?,
+        crate::report::write_csv_file(&review_key(&names[1], &sets, &sources, &detections, &cands), &dir)?,
     ];
     let mut agreement_text = Vec::new();
     if cohort.tables_present.iter().any(|t| t == "adjudications") {
@@ -652,8 +652,8 @@ pub fn review_cmd(args: &ReviewArgs) -> Result<ReviewSummary, ReviewError> {
             Some((k, v)) => format!("kappa {} vs {}: {:.3} over {} cases", k.reviewer_1, k.reviewer_2, v, k.result.n_items),
             None => "kappa: NA".to_string(),
         });
-        written.push(ppv_table(&names[2], &rows).write_to_dir(&dir)?);
-        written.push(kappa_table(&names[3], kappa.as_ref()).write_to_dir(&dir)?);
+        written.push(crate::report::write_csv_file(&ppv_table(&names[2], &rows), &dir)?);
+        written.push(crate::report::write_csv_file(&kappa_table(&names[3], kappa.as_ref()), &dir)?);
     }
     if loaded.report.rejected_count > 0 {
         let p = dir.join(format!("{}.csv", names[4]));

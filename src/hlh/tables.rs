@@ -1,22 +1,20 @@
-//! CSV output of a detection and its one-screen text summary.
+//! The tables of a detection (episodes, evidence) and its one-screen text summary.
 //!
-//! CSV conventions (as every hemosurv table): UTF-8, comma-separated, one header row, `\n`
-//! after every row; numbers with Rust's `{}` Display (shortest round-trip, `-0` → `0`); NA
-//! cells empty; text quoted per RFC 4180 only when needed, and the empty string written `""`.
-//! Dates are ISO `YYYY-MM-DD`. Rows are in a deterministic order (patient index, episode,
-//! evidence role, criterion, sub-condition), so the same input gives the same bytes.
+//! The tables are [`ResultTable`]s, written by the one table writer (CSV conventions in
+//! [`crate::table`]). Dates are ISO `YYYY-MM-DD`. Rows are in a deterministic order (patient
+//! index, episode, evidence role, criterion, sub-condition), so the same input gives the same
+//! bytes.
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
 
 use crate::cohort::day_to_iso;
-use crate::report::ColumnType;
+use crate::table::{Cell, ColumnType, ResultTable};
 
 use super::detect::Detection;
 use super::evidence::Evidence;
 use super::probability::PROBABILITY_SOURCE;
 
-/// Column names of [`Detection::write_episodes_csv`].
+/// Column names of [`Detection::episodes_table`].
 pub const EPISODE_COLUMNS: [&str; 22] = [
     "patient_id",
     "episode",
@@ -42,7 +40,7 @@ pub const EPISODE_COLUMNS: [&str; 22] = [
     "disease_status",
 ];
 
-/// Column names of [`Detection::write_evidence_csv`].
+/// Column names of [`evidence_table`].
 pub const EVIDENCE_COLUMNS: [&str; 17] = [
     "patient_id",
     "episode",
@@ -75,103 +73,28 @@ pub const EVIDENCE_TYPES: [ColumnType; 17] = {
     [T, I, T, T, T, T, T, R, T, I, T, T, R, T, R, T, T]
 };
 
-pub(crate) fn push_str(line: &mut String, s: &str) {
-    line.push_str(&crate::io::csv_text::text_cell(s));
+/// The first three cells of both tables, `patient_id, episode, criteria_set`, which
+/// identify an episode.
+fn episode_key(patient_id: &str, episode: u32, criteria_set: &str) -> [Cell; 3] {
+    [Cell::from(patient_id), Cell::from(episode), Cell::from(criteria_set)]
 }
 
-pub(crate) fn push_num(line: &mut String, v: Option<f64>) {
-    if let Some(v) = v.filter(|v| v.is_finite()) {
-        let _ = write!(line, "{}", crate::stats::format::Num(v));
-    }
-}
-
-pub(crate) fn push_int(line: &mut String, v: Option<i64>) {
-    if let Some(v) = v {
-        let _ = write!(line, "{v}");
-    }
-}
-
-/// The first three columns of both tables, `patient_id,episode,criteria_set,`,
-/// which identify an episode.
-fn push_episode_key(line: &mut String, patient_id: &str, episode: u32, criteria_set: &str) {
-    push_str(line, patient_id);
-    line.push(',');
-    push_int(line, Some(i64::from(episode)));
-    line.push(',');
-    push_str(line, criteria_set);
-    line.push(',');
-}
-
-fn header(cols: &[&str]) -> String {
-    let mut s = cols.join(",");
-    s.push('\n');
-    s
+/// Optional text: NA when absent.
+fn opt_text(s: Option<&str>) -> Cell {
+    s.map_or(Cell::Na, Cell::from)
 }
 
 impl Detection {
-    /// Write the episodes table as CSV (columns [`EPISODE_COLUMNS`]).
-    pub fn write_episodes_csv<W: Write>(&self, mut w: W) -> io::Result<()> {
-        w.write_all(header(&EPISODE_COLUMNS).as_bytes())?;
-        let mut line = String::new();
-        for e in &self.episodes {
-            line.clear();
-            push_episode_key(&mut line, &e.patient_id, e.episode, &e.criteria_set);
-            push_str(&mut line, &day_to_iso(e.onset));
-            line.push(',');
-            push_str(&mut line, &day_to_iso(e.end));
-            line.push(',');
-            push_str(&mut line, if e.ongoing_at_end_of_follow_up { "true" } else { "false" });
-            line.push(',');
-            push_str(&mut line, &e.criteria_met_at_onset.join(";"));
-            line.push(',');
-            push_int(&mut line, Some(e.criteria_met_at_onset.len() as i64));
-            line.push(',');
-            push_int(&mut line, Some(i64::from(e.max_criteria)));
-            line.push(',');
-            push_int(&mut line, Some(i64::from(e.evaluable_criteria)));
-            line.push(',');
-            push_int(&mut line, Some(i64::from(e.n_criteria)));
-            line.push(',');
-            push_num(&mut line, e.score_at_onset);
-            line.push(',');
-            push_num(&mut line, e.hscore_at_onset);
-            line.push(',');
-            push_num(&mut line, e.max_hscore);
-            line.push(',');
-            push_num(&mut line, e.hscore_probability.as_ref().and_then(|p| p.percent));
-            line.push(',');
-            if let Some(p) = &e.hscore_probability {
-                push_str(&mut line, &p.label);
-            }
-            line.push(',');
-            if e.hscore_probability.is_some() {
-                push_str(&mut line, PROBABILITY_SOURCE);
-            }
-            line.push(',');
-            let t = e.treatment.as_ref();
-            push_int(&mut line, t.map(|t| i64::from(t.line)));
-            line.push(',');
-            if let Some(t) = t {
-                push_str(&mut line, &t.regimen);
-            }
-            line.push(',');
-            if let Some(t) = t {
-                push_str(&mut line, t.intensity.name());
-            }
-            line.push(',');
-            push_int(&mut line, t.map(|t| i64::from(t.days_since_line_start)));
-            line.push(',');
-            push_str(&mut line, e.disease_status.name());
-            line.push('\n');
-            w.write_all(line.as_bytes())?;
-        }
-        w.flush()
+    /// The episodes table (columns [`EPISODE_COLUMNS`], types [`EPISODE_TYPES`]) named `name`.
+    pub fn episodes_table(&self, name: &str) -> ResultTable {
+        let mut t = ResultTable::new(name, &EPISODE_COLUMNS).with_types(&EPISODE_TYPES);
+        t.rows = self.episodes.iter().map(episode_row).collect();
+        t
     }
 
-    /// Write the audit trail as CSV (columns [`EVIDENCE_COLUMNS`]).
-    pub fn write_evidence_csv<W: Write>(&self, mut w: W) -> io::Result<()> {
-        w.write_all(header(&EVIDENCE_COLUMNS).as_bytes())?;
-        write_evidence_rows(&self.evidence, w)
+    /// The audit trail (columns [`EVIDENCE_COLUMNS`]) named `name`.
+    pub fn evidence_table(&self, name: &str) -> ResultTable {
+        evidence_table(name, &self.evidence)
     }
 
     /// A one-screen text summary (counts, by first-line intensity, episode onsets by disease status).
@@ -235,72 +158,65 @@ impl Detection {
     }
 }
 
-/// Write evidence rows as CSV lines without the header (columns [`EVIDENCE_COLUMNS`]); the
-/// body of [`Detection::write_evidence_csv`], also used for evidence handed to an
-/// [`EvidenceSink`](super::detect::EvidenceSink) chunk by chunk.
-pub fn write_evidence_rows<W: Write>(rows: &[Evidence], mut w: W) -> io::Result<()> {
-    let mut line = String::new();
-    for e in rows {
-        line.clear();
-        push_episode_key(&mut line, &e.patient_id, e.episode, &e.criteria_set);
-        push_str(&mut line, &e.criterion);
-        line.push(',');
-        push_str(&mut line, e.role.name());
-        line.push(',');
-        push_str(&mut line, &day_to_iso(e.evaluated_on));
-        line.push(',');
-        push_str(&mut line, &e.condition);
-        line.push(',');
-        push_num(&mut line, e.points);
-        line.push(',');
-        push_str(&mut line, e.table.name());
-        line.push(',');
-        push_int(&mut line, Some(i64::from(e.source_row)));
-        line.push(',');
-        push_str(&mut line, &day_to_iso(e.date));
-        line.push(',');
-        push_str(&mut line, e.item);
-        line.push(',');
-        push_num(&mut line, e.raw_value);
-        line.push(',');
-        if let Some(u) = &e.raw_unit {
-            push_str(&mut line, u);
-        }
-        line.push(',');
-        push_num(&mut line, e.value);
-        line.push(',');
-        if let Some(u) = &e.unit {
-            push_str(&mut line, u);
-        }
-        line.push(',');
-        // Empty for exact values and findings (NA), else `>`, `>=`, `<`, `<=`.
-        if e.value_qualifier.is_qualified() {
-            push_str(&mut line, e.value_qualifier.symbol());
-        }
-        line.push('\n');
-        w.write_all(line.as_bytes())?;
-    }
-    w.flush()
+/// One row of the episodes table.
+fn episode_row(e: &super::detect::Episode) -> Vec<Cell> {
+    let t = e.treatment.as_ref();
+    let mut row = Vec::with_capacity(EPISODE_COLUMNS.len());
+    row.extend(episode_key(&e.patient_id, e.episode, &e.criteria_set));
+    row.extend([
+        Cell::Str(day_to_iso(e.onset)),
+        Cell::Str(day_to_iso(e.end)),
+        Cell::Bool(e.ongoing_at_end_of_follow_up),
+        Cell::Str(e.criteria_met_at_onset.join(";")),
+        Cell::from(e.criteria_met_at_onset.len()),
+        Cell::from(e.max_criteria),
+        Cell::from(e.evaluable_criteria),
+        Cell::from(e.n_criteria),
+        Cell::finite_or_na(e.score_at_onset),
+        Cell::finite_or_na(e.hscore_at_onset),
+        Cell::finite_or_na(e.max_hscore),
+        Cell::finite_or_na(e.hscore_probability.as_ref().and_then(|p| p.percent)),
+        opt_text(e.hscore_probability.as_ref().map(|p| p.label.as_str())),
+        opt_text(e.hscore_probability.as_ref().map(|_| PROBABILITY_SOURCE)),
+        t.map_or(Cell::Na, |t| Cell::from(t.line)),
+        opt_text(t.map(|t| t.regimen.as_str())),
+        opt_text(t.map(|t| t.intensity.name())),
+        t.map_or(Cell::Na, |t| Cell::from(i64::from(t.days_since_line_start))),
+        Cell::from(e.disease_status.name()),
+    ]);
+    row
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Evidence rows as a table named `name` (columns [`EVIDENCE_COLUMNS`], types
+/// [`EVIDENCE_TYPES`]): a detection's whole audit trail, or one chunk of it handed to an
+/// [`EvidenceSink`](super::detect::EvidenceSink) (written with
+/// [`ResultTable::write_csv_rows`]).
+pub fn evidence_table(name: &str, rows: &[Evidence]) -> ResultTable {
+    let mut t = ResultTable::new(name, &EVIDENCE_COLUMNS).with_types(&EVIDENCE_TYPES);
+    t.rows = rows.iter().map(evidence_row).collect();
+    t
+}
 
-    #[test]
-    fn quoting() {
-        let mut s = String::new();
-        push_str(&mut s, "a,b");
-        s.push('|');
-        push_str(&mut s, "say \"hi\"");
-        s.push('|');
-        push_str(&mut s, "");
-        s.push('|');
-        push_num(&mut s, Some(-0.0));
-        s.push('|');
-        push_num(&mut s, Some(0.1));
-        s.push('|');
-        push_num(&mut s, None);
-        assert_eq!(s, "\"a,b\"|\"say \"\"hi\"\"\"|\"\"|0|0.1|");
-    }
+/// One row of the evidence table.
+fn evidence_row(e: &Evidence) -> Vec<Cell> {
+    let mut row = Vec::with_capacity(EVIDENCE_COLUMNS.len());
+    row.extend(episode_key(&e.patient_id, e.episode, &e.criteria_set));
+    row.extend([
+        Cell::from(&*e.criterion),
+        Cell::from(e.role.name()),
+        Cell::Str(day_to_iso(e.evaluated_on)),
+        Cell::from(&*e.condition),
+        Cell::finite_or_na(e.points),
+        Cell::from(e.table.name()),
+        Cell::from(e.source_row),
+        Cell::Str(day_to_iso(e.date)),
+        Cell::from(e.item),
+        Cell::finite_or_na(e.raw_value),
+        opt_text(e.raw_unit.as_deref()),
+        Cell::finite_or_na(e.value),
+        opt_text(e.unit),
+        // NA for exact values and findings, else `>`, `>=`, `<`, `<=`.
+        if e.value_qualifier.is_qualified() { Cell::from(e.value_qualifier.symbol()) } else { Cell::Na },
+    ]);
+    row
 }

@@ -25,14 +25,14 @@
 //!   `incidence_difference` = estimated − true.
 
 use std::fmt;
-use std::io::{self, Write};
+
 use std::path::Path;
 
 use crate::cohort::{iso_to_day, Cohort, Day, PatientIdx};
 use crate::stats::proportions::proportion;
 
 use super::detect::Detection;
-use super::tables::{push_int, push_num, push_str};
+use crate::table::{Cell, ResultTable};
 
 /// Columns required in a truth table.
 pub const TRUTH_COLUMNS: [&str; 6] = ["patient_id", "episode", "onset_date", "resolution_date", "line", "regimen"];
@@ -354,7 +354,7 @@ pub struct ValidationRow {
     pub note: String,
 }
 
-/// Column names of [`write_validation_csv`].
+/// Column names of [`validation_table`].
 pub const VALIDATION_COLUMNS: [&str; 31] = [
     "criteria_set",
     "rule",
@@ -473,58 +473,38 @@ pub fn validate(truth: &Truth, detections: &[Detection], cohort: &Cohort) -> Vec
         .collect()
 }
 
-fn push_metric(line: &mut String, m: Option<Metric>) {
-    push_num(line, m.map(|m| m.estimate));
-    line.push(',');
-    push_num(line, m.map(|m| m.lower));
-    line.push(',');
-    push_num(line, m.map(|m| m.upper));
-    line.push(',');
+/// A proportion's estimate and exact limits as three cells (NA when not estimable).
+fn metric_cells(m: Option<Metric>) -> [Cell; 3] {
+    [Cell::finite_or_na(m.map(|m| m.estimate)), Cell::finite_or_na(m.map(|m| m.lower)), Cell::finite_or_na(m.map(|m| m.upper))]
 }
 
-/// Write the validation table as CSV (columns [`VALIDATION_COLUMNS`], one row per definition,
-/// same conventions as the episodes table: NA cells empty).
-pub fn write_validation_csv<W: Write>(rows: &[ValidationRow], mut w: W) -> io::Result<()> {
-    let mut s = VALIDATION_COLUMNS.join(",");
-    s.push('\n');
+/// The validation table named `name` (columns [`VALIDATION_COLUMNS`], one row per
+/// definition; NA where a metric is not estimable, with the reason in `note`).
+pub fn validation_table(name: &str, rows: &[ValidationRow]) -> ResultTable {
+    let mut t = ResultTable::new(name, &VALIDATION_COLUMNS);
     for r in rows {
-        push_str(&mut s, &r.criteria_set);
-        s.push(',');
-        push_str(&mut s, &r.rule);
-        s.push(',');
+        let mut row = vec![Cell::from(r.criteria_set.as_str()), Cell::from(r.rule.as_str())];
         for v in [r.n_patients, r.true_positive, r.false_positive, r.false_negative, r.true_negative] {
-            push_int(&mut s, Some(v as i64));
-            s.push(',');
+            row.push(Cell::Int(v as i64));
         }
         for m in [r.sensitivity, r.specificity, r.ppv, r.npv] {
-            push_metric(&mut s, m);
+            row.extend(metric_cells(m));
         }
-        push_int(&mut s, Some(r.onset_errors.len() as i64));
-        s.push(',');
+        row.push(Cell::from(r.onset_errors.len()));
         for v in [r.onset_error_median, r.onset_error_q1, r.onset_error_q3] {
-            push_num(&mut s, v);
-            s.push(',');
+            row.push(Cell::finite_or_na(v));
         }
-        push_int(&mut s, r.onset_errors.first().copied());
-        s.push(',');
-        push_int(&mut s, r.onset_errors.last().copied());
-        s.push(',');
-        push_int(&mut s, Some(r.onset_within_3_days as i64));
-        s.push(',');
-        push_num(&mut s, r.estimated_incidence);
-        s.push(',');
-        push_num(&mut s, r.true_incidence);
-        s.push(',');
-        push_num(&mut s, r.estimated_incidence.zip(r.true_incidence).map(|(a, b)| a - b));
-        s.push(',');
-        push_str(&mut s, "Clopper-Pearson 95%");
-        s.push(',');
-        if !r.note.is_empty() {
-            push_str(&mut s, &r.note);
-        }
-        s.push('\n');
+        row.push(Cell::from(r.onset_errors.first().copied()));
+        row.push(Cell::from(r.onset_errors.last().copied()));
+        row.push(Cell::Int(r.onset_within_3_days as i64));
+        row.push(Cell::finite_or_na(r.estimated_incidence));
+        row.push(Cell::finite_or_na(r.true_incidence));
+        row.push(Cell::finite_or_na(r.estimated_incidence.zip(r.true_incidence).map(|(a, b)| a - b)));
+        row.push(Cell::from("Clopper-Pearson 95%"));
+        row.push(if r.note.is_empty() { Cell::Na } else { Cell::from(r.note.as_str()) });
+        t.push_row(row);
     }
-    w.write_all(s.as_bytes())
+    t
 }
 
 /// One line per definition: sensitivity, PPV, incidence, onset error.

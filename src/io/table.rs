@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use crate::report::ColumnType;
+use crate::table::{Cell, ColumnType, ResultTable};
 use thiserror::Error;
 
 /// Errors reading a table or one of its columns.
@@ -428,23 +428,121 @@ fn group_string_views(ca: &StringChunked) -> Result<crate::stats::Grouping, usiz
 /// file, so the same CSV always gives the same Parquet.
 pub fn csv_to_parquet(csv: &Path, parquet: &Path) -> Result<(), TableError> {
     let bytes = std::fs::read(csv).map_err(|e| TableError::Read { path: csv.to_path_buf(), message: e.to_string() })?;
-    csv_bytes_to_parquet(&bytes, None, csv, parquet)
+    csv_bytes_to_parquet_inferred(&bytes, csv, parquet)
 }
 
-/// Rows per Parquet row group (polars' default), and per batch of the typed conversion.
+/// Rows per Parquet row group (polars' default), and per batch of the typed conversions.
 const PARQUET_ROW_GROUP: usize = 512 * 512;
 
-/// As [`csv_to_parquet`], from the CSV text already in memory (`csv` names it in
-/// errors). With `types` (one per column, in header order) the columns get those
-/// types instead of types inferred from every row, which is several times faster
-/// on large tables, and the table is converted one row group at a time, so memory
-/// holds one row group's columns instead of the whole table's (the 1 M-patient
-/// evidence table is ~8 M rows).
-pub fn csv_bytes_to_parquet(bytes: &[u8], types: Option<&[ColumnType]>, csv: &Path, parquet: &Path) -> Result<(), TableError> {
-    match types {
-        None => csv_bytes_to_parquet_inferred(bytes, csv, parquet),
-        Some(types) => csv_bytes_to_parquet_typed(bytes, types, csv, parquet, PARQUET_ROW_GROUP),
+/// The polars type of a result-table column type.
+fn polars_type(t: ColumnType) -> DataType {
+    match t {
+        ColumnType::Text => DataType::String,
+        ColumnType::Integer => DataType::Int64,
+        ColumnType::Real => DataType::Float64,
+        ColumnType::Boolean => DataType::Boolean,
     }
+}
+
+/// The Parquet schema of columns `names` of types `types`.
+fn parquet_schema(names: &[&str], types: &[ColumnType]) -> Arc<Schema> {
+    Arc::new(names.iter().zip(types).map(|(name, t)| Field::new((*name).into(), polars_type(*t))).collect())
+}
+
+/// Write `table` to `parquet` with its column types ([`ResultTable::column_types`]), one row
+/// group of [`PARQUET_ROW_GROUP`] rows at a time, from its typed cells (the same values the CSV
+/// holds: numbers are the same doubles, text the same strings, NA is null). A text column's
+/// number cells are stored as their CSV text. `csv` names the table's CSV file in errors.
+pub fn write_table_parquet(table: &ResultTable, csv: &Path, parquet: &Path) -> Result<(), TableError> {
+    let err = |e: PolarsError| TableError::Read { path: csv.to_path_buf(), message: e.to_string() };
+    let types = table.column_types();
+    let names: Vec<&str> = table.columns.iter().map(String::as_str).collect();
+    if names.len() != types.len() {
+        return Err(TableError::Read {
+            path: csv.to_path_buf(),
+            message: format!("{} column types given for {} columns", types.len(), names.len()),
+        });
+    }
+    let schema = parquet_schema(&names, &types);
+    let file =
+        std::fs::File::create(parquet).map_err(|e| TableError::Read { path: parquet.to_path_buf(), message: e.to_string() })?;
+    let mut writer = ParquetWriter::new(file).batched(&schema).map_err(err)?;
+    for rows in table.rows.chunks(PARQUET_ROW_GROUP) {
+        let columns = (0..names.len())
+            .map(|j| {
+                typed_column(names[j], types[j], rows, j).map_err(|message| TableError::Read { path: csv.to_path_buf(), message })
+            })
+            .collect::<Result<Vec<Column>, _>>()?;
+        let df = DataFrame::new(rows.len(), columns).map_err(err)?;
+        writer.write_batch(&df).map_err(err)?;
+    }
+    if table.rows.is_empty() {
+        writer.write_batch(&DataFrame::empty_with_arc_schema(schema.clone())).map_err(err)?;
+    }
+    writer.finish().map_err(err)?;
+    Ok(())
+}
+
+/// Column `j` of `rows` as a polars column of type `t`; a cell that does not fit the type
+/// (text in a numeric column) is an error naming the column.
+fn typed_column(name: &str, t: ColumnType, rows: &[Vec<Cell>], j: usize) -> Result<Column, String> {
+    let cell = |r: &Vec<Cell>| r.get(j).cloned().unwrap_or(Cell::Na);
+    let mismatch = |c: &Cell| format!("column `{name}` is {t:?} but holds {c:?}");
+    let column = match t {
+        ColumnType::Text => {
+            let v: Vec<Option<String>> = rows.iter().map(|r| r.get(j).and_then(Cell::plain_text)).collect();
+            Column::new(name.into(), v)
+        }
+        ColumnType::Integer => {
+            let v = rows
+                .iter()
+                .map(|r| match cell(r) {
+                    Cell::Int(i) => Ok(Some(i)),
+                    Cell::Na => Ok(None),
+                    c => Err(mismatch(&c)),
+                })
+                .collect::<Result<Vec<Option<i64>>, String>>()?;
+            Column::new(name.into(), v)
+        }
+        ColumnType::Real => {
+            let v = rows
+                .iter()
+                .map(|r| match cell(r) {
+                    Cell::Num(x) => Ok(Some(x)),
+                    Cell::Int(i) => Ok(Some(i as f64)),
+                    Cell::Na => Ok(None),
+                    c => Err(mismatch(&c)),
+                })
+                .collect::<Result<Vec<Option<f64>>, String>>()?;
+            Column::new(name.into(), v)
+        }
+        ColumnType::Boolean => {
+            let v = rows
+                .iter()
+                .map(|r| match cell(r) {
+                    Cell::Bool(b) => Ok(Some(b)),
+                    Cell::Na => Ok(None),
+                    c => Err(mismatch(&c)),
+                })
+                .collect::<Result<Vec<Option<bool>>, String>>()?;
+            Column::new(name.into(), v)
+        }
+    };
+    Ok(column)
+}
+
+/// Convert CSV text with a header row whose columns are `names` of `types` (a table streamed to
+/// disk, such as the evidence spill) to Parquet, one row group of [`PARQUET_ROW_GROUP`] records
+/// at a time, so memory holds one row group's columns instead of the whole table's (the
+/// 1 M-patient evidence table is ~8 M rows). `csv` names the text in errors.
+pub fn csv_bytes_to_parquet(
+    bytes: &[u8],
+    names: &[&str],
+    types: &[ColumnType],
+    csv: &Path,
+    parquet: &Path,
+) -> Result<(), TableError> {
+    csv_bytes_to_parquet_typed(bytes, names, types, csv, parquet, PARQUET_ROW_GROUP)
 }
 
 /// The whole table at once, with types inferred from every row.
@@ -458,9 +556,11 @@ fn csv_bytes_to_parquet_inferred(bytes: &[u8], csv: &Path, parquet: &Path) -> Re
     Ok(())
 }
 
-/// Typed columns, `batch_rows` records per row group, parsed and written one batch at a time.
+/// Typed columns, `batch_rows` records per row group, parsed and written one batch at a time
+/// (the header line is skipped; `names` gives the columns).
 fn csv_bytes_to_parquet_typed(
     bytes: &[u8],
+    names: &[&str],
     types: &[ColumnType],
     csv: &Path,
     parquet: &Path,
@@ -468,29 +568,14 @@ fn csv_bytes_to_parquet_typed(
 ) -> Result<(), TableError> {
     let err = |e: PolarsError| TableError::Read { path: csv.to_path_buf(), message: e.to_string() };
     let header_len = bytes.iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| i + 1);
-    let (header, body) = bytes.split_at(header_len);
-    let header = std::str::from_utf8(header).unwrap_or_default().trim_end_matches(['\r', '\n']);
-    let names: Vec<&str> = header.split(',').collect();
+    let body = &bytes[header_len..];
     if names.len() != types.len() {
         return Err(TableError::Read {
             path: csv.to_path_buf(),
             message: format!("{} column types given for {} columns", types.len(), names.len()),
         });
     }
-    let schema: Schema = names
-        .iter()
-        .zip(types)
-        .map(|(name, t)| {
-            let dtype = match t {
-                ColumnType::Text => DataType::String,
-                ColumnType::Integer => DataType::Int64,
-                ColumnType::Real => DataType::Float64,
-                ColumnType::Boolean => DataType::Boolean,
-            };
-            Field::new((*name).into(), dtype)
-        })
-        .collect();
-    let schema = Arc::new(schema);
+    let schema = parquet_schema(names, types);
     let file =
         std::fs::File::create(parquet).map_err(|e| TableError::Read { path: parquet.to_path_buf(), message: e.to_string() })?;
     let mut writer = ParquetWriter::new(file).batched(&schema).map_err(err)?;
@@ -584,25 +669,26 @@ mod tests {
             text.push_str(&format!("P{i},{i},{x},{note},{}\n", i % 2 == 0));
         }
         let types = [ColumnType::Text, ColumnType::Integer, ColumnType::Real, ColumnType::Text, ColumnType::Boolean];
+        let names = ["id", "n", "x", "note", "flag"];
         let csv = dir.path().join("t.csv");
         let read = |p: &Path| {
             let f = std::fs::File::open(p).unwrap();
             ParquetReader::new(f).finish().unwrap()
         };
         let whole = dir.path().join("whole.parquet");
-        csv_bytes_to_parquet_typed(text.as_bytes(), &types, &csv, &whole, usize::MAX).unwrap();
+        csv_bytes_to_parquet_typed(text.as_bytes(), &names, &types, &csv, &whole, usize::MAX).unwrap();
         let expected = read(&whole);
         assert_eq!(expected.height(), 23);
         assert_eq!(expected.column("note").unwrap().str().unwrap().get(0), Some("two\nlines"));
         assert_eq!(expected.column("note").unwrap().str().unwrap().get(1), Some("a, b \"quoted\""));
         for rows in [1, 2, 4, 7, 22, 23, 24] {
             let p = dir.path().join(format!("b{rows}.parquet"));
-            csv_bytes_to_parquet_typed(text.as_bytes(), &types, &csv, &p, rows).unwrap();
+            csv_bytes_to_parquet_typed(text.as_bytes(), &names, &types, &csv, &p, rows).unwrap();
             assert!(read(&p).equals_missing(&expected), "{rows} rows per batch");
         }
         // header only: an empty table with the schema
         let p = dir.path().join("empty.parquet");
-        csv_bytes_to_parquet_typed(b"id,n,x,note,flag\n", &types, &csv, &p, 4).unwrap();
+        csv_bytes_to_parquet_typed(b"id,n,x,note,flag\n", &names, &types, &csv, &p, 4).unwrap();
         let empty = read(&p);
         assert_eq!((empty.height(), empty.width()), (0, 5));
         assert_eq!(empty.column("n").unwrap().dtype(), &DataType::Int64);

@@ -4,17 +4,18 @@
 //! else before `<svg` stripped), the CSS is inline, there is no JavaScript and
 //! no external URL (the only `http://` text is SVG namespace identifiers,
 //! which browsers never fetch). Tables are rendered with
-//! [`CsvTable::to_html_table`], capped at [`Report::max_table_rows`] rows with
+//! [`html_table`], capped at [`Report::max_table_rows`] rows with
 //! a note naming the full CSV file. All text is HTML-escaped.
 
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::csv::{format_sig, Cell, CsvTable};
 use super::manifest::Manifest;
 use super::output::{write_atomic, FIGURES_DIR};
 use super::{ReportError, ReportResult};
+use crate::table::format::format_sig;
+use crate::table::{Cell, ResultTable};
 
 /// Default cap on the rows shown per table.
 pub const DEFAULT_MAX_TABLE_ROWS: usize = 50;
@@ -40,12 +41,32 @@ pub struct Section {
     /// Figures, shown after the paragraphs.
     pub figures: Vec<FigureRef>,
     /// Tables with their captions, shown after the figures.
-    pub tables: Vec<(CsvTable, String)>,
+    pub tables: Vec<ShownTable>,
     /// Key results, one list item each, shown right after the heading.
     pub facts: Vec<Vec<FactPart>>,
     /// Tables listed (not shown) with their description and links to their files, after the
     /// tables: the report's appendix of every table of the run.
     pub listed: Vec<ListedTable>,
+}
+
+/// A table shown in a section: its first rows (or all), caption and the row count of the whole
+/// table (the note under a cut table names the full file).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShownTable {
+    /// The table (at least its first [`Report::max_table_rows`] rows).
+    pub table: ResultTable,
+    /// Caption.
+    pub caption: String,
+    /// Data rows of the whole table.
+    pub rows_total: usize,
+}
+
+impl ShownTable {
+    /// A table shown whole (all its rows are in `table`).
+    pub fn whole(table: ResultTable, caption: impl Into<String>) -> ShownTable {
+        let rows_total = table.rows.len();
+        ShownTable { table, caption: caption.into(), rows_total }
+    }
 }
 
 /// A table of the run named in the appendix: file links and a one-line description.
@@ -100,7 +121,7 @@ fn render_fact(parts: &[FactPart]) -> String {
                     escape_html(&n.table),
                     escape_html(&n.key),
                     escape_html(&n.column),
-                    crate::stats::format::Num(n.value),
+                    crate::table::format::Num(n.value),
                     escape_html(&n.text)
                 );
             }
@@ -148,7 +169,7 @@ impl Report {
                     fig_no += 1;
                     let _ = writeln!(h, "<li><a href=\"#fig-{fig_no}\">Figure {fig_no}. {}</a></li>", escape_html(&f.title));
                 }
-                for (t, caption) in &sec.tables {
+                for ShownTable { table: t, caption, .. } in &sec.tables {
                     tab_no += 1;
                     let _ = writeln!(
                         h,
@@ -192,7 +213,8 @@ impl Report {
                     escape_html(&file)
                 );
             }
-            for (t, caption) in &sec.tables {
+            for shown in &sec.tables {
+                let (t, caption) = (&shown.table, &shown.caption);
                 tab_no += 1;
                 let _ = writeln!(
                     h,
@@ -203,7 +225,7 @@ impl Report {
                     escape_html(caption),
                     escape_html(&t.file_name())
                 );
-                h.push_str(&t.to_html_table(self.max_table_rows));
+                h.push_str(&html_table(t, self.max_table_rows, shown.rows_total));
                 if !t.docs.is_empty() {
                     h.push_str("<details><summary>Columns</summary>\n<dl class=\"cols\">\n");
                     for c in &t.columns {
@@ -389,51 +411,48 @@ fn short_title(caption: &str, name: &str) -> String {
     }
 }
 
-impl CsvTable {
-    /// An HTML `<table>` of at most `max_rows` rows, all text escaped, numbers
-    /// shown to 4 significant digits (display only; the CSV has full
-    /// precision), NA shown as `NA`. Column descriptions become header
-    /// tooltips. If rows were left out, a note follows naming
-    /// `tables/<name>.csv` for the full table.
-    pub fn to_html_table(&self, max_rows: usize) -> String {
-        let mut h = String::new();
-        h.push_str("<div class=\"table-wrap\"><table class=\"data\">\n<thead><tr>");
-        for c in &self.columns {
-            match self.doc(c) {
-                Some(d) => {
-                    let _ = write!(h, "<th title=\"{}\">{}</th>", escape_html(d), escape_html(c));
-                }
-                None => {
-                    let _ = write!(h, "<th>{}</th>", escape_html(c));
-                }
+/// An HTML `<table>` of at most `max_rows` rows of `t`, all text escaped, numbers shown to 4
+/// significant digits (display only; the CSV has full precision), NA shown as `NA`. Column
+/// descriptions become header tooltips. If the whole table (`rows_total` rows) has more rows
+/// than shown, a note follows naming `tables/<name>.csv` for the full table.
+pub fn html_table(t: &ResultTable, max_rows: usize, rows_total: usize) -> String {
+    let mut h = String::new();
+    h.push_str("<div class=\"table-wrap\"><table class=\"data\">\n<thead><tr>");
+    for c in &t.columns {
+        match t.doc(c) {
+            Some(d) => {
+                let _ = write!(h, "<th title=\"{}\">{}</th>", escape_html(d), escape_html(c));
+            }
+            None => {
+                let _ = write!(h, "<th>{}</th>", escape_html(c));
             }
         }
-        h.push_str("</tr></thead>\n<tbody>\n");
-        for row in self.rows.iter().take(max_rows) {
-            h.push_str("<tr>");
-            for cell in row {
-                let class = match cell {
-                    Cell::Int(_) | Cell::Num(_) => " class=\"num\"",
-                    Cell::Na => " class=\"na\"",
-                    Cell::Str(_) => "",
-                };
-                let _ = write!(h, "<td{class}>{}</td>", escape_html(&cell.display_text()));
-            }
-            h.push_str("</tr>\n");
-        }
-        h.push_str("</tbody></table></div>\n");
-        let total = self.rows_total.unwrap_or(self.rows.len());
-        if total > max_rows {
-            let _ = writeln!(
-                h,
-                "<p class=\"note\">Showing the first {} of {} rows; the full table is <code>tables/{}</code>.</p>",
-                max_rows.min(self.rows.len()),
-                total,
-                escape_html(&self.file_name())
-            );
-        }
-        h
     }
+    h.push_str("</tr></thead>\n<tbody>\n");
+    for row in t.rows.iter().take(max_rows) {
+        h.push_str("<tr>");
+        for cell in row {
+            let class = match cell {
+                Cell::Int(_) | Cell::Num(_) => " class=\"num\"",
+                Cell::Na => " class=\"na\"",
+                Cell::Str(_) | Cell::Bool(_) => "",
+            };
+            let _ = write!(h, "<td{class}>{}</td>", escape_html(&cell.display_text()));
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</tbody></table></div>\n");
+    let total = rows_total.max(t.rows.len());
+    if total > max_rows {
+        let _ = writeln!(
+            h,
+            "<p class=\"note\">Showing the first {} of {} rows; the full table is <code>tables/{}</code>.</p>",
+            max_rows.min(t.rows.len()),
+            total,
+            escape_html(&t.file_name())
+        );
+    }
+    h
 }
 
 /// Escape text for HTML element content and attribute values.

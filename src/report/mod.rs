@@ -16,20 +16,20 @@
 //! into place only when complete ([`OutputDir::commit`]), so a failed or
 //! interrupted run never leaves something that looks like a finished result.
 
-pub mod csv;
 pub mod html;
 pub mod manifest;
 pub mod output;
+pub mod tables;
 
 use std::path::PathBuf;
 
 use thiserror::Error;
 
 pub use crate::io::sha256_file;
-pub use csv::{tables_readme, Cell, ColumnDoc, ColumnType, CsvTable};
 pub use html::{FigureRef, ListedTable, Report, Section};
 pub use manifest::{Exclusion, InputFile, Manifest, OutputFile, StageTiming};
 pub use output::{write_atomic, OutputDir};
+pub use tables::{tables_readme, write_csv_and_parquet, write_csv_file};
 
 /// Errors while writing a run's output.
 #[derive(Debug, Error)]
@@ -69,41 +69,9 @@ pub enum ReportError {
         #[source]
         source: std::io::Error,
     },
-    /// A table holds NaN or an infinity, which is never written to a CSV file.
-    #[error(
-        "table `{table}`: row {row}, column `{column}`: value {value} cannot be written \
-         (NaN and infinities are never written; the computation should yield NA instead)"
-    )]
-    NonFinite {
-        /// Table name.
-        table: String,
-        /// 1-based data row (header excluded).
-        row: usize,
-        /// Column name.
-        column: String,
-        /// The offending value as text (`NaN`, `inf`, `-inf`).
-        value: String,
-    },
-    /// A table row has a different number of cells than the table has columns.
-    #[error("table `{table}`: row {row} has {found} cells but the table has {expected} columns")]
-    RowLength {
-        /// Table name.
-        table: String,
-        /// 1-based data row (header excluded).
-        row: usize,
-        /// Number of columns.
-        expected: usize,
-        /// Number of cells in the row.
-        found: usize,
-    },
-    /// A table is malformed in some other way (bad name, duplicate column, ...).
-    #[error("table `{table}`: {message}")]
-    BadTable {
-        /// Table name.
-        table: String,
-        /// What is wrong.
-        message: String,
-    },
+    /// A table cannot be written (NaN, wrong row length, bad name, ...).
+    #[error(transparent)]
+    Table(#[from] crate::table::TableError),
     /// A figure file could not be inlined into the HTML report.
     #[error("{}: cannot inline figure: {message}", path.display())]
     BadFigure {

@@ -28,8 +28,6 @@
 //! Groups with no subjects are left out (as cmprsk drops empty factor levels); the causes
 //! are the distinct non-zero event codes present in the data, in increasing order.
 
-use std::io::Write;
-
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
@@ -680,25 +678,23 @@ impl CumInc {
         self.curves.iter().find(|c| c.group == group && c.cause == cause)
     }
 
-    /// Write all step points as CSV with header `group,cause,time,estimate,variance`
-    /// (one row per curve point in the module's step convention; numbers in shortest
-    /// round-trip form).
-    pub fn write_table_csv<W: Write>(&self, mut w: W) -> std::io::Result<()> {
-        writeln!(w, "group,cause,time,estimate,variance")?;
+    /// All step points as a table named `name` with columns `group,cause,time,estimate,variance`
+    /// (one row per curve point in the module's step convention).
+    pub fn table(&self, name: &str) -> crate::table::ResultTable {
+        use crate::table::Cell;
+        let mut t = crate::table::ResultTable::new(name, &["group", "cause", "time", "estimate", "variance"]);
         for c in &self.curves {
-            let g = crate::io::csv_text::field(&c.group);
             for i in 0..c.time.len() {
-                writeln!(
-                    w,
-                    "{g},{},{},{},{}",
-                    c.cause,
-                    super::format::Num(c.time[i]),
-                    super::format::Num(c.estimate[i]),
-                    super::format::Num(c.variance[i])
-                )?;
+                t.push_row(vec![
+                    Cell::from(c.group.as_str()),
+                    Cell::from(c.cause),
+                    Cell::Num(c.time[i]),
+                    Cell::Num(c.estimate[i]),
+                    Cell::Num(c.variance[i]),
+                ]);
             }
         }
-        Ok(())
+        t
     }
 
     /// Gray's tests as JSON: `{"gray_test": [{"cause", "stat", "df", "p"}, ...], "rho": 0,

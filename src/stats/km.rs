@@ -20,9 +20,8 @@
 //! sorted as the bit patterns of the non-negative doubles; groups are fitted in
 //! parallel.
 
-use crate::io::csv_text::field as csv_text;
 use std::fmt;
-use std::io::Write;
+
 use std::str::FromStr;
 
 use rayon::prelude::*;
@@ -30,8 +29,8 @@ use serde::Serialize;
 
 use super::dist::z_for_level;
 use super::error::{check_len, check_times, StatsError, StatsResult};
-use super::format::Num;
 use super::groups::Grouping;
+use crate::table::{Cell, ResultTable};
 
 /// R's `sqrt(.Machine$double.eps)` = 2^-26, the tolerance `print.survfit` and
 /// `quantile.survfit` use when comparing a survival value with 0.5.
@@ -1013,52 +1012,53 @@ impl KmCurve {
 }
 
 impl KaplanMeier {
-    /// Writes every row of every curve as CSV with header
+    /// Every row of every curve as a table named `name` with columns
     /// `group,time,n_risk,n_event,n_censor,surv,std_err,lower,upper,cumhaz,cumhaz_se`,
-    /// where `std_err` is the SE of S (as `summary.survfit` prints) and NA is an empty cell.
-    pub fn write_table_csv(&self, mut w: impl Write) -> std::io::Result<()> {
-        writeln!(w, "group,time,n_risk,n_event,n_censor,surv,std_err,lower,upper,cumhaz,cumhaz_se")?;
+    /// where `std_err` is the SE of S (as `summary.survfit` prints) and NA where not estimable.
+    pub fn table(&self, name: &str) -> ResultTable {
+        let mut t = ResultTable::new(
+            name,
+            &["group", "time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper", "cumhaz", "cumhaz_se"],
+        );
         for c in &self.curves {
-            let g = csv_text(&c.group);
             for r in &c.rows {
-                writeln!(
-                    w,
-                    "{g},{},{},{},{},{},{},{},{},{},{}",
-                    Num(r.time),
-                    r.n_risk,
-                    r.n_event,
-                    r.n_censor,
-                    Num(r.surv),
-                    super::format::opt(r.std_err_surv),
-                    super::format::opt(r.lower),
-                    super::format::opt(r.upper),
-                    Num(r.cumhaz),
-                    Num(r.std_chaz)
-                )?;
+                t.push_row(vec![
+                    Cell::from(c.group.as_str()),
+                    Cell::Num(r.time),
+                    Cell::from(r.n_risk),
+                    Cell::from(r.n_event),
+                    Cell::from(r.n_censor),
+                    Cell::Num(r.surv),
+                    Cell::finite_or_na(r.std_err_surv),
+                    Cell::finite_or_na(r.lower),
+                    Cell::finite_or_na(r.upper),
+                    Cell::Num(r.cumhaz),
+                    Cell::Num(r.std_chaz),
+                ]);
             }
         }
-        Ok(())
+        t
     }
 
-    /// Writes one line per curve with header
-    /// `group,n,events,median,median_lower,median_upper,rmst,rmst_se` (NA = empty cell).
-    pub fn write_summary_csv(&self, mut w: impl Write) -> std::io::Result<()> {
-        writeln!(w, "group,n,events,median,median_lower,median_upper,rmst,rmst_se")?;
+    /// One row per curve, as a table named `name` with columns
+    /// `group,n,events,median,median_lower,median_upper,rmst,rmst_se` (NA where not reached
+    /// or not asked for).
+    pub fn summary_table(&self, name: &str) -> ResultTable {
+        let mut t =
+            ResultTable::new(name, &["group", "n", "events", "median", "median_lower", "median_upper", "rmst", "rmst_se"]);
         for c in &self.curves {
-            writeln!(
-                w,
-                "{},{},{},{},{},{},{},{}",
-                csv_text(&c.group),
-                c.n,
-                c.events,
-                super::format::opt(c.median),
-                super::format::opt(c.median_lower),
-                super::format::opt(c.median_upper),
-                super::format::opt(c.rmst.map(|r| r.0)),
-                super::format::opt(c.rmst.map(|r| r.1))
-            )?;
+            t.push_row(vec![
+                Cell::from(c.group.as_str()),
+                Cell::from(c.n),
+                Cell::from(c.events),
+                Cell::finite_or_na(c.median),
+                Cell::finite_or_na(c.median_lower),
+                Cell::finite_or_na(c.median_upper),
+                Cell::finite_or_na(c.rmst.map(|r| r.0)),
+                Cell::finite_or_na(c.rmst.map(|r| r.1)),
+            ]);
         }
-        Ok(())
+        t
     }
 
     /// Number at risk in curve `group_index` at time `t` (see [`KmCurve::n_risk_at`]).
@@ -1173,16 +1173,24 @@ pub fn nelson_aalen(time: &[f64], event: &[bool], groups: &Grouping, ties: NaTie
 }
 
 impl NelsonAalen {
-    /// Writes every row as CSV with header `group,time,n_risk,n_event,n_censor,cumhaz,cumhaz_se`.
-    pub fn write_table_csv(&self, mut w: impl Write) -> std::io::Result<()> {
-        writeln!(w, "group,time,n_risk,n_event,n_censor,cumhaz,cumhaz_se")?;
+    /// Every row as a table named `name` with columns
+    /// `group,time,n_risk,n_event,n_censor,cumhaz,cumhaz_se`.
+    pub fn table(&self, name: &str) -> ResultTable {
+        let mut t = ResultTable::new(name, &["group", "time", "n_risk", "n_event", "n_censor", "cumhaz", "cumhaz_se"]);
         for c in &self.curves {
-            let g = csv_text(&c.group);
             for r in &c.rows {
-                writeln!(w, "{g},{},{},{},{},{},{}", r.time, r.n_risk, r.n_event, r.n_censor, r.cumhaz, r.std_chaz)?;
+                t.push_row(vec![
+                    Cell::from(c.group.as_str()),
+                    Cell::Num(r.time),
+                    Cell::from(r.n_risk),
+                    Cell::from(r.n_event),
+                    Cell::from(r.n_censor),
+                    Cell::finite_or_na(Some(r.cumhaz)),
+                    Cell::finite_or_na(Some(r.std_chaz)),
+                ]);
             }
         }
-        Ok(())
+        t
     }
 }
 

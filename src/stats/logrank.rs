@@ -14,8 +14,6 @@
 //! The accumulation follows R's C routine `survdiff2` (backwards in time), so
 //! the results agree with R to the last few bits.
 
-use std::io::Write;
-
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -304,33 +302,25 @@ impl LogRankTest {
         self.observed.iter().zip(&self.expected).map(|(o, e)| o - e).collect()
     }
 
-    /// Writes the per-group table `print.survdiff` shows, as CSV with header
-    /// `group,n,observed,expected,oe2_over_e,oe2_over_v` ((O−E)²/E and (O−E)²/V,
-    /// V the diagonal of the variance; NA = empty cell).
-    pub fn write_table_csv(&self, mut w: impl Write) -> std::io::Result<()> {
-        writeln!(w, "group,n,observed,expected,oe2_over_e,oe2_over_v")?;
+    /// The per-group table `print.survdiff` shows, named `name`, with columns
+    /// `group,n,observed,expected,oe2_over_e,oe2_over_v` ((O−E)²/E and (O−E)²/V, V the
+    /// diagonal of the variance; NA where the denominator is 0).
+    pub fn table(&self, name: &str) -> crate::table::ResultTable {
+        use crate::table::Cell;
+        let mut t = crate::table::ResultTable::new(name, &["group", "n", "observed", "expected", "oe2_over_e", "oe2_over_v"]);
         for (g, label) in self.groups.iter().enumerate() {
             let d = self.observed[g] - self.expected[g];
-            let ratio = |den: f64| {
-                let v = d * d / den;
-                if v.is_finite() {
-                    super::format::Num(v).to_string()
-                } else {
-                    String::new()
-                }
-            };
-            writeln!(
-                w,
-                "{},{},{},{},{},{}",
-                crate::io::csv_text::field(label),
-                self.n[g],
-                super::format::Num(self.observed[g]),
-                super::format::Num(self.expected[g]),
+            let ratio = |den: f64| Cell::finite_or_na(Some(d * d / den));
+            t.push_row(vec![
+                Cell::from(label.as_str()),
+                Cell::from(self.n[g]),
+                Cell::Num(self.observed[g]),
+                Cell::Num(self.expected[g]),
                 ratio(self.expected[g]),
-                ratio(self.variance[g][g])
-            )?;
+                ratio(self.variance[g][g]),
+            ]);
         }
-        Ok(())
+        t
     }
 }
 

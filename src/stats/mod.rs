@@ -11,7 +11,6 @@ pub mod crr;
 pub mod design;
 pub mod dist;
 pub mod error;
-pub mod format;
 pub mod groups;
 pub mod km;
 pub mod logrank;

@@ -8,7 +8,7 @@
 
 use crate::cohort::Cohort;
 use crate::hlh::{disease_status, treatment_context, Detection, DetectionSummary, Episode};
-use crate::report::csv::Cell;
+use crate::table::Cell;
 
 use super::outputs::RunOutputs;
 use super::run::StudyError;
@@ -104,7 +104,7 @@ pub(crate) fn adjudication_tables(cohort: &Cohort, detections: &[Detection], out
         cells.push(r.na_reason.clone().map_or(Cell::Na, Cell::Str));
         t.rows.push(cells);
     }
-    outs.add_table(&t, "Each definition's positive predictive value against the chart-review adjudications (episode matched to a case within 7 days of onset; uncertain and disputed cases outside the denominator; exact 95% CI)")?;
+    outs.add_table(t, "Each definition's positive predictive value against the chart-review adjudications (episode matched to a case within 7 days of onset; uncertain and disputed cases outside the denominator; exact 95% CI)")?;
     let mut k = super::table(
         "reviewer_agreement",
         &[
@@ -140,5 +140,5 @@ pub(crate) fn adjudication_tables(cohort: &Cohort, detections: &[Detection], out
         }
         None => outs.not_computed("reviewer agreement (Cohen's kappa)", "no two reviewers rated the same case"),
     }
-    outs.add_table(&k, "Agreement between the two reviewers with the most cases in common (Cohen's kappa, as psych::cohen.kappa)")
+    outs.add_table(k, "Agreement between the two reviewers with the most cases in common (Cohen's kappa, as psych::cohen.kappa)")
 }

@@ -20,8 +20,8 @@
 use std::collections::BTreeMap;
 
 use crate::cohort::{Cohort, Covariate};
-use crate::report::csv::{Cell, CsvTable};
 use crate::stats::table1::{categorical_test, quartiles, wilcoxon_rank_sum, CategoricalTestKind};
+use crate::table::{Cell, ResultTable};
 
 use super::dataset::Dataset;
 use super::exposure::Exposure;
@@ -55,9 +55,9 @@ pub(crate) fn baseline_characteristics(
     exposure: &Exposure,
     small_cell: u64,
     name: &str,
-) -> CsvTable {
+) -> ResultTable {
     let hlh = exposure.ever();
-    let mut t = CsvTable::new(name, &COLUMNS);
+    let mut t = ResultTable::new(name, &COLUMNS);
     let n_hlh = hlh.iter().filter(|h| **h).count();
     t.rows.push(vec![
         Cell::Str("patients".into()),
@@ -104,7 +104,7 @@ fn variables(cohort: &Cohort, dataset: &Dataset) -> Vec<(String, Values)> {
                     .iter()
                     .map(|c| match c {
                         Some(Covariate::Text(s)) => Some(s.clone()),
-                        Some(Covariate::Number(x)) => Some(crate::stats::format::Num(*x).to_string()),
+                        Some(Covariate::Number(x)) => Some(crate::table::format::Num(*x).to_string()),
                         _ => None,
                     })
                     .collect(),
@@ -132,7 +132,7 @@ fn median_iqr(v: &[f64]) -> Cell {
     }
 }
 
-fn continuous_rows(t: &mut CsvTable, variable: &str, v: &[Option<f64>], hlh: &[bool]) {
+fn continuous_rows(t: &mut ResultTable, variable: &str, v: &[Option<f64>], hlh: &[bool]) {
     let pick = |want: Option<bool>| -> Vec<f64> {
         v.iter().zip(hlh).filter(|(_, h)| want.is_none_or(|w| **h == w)).filter_map(|(x, _)| *x).collect()
     };
@@ -158,7 +158,7 @@ fn continuous_rows(t: &mut CsvTable, variable: &str, v: &[Option<f64>], hlh: &[b
     ]);
 }
 
-fn categorical_rows(t: &mut CsvTable, variable: &str, v: &[Option<String>], hlh: &[bool], small_cell: u64) {
+fn categorical_rows(t: &mut ResultTable, variable: &str, v: &[Option<String>], hlh: &[bool], small_cell: u64) {
     // level -> [HLH, no HLH]
     let mut counts: BTreeMap<&str, [u64; 2]> = BTreeMap::new();
     let mut missing = [0usize; 2];

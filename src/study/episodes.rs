@@ -23,8 +23,8 @@
 
 use crate::cohort::{Analyte, Cohort, Day};
 use crate::hlh::Detection;
-use crate::report::csv::{Cell, CsvTable};
 use crate::stats::table1::quantile_type7;
+use crate::table::{Cell, ResultTable};
 
 use super::dataset::Dataset;
 use super::exposure::Exposure;
@@ -90,8 +90,8 @@ pub(crate) fn episode_characteristics(
     labs: &OnsetLabs,
     small_cell: u64,
     name: &str,
-) -> CsvTable {
-    let mut t = CsvTable::new(name, &COLUMNS);
+) -> ResultTable {
+    let mut t = ResultTable::new(name, &COLUMNS);
     let in_population: std::collections::HashSet<u32> =
         dataset.patients.iter().zip(&exposure.onset).filter(|(_, o)| o.is_some()).map(|(p, _)| p.idx).collect();
     let rows: Vec<usize> =
@@ -103,7 +103,7 @@ pub(crate) fn episode_characteristics(
     let n_pat = patients.len();
     let recurrent = episodes.iter().filter(|e| e.episode == 2).count();
 
-    let add = |t: &mut CsvTable, section: &str, what: &str, row: Summary, note: &str| {
+    let add = |t: &mut ResultTable, section: &str, what: &str, row: Summary, note: &str| {
         let small =
             row.denominator.is_some() && row.median.is_none() && row.count.is_some_and(|n| n >= 1 && (n as u64) < small_cell);
         let note = if small {

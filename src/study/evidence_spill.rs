@@ -2,27 +2,45 @@
 //! while detection runs, instead of being held in memory next to the measurements: at 1 M
 //! patients they are ~8 M rows, ~1.4 GB as structs, at the moment memory peaks.
 //!
-//! Each chunk of patients under each set becomes one CSV body (no header) in a folder inside the
-//! run's temporary output folder; [`EvidenceSpill::table`] reads them back in (set, chunk)
-//! order — the order the rows had in memory — and removes the folder.
+//! Each chunk of patients under each set becomes one CSV body (no header), written by the one
+//! table writer ([`ResultTable::write_csv_rows`] of an [`evidence_table`]), in a folder inside
+//! the run's temporary output folder. The first rows of every chunk are also kept as rows, so
+//! that the report shows the table's first rows without reading the text back.
+//! [`EvidenceSpill::table`] joins the chunks in (set, chunk) order — the order the rows had in
+//! memory — and removes the folder.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use crate::hlh::{write_evidence_rows, Detection, Evidence, EvidenceSink, EVIDENCE_COLUMNS};
+use crate::hlh::{evidence_table, Detection, Evidence, EvidenceSink};
+use crate::table::ResultTable;
+
+use super::outputs::StreamedCsv;
+
+/// Name of the evidence table of a run.
+pub(crate) const EVIDENCE_TABLE: &str = "hlh_evidence";
+
+/// The first rows and the row count of each spilled chunk, by (set, chunk).
+type ChunkHeads = BTreeMap<(usize, usize), (Vec<Evidence>, usize)>;
 
 /// A folder of evidence chunks, `SSS-CCCCCCCC.csv` (set, chunk; zero-padded so that the name
 /// order is the numeric order).
 pub(crate) struct EvidenceSpill {
     dir: PathBuf,
+    /// Rows kept per chunk for the preview.
+    preview_rows: usize,
+    /// The first `preview_rows` rows and the row count of every chunk, by (set, chunk).
+    heads: Mutex<ChunkHeads>,
 }
 
 impl EvidenceSpill {
-    /// Create the (empty) folder `dir`.
-    pub(crate) fn create(dir: &Path) -> io::Result<EvidenceSpill> {
+    /// Create the (empty) folder `dir`; the table's first `preview_rows` rows will be kept as rows.
+    pub(crate) fn create(dir: &Path, preview_rows: usize) -> io::Result<EvidenceSpill> {
         fs::create_dir_all(dir)?;
-        Ok(EvidenceSpill { dir: dir.to_path_buf() })
+        Ok(EvidenceSpill { dir: dir.to_path_buf(), preview_rows, heads: Mutex::new(BTreeMap::new()) })
     }
 
     fn part(&self, set: usize, chunk: usize) -> PathBuf {
@@ -34,35 +52,60 @@ impl EvidenceSpill {
         &self.dir
     }
 
-    /// The whole evidence table of `detections` (set `k` = `detections[k]`): the header, then
-    /// per set its in-memory rows and its spilled chunks in order. Removes the folder.
-    pub(crate) fn table(self, detections: &[Detection]) -> io::Result<Vec<u8>> {
+    /// The whole evidence table of `detections` (set `k` = `detections[k]`): a preview (header,
+    /// types and first rows) and the CSV text — the header, then per set its in-memory rows and
+    /// its spilled chunks in order. Removes the folder.
+    pub(crate) fn table(self, detections: &[Detection]) -> io::Result<(ResultTable, StreamedCsv)> {
         let mut parts: Vec<PathBuf> = fs::read_dir(&self.dir)?.map(|e| e.map(|e| e.path())).collect::<io::Result<_>>()?;
         parts.sort();
+        let heads = self.heads.into_inner().map_err(|_| io::Error::other("evidence spill: a writer panicked"))?;
         let total: u64 = parts.iter().map(|p| fs::metadata(p).map(|m| m.len())).sum::<io::Result<u64>>()?;
+        let mut preview = evidence_table(EVIDENCE_TABLE, &[]);
         let mut out = Vec::with_capacity(usize::try_from(total).unwrap_or(0) + 4096);
-        out.extend_from_slice(EVIDENCE_COLUMNS.join(",").as_bytes());
-        out.push(b'\n');
+        out.extend_from_slice(preview.csv_header().as_bytes());
+        let mut rows = 0usize;
         let mut next = parts.iter().peekable();
         for (k, d) in detections.iter().enumerate() {
-            write_evidence_rows(&d.evidence, &mut out)?;
+            let in_memory = evidence_table(EVIDENCE_TABLE, &d.evidence);
+            in_memory.write_csv_rows(rows, &mut out).map_err(io::Error::other)?;
+            rows += d.evidence.len();
+            keep_preview(&mut preview, &d.evidence, self.preview_rows);
             let prefix = format!("{k:03}-");
             while let Some(p) = next.next_if(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix))) {
                 out.extend_from_slice(&fs::read(p)?);
+            }
+            for ((_, _), (head, n)) in heads.range((k, 0)..(k + 1, 0)) {
+                keep_preview(&mut preview, head, self.preview_rows);
+                rows += n;
             }
         }
         if let Some(p) = next.next() {
             return Err(io::Error::other(format!("evidence chunk {} belongs to no criteria set", p.display())));
         }
         fs::remove_dir_all(&self.dir)?;
-        Ok(out)
+        Ok((preview, StreamedCsv { bytes: out, rows }))
+    }
+}
+
+/// Append rows of `evidence` to `preview` until it holds `max` rows.
+fn keep_preview(preview: &mut ResultTable, evidence: &[Evidence], max: usize) {
+    let room = max.saturating_sub(preview.rows.len());
+    if room > 0 {
+        preview.rows.extend(evidence_table(EVIDENCE_TABLE, &evidence[..room.min(evidence.len())]).rows);
     }
 }
 
 impl EvidenceSink for EvidenceSpill {
+    /// Writes the chunk's rows (a row number in an error counts from the chunk's first row).
     fn take(&self, set: usize, chunk: usize, rows: &[Evidence]) -> io::Result<()> {
         let mut w = BufWriter::new(fs::File::create(self.part(set, chunk))?);
-        write_evidence_rows(rows, &mut w)?;
-        w.flush()
+        evidence_table(EVIDENCE_TABLE, rows).write_csv_rows(0, &mut w).map_err(io::Error::other)?;
+        w.flush()?;
+        let head = rows[..self.preview_rows.min(rows.len())].to_vec();
+        self.heads
+            .lock()
+            .map_err(|_| io::Error::other("evidence spill: a writer panicked"))?
+            .insert((set, chunk), (head, rows.len()));
+        Ok(())
     }
 }

@@ -603,7 +603,7 @@ fn schoenfeld_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut Figure
         "Scaled Schoenfeld residuals of HLH in the adjusted time-dependent Cox model of OS ({}), mean of ten bins with equal numbers of deaths (line) and its {} (band): a flat course supports proportional hazards; cox.zph test p = {} (table cox_hlh_ph_test).",
         h.criteria_set,
         super::run::ci_label(conf),
-        crate::stats::format::Num(z.p[col])
+        crate::table::format::Num(z.p[col])
     );
     record(
         set,

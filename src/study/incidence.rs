@@ -15,10 +15,10 @@
 //! - rate: first episodes / person-time at risk of a first episode (origin until
 //!   the first onset, death or last contact), per `rate_per_person_months`, exact Poisson CI.
 
-use crate::report::csv::{Cell, CsvTable};
 use crate::stats::cif::{cuminc, CumInc};
 use crate::stats::proportions::{poisson_rate, proportion};
 use crate::stats::Grouping;
+use crate::table::{Cell, ResultTable};
 
 use super::dataset::Dataset;
 use super::exposure::Exposure;
@@ -56,7 +56,7 @@ pub fn competing_risk_data(dataset: &Dataset, exposure: &Exposure) -> (Vec<f64>,
 
 /// Crude proportion with ≥1 incident episode, by group: one row per (criteria_set,
 /// grouping, group). Prevalent patients are counted but not in `n`.
-pub fn crude_table(exposures: &[Exposure], groupings: &[GroupVar], conf_level: f64) -> CsvTable {
+pub fn crude_table(exposures: &[Exposure], groupings: &[GroupVar], conf_level: f64) -> ResultTable {
     let mut rows = Vec::new();
     for ex in exposures {
         let incident = ex.incident();
@@ -116,7 +116,7 @@ pub fn cuminc_tables(
     groupings: &[GroupVar],
     timepoints: &[f64],
     conf_level: f64,
-) -> (CsvTable, CsvTable, Vec<(String, String, CumInc)>) {
+) -> (ResultTable, ResultTable, Vec<(String, String, CumInc)>) {
     let mut est_rows = Vec::new();
     let mut test_rows = Vec::new();
     let mut fits = Vec::new();
@@ -207,7 +207,7 @@ pub fn rate_table(
     days_per_month: f64,
     per_person_months: f64,
     conf_level: f64,
-) -> CsvTable {
+) -> ResultTable {
     let mut rows = Vec::new();
     for ex in exposures {
         let at_risk_days: Vec<f64> = dataset.patients.iter().zip(&ex.onset).map(|(p, o)| o.unwrap_or(p.os_time)).collect();
@@ -249,5 +249,5 @@ pub fn rate_table(
 
 /// Name of the rate column for the configured unit, e.g. `rate_per_100_person_months`.
 pub fn rate_column(per_person_months: f64) -> String {
-    format!("rate_per_{}_person_months", crate::stats::format::Num(per_person_months))
+    format!("rate_per_{}_person_months", crate::table::format::Num(per_person_months))
 }

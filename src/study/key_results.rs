@@ -2,37 +2,30 @@
 //! HLH-in-AML paper looks for first, each read from the table the run wrote and linked to it
 //! (issue 11, item 1).
 //!
-//! Every number is taken from the CSV bytes of its table (so it equals what the table holds)
+//! Every number is taken from the typed cells of its table (the same doubles its CSV holds)
 //! and carries its table, row key and column in the HTML, where a test checks it.
 
-use crate::report::csv::{Cell, CsvTable};
 use crate::report::html::{FactPart, KeyNumber};
+use crate::table::{Cell, ResultTable};
 
 use super::config::StudyConfig;
 use super::outputs::RunOutputs;
 
-/// A table of the run, parsed back from its CSV bytes (all rows).
-fn table(outs: &RunOutputs, name: &str) -> Option<CsvTable> {
-    outs.tables.iter().find(|p| p.name == name).map(|p| super::paper::parse_csv(&p.name, &p.bytes, usize::MAX))
+/// A table of the run (all rows).
+fn table<'a>(outs: &'a RunOutputs, name: &str) -> Option<&'a ResultTable> {
+    outs.table(name)
 }
 
 /// The row whose `key` columns hold the given texts.
-fn row<'a>(t: &'a CsvTable, key: &[(&str, &str)]) -> Option<&'a Vec<Cell>> {
-    let idx: Vec<(usize, &str)> =
-        key.iter().map(|(c, v)| Some((t.columns.iter().position(|x| x == c)?, *v))).collect::<Option<_>>()?;
-    t.rows.iter().find(|r| idx.iter().all(|(k, v)| matches!(&r[*k], Cell::Str(s) if s == v)))
+fn row<'a>(t: &'a ResultTable, key: &[(&str, &str)]) -> Option<&'a Vec<Cell>> {
+    let idx: Vec<(usize, &str)> = key.iter().map(|(c, v)| Some((t.column_index(c)?, *v))).collect::<Option<_>>()?;
+    t.rows.iter().find(|r| idx.iter().all(|(k, v)| r[*k].plain_text().is_some_and(|s| s == *v)))
 }
 
 /// A numeric cell of a row, with its link.
-fn number(t: &CsvTable, key: &[(&str, &str)], column: &str, show: impl Fn(f64) -> String) -> Option<FactPart> {
+fn number(t: &ResultTable, key: &[(&str, &str)], column: &str, show: impl Fn(f64) -> String) -> Option<FactPart> {
     let r = row(t, key)?;
-    let k = t.columns.iter().position(|c| c == column)?;
-    let value: f64 = match &r[k] {
-        Cell::Str(s) => s.parse().ok()?,
-        Cell::Num(x) => *x,
-        Cell::Int(i) => *i as f64,
-        Cell::Na => return None,
-    };
+    let value = r[t.column_index(column)?].as_f64()?;
     let key = key.iter().map(|(c, v)| format!("{c}={v}")).collect::<Vec<_>>().join(";");
     Some(FactPart::Number(KeyNumber { text: show(value), table: t.name.clone(), key, column: column.to_string(), value }))
 }
@@ -63,17 +56,14 @@ fn p_value(p: f64) -> String {
 
 /// The median of a Simon–Makuch curve: the time (as written) of the first row with survival
 /// at or below one half (R's `survfit` median, without its sqrt(eps) tolerance), if reached.
-fn simon_makuch_median(t: &CsvTable, set: &str, state: &str) -> Option<String> {
-    let col = |c: &str| t.columns.iter().position(|x| x == c);
-    let (cs, st, time, surv) = (col("criteria_set")?, col("state")?, col("time")?, col("surv")?);
+fn simon_makuch_median(t: &ResultTable, set: &str, state: &str) -> Option<String> {
+    let (cs, st, time, surv) =
+        (t.column_index("criteria_set")?, t.column_index("state")?, t.column_index("time")?, t.column_index("surv")?);
     t.rows
         .iter()
-        .filter(|r| matches!(&r[cs], Cell::Str(s) if s == set) && matches!(&r[st], Cell::Str(s) if s == state))
-        .find(|r| matches!(&r[surv], Cell::Str(s) if s.parse::<f64>().is_ok_and(|v| v <= 0.5)))
-        .and_then(|r| match &r[time] {
-            Cell::Str(s) => Some(s.clone()),
-            _ => None,
-        })
+        .filter(|r| r[cs].as_str() == Some(set) && r[st].as_str() == Some(state))
+        .find(|r| r[surv].as_f64().is_some_and(|v| v <= 0.5))
+        .and_then(|r| r[time].plain_text())
 }
 
 /// The key-results sentences of a run (a sentence is left out when its table is absent or its
@@ -82,7 +72,7 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
     let ci = super::run::ci_label(cfg.survival.conf_level);
     let mut facts = Vec::new();
     if let Some(flow) = table(outs, "cohort_flow") {
-        if let Some(n) = number(&flow, &[("step", "study population")], "patients", count) {
+        if let Some(n) = number(flow, &[("step", "study population")], "patients", count) {
             facts.push(vec![text("Study population: "), n, text(" patients.")]);
         }
     }
@@ -92,11 +82,11 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
         {
             let key = [("criteria_set", primary), ("grouping", grouping), ("group", group)];
             let parts = (
-                number(&crude, &key, "with_hlh", count),
-                number(&crude, &key, "n", count),
-                number(&crude, &key, "proportion", pct),
-                number(&crude, &key, "exact_lower", pct),
-                number(&crude, &key, "exact_upper", pct),
+                number(crude, &key, "with_hlh", count),
+                number(crude, &key, "n", count),
+                number(crude, &key, "proportion", pct),
+                number(crude, &key, "exact_lower", pct),
+                number(crude, &key, "exact_upper", pct),
             );
             if let (Some(x), Some(n), Some(p), Some(lo), Some(hi)) = parts {
                 facts.push(vec![
@@ -120,10 +110,10 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
             vec![text(format!("Cumulative incidence of a first HLH episode ({primary}, death without HLH competing): "))];
         let mut any = false;
         for day in [30.0f64, 90.0, 365.0] {
-            let d = crate::stats::format::Num(day).to_string();
+            let d = crate::table::format::Num(day).to_string();
             let key =
                 [("criteria_set", primary), ("grouping", "overall"), ("group", "all"), ("cause", "hlh"), ("day", d.as_str())];
-            if let Some(v) = number(&cif, &key, "estimate", pct) {
+            if let Some(v) = number(cif, &key, "estimate", pct) {
                 if any {
                     parts.push(text(", "));
                 }
@@ -139,10 +129,10 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
     if let Some(cox) = table(outs, "cox_hlh") {
         let td = [("criteria_set", primary), ("model", "time_dependent_adjusted"), ("term", "hlh")];
         if let (Some(hr), Some(lo), Some(hi), Some(p)) = (
-            number(&cox, &td, "hr", two),
-            number(&cox, &td, "hr_lower", two),
-            number(&cox, &td, "hr_upper", two),
-            number(&cox, &td, "p", p_value),
+            number(cox, &td, "hr", two),
+            number(cox, &td, "hr_lower", two),
+            number(cox, &td, "hr_upper", two),
+            number(cox, &td, "p", p_value),
         ) {
             facts.push(vec![
                 text(format!("Hazard ratio of HLH ({primary}) for death, time-dependent and adjusted: ")),
@@ -157,7 +147,7 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
             ]);
         }
         let naive = [("criteria_set", primary), ("model", "naive_hlh_ever_BIASED"), ("term", "hlh_ever")];
-        if let Some(hr) = number(&cox, &naive, "hr", two) {
+        if let Some(hr) = number(cox, &naive, "hr", two) {
             facts.push(vec![
                 text("The naive comparison of patients with HLH at any time against the others gives a hazard ratio of "),
                 hr,
@@ -174,9 +164,9 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
             if k > 0 {
                 parts.push(text(" vs "));
             }
-            match simon_makuch_median(&sm, primary, state) {
+            match simon_makuch_median(sm, primary, state) {
                 Some(t) => parts.extend([
-                    number(&sm, &[("criteria_set", primary), ("state", state), ("time", t.as_str())], "time", count)
+                    number(sm, &[("criteria_set", primary), ("state", state), ("time", t.as_str())], "time", count)
                         .unwrap_or_else(|| text("NA")),
                     text(format!(" days {}", if state == "HLH" { "with HLH" } else { "without" })),
                 ]),
@@ -191,17 +181,13 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
         let regimens: Vec<String> = resp
             .rows
             .iter()
-            .filter(|r| matches!(&r[0], Cell::Str(s) if s == "1"))
-            .filter_map(|r| match &r[1] {
-                Cell::Str(s) => Some(s.clone()),
-                _ => None,
-            })
+            .filter(|r| r[0].plain_text().is_some_and(|s| s == "1"))
+            .filter_map(|r| r[1].as_str().map(str::to_string))
             .collect();
         let mut any = false;
         for reg in &regimens {
             let key = [("line", "1"), ("regimen", reg.as_str())];
-            if let (Some(rate), Some(n)) =
-                (number(&resp, &key, "composite_cr_rate", pct), number(&resp, &key, "n_treated", count))
+            if let (Some(rate), Some(n)) = (number(resp, &key, "composite_cr_rate", pct), number(resp, &key, "n_treated", count))
             {
                 if any {
                     parts.push(text("; "));
@@ -217,7 +203,7 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
     }
     if let Some(v) = table(outs, "hlh_validation") {
         let key = [("definition", primary)];
-        if let (Some(se), Some(ppv)) = (number(&v, &key, "sensitivity", two), number(&v, &key, "ppv", two)) {
+        if let (Some(se), Some(ppv)) = (number(v, &key, "sensitivity", two), number(v, &key, "ppv", two)) {
             facts.push(vec![
                 text(format!("Against the cohort's truth table, {primary} has a patient-level sensitivity of ")),
                 se,

@@ -29,7 +29,7 @@ pub mod survival;
 pub use config::StudyConfig;
 pub use run::{run, RunOptions, RunSummary, StudyError};
 
-use crate::report::csv::{Cell, CsvTable};
+use crate::table::{Cell, ResultTable};
 
 /// A number cell, NA when not finite (a hazard ratio of a term without events, a test
 /// statistic of a singular variance): NaN and infinities are never written.
@@ -69,8 +69,8 @@ pub(crate) fn compact(x: f64) -> String {
     }
 }
 
-pub(crate) fn table(name: &str, columns: &[&str], rows: Vec<Vec<Cell>>) -> CsvTable {
-    let mut t = CsvTable::new(name, columns);
+pub(crate) fn table(name: &str, columns: &[&str], rows: Vec<Vec<Cell>>) -> ResultTable {
+    let mut t = ResultTable::new(name, columns);
     t.rows = rows;
     t
 }

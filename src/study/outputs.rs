@@ -8,8 +8,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::report::csv::{ColumnType, CsvTable};
 use crate::report::manifest::NotComputed;
+use crate::table::ResultTable;
 
 use super::run::StudyError;
 
@@ -35,13 +35,35 @@ impl OutputRegistry {
     }
 }
 
-/// A table produced by the run, as CSV bytes (estimator writers) or from a [`CsvTable`].
+/// A table produced by the run.
 pub(crate) struct Produced {
-    pub name: String,
+    /// The table: all its rows, or only its first rows when it was streamed (`streamed`).
+    pub table: ResultTable,
+    /// One-line description (report, `tables/README.md`).
     pub caption: String,
+    /// The whole table as CSV text, for a table too large to hold as cells (the evidence
+    /// audit trail, formatted chunk by chunk by [`ResultTable::write_csv_rows`]).
+    pub streamed: Option<StreamedCsv>,
+}
+
+/// A table formatted chunk by chunk: its CSV text (header included) and its row count.
+pub(crate) struct StreamedCsv {
+    /// The CSV file's bytes.
     pub bytes: Vec<u8>,
-    /// Column types for the Parquet copy (`None`: inferred from every row).
-    pub types: Option<Vec<ColumnType>>,
+    /// Data rows.
+    pub rows: usize,
+}
+
+impl Produced {
+    /// The table's name (file stem).
+    pub fn name(&self) -> &str {
+        &self.table.name
+    }
+
+    /// Data rows of the whole table.
+    pub fn n_rows(&self) -> usize {
+        self.streamed.as_ref().map_or(self.table.rows.len(), |s| s.rows)
+    }
 }
 
 /// Tables, notes and not-computed analyses collected while a run proceeds.
@@ -57,23 +79,27 @@ pub(crate) struct RunOutputs {
 }
 
 impl RunOutputs {
-    /// Add a table given as CSV bytes; its name must be new.
-    pub fn add_bytes(
-        &mut self,
-        name: &str,
-        caption: &str,
-        bytes: Vec<u8>,
-        types: Option<Vec<ColumnType>>,
-    ) -> Result<(), StudyError> {
-        self.registry.claim("table", name)?;
-        self.tables.push(Produced { name: name.to_string(), caption: caption.to_string(), bytes, types });
+    /// Add a table under its own name, which must be new; the table is checked (finite
+    /// numbers, row lengths, column names) here, so a defect names the analysis that made it.
+    pub fn add_table(&mut self, table: ResultTable, caption: &str) -> Result<(), StudyError> {
+        table.validate().map_err(crate::report::ReportError::from)?;
+        self.registry.claim("table", &table.name)?;
+        self.tables.push(Produced { table, caption: caption.to_string(), streamed: None });
         Ok(())
     }
 
-    /// Add a [`CsvTable`] under its own name.
-    pub fn add_table(&mut self, t: &CsvTable, caption: &str) -> Result<(), StudyError> {
-        let bytes = t.to_csv_bytes()?;
-        self.add_bytes(&t.name, caption, bytes, Some(t.column_types()))
+    /// Add a table streamed as CSV text: `preview` holds its header, column types and first
+    /// rows (checked here), `csv` the whole file.
+    pub fn add_streamed(&mut self, preview: ResultTable, caption: &str, csv: StreamedCsv) -> Result<(), StudyError> {
+        preview.validate().map_err(crate::report::ReportError::from)?;
+        self.registry.claim("table", &preview.name)?;
+        self.tables.push(Produced { table: preview, caption: caption.to_string(), streamed: Some(csv) });
+        Ok(())
+    }
+
+    /// The table called `name`, if the run produced it (all rows unless it was streamed).
+    pub fn table(&self, name: &str) -> Option<&ResultTable> {
+        self.tables.iter().find(|p| p.name() == name).map(|p| &p.table)
     }
 
     /// Take a figure name.
@@ -87,44 +113,6 @@ impl RunOutputs {
     }
 }
 
-/// CSV bytes with a first column `name` holding `value` on every data row (RFC 4180
-/// aware: a quoted field may hold commas and line breaks). Used to stack estimator
-/// tables of several criteria sets into one table.
-pub(crate) fn prepend_column(bytes: &[u8], name: &str, value: &str) -> Vec<u8> {
-    let value = crate::io::csv_text::field(value);
-    let mut out = Vec::with_capacity(bytes.len() + 64);
-    let mut at_record_start = true;
-    let mut header = true;
-    let mut in_quotes = false;
-    for &c in bytes {
-        if at_record_start {
-            out.extend_from_slice(if header { name.as_bytes() } else { value.as_bytes() });
-            out.push(b',');
-            at_record_start = false;
-        }
-        out.push(c);
-        match c {
-            b'"' => in_quotes = !in_quotes,
-            b'\n' if !in_quotes => {
-                at_record_start = true;
-                header = false;
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-/// Concatenate CSV tables with the same header: the first header, then every data row.
-pub(crate) fn stack_csv(parts: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-    for (k, p) in parts.iter().enumerate() {
-        let body = if k == 0 { &p[..] } else { p.iter().position(|&c| c == b'\n').map_or(&p[p.len()..], |i| &p[i + 1..]) };
-        out.extend_from_slice(body);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,13 +124,5 @@ mod tests {
         r.claim("figure", "response_by_hlh").unwrap();
         let e = r.claim("table", "response_by_hlh").unwrap_err().to_string();
         assert!(e.contains("response_by_hlh") && e.contains("table"), "{e}");
-    }
-
-    #[test]
-    fn prepend_and_stack_keep_quoted_fields_whole() {
-        let a = prepend_column(b"group,n\n\"a,\nb\",1\nc,2\n", "criteria_set", "x");
-        assert_eq!(a, b"criteria_set,group,n\nx,\"a,\nb\",1\nx,c,2\n");
-        let b = prepend_column(b"group,n\nd,3\n", "criteria_set", "y,z");
-        assert_eq!(stack_csv(&[a, b]), b"criteria_set,group,n\nx,\"a,\nb\",1\nx,c,2\n\"y,z\",d,3\n".to_vec());
     }
 }

@@ -3,8 +3,7 @@
 //! with the generic HTML renderer `crate::report`).
 
 use crate::cohort::LoadedCohort;
-use crate::report::csv::{Cell, CsvTable};
-use crate::report::html::{FigureRef, ListedTable, Report, Section, DEFAULT_MAX_TABLE_ROWS};
+use crate::report::html::{FigureRef, ListedTable, Report, Section, ShownTable, DEFAULT_MAX_TABLE_ROWS};
 use crate::report::output::OutputDir;
 
 use super::config::StudyConfig;
@@ -12,79 +11,6 @@ use super::dataset::Dataset;
 use super::figures::FigureSet;
 use super::outputs::RunOutputs;
 use super::run::StudyError;
-
-/// Parse CSV text written by hemosurv (RFC 4180 quoting) back into a table of text cells.
-/// The header and the first `max_rows` data rows of a table written by
-/// hemosurv (RFC 4180 quoting), every cell as text or NA; `rows_total` counts
-/// all the data rows. Only the preview is turned into cells, so a table of
-/// millions of rows costs one scan of its bytes.
-pub(crate) fn parse_csv(name: &str, bytes: &[u8], max_rows: usize) -> CsvTable {
-    let mut records: Vec<Vec<String>> = Vec::new();
-    let mut n_records = 0usize;
-    let mut field: Vec<u8> = Vec::new();
-    let mut record: Vec<String> = Vec::new();
-    let mut in_quotes = false;
-    let mut field_started = false;
-    let keep = |n: usize| n <= max_rows; // record 0 is the header
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        let collecting = keep(n_records);
-        match (c, in_quotes) {
-            (b'"', true) if bytes.get(i + 1) == Some(&b'"') => {
-                if collecting {
-                    field.push(b'"');
-                }
-                i += 1;
-            }
-            (b'"', true) => in_quotes = false,
-            (b'"', false) if !field_started => {
-                in_quotes = true;
-                field_started = true;
-            }
-            (b',', false) => {
-                if collecting {
-                    record.push(String::from_utf8_lossy(&field).into_owned());
-                }
-                field.clear();
-                field_started = false;
-            }
-            (b'\n', false) => {
-                if collecting {
-                    record.push(String::from_utf8_lossy(&field).into_owned());
-                    records.push(std::mem::take(&mut record));
-                }
-                field.clear();
-                field_started = false;
-                n_records += 1;
-            }
-            (b'\r', false) => {}
-            (c, _) => {
-                field_started = true;
-                if collecting {
-                    field.push(c);
-                }
-            }
-        }
-        i += 1;
-    }
-    if field_started || !record.is_empty() {
-        if keep(n_records) {
-            record.push(String::from_utf8_lossy(&field).into_owned());
-            records.push(record);
-        }
-        n_records += 1;
-    }
-    let mut it = records.into_iter();
-    let header = it.next().unwrap_or_default();
-    let cols: Vec<&str> = header.iter().map(String::as_str).collect();
-    let mut t = CsvTable::new(name, &cols);
-    for r in it {
-        t.rows.push(r.into_iter().map(|s| if s.is_empty() { Cell::Na } else { Cell::Str(s) }).collect());
-    }
-    t.rows_total = Some(n_records.saturating_sub(1));
-    t
-}
 
 /// Tables shown in the body of the report (the others are listed in the appendix only): the
 /// flow, what could not be computed, and the tables a paper reports.
@@ -108,13 +34,6 @@ fn is_body_table(name: &str) -> bool {
         "response_by_hlh",
     ];
     BODY.contains(&name)
-}
-
-/// The header, first [`DEFAULT_MAX_TABLE_ROWS`] rows and row count of every table of the run,
-/// in `outs.tables` order (one scan of each table's bytes, in parallel).
-pub(crate) fn table_previews(outs: &RunOutputs) -> Vec<CsvTable> {
-    use rayon::prelude::*;
-    outs.tables.par_iter().map(|p| parse_csv(&p.name, &p.bytes, DEFAULT_MAX_TABLE_ROWS)).collect()
 }
 
 fn section_of(name: &str) -> usize {
@@ -152,7 +71,6 @@ pub(crate) fn write_report(
     loaded: &LoadedCohort,
     dataset: &Dataset,
     outs: &RunOutputs,
-    previews: &[CsvTable],
     figures: &FigureSet,
     primary: &str,
 ) -> Result<(), StudyError> {
@@ -214,17 +132,22 @@ pub(crate) fn write_report(
         ],
         ..Section::default()
     };
-    for (p, t) in outs.tables.iter().zip(previews) {
-        let t = t.clone();
-        let shown_above = is_body_table(&p.name);
+    for p in &outs.tables {
+        let shown_above = is_body_table(p.name());
         appendix.listed.push(ListedTable {
-            name: p.name.clone(),
+            name: p.name().to_string(),
             caption: p.caption.clone(),
-            rows: t.rows_total.unwrap_or(t.rows.len()),
+            rows: p.n_rows(),
             shown_above,
         });
         if shown_above {
-            sections[section_of(&p.name)].tables.push((t, p.caption.clone()));
+            let mut preview = p.table.clone();
+            preview.rows.truncate(DEFAULT_MAX_TABLE_ROWS);
+            sections[section_of(p.name())].tables.push(ShownTable {
+                table: preview,
+                caption: p.caption.clone(),
+                rows_total: p.n_rows(),
+            });
         }
     }
     sections.push(appendix);
@@ -241,26 +164,4 @@ pub(crate) fn write_report(
     report.sections = sections;
     report.write_html(&out.path().join("report.html"))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn preview_keeps_first_rows_and_counts_all_with_quoted_fields() {
-        let csv = b"a,b\n1,\"x, y\"\n2,\"say \"\"hi\"\"\"\n3,\"two\nlines\"\n4,\n5,\"\"\n";
-        let t = parse_csv("t", csv, 2);
-        assert_eq!(t.columns, vec!["a", "b"]);
-        assert_eq!(t.rows.len(), 2);
-        assert_eq!(t.rows[0], vec![Cell::Str("1".into()), Cell::Str("x, y".into())]);
-        assert_eq!(t.rows[1], vec![Cell::Str("2".into()), Cell::Str("say \"hi\"".into())]);
-        assert_eq!(t.rows_total, Some(5), "the quoted newline does not start a row");
-        let all = parse_csv("t", csv, 100);
-        assert_eq!(all.rows.len(), 5);
-        assert_eq!(all.rows[2][1], Cell::Str("two\nlines".into()));
-        assert_eq!(all.rows[3][1], Cell::Na);
-        assert_eq!(all.rows[4][1], Cell::Na);
-        assert!(t.to_html_table(2).contains("Showing the first 2 of 5 rows"));
-    }
 }

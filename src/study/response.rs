@@ -12,9 +12,9 @@
 use std::collections::BTreeMap;
 
 use crate::cohort::{day_to_iso, Cohort, Day, PatientIdx, Response};
-use crate::report::csv::{Cell, CsvTable};
 use crate::stats::proportions::{fisher_exact, proportion};
 use crate::stats::StatsResult;
+use crate::table::{Cell, ResultTable};
 
 use super::dataset::Dataset;
 use super::exposure::Exposure;
@@ -25,7 +25,7 @@ pub fn best_response(cohort: &Cohort, p: PatientIdx, line: u32) -> Option<Respon
 }
 
 /// Response rates per (line, regimen): n treated, counts per best response, composite CR with exact CI.
-pub fn response_table(cohort: &Cohort, dataset: &Dataset, conf_level: f64) -> StatsResult<CsvTable> {
+pub fn response_table(cohort: &Cohort, dataset: &Dataset, conf_level: f64) -> StatsResult<ResultTable> {
     // (line, regimen) -> list of best responses
     let mut cells: BTreeMap<(u32, String), Vec<Option<Response>>> = BTreeMap::new();
     for sp in &dataset.patients {
@@ -89,7 +89,7 @@ fn first_line_response_day(cohort: &Cohort, p: PatientIdx) -> Option<Day> {
 /// First-line composite CR by HLH *before the first response assessment of the first line*
 /// (so that the exposure precedes the outcome), with Fisher's exact test; one block of two
 /// rows per criteria set. Patients without a first line are not in the table.
-pub fn response_by_hlh(cohort: &Cohort, dataset: &Dataset, exposures: &[Exposure], conf_level: f64) -> CsvTable {
+pub fn response_by_hlh(cohort: &Cohort, dataset: &Dataset, exposures: &[Exposure], conf_level: f64) -> ResultTable {
     let mut rows = Vec::new();
     for exposure in exposures {
         let mut tab = [[0u64; 2]; 2]; // [hlh][ccr]
@@ -191,7 +191,7 @@ pub struct EpisodeSpan {
 
 /// For each episode: the next treatment line started on or after onset, and whether the
 /// episode had ended by that line's end (or by last contact when the line has no end date).
-pub fn episode_course_table(cohort: &Cohort, set: &str, episodes: &[EpisodeSpan]) -> CsvTable {
+pub fn episode_course_table(cohort: &Cohort, set: &str, episodes: &[EpisodeSpan]) -> ResultTable {
     let mut rows = Vec::new();
     for ep in episodes {
         let p = &cohort.patients[ep.patient as usize];

@@ -9,11 +9,11 @@
 //! 2 = death without HLH, 0 = censored. Patients with a missing covariate are left out of both
 //! models (complete cases; counted in `dropped_missing`).
 
-use crate::report::csv::{Cell, CsvTable};
 use crate::stats::cox::{coxph, CoxOptions};
 use crate::stats::crr::crr;
 use crate::stats::design::build_design;
 use crate::stats::dist::{two_sided_p, z_for_level};
+use crate::table::{Cell, ResultTable};
 
 use super::covariates::{expand, CovariateColumns};
 use super::dataset::Dataset;
@@ -61,8 +61,8 @@ pub(crate) fn risk_factors(
     covs: &CovariateColumns,
     conf_level: f64,
     name: &str,
-) -> (CsvTable, Vec<RiskModel>, Vec<(String, String)>) {
-    let mut t = CsvTable::new(name, &COLUMNS);
+) -> (ResultTable, Vec<RiskModel>, Vec<(String, String)>) {
+    let mut t = ResultTable::new(name, &COLUMNS);
     let mut not_computed = Vec::new();
     if covs.columns.is_empty() {
         not_computed.push((

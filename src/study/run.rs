@@ -8,14 +8,14 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::cohort::{load_cohort, Cohort, CohortError, LoadOptions};
-use crate::hlh::tables::{EPISODE_TYPES, EVIDENCE_TYPES};
+use crate::hlh::tables::EPISODE_TYPES;
 use crate::hlh::{detect_many_into, CriteriaSet, DetectOptions, Detection};
-use crate::report::csv::{Cell, CsvTable};
 use crate::report::manifest::{Exclusion as ManifestExclusion, InputFile, Manifest, StageTiming};
 use crate::report::output::OutputDir;
 use crate::report::ReportError;
 use crate::stats::cif::CumInc;
 use crate::stats::km::KmOptions;
+use crate::table::{Cell, ResultTable};
 
 use super::config::{StudyConfig, StudyConfigError};
 use super::covariates;
@@ -25,7 +25,7 @@ use super::exposure::Exposure;
 use super::figures::{self, FigureSet};
 use super::grid::{self, GridDefinition};
 use super::incidence::{self, GroupVar};
-use super::outputs::{prepend_column, stack_csv, RunOutputs};
+use super::outputs::RunOutputs;
 use super::response::{self, EpisodeSpan};
 use super::survival::{self, HlhSurvival, KmAnalysis};
 
@@ -152,7 +152,7 @@ fn resolve_primary(cfg: &StudyConfig, sets: &[CriteriaSet], study_label: &str) -
 
 /// `95% CI` for a confidence level of 0.95.
 pub(crate) fn ci_label(conf_level: f64) -> String {
-    format!("{}% CI", crate::stats::format::Num((conf_level * 1e6).round() / 1e4))
+    format!("{}% CI", crate::table::format::Num((conf_level * 1e6).round() / 1e4))
 }
 
 /// Stage timings of a run, with the progress bar.
@@ -295,26 +295,15 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     timer.end("figures");
 
     timer.begin("writing report");
-    outs.add_table(&not_computed_table(&outs), "Analyses that could not be computed on this cohort, and why")?;
-    // header, first rows and row count of every table, read once for the README and the report
-    let previews = super::paper::table_previews(&outs);
-    write_tables(&out, &outs, &previews)?;
+    outs.add_table(not_computed_table(&outs), "Analyses that could not be computed on this cohort, and why")?;
+    write_tables(&out, &outs)?;
     timer.end("tables");
     if loaded.report.rejected_count > 0 {
         loaded.report.write_rejects_csv(&out.path().join("rejects.csv"))?;
     }
     std::fs::write(out.path().join("validation.json"), loaded.report.to_json())
         .map_err(|e| StudyError::Io { path: out.path().join("validation.json"), source: e })?;
-    super::paper::write_report(
-        &out,
-        &plan.cfg,
-        &loaded,
-        &dataset,
-        &outs,
-        &previews,
-        &figure_set,
-        &detections[plan.primary].criteria_set,
-    )?;
+    super::paper::write_report(&out, &plan.cfg, &loaded, &dataset, &outs, &figure_set, &detections[plan.primary].criteria_set)?;
     timer.end("report");
 
     let wall = t0.elapsed().as_secs_f64();
@@ -343,7 +332,8 @@ fn load_and_detect(opts: &RunOptions, plan: &StudyPlan, out: &OutputDir, timer: 
 
     timer.begin("detecting HLH episodes");
     let spill_dir = out.path().join(".evidence-chunks");
-    let spill = EvidenceSpill::create(&spill_dir).map_err(|e| StudyError::Io { path: spill_dir, source: e })?;
+    let spill = EvidenceSpill::create(&spill_dir, crate::report::html::DEFAULT_MAX_TABLE_ROWS)
+        .map_err(|e| StudyError::Io { path: spill_dir, source: e })?;
     let (mut detections, grid) = detect_all(&loaded.cohort, &plan.criteria, plan.cfg.detection.grid, &spill, &timer.bar)?;
     let has_adjudications = loaded.cohort.tables_present.iter().any(|t| t == "adjudications");
     if has_adjudications {
@@ -387,7 +377,7 @@ fn descriptive_tables(
         "baseline_characteristics",
     );
     outs.add_table(
-        &table1,
+        table1,
         &format!(
             "Baseline characteristics of the study population, overall and by HLH (any time during follow-up, primary definition {}): median (IQR) with Wilcoxon rank-sum p, n (%) with chi-square or Fisher's exact p, missing values per group",
             primary.criteria_set
@@ -406,7 +396,7 @@ fn descriptive_tables(
         "hlh_episodes_characteristics",
     );
     outs.add_table(
-        &table2,
+        table2,
         &format!(
             "Characteristics of the HLH episodes under the primary definition ({}), study population: criteria met at onset, laboratory values at onset (median and IQR), scores, treatment phase at onset, deaths within 30 and 90 days",
             primary.criteria_set
@@ -667,7 +657,7 @@ fn validation_table(
         });
     }
     outs.add_table(
-        &t,
+        t,
         "Every definition against the truth table, patient by patient (whole cohort): sensitivity, specificity, PPV, NPV with exact 95% CI, onset error of the first detected episode (days, detected minus true), estimated vs true incidence",
     )?;
     Ok(points)
@@ -739,7 +729,7 @@ fn grid_table(
         t.rows.push(cells);
     }
     outs.add_table(
-        &t,
+        t,
         &format!(
             "HLH incidence under a grid of definitions (study sets and documented variants): crude proportion with Clopper–Pearson {} and cumulative incidence at one year (death without HLH competing)",
             ctx.ci
@@ -753,26 +743,17 @@ fn grid_table(
 /// The episode and evidence tables of every detection. The evidence rows are released once
 /// written (nothing after this stage reads them; at scale they are the largest structure).
 fn detection_tables(detections: &[Detection], spill: EvidenceSpill, outs: &mut RunOutputs) -> Result<(), StudyError> {
-    let io = |what: &str| {
-        let what = what.to_string();
-        move |e| StudyError::Io { path: what.into(), source: e }
-    };
-    let episodes: Vec<Vec<u8>> = detections
-        .par_iter()
-        .map(|d| -> Result<_, StudyError> {
-            let mut ep = Vec::new();
-            d.write_episodes_csv(&mut ep).map_err(io("episodes"))?;
-            Ok(ep)
-        })
-        .collect::<Result<_, _>>()?;
-    outs.add_bytes("hlh_episodes", "HLH episodes under every criteria set", stack_csv(&episodes), Some(EPISODE_TYPES.to_vec()))?;
+    let mut episodes = ResultTable::new("hlh_episodes", &crate::hlh::EPISODE_COLUMNS).with_types(&EPISODE_TYPES);
+    for part in detections.par_iter().map(|d| d.episodes_table("hlh_episodes")).collect::<Vec<_>>() {
+        episodes.append(part).map_err(crate::report::ReportError::from)?;
+    }
+    outs.add_table(episodes, "HLH episodes under every criteria set")?;
     let spill_dir = spill.dir().to_path_buf();
-    let evidence = spill.table(detections).map_err(|e| StudyError::Io { path: spill_dir, source: e })?;
-    outs.add_bytes(
-        "hlh_evidence",
+    let (preview, evidence) = spill.table(detections).map_err(|e| StudyError::Io { path: spill_dir, source: e })?;
+    outs.add_streamed(
+        preview,
         "Audit trail: the measurement or finding behind each criterion of each episode, under every criteria set",
         evidence,
-        Some(EVIDENCE_TYPES.to_vec()),
     )
 }
 
@@ -787,7 +768,7 @@ fn patient_key(ctx: &Ctx, outs: &mut RunOutputs) -> Result<(), StudyError> {
         .map(|(k, sp)| vec![Cell::Int(k as i64 + 1), Cell::Str(ctx.cohort.patients[sp.idx as usize].id.clone())])
         .collect();
     let t = super::table("patient_key", &["study_number", "patient_id"], rows);
-    outs.add_table(&t, "Key from the study numbers shown in the report and figures to the cohort's patient identifiers (keep with the data, not with the report)")
+    outs.add_table(t, "Key from the study numbers shown in the report and figures to the cohort's patient identifiers (keep with the data, not with the report)")
 }
 
 fn cohort_flow(ctx: &Ctx, outs: &mut RunOutputs) -> Result<(), StudyError> {
@@ -797,7 +778,7 @@ fn cohort_flow(ctx: &Ctx, outs: &mut RunOutputs) -> Result<(), StudyError> {
         flow.rows.push(vec![Cell::Str(format!("excluded: {}", ex.reason())), Cell::Int(n as i64)]);
     }
     flow.rows.push(vec![Cell::Str("study population".into()), Cell::Int(ctx.dataset.patients.len() as i64)]);
-    outs.add_table(&flow, "Cohort flow: every excluded patient is counted with its reason")
+    outs.add_table(flow, "Cohort flow: every excluded patient is counted with its reason")
 }
 
 fn incidence_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Result<(), StudyError> {
@@ -812,17 +793,20 @@ fn incidence_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Res
         GroupVar { name: "first_line_regimen", labels: ctx.dataset.regimen_labels(cfg.survival.min_regimen_size) },
     ];
     let crude = incidence::crude_table(ctx.exposures, &groupings, ctx.conf);
+    record_na_notes(&crude, outs);
     outs.add_table(
-        &crude,
+        crude,
         &format!("HLH incidence: proportion of patients at risk with ≥1 incident episode (Wilson and Clopper–Pearson {}); HLH present at the origin counted apart", ctx.ci),
     )?;
     let (ci_tab, gray_tab, fits) =
         incidence::cuminc_tables(ctx.dataset, ctx.exposures, &groupings, &cfg.incidence.timepoints_days, ctx.conf);
+    record_na_notes(&ci_tab, outs);
+    record_na_notes(&gray_tab, outs);
     outs.add_table(
-        &ci_tab,
+        ci_tab,
         "Cumulative incidence of the first HLH episode, death without HLH as competing risk (Aalen–Johansen; variance as cmprsk)",
     )?;
-    outs.add_table(&gray_tab, "Gray's test between groups")?;
+    outs.add_table(gray_tab, "Gray's test between groups")?;
     fitted.cif = fits;
     let rates = incidence::rate_table(
         ctx.dataset,
@@ -832,22 +816,20 @@ fn incidence_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Res
         cfg.incidence.rate_per_person_months,
         ctx.conf,
     );
+    record_na_notes(&rates, outs);
     outs.add_table(
-        &rates,
+        rates,
         &format!(
             "First HLH episodes per {} person-months at risk (exact Poisson {})",
-            crate::stats::format::Num(cfg.incidence.rate_per_person_months),
+            crate::table::format::Num(cfg.incidence.rate_per_person_months),
             ctx.ci
         ),
     )?;
-    for t in [&crude, &ci_tab, &gray_tab, &rates] {
-        record_na_notes(t, outs);
-    }
     Ok(())
 }
 
 /// Rows of a table whose `note` says "not computable" become not-computed entries.
-fn record_na_notes(t: &CsvTable, outs: &mut RunOutputs) {
+fn record_na_notes(t: &ResultTable, outs: &mut RunOutputs) {
     let Some(note) = t.columns.iter().position(|c| c == "note") else { return };
     for row in &t.rows {
         if let Some(Cell::Str(reason)) = row.get(note) {
@@ -860,12 +842,7 @@ fn record_na_notes(t: &CsvTable, outs: &mut RunOutputs) {
 }
 
 fn cell_text(c: &Cell) -> String {
-    match c {
-        Cell::Str(s) => s.clone(),
-        Cell::Int(i) => i.to_string(),
-        Cell::Num(x) => crate::stats::format::Num(*x).to_string(),
-        Cell::Na => "NA".into(),
-    }
+    c.plain_text().unwrap_or_else(|| "NA".into())
 }
 
 fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Result<(), StudyError> {
@@ -915,7 +892,7 @@ fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Resu
         outs.not_computed(format!("{analysis} (`{}`)", primary.criteria_set), reason);
     }
     outs.add_table(
-        &table,
+        table,
         &format!(
             "Risk factors for HLH under the primary definition ({}): Fine–Gray subdistribution hazard regression with death without HLH as the competing event (as cmprsk::crr) and the cause-specific Cox model (Efron ties), study covariates, patients at risk of a first episode, {}",
             primary.criteria_set, ctx.ci
@@ -965,7 +942,7 @@ fn cir_stage(ctx: &Ctx, after: &response::AfterCr1, outs: &mut RunOutputs, fitte
                     ci.map_or(Cell::Na, |c| Cell::Num(c.1)),
                 ]);
             }
-            outs.add_table(&t, "Cumulative incidence of relapse from CR1, with death in remission (non-relapse mortality) as the competing risk (Aalen–Johansen, as cmprsk::cuminc)")?;
+            outs.add_table(t, "Cumulative incidence of relapse from CR1, with death in remission (non-relapse mortality) as the competing risk (Aalen–Johansen, as cmprsk::cuminc)")?;
             fitted.cir = Some(fit);
         }
         Err(e) => outs.not_computed("cumulative incidence of relapse from CR1", e),
@@ -973,15 +950,14 @@ fn cir_stage(ctx: &Ctx, after: &response::AfterCr1, outs: &mut RunOutputs, fitte
     Ok(())
 }
 
-/// The KM table, summary and log-rank test of one analysis; with `set`, the tables carry a
-/// leading `criteria_set` column (and are stacked by the caller).
-fn km_parts(a: &KmAnalysis, set: Option<&str>) -> Result<[Vec<u8>; 3], StudyError> {
-    let io = |e| StudyError::Io { path: a.name.clone().into(), source: e };
-    let mut km = Vec::new();
-    a.km.write_table_csv(&mut km).map_err(io)?;
-    let mut summary = Vec::new();
-    a.km.write_summary_csv(&mut summary).map_err(io)?;
-    let mut lr = super::table("logrank", &["group", "n", "observed", "expected", "chisq", "df", "p"], Vec::new());
+/// The KM table, summary and log-rank test of one analysis (named `{name}_km`, `_summary`,
+/// `_logrank`); with `set`, the tables carry a leading `criteria_set` column (and are stacked by
+/// the caller).
+fn km_parts(name: &str, a: &KmAnalysis, set: Option<&str>) -> [ResultTable; 3] {
+    let km = a.km.table(&format!("{name}_km"));
+    let summary = a.km.summary_table(&format!("{name}_summary"));
+    let mut lr =
+        super::table(&format!("{name}_logrank"), &["group", "n", "observed", "expected", "chisq", "df", "p"], Vec::new());
     if let Some(t) = &a.logrank {
         for k in 0..t.groups.len() {
             lr.rows.push(vec![
@@ -995,11 +971,10 @@ fn km_parts(a: &KmAnalysis, set: Option<&str>) -> Result<[Vec<u8>; 3], StudyErro
             ]);
         }
     }
-    let lr = lr.to_csv_bytes()?;
-    Ok(match set {
-        Some(s) => [km, summary, lr].map(|b| prepend_column(&b, "criteria_set", s)),
+    match set {
+        Some(s) => [km, summary, lr].map(|t| t.with_leading_column("criteria_set", s)),
         None => [km, summary, lr],
-    })
+    }
 }
 
 /// Write the tables of one KM analysis (`sets = None`), or of the same analysis under
@@ -1017,31 +992,33 @@ fn km_outputs(
         (None, Some(a)) => vec![(None, a)],
         (None, None) => Vec::new(),
     };
-    let parts: Vec<[Vec<u8>; 3]> = fits.iter().map(|(s, a)| km_parts(a, *s)).collect::<Result<_, _>>()?;
-    let stack = |k: usize| stack_csv(&parts.iter().map(|p| p[k].clone()).collect::<Vec<_>>());
-    outs.add_bytes(
-        &format!("{name}_km"),
-        &format!("Kaplan–Meier table, {} ({endpoint}; {} log)", analysis_words(name), ctx.ci),
-        stack(0),
-        None,
-    )?;
-    outs.add_bytes(
-        &format!("{name}_summary"),
+    let has_logrank = fits.iter().any(|(_, a)| a.logrank.is_some());
+    let mut stacked: Option<[ResultTable; 3]> = None;
+    for (set, a) in &fits {
+        let parts = km_parts(name, a, *set);
+        match &mut stacked {
+            None => stacked = Some(parts),
+            Some(acc) => {
+                for (acc, part) in acc.iter_mut().zip(parts) {
+                    acc.append(part).map_err(crate::report::ReportError::from)?;
+                }
+            }
+        }
+    }
+    let Some([km, summary, logrank]) = stacked else {
+        return Ok(());
+    };
+    outs.add_table(km, &format!("Kaplan–Meier table, {} ({endpoint}; {} log)", analysis_words(name), ctx.ci))?;
+    outs.add_table(
+        summary,
         &format!(
             "Median survival, {}, in days with {} ({endpoint}; the RMST columns stay empty: the study sets no horizon)",
             analysis_words(name),
             ctx.ci
         ),
-        stack(1),
-        None,
     )?;
-    if fits.iter().any(|(_, a)| a.logrank.is_some()) {
-        outs.add_bytes(
-            &format!("{name}_logrank"),
-            &format!("Log-rank test, {} ({endpoint})", analysis_words(name)),
-            stack(2),
-            None,
-        )?;
+    if has_logrank {
+        outs.add_table(logrank, &format!("Log-rank test, {} ({endpoint})", analysis_words(name)))?;
     }
     Ok(())
 }
@@ -1061,7 +1038,7 @@ fn analysis_words(name: &str) -> String {
 
 /// `cox_hlh_ph_test`: per criteria set, cox.zph's chi-square, df and p of each term of the
 /// adjusted time-dependent model and the GLOBAL test; NA with the reason when not computable.
-fn ph_test_table(hlh: &[HlhSurvival]) -> CsvTable {
+fn ph_test_table(hlh: &[HlhSurvival]) -> ResultTable {
     let mut t = super::table("cox_hlh_ph_test", &["criteria_set", "term", "chisq", "df", "p", "note"], Vec::new());
     for h in hlh {
         let set = || Cell::Str(h.criteria_set.clone());
@@ -1109,15 +1086,15 @@ fn hlh_survival_tables(hlh: &[HlhSurvival], ctx: &Ctx, outs: &mut RunOutputs) ->
         })
         .collect();
     outs.add_table(
-        &survival::cox_table(&models),
+        survival::cox_table(&models),
         &format!("Cox models of OS: HLH as a time-dependent exposure (adjusted and unadjusted), and the naive 'HLH ever' model, which is biased by immortal time and shown only for comparison (HR with {})", ctx.ci),
     )?;
     outs.add_table(
-        &ph_test_table(hlh),
+        ph_test_table(hlh),
         "Proportional-hazards test of the adjusted time-dependent Cox model of OS (as survival::cox.zph with its defaults): score test per covariate and global; a small p suggests the hazard ratio changes over time",
     )?;
     outs.add_table(
-        &survival::simon_makuch_table(hlh),
+        survival::simon_makuch_table(hlh),
         &format!("Simon–Makuch OS curves by time-dependent HLH status ({} log)", ctx.ci),
     )?;
     let naive: Vec<(&str, &KmAnalysis)> = hlh.iter().map(|h| (h.criteria_set.as_str(), &h.km_naive)).collect();
@@ -1149,14 +1126,14 @@ fn response_stage(ctx: &Ctx, primary: &Detection, outs: &mut RunOutputs) -> Resu
     if ctx.cohort.tables_present.iter().any(|t| t == "responses") {
         match response::response_table(ctx.cohort, ctx.dataset, ctx.conf) {
             Ok(t) => outs.add_table(
-                &t,
+                t,
                 &format!("Best response per line and regimen; composite CR (CR+CRh+CRi) with Clopper–Pearson {}", ctx.ci),
             )?,
             Err(e) => outs.not_computed("response by line and regimen", e),
         }
         let t = response::response_by_hlh(ctx.cohort, ctx.dataset, ctx.exposures, ctx.conf);
         outs.add_table(
-            &t,
+            t,
             "First-line composite CR by HLH before the first response assessment of the first line (Fisher's exact test)",
         )?;
     } else {
@@ -1168,7 +1145,7 @@ fn response_stage(ctx: &Ctx, primary: &Detection, outs: &mut RunOutputs) -> Resu
         .map(|e| EpisodeSpan { patient: e.patient, episode: e.episode, onset: e.onset, end: e.end })
         .collect();
     outs.add_table(
-        &response::episode_course_table(ctx.cohort, &primary.criteria_set, &spans),
+        response::episode_course_table(ctx.cohort, &primary.criteria_set, &spans),
         &format!("Each HLH episode under the next treatment line (primary definition: {})", primary.criteria_set),
     )
 }
@@ -1192,46 +1169,54 @@ fn note_conventions(ctx: &Ctx, outs: &mut RunOutputs) {
     }
 }
 
-fn not_computed_table(outs: &RunOutputs) -> CsvTable {
+fn not_computed_table(outs: &RunOutputs) -> ResultTable {
     let rows = outs.not_computed.iter().map(|n| vec![Cell::Str(n.analysis.clone()), Cell::Str(n.reason.clone())]).collect();
     super::table("analyses_not_computed", &["analysis", "reason"], rows)
 }
 
-/// Every table as CSV and as Parquet, in parallel (the Parquet is made from the CSV
-/// bytes, so both files hold the same values).
-fn write_tables(out: &OutputDir, outs: &RunOutputs, previews: &[CsvTable]) -> Result<(), StudyError> {
+/// Every table as CSV and as Parquet, in parallel (both from the same typed cells; a streamed
+/// table's Parquet from its CSV text, one row group at a time).
+fn write_tables(out: &OutputDir, outs: &RunOutputs) -> Result<(), StudyError> {
     outs.tables.par_iter().try_for_each(|p| -> Result<(), StudyError> {
-        let path = out.tables().join(format!("{}.csv", p.name));
-        std::fs::write(&path, &p.bytes).map_err(|e| StudyError::Io { path: path.clone(), source: e })?;
-        crate::io::table::csv_bytes_to_parquet(
-            &p.bytes,
-            p.types.as_deref(),
-            &path,
-            &out.tables().join(format!("{}.parquet", p.name)),
-        )
-        .map_err(|e| StudyError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })
+        match &p.streamed {
+            None => crate::report::write_csv_and_parquet(&p.table, &out.tables())?,
+            Some(csv) => {
+                let path = out.tables().join(p.table.file_name());
+                std::fs::write(&path, &csv.bytes).map_err(|e| StudyError::Io { path: path.clone(), source: e })?;
+                let names: Vec<&str> = p.table.columns.iter().map(String::as_str).collect();
+                crate::io::table::csv_bytes_to_parquet(
+                    &csv.bytes,
+                    &names,
+                    &p.table.column_types(),
+                    &path,
+                    &out.tables().join(format!("{}.parquet", p.name())),
+                )
+                .map_err(|e| StudyError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
+            }
+        }
+        Ok(())
     })?;
     let path = out.tables().join("README.md");
-    std::fs::write(&path, tables_readme_text(outs, previews)).map_err(|e| StudyError::Io { path, source: e })
+    std::fs::write(&path, tables_readme_text(outs)).map_err(|e| StudyError::Io { path, source: e })
 }
 
 /// `tables/README.md`: every table of the run with its caption, row count and the
 /// description of each column (`super::columns`).
-fn tables_readme_text(outs: &RunOutputs, previews: &[CsvTable]) -> String {
-    let tables: Vec<CsvTable> = outs
+fn tables_readme_text(outs: &RunOutputs) -> String {
+    let tables: Vec<(ResultTable, usize)> = outs
         .tables
         .iter()
-        .zip(previews)
-        .map(|(p, preview)| {
-            let mut t = CsvTable { rows: Vec::new(), ..preview.clone() };
+        .map(|p| {
+            let mut t = ResultTable::new(p.name(), &[]);
+            t.columns = p.table.columns.clone();
             t.description = p.caption.clone();
             t.docs = t
                 .columns
                 .iter()
-                .filter_map(|c| super::columns::describe(&p.name, c).map(|d| crate::report::csv::ColumnDoc::new(c.clone(), d)))
+                .filter_map(|c| super::columns::describe(p.name(), c).map(|d| crate::table::ColumnDoc::new(c.clone(), d)))
                 .collect();
-            t
+            (t, p.n_rows())
         })
         .collect();
-    crate::report::csv::tables_readme(&tables)
+    crate::report::tables_readme(tables.iter().map(|(t, n)| (t, *n)))
 }

@@ -5,7 +5,6 @@
 
 use ndarray::Array2;
 
-use crate::report::csv::{Cell, CsvTable};
 use crate::stats::cox::{cox_zph_terms, coxph, CoxModel, CoxOptions, CoxZph};
 use crate::stats::design::{build_design, ColumnData};
 use crate::stats::km::{kaplan_meier, KaplanMeier, KmOptions};
@@ -13,6 +12,7 @@ use crate::stats::logrank::{survdiff, LogRankTest};
 use crate::stats::simon_makuch::{simon_makuch, CpCurve};
 use crate::stats::timesplit::{landmark, split_at_exposure, Interval};
 use crate::stats::{Grouping, StatsError, StatsResult};
+use crate::table::{Cell, ResultTable};
 
 use super::covariates::{expand, CovariateColumns};
 use super::dataset::Dataset;
@@ -214,7 +214,7 @@ pub fn hlh_survival(
 }
 
 /// One row per Cox term of every model, with a `model` column saying which.
-pub fn cox_table(models: &[(&str, &str, &CoxModel)]) -> CsvTable {
+pub fn cox_table(models: &[(&str, &str, &CoxModel)]) -> ResultTable {
     let mut rows = Vec::new();
     for (set, model_name, m) in models {
         let hr = m.hazard_ratios();
@@ -245,7 +245,7 @@ pub fn cox_table(models: &[(&str, &str, &CoxModel)]) -> CsvTable {
 }
 
 /// Simon–Makuch curves of every criteria set as one table.
-pub fn simon_makuch_table(hlh: &[HlhSurvival]) -> CsvTable {
+pub fn simon_makuch_table(hlh: &[HlhSurvival]) -> ResultTable {
     let opt = |v: Option<f64>| v.map_or(Cell::Na, num);
     let mut rows = Vec::new();
     for h in hlh {

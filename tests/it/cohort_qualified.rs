@@ -530,8 +530,7 @@ fn hlh2004_episode_with_qualified_values_and_evidence() {
     let temperature = d.evidence.iter().find(|r| r.item == "temperature").expect("temperature evidence");
     assert_eq!(temperature.value_qualifier, Qualifier::None);
 
-    let mut buf = Vec::new();
-    d.write_evidence_csv(&mut buf).expect("csv");
+    let buf = d.evidence_table("evidence").to_csv_bytes().expect("csv");
     let csv = String::from_utf8(buf).expect("utf8");
     let mut lines = csv.lines();
     assert!(lines.next().expect("header").ends_with(",raw_value,raw_unit,value,unit,value_qualifier"));

@@ -879,9 +879,8 @@ fn hlh_aml_detection_is_identical_for_any_thread_count() {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
             let d = detect(&c, &aml());
-            let mut a = Vec::new();
-            d.write_episodes_csv(&mut a).unwrap();
-            d.write_evidence_csv(&mut a).unwrap();
+            let mut a = d.episodes_table("episodes").to_csv_bytes().unwrap();
+            a.extend(d.evidence_table("evidence").to_csv_bytes().unwrap());
             a
         })
     };

@@ -103,10 +103,8 @@ fn set(name: &str) -> CriteriaSet {
 }
 
 fn csv(d: &Detection) -> (String, String) {
-    let mut a = Vec::new();
-    d.write_episodes_csv(&mut a).unwrap();
-    let mut b = Vec::new();
-    d.write_evidence_csv(&mut b).unwrap();
+    let a = d.episodes_table("episodes").to_csv_bytes().unwrap();
+    let b = d.evidence_table("evidence").to_csv_bytes().unwrap();
     (String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap())
 }
 

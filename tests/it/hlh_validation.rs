@@ -10,9 +10,7 @@ use std::path::Path;
 use hemosurv::cohort::{iso_to_day, Cohort, Patient, PatientIdx};
 use hemosurv::commands::exit::ExitStatus;
 use hemosurv::hlh::validation::quantile_type7;
-use hemosurv::hlh::{
-    validate, write_validation_csv, Detection, DetectionSummary, DiseaseStatus, Episode, Truth, VALIDATION_COLUMNS,
-};
+use hemosurv::hlh::{validate, validation_table, Detection, DetectionSummary, DiseaseStatus, Episode, Truth, VALIDATION_COLUMNS};
 
 fn fixture(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hlh_validation").join(name)
@@ -136,8 +134,7 @@ fn metrics_equal_hand_computed_values() {
     assert!(z.note.contains("PPV NA: no patient detected") && z.note.contains("onset error NA"), "{}", z.note);
 
     // CSV: header, one row per definition, NA cells empty.
-    let mut buf = Vec::new();
-    write_validation_csv(&rows, &mut buf).unwrap();
+    let buf = validation_table("hlh_validation", &rows).to_csv_bytes().unwrap();
     let text = String::from_utf8(buf).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3);

@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
+use hemosurv::report::html::{html_table, ShownTable};
 use hemosurv::report::{
-    sha256_file, tables_readme, write_atomic, Cell, ColumnDoc, CsvTable, Exclusion, FigureRef, InputFile, ListedTable, Manifest,
-    OutputDir, OutputFile, Report, ReportError, Section, StageTiming,
+    sha256_file, tables_readme, write_atomic, write_csv_file, Exclusion, FigureRef, InputFile, ListedTable, Manifest, OutputDir,
+    OutputFile, Report, ReportError, Section, StageTiming,
 };
+use hemosurv::table::{Cell, ColumnDoc, ResultTable, TableError};
 
 fn names_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
@@ -158,8 +160,8 @@ fn write_atomic_replaces_content() {
 
 // ---------------------------------------------------------------- CSV
 
-fn sample_table() -> CsvTable {
-    let mut t = CsvTable::documented(
+fn sample_table() -> ResultTable {
+    let mut t = ResultTable::documented(
         "km_summary",
         "Kaplan-Meier summary per stratum",
         vec![
@@ -193,7 +195,7 @@ fn csv_exact_bytes_quoting_na_and_numbers() {
 #[test]
 fn csv_numbers_read_back_exactly() {
     let values = [1.0 / 3.0, 2.0 / 3.0, 1e-300, 6.02214076e23, -123.456, f64::EPSILON, 0.95];
-    let mut t = CsvTable::new("nums", &["x"]);
+    let mut t = ResultTable::new("nums", &["x"]);
     for v in values {
         t.push_row(vec![Cell::Num(v)]);
     }
@@ -212,7 +214,7 @@ fn csv_nan_and_inf_are_errors_naming_table_row_column() {
         let mut buf = Vec::new();
         let err = t.write_csv(&mut buf).unwrap_err();
         match &err {
-            ReportError::NonFinite { table, row, column, value } => {
+            TableError::NonFinite { table, row, column, value } => {
                 assert_eq!(table, "km_summary");
                 assert_eq!(*row, 3);
                 assert_eq!(column, "median");
@@ -231,32 +233,32 @@ fn csv_row_length_mismatch_is_an_error() {
     let mut t = sample_table();
     t.push_row(vec![Cell::Int(1)]);
     let err = t.to_csv_bytes().unwrap_err();
-    assert!(matches!(err, ReportError::RowLength { row: 6, expected: 3, found: 1, .. }), "{err}");
+    assert!(matches!(err, TableError::RowLength { row: 6, expected: 3, found: 1, .. }), "{err}");
     assert!(err.to_string().contains("km_summary"));
 }
 
 #[test]
-fn csv_is_deterministic_and_write_to_dir_matches() {
+fn csv_is_deterministic_and_the_file_writer_matches() {
     let a = sample_table().to_csv_bytes().unwrap();
     let b = sample_table().to_csv_bytes().unwrap();
     assert_eq!(a, b);
     let dir = tempfile::tempdir().unwrap();
-    let p1 = sample_table().write_to_dir(dir.path()).unwrap();
+    let p1 = write_csv_file(&sample_table(), dir.path()).unwrap();
     assert_eq!(p1, dir.path().join("km_summary.csv"));
     let h1 = sha256_file(&p1).unwrap();
-    sample_table().write_to_dir(dir.path()).unwrap();
+    write_csv_file(&sample_table(), dir.path()).unwrap();
     assert_eq!(sha256_file(&p1).unwrap(), h1);
     assert_eq!(fs::read(&p1).unwrap(), a);
 }
 
 #[test]
 fn html_table_escapes_formats_and_caps_rows() {
-    let mut t = CsvTable::new("big", &["label<x>", "value"]);
+    let mut t = ResultTable::new("big", &["label<x>", "value"]);
     t.push_row(vec![Cell::from("<b>bold</b> & \"q\""), Cell::Num(2.0 / 3.0)]);
     for i in 0..9 {
         t.push_row(vec![Cell::from(format!("r{i}")), Cell::Na]);
     }
-    let h = t.to_html_table(3);
+    let h = html_table(&t, 3, t.rows.len());
     assert!(h.contains("&lt;b&gt;bold&lt;/b&gt; &amp; &quot;q&quot;"), "{h}");
     assert!(!h.contains("<b>bold"), "{h}");
     assert!(h.contains("<th>label&lt;x&gt;</th>"), "{h}");
@@ -264,13 +266,16 @@ fn html_table_escapes_formats_and_caps_rows() {
     assert!(h.contains("<td class=\"na\">NA</td>"));
     assert_eq!(h.matches("<tr>").count(), 1 + 3, "header + 3 rows");
     assert!(h.contains("first 3 of 10 rows") && h.contains("tables/big.csv"), "{h}");
-    assert!(!t.to_html_table(10).contains("first"), "no note when nothing is left out");
+    assert!(!html_table(&t, 10, t.rows.len()).contains("first"), "no note when nothing is left out");
+    let mut preview = t.clone();
+    preview.rows.truncate(3);
+    assert!(html_table(&preview, 3, 10).contains("first 3 of 10 rows"), "a preview names the whole table's row count");
 }
 
 #[test]
 fn tables_readme_documents_every_column() {
     let t = sample_table();
-    let r = tables_readme([&t]);
+    let r = tables_readme([(&t, t.rows.len())]);
     assert!(r.contains("## km_summary.csv"));
     assert!(r.contains("Kaplan-Meier summary per stratum"));
     for c in ["`stratum`", "`n`", "`median`"] {
@@ -371,7 +376,7 @@ const SVG: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
 fn sample_report(dir: &Path) -> Report {
     let svg_path = dir.join("km_overall.svg");
     fs::write(&svg_path, SVG).unwrap();
-    let mut big = CsvTable::new("cox_coefficients", &["term", "coef"]);
+    let mut big = ResultTable::new("cox_coefficients", &["term", "coef"]);
     for i in 0..60 {
         big.push_row(vec![Cell::from(format!("term{i}")), Cell::Num(i as f64 / 7.0)]);
     }
@@ -382,7 +387,7 @@ fn sample_report(dir: &Path) -> Report {
         heading: "Survival".into(),
         paragraphs: vec!["Kaplan-Meier estimate; ages < 60 & > 18.".into()],
         figures: vec![FigureRef { title: "Overall survival".into(), svg_path, caption: "All patients, <n=120>.".into() }],
-        tables: vec![(tricky, "Median survival by group.".into())],
+        tables: vec![ShownTable::whole(tricky, "Median survival by group.")],
         facts: vec![],
         listed: vec![],
     });
@@ -390,7 +395,7 @@ fn sample_report(dir: &Path) -> Report {
         heading: "Cox model".into(),
         paragraphs: vec![],
         figures: vec![],
-        tables: vec![(big, "Coefficients.".into())],
+        tables: vec![ShownTable::whole(big, "Coefficients.")],
         facts: vec![],
         listed: vec![ListedTable {
             name: "km_curve".into(),

@@ -197,8 +197,7 @@ fn check_fixture(name: &str, d: &Data, ties: Ties) {
     close("json C", f(&j["concordance"]["C"]), f(&fx["concordance"]["C"]), 1e-12);
     assert_eq!(j["concordance"]["concordant"], fx["concordance"]["concordant"]);
     assert_eq!(j["concordance"]["tied_y"], fx["concordance"]["tied_y"]);
-    let mut buf = Vec::new();
-    m.write_coef_csv(&mut buf).unwrap();
+    let buf = m.coef_table("cox").to_csv_bytes().unwrap();
     let text = String::from_utf8(buf).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "term,coef,hr,se,z,p,hr_lower,hr_upper");
@@ -347,8 +346,7 @@ fn robust_variance_matches_leave_one_out() {
     }
     // z, p, CI and the Wald test use the robust SE, as R's summary does
     close("z robust", m.z()[0], m.coef[0] / rse[0], 1e-15);
-    let mut buf = Vec::new();
-    m.write_coef_csv(&mut buf).unwrap();
+    let buf = m.coef_table("cox").to_csv_bytes().unwrap();
     assert!(String::from_utf8(buf).unwrap().starts_with("term,coef,hr,se,robust_se,z,p,hr_lower,hr_upper\n"));
     assert!(m.robust_score_test.unwrap().stat > 10.0);
 }

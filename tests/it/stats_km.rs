@@ -286,8 +286,7 @@ fn nelson_aalen_ctype2_matches_r() {
 fn nelson_aalen_csv() {
     let g = Grouping::single(3, "all");
     let na = nelson_aalen(&[2.0, 1.0, 2.0], &[true, false, true], &g, NaTies::FlemingHarrington).unwrap();
-    let mut out = Vec::new();
-    na.write_table_csv(&mut out).unwrap();
+    let out = na.table("na").to_csv_bytes().unwrap();
     let want = format!(
         "group,time,n_risk,n_event,n_censor,cumhaz,cumhaz_se\nall,1,3,0,1,0,0\nall,2,2,2,0,{},{}\n",
         0.5 + 1.0,
@@ -309,10 +308,8 @@ fn aml_fit(opts: &KmOptions) -> KaplanMeier {
 #[test]
 fn table_csv_has_header_na_cells_and_is_deterministic() {
     let fit = aml_fit(&KmOptions::default());
-    let mut a = Vec::new();
-    fit.write_table_csv(&mut a).unwrap();
-    let mut b = Vec::new();
-    aml_fit(&KmOptions::default()).write_table_csv(&mut b).unwrap();
+    let a = fit.table("km").to_csv_bytes().unwrap();
+    let b = aml_fit(&KmOptions::default()).table("km").to_csv_bytes().unwrap();
     assert_eq!(a, b);
     let text = String::from_utf8(a).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -335,8 +332,7 @@ fn table_csv_has_header_na_cells_and_is_deterministic() {
 #[test]
 fn summary_csv() {
     let fit = aml_fit(&KmOptions { rmst_tau: Some(40.0), ..KmOptions::default() });
-    let mut out = Vec::new();
-    fit.write_summary_csv(&mut out).unwrap();
+    let out = fit.summary_table("summary").to_csv_bytes().unwrap();
     let text = String::from_utf8(out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "group,n,events,median,median_lower,median_upper,rmst,rmst_se");
@@ -344,8 +340,7 @@ fn summary_csv() {
     assert_eq!(lines[1], format!("Maintained,11,7,31,18,,{},{}", r0.0, r0.1));
     assert_eq!(lines[2], format!("Nonmaintained,12,11,23,8,,{},{}", r1.0, r1.1));
     // Without tau the RMST cells are empty.
-    let mut out = Vec::new();
-    aml_fit(&KmOptions::default()).write_summary_csv(&mut out).unwrap();
+    let out = aml_fit(&KmOptions::default()).summary_table("summary").to_csv_bytes().unwrap();
     assert!(String::from_utf8(out).unwrap().lines().nth(1).unwrap().ends_with("31,18,,,"));
 }
 
@@ -353,8 +348,7 @@ fn summary_csv() {
 fn group_labels_with_commas_are_quoted() {
     let g = Grouping::from_values(&["a,b", "a,b", "c"]);
     let fit = kaplan_meier(&[1.0, 2.0, 3.0], &[true, false, true], &g, &KmOptions::default()).unwrap();
-    let mut out = Vec::new();
-    fit.write_summary_csv(&mut out).unwrap();
+    let out = fit.summary_table("summary").to_csv_bytes().unwrap();
     assert!(String::from_utf8(out).unwrap().contains("\n\"a,b\",2,1,1,1,,,\n"));
 }
 

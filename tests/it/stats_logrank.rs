@@ -272,8 +272,7 @@ fn table_csv() {
     let cols = read_csv("data/aml.csv");
     let (time, event) = surv_data(&cols);
     let t = survdiff(&time, &event, &Grouping::from_values(&cols["x"]), None, 0.0).unwrap();
-    let mut out = Vec::new();
-    t.write_table_csv(&mut out).unwrap();
+    let out = t.table("logrank").to_csv_bytes().unwrap();
     let text = String::from_utf8(out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "group,n,observed,expected,oe2_over_e,oe2_over_v");

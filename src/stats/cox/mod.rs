@@ -23,7 +23,6 @@ pub(crate) mod robust;
 pub(crate) mod timefix;
 pub mod zph;
 
-use std::io::Write;
 use std::str::FromStr;
 
 use serde_json::{json, Value};
@@ -214,40 +213,30 @@ impl CoxModel {
         self.coef.iter().zip(self.coef_ci()).map(|(b, (l, u))| (b.exp(), l.exp(), u.exp())).collect()
     }
 
-    /// Write the coefficient table: `term,coef,hr,se,z,p,hr_lower,hr_upper`
+    /// The coefficient table named `name`: `term,coef,hr,se,z,p,hr_lower,hr_upper`
     /// (with a cluster: `term,coef,hr,se,robust_se,z,p,hr_lower,hr_upper`, z/p/CI
-    /// from the robust SE as in R's summary). Numbers use Rust's shortest
-    /// round-trip formatting; a non-finite value is written as an empty cell.
-    pub fn write_coef_csv(&self, mut w: impl Write) -> std::io::Result<()> {
-        let cell = |v: f64| crate::stats::format::opt(Some(v));
-        if self.robust_se.is_some() {
-            writeln!(w, "term,coef,hr,se,robust_se,z,p,hr_lower,hr_upper")?;
+    /// from the robust SE as in R's summary); a non-finite value is NA.
+    pub fn coef_table(&self, name: &str) -> crate::table::ResultTable {
+        use crate::table::Cell;
+        let cell = |v: f64| Cell::finite_or_na(Some(v));
+        let columns: &[&str] = if self.robust_se.is_some() {
+            &["term", "coef", "hr", "se", "robust_se", "z", "p", "hr_lower", "hr_upper"]
         } else {
-            writeln!(w, "term,coef,hr,se,z,p,hr_lower,hr_upper")?;
-        }
+            &["term", "coef", "hr", "se", "z", "p", "hr_lower", "hr_upper"]
+        };
+        let mut t = crate::table::ResultTable::new(name, columns);
         let z = self.z();
         let p = self.p_values();
         let hr = self.hazard_ratios();
         for i in 0..self.terms.len() {
-            let robust = match &self.robust_se {
-                Some(r) => format!("{},", cell(r[i])),
-                None => String::new(),
-            };
-            writeln!(
-                w,
-                "{},{},{},{},{}{},{},{},{}",
-                crate::io::csv_text::field(&self.terms[i]),
-                cell(self.coef[i]),
-                cell(hr[i].0),
-                cell(self.se[i]),
-                robust,
-                cell(z[i]),
-                cell(p[i]),
-                cell(hr[i].1),
-                cell(hr[i].2)
-            )?;
+            let mut row = vec![Cell::from(self.terms[i].as_str()), cell(self.coef[i]), cell(hr[i].0), cell(self.se[i])];
+            if let Some(r) = &self.robust_se {
+                row.push(cell(r[i]));
+            }
+            row.extend([cell(z[i]), cell(p[i]), cell(hr[i].1), cell(hr[i].2)]);
+            t.push_row(row);
         }
-        Ok(())
+        t
     }
 
     /// Everything about the fit as JSON (non-finite numbers as `null`).
