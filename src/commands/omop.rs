@@ -1,11 +1,13 @@
 //! `hemosurv import omop`, `hemosurv omop mapping show` and `hemosurv run --omop`: CLI glue
 //! over [`crate::cohort::omop`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::cohort_cmds::CohortCommandError;
-use crate::cohort::omop::{import_to_folder, CheckedMapping, Mapping, OmopError, DEFAULT_MAPPING_TOML};
+use crate::cohort::omop::{import, import_to_folder, write_cohort, CheckedMapping, Mapping, OmopError, DEFAULT_MAPPING_TOML};
 use crate::cohort::Format;
+use crate::io::atomic_dir::StagingDir;
+use crate::report::ReportError;
 use crate::study::{self, RunOptions, RunSummary};
 
 /// The folder inside a run's output that holds the cohort imported by `run --omop`.
@@ -42,31 +44,18 @@ pub fn import_cmd(
     Ok(imported.audit.summary_text(&rows))
 }
 
-/// `hemosurv run --omop CDM ...`: imports the extract into a temporary folder beside the
-/// output, runs the study on it (exactly as `run` on an imported folder) and moves the
-/// imported cohort into `OUT/omop_cohort/` (the loader reads cohort folders, not memory).
+/// `hemosurv run --omop CDM ...`: imports the extract into a hidden staging folder beside the
+/// output ([`StagingDir`]), runs the study on it (exactly as `run` on an imported folder) and
+/// moves the imported cohort into `OUT/omop_cohort/` (the loader reads cohort folders, not
+/// memory). On failure the staging folder is removed.
 pub fn run_omop(cdm: &Path, mapping: Option<&Path>, opts: &RunOptions) -> Result<RunSummary, CohortCommandError> {
     let mapping = load_mapping(mapping)?;
-    let name = opts.out.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    let parent = match opts.out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let staged = parent.join(format!(".{name}.{RUN_COHORT_DIR}-{}", std::process::id()));
-    if staged.exists() {
-        std::fs::remove_dir_all(&staged).map_err(|source| CohortCommandError::Io { path: staged.clone(), source })?;
-    }
-    import_to_folder(cdm, &staged, mapping, Format::Csv, false)?;
-    let run_opts = RunOptions { cohort_dir: staged.clone(), ..opts.clone() };
-    let result = study::run(&run_opts);
-    let summary = match result {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staged);
-            return Err(e.into());
-        }
-    };
-    let dest = summary.out.join(RUN_COHORT_DIR);
-    std::fs::rename(&staged, &dest).map_err(|source| CohortCommandError::Io { path: dest, source })?;
+    let staged = StagingDir::beside(&opts.out, RUN_COHORT_DIR).map_err(ReportError::from)?;
+    let imported = import(cdm, mapping)?;
+    write_cohort(&imported, staged.path(), Format::Csv)?;
+    drop(imported);
+    let run_opts = RunOptions { cohort_dir: staged.path().to_path_buf(), ..opts.clone() };
+    let summary = study::run(&run_opts)?;
+    staged.move_to(&summary.out.join(RUN_COHORT_DIR)).map_err(ReportError::from)?;
     Ok(summary)
 }

@@ -6,10 +6,10 @@
 //! that the two outputs look the same.
 
 use plotters::coord::Shift;
-use plotters::element::{Circle, PathElement, Polygon, Rectangle, Text};
+use plotters::element::{Circle, DashedPathElement, PathElement, Polygon, Rectangle, Text};
 use plotters::prelude::{DrawingArea, DrawingBackend};
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters::style::{Color, FontDesc, FontFamily, FontStyle, FontTransform, RGBColor, ShapeStyle, TextStyle, WHITE};
+use plotters::style::{Color, FontDesc, FontFamily, FontStyle, FontTransform, RGBAColor, RGBColor, ShapeStyle, TextStyle, WHITE};
 
 use std::sync::OnceLock;
 
@@ -191,6 +191,11 @@ fn p(v: (f64, f64)) -> (i32, i32) {
     (v.0.round() as i32, v.1.round() as i32)
 }
 
+/// A line style of `width` pixels (at least one).
+fn stroke(color: RGBAColor, width: f64) -> ShapeStyle {
+    ShapeStyle { color, filled: false, stroke_width: width.round().max(1.0) as u32 }
+}
+
 fn be<E: std::fmt::Display>(e: E) -> DrawError {
     DrawError::Backend(e.to_string())
 }
@@ -223,42 +228,21 @@ impl<'a, DB: DrawingBackend> Canvas<'a, DB> {
         if v.len() < 2 {
             return Ok(());
         }
-        let style = ShapeStyle { color: color.mix(alpha), filled: false, stroke_width: width.round().max(1.0) as u32 };
-        self.area.draw(&PathElement::new(v, style)).map_err(be)
+        self.area.draw(&PathElement::new(v, stroke(color.mix(alpha), width))).map_err(be)
     }
 
-    /// A dashed polyline: `dash` pixels drawn, `gap` pixels skipped.
+    /// A dashed polyline: `dash` pixels drawn, `gap` pixels skipped, the pattern running on
+    /// across corners (plotters' [`DashedPathElement`]: each dash is one stroke of `width`
+    /// pixels, joined at corners, on both backends). plotters measures dash and gap in whole
+    /// pixels, so both are rounded (at 300 dpi a pixel is 0.085 mm); a dash is at least one
+    /// pixel, and a gap under half a pixel draws a solid line.
     pub fn dashed(&self, pts: &[(f64, f64)], color: RGBColor, width: f64, dash: f64, gap: f64) -> Result<(), DrawError> {
-        let period = dash + gap;
-        if period <= 0.0 {
+        let (dash, gap) = (dash.round().max(1.0) as i32, gap.round() as i32);
+        if gap < 1 {
             return self.line(pts, color, width);
         }
-        let mut phase = 0.0; // distance into the current period
-        for seg in pts.windows(2) {
-            let (a, b) = (seg[0], seg[1]);
-            let len = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
-            if len == 0.0 {
-                continue;
-            }
-            let mut s = 0.0;
-            while s < len {
-                let remaining_in_phase = if phase < dash { dash - phase } else { period - phase };
-                let step = remaining_in_phase.min(len - s);
-                if phase < dash {
-                    let f0 = s / len;
-                    let f1 = (s + step) / len;
-                    let q0 = (a.0 + (b.0 - a.0) * f0, a.1 + (b.1 - a.1) * f0);
-                    let q1 = (a.0 + (b.0 - a.0) * f1, a.1 + (b.1 - a.1) * f1);
-                    self.line(&[q0, q1], color, width)?;
-                }
-                s += step;
-                phase += step;
-                if phase >= period - 1e-9 {
-                    phase = 0.0;
-                }
-            }
-        }
-        Ok(())
+        let v: Vec<(i32, i32)> = pts.iter().map(|&q| p(q)).collect();
+        self.area.draw(&DashedPathElement::new(v, dash, gap, stroke(color.to_rgba(), width))).map_err(be)
     }
 
     /// A filled polygon with opacity `alpha`.
@@ -445,7 +429,64 @@ impl<'a, DB: DrawingBackend> Canvas<'a, DB> {
 
 #[cfg(test)]
 mod tests {
-    use super::offset_convex;
+    use super::{offset_convex, Backend, Canvas};
+    use plotters::prelude::{BitMapBackend, IntoDrawingArea, SVGBackend};
+    use plotters::style::RGBColor;
+
+    const INK: RGBColor = RGBColor(0x11, 0x22, 0x33);
+
+    /// The `points` of every `<polyline>` of an SVG holding one dashed polyline.
+    fn svg_dashes(pts: &[(f64, f64)], width: f64, dash: f64, gap: f64) -> (String, Vec<String>) {
+        let mut svg = String::new();
+        {
+            let area = SVGBackend::with_string(&mut svg, (60, 30)).into_drawing_area();
+            Canvas::new(&area, Backend::Svg).dashed(pts, INK, width, dash, gap).unwrap();
+            area.present().unwrap();
+        }
+        let points = svg
+            .lines()
+            .filter(|l| l.starts_with("<polyline"))
+            .filter_map(|l| l.split("points=\"").nth(1)?.split('"').next().map(|p| p.trim().to_string()))
+            .collect();
+        (svg, points)
+    }
+
+    #[test]
+    fn dashes_in_pixels_on_svg() {
+        let (svg, dashes) = svg_dashes(&[(0.0, 10.0), (40.0, 10.0)], 3.0, 10.0, 5.0);
+        assert_eq!(dashes, ["0,10 10,10", "15,10 25,10", "30,10 40,10"]);
+        assert_eq!(svg.matches("stroke-width=\"3\"").count(), 3, "{svg}");
+        assert_eq!(svg.matches("stroke=\"#112233\"").count(), 3, "{svg}");
+        // The pattern runs on around a corner; a dash over the corner is one joined stroke.
+        let (_, dashes) = svg_dashes(&[(0.0, 0.0), (6.0, 0.0), (6.0, 20.0)], 1.0, 10.0, 5.0);
+        assert_eq!(dashes, ["0,0 6,0 6,4", "6,9 6,19"]);
+        // Fractional lengths are rounded to whole pixels; no gap is a solid line.
+        let (_, dashes) = svg_dashes(&[(0.0, 10.0), (40.0, 10.0)], 1.0, 9.6, 5.4);
+        assert_eq!(dashes[..2], ["0,10 10,10", "15,10 25,10"]);
+        let (_, dashes) = svg_dashes(&[(0.0, 10.0), (40.0, 10.0)], 1.0, 10.0, 0.2);
+        assert_eq!(dashes, ["0,10 40,10"]);
+    }
+
+    #[test]
+    fn dashes_in_pixels_on_png() {
+        let (w, h) = (60u32, 30u32);
+        let mut rgb = vec![0u8; (w * h * 3) as usize];
+        {
+            let area = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+            let c = Canvas::new(&area, Backend::Bitmap);
+            c.background().unwrap();
+            c.dashed(&[(0.0, 10.0), (40.0, 10.0)], INK, 3.0, 10.0, 5.0).unwrap();
+            area.present().unwrap();
+        }
+        let inked = |x: u32, y: u32| rgb[((y * w + x) * 3) as usize] == INK.0;
+        for x in [2, 8, 17, 23, 32, 38] {
+            assert!((9..=11).all(|y| inked(x, y)), "x = {x}: the dash is 3 px wide");
+            assert!(!inked(x, 7) && !inked(x, 13), "x = {x}: and no wider");
+        }
+        for x in [12, 13, 27, 28, 45] {
+            assert!(!inked(x, 10), "x = {x} is in a gap");
+        }
+    }
 
     #[test]
     fn offset_square_both_orientations() {

@@ -1,17 +1,19 @@
 //! The atomic output folder of a run, and atomic single-file writes.
 //!
 //! A run writes everything into a hidden temporary sibling folder
-//! `.<name>.tmp-<random>` (created exclusively by `tempfile`) and renames it to `<name>` only at the very end
-//! ([`OutputDir::commit`]). If the run fails (an error is returned and the
-//! [`OutputDir`] is dropped) the temporary folder is removed. If the process is
-//! killed outright, only the hidden `.tmp-` folder remains; nothing that looks
-//! like a finished output folder is ever left behind.
+//! `.<name>.tmp-<random>` and renames it to `<name>` only at the very end
+//! ([`OutputDir::commit`]); the folder mechanics are [`crate::io::atomic_dir::AtomicDir`], with
+//! `manifest.json` as the mark of an earlier output. If the run fails (an error is returned and
+//! the [`OutputDir`] is dropped) the temporary folder is removed. If the process is killed
+//! outright, only the hidden `.tmp-` folder remains; nothing that looks like a finished output
+//! folder is ever left behind.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{ReportError, ReportResult};
+use crate::io::atomic_dir::{AtomicDir, AtomicDirError, Marker};
 
 /// Name of the file whose presence marks a folder as a hemosurv output folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -27,10 +29,7 @@ pub const FIGURES_DIR: &str = "figures";
 /// without committing deletes everything written so far.
 #[derive(Debug)]
 pub struct OutputDir {
-    final_dir: PathBuf,
-    temp_dir: PathBuf,
-    force: bool,
-    committed: bool,
+    dir: AtomicDir,
 }
 
 impl OutputDir {
@@ -42,31 +41,8 @@ impl OutputDir {
     /// earlier hemosurv output); anything else is refused so that a mistyped
     /// `--out` cannot delete unrelated data. Missing parent folders are created.
     pub fn create(final_dir: &Path, force: bool) -> ReportResult<OutputDir> {
-        let name = final_dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .filter(|n| !n.is_empty() && *n != "." && *n != "..")
-            .ok_or_else(|| ReportError::BadOutputPath {
-                path: final_dir.to_path_buf(),
-                reason: "the last path component must be a plain UTF-8 folder name".to_string(),
-            })?
-            .to_string();
-        check_replaceable(final_dir, force)?;
-
-        let parent = match final_dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        fs::create_dir_all(&parent).map_err(|e| ReportError::io(&parent, e))?;
-
-        // Created exclusively under a random name (tempfile): never an existing folder or a symlink.
-        let temp_dir = tempfile::Builder::new()
-            .prefix(&format!(".{name}.tmp-"))
-            .tempdir_in(&parent)
-            .map_err(|e| ReportError::io(&parent, e))?
-            .keep();
-        let out = OutputDir { final_dir: final_dir.to_path_buf(), temp_dir, force, committed: false };
-        // From here on, Drop cleans up whatever was created.
+        let out = OutputDir { dir: AtomicDir::create(final_dir, force, Marker::File(MANIFEST_FILE))? };
+        // From here on, dropping `out` removes whatever was created.
         for dir in [out.tables(), out.figures()] {
             fs::create_dir(&dir).map_err(|e| ReportError::io(&dir, e))?;
         }
@@ -75,104 +51,48 @@ impl OutputDir {
 
     /// The folder to write into while the run is in progress (the temporary folder).
     pub fn path(&self) -> &Path {
-        &self.temp_dir
+        self.dir.path()
     }
 
     /// `<temporary folder>/tables`.
     pub fn tables(&self) -> PathBuf {
-        self.temp_dir.join(TABLES_DIR)
+        self.path().join(TABLES_DIR)
     }
 
     /// `<temporary folder>/figures`.
     pub fn figures(&self) -> PathBuf {
-        self.temp_dir.join(FIGURES_DIR)
+        self.path().join(FIGURES_DIR)
     }
 
     /// The folder the output will have after [`OutputDir::commit`].
     pub fn final_path(&self) -> &Path {
-        &self.final_dir
+        self.dir.final_path()
     }
 
-    /// Move the finished folder into place and return its final path.
-    ///
-    /// If the final folder exists (and `force` was given and it is replaceable),
-    /// it is first renamed aside, the new folder is renamed into place, and only
-    /// then the old one is deleted; if the second rename fails the old folder is
-    /// restored. Call this only after everything has been written.
-    pub fn commit(mut self) -> ReportResult<PathBuf> {
-        check_replaceable(&self.final_dir, self.force)?;
-        let exists = fs::symlink_metadata(&self.final_dir).is_ok();
-        if exists {
-            let aside = self.sibling(&format!("old-{}", std::process::id()));
-            if fs::symlink_metadata(&aside).is_ok() {
-                remove_path(&aside)?;
-            }
-            fs::rename(&self.final_dir, &aside).map_err(|e| ReportError::io(&self.final_dir, e))?;
-            if let Err(e) = fs::rename(&self.temp_dir, &self.final_dir) {
-                // Put the previous output back; the temp folder is removed on drop.
-                let _ = fs::rename(&aside, &self.final_dir);
-                return Err(ReportError::io(&self.final_dir, e));
-            }
-            self.committed = true;
-            remove_path(&aside)?;
-        } else {
-            fs::rename(&self.temp_dir, &self.final_dir).map_err(|e| ReportError::io(&self.final_dir, e))?;
-            self.committed = true;
-        }
-        Ok(self.final_dir.clone())
-    }
-
-    /// A hidden sibling of the final folder: `.<name>.<suffix>`.
-    fn sibling(&self, suffix: &str) -> PathBuf {
-        let name = self.final_dir.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-        let parent = self.temp_dir.parent().unwrap_or(Path::new("."));
-        parent.join(format!(".{name}.{suffix}"))
+    /// Move the finished folder into place and return its final path (see
+    /// [`AtomicDir::commit`]: a previous output is replaced only after the new one is
+    /// complete, and put back if the replacement fails). Call this only after everything
+    /// has been written.
+    pub fn commit(self) -> ReportResult<PathBuf> {
+        Ok(self.dir.commit()?)
     }
 }
 
-impl Drop for OutputDir {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_dir_all(&self.temp_dir);
+impl From<AtomicDirError> for ReportError {
+    fn from(e: AtomicDirError) -> Self {
+        match e {
+            AtomicDirError::BadPath { path, reason } => ReportError::BadOutputPath { path, reason },
+            AtomicDirError::Exists { path } => ReportError::OutputExists { path },
+            AtomicDirError::NotAFolder { path } => {
+                ReportError::UnsafeReplace { path, reason: "it exists and is not a folder".to_string() }
+            }
+            AtomicDirError::Unmarked { path, .. } => ReportError::UnsafeReplace {
+                path,
+                reason: format!("it is not empty and has no {MANIFEST_FILE}, so it does not look like a hemosurv output folder"),
+            },
+            AtomicDirError::Io { path, source } => ReportError::Io { path, source },
         }
     }
-}
-
-/// Check that `final_dir` may be (re)created: it must not exist, or `force`
-/// must be set and it must be a folder that is empty or holds a manifest.
-fn check_replaceable(final_dir: &Path, force: bool) -> ReportResult<()> {
-    let meta = match fs::symlink_metadata(final_dir) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(ReportError::io(final_dir, e)),
-    };
-    if !force {
-        return Err(ReportError::OutputExists { path: final_dir.to_path_buf() });
-    }
-    if !meta.is_dir() {
-        return Err(ReportError::UnsafeReplace {
-            path: final_dir.to_path_buf(),
-            reason: "it exists and is not a folder".to_string(),
-        });
-    }
-    if final_dir.join(MANIFEST_FILE).is_file() {
-        return Ok(());
-    }
-    let mut entries = fs::read_dir(final_dir).map_err(|e| ReportError::io(final_dir, e))?;
-    if entries.next().is_none() {
-        return Ok(());
-    }
-    Err(ReportError::UnsafeReplace {
-        path: final_dir.to_path_buf(),
-        reason: format!("it is not empty and has no {MANIFEST_FILE}, so it does not look like a hemosurv output folder"),
-    })
-}
-
-/// Remove a file, symlink or folder tree.
-fn remove_path(path: &Path) -> ReportResult<()> {
-    let meta = fs::symlink_metadata(path).map_err(|e| ReportError::io(path, e))?;
-    let res = if meta.is_dir() { fs::remove_dir_all(path) } else { fs::remove_file(path) };
-    res.map_err(|e| ReportError::io(path, e))
 }
 
 /// Write `bytes` to `path` atomically: write a temporary file in the same

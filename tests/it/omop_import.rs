@@ -156,6 +156,13 @@ fn simulated_omop_round_trips_to_the_simulated_cohort_and_study_tables() {
         assert_eq!(read(&out.join("omop_cohort").join(format!("{t}.csv"))), read(&cohort.join(format!("{t}.csv"))));
     }
     assert!(out.join("omop_cohort/omop_audit/audit.csv").exists());
+    // no hidden temporary or staging folder is left beside the outputs
+    let hidden: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
 }
 
 fn import_edge(out: &Path, extra: &[&str]) -> Output {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::{import, CheckedMapping, Imported, OmopError};
 use crate::cohort::table_writer::{close_all, Chunk, Col, TableSink, WriteError};
 use crate::cohort::{Day, Format};
+use crate::io::atomic_dir::{AtomicDir, AtomicDirError, Marker};
 
 /// Rows written per cohort table.
 pub type RowCounts = Vec<(&'static str, usize)>;
@@ -146,14 +147,25 @@ fn io_error(path: &Path, e: std::io::Error) -> OmopError {
     OmopError::Write(WriteError::Io { path: path.to_path_buf(), message: e.to_string() })
 }
 
-/// Whether `dir` may be replaced: an empty folder or an earlier import (has `omop_audit/`).
-fn replaceable(dir: &Path) -> bool {
-    dir.join(AUDIT_DIR).is_dir() || std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false)
+/// The import's message for a folder that cannot be written or put into place.
+fn folder_error(e: AtomicDirError) -> OmopError {
+    let output_exists = |path: PathBuf, message: &str| OmopError::OutputExists { path, message: message.to_string() };
+    match e {
+        AtomicDirError::Exists { path } => output_exists(path, "exists; use --force to replace it"),
+        AtomicDirError::NotAFolder { path } | AtomicDirError::Unmarked { path, .. } => {
+            output_exists(path, "exists and is not an earlier OMOP import (no omop_audit/ folder); choose another --out")
+        }
+        AtomicDirError::BadPath { path, reason } => {
+            OmopError::OutputExists { path, message: format!("not usable as an output folder: {reason}") }
+        }
+        AtomicDirError::Io { path, source } => io_error(&path, source),
+    }
 }
 
 /// Import the CDM folder `cdm` into the cohort folder `out` (written under a temporary name
-/// and renamed into place; an existing `out` is replaced only with `force` and only if it is
-/// empty or an earlier import). Returns the import (for its summary) and rows per table.
+/// and renamed into place, [`AtomicDir`]; an existing `out` is replaced only with `force` and
+/// only if it is empty or an earlier import, i.e. has `omop_audit/`). Returns the import (for
+/// its summary) and rows per table.
 pub fn import_to_folder(
     cdm: &Path,
     out: &Path,
@@ -161,48 +173,9 @@ pub fn import_to_folder(
     format: Format,
     force: bool,
 ) -> Result<(Imported, RowCounts), OmopError> {
-    let exists = out.exists();
-    if exists && (!force || !replaceable(out)) {
-        let message = if force {
-            "exists and is not an earlier OMOP import (no omop_audit/ folder); choose another --out".to_string()
-        } else {
-            "exists; use --force to replace it".to_string()
-        };
-        return Err(OmopError::OutputExists { path: out.to_path_buf(), message });
-    }
+    let dir = AtomicDir::create(out, force, Marker::Dir(AUDIT_DIR)).map_err(folder_error)?;
     let imported = import(cdm, mapping)?;
-    let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("cohort");
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(|e| io_error(&parent, e))?;
-    let tmp = parent.join(format!(".{name}.omop-tmp-{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| io_error(&tmp, e))?;
-    }
-    std::fs::create_dir(&tmp).map_err(|e| io_error(&tmp, e))?;
-    let rows = match write_cohort(&imported, &tmp, format) {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    // replace: move the old folder aside, the new one into place, then delete the old one
-    let aside = parent.join(format!(".{name}.omop-old-{}", std::process::id()));
-    if exists {
-        std::fs::rename(out, &aside).map_err(|e| io_error(out, e))?;
-    }
-    if let Err(e) = std::fs::rename(&tmp, out) {
-        if exists {
-            let _ = std::fs::rename(&aside, out);
-        }
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(io_error(out, e));
-    }
-    if exists {
-        std::fs::remove_dir_all(&aside).map_err(|e| io_error(&aside, e))?;
-    }
+    let rows = write_cohort(&imported, dir.path(), format)?;
+    dir.commit().map_err(folder_error)?;
     Ok((imported, rows))
 }
