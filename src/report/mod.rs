@@ -71,7 +71,7 @@ pub enum ReportError {
     },
     /// A table cannot be written (NaN, wrong row length, bad name, ...).
     #[error(transparent)]
-    Table(#[from] crate::table::TableError),
+    Table(#[from] crate::table::ResultTableError),
     /// A figure file could not be inlined into the HTML report.
     #[error("{}: cannot inline figure: {message}", path.display())]
     BadFigure {

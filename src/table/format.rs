@@ -25,7 +25,6 @@ impl fmt::Display for Num {
     }
 }
 
-
 /// `x` to `sig` significant digits for display: fixed notation for
 /// 1e-4 <= |x| < 1e15 (large values zero-padded, `123456` -> `123500`),
 /// otherwise R-style exponent (`1.235e-05`); trailing zeros dropped.

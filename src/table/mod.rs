@@ -29,7 +29,7 @@ pub use format::Num;
 
 /// A table that cannot be written.
 #[derive(Debug, Error)]
-pub enum TableError {
+pub enum ResultTableError {
     /// A table holds NaN or an infinity, which is never written to a CSV file.
     #[error(
         "table `{table}`: row {row}, column `{column}`: value {value} cannot be written \
@@ -378,9 +378,9 @@ impl ResultTable {
     }
 
     /// Append the rows of `other`, which must have the same header (else an error naming both).
-    pub fn append(&mut self, other: ResultTable) -> Result<(), TableError> {
+    pub fn append(&mut self, other: ResultTable) -> Result<(), ResultTableError> {
         if other.columns != self.columns {
-            return Err(TableError::BadTable {
+            return Err(ResultTableError::BadTable {
                 table: self.name.clone(),
                 message: format!(
                     "cannot stack `{}`: its columns ({}) differ from ({})",
@@ -397,14 +397,14 @@ impl ResultTable {
     /// Check the table can be written: a usable name, unique non-empty
     /// column names, docs only for existing columns, every row the right
     /// length and every number finite.
-    pub fn validate(&self) -> Result<(), TableError> {
+    pub fn validate(&self) -> Result<(), ResultTableError> {
         self.validate_shape()?;
         self.validate_rows(&self.rows, 0)
     }
 
     /// Name, header, docs and fixed types.
-    fn validate_shape(&self) -> Result<(), TableError> {
-        let bad = |message: String| TableError::BadTable { table: self.name.clone(), message };
+    fn validate_shape(&self) -> Result<(), ResultTableError> {
+        let bad = |message: String| ResultTableError::BadTable { table: self.name.clone(), message };
         let name_ok = !self.name.is_empty()
             && !self.name.starts_with('.')
             && self.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
@@ -439,10 +439,10 @@ impl ResultTable {
 
     /// Every row the right length and every number finite; `first_row` is the 0-based
     /// number of `rows[0]` in the whole table (for the error's row number).
-    fn validate_rows(&self, rows: &[Vec<Cell>], first_row: usize) -> Result<(), TableError> {
+    fn validate_rows(&self, rows: &[Vec<Cell>], first_row: usize) -> Result<(), ResultTableError> {
         for (r, row) in rows.iter().enumerate() {
             if row.len() != self.columns.len() {
-                return Err(TableError::RowLength {
+                return Err(ResultTableError::RowLength {
                     table: self.name.clone(),
                     row: first_row + r + 1,
                     expected: self.columns.len(),
@@ -452,7 +452,7 @@ impl ResultTable {
             for (cell, col) in row.iter().zip(&self.columns) {
                 if let Cell::Num(x) = cell {
                     if !x.is_finite() {
-                        return Err(TableError::NonFinite {
+                        return Err(ResultTableError::NonFinite {
                             table: self.name.clone(),
                             row: first_row + r + 1,
                             column: col.clone(),
@@ -479,7 +479,7 @@ impl ResultTable {
     }
 
     /// The complete CSV file as bytes (validated first; nothing partial is produced).
-    pub fn to_csv_bytes(&self) -> Result<Vec<u8>, TableError> {
+    pub fn to_csv_bytes(&self) -> Result<Vec<u8>, ResultTableError> {
         self.validate()?;
         let mut out = self.csv_header();
         self.format_rows(&self.rows, &mut out);
@@ -489,18 +489,18 @@ impl ResultTable {
     /// Write the data rows (no header) to `w`, for tables streamed chunk by chunk: the
     /// chunk's rows are validated first (`first_row`: 0-based number of its first row in
     /// the whole table, for error messages), so nothing partial is written.
-    pub fn write_csv_rows(&self, first_row: usize, w: &mut dyn Write) -> Result<(), TableError> {
+    pub fn write_csv_rows(&self, first_row: usize, w: &mut dyn Write) -> Result<(), ResultTableError> {
         self.validate_shape()?;
         self.validate_rows(&self.rows, first_row)?;
         let mut out = String::new();
         self.format_rows(&self.rows, &mut out);
-        w.write_all(out.as_bytes()).map_err(|source| TableError::Io { table: self.name.clone(), source })
+        w.write_all(out.as_bytes()).map_err(|source| ResultTableError::Io { table: self.name.clone(), source })
     }
 
     /// Write the whole CSV (header and rows) to `w`; validated before any byte is written.
-    pub fn write_csv(&self, w: &mut dyn Write) -> Result<(), TableError> {
+    pub fn write_csv(&self, w: &mut dyn Write) -> Result<(), ResultTableError> {
         let bytes = self.to_csv_bytes()?;
-        w.write_all(&bytes).map_err(|source| TableError::Io { table: self.name.clone(), source })
+        w.write_all(&bytes).map_err(|source| ResultTableError::Io { table: self.name.clone(), source })
     }
 
     /// Format validated rows as CSV lines.
@@ -531,11 +531,11 @@ mod tests {
         assert!(t.validate().unwrap_err().to_string().contains("column `b`"));
         t.docs.clear();
         t.name = "../evil".into();
-        assert!(matches!(t.validate(), Err(TableError::BadTable { .. })));
+        assert!(matches!(t.validate(), Err(ResultTableError::BadTable { .. })));
         t.name = "ok".into();
         t.push_row(vec![Cell::Int(1), Cell::Int(2)]);
         let e = t.validate().unwrap_err();
-        assert!(matches!(e, TableError::RowLength { row: 1, expected: 1, found: 2, .. }), "{e}");
+        assert!(matches!(e, ResultTableError::RowLength { row: 1, expected: 1, found: 2, .. }), "{e}");
     }
 
     #[test]
@@ -558,7 +558,7 @@ mod tests {
         t.push_row(vec![Cell::Num(f64::NAN)]);
         let mut out = Vec::new();
         let e = t.write_csv_rows(100, &mut out).unwrap_err();
-        assert!(matches!(e, TableError::NonFinite { row: 102, .. }), "{e}");
+        assert!(matches!(e, ResultTableError::NonFinite { row: 102, .. }), "{e}");
         assert!(out.is_empty(), "nothing partial is written");
         t.rows.pop();
         t.write_csv_rows(0, &mut out).unwrap();

@@ -9,7 +9,7 @@ use hemosurv::report::{
     sha256_file, tables_readme, write_atomic, write_csv_file, Exclusion, FigureRef, InputFile, ListedTable, Manifest, OutputDir,
     OutputFile, Report, ReportError, Section, StageTiming,
 };
-use hemosurv::table::{Cell, ColumnDoc, ResultTable, TableError};
+use hemosurv::table::{Cell, ColumnDoc, ResultTable, ResultTableError};
 
 fn names_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
@@ -214,7 +214,7 @@ fn csv_nan_and_inf_are_errors_naming_table_row_column() {
         let mut buf = Vec::new();
         let err = t.write_csv(&mut buf).unwrap_err();
         match &err {
-            TableError::NonFinite { table, row, column, value } => {
+            ResultTableError::NonFinite { table, row, column, value } => {
                 assert_eq!(table, "km_summary");
                 assert_eq!(*row, 3);
                 assert_eq!(column, "median");
@@ -233,7 +233,7 @@ fn csv_row_length_mismatch_is_an_error() {
     let mut t = sample_table();
     t.push_row(vec![Cell::Int(1)]);
     let err = t.to_csv_bytes().unwrap_err();
-    assert!(matches!(err, TableError::RowLength { row: 6, expected: 3, found: 1, .. }), "{err}");
+    assert!(matches!(err, ResultTableError::RowLength { row: 6, expected: 3, found: 1, .. }), "{err}");
     assert!(err.to_string().contains("km_summary"));
 }
 
