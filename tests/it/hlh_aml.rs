@@ -357,6 +357,24 @@ fn gradual_true_hlh_during_aplasia_is_found_within_3_days_of_onset() {
     assert!(d.episodes.iter().all(|e| e.patient != q), "the combination of mimics stays negative beside it");
 }
 
+/// The same inflammatory chemistry without a sustained fever (e.g. a DIC fibrinogen fall with a
+/// transfusion and sepsis ferritin rise while afebrile): the score passes the cut-off but
+/// persistent fever is mandatory in hlh_aml, so the course stays negative.
+#[test]
+fn hlh_chemistry_without_persistent_fever_is_negative() {
+    let mut b = Builder::default();
+    let (p, _) = gradual_hlh_in_aplasia(&mut b, "AFEBRILE");
+    for d in 12..=32 {
+        b.set(p, d, Analyte::Temperature, if d % 5 == 0 { 38.6 } else { 37.1 });
+    }
+    // sCD25 raised by the infection: ferritin 2 + fibrinogen 2 + TG 1 + sCD25 1 = 6 >= 5.5.
+    b.set(p, 20, Analyte::Scd25, 5000.0);
+    let c = b.build();
+    assert!(max_score(&c, p) >= 5.5, "the chemistry alone reaches the cut-off: {}", max_score(&c, p));
+    assert_negative(&c, "HLH chemistry with isolated fever spikes");
+    assert!(aml().rule.mandatory.iter().any(|m| m == "fever_persistent"));
+}
+
 #[test]
 fn hlh_after_count_recovery_is_found_when_counts_fall_again() {
     // Recovery (neutrophils 2.0) from day 28, then HLH on day 45 with counts falling again:
@@ -1241,6 +1259,14 @@ fn random_cohort(seed: u64, n: usize) -> Cohort {
                 let d = r.int(0, 150);
                 let v = r.range(lo, hi);
                 b.lab(p, d, a, if log { v.exp().round() } else { (v * 100.0).round() / 100.0 });
+            }
+        }
+        // Febrile runs of 2-8 consecutive days, so that persistent fever (a mandatory criterion
+        // of hlh_aml) is met on some days and missed on others.
+        for _ in 0..r.int(1, 5) {
+            let first = r.int(0, 145);
+            for d in first..first + r.int(2, 8) {
+                b.lab(p, d, Analyte::Temperature, (r.range(38.3, 40.2) * 100.0).round() / 100.0);
             }
         }
         for f in [FindingKind::Splenomegaly, FindingKind::Hepatomegaly, FindingKind::Hemophagocytosis] {
