@@ -486,47 +486,47 @@ pub fn write_table_parquet(table: &ResultTable, csv: &Path, parquet: &Path) -> R
 /// Column `j` of `rows` as a polars column of type `t`; a cell that does not fit the type
 /// (text in a numeric column) is an error naming the column.
 fn typed_column(name: &str, t: ColumnType, rows: &[Vec<Cell>], j: usize) -> Result<Column, String> {
-    let cell = |r: &Vec<Cell>| r.get(j).cloned().unwrap_or(Cell::Na);
-    let mismatch = |c: &Cell| format!("column `{name}` is {t:?} but holds {c:?}");
+    // `pick`: Some(value or None for NA) when the cell fits the type, None when it does not.
+    fn values<T>(
+        name: &str,
+        t: ColumnType,
+        rows: &[Vec<Cell>],
+        j: usize,
+        pick: impl Fn(&Cell) -> Option<Option<T>>,
+    ) -> Result<Vec<Option<T>>, String> {
+        rows.iter()
+            .map(|r| {
+                let c = r.get(j).unwrap_or(&Cell::Na);
+                pick(c).ok_or_else(|| format!("column `{name}` is {t:?} but holds {c:?}"))
+            })
+            .collect()
+    }
     let column = match t {
-        ColumnType::Text => {
-            let v: Vec<Option<String>> = rows.iter().map(|r| r.get(j).and_then(Cell::plain_text)).collect();
-            Column::new(name.into(), v)
-        }
-        ColumnType::Integer => {
-            let v = rows
-                .iter()
-                .map(|r| match cell(r) {
-                    Cell::Int(i) => Ok(Some(i)),
-                    Cell::Na => Ok(None),
-                    c => Err(mismatch(&c)),
-                })
-                .collect::<Result<Vec<Option<i64>>, String>>()?;
-            Column::new(name.into(), v)
-        }
-        ColumnType::Real => {
-            let v = rows
-                .iter()
-                .map(|r| match cell(r) {
-                    Cell::Num(x) => Ok(Some(x)),
-                    Cell::Int(i) => Ok(Some(i as f64)),
-                    Cell::Na => Ok(None),
-                    c => Err(mismatch(&c)),
-                })
-                .collect::<Result<Vec<Option<f64>>, String>>()?;
-            Column::new(name.into(), v)
-        }
-        ColumnType::Boolean => {
-            let v = rows
-                .iter()
-                .map(|r| match cell(r) {
-                    Cell::Bool(b) => Ok(Some(b)),
-                    Cell::Na => Ok(None),
-                    c => Err(mismatch(&c)),
-                })
-                .collect::<Result<Vec<Option<bool>>, String>>()?;
-            Column::new(name.into(), v)
-        }
+        ColumnType::Text => Column::new(name.into(), values(name, t, rows, j, |c| Some(c.plain_text()))?),
+        ColumnType::Integer => Column::new(
+            name.into(),
+            values(name, t, rows, j, |c| match c {
+                Cell::Int(i) => Some(Some(*i)),
+                Cell::Na => Some(None),
+                _ => None,
+            })?,
+        ),
+        ColumnType::Real => Column::new(
+            name.into(),
+            values(name, t, rows, j, |c| match c {
+                Cell::Num(_) | Cell::Int(_) => Some(c.as_f64()),
+                Cell::Na => Some(None),
+                _ => None,
+            })?,
+        ),
+        ColumnType::Boolean => Column::new(
+            name.into(),
+            values(name, t, rows, j, |c| match c {
+                Cell::Bool(b) => Some(Some(*b)),
+                Cell::Na => Some(None),
+                _ => None,
+            })?,
+        ),
     };
     Ok(column)
 }
