@@ -4,6 +4,7 @@
 //! `report::output`'s job.
 
 pub mod csv_text;
+pub mod plain_csv;
 pub mod table;
 
 use std::path::Path;

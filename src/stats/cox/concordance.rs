@@ -102,9 +102,9 @@ pub fn concordance(
 
     // one sort: stratum, reverse time, censored before events, risk score (R's sort.stop)
     let code = |i: usize| strata.map_or(0, |s| s[i]);
-    let keys: Vec<(usize, u64, bool, u32, usize)> = match strata {
-        // one stratum: sort 16-byte packed keys (time, event, rank, row; n < 2^31 above), then
-        // unpack to the same order as the general path
+    // sorted position -> input row, and (with strata) each position's stratum code
+    let (idx, codes): (Vec<usize>, Option<Vec<usize>>) = match strata {
+        // one stratum: sort 16-byte packed keys (time, event, rank, row; n < 2^31 above)
         None => {
             let mut packed: Vec<u128> = (0..n)
                 .map(|i| {
@@ -115,48 +115,42 @@ pub fn concordance(
                 })
                 .collect();
             packed.par_sort_unstable();
-            packed
-                .into_iter()
-                .map(|k| {
-                    let i = (k & 0x7FFF_FFFF) as usize;
-                    (0, !sort_key(stop[i]), event[i], rank[i], i)
-                })
-                .collect()
+            (packed.into_iter().map(|k| (k & 0x7FFF_FFFF) as usize).collect(), None)
         }
         Some(_) => {
             let mut keys: Vec<(usize, u64, bool, u32, usize)> =
                 (0..n).map(|i| (code(i), !sort_key(stop[i]), event[i], rank[i], i)).collect();
             keys.par_sort_unstable();
-            keys
+            (keys.iter().map(|k| k.4).collect(), Some(keys.iter().map(|k| k.0).collect()))
         }
     };
     let sorted = Sorted {
-        stop: keys.iter().map(|k| stop[k.4]).collect(),
-        event: keys.iter().map(|k| k.2).collect(),
-        rank: keys.iter().map(|k| k.3 as usize).collect(),
+        stop: idx.iter().map(|&i| stop[i]).collect(),
+        event: idx.iter().map(|&i| event[i]).collect(),
+        rank: idx.iter().map(|&i| rank[i]).collect(),
     };
-    let idx: Vec<usize> = keys.iter().map(|k| k.4).collect();
-    let codes: Vec<usize> = keys.iter().map(|k| k.0).collect();
-    drop(keys);
+    drop(rank);
+    let same_stratum = |a: usize, b: usize| codes.as_ref().is_none_or(|c| c[a] == c[b]);
     // counting process: positions by stratum, then start time descending
     let start_sorted: Option<Vec<f64>> = start.map(|st| idx.iter().map(|&i| st[i]).collect());
     let start_order: Vec<usize> = match &start_sorted {
         None => Vec::new(),
         Some(st) => {
-            let mut k2: Vec<(usize, u64, usize)> = (0..n).map(|k| (codes[k], !sort_key(st[k]), k)).collect();
+            let mut k2: Vec<(usize, u64, usize)> =
+                (0..n).map(|k| (codes.as_ref().map_or(0, |c| c[k]), !sort_key(st[k]), k)).collect();
             k2.sort_unstable();
             k2.into_iter().map(|k| k.2).collect()
         }
     };
 
     let mut count = [0i64; 5];
-    // influence per sorted position: concordant (x greater), discordant (x less),
-    // tied.x, in R's unreversed sense
-    let mut inf = vec![[0i64; 3]; n];
+    // influence per sorted position, in R's unreversed sense: concordant (x greater) minus
+    // discordant (x less), and concordant + discordant + tied.x
+    let mut inf = vec![[0i64; 2]; n];
     let mut lo = 0;
     while lo < n {
         let mut hi = lo;
-        while hi < n && codes[hi] == codes[lo] {
+        while hi < n && same_stratum(hi, lo) {
             hi += 1;
         }
         let so = if start_sorted.is_some() { &start_order[lo..hi] } else { &[][..] };
@@ -170,7 +164,7 @@ pub fn concordance(
         return None;
     }
     let somer = (count[0] - count[1]) as f64 / npair;
-    let dfb = |v: &[i64; 3]| (v[0] - v[1]) as f64 / npair - (somer / npair) * (v[0] + v[1] + v[2]) as f64;
+    let dfb = |v: &[i64; 2]| v[0] as f64 / npair - (somer / npair) * v[1] as f64;
     let var_somer: f64 = match cluster {
         None => inf.iter().map(|v| dfb(v).powi(2)).sum(),
         Some(cl) => {
@@ -197,7 +191,7 @@ pub fn concordance(
 struct Sorted {
     stop: Vec<f64>,
     event: Vec<bool>,
-    rank: Vec<usize>,
+    rank: Vec<u32>,
 }
 
 /// The `concordance3` / `concordance4` sweep over sorted positions `lo..hi`.
@@ -207,12 +201,11 @@ struct Sorted {
 /// events-so-far tree (`dead`, giving each subject's influence as a comparator).
 /// They are swept on two threads; the integer counts are summed afterwards, so
 /// the result does not depend on the split.
-fn one_stratum(s: &Stratum, count: &mut [i64; 5], inf: &mut [[i64; 3]]) {
+fn one_stratum(s: &Stratum, count: &mut [i64; 5], inf: &mut [[i64; 2]]) {
     let ((), comparator) = rayon::join(|| sweep_risk_set(s, count, inf), || sweep_events(s));
     for (k, c) in inf[s.lo..s.hi].iter_mut().zip(comparator) {
-        for q in 0..3 {
-            k[q] += c[q];
-        }
+        k[0] += c[0];
+        k[1] += c[1];
     }
 }
 
@@ -251,29 +244,29 @@ fn leaving<'a>(
 
 /// Risk-set half of the sweep: pair counts (`count`) and each event's influence
 /// (added into `inf` at absolute positions).
-fn sweep_risk_set(s: &Stratum, count: &mut [i64; 5], inf: &mut [[i64; 3]]) {
+fn sweep_risk_set(s: &Stratum, count: &mut [i64; 5], inf: &mut [[i64; 2]]) {
     let Stratum { d, start, start_order, lo, hi, m } = *s;
     let mut all = Fenwick::new(m);
     let mut i = lo;
     let mut i2 = 0;
     while i < hi {
         if !d.event[i] {
-            all.add(d.rank[i], 1);
+            all.add(d.rank[i] as usize, 1);
             i += 1;
             continue;
         }
         let t = d.stop[i];
         // remove those whose start time has been passed: not at risk at t
         for jj in leaving(start, start_order, &mut i2, t) {
-            all.add(d.rank[jj], -1);
+            all.add(d.rank[jj] as usize, -1);
         }
         // count the pairs of every event at t
         let mut j = i;
         let mut dwt = 0i64;
         let mut dwt2 = 0i64;
-        let mut xsave = d.rank[i];
+        let mut xsave = d.rank[i] as usize;
         while j < hi && d.stop[j] == t {
-            let r = d.rank[j];
+            let r = d.rank[j] as usize;
             count[3] += dwt;
             dwt += 1;
             if r != xsave {
@@ -286,14 +279,13 @@ fn sweep_risk_set(s: &Stratum, count: &mut [i64; 5], inf: &mut [[i64; 3]]) {
             count[0] += g;
             count[1] += l;
             count[2] += e;
-            inf[j][0] += g;
-            inf[j][1] += l;
-            inf[j][2] += e;
+            inf[j][0] += g - l;
+            inf[j][1] += g + l + e;
             j += 1;
         }
         // then add the events to the risk tree
         for &r in &d.rank[i..j] {
-            all.add(r, 1);
+            all.add(r as usize, 1);
         }
         i = j;
     }
@@ -301,44 +293,41 @@ fn sweep_risk_set(s: &Stratum, count: &mut [i64; 5], inf: &mut [[i64; 3]]) {
 
 /// Events-so-far half of the sweep: each subject's influence as the comparator
 /// events, for positions `lo..hi` (index `k - lo`).
-fn sweep_events(s: &Stratum) -> Vec<[i64; 3]> {
+fn sweep_events(s: &Stratum) -> Vec<[i64; 2]> {
     let Stratum { d, start, start_order, lo, hi, m } = *s;
-    let mut inf = vec![[0i64; 3]; hi - lo];
+    let mut inf = vec![[0i64; 2]; hi - lo];
     let mut dead = Fenwick::new(m);
     let mut removed = if start.is_some() { vec![false; hi - lo] } else { Vec::new() };
     let mut i = lo;
     let mut i2 = 0;
     while i < hi {
         if !d.event[i] {
-            let (g, l, e) = dead.walk(d.rank[i]);
+            let (g, l, e) = dead.walk(d.rank[i] as usize);
             let v = &mut inf[i - lo];
-            v[0] -= l;
-            v[1] -= g;
-            v[2] -= e;
+            v[0] += g - l;
+            v[1] -= g + l + e;
             i += 1;
             continue;
         }
         let t = d.stop[i];
         for jj in leaving(start, start_order, &mut i2, t) {
-            let (g, l, e) = dead.walk(d.rank[jj]);
+            let (g, l, e) = dead.walk(d.rank[jj] as usize);
             let v = &mut inf[jj - lo];
-            v[0] += l;
-            v[1] += g;
-            v[2] += e;
+            v[0] += l - g;
+            v[1] += g + l + e;
             removed[jj - lo] = true;
         }
         let mut j = i;
         while j < hi && d.stop[j] == t {
-            dead.add(d.rank[j], 1);
+            dead.add(d.rank[j] as usize, 1);
             j += 1;
         }
         // start the comparator influence of the events at t
         for k in i..j {
-            let (g, l, e) = dead.walk(d.rank[k]);
+            let (g, l, e) = dead.walk(d.rank[k] as usize);
             let v = &mut inf[k - lo];
-            v[0] -= l;
-            v[1] -= g;
-            v[2] -= e;
+            v[0] += g - l;
+            v[1] -= g + l + e;
         }
         i = j;
     }
@@ -347,11 +336,10 @@ fn sweep_events(s: &Stratum) -> Vec<[i64; 3]> {
         if start.is_some() && removed[k - lo] {
             continue;
         }
-        let (g, l, e) = dead.walk(d.rank[k]);
+        let (g, l, e) = dead.walk(d.rank[k] as usize);
         let v = &mut inf[k - lo];
-        v[0] += l;
-        v[1] += g;
-        v[2] += e;
+        v[0] += l - g;
+        v[1] += g + l + e;
     }
     inf
 }

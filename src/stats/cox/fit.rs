@@ -24,6 +24,11 @@ pub(crate) fn sort_key(v: f64) -> u64 {
     }
 }
 
+/// The `f64` of a [`sort_key`].
+pub(crate) fn from_sort_key(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
 /// Tied stop times of one stratum: rows `lo..hi` (sorted positions), `ndead` events.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TimeGroup {
@@ -45,7 +50,7 @@ pub(crate) struct CoxInput {
     pub stop: Vec<f64>,
     /// Event indicator in sorted order.
     pub event: Vec<bool>,
-    /// Centred and scaled covariates, row-major, sorted order.
+    /// Covariates as given, row-major, in sorted order (see `centred`).
     pub x: Vec<f64>,
     /// Scale factor applied to each column (after centring).
     pub scale: Vec<f64>,
@@ -61,6 +66,7 @@ pub(crate) struct CoxInput {
 
 impl CoxInput {
     /// Build the fitting layout. `strata` codes may be arbitrary; rows are grouped by code.
+    #[cfg(test)]
     pub fn new(
         start: Option<&[f64]>,
         stop: &[f64],
@@ -68,8 +74,20 @@ impl CoxInput {
         x: &ndarray::Array2<f64>,
         strata: Option<&[usize]>,
     ) -> CoxInput {
+        CoxInput::from_rows(start, stop, event, x.iter().copied().collect(), x.ncols(), strata)
+    }
+
+    /// As `new`, from the covariates as a row-major `n × p` vector, whose rows are put
+    /// into the fitting order in place (no second copy of the covariates).
+    pub fn from_rows(
+        start: Option<&[f64]>,
+        stop: &[f64],
+        event: &[bool],
+        mut xs: Vec<f64>,
+        p: usize,
+        strata: Option<&[usize]>,
+    ) -> CoxInput {
         let n = stop.len();
-        let p = x.ncols();
         let code = |i: usize| strata.map_or(0, |s| s[i]);
         // stratum ascending, stop descending, censored before events (the order
         // within tied times has no effect on the results); sorting packed keys
@@ -92,26 +110,13 @@ impl CoxInput {
         let s_stop: Vec<f64> = order.iter().map(|&i| stop[i]).collect();
         let s_event: Vec<bool> = order.iter().map(|&i| event[i]).collect();
         let s_start: Option<Vec<f64>> = start.map(|st| order.iter().map(|&i| st[i]).collect());
+        permute_rows(&mut xs, p, &order);
 
         // centring and scaling as coxfit6/agfit4 (weights all 1); columns with
-        // values only in {-1, 0, 1} are left alone (R's nocenter default)
+        // values only in {-1, 0, 1} are left alone (R's nocenter default). The
+        // covariates keep their values; `centred` applies centre and scale.
         let mut center = vec![0.0; p];
         let mut scale = vec![1.0; p];
-        let mut xs = vec![0.0; n * p];
-        match x.as_slice() {
-            Some(flat) => {
-                for (k, &i) in order.iter().enumerate() {
-                    xs[k * p..(k + 1) * p].copy_from_slice(&flat[i * p..(i + 1) * p]);
-                }
-            }
-            None => {
-                for (k, &i) in order.iter().enumerate() {
-                    for j in 0..p {
-                        xs[k * p + j] = x[[i, j]];
-                    }
-                }
-            }
-        }
         // column means and the {-1, 0, 1} check in one row-wise pass
         let mut zero_one = vec![true; p];
         let mut sums = vec![0.0; p];
@@ -128,24 +133,16 @@ impl CoxInput {
             }
         }
         let mut abs_sums = vec![0.0; p];
-        for row in xs.chunks_exact_mut(p.max(1)).take(n) {
+        for row in xs.chunks_exact(p.max(1)).take(n) {
             for j in 0..p {
                 if !zero_one[j] {
-                    row[j] -= center[j];
-                    abs_sums[j] += row[j].abs();
+                    abs_sums[j] += (row[j] - center[j]).abs();
                 }
             }
         }
         for j in 0..p {
             if !zero_one[j] && abs_sums[j] > 0.0 {
                 scale[j] = n as f64 / abs_sums[j];
-            }
-        }
-        if scale.iter().any(|&s| s != 1.0) {
-            for row in xs.chunks_exact_mut(p.max(1)).take(n) {
-                for j in 0..p {
-                    row[j] *= scale[j];
-                }
             }
         }
 
@@ -205,14 +202,66 @@ impl CoxInput {
     /// Linear predictor (on the centred/scaled covariates) for each sorted row.
     pub fn eta(&self, beta: &[f64], out: &mut Vec<f64>) {
         let p = self.p;
+        let (center, scale) = (&self.center[..p], &self.scale[..p]);
         out.clear();
         out.extend(self.x.chunks_exact(p.max(1)).take(self.n).map(|row| {
             let mut z = 0.0;
             for j in 0..p {
-                z += beta[j] * row[j];
+                z += beta[j] * ((row[j] - center[j]) * scale[j]);
             }
             z
         }));
+    }
+
+    /// Sorted row `k`, centred and scaled, into `out` (length `p`): `(x - centre) * scale`,
+    /// the values coxfit6 fits on (exact for the uncentred columns: `x - 0 = x`, `x * 1 = x`).
+    #[inline(always)]
+    pub fn centred(&self, k: usize, out: &mut [f64]) {
+        let p = self.p;
+        let row = &self.x[k * p..(k + 1) * p];
+        for (((o, &v), &c), &s) in out.iter_mut().zip(row).zip(&self.center).zip(&self.scale) {
+            *o = (v - c) * s;
+        }
+    }
+
+    /// All sorted rows, centred and scaled, row-major (a copy: for the robust variance).
+    pub fn centred_x(&self) -> Vec<f64> {
+        let mut out = vec![0.0; self.n * self.p];
+        for (k, row) in out.chunks_exact_mut(self.p.max(1)).take(self.n).enumerate() {
+            self.centred(k, row);
+        }
+        out
+    }
+}
+
+/// Rows of the row-major `n × p` matrix `x` put in place into `order`: row `k` becomes
+/// the old row `order[k]` (`order` a permutation of `0..n`), following its cycles.
+fn permute_rows(x: &mut [f64], p: usize, order: &[usize]) {
+    if p == 0 {
+        return;
+    }
+    let mut done = vec![false; order.len()];
+    let mut first = vec![0.0; p];
+    for k0 in 0..order.len() {
+        if done[k0] {
+            continue;
+        }
+        done[k0] = true;
+        if order[k0] == k0 {
+            continue;
+        }
+        first.copy_from_slice(&x[k0 * p..(k0 + 1) * p]);
+        let mut k = k0;
+        loop {
+            let src = order[k];
+            if src == k0 {
+                x[k * p..(k + 1) * p].copy_from_slice(&first);
+                break;
+            }
+            x.copy_within(src * p..(src + 1) * p, k * p);
+            done[src] = true;
+            k = src;
+        }
     }
 }
 
@@ -285,6 +334,7 @@ pub(crate) fn evaluate(d: &CoxInput, beta: &[f64], ties: Ties, w: &mut Work) -> 
     let mut a2 = vec![0.0; p];
     let mut cmat = vec![0.0; nt];
     let mut cmat2 = vec![0.0; nt];
+    let mut xk = vec![0.0; p];
 
     for (s, &(lo, hi)) in d.strata.iter().enumerate() {
         let mut denom = 0.0;
@@ -311,7 +361,8 @@ pub(crate) fn evaluate(d: &CoxInput, beta: &[f64], ties: Ties, w: &mut Work) -> 
                         } else {
                             let r = risk[k];
                             denom -= r;
-                            sub_row(r, &d.x[k * p..(k + 1) * p], &mut a, &mut cmat);
+                            d.centred(k, &mut xk);
+                            sub_row(r, &xk, &mut a, &mut cmat);
                         }
                     }
                 }
@@ -327,17 +378,17 @@ pub(crate) fn evaluate(d: &CoxInput, beta: &[f64], ties: Ties, w: &mut Work) -> 
             for k in g.lo..g.hi {
                 nrisk += 1;
                 let r = risk[k];
-                let xk = &d.x[k * p..(k + 1) * p];
+                d.centred(k, &mut xk);
                 if d.event[k] {
                     ndead += 1;
                     deadwt += 1.0;
                     denom2 += r;
                     loglik += eta[k];
-                    u.iter_mut().zip(xk).for_each(|(u, x)| *u += x);
-                    add_row(r, xk, &mut a2, &mut cmat2);
+                    u.iter_mut().zip(&xk).for_each(|(u, x)| *u += x);
+                    add_row(r, &xk, &mut a2, &mut cmat2);
                 } else {
                     denom += r;
-                    add_row(r, xk, &mut a, &mut cmat);
+                    add_row(r, &xk, &mut a, &mut cmat);
                 }
             }
             if ndead == 0 {

@@ -16,7 +16,7 @@ pub(crate) fn score_residuals(d: &CoxInput, beta_scaled: &[f64], ties: Ties) -> 
     let mut eta = Vec::new();
     d.eta(beta_scaled, &mut eta);
     let score: Vec<f64> = eta.iter().map(|e| e.exp()).collect();
-    let x = &d.x;
+    let x = d.centred_x();
     let mut resid = vec![0.0; n * p];
     let mut a = vec![0.0; p];
     let mut a2 = vec![0.0; p];

@@ -1,0 +1,300 @@
+//! A fast path for reading a few numeric columns of a plain CSV file straight into
+//! `f64` vectors, without a DataFrame (issue 12: `cox` on 1 M rows spent most of its
+//! memory on polars' columns and their `Option` copies).
+//!
+//! It is only a shortcut: it reads a file only when the result is certainly the one
+//! [`crate::io::Table`] (polars, types inferred from the first 10,000 rows) gives for
+//! the requested columns. Anything else — quotes, non-ASCII bytes, a short or long
+//! row, a blank line, a cell that is not a plain decimal number
+//! (`-?[0-9]+(\.[0-9]+)?`), a column whose type polars could infer differently (its
+//! first value or its first decimal point far into the file), a missing column, an
+//! unreadable file — makes [`read_numeric_columns`] return `None`, and the caller
+//! reads the file through [`crate::io::Table`] as before, with the same values and
+//! the same error messages. Columns that are not requested are not parsed.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+
+/// Rows polars looks at to infer a column's type (`Table::read`).
+const INFER_ROWS: usize = 10_000;
+/// A column whose first value, or first decimal point, comes at or after this data
+/// row could be typed differently by polars' inference: such files are left to it.
+const SAFE_INFER_ROWS: usize = 9_000;
+
+/// Requested columns of a CSV file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumericColumns {
+    /// Number of data rows.
+    pub n_rows: usize,
+    /// One vector per requested group of columns, in the order requested, row-major
+    /// (`n_rows` × the group's columns); an empty cell is `NaN`.
+    pub groups: Vec<Vec<f64>>,
+}
+
+/// Per requested column: what inference needs to know.
+#[derive(Clone, Copy)]
+struct Seen {
+    first_value: Option<usize>,
+    first_decimal: Option<usize>,
+}
+
+/// The requested columns (by header name, in groups: each group is read into one
+/// row-major vector) of the CSV file at `path` as numbers, or
+/// `None` when the file is not plain enough to be certain of giving the same values
+/// as polars (see the module documentation); the caller then uses
+/// [`crate::io::Table`].
+pub fn read_numeric_columns(path: &Path, groups: &[&[&str]]) -> Option<NumericColumns> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    if ext != "csv" {
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
+    parse(&bytes, groups)
+}
+
+/// [`read_numeric_columns`] on the file's bytes.
+fn parse(bytes: &[u8], groups: &[&[&str]]) -> Option<NumericColumns> {
+    let names: Vec<&str> = groups.iter().flat_map(|g| g.iter().copied()).collect();
+    // (group, stride) of each slot
+    let target: Vec<(usize, usize)> =
+        groups.iter().enumerate().flat_map(|(g, cols)| cols.iter().map(move |_| (g, cols.len()))).collect();
+    // offset of each slot within its group's row
+    let offset: Vec<usize> = groups.iter().flat_map(|g| 0..g.len()).collect();
+    let header_end = bytes.iter().position(|&b| b == b'\n')?;
+    let header = &bytes[..header_end];
+    if header.iter().any(|&b| !plain(b)) {
+        return None;
+    }
+    let header = std::str::from_utf8(header).ok()?;
+    let header = header.strip_suffix('\r').unwrap_or(header);
+    let fields: Vec<&str> = header.split(',').collect();
+    for (i, f) in fields.iter().enumerate() {
+        if f.is_empty() || fields[..i].contains(f) {
+            return None;
+        }
+    }
+    // slot of each file column (usize::MAX: not requested)
+    let mut slot = vec![usize::MAX; fields.len()];
+    for (s, name) in names.iter().enumerate() {
+        let c = fields.iter().position(|f| f == name)?;
+        if slot[c] != usize::MAX {
+            return None; // the same column requested twice
+        }
+        slot[c] = s;
+    }
+    let body = &bytes[header_end + 1..];
+    let body = match body.last() {
+        Some(b'\n') => &body[..body.len() - 1],
+        _ => body,
+    };
+    if body.is_empty() || body.last() == Some(&b'\n') {
+        return None;
+    }
+    // the body in pieces of whole lines, parsed in parallel into their rows of the output
+    let pieces = split_at_lines(body, rayon::current_num_threads() * 4);
+    let rows: Vec<usize> = pieces.par_iter().map(|p| p.iter().filter(|&&b| b == b'\n').count() + 1).collect();
+    let n_rows: usize = rows.iter().sum();
+    let strides: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    // every cell of every row is written below (or the file is declined)
+    let mut out: Vec<Vec<f64>> = strides.iter().map(|&w| vec![0.0; n_rows * w]).collect();
+    let mut parts: Vec<Vec<&mut [f64]>> = pieces.iter().map(|_| Vec::with_capacity(groups.len())).collect();
+    for (o, &w) in out.iter_mut().zip(&strides) {
+        let mut rest: &mut [f64] = o;
+        for (part, &r) in parts.iter_mut().zip(&rows) {
+            let (mine, others) = std::mem::take(&mut rest).split_at_mut(r * w);
+            part.push(mine);
+            rest = others;
+        }
+    }
+    let first_rows: Vec<usize> = rows.iter().scan(0, |acc, &r| Some(std::mem::replace(acc, *acc + r))).collect();
+    let layout = Layout { slot: &slot, target: &target, offset: &offset, n_fields: fields.len(), n_slots: names.len() };
+    let seen_per_piece: Vec<Vec<Seen>> = pieces
+        .par_iter()
+        .zip(parts.par_iter_mut())
+        .zip(first_rows.par_iter())
+        .map(|((piece, outs), &row0)| parse_piece(piece, row0, outs, &layout))
+        .collect::<Option<Vec<_>>>()?;
+    drop(parts);
+    let mut seen = vec![Seen { first_value: None, first_decimal: None }; names.len()];
+    for piece in &seen_per_piece {
+        for (s, p) in seen.iter_mut().zip(piece) {
+            s.first_value = s.first_value.or(p.first_value);
+            s.first_decimal = s.first_decimal.or(p.first_decimal);
+        }
+    }
+    for s in &seen {
+        // polars types a column by its first INFER_ROWS rows: a column with no value there,
+        // or whose first decimal point is near or past that window, is left to polars
+        match s.first_value {
+            Some(r) if r < SAFE_INFER_ROWS.min(INFER_ROWS) => {}
+            _ => return None,
+        }
+        if s.first_decimal.is_some_and(|r| r >= SAFE_INFER_ROWS) {
+            return None;
+        }
+    }
+    Some(NumericColumns { n_rows, groups: out })
+}
+
+/// A byte the fast path accepts anywhere: ASCII, not a quote.
+fn plain(b: u8) -> bool {
+    b != b'"' && b < 0x80
+}
+
+/// Where each requested column goes.
+struct Layout<'a> {
+    /// Slot of each file column (`usize::MAX`: not requested).
+    slot: &'a [usize],
+    /// (group, stride) of each slot.
+    target: &'a [(usize, usize)],
+    /// Offset of each slot within its group's row.
+    offset: &'a [usize],
+    /// Fields per line.
+    n_fields: usize,
+    /// Requested columns.
+    n_slots: usize,
+}
+
+/// `body` in about `n` pieces of whole lines (without the line breaks between pieces).
+fn split_at_lines(body: &[u8], n: usize) -> Vec<&[u8]> {
+    let target = body.len() / n.max(1) + 1;
+    let mut pieces = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        if rest.len() <= target {
+            pieces.push(rest);
+            break;
+        }
+        match rest[target..].iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                let (piece, others) = rest.split_at(target + i + 1);
+                pieces.push(&piece[..piece.len() - 1]);
+                rest = others;
+            }
+            None => {
+                pieces.push(rest);
+                break;
+            }
+        }
+    }
+    pieces
+}
+
+/// Parse the lines of `piece` (data rows from `row0` on) into `outs` (this piece's rows of
+/// each group); what inference needs to know, with absolute rows, or `None` to decline.
+fn parse_piece(piece: &[u8], row0: usize, outs: &mut [&mut [f64]], layout: &Layout) -> Option<Vec<Seen>> {
+    if piece.iter().any(|&b| !plain(b)) {
+        return None;
+    }
+    let mut seen = vec![Seen { first_value: None, first_decimal: None }; layout.n_slots];
+    for (r, line) in piece.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return None;
+        }
+        let mut n_fields = 0;
+        for (c, cell) in line.split(|&b| b == b',').enumerate() {
+            n_fields += 1;
+            let s = *layout.slot.get(c)?;
+            if s == usize::MAX {
+                continue;
+            }
+            let (value, decimal) = if cell.is_empty() { (f64::NAN, false) } else { number(cell)? };
+            let seen = &mut seen[s];
+            if !cell.is_empty() && seen.first_value.is_none() {
+                seen.first_value = Some(row0 + r);
+            }
+            if decimal && seen.first_decimal.is_none() {
+                seen.first_decimal = Some(row0 + r);
+            }
+            let (g, stride) = layout.target[s];
+            *outs[g].get_mut(r * stride + layout.offset[s])? = value;
+        }
+        if n_fields != layout.n_fields {
+            return None;
+        }
+    }
+    Some(seen)
+}
+
+/// A plain decimal number `-?[0-9]+(\.[0-9]+)?` and whether it has a decimal point;
+/// `None` for anything else. An integer of up to 18 digits is read as polars reads an
+/// integer column (`i64`, then converted to `f64`); `-0` is refused (it would be `0`
+/// in an integer column and `-0` in a decimal one).
+fn number(cell: &[u8]) -> Option<(f64, bool)> {
+    let (neg, digits) = match cell.first() {
+        Some(b'-') => (true, &cell[1..]),
+        _ => (false, cell),
+    };
+    let dot = digits.iter().position(|&b| b == b'.');
+    let (int, frac) = match dot {
+        Some(d) => (&digits[..d], &digits[d + 1..]),
+        None => (digits, &digits[..0]),
+    };
+    if int.is_empty() || !int.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if dot.is_some() && (frac.is_empty() || !frac.iter().all(u8::is_ascii_digit)) {
+        return None;
+    }
+    if dot.is_none() {
+        if int.len() > 18 {
+            return None;
+        }
+        let v = int.iter().fold(0i64, |acc, &b| acc * 10 + i64::from(b - b'0'));
+        if neg && v == 0 {
+            return None;
+        }
+        return Some(((if neg { -v } else { v }) as f64, false));
+    }
+    // Exact fast path (Clinger): a mantissa below 2^53 divided by an exact power of ten
+    // is one correctly rounded operation, as the full parser's result.
+    const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+    if int.len() + frac.len() <= 15 {
+        let m = int.iter().chain(frac).fold(0u64, |acc, &b| acc * 10 + u64::from(b - b'0'));
+        let v = m as f64 / POW10[frac.len()];
+        return Some((if neg { -v } else { v }, true));
+    }
+    let text = std::str::from_utf8(cell).ok()?;
+    text.parse::<f64>().ok().map(|v| (v, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_as_polars_reads_them() {
+        for s in ["0", "7", "-12", "123456789012345678", "0.1", "-54.5", "3650.0", "0.30000000000000004", "1234567.891"] {
+            let (v, dec) = number(s.as_bytes()).unwrap();
+            assert_eq!(v.to_bits(), s.parse::<f64>().unwrap().to_bits(), "{s}");
+            assert_eq!(dec, s.contains('.'));
+        }
+        for s in ["", "-", "-0", "1.", ".5", "1e5", "+1", " 1", "1 ", "NA", "nan", "1.2.3", "1234567890123456789"] {
+            assert!(number(s.as_bytes()).is_none(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn reads_requested_columns_or_declines() {
+        let text = "id,time,status,x\nP1,5,1,0.5\nP2,3,0,\r\nP3,8,1,-2\n";
+        let got = parse(text.as_bytes(), &[&["x"], &["time"]]).unwrap();
+        assert_eq!(got.n_rows, 3);
+        assert_eq!(got.groups[1], vec![5.0, 3.0, 8.0]);
+        assert_eq!(got.groups[0][0], 0.5);
+        assert!(got.groups[0][1].is_nan());
+        assert_eq!(got.groups[0][2], -2.0);
+        let rows = parse(text.as_bytes(), &[&["status", "time"]]).unwrap();
+        assert_eq!(rows.groups[0], vec![1.0, 5.0, 0.0, 3.0, 1.0, 8.0]);
+        // an unrequested text column is not parsed; a requested one declines
+        assert!(parse(text.as_bytes(), &[&["id"]]).is_none());
+        assert!(parse(text.as_bytes(), &[&["nope"]]).is_none());
+        assert!(parse(b"time,status\n1,1\n2\n", &[&["time"]]).is_none(), "short row");
+        assert!(parse(b"time,status\n1,1\n\n2,1\n", &[&["time"]]).is_none(), "blank line");
+        assert!(parse(b"time,status\n\"1\",1\n", &[&["status"]]).is_none(), "quotes");
+        assert!(parse(b"time,status\n,1\n", &[&["time"]]).is_none(), "no value to infer a type from");
+        let header_only = parse(b"time,status\n", &[&["time"]]);
+        assert!(header_only.is_none());
+    }
+}
