@@ -12,6 +12,7 @@
 //! reads the file through [`crate::io::Table`] as before, with the same values and
 //! the same error messages. Columns that are not requested are not parsed.
 
+use std::io::Read;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -49,24 +50,76 @@ pub fn read_numeric_columns(path: &Path, groups: &[&[&str]]) -> Option<NumericCo
     if ext != "csv" {
         return None;
     }
-    let bytes = std::fs::read(path).ok()?;
-    parse(&bytes, groups)
+    parse(|| std::fs::File::open(path).ok(), groups, BLOCK)
 }
 
-/// [`read_numeric_columns`] on the file's bytes.
-fn parse(bytes: &[u8], groups: &[&[&str]]) -> Option<NumericColumns> {
+/// Bytes read at a time: the file is never held whole in memory (issue 12: peak memory).
+const BLOCK: usize = 4 << 20;
+
+/// Fill `buf` from `r` as far as it goes; the number of bytes read (`< buf.len()` at the end).
+fn fill(r: &mut impl Read, buf: &mut [u8]) -> Option<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(got)
+}
+
+/// [`read_numeric_columns`] on the text that `open` gives (twice: one pass counts the
+/// rows, the other parses them), read `block` bytes at a time.
+fn parse<R: Read>(open: impl Fn() -> Option<R>, groups: &[&[&str]], block: usize) -> Option<NumericColumns> {
+    let block = block.max(1);
     let names: Vec<&str> = groups.iter().flat_map(|g| g.iter().copied()).collect();
     // (group, stride) of each slot
     let target: Vec<(usize, usize)> =
         groups.iter().enumerate().flat_map(|(g, cols)| cols.iter().map(move |_| (g, cols.len()))).collect();
     // offset of each slot within its group's row
     let offset: Vec<usize> = groups.iter().flat_map(|g| 0..g.len()).collect();
-    let header_end = bytes.iter().position(|&b| b == b'\n')?;
-    let header = &bytes[..header_end];
-    if header.iter().any(|&b| !plain(b)) {
+
+    // pass 1: the header, the number of line breaks, the last byte
+    let mut header: Vec<u8> = Vec::new();
+    let mut header_done = false;
+    let mut breaks = 0usize;
+    let mut last = None;
+    {
+        let mut r = open()?;
+        let mut buf = vec![0u8; block];
+        loop {
+            let got = fill(&mut r, &mut buf)?;
+            let bytes = &buf[..got];
+            if !header_done {
+                match bytes.iter().position(|&b| b == b'\n') {
+                    Some(i) => {
+                        header.extend_from_slice(&bytes[..i]);
+                        header_done = true;
+                    }
+                    None => header.extend_from_slice(bytes),
+                }
+            }
+            breaks += bytes.iter().filter(|&&b| b == b'\n').count();
+            if let Some(&b) = bytes.last() {
+                last = Some(b);
+            }
+            if got < buf.len() {
+                break;
+            }
+        }
+    }
+    if !header_done {
         return None;
     }
-    let header = std::str::from_utf8(header).ok()?;
+    // data rows: the lines after the header, a last line break ending the last row
+    let n_rows = if last == Some(b'\n') { breaks - 1 } else { breaks };
+    if n_rows == 0 || header.iter().any(|&b| !plain(b)) {
+        return None;
+    }
+    let header_len = header.len() + 1;
+    let header = std::str::from_utf8(&header).ok()?;
     let header = header.strip_suffix('\r').unwrap_or(header);
     let fields: Vec<&str> = header.split(',').collect();
     for (i, f) in fields.iter().enumerate() {
@@ -83,45 +136,55 @@ fn parse(bytes: &[u8], groups: &[&[&str]]) -> Option<NumericColumns> {
         }
         slot[c] = s;
     }
-    let body = &bytes[header_end + 1..];
-    let body = match body.last() {
-        Some(b'\n') => &body[..body.len() - 1],
-        _ => body,
-    };
-    if body.is_empty() || body.last() == Some(&b'\n') {
-        return None;
-    }
-    // the body in pieces of whole lines, parsed in parallel into their rows of the output
-    let pieces = split_at_lines(body, rayon::current_num_threads() * 4);
-    let rows: Vec<usize> = pieces.par_iter().map(|p| p.iter().filter(|&&b| b == b'\n').count() + 1).collect();
-    let n_rows: usize = rows.iter().sum();
+
+    // pass 2: blocks of whole lines, each parsed in parallel pieces into its rows of the output
     let strides: Vec<usize> = groups.iter().map(|g| g.len()).collect();
     // every cell of every row is written below (or the file is declined)
     let mut out: Vec<Vec<f64>> = strides.iter().map(|&w| vec![0.0; n_rows * w]).collect();
-    let mut parts: Vec<Vec<&mut [f64]>> = pieces.iter().map(|_| Vec::with_capacity(groups.len())).collect();
-    for (o, &w) in out.iter_mut().zip(&strides) {
-        let mut rest: &mut [f64] = o;
-        for (part, &r) in parts.iter_mut().zip(&rows) {
-            let (mine, others) = std::mem::take(&mut rest).split_at_mut(r * w);
-            part.push(mine);
-            rest = others;
-        }
-    }
-    let first_rows: Vec<usize> = rows.iter().scan(0, |acc, &r| Some(std::mem::replace(acc, *acc + r))).collect();
     let layout = Layout { slot: &slot, target: &target, offset: &offset, n_fields: fields.len(), n_slots: names.len() };
-    let seen_per_piece: Vec<Vec<Seen>> = pieces
-        .par_iter()
-        .zip(parts.par_iter_mut())
-        .zip(first_rows.par_iter())
-        .map(|((piece, outs), &row0)| parse_piece(piece, row0, outs, &layout))
-        .collect::<Option<Vec<_>>>()?;
-    drop(parts);
     let mut seen = vec![Seen { first_value: None, first_decimal: None }; names.len()];
-    for piece in &seen_per_piece {
-        for (s, p) in seen.iter_mut().zip(piece) {
+    let mut row0 = 0;
+    let mut r = open()?;
+    let mut pending: Vec<u8> = Vec::with_capacity(block + 1024);
+    let mut skip = header_len;
+    loop {
+        let old = pending.len();
+        pending.resize(old + block, 0);
+        let got = fill(&mut r, &mut pending[old..])?;
+        pending.truncate(old + got);
+        if skip > 0 {
+            let k = skip.min(pending.len());
+            pending.drain(..k);
+            skip -= k;
+        }
+        let end = got < block;
+        // the complete lines so far (at the end: all that is left, if anything)
+        let cut = if end {
+            match pending.last() {
+                None => break,
+                Some(b'\n') => pending.len() - 1,
+                Some(_) => pending.len(),
+            }
+        } else {
+            match pending.iter().rposition(|&b| b == b'\n') {
+                Some(i) => i,
+                None => continue,
+            }
+        };
+        let lines = &pending[..cut];
+        let rows = parse_lines(lines, row0, n_rows, &mut out, &strides, &layout)?;
+        for (s, p) in seen.iter_mut().zip(rows.1) {
             s.first_value = s.first_value.or(p.first_value);
             s.first_decimal = s.first_decimal.or(p.first_decimal);
         }
+        row0 += rows.0;
+        if end {
+            break;
+        }
+        pending.drain(..(cut + 1).min(pending.len()));
+    }
+    if row0 != n_rows {
+        return None;
     }
     for s in &seen {
         // polars types a column by its first INFER_ROWS rows: a column with no value there,
@@ -135,6 +198,50 @@ fn parse(bytes: &[u8], groups: &[&[&str]]) -> Option<NumericColumns> {
         }
     }
     Some(NumericColumns { n_rows, groups: out })
+}
+
+/// Parse `lines` (whole lines, without the last line break) as data rows `row0..` into
+/// `out` (`n_rows` rows in all), in parallel pieces; the number of rows and what type
+/// inference needs to know, or `None` to decline.
+fn parse_lines(
+    lines: &[u8],
+    row0: usize,
+    n_rows: usize,
+    out: &mut [Vec<f64>],
+    strides: &[usize],
+    layout: &Layout,
+) -> Option<(usize, Vec<Seen>)> {
+    let pieces = split_at_lines(lines, rayon::current_num_threads() * 4);
+    let pieces = if pieces.is_empty() { vec![lines] } else { pieces };
+    let rows: Vec<usize> = pieces.par_iter().map(|p| p.iter().filter(|&&b| b == b'\n').count() + 1).collect();
+    let total: usize = rows.iter().sum();
+    if row0 + total > n_rows {
+        return None;
+    }
+    let mut parts: Vec<Vec<&mut [f64]>> = pieces.iter().map(|_| Vec::with_capacity(out.len())).collect();
+    for (o, &w) in out.iter_mut().zip(strides) {
+        let mut rest: &mut [f64] = &mut o[row0 * w..(row0 + total) * w];
+        for (part, &r) in parts.iter_mut().zip(&rows) {
+            let (mine, others) = std::mem::take(&mut rest).split_at_mut(r * w);
+            part.push(mine);
+            rest = others;
+        }
+    }
+    let first_rows: Vec<usize> = rows.iter().scan(row0, |acc, &r| Some(std::mem::replace(acc, *acc + r))).collect();
+    let seen_per_piece: Vec<Vec<Seen>> = pieces
+        .par_iter()
+        .zip(parts.par_iter_mut())
+        .zip(first_rows.par_iter())
+        .map(|((piece, outs), &first)| parse_piece(piece, first, outs, layout))
+        .collect::<Option<Vec<_>>>()?;
+    let mut seen = vec![Seen { first_value: None, first_decimal: None }; layout.n_slots];
+    for piece in &seen_per_piece {
+        for (s, p) in seen.iter_mut().zip(piece) {
+            s.first_value = s.first_value.or(p.first_value);
+            s.first_decimal = s.first_decimal.or(p.first_decimal);
+        }
+    }
+    Some((total, seen))
 }
 
 /// A byte the fast path accepts anywhere: ASCII, not a quote.
@@ -264,6 +371,11 @@ fn number(cell: &[u8]) -> Option<(f64, bool)> {
 mod tests {
     use super::*;
 
+    /// `parse` on bytes, in blocks of `block` bytes.
+    fn parse_bytes(bytes: &[u8], groups: &[&[&str]], block: usize) -> Option<NumericColumns> {
+        parse(|| Some(std::io::Cursor::new(bytes)), groups, block)
+    }
+
     #[test]
     fn numbers_as_polars_reads_them() {
         for s in ["0", "7", "-12", "123456789012345678", "0.1", "-54.5", "3650.0", "0.30000000000000004", "1234567.891"] {
@@ -279,22 +391,42 @@ mod tests {
     #[test]
     fn reads_requested_columns_or_declines() {
         let text = "id,time,status,x\nP1,5,1,0.5\nP2,3,0,\r\nP3,8,1,-2\n";
-        let got = parse(text.as_bytes(), &[&["x"], &["time"]]).unwrap();
+        let got = parse_bytes(text.as_bytes(), &[&["x"], &["time"]], 7).unwrap();
         assert_eq!(got.n_rows, 3);
         assert_eq!(got.groups[1], vec![5.0, 3.0, 8.0]);
         assert_eq!(got.groups[0][0], 0.5);
         assert!(got.groups[0][1].is_nan());
         assert_eq!(got.groups[0][2], -2.0);
-        let rows = parse(text.as_bytes(), &[&["status", "time"]]).unwrap();
+        let rows = parse_bytes(text.as_bytes(), &[&["status", "time"]], 7).unwrap();
         assert_eq!(rows.groups[0], vec![1.0, 5.0, 0.0, 3.0, 1.0, 8.0]);
         // an unrequested text column is not parsed; a requested one declines
-        assert!(parse(text.as_bytes(), &[&["id"]]).is_none());
-        assert!(parse(text.as_bytes(), &[&["nope"]]).is_none());
-        assert!(parse(b"time,status\n1,1\n2\n", &[&["time"]]).is_none(), "short row");
-        assert!(parse(b"time,status\n1,1\n\n2,1\n", &[&["time"]]).is_none(), "blank line");
-        assert!(parse(b"time,status\n\"1\",1\n", &[&["status"]]).is_none(), "quotes");
-        assert!(parse(b"time,status\n,1\n", &[&["time"]]).is_none(), "no value to infer a type from");
-        let header_only = parse(b"time,status\n", &[&["time"]]);
+        assert!(parse_bytes(text.as_bytes(), &[&["id"]], 7).is_none());
+        assert!(parse_bytes(text.as_bytes(), &[&["nope"]], 7).is_none());
+        assert!(parse_bytes(b"time,status\n1,1\n2\n", &[&["time"]], 7).is_none(), "short row");
+        assert!(parse_bytes(b"time,status\n1,1\n\n2,1\n", &[&["time"]], 7).is_none(), "blank line");
+        assert!(parse_bytes(b"time,status\n\"1\",1\n", &[&["status"]], 7).is_none(), "quotes");
+        assert!(parse_bytes(b"time,status\n,1\n", &[&["time"]], 7).is_none(), "no value to infer a type from");
+        let header_only = parse_bytes(b"time,status\n", &[&["time"]], 7);
         assert!(header_only.is_none());
+        assert!(parse_bytes(b"time,status\n1,1\n2,1\n\n", &[&["time"]], 7).is_none(), "blank last line");
+    }
+
+    /// Any block size gives the same columns (lines cut across blocks, a last line with or
+    /// without its line break).
+    #[test]
+    fn block_size_does_not_matter() {
+        let mut text = String::from("time,status,x,note\r\n");
+        for i in 0..57 {
+            text.push_str(&format!("{},{},{}.{},n{i}\r\n", i + 1, i % 2, i * 3, i % 10));
+        }
+        let whole = parse_bytes(text.as_bytes(), &[&["time", "x"], &["status"]], 1 << 20).unwrap();
+        assert_eq!(whole.n_rows, 57);
+        assert_eq!(&whole.groups[0][..4], &[1.0, 0.0, 2.0, 3.1]);
+        let trimmed = text.trim_end();
+        for block in 1..40 {
+            for t in [text.as_str(), trimmed] {
+                assert_eq!(parse_bytes(t.as_bytes(), &[&["time", "x"], &["status"]], block).as_ref(), Some(&whole), "{block}");
+            }
+        }
     }
 }

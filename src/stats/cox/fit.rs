@@ -32,6 +32,8 @@ pub(crate) fn from_sort_key(k: u64) -> f64 {
 /// Tied stop times of one stratum: rows `lo..hi` (sorted positions), `ndead` events.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TimeGroup {
+    /// The stop time.
+    pub time: f64,
     pub lo: usize,
     pub hi: usize,
     pub ndead: usize,
@@ -46,8 +48,6 @@ pub(crate) struct CoxInput {
     pub orig: Vec<usize>,
     /// Start times in sorted order (`None` for right-censored data).
     pub start: Option<Vec<f64>>,
-    /// Stop times in sorted order.
-    pub stop: Vec<f64>,
     /// Event indicator in sorted order.
     pub event: Vec<bool>,
     /// Covariates as given, row-major, in sorted order (see `centred`).
@@ -167,7 +167,7 @@ impl CoxInput {
                     nd += s_event[e] as usize;
                     e += 1;
                 }
-                g.push(TimeGroup { lo: k, hi: e, ndead: nd });
+                g.push(TimeGroup { time: t, lo: k, hi: e, ndead: nd });
                 k = e;
             }
             groups.push(g);
@@ -188,7 +188,6 @@ impl CoxInput {
             p,
             orig: order,
             start: s_start,
-            stop: s_stop,
             event: s_event,
             x: xs,
             scale,
@@ -276,12 +275,11 @@ pub(crate) struct Eval {
 /// Reusable buffers for [`evaluate`].
 pub(crate) struct Work {
     eta: Vec<f64>,
-    risk: Vec<f64>,
 }
 
 impl Work {
     pub fn new() -> Work {
-        Work { eta: Vec::new(), risk: Vec::new() }
+        Work { eta: Vec::new() }
     }
 }
 
@@ -323,9 +321,8 @@ pub(crate) fn evaluate(d: &CoxInput, beta: &[f64], ties: Ties, w: &mut Work) -> 
     let p = d.p;
     let nt = p * (p + 1) / 2;
     d.eta(beta, &mut w.eta);
-    w.risk.clear();
-    w.risk.extend(w.eta.iter().map(|e| e.exp()));
-    let (eta, risk) = (&w.eta, &w.risk);
+    // each row's risk score exp(eta) is computed where it is used (no n-vector of them)
+    let eta = &w.eta;
 
     let mut loglik = 0.0;
     let mut u = vec![0.0; p];
@@ -343,7 +340,7 @@ pub(crate) fn evaluate(d: &CoxInput, beta: &[f64], ties: Ties, w: &mut Work) -> 
         cmat.iter_mut().for_each(|v| *v = 0.0);
         let mut rem = lo; // index into start_order
         for g in &d.groups[s] {
-            let dtime = d.stop[g.lo];
+            let dtime = g.time;
             if g.ndead > 0 {
                 if let Some(start) = &d.start {
                     // remove rows whose start time is at or after dtime (no longer at risk)
@@ -359,7 +356,7 @@ pub(crate) fn evaluate(d: &CoxInput, beta: &[f64], ties: Ties, w: &mut Work) -> 
                             a.iter_mut().for_each(|v| *v = 0.0);
                             cmat.iter_mut().for_each(|v| *v = 0.0);
                         } else {
-                            let r = risk[k];
+                            let r = eta[k].exp();
                             denom -= r;
                             d.centred(k, &mut xk);
                             sub_row(r, &xk, &mut a, &mut cmat);
@@ -377,7 +374,7 @@ pub(crate) fn evaluate(d: &CoxInput, beta: &[f64], ties: Ties, w: &mut Work) -> 
             }
             for k in g.lo..g.hi {
                 nrisk += 1;
-                let r = risk[k];
+                let r = eta[k].exp();
                 d.centred(k, &mut xk);
                 if d.event[k] {
                     ndead += 1;

@@ -493,7 +493,9 @@ fn fit_rows(
         lp[i] = z - offset;
     }
     drop(prepared);
-    let conc = concordance::concordance(start_ref, stop_ref, event, &lp, strata, cluster).ok_or_else(|| {
+    let (rank, m) = concordance::ranks(&lp);
+    drop(lp);
+    let conc = concordance::concordance_ranked(start_ref, stop_ref, event, rank, m, strata, cluster).ok_or_else(|| {
         StatsError::Empty("Cox model: no comparable pairs for the concordance (every event at the same time?)".into())
     })?;
 

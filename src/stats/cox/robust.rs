@@ -34,7 +34,7 @@ pub(crate) fn score_residuals(d: &CoxInput, beta_scaled: &[f64], ties: Ties) -> 
         xhaz.iter_mut().for_each(|v| *v = 0.0);
         let mut rem = lo;
         for g in &d.groups[s] {
-            let dtime = d.stop[g.lo];
+            let dtime = g.time;
             if let Some(start) = &d.start {
                 while rem < hi {
                     let k = d.start_order[rem];
