@@ -74,11 +74,20 @@ impl CoxInput {
         x: &ndarray::Array2<f64>,
         strata: Option<&[usize]>,
     ) -> CoxInput {
-        CoxInput::from_rows(start, stop, event, x.iter().copied().collect(), x.ncols(), strata)
+        match CoxInput::from_rows(start, stop, event, x.iter().copied().collect(), x.ncols(), strata, false) {
+            Ok(d) => d,
+            Err(_) => unreachable!("only the timefix check declines"),
+        }
     }
 
     /// As `new`, from the covariates as a row-major `n × p` vector, whose rows are put
     /// into the fitting order in place (no second copy of the covariates).
+    ///
+    /// With `check_timefix` (right-censored data in one stratum, times not yet passed
+    /// through [`super::timefix::aeq_times`]), the distinct times are taken from the sort
+    /// itself, and when R's timefix would merge any of them the covariates are handed back
+    /// untouched (`Err`) for the caller to merge the times and start again; otherwise the
+    /// times are those timefix would give, and no second sort of them is needed.
     pub fn from_rows(
         start: Option<&[f64]>,
         stop: &[f64],
@@ -86,7 +95,8 @@ impl CoxInput {
         mut xs: Vec<f64>,
         p: usize,
         strata: Option<&[usize]>,
-    ) -> CoxInput {
+        check_timefix: bool,
+    ) -> Result<CoxInput, Vec<f64>> {
         let n = stop.len();
         let code = |i: usize| strata.map_or(0, |s| s[i]);
         // stratum ascending, stop descending, censored before events (the order
@@ -107,7 +117,20 @@ impl CoxInput {
                 keys.into_iter().map(|k| k.3).collect()
             }
         };
-        let s_stop: Vec<f64> = order.iter().map(|&i| stop[i]).collect();
+        if check_timefix && start.is_none() && strata.is_none() {
+            // the distinct times ascending: the sorted order backwards (equal keys = equal bits)
+            let mut y: Vec<f64> = Vec::new();
+            for &i in order.iter().rev() {
+                let v = stop[i];
+                if v.is_finite() && y.last() != Some(&v) {
+                    y.push(v);
+                }
+            }
+            if super::timefix::merges_any(&y) {
+                return Err(xs);
+            }
+        }
+        let s_stop = |k: usize| stop[order[k]];
         let s_event: Vec<bool> = order.iter().map(|&i| event[i]).collect();
         let s_start: Option<Vec<f64>> = start.map(|st| order.iter().map(|&i| st[i]).collect());
         permute_rows(&mut xs, p, &order);
@@ -160,10 +183,10 @@ impl CoxInput {
             let mut g = Vec::new();
             let mut k = lo;
             while k < hi {
-                let t = s_stop[k];
+                let t = s_stop(k);
                 let mut e = k;
                 let mut nd = 0;
-                while e < hi && s_stop[e] == t {
+                while e < hi && s_stop(e) == t {
                     nd += s_event[e] as usize;
                     e += 1;
                 }
@@ -183,7 +206,7 @@ impl CoxInput {
             }
         }
 
-        CoxInput {
+        Ok(CoxInput {
             n,
             p,
             orig: order,
@@ -195,7 +218,7 @@ impl CoxInput {
             strata: strata_ranges,
             groups,
             start_order,
-        }
+        })
     }
 
     /// Linear predictor (on the centred/scaled covariates) for each sorted row.
@@ -372,15 +395,15 @@ pub(crate) fn evaluate(d: &CoxInput, beta: &[f64], ties: Ties, w: &mut Work) -> 
                 a2.iter_mut().for_each(|v| *v = 0.0);
                 cmat2.iter_mut().for_each(|v| *v = 0.0);
             }
-            for k in g.lo..g.hi {
+            for (k, &eta_k) in (g.lo..g.hi).zip(&eta[g.lo..g.hi]) {
                 nrisk += 1;
-                let r = eta[k].exp();
+                let r = eta_k.exp();
                 d.centred(k, &mut xk);
                 if d.event[k] {
                     ndead += 1;
                     deadwt += 1.0;
                     denom2 += r;
-                    loglik += eta[k];
+                    loglik += eta_k;
                     u.iter_mut().zip(&xk).for_each(|(u, x)| *u += x);
                     add_row(r, &xk, &mut a2, &mut cmat2);
                 } else {

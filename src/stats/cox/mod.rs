@@ -363,6 +363,14 @@ pub fn coxph_owned(
     fit_rows(start, stop, event, rows, p, terms, strata, cluster, opts)
 }
 
+/// The merged times if any, else the given ones.
+fn times<'a>(fixed: &'a Option<timefix::Times>, start: Option<&'a [f64]>, stop: &'a [f64]) -> (Option<&'a [f64]>, &'a [f64]) {
+    match fixed {
+        Some((st, sp)) => (st.as_deref(), sp),
+        None => (start, stop),
+    }
+}
+
 /// The fit on a row-major `n × p` covariate vector `x`.
 #[allow(clippy::too_many_arguments)]
 fn fit_rows(
@@ -378,7 +386,7 @@ fn fit_rows(
 ) -> StatsResult<CoxModel> {
     let n = stop.len();
     check_len("event", event.len(), n)?;
-    check_len("covariate rows", if p == 0 { 0 } else { x.len() / p }, n)?;
+    check_len("covariate rows", x.len().checked_div(p).unwrap_or(0), n)?;
     check_len("terms", terms.len(), p)?;
     if let Some(s) = start {
         check_len("start", s.len(), n)?;
@@ -461,13 +469,24 @@ fn fit_rows(
         return Err(StatsError::Empty("Cox model: no events, the model cannot be fitted".into()));
     }
 
-    // times merged as R's timefix (copies only when a time moves)
-    let fixed = if opts.timefix { timefix::aeq_times_changed(start, stop)? } else { None };
-    let (start_ref, stop_ref): (Option<&[f64]>, &[f64]) = match &fixed {
-        Some((st, sp)) => (st.as_deref(), sp),
-        None => (start, stop),
+    // times merged as R's timefix (copies only when a time moves). Right-censored data in
+    // one stratum: the fit's sort of the times tells whether any would move, and only then
+    // are they merged and sorted again.
+    let quick = opts.timefix && start.is_none() && strata.is_none();
+    let mut fixed = if opts.timefix && !quick { timefix::aeq_times_changed(start, stop)? } else { None };
+    let (start_ref, stop_ref) = times(&fixed, start, stop);
+    let prepared = match fit::CoxInput::from_rows(start_ref, stop_ref, event, x, p, strata, quick) {
+        Ok(d) => d,
+        Err(x) => {
+            fixed = timefix::aeq_times_changed(start, stop)?;
+            let (start_ref, stop_ref) = times(&fixed, start, stop);
+            match fit::CoxInput::from_rows(start_ref, stop_ref, event, x, p, strata, false) {
+                Ok(d) => d,
+                Err(_) => unreachable!("only the timefix check declines"),
+            }
+        }
     };
-    let prepared = fit::CoxInput::from_rows(start_ref, stop_ref, event, x, p, strata);
+    let (start_ref, stop_ref) = times(&fixed, start, stop);
     let ctl = fit::NrControl { ties: opts.ties, max_iter: opts.max_iter, eps: opts.eps, toler_chol: opts.toler_chol };
     let nr = fit::newton_raphson(&prepared, terms, &ctl)?;
 
@@ -487,8 +506,8 @@ fn fit_rows(
     let mut lp = vec![0.0; n];
     for (row, &i) in prepared.x.chunks_exact(p).zip(&prepared.orig) {
         let mut z = 0.0;
-        for j in 0..p {
-            z += row[j] * nr.beta[j];
+        for (v, b) in row.iter().zip(&nr.beta) {
+            z += v * b;
         }
         lp[i] = z - offset;
     }

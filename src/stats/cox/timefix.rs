@@ -10,8 +10,24 @@ pub(crate) fn aeq_times(start: Option<&[f64]>, stop: &[f64]) -> StatsResult<(Opt
     Ok(aeq_times_changed(start, stop)?.unwrap_or_else(|| (start.map(|s| s.to_vec()), stop.to_vec())))
 }
 
+/// Start (if any) and stop times.
+pub(crate) type Times = (Option<Vec<f64>>, Vec<f64>);
+
+/// Whether [`aeq_times`] merges any of the distinct finite times `y` (ascending).
+pub(crate) fn merges_any(y: &[f64]) -> bool {
+    if y.len() < 2 {
+        return false;
+    }
+    let tol = f64::EPSILON.sqrt();
+    let mean_abs = y.iter().map(|v| v.abs()).sum::<f64>() / y.len() as f64;
+    y.windows(2).any(|w| {
+        let dy = w[1] - w[0];
+        dy <= tol || dy / mean_abs <= tol
+    })
+}
+
 /// As [`aeq_times`], without copies when no time moves: `None` then.
-pub(crate) fn aeq_times_changed(start: Option<&[f64]>, stop: &[f64]) -> StatsResult<Option<(Option<Vec<f64>>, Vec<f64>)>> {
+pub(crate) fn aeq_times_changed(start: Option<&[f64]>, stop: &[f64]) -> StatsResult<Option<Times>> {
     use rayon::slice::ParallelSliceMut;
     let tol = f64::EPSILON.sqrt();
     // the distinct finite times in ascending order (`sort_key` orders as `total_cmp`; equal
@@ -22,7 +38,7 @@ pub(crate) fn aeq_times_changed(start: Option<&[f64]>, stop: &[f64]) -> StatsRes
     let mut y: Vec<f64> = keys.iter().map(|&k| super::fit::from_sort_key(k)).collect();
     drop(keys);
     y.dedup();
-    if y.len() < 2 {
+    if !merges_any(&y) {
         return Ok(None);
     }
     let mean_abs = y.iter().map(|v| v.abs()).sum::<f64>() / y.len() as f64;
