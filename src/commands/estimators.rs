@@ -294,6 +294,7 @@ pub fn cox(a: &CoxArgs) -> Result<Vec<PathBuf>, EstimatorError> {
         None => cox_data_table(a)?,
     };
     let CoxData { x, terms, stop, event, start, strata, cluster, note, dropped } = d;
+    crate::release_freed_memory();
     let opts = CoxOptions { ties: a.ties, conf_level: a.conf_level, ..CoxOptions::default() };
     let model = coxph_owned(start.as_deref(), &stop, &event, x, &terms, strata.as_deref(), cluster.as_deref(), &opts)
         .map_err(stats_err(&a.file))?;

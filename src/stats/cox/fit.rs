@@ -44,8 +44,8 @@ pub(crate) struct TimeGroup {
 pub(crate) struct CoxInput {
     pub n: usize,
     pub p: usize,
-    /// Sorted position -> original row.
-    pub orig: Vec<usize>,
+    /// Sorted position -> original row (`n < 2^32`: checked by the caller).
+    pub orig: Vec<u32>,
     /// Start times in sorted order (`None` for right-censored data).
     pub start: Option<Vec<f64>>,
     /// Event indicator in sorted order.
@@ -102,26 +102,26 @@ impl CoxInput {
         // stratum ascending, stop descending, censored before events (the order
         // within tied times has no effect on the results); sorting packed keys
         // keeps the memory access sequential
-        let order: Vec<usize> = match strata {
+        let order: Vec<u32> = match strata {
             // one stratum: the same order from 16-byte packed keys (half the bytes to sort)
-            None if n < (1 << 63) => {
+            None => {
                 let mut keys: Vec<u128> =
                     (0..n).map(|i| (u128::from(!sort_key(stop[i])) << 64) | (u128::from(event[i]) << 63) | i as u128).collect();
                 keys.par_sort_unstable();
-                keys.into_iter().map(|k| (k as u64 & !(1 << 63)) as usize).collect()
+                keys.into_iter().map(|k| (k as u64 & !(1 << 63)) as u32).collect()
             }
             _ => {
                 let mut keys: Vec<(usize, u64, bool, usize)> =
                     (0..n).map(|i| (code(i), !sort_key(stop[i]), event[i], i)).collect();
                 keys.par_sort_unstable();
-                keys.into_iter().map(|k| k.3).collect()
+                keys.into_iter().map(|k| k.3 as u32).collect()
             }
         };
         if check_timefix && start.is_none() && strata.is_none() {
             // the distinct times ascending: the sorted order backwards (equal keys = equal bits)
             let mut y: Vec<f64> = Vec::new();
             for &i in order.iter().rev() {
-                let v = stop[i];
+                let v = stop[i as usize];
                 if v.is_finite() && y.last() != Some(&v) {
                     y.push(v);
                 }
@@ -130,9 +130,9 @@ impl CoxInput {
                 return Err(xs);
             }
         }
-        let s_stop = |k: usize| stop[order[k]];
-        let s_event: Vec<bool> = order.iter().map(|&i| event[i]).collect();
-        let s_start: Option<Vec<f64>> = start.map(|st| order.iter().map(|&i| st[i]).collect());
+        let s_stop = |k: usize| stop[order[k] as usize];
+        let s_event: Vec<bool> = order.iter().map(|&i| event[i as usize]).collect();
+        let s_start: Option<Vec<f64>> = start.map(|st| order.iter().map(|&i| st[i as usize]).collect());
         permute_rows(&mut xs, p, &order);
 
         // centring and scaling as coxfit6/agfit4 (weights all 1); columns with
@@ -174,9 +174,9 @@ impl CoxInput {
         let mut groups = Vec::new();
         let mut lo = 0;
         while lo < n {
-            let c = code(order[lo]);
+            let c = code(order[lo] as usize);
             let mut hi = lo;
-            while hi < n && code(order[hi]) == c {
+            while hi < n && code(order[hi] as usize) == c {
                 hi += 1;
             }
             strata_ranges.push((lo, hi));
@@ -258,7 +258,7 @@ impl CoxInput {
 
 /// Rows of the row-major `n × p` matrix `x` put in place into `order`: row `k` becomes
 /// the old row `order[k]` (`order` a permutation of `0..n`), following its cycles.
-fn permute_rows(x: &mut [f64], p: usize, order: &[usize]) {
+fn permute_rows(x: &mut [f64], p: usize, order: &[u32]) {
     if p == 0 {
         return;
     }
@@ -269,13 +269,13 @@ fn permute_rows(x: &mut [f64], p: usize, order: &[usize]) {
             continue;
         }
         done[k0] = true;
-        if order[k0] == k0 {
+        if order[k0] as usize == k0 {
             continue;
         }
         first.copy_from_slice(&x[k0 * p..(k0 + 1) * p]);
         let mut k = k0;
         loop {
-            let src = order[k];
+            let src = order[k] as usize;
             if src == k0 {
                 x[k * p..(k + 1) * p].copy_from_slice(&first);
                 break;

@@ -412,6 +412,9 @@ fn fit_rows(
     if n == 0 {
         return Err(StatsError::Empty("Cox model: no observations".into()));
     }
+    if u32::try_from(n).is_err() {
+        return Err(invalid("time", format!("{n} rows: at most {} rows can be fitted", u32::MAX)));
+    }
     match start {
         None => {
             for (i, &t) in stop.iter().enumerate() {
@@ -509,9 +512,10 @@ fn fit_rows(
         for (v, b) in row.iter().zip(&nr.beta) {
             z += v * b;
         }
-        lp[i] = z - offset;
+        lp[i as usize] = z - offset;
     }
     drop(prepared);
+    crate::release_freed_memory();
     let (rank, m) = concordance::ranks(&lp);
     drop(lp);
     let conc = concordance::concordance_ranked(start_ref, stop_ref, event, rank, m, strata, cluster).ok_or_else(|| {

@@ -141,7 +141,7 @@ pub(crate) fn collapse(d: &CoxInput, m: &[f64], cluster: &[usize]) -> Vec<Vec<f6
     let p = d.p;
     let mut sums: std::collections::BTreeMap<usize, Vec<f64>> = std::collections::BTreeMap::new();
     for k in 0..d.n {
-        let c = cluster[d.orig[k]];
+        let c = cluster[d.orig[k] as usize];
         let e = sums.entry(c).or_insert_with(|| vec![0.0; p]);
         for j in 0..p {
             e[j] += m[k * p + j];
