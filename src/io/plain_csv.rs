@@ -334,33 +334,39 @@ fn number(cell: &[u8]) -> Option<(f64, bool)> {
         Some(b'-') => (true, &cell[1..]),
         _ => (false, cell),
     };
-    let dot = digits.iter().position(|&b| b == b'.');
-    let (int, frac) = match dot {
-        Some(d) => (&digits[..d], &digits[d + 1..]),
-        None => (digits, &digits[..0]),
-    };
-    if int.is_empty() || !int.iter().all(u8::is_ascii_digit) {
+    // one pass: the digits as an integer (used only while it cannot overflow), their counts
+    // before and after the point
+    let (mut m, mut n_int, mut n_frac, mut dot) = (0u64, 0usize, 0usize, false);
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                m = m.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+                if dot {
+                    n_frac += 1;
+                } else {
+                    n_int += 1;
+                }
+            }
+            b'.' if !dot => dot = true,
+            _ => return None,
+        }
+    }
+    if n_int == 0 || (dot && n_frac == 0) {
         return None;
     }
-    if dot.is_some() && (frac.is_empty() || !frac.iter().all(u8::is_ascii_digit)) {
-        return None;
-    }
-    if dot.is_none() {
-        if int.len() > 18 {
+    if !dot {
+        // at most 18 digits: below 10^18 < 2^63
+        if n_int > 18 || (neg && m == 0) {
             return None;
         }
-        let v = int.iter().fold(0i64, |acc, &b| acc * 10 + i64::from(b - b'0'));
-        if neg && v == 0 {
-            return None;
-        }
+        let v = m as i64;
         return Some(((if neg { -v } else { v }) as f64, false));
     }
     // Exact fast path (Clinger): a mantissa below 2^53 divided by an exact power of ten
     // is one correctly rounded operation, as the full parser's result.
     const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
-    if int.len() + frac.len() <= 15 {
-        let m = int.iter().chain(frac).fold(0u64, |acc, &b| acc * 10 + u64::from(b - b'0'));
-        let v = m as f64 / POW10[frac.len()];
+    if n_int + n_frac <= 15 {
+        let v = m as f64 / POW10[n_frac];
         return Some((if neg { -v } else { v }, true));
     }
     let text = std::str::from_utf8(cell).ok()?;

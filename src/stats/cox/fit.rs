@@ -280,7 +280,10 @@ fn permute_rows(x: &mut [f64], p: usize, order: &[u32]) {
                 x[k * p..(k + 1) * p].copy_from_slice(&first);
                 break;
             }
-            x.copy_within(src * p..(src + 1) * p, k * p);
+            // a few values per row: copied inline rather than through a memmove call
+            for j in 0..p {
+                x[k * p + j] = x[src * p + j];
+            }
             done[src] = true;
             k = src;
         }
