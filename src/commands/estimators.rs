@@ -10,7 +10,7 @@ use thiserror::Error;
 use crate::io::table::StatusCoding;
 use crate::io::{Table, TableError};
 use crate::stats::cif::cuminc;
-use crate::stats::cox::{coxph, CoxOptions, Ties};
+use crate::stats::cox::{coxph_owned, CoxOptions, Ties};
 use crate::stats::design::{build_design, ColumnData};
 use crate::stats::km::{kaplan_meier, ConfType, KmOptions};
 use crate::stats::logrank::survdiff;
@@ -236,70 +236,35 @@ pub struct CoxArgs {
     pub out: PathBuf,
 }
 
+/// What the Cox fit needs from the input file.
+struct CoxData {
+    x: ndarray::Array2<f64>,
+    terms: Vec<String>,
+    stop: Vec<f64>,
+    event: Vec<bool>,
+    start: Option<Vec<f64>>,
+    strata: Option<Vec<usize>>,
+    cluster: Option<Vec<usize>>,
+    note: Option<String>,
+    dropped: usize,
+}
+
 /// Cox model → `PREFIX.cox.csv`, `PREFIX.cox.json`. Rows with a missing
 /// covariate are dropped as R's `na.omit` does, and counted in the JSON.
 pub fn cox(a: &CoxArgs) -> Result<Vec<PathBuf>, EstimatorError> {
     if a.covariates.is_empty() {
         return Err(EstimatorError::Argument("--covariates needs at least one column".into()));
     }
-    // The file, its columns and the unfiltered design are dropped at the end of this block,
-    // before the fit (peak memory: issue 12).
-    let (x, terms, stop, event, start, strata, cluster, note, dropped) = {
-        let t = Table::read(&a.file)?;
-        let read_covariate = |c: &String| -> Result<(String, ColumnData), TableError> {
-            let data = if t.is_numeric(c)? { ColumnData::Numeric(t.numeric(c)?) } else { ColumnData::Categorical(t.text(c)?) };
-            Ok((c.clone(), data))
-        };
-        // Missing time/status also drop the row, as in R.
-        let (columns, survival) = rayon::join(
-            || a.covariates.par_iter().map(read_covariate).collect::<Result<Vec<_>, _>>(),
-            || -> Result<_, TableError> {
-                let start = match &a.start {
-                    Some(s) => Some(t.numeric(s)?),
-                    None => None,
-                };
-                Ok((t.numeric(&a.time)?, t.status_optional(&a.event)?, start))
-            },
-        );
-        let (columns, (stop_all, (event_all, coding), start_all)) = (columns?, survival?);
-        let note = status_note(&t, &a.event, coding);
-        let design = build_design(&columns, None).map_err(stats_err(&a.file))?;
-        // `keep`: input rows used; `design_rows`: their rows in the design matrix.
-        let mut keep = Vec::with_capacity(design.kept_rows.len());
-        let mut design_rows = Vec::with_capacity(design.kept_rows.len());
-        for (k, &i) in design.kept_rows.iter().enumerate() {
-            if stop_all[i].is_some() && event_all[i].is_some() && start_all.as_ref().is_none_or(|s| s[i].is_some()) {
-                keep.push(i);
-                design_rows.push(k);
-            }
-        }
-        let dropped = design.dropped_rows.len() + design.kept_rows.len() - keep.len();
-        // Rows of the design matrix to keep (all of them, without a copy, when no
-        // time or status is missing).
-        let x = if keep.len() == design.kept_rows.len() { design.x } else { design.x.select(ndarray::Axis(0), &design_rows) };
-        let stop: Vec<f64> = keep.iter().map(|&i| stop_all[i].unwrap_or(f64::NAN)).collect();
-        let event: Vec<bool> = keep.iter().map(|&i| event_all[i].unwrap_or(false)).collect();
-        let start: Option<Vec<f64>> = start_all.map(|s| keep.iter().map(|&i| s[i].unwrap_or(f64::NAN)).collect());
-        let strata = match &a.strata {
-            Some(s) => {
-                let labels = t.labels(s)?;
-                let kept: Vec<String> = keep.iter().map(|&i| labels[i].clone()).collect();
-                Some(Grouping::from_values(&kept).codes)
-            }
-            None => None,
-        };
-        let cluster = match &a.cluster {
-            Some(s) => {
-                let labels = t.labels(s)?;
-                let kept: Vec<String> = keep.iter().map(|&i| labels[i].clone()).collect();
-                Some(Grouping::from_values(&kept).codes)
-            }
-            None => None,
-        };
-        (x, design.terms, stop, event, start, strata, cluster, note, dropped)
+    // A plain numeric CSV is parsed straight into the vectors the fit needs; anything
+    // else, and every input the fast path is not certain about, goes through the table.
+    let d = match cox_data_plain(a) {
+        Some(d) => d,
+        None => cox_data_table(a)?,
     };
+    let CoxData { x, terms, stop, event, start, strata, cluster, note, dropped } = d;
+    crate::release_freed_memory();
     let opts = CoxOptions { ties: a.ties, conf_level: a.conf_level, ..CoxOptions::default() };
-    let model = coxph(start.as_deref(), &stop, &event, &x, &terms, strata.as_deref(), cluster.as_deref(), &opts)
+    let model = coxph_owned(start.as_deref(), &stop, &event, x, &terms, strata.as_deref(), cluster.as_deref(), &opts)
         .map_err(stats_err(&a.file))?;
     let p1 = write_table(with_suffix(&a.out, ".cox.csv"), model.coef_table("cox"), note.as_deref())?;
     let mut json = with_note(model.to_json(), note.as_deref());
@@ -308,6 +273,142 @@ pub fn cox(a: &CoxArgs) -> Result<Vec<PathBuf>, EstimatorError> {
     }
     let p2 = write_json(with_suffix(&a.out, ".cox.json"), &json)?;
     Ok(vec![p1, p2])
+}
+
+/// The Cox input of a plain CSV file whose needed columns are all numeric
+/// ([`crate::io::plain_csv`]), without strata or cluster: the time, status, start and
+/// covariate columns are parsed straight into their vectors (the covariates row-major,
+/// as the design matrix), other columns are skipped. `None` whenever the result could
+/// differ in any way from [`cox_data_table`]'s, including every input that is an error
+/// there (a status other than 0/1 or 1/2, no complete row, a row with covariates but
+/// no time or status, a constant or possibly collinear covariate): the caller then
+/// takes that path, which gives the same numbers or the same error message.
+fn cox_data_plain(a: &CoxArgs) -> Option<CoxData> {
+    if a.strata.is_some() || a.cluster.is_some() {
+        return None;
+    }
+    let covariates: Vec<&str> = a.covariates.iter().map(String::as_str).collect();
+    let time_col = [a.time.as_str()];
+    let status_col = [a.event.as_str()];
+    let start_col: Vec<&str> = a.start.iter().map(String::as_str).collect();
+    let mut groups: Vec<&[&str]> = vec![&time_col[..], &status_col[..]];
+    if !start_col.is_empty() {
+        groups.push(&start_col[..]);
+    }
+    groups.push(&covariates[..]);
+    let read = crate::io::plain_csv::read_numeric_columns(&a.file, &groups)?;
+    let n = read.n_rows;
+    let p = covariates.len();
+    let mut columns = read.groups.into_iter();
+    let mut stop = columns.next()?;
+    let status = columns.next()?;
+    let mut start = if start_col.is_empty() { None } else { Some(columns.next()?) };
+    let mut x = columns.next()?;
+    // the status coding, decided on every row's value as `Table::status_optional` does
+    let present = || status.iter().filter(|v| !v.is_nan());
+    let one_two = present().all(|&v| v == 1.0 || v == 2.0) && present().any(|&v| v == 2.0);
+    if !one_two && !present().all(|&v| v == 0.0 || v == 1.0) {
+        return None;
+    }
+    let coding = if one_two { StatusCoding::OneTwo } else { StatusCoding::ZeroOne };
+    let event_value = if one_two { 2.0 } else { 1.0 };
+    // rows with a missing covariate are dropped (na.omit); the rows are compacted in place
+    let mut event = Vec::with_capacity(n);
+    let mut kept = 0;
+    for i in 0..n {
+        if x[i * p..(i + 1) * p].iter().any(|v| v.is_nan()) {
+            continue;
+        }
+        // the table path checks the design before it drops rows without a time or status
+        if stop[i].is_nan() || status[i].is_nan() || start.as_ref().is_some_and(|s| s[i].is_nan()) {
+            return None;
+        }
+        if kept != i {
+            x.copy_within(i * p..(i + 1) * p, kept * p);
+            stop[kept] = stop[i];
+            if let Some(s) = start.as_mut() {
+                s[kept] = s[i];
+            }
+        }
+        event.push(status[i] == event_value);
+        kept += 1;
+    }
+    drop(status);
+    if kept == 0 {
+        return None;
+    }
+    x.truncate(kept * p);
+    stop.truncate(kept);
+    if let Some(s) = start.as_mut() {
+        s.truncate(kept);
+    }
+    if !crate::stats::design::clearly_full_rank(&x, p) {
+        return None;
+    }
+    let x = ndarray::Array2::from_shape_vec((kept, p), x).ok()?;
+    let note = coding.note(&a.event);
+    if let Some(note) = &note {
+        eprintln!("note: {}: {note}", a.file.display());
+    }
+    Some(CoxData { x, terms: a.covariates.clone(), stop, event, start, strata: None, cluster: None, note, dropped: n - kept })
+}
+
+/// The Cox input read through [`Table`] (any CSV or Parquet file, text covariates,
+/// strata, cluster). The file, its columns and the unfiltered design are dropped
+/// before the fit (peak memory: issue 12).
+fn cox_data_table(a: &CoxArgs) -> Result<CoxData, EstimatorError> {
+    let t = Table::read(&a.file)?;
+    let read_covariate = |c: &String| -> Result<(String, ColumnData), TableError> {
+        let data = if t.is_numeric(c)? { ColumnData::Numeric(t.numeric(c)?) } else { ColumnData::Categorical(t.text(c)?) };
+        Ok((c.clone(), data))
+    };
+    // Missing time/status also drop the row, as in R.
+    let (columns, survival) = rayon::join(
+        || a.covariates.par_iter().map(read_covariate).collect::<Result<Vec<_>, _>>(),
+        || -> Result<_, TableError> {
+            let start = match &a.start {
+                Some(s) => Some(t.numeric(s)?),
+                None => None,
+            };
+            Ok((t.numeric(&a.time)?, t.status_optional(&a.event)?, start))
+        },
+    );
+    let (columns, (stop_all, (event_all, coding), start_all)) = (columns?, survival?);
+    let note = status_note(&t, &a.event, coding);
+    let design = build_design(&columns, None).map_err(stats_err(&a.file))?;
+    // `keep`: input rows used; `design_rows`: their rows in the design matrix.
+    let mut keep = Vec::with_capacity(design.kept_rows.len());
+    let mut design_rows = Vec::with_capacity(design.kept_rows.len());
+    for (k, &i) in design.kept_rows.iter().enumerate() {
+        if stop_all[i].is_some() && event_all[i].is_some() && start_all.as_ref().is_none_or(|s| s[i].is_some()) {
+            keep.push(i);
+            design_rows.push(k);
+        }
+    }
+    let dropped = design.dropped_rows.len() + design.kept_rows.len() - keep.len();
+    // Rows of the design matrix to keep (all of them, without a copy, when no
+    // time or status is missing).
+    let x = if keep.len() == design.kept_rows.len() { design.x } else { design.x.select(ndarray::Axis(0), &design_rows) };
+    let stop: Vec<f64> = keep.iter().map(|&i| stop_all[i].unwrap_or(f64::NAN)).collect();
+    let event: Vec<bool> = keep.iter().map(|&i| event_all[i].unwrap_or(false)).collect();
+    let start: Option<Vec<f64>> = start_all.map(|s| keep.iter().map(|&i| s[i].unwrap_or(f64::NAN)).collect());
+    let strata = match &a.strata {
+        Some(s) => {
+            let labels = t.labels(s)?;
+            let kept: Vec<String> = keep.iter().map(|&i| labels[i].clone()).collect();
+            Some(Grouping::from_values(&kept).codes)
+        }
+        None => None,
+    };
+    let cluster = match &a.cluster {
+        Some(s) => {
+            let labels = t.labels(s)?;
+            let kept: Vec<String> = keep.iter().map(|&i| labels[i].clone()).collect();
+            Some(Grouping::from_values(&kept).codes)
+        }
+        None => None,
+    };
+    Ok(CoxData { x, terms: design.terms, stop, event, start, strata, cluster, note, dropped })
 }
 
 /// Arguments of `hemosurv cif`.

@@ -6,6 +6,7 @@
 
 pub mod atomic_dir;
 pub mod csv_text;
+pub mod plain_csv;
 pub mod table;
 
 use std::path::Path;

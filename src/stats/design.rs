@@ -185,6 +185,62 @@ pub fn build_design(columns: &[(String, ColumnData)], levels: Option<&HashMap<St
     Ok(Design { terms, x, kept_rows, dropped_rows, assign })
 }
 
+/// Whether the columns of a row-major `n × p` matrix (`p` ≥ 1) are clearly neither
+/// constant nor collinear with the intercept and each other: a cheap, conservative
+/// pre-check (one pass, no copy of the columns) for callers that otherwise build the
+/// design with [`build_design`]. It answers `true` only where [`build_design`]'s check
+/// certainly passes: no constant column, and in the Cholesky factorisation of the
+/// centred cross-products every pivot keeps more than 1e-6 of its column's centred sum
+/// of squares (the exact check errs below 1e-10, four orders of magnitude further).
+/// `false` does not mean the design is singular, only that the exact check must decide.
+pub fn clearly_full_rank(x: &[f64], p: usize) -> bool {
+    const CLEAR_TOL: f64 = 1e-6;
+    if p == 0 || x.is_empty() || x.len() % p != 0 {
+        return false;
+    }
+    let n = x.len() / p;
+    let first = &x[..p];
+    let mut constant = vec![true; p];
+    let mut mean = vec![0.0; p];
+    for row in x.chunks_exact(p) {
+        for j in 0..p {
+            mean[j] += row[j];
+            constant[j] &= row[j] == first[j];
+        }
+    }
+    if constant.iter().any(|&c| c) {
+        return false;
+    }
+    mean.iter_mut().for_each(|m| *m /= n as f64);
+    let mut g = vec![0.0; p * p];
+    let mut d = vec![0.0; p];
+    for row in x.chunks_exact(p) {
+        for j in 0..p {
+            d[j] = row[j] - mean[j];
+        }
+        for i in 0..p {
+            for j in 0..=i {
+                g[i * p + j] += d[i] * d[j];
+            }
+        }
+    }
+    // Cholesky of the lower triangle, in place
+    for j in 0..p {
+        let ss0 = g[j * p + j];
+        let pivot = ss0 - (0..j).map(|k| g[j * p + k] * g[j * p + k]).sum::<f64>();
+        if !(ss0.is_finite() && ss0 > 0.0 && pivot.is_finite() && pivot > CLEAR_TOL * ss0) {
+            return false;
+        }
+        let l = pivot.sqrt();
+        g[j * p + j] = l;
+        for i in (j + 1)..p {
+            let v = g[i * p + j] - (0..j).map(|k| g[i * p + k] * g[j * p + k]).sum::<f64>();
+            g[i * p + j] = v / l;
+        }
+    }
+    true
+}
+
 /// Gram–Schmidt (twice, for stability) on the centred columns; a column whose
 /// residual keeps less than `COLLINEAR_TOL` of its centred sum of squares is a
 /// linear combination of the intercept and the earlier columns.
@@ -286,5 +342,17 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn clearly_full_rank_is_conservative() {
+        // x2 = 2 x1 + 1: collinear with the intercept and x1
+        let rows: Vec<f64> = (0..50).flat_map(|i| [i as f64, 2.0 * i as f64 + 1.0, ((i * 7) % 5) as f64]).collect();
+        assert!(!clearly_full_rank(&rows, 3));
+        let rows: Vec<f64> = (0..50).flat_map(|i| [i as f64, ((i * 7) % 5) as f64, (i % 2) as f64]).collect();
+        assert!(clearly_full_rank(&rows, 3));
+        let constant: Vec<f64> = (0..50).flat_map(|i| [i as f64, 0.1]).collect();
+        assert!(!clearly_full_rank(&constant, 2));
+        assert!(!clearly_full_rank(&[], 2));
     }
 }

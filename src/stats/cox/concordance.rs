@@ -34,7 +34,7 @@ pub struct Concordance {
     pub std: f64,
 }
 
-use super::fit::sort_key;
+use super::fit::{from_sort_key, sort_key};
 use rayon::slice::ParallelSliceMut;
 
 /// Fenwick tree of counts over the ranks of the linear predictor. Entry `i`
@@ -86,7 +86,14 @@ pub fn concordance(
     if n >= i32::MAX as usize {
         return None;
     }
-    // ranks of the linear predictor (exact equality = tie, as R's match(unique()))
+    let (rank, m) = ranks(lp);
+    concordance_ranked(start, stop, event, rank, m, strata, cluster)
+}
+
+/// Ranks of the linear predictor, 0-based (exact equality = tie, as R's
+/// `match(unique())`), and the number of distinct values. `lp.len() < 2^31`.
+pub(crate) fn ranks(lp: &[f64]) -> (Vec<u32>, usize) {
+    let n = lp.len();
     let mut keyed: Vec<(u64, usize)> = lp.iter().enumerate().map(|(i, &v)| (sort_key(v), i)).collect();
     keyed.par_sort_unstable();
     let mut rank = vec![0u32; n];
@@ -97,14 +104,31 @@ pub fn concordance(
         }
         rank[keyed[k].1] = m;
     }
-    drop(keyed);
-    let m = if n == 0 { 0 } else { m as usize + 1 };
+    (rank, if n == 0 { 0 } else { m as usize + 1 })
+}
 
+/// [`concordance`] from the ranks of the linear predictor ([`ranks`]; `m` distinct).
+pub(crate) fn concordance_ranked(
+    start: Option<&[f64]>,
+    stop: &[f64],
+    event: &[bool],
+    rank: Vec<u32>,
+    m: usize,
+    strata: Option<&[usize]>,
+    cluster: Option<&[usize]>,
+) -> Option<Concordance> {
+    let n = stop.len();
+    if n >= i32::MAX as usize || rank.len() != n {
+        return None;
+    }
     // one sort: stratum, reverse time, censored before events, risk score (R's sort.stop)
     let code = |i: usize| strata.map_or(0, |s| s[i]);
-    let keys: Vec<(usize, u64, bool, u32, usize)> = match strata {
-        // one stratum: sort 16-byte packed keys (time, event, rank, row; n < 2^31 above), then
-        // unpack to the same order as the general path
+    // the survival data and ranks in sweep order; the input row of each sorted position
+    // (only with start times or a cluster) and, with strata, each position's stratum code
+    let need_idx = start.is_some() || cluster.is_some();
+    let (sorted, idx, codes): (Sorted, Vec<usize>, Option<Vec<usize>>) = match strata {
+        // one stratum: sort 16-byte packed keys (time, event, rank, row; n < 2^31 above),
+        // which hold everything the sweep needs
         None => {
             let mut packed: Vec<u128> = (0..n)
                 .map(|i| {
@@ -114,73 +138,46 @@ pub fn concordance(
                         | i as u128
                 })
                 .collect();
+            drop(rank);
             packed.par_sort_unstable();
-            packed
-                .into_iter()
-                .map(|k| {
-                    let i = (k & 0x7FFF_FFFF) as usize;
-                    (0, !sort_key(stop[i]), event[i], rank[i], i)
-                })
-                .collect()
+            let sorted = Sorted {
+                stop: packed.iter().map(|&k| from_sort_key(!((k >> 64) as u64))).collect(),
+                event: packed.iter().map(|&k| (k >> 63) & 1 == 1).collect(),
+                rank: packed.iter().map(|&k| ((k >> 31) & 0xFFFF_FFFF) as u32).collect(),
+            };
+            let idx = if need_idx { packed.iter().map(|&k| (k & 0x7FFF_FFFF) as usize).collect() } else { Vec::new() };
+            (sorted, idx, None)
         }
         Some(_) => {
             let mut keys: Vec<(usize, u64, bool, u32, usize)> =
                 (0..n).map(|i| (code(i), !sort_key(stop[i]), event[i], rank[i], i)).collect();
+            drop(rank);
             keys.par_sort_unstable();
-            keys
+            let sorted = Sorted {
+                stop: keys.iter().map(|k| stop[k.4]).collect(),
+                event: keys.iter().map(|k| k.2).collect(),
+                rank: keys.iter().map(|k| k.3).collect(),
+            };
+            (sorted, keys.iter().map(|k| k.4).collect(), Some(keys.iter().map(|k| k.0).collect()))
         }
     };
-    let sorted = Sorted {
-        stop: keys.iter().map(|k| stop[k.4]).collect(),
-        event: keys.iter().map(|k| k.2).collect(),
-        rank: keys.iter().map(|k| k.3 as usize).collect(),
-    };
-    let idx: Vec<usize> = keys.iter().map(|k| k.4).collect();
-    let codes: Vec<usize> = keys.iter().map(|k| k.0).collect();
-    drop(keys);
     // counting process: positions by stratum, then start time descending
     let start_sorted: Option<Vec<f64>> = start.map(|st| idx.iter().map(|&i| st[i]).collect());
     let start_order: Vec<usize> = match &start_sorted {
         None => Vec::new(),
         Some(st) => {
-            let mut k2: Vec<(usize, u64, usize)> = (0..n).map(|k| (codes[k], !sort_key(st[k]), k)).collect();
+            let mut k2: Vec<(usize, u64, usize)> =
+                (0..n).map(|k| (codes.as_ref().map_or(0, |c| c[k]), !sort_key(st[k]), k)).collect();
             k2.sort_unstable();
             k2.into_iter().map(|k| k.2).collect()
         }
     };
 
-    let mut count = [0i64; 5];
-    // influence per sorted position: concordant (x greater), discordant (x less),
-    // tied.x, in R's unreversed sense
-    let mut inf = vec![[0i64; 3]; n];
-    let mut lo = 0;
-    while lo < n {
-        let mut hi = lo;
-        while hi < n && codes[hi] == codes[lo] {
-            hi += 1;
-        }
-        let so = if start_sorted.is_some() { &start_order[lo..hi] } else { &[][..] };
-        let stratum = Stratum { d: &sorted, start: start_sorted.as_deref(), start_order: so, lo, hi, m };
-        one_stratum(&stratum, &mut count, &mut inf);
-        lo = hi;
-    }
-    count[3] -= count[4];
-    let npair = (count[0] + count[1] + count[2]) as f64;
-    if npair <= 0.0 {
-        return None;
-    }
-    let somer = (count[0] - count[1]) as f64 / npair;
-    let dfb = |v: &[i64; 3]| (v[0] - v[1]) as f64 / npair - (somer / npair) * (v[0] + v[1] + v[2]) as f64;
-    let var_somer: f64 = match cluster {
-        None => inf.iter().map(|v| dfb(v).powi(2)).sum(),
-        Some(cl) => {
-            let mut sums: std::collections::BTreeMap<usize, f64> = std::collections::BTreeMap::new();
-            for (k, v) in inf.iter().enumerate() {
-                *sums.entry(cl[idx[k]]).or_insert(0.0) += dfb(v);
-            }
-            sums.values().map(|d| d * d).sum()
-        }
-    };
+    let sweep = Sweep { sorted: &sorted, start: start_sorted.as_deref(), start_order: &start_order, codes: codes.as_deref(), m };
+    let cl = cluster.map(|c| (c, &idx[..]));
+    // influence counts in 32 bits when no total can leave their range (n < 2^30: every
+    // total is at most 2n), which halves the two n-vectors of them; else in 64 bits
+    let (count, somer, var_somer) = if n < 1 << 30 { sweep.run::<Narrow>(cl)? } else { sweep.run::<Wide>(cl)? };
     let c_unrev = (somer + 1.0) / 2.0;
     Some(Concordance {
         concordant: count[1] as f64,
@@ -193,11 +190,110 @@ pub fn concordance(
     })
 }
 
+/// An observation's influence counts, in R's unreversed sense: concordant (x greater)
+/// minus discordant (x less), and concordant + discordant + tied.x.
+trait Influence: Copy + Default + Send {
+    /// Add `d` to the difference and `s` to the total.
+    fn add(&mut self, d: i64, s: i64);
+    /// Add another partial count.
+    fn merge(&mut self, other: Self);
+    /// (difference, total).
+    fn get(self) -> (i64, i64);
+}
+
+/// 64-bit influence counts.
+#[derive(Clone, Copy, Default)]
+struct Wide([i64; 2]);
+
+impl Influence for Wide {
+    fn add(&mut self, d: i64, s: i64) {
+        self.0[0] += d;
+        self.0[1] += s;
+    }
+    fn merge(&mut self, other: Wide) {
+        self.add(other.0[0], other.0[1]);
+    }
+    fn get(self) -> (i64, i64) {
+        (self.0[0], self.0[1])
+    }
+}
+
+/// 32-bit influence counts, added modulo 2^32: exact when the final totals fit in an
+/// `i32` (partial sums may wrap).
+#[derive(Clone, Copy, Default)]
+struct Narrow([i32; 2]);
+
+impl Influence for Narrow {
+    fn add(&mut self, d: i64, s: i64) {
+        self.0[0] = self.0[0].wrapping_add(d as i32);
+        self.0[1] = self.0[1].wrapping_add(s as i32);
+    }
+    fn merge(&mut self, other: Narrow) {
+        self.0[0] = self.0[0].wrapping_add(other.0[0]);
+        self.0[1] = self.0[1].wrapping_add(other.0[1]);
+    }
+    fn get(self) -> (i64, i64) {
+        (i64::from(self.0[0]), i64::from(self.0[1]))
+    }
+}
+
+/// Everything the sweeps over the strata need.
+struct Sweep<'a> {
+    sorted: &'a Sorted,
+    start: Option<&'a [f64]>,
+    start_order: &'a [usize],
+    codes: Option<&'a [usize]>,
+    m: usize,
+}
+
+impl Sweep<'_> {
+    /// Pair counts (tied_y net of tied_xy), Somers' d and its jackknife variance, with
+    /// influence counts of type `T`; `cluster`: the cluster codes and the input row of
+    /// each sorted position. `None` when no pair is comparable.
+    fn run<T: Influence>(&self, cluster: Option<(&[usize], &[usize])>) -> Option<([i64; 5], f64, f64)> {
+        let n = self.sorted.stop.len();
+        let mut count = [0i64; 5];
+        let mut inf = vec![T::default(); n];
+        let mut lo = 0;
+        while lo < n {
+            let mut hi = lo;
+            while hi < n && self.codes.is_none_or(|c| c[hi] == c[lo]) {
+                hi += 1;
+            }
+            let so = if self.start.is_some() { &self.start_order[lo..hi] } else { &[][..] };
+            let stratum = Stratum { d: self.sorted, start: self.start, start_order: so, lo, hi, m: self.m };
+            one_stratum(&stratum, &mut count, &mut inf);
+            lo = hi;
+        }
+        count[3] -= count[4];
+        let npair = (count[0] + count[1] + count[2]) as f64;
+        if npair <= 0.0 {
+            return None;
+        }
+        let somer = (count[0] - count[1]) as f64 / npair;
+        let dfb = |v: &T| {
+            let (d, s) = v.get();
+            d as f64 / npair - (somer / npair) * s as f64
+        };
+        let var_somer: f64 = match cluster {
+            None => inf.iter().map(|v| dfb(v).powi(2)).sum(),
+            Some((cl, idx)) => {
+                let mut sums: std::collections::BTreeMap<usize, f64> = std::collections::BTreeMap::new();
+                for (k, v) in inf.iter().enumerate() {
+                    *sums.entry(cl[idx[k]]).or_insert(0.0) += dfb(v);
+                }
+                sums.values().map(|d| d * d).sum()
+            }
+        };
+        Some((count, somer, var_somer))
+    }
+}
+
 /// Survival data and ranks in the sweep order.
 struct Sorted {
     stop: Vec<f64>,
     event: Vec<bool>,
-    rank: Vec<usize>,
+    rank: Vec<u32>,
 }
 
 /// The `concordance3` / `concordance4` sweep over sorted positions `lo..hi`.
@@ -207,12 +303,10 @@ struct Sorted {
 /// events-so-far tree (`dead`, giving each subject's influence as a comparator).
 /// They are swept on two threads; the integer counts are summed afterwards, so
 /// the result does not depend on the split.
-fn one_stratum(s: &Stratum, count: &mut [i64; 5], inf: &mut [[i64; 3]]) {
-    let ((), comparator) = rayon::join(|| sweep_risk_set(s, count, inf), || sweep_events(s));
+fn one_stratum<T: Influence>(s: &Stratum, count: &mut [i64; 5], inf: &mut [T]) {
+    let ((), comparator) = rayon::join(|| sweep_risk_set(s, count, inf), || sweep_events::<T>(s));
     for (k, c) in inf[s.lo..s.hi].iter_mut().zip(comparator) {
-        for q in 0..3 {
-            k[q] += c[q];
-        }
+        k.merge(c);
     }
 }
 
@@ -251,29 +345,29 @@ fn leaving<'a>(
 
 /// Risk-set half of the sweep: pair counts (`count`) and each event's influence
 /// (added into `inf` at absolute positions).
-fn sweep_risk_set(s: &Stratum, count: &mut [i64; 5], inf: &mut [[i64; 3]]) {
+fn sweep_risk_set<T: Influence>(s: &Stratum, count: &mut [i64; 5], inf: &mut [T]) {
     let Stratum { d, start, start_order, lo, hi, m } = *s;
     let mut all = Fenwick::new(m);
     let mut i = lo;
     let mut i2 = 0;
     while i < hi {
         if !d.event[i] {
-            all.add(d.rank[i], 1);
+            all.add(d.rank[i] as usize, 1);
             i += 1;
             continue;
         }
         let t = d.stop[i];
         // remove those whose start time has been passed: not at risk at t
         for jj in leaving(start, start_order, &mut i2, t) {
-            all.add(d.rank[jj], -1);
+            all.add(d.rank[jj] as usize, -1);
         }
         // count the pairs of every event at t
         let mut j = i;
         let mut dwt = 0i64;
         let mut dwt2 = 0i64;
-        let mut xsave = d.rank[i];
+        let mut xsave = d.rank[i] as usize;
         while j < hi && d.stop[j] == t {
-            let r = d.rank[j];
+            let r = d.rank[j] as usize;
             count[3] += dwt;
             dwt += 1;
             if r != xsave {
@@ -286,14 +380,12 @@ fn sweep_risk_set(s: &Stratum, count: &mut [i64; 5], inf: &mut [[i64; 3]]) {
             count[0] += g;
             count[1] += l;
             count[2] += e;
-            inf[j][0] += g;
-            inf[j][1] += l;
-            inf[j][2] += e;
+            inf[j].add(g - l, g + l + e);
             j += 1;
         }
         // then add the events to the risk tree
         for &r in &d.rank[i..j] {
-            all.add(r, 1);
+            all.add(r as usize, 1);
         }
         i = j;
     }
@@ -301,44 +393,35 @@ fn sweep_risk_set(s: &Stratum, count: &mut [i64; 5], inf: &mut [[i64; 3]]) {
 
 /// Events-so-far half of the sweep: each subject's influence as the comparator
 /// events, for positions `lo..hi` (index `k - lo`).
-fn sweep_events(s: &Stratum) -> Vec<[i64; 3]> {
+fn sweep_events<T: Influence>(s: &Stratum) -> Vec<T> {
     let Stratum { d, start, start_order, lo, hi, m } = *s;
-    let mut inf = vec![[0i64; 3]; hi - lo];
+    let mut inf = vec![T::default(); hi - lo];
     let mut dead = Fenwick::new(m);
     let mut removed = if start.is_some() { vec![false; hi - lo] } else { Vec::new() };
     let mut i = lo;
     let mut i2 = 0;
     while i < hi {
         if !d.event[i] {
-            let (g, l, e) = dead.walk(d.rank[i]);
-            let v = &mut inf[i - lo];
-            v[0] -= l;
-            v[1] -= g;
-            v[2] -= e;
+            let (g, l, e) = dead.walk(d.rank[i] as usize);
+            inf[i - lo].add(g - l, -(g + l + e));
             i += 1;
             continue;
         }
         let t = d.stop[i];
         for jj in leaving(start, start_order, &mut i2, t) {
-            let (g, l, e) = dead.walk(d.rank[jj]);
-            let v = &mut inf[jj - lo];
-            v[0] += l;
-            v[1] += g;
-            v[2] += e;
+            let (g, l, e) = dead.walk(d.rank[jj] as usize);
+            inf[jj - lo].add(l - g, g + l + e);
             removed[jj - lo] = true;
         }
         let mut j = i;
         while j < hi && d.stop[j] == t {
-            dead.add(d.rank[j], 1);
+            dead.add(d.rank[j] as usize, 1);
             j += 1;
         }
         // start the comparator influence of the events at t
         for k in i..j {
-            let (g, l, e) = dead.walk(d.rank[k]);
-            let v = &mut inf[k - lo];
-            v[0] -= l;
-            v[1] -= g;
-            v[2] -= e;
+            let (g, l, e) = dead.walk(d.rank[k] as usize);
+            inf[k - lo].add(g - l, -(g + l + e));
         }
         i = j;
     }
@@ -347,11 +430,8 @@ fn sweep_events(s: &Stratum) -> Vec<[i64; 3]> {
         if start.is_some() && removed[k - lo] {
             continue;
         }
-        let (g, l, e) = dead.walk(d.rank[k]);
-        let v = &mut inf[k - lo];
-        v[0] += l;
-        v[1] += g;
-        v[2] += e;
+        let (g, l, e) = dead.walk(d.rank[k] as usize);
+        inf[k - lo].add(l - g, g + l + e);
     }
     inf
 }

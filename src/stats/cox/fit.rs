@@ -24,9 +24,16 @@ pub(crate) fn sort_key(v: f64) -> u64 {
     }
 }
 
+/// The `f64` of a [`sort_key`].
+pub(crate) fn from_sort_key(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
 /// Tied stop times of one stratum: rows `lo..hi` (sorted positions), `ndead` events.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TimeGroup {
+    /// The stop time.
+    pub time: f64,
     pub lo: usize,
     pub hi: usize,
     pub ndead: usize,
@@ -37,15 +44,13 @@ pub(crate) struct TimeGroup {
 pub(crate) struct CoxInput {
     pub n: usize,
     pub p: usize,
-    /// Sorted position -> original row.
-    pub orig: Vec<usize>,
+    /// Sorted position -> original row (`n < 2^32`: checked by the caller).
+    pub orig: Vec<u32>,
     /// Start times in sorted order (`None` for right-censored data).
     pub start: Option<Vec<f64>>,
-    /// Stop times in sorted order.
-    pub stop: Vec<f64>,
     /// Event indicator in sorted order.
     pub event: Vec<bool>,
-    /// Centred and scaled covariates, row-major, sorted order.
+    /// Covariates as given, row-major, in sorted order (see `centred`).
     pub x: Vec<f64>,
     /// Scale factor applied to each column (after centring).
     pub scale: Vec<f64>,
@@ -61,6 +66,7 @@ pub(crate) struct CoxInput {
 
 impl CoxInput {
     /// Build the fitting layout. `strata` codes may be arbitrary; rows are grouped by code.
+    #[cfg(test)]
     pub fn new(
         start: Option<&[f64]>,
         stop: &[f64],
@@ -68,50 +74,72 @@ impl CoxInput {
         x: &ndarray::Array2<f64>,
         strata: Option<&[usize]>,
     ) -> CoxInput {
+        match CoxInput::from_rows(start, stop, event, x.iter().copied().collect(), x.ncols(), strata, false) {
+            Ok(d) => d,
+            Err(_) => unreachable!("only the timefix check declines"),
+        }
+    }
+
+    /// As `new`, from the covariates as a row-major `n × p` vector, whose rows are put
+    /// into the fitting order in place (no second copy of the covariates).
+    ///
+    /// With `check_timefix` (right-censored data in one stratum, times not yet passed
+    /// through [`super::timefix::aeq_times`]), the distinct times are taken from the sort
+    /// itself, and when R's timefix would merge any of them the covariates are handed back
+    /// untouched (`Err`) for the caller to merge the times and start again; otherwise the
+    /// times are those timefix would give, and no second sort of them is needed.
+    pub fn from_rows(
+        start: Option<&[f64]>,
+        stop: &[f64],
+        event: &[bool],
+        mut xs: Vec<f64>,
+        p: usize,
+        strata: Option<&[usize]>,
+        check_timefix: bool,
+    ) -> Result<CoxInput, Vec<f64>> {
         let n = stop.len();
-        let p = x.ncols();
         let code = |i: usize| strata.map_or(0, |s| s[i]);
         // stratum ascending, stop descending, censored before events (the order
         // within tied times has no effect on the results); sorting packed keys
         // keeps the memory access sequential
-        let order: Vec<usize> = match strata {
+        let order: Vec<u32> = match strata {
             // one stratum: the same order from 16-byte packed keys (half the bytes to sort)
-            None if n < (1 << 63) => {
+            None => {
                 let mut keys: Vec<u128> =
                     (0..n).map(|i| (u128::from(!sort_key(stop[i])) << 64) | (u128::from(event[i]) << 63) | i as u128).collect();
                 keys.par_sort_unstable();
-                keys.into_iter().map(|k| (k as u64 & !(1 << 63)) as usize).collect()
+                keys.into_iter().map(|k| (k as u64 & !(1 << 63)) as u32).collect()
             }
             _ => {
                 let mut keys: Vec<(usize, u64, bool, usize)> =
                     (0..n).map(|i| (code(i), !sort_key(stop[i]), event[i], i)).collect();
                 keys.par_sort_unstable();
-                keys.into_iter().map(|k| k.3).collect()
+                keys.into_iter().map(|k| k.3 as u32).collect()
             }
         };
-        let s_stop: Vec<f64> = order.iter().map(|&i| stop[i]).collect();
-        let s_event: Vec<bool> = order.iter().map(|&i| event[i]).collect();
-        let s_start: Option<Vec<f64>> = start.map(|st| order.iter().map(|&i| st[i]).collect());
-
-        // centring and scaling as coxfit6/agfit4 (weights all 1); columns with
-        // values only in {-1, 0, 1} are left alone (R's nocenter default)
-        let mut center = vec![0.0; p];
-        let mut scale = vec![1.0; p];
-        let mut xs = vec![0.0; n * p];
-        match x.as_slice() {
-            Some(flat) => {
-                for (k, &i) in order.iter().enumerate() {
-                    xs[k * p..(k + 1) * p].copy_from_slice(&flat[i * p..(i + 1) * p]);
+        if check_timefix && start.is_none() && strata.is_none() {
+            // the distinct times ascending: the sorted order backwards (equal keys = equal bits)
+            let mut y: Vec<f64> = Vec::new();
+            for &i in order.iter().rev() {
+                let v = stop[i as usize];
+                if v.is_finite() && y.last() != Some(&v) {
+                    y.push(v);
                 }
             }
-            None => {
-                for (k, &i) in order.iter().enumerate() {
-                    for j in 0..p {
-                        xs[k * p + j] = x[[i, j]];
-                    }
-                }
+            if super::timefix::merges_any(&y) {
+                return Err(xs);
             }
         }
+        let s_stop = |k: usize| stop[order[k] as usize];
+        let s_event: Vec<bool> = order.iter().map(|&i| event[i as usize]).collect();
+        let s_start: Option<Vec<f64>> = start.map(|st| order.iter().map(|&i| st[i as usize]).collect());
+        permute_rows(&mut xs, p, &order);
+
+        // centring and scaling as coxfit6/agfit4 (weights all 1); columns with
+        // values only in {-1, 0, 1} are left alone (R's nocenter default). The
+        // covariates keep their values; `centred` applies centre and scale.
+        let mut center = vec![0.0; p];
+        let mut scale = vec![1.0; p];
         // column means and the {-1, 0, 1} check in one row-wise pass
         let mut zero_one = vec![true; p];
         let mut sums = vec![0.0; p];
@@ -128,11 +156,10 @@ impl CoxInput {
             }
         }
         let mut abs_sums = vec![0.0; p];
-        for row in xs.chunks_exact_mut(p.max(1)).take(n) {
+        for row in xs.chunks_exact(p.max(1)).take(n) {
             for j in 0..p {
                 if !zero_one[j] {
-                    row[j] -= center[j];
-                    abs_sums[j] += row[j].abs();
+                    abs_sums[j] += (row[j] - center[j]).abs();
                 }
             }
         }
@@ -141,36 +168,29 @@ impl CoxInput {
                 scale[j] = n as f64 / abs_sums[j];
             }
         }
-        if scale.iter().any(|&s| s != 1.0) {
-            for row in xs.chunks_exact_mut(p.max(1)).take(n) {
-                for j in 0..p {
-                    row[j] *= scale[j];
-                }
-            }
-        }
 
         // strata ranges and tied-time groups
         let mut strata_ranges = Vec::new();
         let mut groups = Vec::new();
         let mut lo = 0;
         while lo < n {
-            let c = code(order[lo]);
+            let c = code(order[lo] as usize);
             let mut hi = lo;
-            while hi < n && code(order[hi]) == c {
+            while hi < n && code(order[hi] as usize) == c {
                 hi += 1;
             }
             strata_ranges.push((lo, hi));
             let mut g = Vec::new();
             let mut k = lo;
             while k < hi {
-                let t = s_stop[k];
+                let t = s_stop(k);
                 let mut e = k;
                 let mut nd = 0;
-                while e < hi && s_stop[e] == t {
+                while e < hi && s_stop(e) == t {
                     nd += s_event[e] as usize;
                     e += 1;
                 }
-                g.push(TimeGroup { lo: k, hi: e, ndead: nd });
+                g.push(TimeGroup { time: t, lo: k, hi: e, ndead: nd });
                 k = e;
             }
             groups.push(g);
@@ -186,12 +206,11 @@ impl CoxInput {
             }
         }
 
-        CoxInput {
+        Ok(CoxInput {
             n,
             p,
             orig: order,
             start: s_start,
-            stop: s_stop,
             event: s_event,
             x: xs,
             scale,
@@ -199,20 +218,75 @@ impl CoxInput {
             strata: strata_ranges,
             groups,
             start_order,
-        }
+        })
     }
 
     /// Linear predictor (on the centred/scaled covariates) for each sorted row.
     pub fn eta(&self, beta: &[f64], out: &mut Vec<f64>) {
         let p = self.p;
+        let (center, scale) = (&self.center[..p], &self.scale[..p]);
         out.clear();
         out.extend(self.x.chunks_exact(p.max(1)).take(self.n).map(|row| {
             let mut z = 0.0;
             for j in 0..p {
-                z += beta[j] * row[j];
+                z += beta[j] * ((row[j] - center[j]) * scale[j]);
             }
             z
         }));
+    }
+
+    /// Sorted row `k`, centred and scaled, into `out` (length `p`): `(x - centre) * scale`,
+    /// the values coxfit6 fits on (exact for the uncentred columns: `x - 0 = x`, `x * 1 = x`).
+    #[inline(always)]
+    pub fn centred(&self, k: usize, out: &mut [f64]) {
+        let p = self.p;
+        let row = &self.x[k * p..(k + 1) * p];
+        for (((o, &v), &c), &s) in out.iter_mut().zip(row).zip(&self.center).zip(&self.scale) {
+            *o = (v - c) * s;
+        }
+    }
+
+    /// All sorted rows, centred and scaled, row-major (a copy: for the robust variance).
+    pub fn centred_x(&self) -> Vec<f64> {
+        let mut out = vec![0.0; self.n * self.p];
+        for (k, row) in out.chunks_exact_mut(self.p.max(1)).take(self.n).enumerate() {
+            self.centred(k, row);
+        }
+        out
+    }
+}
+
+/// Rows of the row-major `n × p` matrix `x` put in place into `order`: row `k` becomes
+/// the old row `order[k]` (`order` a permutation of `0..n`), following its cycles.
+fn permute_rows(x: &mut [f64], p: usize, order: &[u32]) {
+    if p == 0 {
+        return;
+    }
+    let mut done = vec![false; order.len()];
+    let mut first = vec![0.0; p];
+    for k0 in 0..order.len() {
+        if done[k0] {
+            continue;
+        }
+        done[k0] = true;
+        if order[k0] as usize == k0 {
+            continue;
+        }
+        first.copy_from_slice(&x[k0 * p..(k0 + 1) * p]);
+        let mut k = k0;
+        loop {
+            let src = order[k] as usize;
+            if src == k0 {
+                x[k * p..(k + 1) * p].copy_from_slice(&first);
+                break;
+            }
+            // a few values per row: copied inline rather than through a memmove call
+            for j in 0..p {
+                x[k * p + j] = x[src * p + j];
+            }
+            done[src] = true;
+            k = src;
+        }
     }
 }
 
@@ -227,12 +301,11 @@ pub(crate) struct Eval {
 /// Reusable buffers for [`evaluate`].
 pub(crate) struct Work {
     eta: Vec<f64>,
-    risk: Vec<f64>,
 }
 
 impl Work {
     pub fn new() -> Work {
-        Work { eta: Vec::new(), risk: Vec::new() }
+        Work { eta: Vec::new() }
     }
 }
 
@@ -274,9 +347,8 @@ pub(crate) fn evaluate(d: &CoxInput, beta: &[f64], ties: Ties, w: &mut Work) -> 
     let p = d.p;
     let nt = p * (p + 1) / 2;
     d.eta(beta, &mut w.eta);
-    w.risk.clear();
-    w.risk.extend(w.eta.iter().map(|e| e.exp()));
-    let (eta, risk) = (&w.eta, &w.risk);
+    // each row's risk score exp(eta) is computed where it is used (no n-vector of them)
+    let eta = &w.eta;
 
     let mut loglik = 0.0;
     let mut u = vec![0.0; p];
@@ -285,6 +357,7 @@ pub(crate) fn evaluate(d: &CoxInput, beta: &[f64], ties: Ties, w: &mut Work) -> 
     let mut a2 = vec![0.0; p];
     let mut cmat = vec![0.0; nt];
     let mut cmat2 = vec![0.0; nt];
+    let mut xk = vec![0.0; p];
 
     for (s, &(lo, hi)) in d.strata.iter().enumerate() {
         let mut denom = 0.0;
@@ -293,7 +366,7 @@ pub(crate) fn evaluate(d: &CoxInput, beta: &[f64], ties: Ties, w: &mut Work) -> 
         cmat.iter_mut().for_each(|v| *v = 0.0);
         let mut rem = lo; // index into start_order
         for g in &d.groups[s] {
-            let dtime = d.stop[g.lo];
+            let dtime = g.time;
             if g.ndead > 0 {
                 if let Some(start) = &d.start {
                     // remove rows whose start time is at or after dtime (no longer at risk)
@@ -309,9 +382,10 @@ pub(crate) fn evaluate(d: &CoxInput, beta: &[f64], ties: Ties, w: &mut Work) -> 
                             a.iter_mut().for_each(|v| *v = 0.0);
                             cmat.iter_mut().for_each(|v| *v = 0.0);
                         } else {
-                            let r = risk[k];
+                            let r = eta[k].exp();
                             denom -= r;
-                            sub_row(r, &d.x[k * p..(k + 1) * p], &mut a, &mut cmat);
+                            d.centred(k, &mut xk);
+                            sub_row(r, &xk, &mut a, &mut cmat);
                         }
                     }
                 }
@@ -324,20 +398,20 @@ pub(crate) fn evaluate(d: &CoxInput, beta: &[f64], ties: Ties, w: &mut Work) -> 
                 a2.iter_mut().for_each(|v| *v = 0.0);
                 cmat2.iter_mut().for_each(|v| *v = 0.0);
             }
-            for k in g.lo..g.hi {
+            for (k, &eta_k) in (g.lo..g.hi).zip(&eta[g.lo..g.hi]) {
                 nrisk += 1;
-                let r = risk[k];
-                let xk = &d.x[k * p..(k + 1) * p];
+                let r = eta_k.exp();
+                d.centred(k, &mut xk);
                 if d.event[k] {
                     ndead += 1;
                     deadwt += 1.0;
                     denom2 += r;
-                    loglik += eta[k];
-                    u.iter_mut().zip(xk).for_each(|(u, x)| *u += x);
-                    add_row(r, xk, &mut a2, &mut cmat2);
+                    loglik += eta_k;
+                    u.iter_mut().zip(&xk).for_each(|(u, x)| *u += x);
+                    add_row(r, &xk, &mut a2, &mut cmat2);
                 } else {
                     denom += r;
-                    add_row(r, xk, &mut a, &mut cmat);
+                    add_row(r, &xk, &mut a, &mut cmat);
                 }
             }
             if ndead == 0 {

@@ -318,10 +318,65 @@ pub fn coxph(
     cluster: Option<&[usize]>,
     opts: &CoxOptions,
 ) -> StatsResult<CoxModel> {
+    check_len("covariate rows", x.nrows(), stop.len())?;
+    fit_rows(start, stop, event, x.iter().copied().collect(), x.ncols(), terms, strata, cluster, opts)
+}
+
+/// As [`coxph`], taking the design matrix by value: its rows are put into the fitting
+/// order in place instead of being copied, so the fit holds one copy of the covariates
+/// (peak memory on large tables).
+#[allow(clippy::too_many_arguments)]
+pub fn coxph_owned(
+    start: Option<&[f64]>,
+    stop: &[f64],
+    event: &[bool],
+    x: ndarray::Array2<f64>,
+    terms: &[String],
+    strata: Option<&[usize]>,
+    cluster: Option<&[usize]>,
+    opts: &CoxOptions,
+) -> StatsResult<CoxModel> {
+    check_len("covariate rows", x.nrows(), stop.len())?;
+    let p = x.ncols();
+    let rows = if x.as_slice().is_some() {
+        // contiguous in row-major order: the buffer itself, from the array's offset on
+        let len = x.len();
+        let (mut v, offset) = x.into_raw_vec_and_offset();
+        let offset = offset.unwrap_or(0);
+        v.truncate(offset + len);
+        v.drain(..offset);
+        v
+    } else {
+        x.iter().copied().collect()
+    };
+    fit_rows(start, stop, event, rows, p, terms, strata, cluster, opts)
+}
+
+/// The merged times if any, else the given ones.
+fn times<'a>(fixed: &'a Option<timefix::Times>, start: Option<&'a [f64]>, stop: &'a [f64]) -> (Option<&'a [f64]>, &'a [f64]) {
+    match fixed {
+        Some((st, sp)) => (st.as_deref(), sp),
+        None => (start, stop),
+    }
+}
+
+/// The fit on a row-major `n × p` covariate vector `x`.
+#[allow(clippy::too_many_arguments)]
+fn fit_rows(
+    start: Option<&[f64]>,
+    stop: &[f64],
+    event: &[bool],
+    x: Vec<f64>,
+    p: usize,
+    terms: &[String],
+    strata: Option<&[usize]>,
+    cluster: Option<&[usize]>,
+    opts: &CoxOptions,
+) -> StatsResult<CoxModel> {
     let n = stop.len();
     check_len("event", event.len(), n)?;
-    check_len("covariate rows", x.nrows(), n)?;
-    check_len("terms", terms.len(), x.ncols())?;
+    check_len("covariate rows", x.len().checked_div(p).unwrap_or(0), n)?;
+    check_len("terms", terms.len(), p)?;
     if let Some(s) = start {
         check_len("start", s.len(), n)?;
     }
@@ -345,6 +400,9 @@ pub fn coxph(
     }
     if n == 0 {
         return Err(StatsError::Empty("Cox model: no observations".into()));
+    }
+    if u32::try_from(n).is_err() {
+        return Err(invalid("time", format!("{n} rows: at most {} rows can be fitted", u32::MAX)));
     }
     match start {
         None => {
@@ -371,15 +429,27 @@ pub fn coxph(
             }
         }
     }
-    for (j, term) in terms.iter().enumerate() {
-        for i in 0..n {
-            let v = x[[i, j]];
-            if !v.is_finite() {
-                return Err(invalid(term, format!("row {}: covariate must be finite, found {v}", i + 1)));
+    // per column: the first row with a non-finite value, and whether it is constant (one
+    // pass over the rows); reported column by column as before
+    let mut non_finite: Vec<Option<usize>> = vec![None; p];
+    let mut constant = vec![true; p];
+    let first_row = &x[..p];
+    for (i, row) in x.chunks_exact(p).enumerate() {
+        for j in 0..p {
+            let v = row[j];
+            if !v.is_finite() && non_finite[j].is_none() {
+                non_finite[j] = Some(i);
             }
+            constant[j] &= v == first_row[j];
         }
-        let first = x[[0, j]];
-        if (0..n).all(|i| x[[i, j]] == first) {
+    }
+    for (j, term) in terms.iter().enumerate() {
+        if let Some(i) = non_finite[j] {
+            let v = x[i * p + j];
+            return Err(invalid(term, format!("row {}: covariate must be finite, found {v}", i + 1)));
+        }
+        if constant[j] {
+            let first = first_row[j];
             return Err(StatsError::Singular {
                 term: term.clone(),
                 message: format!("the covariate is constant ({first} in all {n} rows)"),
@@ -391,13 +461,26 @@ pub fn coxph(
         return Err(StatsError::Empty("Cox model: no events, the model cannot be fitted".into()));
     }
 
-    let (start_fixed, stop_fixed) =
-        if opts.timefix { timefix::aeq_times(start, stop)? } else { (start.map(|s| s.to_vec()), stop.to_vec()) };
-    let start_ref = start_fixed.as_deref();
-    let prepared = fit::CoxInput::new(start_ref, &stop_fixed, event, x, strata);
+    // times merged as R's timefix (copies only when a time moves). Right-censored data in
+    // one stratum: the fit's sort of the times tells whether any would move, and only then
+    // are they merged and sorted again.
+    let quick = opts.timefix && start.is_none() && strata.is_none();
+    let mut fixed = if opts.timefix && !quick { timefix::aeq_times_changed(start, stop)? } else { None };
+    let (start_ref, stop_ref) = times(&fixed, start, stop);
+    let prepared = match fit::CoxInput::from_rows(start_ref, stop_ref, event, x, p, strata, quick) {
+        Ok(d) => d,
+        Err(x) => {
+            fixed = timefix::aeq_times_changed(start, stop)?;
+            let (start_ref, stop_ref) = times(&fixed, start, stop);
+            match fit::CoxInput::from_rows(start_ref, stop_ref, event, x, p, strata, false) {
+                Ok(d) => d,
+                Err(_) => unreachable!("only the timefix check declines"),
+            }
+        }
+    };
+    let (start_ref, stop_ref) = times(&fixed, start, stop);
     let ctl = fit::NrControl { ties: opts.ties, max_iter: opts.max_iter, eps: opts.eps, toler_chol: opts.toler_chol };
     let nr = fit::newton_raphson(&prepared, terms, &ctl)?;
-    let p = terms.len();
 
     let var: Vec<Vec<f64>> = (0..p).map(|i| nr.var[i * p..(i + 1) * p].to_vec()).collect();
     let se: Vec<f64> = (0..p).map(|i| nr.var[i * p + i].sqrt()).collect();
@@ -408,18 +491,23 @@ pub fn coxph(
     let (wald, wald_df) = linalg::quad_form_inverse(wald_var, p, &nr.beta, opts.toler_chol);
 
     // concordance on the linear predictor, R's lp = x b - sum(b * means)
+    // (from the sorted rows, which hold the covariates as given: the same sums as from
+    // the input rows, stored back at each row's input position)
     let means: Vec<f64> = prepared.center.clone();
     let offset: f64 = nr.beta.iter().zip(&means).map(|(b, m)| b * m).sum();
-    let lp: Vec<f64> = (0..n)
-        .map(|i| {
-            let mut z = 0.0;
-            for j in 0..p {
-                z += x[[i, j]] * nr.beta[j];
-            }
-            z - offset
-        })
-        .collect();
-    let conc = concordance::concordance(start_ref, &stop_fixed, event, &lp, strata, cluster).ok_or_else(|| {
+    let mut lp = vec![0.0; n];
+    for (row, &i) in prepared.x.chunks_exact(p).zip(&prepared.orig) {
+        let mut z = 0.0;
+        for (v, b) in row.iter().zip(&nr.beta) {
+            z += v * b;
+        }
+        lp[i as usize] = z - offset;
+    }
+    drop(prepared);
+    crate::release_freed_memory();
+    let (rank, m) = concordance::ranks(&lp);
+    drop(lp);
+    let conc = concordance::concordance_ranked(start_ref, stop_ref, event, rank, m, strata, cluster).ok_or_else(|| {
         StatsError::Empty("Cox model: no comparable pairs for the concordance (every event at the same time?)".into())
     })?;
 

@@ -16,7 +16,7 @@ pub(crate) fn score_residuals(d: &CoxInput, beta_scaled: &[f64], ties: Ties) -> 
     let mut eta = Vec::new();
     d.eta(beta_scaled, &mut eta);
     let score: Vec<f64> = eta.iter().map(|e| e.exp()).collect();
-    let x = &d.x;
+    let x = d.centred_x();
     let mut resid = vec![0.0; n * p];
     let mut a = vec![0.0; p];
     let mut a2 = vec![0.0; p];
@@ -34,7 +34,7 @@ pub(crate) fn score_residuals(d: &CoxInput, beta_scaled: &[f64], ties: Ties) -> 
         xhaz.iter_mut().for_each(|v| *v = 0.0);
         let mut rem = lo;
         for g in &d.groups[s] {
-            let dtime = d.stop[g.lo];
+            let dtime = g.time;
             if let Some(start) = &d.start {
                 while rem < hi {
                     let k = d.start_order[rem];
@@ -141,7 +141,7 @@ pub(crate) fn collapse(d: &CoxInput, m: &[f64], cluster: &[usize]) -> Vec<Vec<f6
     let p = d.p;
     let mut sums: std::collections::BTreeMap<usize, Vec<f64>> = std::collections::BTreeMap::new();
     for k in 0..d.n {
-        let c = cluster[d.orig[k]];
+        let c = cluster[d.orig[k] as usize];
         let e = sums.entry(c).or_insert_with(|| vec![0.0; p]);
         for j in 0..p {
             e[j] += m[k * p + j];

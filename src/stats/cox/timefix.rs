@@ -7,13 +7,39 @@ use crate::stats::error::{StatsError, StatsResult};
 /// Merge times closer than sqrt(machine eps) the way R's `aeqSurv` does (coxph's
 /// default `timefix = TRUE`). Returns the adjusted (start, stop).
 pub(crate) fn aeq_times(start: Option<&[f64]>, stop: &[f64]) -> StatsResult<(Option<Vec<f64>>, Vec<f64>)> {
-    let tol = f64::EPSILON.sqrt();
-    let mut y: Vec<f64> = stop.iter().copied().chain(start.unwrap_or(&[]).iter().copied()).collect();
-    y.retain(|v| v.is_finite());
-    y.sort_by(|a, b| a.total_cmp(b));
-    y.dedup();
+    Ok(aeq_times_changed(start, stop)?.unwrap_or_else(|| (start.map(|s| s.to_vec()), stop.to_vec())))
+}
+
+/// Start (if any) and stop times.
+pub(crate) type Times = (Option<Vec<f64>>, Vec<f64>);
+
+/// Whether [`aeq_times`] merges any of the distinct finite times `y` (ascending).
+pub(crate) fn merges_any(y: &[f64]) -> bool {
     if y.len() < 2 {
-        return Ok((start.map(|s| s.to_vec()), stop.to_vec()));
+        return false;
+    }
+    let tol = f64::EPSILON.sqrt();
+    let mean_abs = y.iter().map(|v| v.abs()).sum::<f64>() / y.len() as f64;
+    y.windows(2).any(|w| {
+        let dy = w[1] - w[0];
+        dy <= tol || dy / mean_abs <= tol
+    })
+}
+
+/// As [`aeq_times`], without copies when no time moves: `None` then.
+pub(crate) fn aeq_times_changed(start: Option<&[f64]>, stop: &[f64]) -> StatsResult<Option<Times>> {
+    use rayon::slice::ParallelSliceMut;
+    let tol = f64::EPSILON.sqrt();
+    // the distinct finite times in ascending order (`sort_key` orders as `total_cmp`; equal
+    // keys are equal bits, so an unstable sort gives the same sequence)
+    let mut keys: Vec<u64> =
+        stop.iter().chain(start.unwrap_or(&[]).iter()).filter(|v| v.is_finite()).map(|&v| super::fit::sort_key(v)).collect();
+    keys.par_sort_unstable();
+    let mut y: Vec<f64> = keys.iter().map(|&k| super::fit::from_sort_key(k)).collect();
+    drop(keys);
+    y.dedup();
+    if !merges_any(&y) {
+        return Ok(None);
     }
     let mean_abs = y.iter().map(|v| v.abs()).sum::<f64>() / y.len() as f64;
     let mut cuts = vec![y[0]];
@@ -28,7 +54,7 @@ pub(crate) fn aeq_times(start: Option<&[f64]>, stop: &[f64]) -> StatsResult<(Opt
         }
     }
     if !any_tied {
-        return Ok((start.map(|s| s.to_vec()), stop.to_vec()));
+        return Ok(None);
     }
     let map = |v: f64| -> f64 {
         let k = cuts.partition_point(|&c| c <= v);
@@ -60,7 +86,7 @@ pub(crate) fn aeq_times(start: Option<&[f64]>, stop: &[f64]) -> StatsResult<(Opt
             Some(ns)
         }
     };
-    Ok((new_start, new_stop))
+    Ok(Some((new_start, new_stop)))
 }
 
 #[cfg(test)]
