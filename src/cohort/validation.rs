@@ -387,7 +387,7 @@ impl ValidationReport {
             t.push_row(vec![
                 Cell::from(r.table.as_str()),
                 Cell::Int(i64::try_from(r.row).unwrap_or(i64::MAX)),
-                r.column.as_deref().map_or(Cell::Na, Cell::from),
+                Cell::from(r.column.as_deref()),
                 Cell::from(r.reason.as_str()),
                 Cell::from(r.raw.as_str()),
             ]);

@@ -128,7 +128,7 @@ pub use detect::{
 pub use episodes::{disease_status, treatment_context, DiseaseStatus, TreatmentContext};
 pub use evidence::{Evidence, EvidenceRole, EvidenceTable};
 pub use probability::{hscore_probability, HscoreProbability, FARDET_2014_TABLE, PROBABILITY_SOURCE};
-pub use tables::{evidence_table, EPISODE_COLUMNS, EPISODE_TYPES, EVIDENCE_COLUMNS, EVIDENCE_TYPES};
+pub use tables::{episodes_table, evidence_table, EPISODE_COLUMNS, EPISODE_TYPES, EVIDENCE_COLUMNS, EVIDENCE_TYPES};
 pub use text::SharedText;
 pub use validation::{validate, validation_table, Metric, Truth, TruthEpisode, TruthError, ValidationRow, VALIDATION_COLUMNS};
 

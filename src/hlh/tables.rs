@@ -79,17 +79,10 @@ fn episode_key(patient_id: &str, episode: u32, criteria_set: &str) -> [Cell; 3] 
     [Cell::from(patient_id), Cell::from(episode), Cell::from(criteria_set)]
 }
 
-/// Optional text: NA when absent.
-fn opt_text(s: Option<&str>) -> Cell {
-    s.map_or(Cell::Na, Cell::from)
-}
-
 impl Detection {
     /// The episodes table (columns [`EPISODE_COLUMNS`], types [`EPISODE_TYPES`]) named `name`.
     pub fn episodes_table(&self, name: &str) -> ResultTable {
-        let mut t = ResultTable::new(name, &EPISODE_COLUMNS).with_types(&EPISODE_TYPES);
-        t.rows = self.episodes.iter().map(episode_row).collect();
-        t
+        episodes_table(name, &self.episodes)
     }
 
     /// The audit trail (columns [`EVIDENCE_COLUMNS`]) named `name`.
@@ -158,6 +151,14 @@ impl Detection {
     }
 }
 
+/// Episodes as a table named `name` (columns [`EPISODE_COLUMNS`], types [`EPISODE_TYPES`]):
+/// a detection's episodes, or none (the header of a table stacked from several detections).
+pub fn episodes_table(name: &str, episodes: &[super::detect::Episode]) -> ResultTable {
+    let mut t = ResultTable::new(name, &EPISODE_COLUMNS).with_types(&EPISODE_TYPES);
+    t.rows = episodes.iter().map(episode_row).collect();
+    t
+}
+
 /// One row of the episodes table.
 fn episode_row(e: &super::detect::Episode) -> Vec<Cell> {
     let t = e.treatment.as_ref();
@@ -176,12 +177,12 @@ fn episode_row(e: &super::detect::Episode) -> Vec<Cell> {
         Cell::finite_or_na(e.hscore_at_onset),
         Cell::finite_or_na(e.max_hscore),
         Cell::finite_or_na(e.hscore_probability.as_ref().and_then(|p| p.percent)),
-        opt_text(e.hscore_probability.as_ref().map(|p| p.label.as_str())),
-        opt_text(e.hscore_probability.as_ref().map(|_| PROBABILITY_SOURCE)),
-        t.map_or(Cell::Na, |t| Cell::from(t.line)),
-        opt_text(t.map(|t| t.regimen.as_str())),
-        opt_text(t.map(|t| t.intensity.name())),
-        t.map_or(Cell::Na, |t| Cell::from(i64::from(t.days_since_line_start))),
+        Cell::from(e.hscore_probability.as_ref().map(|p| p.label.as_str())),
+        Cell::from(e.hscore_probability.as_ref().map(|_| PROBABILITY_SOURCE)),
+        Cell::from(t.map(|t| t.line)),
+        Cell::from(t.map(|t| t.regimen.as_str())),
+        Cell::from(t.map(|t| t.intensity.name())),
+        Cell::from(t.map(|t| i64::from(t.days_since_line_start))),
         Cell::from(e.disease_status.name()),
     ]);
     row
@@ -212,9 +213,9 @@ fn evidence_row(e: &Evidence) -> Vec<Cell> {
         Cell::Str(day_to_iso(e.date)),
         Cell::from(e.item),
         Cell::finite_or_na(e.raw_value),
-        opt_text(e.raw_unit.as_deref()),
+        Cell::from(e.raw_unit.as_deref()),
         Cell::finite_or_na(e.value),
-        opt_text(e.unit),
+        Cell::from(e.unit),
         // NA for exact values and findings, else `>`, `>=`, `<`, `<=`.
         if e.value_qualifier.is_qualified() { Cell::from(e.value_qualifier.symbol()) } else { Cell::Na },
     ]);

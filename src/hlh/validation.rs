@@ -25,14 +25,13 @@
 //!   `incidence_difference` = estimated − true.
 
 use std::fmt;
-
 use std::path::Path;
 
 use crate::cohort::{iso_to_day, Cohort, Day, PatientIdx};
 use crate::stats::proportions::proportion;
+use crate::table::{Cell, ResultTable};
 
 use super::detect::Detection;
-use crate::table::{Cell, ResultTable};
 
 /// Columns required in a truth table.
 pub const TRUTH_COLUMNS: [&str; 6] = ["patient_id", "episode", "onset_date", "resolution_date", "line", "regimen"];

@@ -1,5 +1,5 @@
 //! Reading plain tables (CSV or Parquet) for the estimator subcommands (`km`, `logrank`,
-//! `cox`, `cif`), converting CSV result tables to Parquet, the SHA-256 of a file (input
+//! `cox`, `cif`), the Parquet copies of result tables, the SHA-256 of a file (input
 //! hashes of the validation report, output hashes of the manifest), and folders written under a
 //! hidden temporary name and renamed into place ([`atomic_dir`]). Writing single files
 //! atomically is `report::output`'s job.

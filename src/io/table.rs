@@ -444,9 +444,40 @@ fn polars_type(t: ColumnType) -> DataType {
     }
 }
 
-/// The Parquet schema of columns `names` of types `types`.
-fn parquet_schema(names: &[&str], types: &[ColumnType]) -> Arc<Schema> {
-    Arc::new(names.iter().zip(types).map(|(name, t)| Field::new((*name).into(), polars_type(*t))).collect())
+/// The Parquet schema of columns `names` of types `types` (one type per name; `csv` names the
+/// table in the error otherwise).
+fn parquet_schema(names: &[&str], types: &[ColumnType], csv: &Path) -> Result<Arc<Schema>, TableError> {
+    if names.len() != types.len() {
+        return Err(TableError::Read {
+            path: csv.to_path_buf(),
+            message: format!("{} column types given for {} columns", types.len(), names.len()),
+        });
+    }
+    Ok(Arc::new(names.iter().zip(types).map(|(name, t)| Field::new((*name).into(), polars_type(*t))).collect()))
+}
+
+/// Write `batches` (one row group each) to `parquet` with `schema`; without any batch, the
+/// file holds the schema alone (an empty table). `csv` names the table in errors.
+fn write_parquet_batches(
+    schema: &Arc<Schema>,
+    csv: &Path,
+    parquet: &Path,
+    batches: impl Iterator<Item = Result<DataFrame, TableError>>,
+) -> Result<(), TableError> {
+    let err = |e: PolarsError| TableError::Read { path: csv.to_path_buf(), message: e.to_string() };
+    let file =
+        std::fs::File::create(parquet).map_err(|e| TableError::Read { path: parquet.to_path_buf(), message: e.to_string() })?;
+    let mut writer = ParquetWriter::new(file).batched(schema).map_err(err)?;
+    let mut any = false;
+    for df in batches {
+        writer.write_batch(&df?).map_err(err)?;
+        any = true;
+    }
+    if !any {
+        writer.write_batch(&DataFrame::empty_with_arc_schema(schema.clone())).map_err(err)?;
+    }
+    writer.finish().map_err(err)?;
+    Ok(())
 }
 
 /// Write `table` to `parquet` with its column types ([`ResultTable::column_types`]), one row
@@ -457,30 +488,16 @@ pub fn write_table_parquet(table: &ResultTable, csv: &Path, parquet: &Path) -> R
     let err = |e: PolarsError| TableError::Read { path: csv.to_path_buf(), message: e.to_string() };
     let types = table.column_types();
     let names: Vec<&str> = table.columns.iter().map(String::as_str).collect();
-    if names.len() != types.len() {
-        return Err(TableError::Read {
-            path: csv.to_path_buf(),
-            message: format!("{} column types given for {} columns", types.len(), names.len()),
-        });
-    }
-    let schema = parquet_schema(&names, &types);
-    let file =
-        std::fs::File::create(parquet).map_err(|e| TableError::Read { path: parquet.to_path_buf(), message: e.to_string() })?;
-    let mut writer = ParquetWriter::new(file).batched(&schema).map_err(err)?;
-    for rows in table.rows.chunks(PARQUET_ROW_GROUP) {
+    let schema = parquet_schema(&names, &types, csv)?;
+    let batches = table.rows.chunks(PARQUET_ROW_GROUP).map(|rows| {
         let columns = (0..names.len())
             .map(|j| {
                 typed_column(names[j], types[j], rows, j).map_err(|message| TableError::Read { path: csv.to_path_buf(), message })
             })
             .collect::<Result<Vec<Column>, _>>()?;
-        let df = DataFrame::new(rows.len(), columns).map_err(err)?;
-        writer.write_batch(&df).map_err(err)?;
-    }
-    if table.rows.is_empty() {
-        writer.write_batch(&DataFrame::empty_with_arc_schema(schema.clone())).map_err(err)?;
-    }
-    writer.finish().map_err(err)?;
-    Ok(())
+        DataFrame::new(rows.len(), columns).map_err(err)
+    });
+    write_parquet_batches(&schema, csv, parquet, batches)
 }
 
 /// Column `j` of `rows` as a polars column of type `t`; a cell that does not fit the type
@@ -569,17 +586,8 @@ fn csv_bytes_to_parquet_typed(
     let err = |e: PolarsError| TableError::Read { path: csv.to_path_buf(), message: e.to_string() };
     let header_len = bytes.iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| i + 1);
     let body = &bytes[header_len..];
-    if names.len() != types.len() {
-        return Err(TableError::Read {
-            path: csv.to_path_buf(),
-            message: format!("{} column types given for {} columns", types.len(), names.len()),
-        });
-    }
-    let schema = parquet_schema(names, types);
-    let file =
-        std::fs::File::create(parquet).map_err(|e| TableError::Read { path: parquet.to_path_buf(), message: e.to_string() })?;
-    let mut writer = ParquetWriter::new(file).batched(&schema).map_err(err)?;
-    for batch in record_batches(body, batch_rows) {
+    let schema = parquet_schema(names, types, csv)?;
+    let batches = record_batches(body, batch_rows).map(|batch| {
         let mut df = CsvReadOptions::default()
             .with_has_header(false)
             .with_schema(Some(schema.clone()))
@@ -587,13 +595,9 @@ fn csv_bytes_to_parquet_typed(
             .finish()
             .map_err(err)?;
         df.rechunk_mut();
-        writer.write_batch(&df).map_err(err)?;
-    }
-    if body.is_empty() {
-        writer.write_batch(&DataFrame::empty_with_arc_schema(schema.clone())).map_err(err)?;
-    }
-    writer.finish().map_err(err)?;
-    Ok(())
+        Ok(df)
+    });
+    write_parquet_batches(&schema, csv, parquet, batches)
 }
 
 /// Consecutive slices of CSV records (`body` without its header), each of `rows` records

@@ -16,15 +16,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::hlh::{evidence_table, Detection, Evidence, EvidenceSink};
-use crate::table::ResultTable;
+use crate::table::{Cell, ResultTable};
 
 use super::outputs::StreamedCsv;
 
 /// Name of the evidence table of a run.
 pub(crate) const EVIDENCE_TABLE: &str = "hlh_evidence";
 
-/// The first rows and the row count of each spilled chunk, by (set, chunk).
-type ChunkHeads = BTreeMap<(usize, usize), (Vec<Evidence>, usize)>;
+/// The first rows (as cells) and the row count of each spilled chunk, by (set, chunk).
+type ChunkHeads = BTreeMap<(usize, usize), (Vec<Vec<Cell>>, usize)>;
 
 /// A folder of evidence chunks, `SSS-CCCCCCCC.csv` (set, chunk; zero-padded so that the name
 /// order is the numeric order).
@@ -59,6 +59,7 @@ impl EvidenceSpill {
         let mut parts: Vec<PathBuf> = fs::read_dir(&self.dir)?.map(|e| e.map(|e| e.path())).collect::<io::Result<_>>()?;
         parts.sort();
         let heads = self.heads.into_inner().map_err(|_| io::Error::other("evidence spill: a writer panicked"))?;
+        let mut heads = heads.into_iter().peekable();
         let total: u64 = parts.iter().map(|p| fs::metadata(p).map(|m| m.len())).sum::<io::Result<u64>>()?;
         let mut preview = evidence_table(EVIDENCE_TABLE, &[]);
         let mut out = Vec::with_capacity(usize::try_from(total).unwrap_or(0) + 4096);
@@ -68,13 +69,13 @@ impl EvidenceSpill {
         for (k, d) in detections.iter().enumerate() {
             let in_memory = evidence_table(EVIDENCE_TABLE, &d.evidence);
             in_memory.write_csv_rows(rows, &mut out).map_err(io::Error::other)?;
-            rows += d.evidence.len();
-            keep_preview(&mut preview, &d.evidence, self.preview_rows);
+            rows += in_memory.rows.len();
+            keep_preview(&mut preview, in_memory.rows, self.preview_rows);
             let prefix = format!("{k:03}-");
             while let Some(p) = next.next_if(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix))) {
                 out.extend_from_slice(&fs::read(p)?);
             }
-            for ((_, _), (head, n)) in heads.range((k, 0)..(k + 1, 0)) {
+            while let Some((_, (head, n))) = heads.next_if(|((set, _), _)| *set == k) {
                 keep_preview(&mut preview, head, self.preview_rows);
                 rows += n;
             }
@@ -87,21 +88,20 @@ impl EvidenceSpill {
     }
 }
 
-/// Append rows of `evidence` to `preview` until it holds `max` rows.
-fn keep_preview(preview: &mut ResultTable, evidence: &[Evidence], max: usize) {
+/// Append `rows` to `preview` until it holds `max` rows.
+fn keep_preview(preview: &mut ResultTable, rows: Vec<Vec<Cell>>, max: usize) {
     let room = max.saturating_sub(preview.rows.len());
-    if room > 0 {
-        preview.rows.extend(evidence_table(EVIDENCE_TABLE, &evidence[..room.min(evidence.len())]).rows);
-    }
+    preview.rows.extend(rows.into_iter().take(room));
 }
 
 impl EvidenceSink for EvidenceSpill {
     /// Writes the chunk's rows (a row number in an error counts from the chunk's first row).
     fn take(&self, set: usize, chunk: usize, rows: &[Evidence]) -> io::Result<()> {
         let mut w = BufWriter::new(fs::File::create(self.part(set, chunk))?);
-        evidence_table(EVIDENCE_TABLE, rows).write_csv_rows(0, &mut w).map_err(io::Error::other)?;
+        let table = evidence_table(EVIDENCE_TABLE, rows);
+        table.write_csv_rows(0, &mut w).map_err(io::Error::other)?;
         w.flush()?;
-        let head = rows[..self.preview_rows.min(rows.len())].to_vec();
+        let head: Vec<Vec<Cell>> = table.rows.into_iter().take(self.preview_rows).collect();
         self.heads
             .lock()
             .map_err(|_| io::Error::other("evidence spill: a writer panicked"))?

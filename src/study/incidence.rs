@@ -22,7 +22,6 @@ use crate::table::{Cell, ResultTable};
 
 use super::dataset::Dataset;
 use super::exposure::Exposure;
-use super::finite_or_na as num;
 
 /// A grouping of the study patients for a by-group analysis.
 pub struct GroupVar<'a> {
@@ -76,7 +75,9 @@ pub fn crude_table(exposures: &[Exposure], groupings: &[GroupVar], conf_level: f
                 ];
                 match proportion(x, n, conf_level) {
                     Ok(pr) => {
-                        row.extend([pr.estimate, pr.wilson.0, pr.wilson.1, pr.clopper_pearson.0, pr.clopper_pearson.1].map(num));
+                        row.extend(
+                            [pr.estimate, pr.wilson.0, pr.wilson.1, pr.clopper_pearson.0, pr.clopper_pearson.1].map(Cell::finite),
+                        );
                         row.push(Cell::Na);
                     }
                     Err(_) => {
@@ -150,12 +151,12 @@ pub fn cuminc_tables(
                     Cell::Str(group),
                     Cell::Str(cause_name(c).to_string()),
                     Cell::Num(t),
-                    est.map_or(Cell::Na, num),
-                    var.map_or(Cell::Na, num),
+                    Cell::finite_or_na(est),
+                    Cell::finite_or_na(var),
                 ]);
                 let ci = est.zip(var).and_then(|(e, v)| crate::stats::cif::loglog_ci(e, v, conf_level));
                 let row = est_rows.last_mut().expect("just pushed");
-                row.extend([ci.map_or(Cell::Na, |c| num(c.0)), ci.map_or(Cell::Na, |c| num(c.1)), Cell::Na]);
+                row.extend([Cell::finite_or_na(ci.map(|c| c.0)), Cell::finite_or_na(ci.map(|c| c.1)), Cell::Na]);
             }
             if g.n_levels() > 1 {
                 for t in &fit.tests {
@@ -163,9 +164,9 @@ pub fn cuminc_tables(
                         Cell::Str(ex.criteria_set.clone()),
                         Cell::Str(gv.name.to_string()),
                         Cell::Str(cause_name(t.cause).to_string()),
-                        num(t.stat),
+                        Cell::finite(t.stat),
                         Cell::Int(t.df as i64),
-                        num(t.p),
+                        Cell::finite(t.p),
                         if t.stat.is_finite() {
                             Cell::Na
                         } else {
@@ -223,11 +224,11 @@ pub fn rate_table(
                     Cell::Str(gv.name.to_string()),
                     Cell::Str(level.clone()),
                     Cell::Int(events as i64),
-                    num(pm),
+                    Cell::finite(pm),
                 ];
                 match poisson_rate(events, pm, per_person_months, conf_level) {
                     Ok(r) => {
-                        row.extend([r.rate, r.lower, r.upper].map(num));
+                        row.extend([r.rate, r.lower, r.upper].map(Cell::finite));
                         row.push(Cell::Na);
                     }
                     Err(_) => {

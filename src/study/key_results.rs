@@ -11,11 +11,6 @@ use crate::table::{Cell, ResultTable};
 use super::config::StudyConfig;
 use super::outputs::RunOutputs;
 
-/// A table of the run (all rows).
-fn table<'a>(outs: &'a RunOutputs, name: &str) -> Option<&'a ResultTable> {
-    outs.table(name)
-}
-
 /// The row whose `key` columns hold the given texts.
 fn row<'a>(t: &'a ResultTable, key: &[(&str, &str)]) -> Option<&'a Vec<Cell>> {
     let idx: Vec<(usize, &str)> = key.iter().map(|(c, v)| Some((t.column_index(c)?, *v))).collect::<Option<_>>()?;
@@ -71,12 +66,12 @@ fn simon_makuch_median(t: &ResultTable, set: &str, state: &str) -> Option<String
 pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -> Vec<Vec<FactPart>> {
     let ci = super::run::ci_label(cfg.survival.conf_level);
     let mut facts = Vec::new();
-    if let Some(flow) = table(outs, "cohort_flow") {
+    if let Some(flow) = outs.table("cohort_flow") {
         if let Some(n) = number(flow, &[("step", "study population")], "patients", count) {
             facts.push(vec![text("Study population: "), n, text(" patients.")]);
         }
     }
-    if let Some(crude) = table(outs, "hlh_incidence_crude") {
+    if let Some(crude) = outs.table("hlh_incidence_crude") {
         for (grouping, group, label) in
             [("overall", "all", "all patients"), ("first_line_intensity", "intensive", "intensive first line")]
         {
@@ -105,7 +100,7 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
             }
         }
     }
-    if let Some(cif) = table(outs, "hlh_cumulative_incidence") {
+    if let Some(cif) = outs.table("hlh_cumulative_incidence") {
         let mut parts =
             vec![text(format!("Cumulative incidence of a first HLH episode ({primary}, death without HLH competing): "))];
         let mut any = false;
@@ -126,7 +121,7 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
             facts.push(parts);
         }
     }
-    if let Some(cox) = table(outs, "cox_hlh") {
+    if let Some(cox) = outs.table("cox_hlh") {
         let td = [("criteria_set", primary), ("model", "time_dependent_adjusted"), ("term", "hlh")];
         if let (Some(hr), Some(lo), Some(hi), Some(p)) = (
             number(cox, &td, "hr", two),
@@ -158,7 +153,7 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
             ]);
         }
     }
-    if let Some(sm) = table(outs, "os_simon_makuch_by_hlh") {
+    if let Some(sm) = outs.table("os_simon_makuch_by_hlh") {
         let mut parts = vec![text(format!("Median overall survival by time-dependent HLH status ({primary}, Simon–Makuch): "))];
         for (k, state) in ["HLH", "no HLH"].into_iter().enumerate() {
             if k > 0 {
@@ -176,7 +171,7 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
         parts.push(text("."));
         facts.push(parts);
     }
-    if let Some(resp) = table(outs, "response_by_line_regimen") {
+    if let Some(resp) = outs.table("response_by_line_regimen") {
         let mut parts = vec![text("First-line composite CR (CR + CRh + CRi) by regimen: ")];
         let regimens: Vec<String> = resp
             .rows
@@ -201,7 +196,7 @@ pub(crate) fn key_results(cfg: &StudyConfig, outs: &RunOutputs, primary: &str) -
             facts.push(parts);
         }
     }
-    if let Some(v) = table(outs, "hlh_validation") {
+    if let Some(v) = outs.table("hlh_validation") {
         let key = [("definition", primary)];
         if let (Some(se), Some(ppv)) = (number(v, &key, "sensitivity", two), number(v, &key, "ppv", two)) {
             facts.push(vec![

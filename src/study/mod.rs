@@ -31,16 +31,6 @@ pub use run::{run, RunOptions, RunSummary, StudyError};
 
 use crate::table::{Cell, ResultTable};
 
-/// A number cell, NA when not finite (a hazard ratio of a term without events, a test
-/// statistic of a singular variance): NaN and infinities are never written.
-pub(crate) fn finite_or_na(x: f64) -> Cell {
-    if x.is_finite() {
-        Cell::Num(x)
-    } else {
-        Cell::Na
-    }
-}
-
 /// A result table with the given name, header and rows.
 /// A count with its percentage as the descriptive tables (Table 1, Table 2) print it:
 /// `n (x.x%)`, or `n (NA)` when the denominator is 0.

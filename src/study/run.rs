@@ -8,7 +8,6 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::cohort::{load_cohort, Cohort, CohortError, LoadOptions};
-use crate::hlh::tables::EPISODE_TYPES;
 use crate::hlh::{detect_many_into, CriteriaSet, DetectOptions, Detection};
 use crate::report::manifest::{Exclusion as ManifestExclusion, InputFile, Manifest, StageTiming};
 use crate::report::output::OutputDir;
@@ -712,7 +711,7 @@ fn grid_table(
         };
         let mut cells = vec![Cell::Str(g.name.clone()), Cell::Str(g.base.clone()), Cell::Str(g.variation.clone())];
         // n, with_hlh, proportion, exact CI and note of the crude table
-        let col = |name: &str| crude.columns.iter().position(|c| c == name).map_or(Cell::Na, |k| row[k].clone());
+        let col = |name: &str| crude.column_index(name).map_or(Cell::Na, |k| row[k].clone());
         cells.extend([
             col("n"),
             col("with_hlh"),
@@ -743,7 +742,7 @@ fn grid_table(
 /// The episode and evidence tables of every detection. The evidence rows are released once
 /// written (nothing after this stage reads them; at scale they are the largest structure).
 fn detection_tables(detections: &[Detection], spill: EvidenceSpill, outs: &mut RunOutputs) -> Result<(), StudyError> {
-    let mut episodes = ResultTable::new("hlh_episodes", &crate::hlh::EPISODE_COLUMNS).with_types(&EPISODE_TYPES);
+    let mut episodes = crate::hlh::episodes_table("hlh_episodes", &[]);
     for part in detections.par_iter().map(|d| d.episodes_table("hlh_episodes")).collect::<Vec<_>>() {
         episodes.append(part).map_err(crate::report::ReportError::from)?;
     }
@@ -830,19 +829,15 @@ fn incidence_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Res
 
 /// Rows of a table whose `note` says "not computable" become not-computed entries.
 fn record_na_notes(t: &ResultTable, outs: &mut RunOutputs) {
-    let Some(note) = t.columns.iter().position(|c| c == "note") else { return };
+    let Some(note) = t.column_index("note") else { return };
     for row in &t.rows {
         if let Some(Cell::Str(reason)) = row.get(note) {
             if reason.starts_with("not computable") {
-                let key: Vec<String> = row[..note.min(3)].iter().map(cell_text).collect();
+                let key: Vec<String> = row[..note.min(3)].iter().map(|c| c.plain_text().unwrap_or_else(|| "NA".into())).collect();
                 outs.not_computed(format!("{} ({})", t.name, key.join(", ")), reason.trim_start_matches("not computable: "));
             }
         }
     }
-}
-
-fn cell_text(c: &Cell) -> String {
-    c.plain_text().unwrap_or_else(|| "NA".into())
 }
 
 fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Result<(), StudyError> {

@@ -17,7 +17,6 @@ use crate::table::{Cell, ResultTable};
 use super::covariates::{expand, CovariateColumns};
 use super::dataset::Dataset;
 use super::exposure::Exposure;
-use super::finite_or_na as num;
 
 /// A Kaplan–Meier fit with its log-rank test (none when there is one group).
 pub struct KmAnalysis {
@@ -225,13 +224,13 @@ pub fn cox_table(models: &[(&str, &str, &CoxModel)]) -> ResultTable {
                 Cell::Str(set.to_string()),
                 Cell::Str(model_name.to_string()),
                 Cell::Str(term.clone()),
-                num(m.coef[k]),
-                num(hr[k].0),
-                num(se),
-                num(z),
-                num(crate::stats::dist::two_sided_p(z)),
-                num(hr[k].1),
-                num(hr[k].2),
+                Cell::finite(m.coef[k]),
+                Cell::finite(hr[k].0),
+                Cell::finite(se),
+                Cell::finite(z),
+                Cell::finite(crate::stats::dist::two_sided_p(z)),
+                Cell::finite(hr[k].1),
+                Cell::finite(hr[k].2),
                 Cell::Int(m.n as i64),
                 Cell::Int(m.nevent as i64),
             ]);
@@ -246,7 +245,7 @@ pub fn cox_table(models: &[(&str, &str, &CoxModel)]) -> ResultTable {
 
 /// Simon–Makuch curves of every criteria set as one table.
 pub fn simon_makuch_table(hlh: &[HlhSurvival]) -> ResultTable {
-    let opt = |v: Option<f64>| v.map_or(Cell::Na, num);
+    let opt = |v: Option<f64>| Cell::finite_or_na(v);
     let mut rows = Vec::new();
     for h in hlh {
         for c in &h.simon_makuch {
@@ -258,7 +257,7 @@ pub fn simon_makuch_table(hlh: &[HlhSurvival]) -> ResultTable {
                     Cell::Int(r.n_risk as i64),
                     Cell::Int(r.n_event as i64),
                     Cell::Int(r.n_censor as i64),
-                    num(r.surv),
+                    Cell::finite(r.surv),
                     opt(r.std_err),
                     opt(r.lower),
                     opt(r.upper),

@@ -167,13 +167,20 @@ impl<T: Into<Cell>> From<Option<T>> for Cell {
 }
 
 impl Cell {
+    /// A number, NA when not finite (a hazard ratio of a term without events, a test statistic
+    /// of a singular variance): NaN and infinities are never written.
+    pub fn finite(x: f64) -> Cell {
+        if x.is_finite() {
+            Cell::Num(x)
+        } else {
+            Cell::Na
+        }
+    }
+
     /// A number that is NA when absent or not finite (what R prints as `NA` for a
     /// quantity that cannot be estimated, e.g. an upper confidence limit that is never reached).
     pub fn finite_or_na(v: Option<f64>) -> Cell {
-        match v {
-            Some(x) if x.is_finite() => Cell::Num(x),
-            _ => Cell::Na,
-        }
+        v.map_or(Cell::Na, Cell::finite)
     }
 
     /// Append the CSV text of this cell; `false` (nothing written) for NaN/infinity.
@@ -399,7 +406,7 @@ impl ResultTable {
     /// length and every number finite.
     pub fn validate(&self) -> Result<(), ResultTableError> {
         self.validate_shape()?;
-        self.validate_rows(&self.rows, 0)
+        self.validate_rows(0)
     }
 
     /// Name, header, docs and fixed types.
@@ -438,9 +445,9 @@ impl ResultTable {
     }
 
     /// Every row the right length and every number finite; `first_row` is the 0-based
-    /// number of `rows[0]` in the whole table (for the error's row number).
-    fn validate_rows(&self, rows: &[Vec<Cell>], first_row: usize) -> Result<(), ResultTableError> {
-        for (r, row) in rows.iter().enumerate() {
+    /// number of this table's first row in the whole (streamed) table, for the error's row number.
+    fn validate_rows(&self, first_row: usize) -> Result<(), ResultTableError> {
+        for (r, row) in self.rows.iter().enumerate() {
             if row.len() != self.columns.len() {
                 return Err(ResultTableError::RowLength {
                     table: self.name.clone(),
@@ -482,7 +489,7 @@ impl ResultTable {
     pub fn to_csv_bytes(&self) -> Result<Vec<u8>, ResultTableError> {
         self.validate()?;
         let mut out = self.csv_header();
-        self.format_rows(&self.rows, &mut out);
+        self.format_rows(&mut out);
         Ok(out.into_bytes())
     }
 
@@ -491,9 +498,9 @@ impl ResultTable {
     /// the whole table, for error messages), so nothing partial is written.
     pub fn write_csv_rows(&self, first_row: usize, w: &mut dyn Write) -> Result<(), ResultTableError> {
         self.validate_shape()?;
-        self.validate_rows(&self.rows, first_row)?;
+        self.validate_rows(first_row)?;
         let mut out = String::new();
-        self.format_rows(&self.rows, &mut out);
+        self.format_rows(&mut out);
         w.write_all(out.as_bytes()).map_err(|source| ResultTableError::Io { table: self.name.clone(), source })
     }
 
@@ -503,9 +510,9 @@ impl ResultTable {
         w.write_all(&bytes).map_err(|source| ResultTableError::Io { table: self.name.clone(), source })
     }
 
-    /// Format validated rows as CSV lines.
-    fn format_rows(&self, rows: &[Vec<Cell>], out: &mut String) {
-        for row in rows {
+    /// Format the (validated) rows as CSV lines.
+    fn format_rows(&self, out: &mut String) {
+        for row in &self.rows {
             for (j, cell) in row.iter().enumerate() {
                 if j > 0 {
                     out.push(',');
