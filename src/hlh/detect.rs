@@ -9,7 +9,7 @@ use super::criteria::{CriteriaSet, ProbabilityTable, RuleKind};
 use super::episodes::{disease_status, runs, treatment_context, DiseaseStatus, TreatmentContext};
 use super::evidence::{source_fields, Evidence, EvidenceRole, EvidenceTable};
 use super::probability::{hscore_probability, HscoreProbability};
-use super::sweep::{sweep, DayState, Plan, Scratch, Source};
+use super::sweep::{sweep, sweep_members, DayState, Plan, Scratch, Source};
 use super::text::SharedText;
 
 /// One HLH episode of one patient.
@@ -182,16 +182,33 @@ pub fn detect_many_into(cohort: &Cohort, sets: &[CriteriaSet], opts: &DetectOpti
     let chunk = opts.chunk_patients.max(1);
     let plans: Vec<Plan> = sets.iter().map(Plan::new).collect();
     let base = evaluation_bases(sets);
+    let groups = sweep_groups(sets, &base);
+    let group_members: Vec<Vec<(usize, &Plan)>> =
+        groups.iter().map(|g| g.starts.iter().zip(&g.sets).map(|(&lo, &k)| (lo, &plans[k])).collect()).collect();
     let n = cohort.patients.len();
     let n_chunks = n.div_ceil(chunk);
     let chunks: Vec<Vec<ChunkOut>> = (0..n_chunks)
         .into_par_iter()
         .map_init(
-            || plans.iter().map(Scratch::new).collect::<Vec<_>>(),
-            |scratch, ci| -> std::io::Result<Vec<ChunkOut>> {
+            || {
+                (
+                    plans.iter().map(Scratch::new).collect::<Vec<_>>(),
+                    groups.iter().map(|g| Scratch::new(&g.plan)).collect::<Vec<_>>(),
+                )
+            },
+            |(scratch, group_scratch), ci| -> std::io::Result<Vec<ChunkOut>> {
                 let mut outs: Vec<ChunkOut> = plans.iter().map(|_| ChunkOut::default()).collect();
                 let patients = ci * chunk..((ci + 1) * chunk).min(n);
                 for p in patients.clone() {
+                    let until = cohort.patients[p].end_of_follow_up();
+                    for ((g, members), gs) in groups.iter().zip(&group_members).zip(group_scratch.iter_mut()) {
+                        for &k in &g.sets {
+                            scratch[k].states.clear();
+                        }
+                        sweep_members(&g.plan, members, cohort, p as PatientIdx, until, None, gs, |j, st, _| {
+                            scratch[g.sets[j]].states.push(*st)
+                        });
+                    }
                     for (k, plan) in plans.iter().enumerate() {
                         let evidence = opts.with_evidence.get(k).copied().unwrap_or(true);
                         let (done, rest) = scratch.split_at_mut(k);
@@ -238,6 +255,38 @@ fn evaluation_bases(sets: &[CriteriaSet]) -> Vec<Option<usize>> {
     (0..sets.len()).map(|k| (0..k).find(|&j| same(&sets[j], &sets[k]))).collect()
 }
 
+/// Sets whose day states come from one sweep of a merged plan ([`Plan::merged`]).
+struct SweepGroup {
+    /// The sets (indices into the sets given to [`detect_many_into`]).
+    sets: Vec<usize>,
+    /// Index of each set's first criterion in `plan`.
+    starts: Vec<usize>,
+    plan: Plan,
+}
+
+/// The sets that need a sweep of their own (no evaluation base) in groups that share one
+/// sweep: each set joins the first group it can be merged with (same aplasia handling, room
+/// for its criteria), else starts a new one. The day states are the same whatever the grouping.
+fn sweep_groups(sets: &[CriteriaSet], base: &[Option<usize>]) -> Vec<SweepGroup> {
+    let mut groups: Vec<SweepGroup> = Vec::new();
+    for k in (0..sets.len()).filter(|&k| base[k].is_none()) {
+        let joined = groups.iter_mut().any(|g| {
+            let members: Vec<&CriteriaSet> = g.sets.iter().chain([&k]).map(|&i| &sets[i]).collect();
+            match Plan::merged(&members) {
+                Some((plan, starts)) => {
+                    *g = SweepGroup { sets: g.sets.iter().copied().chain([k]).collect(), starts, plan };
+                    true
+                }
+                None => false,
+            }
+        });
+        if !joined {
+            groups.push(SweepGroup { sets: vec![k], starts: vec![0], plan: Plan::new(&sets[k]) });
+        }
+    }
+    groups
+}
+
 /// One set's detection from its chunk results (in patient order).
 fn assemble(set: &CriteriaSet, plan: &Plan, outs: Vec<ChunkOut>, n: usize) -> Detection {
     // exact capacities: growing by doubling would hold up to twice the evidence at the end
@@ -279,9 +328,9 @@ fn assemble(set: &CriteriaSet, plan: &Plan, outs: Vec<ChunkOut>, n: usize) -> De
     }
 }
 
-/// Episodes (and evidence) of one patient under one set. `shared`: the day states of this
-/// patient under a set with the same criteria evaluation ([`evaluation_bases`]), re-judged by
-/// this set's rule instead of sweeping again.
+/// Episodes (and evidence) of one patient under one set, from its day states: `s.states` as its
+/// sweep group left them, or `shared`: the day states of this patient under a set with the
+/// same criteria evaluation ([`evaluation_bases`]), re-judged by this set's rule.
 #[allow(clippy::too_many_arguments)]
 fn process_patient(
     plan: &Plan,
@@ -296,10 +345,9 @@ fn process_patient(
     let patient = &cohort.patients[p as usize];
     let until = patient.end_of_follow_up();
     let mut states = std::mem::take(&mut s.states);
-    states.clear();
-    match shared {
-        Some(base) => states.extend(base.iter().map(|st| DayState { holds: plan.holds(st.met, st.evaluable, st.score), ..*st })),
-        None => sweep(plan, cohort, p, until, None, s, |st, _| states.push(*st)),
+    if let Some(base) = shared {
+        states.clear();
+        states.extend(base.iter().map(|st| DayState { holds: plan.holds(st.met, st.evaluable, st.score), ..*st }));
     }
     let primary = plan.primary_mask();
     if states.iter().any(|st| st.evaluable & primary != 0) {

@@ -176,8 +176,22 @@ pub(crate) struct Plan {
     windows: Vec<i32>,
     /// Per analyte: indices into `windows` of its channels' windows (for expiry change days).
     lab_window_ids: Vec<Vec<usize>>,
+    /// Parallel to `lab_window_ids`: the members (bit j: member j of a merged plan, see
+    /// [`Plan::merged`]) with a channel of that analyte and window; one bit for a single set.
+    lab_window_masks: Vec<Vec<u32>>,
     finding_listeners: Vec<Vec<u16>>,
     finding_window_ids: Vec<Vec<usize>>,
+    /// Parallel to `finding_window_ids`: the members with that channel.
+    finding_window_masks: Vec<Vec<u32>>,
+    /// Per analyte / finding kind / derived series: the members reading it (the union of its
+    /// window masks): a value's own day is a change day of exactly these members.
+    lab_day_mask: Vec<u32>,
+    finding_day_mask: Vec<u32>,
+    derived_day_mask: Vec<u32>,
+    /// Members merged into this plan (1 for a single set).
+    n_members: usize,
+    /// While compiling: the member whose criteria are being added.
+    cur_member: usize,
     conds: Vec<FlatCond>,
     /// Per lab channel: (condition, criterion) pairs reading it.
     lab_conds: Vec<Vec<(usize, usize)>>,
@@ -208,6 +222,8 @@ pub(crate) struct Plan {
     derived: Vec<DerivedSpec>,
     derived_listeners: Vec<Vec<u16>>,
     derived_window_ids: Vec<Vec<usize>>,
+    /// Parallel to `derived_window_ids`: the members with that channel.
+    derived_window_masks: Vec<Vec<u32>>,
     /// Count recovery ending the aplasia of a line early.
     recovery: Option<Recovery>,
     /// Aplasia-sensitive criteria not evaluable before the first line.
@@ -219,6 +235,20 @@ pub(crate) struct Plan {
     /// While compiling: the current criterion's channels skip values from aplasia periods.
     cur_skip: bool,
 }
+
+/// Register window `k` (with member bit `bit`) in a channel family's window list.
+fn add_window(ids: &mut Vec<usize>, masks: &mut Vec<u32>, k: usize, bit: u32) {
+    match ids.iter().position(|x| *x == k) {
+        Some(i) => masks[i] |= bit,
+        None => {
+            ids.push(k);
+            masks.push(bit);
+        }
+    }
+}
+
+/// Most criteria sets one merged plan holds (one bit each in a change day's member mask).
+pub(crate) const MAX_MEMBERS: usize = 32;
 
 /// Mask of the first `n` bits.
 #[inline]
@@ -270,8 +300,15 @@ impl Plan {
             lab_listeners: vec![Vec::new(); Analyte::ALL.len()],
             windows: Vec::new(),
             lab_window_ids: vec![Vec::new(); Analyte::ALL.len()],
+            lab_window_masks: vec![Vec::new(); Analyte::ALL.len()],
             finding_listeners: vec![Vec::new(); FindingKind::ALL.len()],
             finding_window_ids: vec![Vec::new(); FindingKind::ALL.len()],
+            finding_window_masks: vec![Vec::new(); FindingKind::ALL.len()],
+            lab_day_mask: Vec::new(),
+            finding_day_mask: Vec::new(),
+            derived_day_mask: Vec::new(),
+            n_members: 1,
+            cur_member: 0,
             conds: Vec::new(),
             lab_conds: Vec::new(),
             lab_points: Vec::new(),
@@ -295,6 +332,7 @@ impl Plan {
             derived: Vec::new(),
             derived_listeners: Vec::new(),
             derived_window_ids: Vec::new(),
+            derived_window_masks: Vec::new(),
             before_first_line: set.adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia
                 && set.adaptations.ignore_before_first_line,
             recovery: match set.adaptations.cytopenia_mode {
@@ -326,8 +364,57 @@ impl Plan {
         plan
     }
 
-    /// Which criteria read which channel (for incremental re-evaluation).
+    /// Several sets compiled into one plan (`members`): channels equal across sets (same
+    /// analyte, worst direction, window, derived series, aplasia skipping) are kept once, and
+    /// each set's criteria (then its companion HScore criteria) follow the previous set's. A
+    /// [`sweep_members`] of it gives each member exactly the day states a sweep of the member's
+    /// own plan gives, at the cost of about one sweep. Returns the plan and the index of each
+    /// member's first criterion. `None` when the sets cannot share one sweep: different
+    /// aplasia handling, more than [`MAX_MEMBERS`] sets, or more than 128 criteria in all.
+    pub(crate) fn merged(sets: &[&CriteriaSet]) -> Option<(Plan, Vec<usize>)> {
+        let (first, rest) = sets.split_first()?;
+        if sets.len() > MAX_MEMBERS {
+            return None;
+        }
+        let mut plan = Plan::new(first);
+        let mut starts = vec![0];
+        for (j, set) in rest.iter().enumerate() {
+            let single = Plan::new(set);
+            if single.aplasia_handling() != plan.aplasia_handling() || plan.crits.len() + single.crits.len() > 128 {
+                return None;
+            }
+            starts.push(plan.crits.len());
+            plan.cur_member = j + 1;
+            plan.add_set(set, single.primary_scored, set.adaptations.ferritin_threshold);
+            if single.companion {
+                let hs = CriteriaSet::builtin("hscore").expect("the built-in hscore set exists");
+                plan.add_set(&hs, true, None);
+            }
+        }
+        plan.n_members = sets.len();
+        plan.cur_member = 0;
+        plan.dependencies();
+        Some((plan, starts))
+    }
+
+    /// Everything that decides the aplasia periods of a patient (equal for merged members).
+    fn aplasia_handling(&self) -> (&Option<(i32, Vec<Intensity>)>, &Option<Recovery>, bool) {
+        (&self.aplasia, &self.recovery, self.before_first_line)
+    }
+
+    /// Number of criteria compiled (primary, then companion).
+    pub(crate) fn n_crits(&self) -> usize {
+        self.crits.len()
+    }
+
+    /// Which criteria read which channel (for incremental re-evaluation), and which members
+    /// read each analyte, finding kind and derived series (for their change days).
     fn dependencies(&mut self) {
+        let union = |masks: &Vec<Vec<u32>>| masks.iter().map(|m| m.iter().fold(0, |a, b| a | b)).collect::<Vec<u32>>();
+        self.lab_day_mask = union(&self.lab_window_masks);
+        self.finding_day_mask = union(&self.finding_window_masks);
+        self.derived_day_mask = union(&self.derived_window_masks);
+        self.aplasia_crits = 0;
         self.lab_conds = vec![Vec::new(); self.lab.len()];
         self.lab_points = vec![Vec::new(); self.lab.len()];
         self.find_conds = vec![Vec::new(); self.find.len()];
@@ -364,43 +451,43 @@ impl Plan {
     }
 
     fn lab_channel(&mut self, spec: LabChannel) -> u16 {
-        if let Some(i) = self.lab.iter().position(|c| *c == spec) {
-            return i as u16;
-        }
-        let id = self.lab.len() as u16;
-        self.lab.push(spec);
         let k = self.window_id(spec.window);
+        let bit = 1u32 << self.cur_member;
+        let id = match self.lab.iter().position(|c| *c == spec) {
+            Some(i) => i as u16,
+            None => {
+                let id = self.lab.len() as u16;
+                self.lab.push(spec);
+                match spec.derived {
+                    None => self.lab_listeners[spec.analyte as usize].push((id, spec.worst == Worst::Max)),
+                    Some(d) => self.derived_listeners[d as usize].push(id),
+                }
+                id
+            }
+        };
         match spec.derived {
             None => {
                 let a = spec.analyte as usize;
-                self.lab_listeners[a].push((id, spec.worst == Worst::Max));
-                if !self.lab_window_ids[a].contains(&k) {
-                    self.lab_window_ids[a].push(k);
-                }
+                add_window(&mut self.lab_window_ids[a], &mut self.lab_window_masks[a], k, bit);
             }
             Some(d) => {
                 let d = d as usize;
-                self.derived_listeners[d].push(id);
-                if !self.derived_window_ids[d].contains(&k) {
-                    self.derived_window_ids[d].push(k);
-                }
+                add_window(&mut self.derived_window_ids[d], &mut self.derived_window_masks[d], k, bit);
             }
         }
         id
     }
 
     fn finding_channel(&mut self, spec: FindingChannel) -> u16 {
+        let w = self.window_id(spec.window);
+        let k = spec.kind as usize;
+        add_window(&mut self.finding_window_ids[k], &mut self.finding_window_masks[k], w, 1u32 << self.cur_member);
         if let Some(i) = self.find.iter().position(|c| *c == spec) {
             return i as u16;
         }
         let id = self.find.len() as u16;
         self.find.push(spec);
-        let k = spec.kind as usize;
         self.finding_listeners[k].push(id);
-        let w = self.window_id(spec.window);
-        if !self.finding_window_ids[k].contains(&w) {
-            self.finding_window_ids[k].push(w);
-        }
         id
     }
 
@@ -411,6 +498,7 @@ impl Plan {
         self.derived.push(spec);
         self.derived_listeners.push(Vec::new());
         self.derived_window_ids.push(Vec::new());
+        self.derived_window_masks.push(Vec::new());
         (self.derived.len() - 1) as u16
     }
 
@@ -639,8 +727,12 @@ pub(crate) struct Scratch {
     /// Per `lab_points` criterion on the current day: index of the band of the worst value
     /// (`NO_BAND` without data or outside every band).
     band: Vec<u32>,
-    days: Vec<Day>,
-    last_exp: Vec<Day>,
+    /// Change days with their members (see `day_entry`).
+    days: Vec<u64>,
+    /// Per window: the last expiry day pushed and its index in `days`.
+    last_exp: Vec<(Day, usize)>,
+    /// Per member: own score and companion HScore on the current day.
+    member_scores: Vec<(f64, f64)>,
     aplasia: Vec<(Day, Day)>,
     points: Vec<f64>,
     /// Per derived series: this patient's derived values (day order) and the entry cursor.
@@ -673,6 +765,7 @@ impl Scratch {
             band: vec![NO_BAND; plan.crits.len()],
             days: Vec::with_capacity(512),
             last_exp: Vec::new(),
+            member_scores: Vec::new(),
             aplasia: Vec::new(),
             points: vec![0.0; plan.crits.len()],
             derived: vec![Vec::new(); plan.derived.len()],
@@ -754,52 +847,92 @@ pub(crate) fn sweep<F>(plan: &Plan, cohort: &Cohort, p: PatientIdx, until: Day, 
 where
     F: FnMut(&DayState, &View<'_>),
 {
+    sweep_members(plan, &[(0, plan)], cohort, p, until, extra_day, s, |_, st, view| f(st, view));
+}
+
+/// A change day and the members (bits) for which it is one, packed so that sorting the
+/// integers sorts by day.
+#[inline]
+fn day_entry(d: Day, members: u32) -> u64 {
+    (u64::from((d as u32) ^ 0x8000_0000) << 32) | u64::from(members)
+}
+
+#[inline]
+fn entry_day(e: u64) -> Day {
+    (((e >> 32) as u32) ^ 0x8000_0000) as Day
+}
+
+/// Sweep patient `p` under a plan of several members ([`Plan::merged`]; a single set's plan is
+/// its own one member): `members[j]` is (index of member `j`'s first criterion in `plan`,
+/// member `j`'s own plan). `f(j, state, view)` is called, day by day, with the state member
+/// `j`'s own [`sweep`] would give, on exactly the days that sweep visits: a member's channels
+/// only change on its own change days, so the days of other members leave its state as it was.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sweep_members<F>(
+    plan: &Plan,
+    members: &[(usize, &Plan)],
+    cohort: &Cohort,
+    p: PatientIdx,
+    until: Day,
+    extra_day: Option<Day>,
+    s: &mut Scratch,
+    mut f: F,
+) where
+    F: FnMut(usize, &DayState, &View<'_>),
+{
     let ms = cohort.measurements_of(p);
     let fs = cohort.findings_of(p);
+    let all_members = (low_mask(plan.n_members) & u128::from(u32::MAX)) as u32;
 
-    // Change days.
+    // Change days, each with the members it is a change day of.
     // Data are sorted by day, so repeated (day, window) pairs are consecutive per window:
-    // `last_exp[k]` remembers the last day pushed for window `plan.windows[k]`.
+    // `last_exp[k]` remembers the last day pushed for window `plan.windows[k]` and where.
     s.days.clear();
     s.last_exp.clear();
-    s.last_exp.resize(plan.windows.len(), NONE_DAY);
-    let mut last_day = NONE_DAY;
+    s.last_exp.resize(plan.windows.len(), (NONE_DAY, 0));
+    let mut last_day = (NONE_DAY, 0usize);
     // Any qualified value of an analyte a channel reads: take the qualified path for this patient.
     let mut qual = false;
     for m in ms {
-        let ws = &plan.lab_window_ids[m.analyte as usize];
+        let a = m.analyte as usize;
+        let ws = &plan.lab_window_ids[a];
         if ws.is_empty() || !m.value.is_finite() {
             continue;
         }
         qual |= m.qualifier.is_qualified();
-        if m.day != last_day {
-            s.days.push(m.day);
-            last_day = m.day;
+        if m.day != last_day.0 {
+            last_day = (m.day, s.days.len());
+            s.days.push(day_entry(m.day, plan.lab_day_mask[a]));
+        } else {
+            s.days[last_day.1] |= u64::from(plan.lab_day_mask[a]);
         }
-        for &k in ws {
-            if s.last_exp[k] != m.day {
-                s.last_exp[k] = m.day;
-                s.days.push(m.day.saturating_add(plan.windows[k]).saturating_add(1));
+        for (&k, &mask) in ws.iter().zip(&plan.lab_window_masks[a]) {
+            if s.last_exp[k].0 != m.day {
+                s.last_exp[k] = (m.day, s.days.len());
+                s.days.push(day_entry(m.day.saturating_add(plan.windows[k]).saturating_add(1), mask));
+            } else {
+                s.days[s.last_exp[k].1] |= u64::from(mask);
             }
         }
     }
     for fd in fs {
-        let ws = &plan.finding_window_ids[fd.finding as usize];
+        let kind = fd.finding as usize;
+        let ws = &plan.finding_window_ids[kind];
         if ws.is_empty() {
             continue;
         }
-        s.days.push(fd.day);
-        for &k in ws {
-            s.days.push(fd.day.saturating_add(plan.windows[k]).saturating_add(1));
+        s.days.push(day_entry(fd.day, plan.finding_day_mask[kind]));
+        for (&k, &mask) in ws.iter().zip(&plan.finding_window_masks[kind]) {
+            s.days.push(day_entry(fd.day.saturating_add(plan.windows[k]).saturating_add(1), mask));
         }
     }
     for k in 0..plan.derived.len() {
         let mut vals = std::mem::take(&mut s.derived[k]);
         derive(&plan.derived[k], ms, cohort.patients[p as usize].diagnosis, &mut vals, s);
         for v in &vals {
-            s.days.push(v.day);
-            for &w in &plan.derived_window_ids[k] {
-                s.days.push(v.day.saturating_add(plan.windows[w]).saturating_add(1));
+            s.days.push(day_entry(v.day, plan.derived_day_mask[k]));
+            for (&w, &mask) in plan.derived_window_ids[k].iter().zip(&plan.derived_window_masks[k]) {
+                s.days.push(day_entry(v.day.saturating_add(plan.windows[w]).saturating_add(1), mask));
             }
         }
         s.derived[k] = vals;
@@ -818,7 +951,7 @@ where
     if plan.before_first_line {
         if let Some(first) = cohort.treatments_of(p).iter().map(|l| l.start).min() {
             s.aplasia.push((Day::MIN, first - 1));
-            s.days.push(first);
+            s.days.push(day_entry(first, all_members));
         }
     }
     if let Some((len, intensities)) = &plan.aplasia {
@@ -838,16 +971,16 @@ where
                     }
                 }
                 s.aplasia.push((l.start, last));
-                s.days.push(l.start);
-                s.days.push(last.saturating_add(1));
+                s.days.push(day_entry(l.start, all_members));
+                s.days.push(day_entry(last.saturating_add(1), all_members));
             }
         }
     }
     if let Some(d) = extra_day {
-        s.days.push(d);
+        s.days.push(day_entry(d, all_members));
     }
     s.days.sort_unstable();
-    s.days.dedup();
+    merge_days(&mut s.days);
 
     for d in s.deques.iter_mut() {
         d.clear();
@@ -872,15 +1005,17 @@ where
     s.points.iter_mut().for_each(|v| *v = 0.0);
     let mut met = 0u128;
     let mut evaluable = 0u128;
-    let mut score = 0.0;
-    let mut companion = 0.0;
+    // per member: own score and companion HScore (sums of its criteria's points)
+    s.member_scores.clear();
+    s.member_scores.resize(members.len(), (0.0, 0.0));
     let mut was_in_aplasia = false;
 
-    let primary = plan.primary_mask();
     let diagnosis = cohort.patients[p as usize].diagnosis;
     let (mut mi, mut fi) = (0usize, 0usize);
     for di in 0..s.days.len() {
-        let t = s.days[di];
+        let entry = s.days[di];
+        let t = entry_day(entry);
+        let day_members = entry as u32;
         if t > until {
             break;
         }
@@ -1028,30 +1163,59 @@ where
         }
         if rescore {
             // Re-add in criterion order so the sums do not depend on the update history.
-            score = s.points[..plan.n_primary].iter().fold(0.0, |acc, p| acc + p);
-            companion = s.points[plan.n_primary..].iter().fold(0.0, |acc, p| acc + p);
+            for (sums, &(lo, m)) in s.member_scores.iter_mut().zip(members) {
+                let own = &s.points[lo..lo + m.n_crits()];
+                *sums = (
+                    own[..m.n_primary].iter().fold(0.0, |acc, p| acc + p),
+                    own[m.n_primary..].iter().fold(0.0, |acc, p| acc + p),
+                );
+            }
         }
-        let n_met = (met & primary).count_ones();
-        let holds = plan.holds(met, evaluable, score);
-        let state = DayState {
-            day: t,
-            met,
-            evaluable,
-            n_met,
-            n_evaluable: (evaluable & primary).count_ones(),
-            score: if plan.primary_scored { score } else { 0.0 },
-            hscore: if plan.companion {
-                companion
-            } else if plan.primary_scored {
-                score
-            } else {
-                0.0
-            },
-            holds,
-        };
         let view = View { plan, deques: &s.deques, band: &s.band, finds: &s.finds, cond_st: &s.cond_st, points: &s.points, met };
-        f(&state, &view);
+        for (j, &(lo, m)) in members.iter().enumerate() {
+            if day_members & (1 << j) != 0 {
+                let own = low_mask(m.n_crits());
+                let state = member_state(m, t, (met >> lo) & own, (evaluable >> lo) & own, s.member_scores[j]);
+                f(j, &state, &view);
+            }
+        }
     }
+}
+
+/// The day state of one member from its own criteria bits and (own score, companion HScore).
+fn member_state(m: &Plan, day: Day, met: u128, evaluable: u128, (score, companion): (f64, f64)) -> DayState {
+    let primary = m.primary_mask();
+    DayState {
+        day,
+        met,
+        evaluable,
+        n_met: (met & primary).count_ones(),
+        n_evaluable: (evaluable & primary).count_ones(),
+        score: if m.primary_scored { score } else { 0.0 },
+        hscore: if m.companion {
+            companion
+        } else if m.primary_scored {
+            score
+        } else {
+            0.0
+        },
+        holds: m.holds(met, evaluable, score),
+    }
+}
+
+/// Merge the entries of equal days (sorted): one entry per day with the union of their members.
+fn merge_days(days: &mut Vec<u64>) {
+    let mut w = 0usize;
+    for r in 0..days.len() {
+        let e = days[r];
+        if w > 0 && days[w - 1] >> 32 == e >> 32 {
+            days[w - 1] |= e;
+        } else {
+            days[w] = e;
+            w += 1;
+        }
+    }
+    days.truncate(w);
 }
 
 /// Criteria needed by a count rule under the proportional policy:
