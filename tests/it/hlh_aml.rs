@@ -1380,3 +1380,34 @@ fn sweep_matches_brute_force_for_hlh_aml_and_the_primitives() {
     let (pos, n) = cross_check(&c, &s);
     assert!(pos > 100 && pos < n / 2, "{pos} of {n}");
 }
+
+/// Sets that share one sweep (merged plans: the study's sets and its definition grid) get
+/// exactly the detection each gets alone — episodes, evidence and summary — also with
+/// qualified values (`>b`, `<=b`) in some patients, whose channels take the two-deque path.
+#[test]
+fn merged_sweeps_give_every_set_its_own_detection() {
+    let sets: Vec<CriteriaSet> = ["hlh_aml", "hlh2004", "hscore", "ohi"].iter().map(|n| CriteriaSet::builtin(n).unwrap()).collect();
+    let grid: Vec<CriteriaSet> = hemosurv::study::grid::default_grid(&sets).into_iter().map(|g| {
+        let mut s = g.set;
+        s.name = g.name;
+        s
+    }).collect();
+    assert!(grid.len() >= 10, "the grid has {} definitions", grid.len());
+    for seed in [7u64, 20261202] {
+        let mut c = random_cohort(seed, 80);
+        let mut r = Lcg(seed ^ 0x9e37);
+        for m in c.measurements.iter_mut() {
+            if r.next() < 0.05 {
+                m.qualifier = [Qualifier::Gt, Qualifier::Ge, Qualifier::Lt, Qualifier::Le][r.int(0, 3) as usize];
+            }
+        }
+        let together = hemosurv::hlh::detect_many(&c, &grid);
+        let mut positive = 0;
+        for (set, d) in grid.iter().zip(&together) {
+            let alone = detect(&c, set);
+            assert_eq!(d, &alone, "{} (seed {seed})", set.name);
+            positive += usize::from(d.summary.patients_with_episode > 0 && d.summary.patients_with_episode < 80);
+        }
+        assert!(positive >= grid.len() / 2, "most definitions find some but not all patients: {positive}");
+    }
+}
