@@ -380,7 +380,7 @@ impl Plan {
         let mut starts = vec![0];
         for (j, set) in rest.iter().enumerate() {
             let single = Plan::new(set);
-            if single.aplasia_handling() != plan.aplasia_handling() || plan.crits.len() + single.crits.len() > 128 {
+            if !single.same_aplasia_handling(&plan) || plan.crits.len() + single.crits.len() > 128 {
                 return None;
             }
             starts.push(plan.crits.len());
@@ -397,9 +397,10 @@ impl Plan {
         Some((plan, starts))
     }
 
-    /// Everything that decides the aplasia periods of a patient (equal for merged members).
-    fn aplasia_handling(&self) -> (&Option<(i32, Vec<Intensity>)>, &Option<Recovery>, bool) {
-        (&self.aplasia, &self.recovery, self.before_first_line)
+    /// Whether everything that decides a patient's aplasia periods is the same in both plans
+    /// (a condition for merging them).
+    fn same_aplasia_handling(&self, other: &Plan) -> bool {
+        self.aplasia == other.aplasia && self.recovery == other.recovery && self.before_first_line == other.before_first_line
     }
 
     /// Number of criteria compiled (primary, then companion).

@@ -1386,12 +1386,16 @@ fn sweep_matches_brute_force_for_hlh_aml_and_the_primitives() {
 /// qualified values (`>b`, `<=b`) in some patients, whose channels take the two-deque path.
 #[test]
 fn merged_sweeps_give_every_set_its_own_detection() {
-    let sets: Vec<CriteriaSet> = ["hlh_aml", "hlh2004", "hscore", "ohi"].iter().map(|n| CriteriaSet::builtin(n).unwrap()).collect();
-    let grid: Vec<CriteriaSet> = hemosurv::study::grid::default_grid(&sets).into_iter().map(|g| {
-        let mut s = g.set;
-        s.name = g.name;
-        s
-    }).collect();
+    let sets: Vec<CriteriaSet> =
+        ["hlh_aml", "hlh2004", "hscore", "ohi"].iter().map(|n| CriteriaSet::builtin(n).unwrap()).collect();
+    let grid: Vec<CriteriaSet> = hemosurv::study::grid::default_grid(&sets)
+        .into_iter()
+        .map(|g| {
+            let mut s = g.set;
+            s.name = g.name;
+            s
+        })
+        .collect();
     assert!(grid.len() >= 10, "the grid has {} definitions", grid.len());
     for seed in [7u64, 20261202] {
         let mut c = random_cohort(seed, 80);
