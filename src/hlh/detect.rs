@@ -265,7 +265,7 @@ struct SweepGroup {
 }
 
 /// The sets that need a sweep of their own (no evaluation base) in groups that share one
-/// sweep: each set joins the first group it can be merged with (same aplasia handling, room
+/// sweep: each set joins the first group it can be merged with (room
 /// for its criteria), else starts a new one. The day states are the same whatever the grouping.
 fn sweep_groups(sets: &[CriteriaSet], base: &[Option<usize>]) -> Vec<SweepGroup> {
     let mut groups: Vec<SweepGroup> = Vec::new();

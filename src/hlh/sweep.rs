@@ -87,8 +87,9 @@ struct LabChannel {
     window: i32,
     /// Fed by derived series `k` (a temporal primitive) instead of the raw values.
     derived: Option<u16>,
-    /// Values dated inside an aplasia period are not entered (`ignore_values_from_aplasia`).
-    skip_aplasia: bool,
+    /// Values dated inside an aplasia period of this aplasia class (index into
+    /// `Plan::aplasia_classes`) are not entered (`ignore_values_from_aplasia`).
+    skip_aplasia: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -159,6 +160,8 @@ pub(crate) struct PCrit {
     kind: PKind,
     points_when_met: f64,
     aplasia_sensitive: bool,
+    /// Aplasia class (index into `Plan::aplasia_classes`) whose periods suppress it.
+    aplasia_class: u8,
     /// Contributes to a score (primary score rule, or the companion HScore).
     pub(crate) scored: bool,
 }
@@ -199,8 +202,8 @@ pub(crate) struct Plan {
     lab_points: Vec<Vec<usize>>,
     /// Per finding channel: (condition, criterion) pairs reading it.
     find_conds: Vec<Vec<(usize, usize)>>,
-    /// Mask of the aplasia-sensitive criteria.
-    aplasia_crits: u128,
+    /// Per aplasia class: mask of its aplasia-sensitive criteria.
+    aplasia_crits: Vec<u128>,
     /// Human-readable test of each condition, e.g. `hemoglobin < 90 g/L`.
     cond_text: Vec<SharedText>,
     pub(crate) crits: Vec<PCrit>,
@@ -216,6 +219,11 @@ pub(crate) struct Plan {
     pub(crate) companion: bool,
     /// Aplasia length and intensities, when cytopenia_mode = ignore_during_aplasia.
     aplasia: Option<(i32, Vec<Intensity>)>,
+    /// The distinct aplasia handlings of the members (one for a single set; see
+    /// [`AplasiaClass`]).
+    aplasia_classes: Vec<AplasiaClass>,
+    /// While compiling: the aplasia class of the member being added.
+    cur_class: u8,
     /// Name of the companion set (`hscore`).
     pub(crate) companion_name: SharedText,
     /// Derived series (temporal primitives) and the lab channels / windows they feed.
@@ -244,6 +252,35 @@ fn add_window(ids: &mut Vec<usize>, masks: &mut Vec<u32>, k: usize, bit: u32) {
             ids.push(k);
             masks.push(bit);
         }
+    }
+}
+
+/// One way of deciding a patient's aplasia periods (a set's `cytopenia_mode`, expected aplasia,
+/// recovery and before-first-line settings), shared by the members in `members` (bits).
+#[derive(Debug, Clone, PartialEq)]
+struct AplasiaClass {
+    periods: Option<(i32, Vec<Intensity>)>,
+    recovery: Option<Recovery>,
+    before_first_line: bool,
+    members: u32,
+}
+
+impl AplasiaClass {
+    fn of(plan: &Plan, members: u32) -> AplasiaClass {
+        AplasiaClass {
+            periods: plan.aplasia.clone(),
+            recovery: plan.recovery,
+            before_first_line: plan.before_first_line,
+            members,
+        }
+    }
+
+    fn same_handling(&self, other: &AplasiaClass) -> bool {
+        self.periods == other.periods && self.recovery == other.recovery && self.before_first_line == other.before_first_line
+    }
+
+    fn has_periods(&self) -> bool {
+        self.periods.is_some() || self.before_first_line
     }
 }
 
@@ -313,7 +350,7 @@ impl Plan {
             lab_conds: Vec::new(),
             lab_points: Vec::new(),
             find_conds: Vec::new(),
-            aplasia_crits: 0,
+            aplasia_crits: Vec::new(),
             cond_text: Vec::new(),
             crits: Vec::new(),
             n_primary: set.criteria.len(),
@@ -342,7 +379,10 @@ impl Plan {
             not_evaluable: set.rule.not_evaluable,
             crit_max: set.criteria.iter().map(|c| c.max_points()).collect(),
             cur_skip: false,
+            aplasia_classes: Vec::new(),
+            cur_class: 0,
         };
+        plan.aplasia_classes.push(AplasiaClass::of(&plan, 1));
         plan.add_set(set, plan.primary_scored, set.adaptations.ferritin_threshold);
         for m in &set.rule.mandatory {
             if let Some(i) = set.index_of(m) {
@@ -370,7 +410,8 @@ impl Plan {
     /// [`sweep_members`] of it gives each member exactly the day states a sweep of the member's
     /// own plan gives, at the cost of about one sweep. Returns the plan and the index of each
     /// member's first criterion. `None` when the sets cannot share one sweep: different
-    /// aplasia handling, more than [`MAX_MEMBERS`] sets, or more than 128 criteria in all.
+    /// more than [`MAX_MEMBERS`] sets, or more than 128 criteria in all. Sets with different
+    /// aplasia handling keep their own aplasia periods ([`AplasiaClass`]).
     pub(crate) fn merged(sets: &[&CriteriaSet]) -> Option<(Plan, Vec<usize>)> {
         let (first, rest) = sets.split_first()?;
         if sets.len() > MAX_MEMBERS {
@@ -380,11 +421,22 @@ impl Plan {
         let mut starts = vec![0];
         for (j, set) in rest.iter().enumerate() {
             let single = Plan::new(set);
-            if !single.same_aplasia_handling(&plan) || plan.crits.len() + single.crits.len() > 128 {
+            if plan.crits.len() + single.crits.len() > 128 {
                 return None;
             }
             starts.push(plan.crits.len());
             plan.cur_member = j + 1;
+            let class = AplasiaClass::of(&single, 1 << (j + 1));
+            plan.cur_class = match plan.aplasia_classes.iter().position(|c| c.same_handling(&class)) {
+                Some(k) => {
+                    plan.aplasia_classes[k].members |= class.members;
+                    k as u8
+                }
+                None => {
+                    plan.aplasia_classes.push(class);
+                    (plan.aplasia_classes.len() - 1) as u8
+                }
+            };
             plan.add_set(set, single.primary_scored, set.adaptations.ferritin_threshold);
             if single.companion {
                 let hs = CriteriaSet::builtin("hscore").expect("the built-in hscore set exists");
@@ -393,14 +445,9 @@ impl Plan {
         }
         plan.n_members = sets.len();
         plan.cur_member = 0;
+        plan.cur_class = 0;
         plan.dependencies();
         Some((plan, starts))
-    }
-
-    /// Whether everything that decides a patient's aplasia periods is the same in both plans
-    /// (a condition for merging them).
-    fn same_aplasia_handling(&self, other: &Plan) -> bool {
-        self.aplasia == other.aplasia && self.recovery == other.recovery && self.before_first_line == other.before_first_line
     }
 
     /// Number of criteria compiled (primary, then companion).
@@ -415,14 +462,14 @@ impl Plan {
         self.lab_day_mask = union(&self.lab_window_masks);
         self.finding_day_mask = union(&self.finding_window_masks);
         self.derived_day_mask = union(&self.derived_window_masks);
-        self.aplasia_crits = 0;
+        self.aplasia_crits = vec![0; self.aplasia_classes.len()];
         self.lab_conds = vec![Vec::new(); self.lab.len()];
         self.lab_points = vec![Vec::new(); self.lab.len()];
         self.find_conds = vec![Vec::new(); self.find.len()];
         for (ci, c) in self.crits.iter().enumerate() {
             let bit = 1u128 << ci;
             if c.aplasia_sensitive {
-                self.aplasia_crits |= bit;
+                self.aplasia_crits[c.aplasia_class as usize] |= bit;
             }
             let conds = match &c.kind {
                 PKind::Single(i) => *i..*i + 1,
@@ -519,7 +566,7 @@ impl Plan {
                     worst: Worst::Max,
                     window,
                     derived: Some(k),
-                    skip_aplasia: self.cur_skip,
+                    skip_aplasia: self.cur_skip.then_some(self.cur_class),
                 });
                 let text = Temporal::describe_test(Some(&t), &Test::Lab { analyte, comparator, threshold });
                 (FlatCond { src: CondSrc::Lab(ch), op: Op::Derived, thr: 1.0 }, text)
@@ -534,7 +581,7 @@ impl Plan {
                     worst: comparator.worst(),
                     window,
                     derived: None,
-                    skip_aplasia: self.cur_skip,
+                    skip_aplasia: self.cur_skip.then_some(self.cur_class),
                 });
                 let op = match comparator {
                     Comparator::Ge => Op::Ge,
@@ -563,6 +610,7 @@ impl Plan {
             set.adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia && set.adaptations.ignore_values_from_aplasia;
         for c in &set.criteria {
             self.cur_skip = skip && c.aplasia_sensitive;
+            let class = self.cur_class;
             let kind = match &c.kind {
                 CriterionKind::Single(t) => {
                     PKind::Single(self.cond(t, c.temporal.as_ref(), c.window_for(t, None), ferritin_override))
@@ -590,7 +638,7 @@ impl Plan {
                         worst: *worst,
                         window: c.points_window() as i32,
                         derived: None,
-                        skip_aplasia: self.cur_skip,
+                        skip_aplasia: self.cur_skip.then_some(self.cur_class),
                     });
                     let bands = bands
                         .iter()
@@ -604,6 +652,7 @@ impl Plan {
                 kind,
                 points_when_met: c.points.unwrap_or(0.0),
                 aplasia_sensitive: c.aplasia_sensitive,
+                aplasia_class: class,
                 scored,
             });
         }
@@ -734,7 +783,8 @@ pub(crate) struct Scratch {
     last_exp: Vec<(Day, usize)>,
     /// Per member: own score and companion HScore on the current day.
     member_scores: Vec<(f64, f64)>,
-    aplasia: Vec<(Day, Day)>,
+    /// Aplasia periods (first day, last day, bit of their aplasia class).
+    aplasia: Vec<(Day, Day, u32)>,
     points: Vec<f64>,
     /// Per derived series: this patient's derived values (day order) and the entry cursor.
     derived: Vec<Vec<Slot>>,
@@ -949,31 +999,34 @@ pub(crate) fn sweep_members<F>(
         }
     }
     s.aplasia.clear();
-    if plan.before_first_line {
-        if let Some(first) = cohort.treatments_of(p).iter().map(|l| l.start).min() {
-            s.aplasia.push((Day::MIN, first - 1));
-            s.days.push(day_entry(first, all_members));
+    for (class, ap) in plan.aplasia_classes.iter().enumerate().filter(|(_, ap)| ap.has_periods()) {
+        let class = 1u32 << class;
+        if ap.before_first_line {
+            if let Some(first) = cohort.treatments_of(p).iter().map(|l| l.start).min() {
+                s.aplasia.push((Day::MIN, first - 1, class));
+                s.days.push(day_entry(first, ap.members));
+            }
         }
-    }
-    if let Some((len, intensities)) = &plan.aplasia {
-        for l in cohort.treatments_of(p) {
-            if intensities.contains(&l.intensity) {
-                let mut last = l.start.saturating_add(*len);
-                if let Some(r) = &plan.recovery {
-                    let from = l.start.saturating_add(r.from_day as i32);
-                    if let Some(m) = ms.iter().find(|m| {
-                        m.analyte == r.analyte
-                            && m.day >= from
-                            && m.day <= last
-                            && m.value.is_finite()
-                            && decide(m, r.comparator, r.threshold) == Some(true)
-                    }) {
-                        last = m.day - 1;
+        if let Some((len, intensities)) = &ap.periods {
+            for l in cohort.treatments_of(p) {
+                if intensities.contains(&l.intensity) {
+                    let mut last = l.start.saturating_add(*len);
+                    if let Some(r) = &ap.recovery {
+                        let from = l.start.saturating_add(r.from_day as i32);
+                        if let Some(m) = ms.iter().find(|m| {
+                            m.analyte == r.analyte
+                                && m.day >= from
+                                && m.day <= last
+                                && m.value.is_finite()
+                                && decide(m, r.comparator, r.threshold) == Some(true)
+                        }) {
+                            last = m.day - 1;
+                        }
                     }
+                    s.aplasia.push((l.start, last, class));
+                    s.days.push(day_entry(l.start, ap.members));
+                    s.days.push(day_entry(last.saturating_add(1), ap.members));
                 }
-                s.aplasia.push((l.start, last));
-                s.days.push(day_entry(l.start, all_members));
-                s.days.push(day_entry(last.saturating_add(1), all_members));
             }
         }
     }
@@ -1009,7 +1062,7 @@ pub(crate) fn sweep_members<F>(
     // per member: own score and companion HScore (sums of its criteria's points)
     s.member_scores.clear();
     s.member_scores.resize(members.len(), (0.0, 0.0));
-    let mut was_in_aplasia = false;
+    let mut was_in_aplasia = 0u32;
 
     let diagnosis = cohort.patients[p as usize].diagnosis;
     let (mut mi, mut fi) = (0usize, 0usize);
@@ -1025,13 +1078,13 @@ pub(crate) fn sweep_members<F>(
             let m = &ms[mi];
             if qual {
                 if m.value.is_finite() {
-                    let in_aplasia = s.aplasia.iter().any(|&(a, b)| a <= m.day && m.day <= b);
+                    let in_aplasia = aplasia_classes_on(&s.aplasia, m.day);
                     enter_qualified(plan, s, ms, mi, in_aplasia);
                 }
             } else if m.value.is_finite() {
-                let in_aplasia = s.aplasia.iter().any(|&(a, b)| a <= m.day && m.day <= b);
+                let in_aplasia = aplasia_classes_on(&s.aplasia, m.day);
                 for &(ch, max) in &plan.lab_listeners[m.analyte as usize] {
-                    if in_aplasia && plan.lab[ch as usize].skip_aplasia {
+                    if skipped(plan.lab[ch as usize].skip_aplasia, in_aplasia) {
                         continue;
                     }
                     let dq = &mut s.deques[ch as usize];
@@ -1054,9 +1107,9 @@ pub(crate) fn sweep_members<F>(
                 if v.day > t {
                     break;
                 }
-                let in_aplasia = s.aplasia.iter().any(|&(a, b)| a <= v.day && v.day <= b);
+                let in_aplasia = aplasia_classes_on(&s.aplasia, v.day);
                 for &ch in &plan.derived_listeners[k] {
-                    if in_aplasia && plan.lab[ch as usize].skip_aplasia {
+                    if skipped(plan.lab[ch as usize].skip_aplasia, in_aplasia) {
                         continue;
                     }
                     let dq = &mut s.deques[ch as usize];
@@ -1136,11 +1189,13 @@ pub(crate) fn sweep_members<F>(
                 }
             }
         }
-        let in_aplasia = !s.aplasia.is_empty() && s.aplasia.iter().any(|&(a, b)| a <= t && t <= b);
-        if in_aplasia != was_in_aplasia {
-            dirty |= plan.aplasia_crits;
-            was_in_aplasia = in_aplasia;
+        let in_aplasia = aplasia_classes_on(&s.aplasia, t);
+        let mut flipped = in_aplasia ^ was_in_aplasia;
+        while flipped != 0 {
+            dirty |= plan.aplasia_crits[flipped.trailing_zeros() as usize];
+            flipped &= flipped - 1;
         }
+        was_in_aplasia = in_aplasia;
 
         // Re-evaluate the criteria whose inputs changed.
         let mut rescore = false;
@@ -1149,8 +1204,11 @@ pub(crate) fn sweep_members<F>(
             let ci = rest.trailing_zeros() as usize;
             rest &= rest - 1;
             let c = &plan.crits[ci];
-            let (ev, mt, pts) =
-                if in_aplasia && c.aplasia_sensitive { (false, false, 0.0) } else { eval_crit(c, ci, &s.cond_st, &s.band) };
+            let (ev, mt, pts) = if c.aplasia_sensitive && in_aplasia & (1 << c.aplasia_class) != 0 {
+                (false, false, 0.0)
+            } else {
+                eval_crit(c, ci, &s.cond_st, &s.band)
+            };
             let bit = 1u128 << ci;
             evaluable = if ev { evaluable | bit } else { evaluable & !bit };
             met = if mt { met | bit } else { met & !bit };
@@ -1202,6 +1260,19 @@ fn member_state(m: &Plan, day: Day, met: u128, evaluable: u128, (score, companio
         },
         holds: m.holds(met, evaluable, score),
     }
+}
+
+/// Bits of the aplasia classes with an aplasia period containing day `d`.
+#[inline]
+fn aplasia_classes_on(periods: &[(Day, Day, u32)], d: Day) -> u32 {
+    periods.iter().filter(|&&(a, b, _)| a <= d && d <= b).fold(0, |acc, &(_, _, c)| acc | c)
+}
+
+/// Whether a channel skipping values of aplasia class `skip` leaves out a value dated in the
+/// periods of the classes `in_aplasia`.
+#[inline]
+fn skipped(skip: Option<u8>, in_aplasia: u32) -> bool {
+    skip.is_some_and(|k| in_aplasia & (1 << k) != 0)
 }
 
 /// Merge the entries of equal days (sorted): one entry per day with the union of their members.
@@ -1445,10 +1516,11 @@ fn push_keyed(dq: &mut Deque, ms: &[Measurement], idx: usize, max: bool, lower: 
 
 /// Qualified path: enter measurement `mi` into the decisive and the possible deque of every
 /// lab channel it feeds (decisive = lower keys of a max channel / upper keys of a min channel).
-/// Channels that skip values from aplasia periods are left alone when `in_aplasia`.
-fn enter_qualified(plan: &Plan, s: &mut Scratch, ms: &[Measurement], mi: usize, in_aplasia: bool) {
+/// Channels that skip values from aplasia periods are left alone when the value lies in one of
+/// their class (`in_aplasia`: bits of the aplasia classes in aplasia on the value's day).
+fn enter_qualified(plan: &Plan, s: &mut Scratch, ms: &[Measurement], mi: usize, in_aplasia: u32) {
     for &(ch, max) in &plan.lab_listeners[ms[mi].analyte as usize] {
-        if in_aplasia && plan.lab[ch as usize].skip_aplasia {
+        if skipped(plan.lab[ch as usize].skip_aplasia, in_aplasia) {
             continue;
         }
         push_keyed(&mut s.deques[ch as usize], ms, mi, max, max);

@@ -1383,7 +1383,9 @@ fn sweep_matches_brute_force_for_hlh_aml_and_the_primitives() {
 
 /// Sets that share one sweep (merged plans: the study's sets and its definition grid) get
 /// exactly the detection each gets alone — episodes, evidence and summary — also with
-/// qualified values (`>b`, `<=b`) in some patients, whose channels take the two-deque path.
+/// qualified values (`>b`, `<=b`) in some patients, whose channels take the two-deque path, and
+/// with sets of three aplasia handlings in one group (none; `hlh2004[cytopenia=aplasia_aware]`;
+/// `hlh_aml` with recovery, before-first-line and values ignored from aplasia).
 #[test]
 fn merged_sweeps_give_every_set_its_own_detection() {
     let sets: Vec<CriteriaSet> =
