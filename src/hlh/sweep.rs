@@ -217,8 +217,6 @@ pub(crate) struct Plan {
     pub(crate) primary_scored: bool,
     /// The companion HScore is computed.
     pub(crate) companion: bool,
-    /// Aplasia length and intensities, when cytopenia_mode = ignore_during_aplasia.
-    aplasia: Option<(i32, Vec<Intensity>)>,
     /// The distinct aplasia handlings of the members (one for a single set; see
     /// [`AplasiaClass`]).
     aplasia_classes: Vec<AplasiaClass>,
@@ -232,10 +230,6 @@ pub(crate) struct Plan {
     derived_window_ids: Vec<Vec<usize>>,
     /// Parallel to `derived_window_ids`: the members with that channel.
     derived_window_masks: Vec<Vec<u32>>,
-    /// Count recovery ending the aplasia of a line early.
-    recovery: Option<Recovery>,
-    /// Aplasia-sensitive criteria not evaluable before the first line.
-    before_first_line: bool,
     /// How not-evaluable criteria affect the threshold.
     not_evaluable: NotEvaluable,
     /// Highest points of each primary criterion (for the proportional policy of score rules).
@@ -259,19 +253,27 @@ fn add_window(ids: &mut Vec<usize>, masks: &mut Vec<u32>, k: usize, bit: u32) {
 /// recovery and before-first-line settings), shared by the members in `members` (bits).
 #[derive(Debug, Clone, PartialEq)]
 struct AplasiaClass {
+    /// Aplasia length and intensities, when cytopenia_mode = ignore_during_aplasia.
     periods: Option<(i32, Vec<Intensity>)>,
+    /// Count recovery ending the aplasia of a line early.
     recovery: Option<Recovery>,
+    /// Aplasia-sensitive criteria not evaluable before the first line.
     before_first_line: bool,
     members: u32,
 }
 
 impl AplasiaClass {
-    fn of(plan: &Plan, members: u32) -> AplasiaClass {
-        AplasiaClass {
-            periods: plan.aplasia.clone(),
-            recovery: plan.recovery,
-            before_first_line: plan.before_first_line,
-            members,
+    /// The aplasia handling of `set`, for the members `members`.
+    fn of(set: &CriteriaSet, members: u32) -> AplasiaClass {
+        let a = &set.adaptations;
+        match a.cytopenia_mode {
+            CytopeniaMode::Count => AplasiaClass { periods: None, recovery: None, before_first_line: false, members },
+            CytopeniaMode::IgnoreDuringAplasia => AplasiaClass {
+                periods: Some((a.aplasia_days as i32, a.aplasia_intensities.clone())),
+                recovery: a.recovery,
+                before_first_line: a.ignore_before_first_line,
+                members,
+            },
         }
     }
 
@@ -359,30 +361,17 @@ impl Plan {
             any_of: 0,
             primary_scored: matches!(set.rule.kind, RuleKind::Score { .. }),
             companion: set.companion_hscore,
-            aplasia: match set.adaptations.cytopenia_mode {
-                CytopeniaMode::Count => None,
-                CytopeniaMode::IgnoreDuringAplasia => {
-                    Some((set.adaptations.aplasia_days as i32, set.adaptations.aplasia_intensities.clone()))
-                }
-            },
             companion_name: SharedText::default(),
             derived: Vec::new(),
             derived_listeners: Vec::new(),
             derived_window_ids: Vec::new(),
             derived_window_masks: Vec::new(),
-            before_first_line: set.adaptations.cytopenia_mode == CytopeniaMode::IgnoreDuringAplasia
-                && set.adaptations.ignore_before_first_line,
-            recovery: match set.adaptations.cytopenia_mode {
-                CytopeniaMode::Count => None,
-                CytopeniaMode::IgnoreDuringAplasia => set.adaptations.recovery,
-            },
             not_evaluable: set.rule.not_evaluable,
             crit_max: set.criteria.iter().map(|c| c.max_points()).collect(),
             cur_skip: false,
-            aplasia_classes: Vec::new(),
+            aplasia_classes: vec![AplasiaClass::of(set, 1)],
             cur_class: 0,
         };
-        plan.aplasia_classes.push(AplasiaClass::of(&plan, 1));
         plan.add_set(set, plan.primary_scored, set.adaptations.ferritin_threshold);
         for m in &set.rule.mandatory {
             if let Some(i) = set.index_of(m) {
@@ -409,8 +398,8 @@ impl Plan {
     /// each set's criteria (then its companion HScore criteria) follow the previous set's. A
     /// [`sweep_members`] of it gives each member exactly the day states a sweep of the member's
     /// own plan gives, at the cost of about one sweep. Returns the plan and the index of each
-    /// member's first criterion. `None` when the sets cannot share one sweep: different
-    /// more than [`MAX_MEMBERS`] sets, or more than 128 criteria in all. Sets with different
+    /// member's first criterion. `None` when the sets cannot share one sweep: more than
+    /// [`MAX_MEMBERS`] sets, or more than 128 criteria in all. Sets with different
     /// aplasia handling keep their own aplasia periods ([`AplasiaClass`]).
     pub(crate) fn merged(sets: &[&CriteriaSet]) -> Option<(Plan, Vec<usize>)> {
         let (first, rest) = sets.split_first()?;
@@ -426,7 +415,7 @@ impl Plan {
             }
             starts.push(plan.crits.len());
             plan.cur_member = j + 1;
-            let class = AplasiaClass::of(&single, 1 << (j + 1));
+            let class = AplasiaClass::of(set, 1 << (j + 1));
             plan.cur_class = match plan.aplasia_classes.iter().position(|c| c.same_handling(&class)) {
                 Some(k) => {
                     plan.aplasia_classes[k].members |= class.members;
@@ -933,7 +922,7 @@ pub(crate) fn sweep_members<F>(
 {
     let ms = cohort.measurements_of(p);
     let fs = cohort.findings_of(p);
-    let all_members = (low_mask(plan.n_members) & u128::from(u32::MAX)) as u32;
+    let all_members = u32::MAX >> (32 - plan.n_members);
 
     // Change days, each with the members it is a change day of.
     // Data are sorted by day, so repeated (day, window) pairs are consecutive per window:
