@@ -392,22 +392,15 @@ fn cox_data_table(a: &CoxArgs) -> Result<CoxData, EstimatorError> {
     let stop: Vec<f64> = keep.iter().map(|&i| stop_all[i].unwrap_or(f64::NAN)).collect();
     let event: Vec<bool> = keep.iter().map(|&i| event_all[i].unwrap_or(false)).collect();
     let start: Option<Vec<f64>> = start_all.map(|s| keep.iter().map(|&i| s[i].unwrap_or(f64::NAN)).collect());
-    let strata = match &a.strata {
-        Some(s) => {
-            let labels = t.labels(s)?;
-            let kept: Vec<String> = keep.iter().map(|&i| labels[i].clone()).collect();
-            Some(Grouping::from_values(&kept).codes)
-        }
-        None => None,
+    // Group codes of a strata or cluster column over the kept rows.
+    let codes = |column: &Option<String>| -> Result<Option<Vec<usize>>, EstimatorError> {
+        let Some(name) = column else { return Ok(None) };
+        let labels = t.labels(name)?;
+        let kept: Vec<String> = keep.iter().map(|&i| labels[i].clone()).collect();
+        Ok(Some(Grouping::from_values(&kept).codes))
     };
-    let cluster = match &a.cluster {
-        Some(s) => {
-            let labels = t.labels(s)?;
-            let kept: Vec<String> = keep.iter().map(|&i| labels[i].clone()).collect();
-            Some(Grouping::from_values(&kept).codes)
-        }
-        None => None,
-    };
+    let strata = codes(&a.strata)?;
+    let cluster = codes(&a.cluster)?;
     Ok(CoxData { x, terms: design.terms, stop, event, start, strata, cluster, note, dropped })
 }
 
