@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::error::CohortError;
 use super::measure::load_measurements;
 use super::model::Cohort;
+use super::parts::{MeasurementParts, PartOptions};
 use super::rows::{load_adjudications, load_findings, load_patients, load_responses, load_treatments, PatientIndex};
 use super::source::{self, Format, InputTable};
 use super::validation::ValidationReport;
@@ -55,6 +56,8 @@ pub struct LoadedCohort {
 /// Outcome of one validation run.
 struct Run {
     cohort: Option<Cohort>,
+    /// The measurements on disk by patient range (a streamed load with a `measurements` table).
+    parts: Option<MeasurementParts>,
     report: ValidationReport,
     inputs: Vec<InputFile>,
     /// A structural error: nothing can be loaded even with quarantine.
@@ -63,10 +66,10 @@ struct Run {
 
 /// Validate (and, if `build`, assemble) a cohort folder. With `quarantine`
 /// false the cohort is not assembled when an error was found.
-fn run(dir: &Path, build: bool, quarantine: bool) -> Run {
+fn run(dir: &Path, build: bool, quarantine: bool, parts: Option<&PartOptions>) -> Run {
     let mut report = ValidationReport::default();
     let Some(files) = source::discover(dir, &mut report) else {
-        return Run { cohort: None, report, inputs: Vec::new(), fatal: true };
+        return Run { cohort: None, parts: None, report, inputs: Vec::new(), fatal: true };
     };
     let mut fatal = report.has_errors();
 
@@ -78,6 +81,7 @@ fn run(dir: &Path, build: bool, quarantine: bool) -> Run {
         let get = |name: &str| files.iter().find(|f| f.table == name);
         let patients = get("patients").and_then(|tf| load_patients(tf, &mut report));
         let mut cohort = None;
+        let mut measurement_parts = None;
         match patients {
             None => {
                 fatal = true;
@@ -95,7 +99,7 @@ fn run(dir: &Path, build: bool, quarantine: bool) -> Run {
                     load_responses(tf, &index, t, &mut report)
                 });
                 let findings = get("findings").map(|tf| load_findings(tf, &index, &mut report));
-                let measurements = get("measurements").map(|tf| load_measurements(tf, &index, &mut report));
+                let measurements = get("measurements").map(|tf| load_measurements(tf, &index, &mut report, parts));
                 let adjudications = get("adjudications").map(|tf| load_adjudications(tf, &index, &mut report));
                 for present in [
                     treatments.as_ref().map(Option::is_some),
@@ -113,7 +117,10 @@ fn run(dir: &Path, build: bool, quarantine: bool) -> Run {
                 drop(index);
                 if build && !fatal && (quarantine || !report.has_errors()) {
                     let (measurements, units) = match measurements.flatten() {
-                        Some(m) => (m.measurements, m.unit_spellings),
+                        Some(m) => {
+                            measurement_parts = m.parts;
+                            (m.measurements, m.unit_spellings)
+                        }
                         None => (Vec::new(), Vec::new()),
                     };
                     let mut c = Cohort::new(
@@ -154,7 +161,7 @@ fn run(dir: &Path, build: bool, quarantine: bool) -> Run {
                 }
             }
         }
-        Run { cohort, report, inputs, fatal }
+        Run { cohort, parts: measurement_parts, report, inputs, fatal }
     })
 }
 
@@ -181,12 +188,32 @@ fn check_structure(tf: &InputTable, report: &mut ValidationReport) {
 /// `report.rejects`, counted per table) and the rest loads; a rejected patient
 /// rejects its rows in the other tables too.
 pub fn load_cohort(dir: &Path, opts: &LoadOptions) -> Result<LoadedCohort, CohortError> {
-    let r = run(dir, true, opts.quarantine);
+    Ok(load(dir, opts, None)?.0)
+}
+
+/// [`load_cohort`], with the measurements written to disk by patient range as they are
+/// converted instead of kept: the cohort has no measurements, and the parts (`None` without a
+/// `measurements` table) give them back one patient range at a time. The validation (issues,
+/// counts, rejects) is exactly [`load_cohort`]'s.
+pub fn load_cohort_in_parts(
+    dir: &Path,
+    opts: &LoadOptions,
+    parts: &PartOptions,
+) -> Result<(LoadedCohort, Option<MeasurementParts>), CohortError> {
+    load(dir, opts, Some(parts))
+}
+
+fn load(
+    dir: &Path,
+    opts: &LoadOptions,
+    parts: Option<&PartOptions>,
+) -> Result<(LoadedCohort, Option<MeasurementParts>), CohortError> {
+    let r = run(dir, true, opts.quarantine, parts);
     if r.fatal || (r.report.has_errors() && !opts.quarantine) {
         return Err(CohortError::Invalid(Box::new(r.report)));
     }
     match r.cohort {
-        Some(cohort) => Ok(LoadedCohort { cohort, report: r.report, inputs: r.inputs }),
+        Some(cohort) => Ok((LoadedCohort { cohort, report: r.report, inputs: r.inputs }, r.parts)),
         None => Err(CohortError::Invalid(Box::new(r.report))),
     }
 }
@@ -195,7 +222,7 @@ pub fn load_cohort(dir: &Path, opts: &LoadOptions) -> Result<LoadedCohort, Cohor
 /// `hemosurv validate`). Runs exactly the checks of [`load_cohort`]; the
 /// options do not change which problems are found.
 pub fn validate_dir(dir: &Path, opts: &LoadOptions) -> ValidationReport {
-    run(dir, false, opts.quarantine).report
+    run(dir, false, opts.quarantine, None).report
 }
 
 impl Cohort {

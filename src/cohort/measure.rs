@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use super::cells::{clean, Cell, ColView, PreparedColumn, Raw, StrArr, Target};
 use super::limits::{is_plausible, plausible_range};
 use super::model::{Analyte, Day, Measurement, PatientIdx, Qualifier};
+use super::parts::{MeasurementParts, PartOptions};
 use super::rows::{follow_up_warning, raw_fields, req_day, unreadable, warn, PatientIndex, PatientRef, RowCheck, Who};
 use super::source::{self, Format, InputTable};
 use super::units::{parse_analyte, resolve_unit, Conversion};
@@ -41,6 +42,9 @@ pub(crate) struct MeasurementsOut {
     pub measurements: Vec<Measurement>,
     /// Unit spellings as found, in order of first appearance; `Measurement::unit` indexes this.
     pub unit_spellings: Vec<String>,
+    /// With [`PartOptions`]: the valid rows, on disk by patient range (`measurements` is then
+    /// empty).
+    pub parts: Option<MeasurementParts>,
 }
 
 /// Distinct unit spellings in order of first appearance (by row), which
@@ -90,12 +94,74 @@ enum Resolved {
 }
 
 /// Load and validate `measurements`. `None` if the table is structurally unusable (reported).
+/// With `parts`, the valid rows are written to disk by patient range as each chunk is
+/// converted, instead of kept (so the table's rows are never all in memory as measurements).
 pub(crate) fn load_measurements(
     tf: &InputTable,
     index: &PatientIndex<'_>,
     report: &mut ValidationReport,
+    parts: Option<&PartOptions>,
 ) -> Option<MeasurementsOut> {
-    load_measurements_chunked(tf, index, report, CHUNK_ROWS)
+    load_measurements_chunked(tf, index, report, CHUNK_ROWS, parts)
+}
+
+/// Where converted rows go: kept in memory, or written to the parts chunk by chunk.
+struct RowSink<'a> {
+    tf: &'a InputTable,
+    parts: Option<MeasurementParts>,
+    options: Option<&'a PartOptions>,
+    patients: usize,
+}
+
+impl RowSink<'_> {
+    /// Called before the first chunk with the table's row count.
+    fn start(&mut self, out: &mut Vec<Measurement>, rows: usize, report: &mut ValidationReport) -> Option<()> {
+        match self.options {
+            None => out.reserve_exact(rows),
+            Some(o) => match MeasurementParts::create(o, self.patients, rows) {
+                Ok(p) => self.parts = Some(p),
+                Err(e) => {
+                    report.push(write_error(self.tf, &o.dir, &e));
+                    return None;
+                }
+            },
+        }
+        Some(())
+    }
+
+    /// Called after each chunk: hand the rows to the parts.
+    fn flush(&mut self, out: &mut Vec<Measurement>, report: &mut ValidationReport) -> Option<()> {
+        if let Some(parts) = &mut self.parts {
+            if let Err(e) = parts.push(out) {
+                report.push(write_error(self.tf, parts.dir(), &e));
+                return None;
+            }
+            out.clear();
+        }
+        Some(())
+    }
+
+    /// Called after the last chunk.
+    fn finish(&mut self, report: &mut ValidationReport) -> Option<Option<MeasurementParts>> {
+        if let Some(parts) = &mut self.parts {
+            if let Err(e) = parts.finish() {
+                report.push(write_error(self.tf, parts.dir(), &e));
+                return None;
+            }
+        }
+        Some(self.parts.take())
+    }
+}
+
+/// The issue of a part file that cannot be written.
+fn write_error(tf: &InputTable, dir: &std::path::Path, e: &std::io::Error) -> super::validation::Issue {
+    source::table_issue(
+        Severity::Error,
+        IssueKind::UnreadableTable,
+        TABLE,
+        None,
+        format!("cannot write the measurements of {} by patient to {}: {e}", tf.path.display(), dir.display()),
+    )
 }
 
 /// [`load_measurements`] with a given chunk size (rows).
@@ -104,7 +170,9 @@ fn load_measurements_chunked(
     index: &PatientIndex<'_>,
     report: &mut ValidationReport,
     chunk_rows: usize,
+    parts: Option<&PartOptions>,
 ) -> Option<MeasurementsOut> {
+    let mut sink = RowSink { tf, parts: None, options: parts, patients: index.follow.len() };
     let actual = super::rows::table_columns(tf, report)?;
     let bound = source::bind_columns(TABLE, &actual, &COLUMNS, &[], report)?;
     let names: Vec<String> = bound.into_iter().flatten().collect();
@@ -120,7 +188,7 @@ fn load_measurements_chunked(
                     return None;
                 }
             };
-            out.reserve_exact(groups.iter().sum());
+            sink.start(&mut out, groups.iter().sum(), report)?;
             let mut slices = Vec::new();
             let (mut off, mut len) = (0usize, 0usize);
             for g in groups {
@@ -155,7 +223,9 @@ fn load_measurements_chunked(
                             return false;
                         }
                     };
-                    if convert_chunk(tf, &df, rows_done, index, &mut registry, &mut out, report).is_none() {
+                    if convert_chunk(tf, &df, rows_done, index, &mut registry, &mut out, report).is_none()
+                        || sink.flush(&mut out, report).is_none()
+                    {
                         return false;
                     }
                     rows_done += df.height();
@@ -174,21 +244,24 @@ fn load_measurements_chunked(
                     return None;
                 }
             };
-            out.reserve_exact(df.height());
+            sink.start(&mut out, df.height(), report)?;
             while rows_done < df.height() {
                 let chunk = df.slice(rows_done as i64, chunk_rows);
                 convert_chunk(tf, &chunk, rows_done, index, &mut registry, &mut out, report)?;
+                sink.flush(&mut out, report)?;
                 rows_done += chunk.height();
             }
         }
     }
 
     let unit_spellings = registry.spellings;
+    let parts = sink.finish(report)?;
+    let loaded = parts.as_ref().map_or(out.len() as u64, MeasurementParts::total_rows);
 
     let counts = report.table_mut(TABLE);
     counts.rows = rows_done as u64;
-    counts.loaded = out.len() as u64;
-    Some(MeasurementsOut { measurements: out, unit_spellings })
+    counts.loaded = loaded;
+    Some(MeasurementsOut { measurements: out, unit_spellings, parts })
 }
 
 /// Convert one chunk (rows `base + 1 ..` of the table) and append the valid rows to `out`.
@@ -749,9 +822,9 @@ mod tests {
         let index = PatientIndex::new(&out);
 
         let mut r1 = ValidationReport::default();
-        let one = load_measurements_chunked(&tf, &index, &mut r1, usize::MAX).expect("loads");
+        let one = load_measurements_chunked(&tf, &index, &mut r1, usize::MAX, None).expect("loads");
         let mut r2 = ValidationReport::default();
-        let many = load_measurements_chunked(&tf, &index, &mut r2, 10_000).expect("loads");
+        let many = load_measurements_chunked(&tf, &index, &mut r2, 10_000, None).expect("loads");
         assert_eq!(one.measurements, many.measurements);
         assert_eq!(one.unit_spellings, many.unit_spellings);
         assert_eq!(r1, r2);

@@ -10,6 +10,7 @@ pub mod limits;
 pub mod load;
 pub mod model;
 pub mod omop;
+pub mod parts;
 pub mod table_writer;
 pub mod units;
 pub mod validation;
@@ -20,8 +21,9 @@ mod rows;
 mod source;
 
 pub use error::{CohortError, UnitError};
-pub use load::{load_cohort, validate_dir, InputFile, LoadOptions, LoadedCohort};
+pub use load::{load_cohort, load_cohort_in_parts, validate_dir, InputFile, LoadOptions, LoadedCohort};
 pub use model::*;
+pub use parts::{MeasurementParts, PartOptions};
 pub use source::{Format, TABLES};
 pub use units::normalise;
 pub use validation::{Issue, IssueKind, Reject, Severity, TableCounts, ValidationReport};

@@ -569,11 +569,25 @@ pub struct Cohort {
     /// Chart-review decisions sorted by (patient, onset, reviewer, row); empty without an
     /// `adjudications` table. Set with [`Cohort::set_adjudications`].
     pub adjudications: Vec<Adjudication>,
+    /// First patient whose measurements are held (see [`Cohort::set_measurement_part`]);
+    /// `measurement_offsets` covers the held patients from this one on.
+    measurement_first: usize,
     measurement_offsets: Vec<usize>,
     finding_offsets: Vec<usize>,
     treatment_offsets: Vec<usize>,
     response_offsets: Vec<usize>,
     adjudication_offsets: Vec<usize>,
+}
+
+/// Sort measurements by (patient, day, analyte, row), the order of [`Cohort::measurements`].
+fn sort_measurements(measurements: &mut [Measurement]) {
+    use rayon::prelude::*;
+    // Registry extracts usually arrive sorted: a parallel check is cheaper than
+    // sorting sorted data (row numbers are unique, so sorted means final).
+    let key = |m: &Measurement| (m.patient, m.day, m.analyte, m.row);
+    if !measurements.par_windows(2).all(|w| key(&w[0]) <= key(&w[1])) {
+        measurements.par_sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+    }
 }
 
 fn offsets_by_patient(n_patients: usize, keys: impl Iterator<Item = PatientIdx>) -> Vec<usize> {
@@ -598,13 +612,7 @@ impl Cohort {
         mut responses: Vec<ResponseAssessment>,
         unit_spellings: Vec<String>,
     ) -> Cohort {
-        use rayon::prelude::*;
-        // Registry extracts usually arrive sorted: a parallel check is cheaper than
-        // sorting sorted data (row numbers are unique, so sorted means final).
-        let key = |m: &Measurement| (m.patient, m.day, m.analyte, m.row);
-        if !measurements.par_windows(2).all(|w| key(&w[0]) <= key(&w[1])) {
-            measurements.par_sort_unstable_by(|a, b| key(a).cmp(&key(b)));
-        }
+        sort_measurements(&mut measurements);
         findings.sort_unstable_by_key(|a| (a.patient, a.day, a.finding, a.row));
         treatments.sort_by_key(|a| (a.patient, a.line, a.start, a.row));
         responses.sort_by_key(|a| (a.patient, a.day, a.line, a.row));
@@ -622,6 +630,7 @@ impl Cohort {
             unit_spellings,
             tables_present: Vec::new(),
             adjudications: Vec::new(),
+            measurement_first: 0,
             measurement_offsets,
             finding_offsets,
             treatment_offsets,
@@ -652,13 +661,33 @@ impl Cohort {
     /// afterwards every patient has no measurements.
     pub fn release_measurements(&mut self) {
         self.measurements = Vec::new();
-        self.measurement_offsets = vec![0; self.patients.len() + 1];
+        self.measurement_first = 0;
+        self.measurement_offsets = vec![0];
+    }
+
+    /// Hold the measurements of the patients `patients` only, replacing those held before
+    /// (for detection part by part, [`crate::cohort::MeasurementParts`]): they are sorted as
+    /// [`Cohort::new`] sorts them, and every other patient then has none.
+    ///
+    /// Panics if a row belongs to a patient outside the range (a caller's error: the parts
+    /// are split by patient).
+    pub fn set_measurement_part(&mut self, patients: std::ops::Range<PatientIdx>, mut measurements: Vec<Measurement>) {
+        assert!(measurements.iter().all(|m| patients.contains(&m.patient)), "a measurement outside its patient part");
+        sort_measurements(&mut measurements);
+        let first = patients.start as usize;
+        let n = patients.len();
+        self.measurement_offsets = offsets_by_patient(n, measurements.iter().map(|m| m.patient - patients.start));
+        self.measurement_first = first;
+        self.measurements = measurements;
     }
 
     /// Measurements of patient `p`, sorted by day.
     pub fn measurements_of(&self, p: PatientIdx) -> &[Measurement] {
-        let p = p as usize;
-        &self.measurements[self.measurement_offsets[p]..self.measurement_offsets[p + 1]]
+        let k = (p as usize).wrapping_sub(self.measurement_first);
+        match (self.measurement_offsets.get(k), self.measurement_offsets.get(k.wrapping_add(1))) {
+            (Some(&a), Some(&b)) => &self.measurements[a..b],
+            _ => &[],
+        }
     }
 
     /// Findings of patient `p`, sorted by day.

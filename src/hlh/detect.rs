@@ -179,66 +179,131 @@ impl Default for DetectOptions<'_> {
 /// detections then have an empty `evidence`, and concatenating a set's chunks in chunk order
 /// gives exactly the rows it would have held), the chunk size, progress.
 pub fn detect_many_into(cohort: &Cohort, sets: &[CriteriaSet], opts: &DetectOptions) -> std::io::Result<Vec<Detection>> {
-    let chunk = opts.chunk_patients.max(1);
-    let plans: Vec<Plan> = sets.iter().map(Plan::new).collect();
-    let base = evaluation_bases(sets);
-    let groups = sweep_groups(sets, &base);
-    let group_members: Vec<Vec<(usize, &Plan)>> =
-        groups.iter().map(|g| g.starts.iter().zip(&g.sets).map(|(&lo, &k)| (lo, &plans[k])).collect()).collect();
-    let n = cohort.patients.len();
-    let n_chunks = n.div_ceil(chunk);
-    let chunks: Vec<Vec<ChunkOut>> = (0..n_chunks)
-        .into_par_iter()
-        .map_init(
-            || {
-                (
-                    plans.iter().map(Scratch::new).collect::<Vec<_>>(),
-                    groups.iter().map(|g| Scratch::new(&g.plan)).collect::<Vec<_>>(),
-                )
-            },
-            |(scratch, group_scratch), ci| -> std::io::Result<Vec<ChunkOut>> {
-                let mut outs: Vec<ChunkOut> = plans.iter().map(|_| ChunkOut::default()).collect();
-                let patients = ci * chunk..((ci + 1) * chunk).min(n);
-                for p in patients.clone() {
-                    let until = cohort.patients[p].end_of_follow_up();
-                    for ((g, members), gs) in groups.iter().zip(&group_members).zip(group_scratch.iter_mut()) {
-                        for &k in &g.sets {
-                            scratch[k].states.clear();
-                        }
-                        sweep_members(&g.plan, members, cohort, p as PatientIdx, until, None, gs, |j, st, _| {
-                            scratch[g.sets[j]].states.push(*st)
-                        });
-                    }
-                    for (k, plan) in plans.iter().enumerate() {
-                        let evidence = opts.with_evidence.get(k).copied().unwrap_or(true);
-                        let (done, rest) = scratch.split_at_mut(k);
-                        let shared = base[k].map(|j| done[j].states.as_slice());
-                        process_patient(plan, &sets[k], cohort, p as PatientIdx, evidence, shared, &mut rest[0], &mut outs[k]);
-                    }
-                }
-                if let Some(sink) = opts.sink {
-                    for (k, o) in outs.iter_mut().enumerate() {
-                        if !o.evidence.is_empty() {
-                            sink.take(k, ci, &o.evidence)?;
-                            o.evidence = Vec::new();
-                        }
-                    }
-                }
-                if let Some(progress) = opts.on_chunk {
-                    progress(patients.len());
-                }
-                Ok(outs)
-            },
-        )
-        .collect::<std::io::Result<_>>()?;
-    // transpose: chunk-major to set-major, chunks kept in patient order
-    let mut per_set: Vec<Vec<ChunkOut>> = plans.iter().map(|_| Vec::with_capacity(n_chunks)).collect();
-    for outs in chunks {
-        for (k, o) in outs.into_iter().enumerate() {
-            per_set[k].push(o);
-        }
+    let mut run = PartwiseDetection::new(sets);
+    run.detect_patients(cohort, 0..cohort.patients.len(), opts)?;
+    Ok(run.finish(cohort.patients.len()))
+}
+
+/// Detection under several sets, run over consecutive ranges of patients, for a cohort that
+/// holds the measurements of one range at a time ([`Cohort::set_measurement_part`]): call
+/// [`PartwiseDetection::detect_patients`] for `0..a`, `a..b`, … up to the last patient, then
+/// [`PartwiseDetection::finish`]. The detections equal [`detect_many_into`]'s whatever the
+/// ranges (each patient is evaluated on its own rows); evidence chunks are numbered on across
+/// the ranges, so a sink sees them in patient order as in one call.
+pub struct PartwiseDetection<'s> {
+    sets: &'s [CriteriaSet],
+    plans: Vec<Plan>,
+    base: Vec<Option<usize>>,
+    groups: Vec<SweepGroup>,
+    /// Per set, the chunk results so far, in patient order.
+    per_set: Vec<Vec<ChunkOut>>,
+    /// Patients done so far (the next range starts here).
+    patients_done: usize,
+    /// Chunks done before the last range.
+    last_range_first_chunk: usize,
+}
+
+impl<'s> PartwiseDetection<'s> {
+    /// Compile the sets (plans, shared evaluations, merged sweeps) once for every range.
+    pub fn new(sets: &'s [CriteriaSet]) -> PartwiseDetection<'s> {
+        let plans: Vec<Plan> = sets.iter().map(Plan::new).collect();
+        let base = evaluation_bases(sets);
+        let groups = sweep_groups(sets, &base);
+        let per_set = plans.iter().map(|_| Vec::new()).collect();
+        PartwiseDetection { sets, plans, base, groups, per_set, patients_done: 0, last_range_first_chunk: 0 }
     }
-    Ok(sets.iter().zip(&plans).zip(per_set).map(|((set, plan), outs)| assemble(set, plan, outs, n)).collect())
+
+    /// Detect the patients `patients` (the next range: it starts where the last one ended)
+    /// with `cohort`'s measurements, which must be those of at least these patients.
+    pub fn detect_patients(
+        &mut self,
+        cohort: &Cohort,
+        patients: std::ops::Range<usize>,
+        opts: &DetectOptions,
+    ) -> std::io::Result<()> {
+        assert_eq!(patients.start, self.patients_done, "ranges must be consecutive");
+        let (plans, sets, base, groups) = (&self.plans, self.sets, &self.base, &self.groups);
+        let chunk = opts.chunk_patients.max(1);
+        let group_members: Vec<Vec<(usize, &Plan)>> =
+            groups.iter().map(|g| g.starts.iter().zip(&g.sets).map(|(&lo, &k)| (lo, &plans[k])).collect()).collect();
+        let first_chunk = self.per_set.first().map_or(0, Vec::len);
+        let n_chunks = patients.len().div_ceil(chunk);
+        let chunks: Vec<Vec<ChunkOut>> = (0..n_chunks)
+            .into_par_iter()
+            .map_init(
+                || {
+                    (
+                        plans.iter().map(Scratch::new).collect::<Vec<_>>(),
+                        groups.iter().map(|g| Scratch::new(&g.plan)).collect::<Vec<_>>(),
+                    )
+                },
+                |(scratch, group_scratch), ci| -> std::io::Result<Vec<ChunkOut>> {
+                    let mut outs: Vec<ChunkOut> = plans.iter().map(|_| ChunkOut::default()).collect();
+                    let lo = patients.start + ci * chunk;
+                    let chunk_patients = lo..(lo + chunk).min(patients.end);
+                    for p in chunk_patients.clone() {
+                        let until = cohort.patients[p].end_of_follow_up();
+                        for ((g, members), gs) in groups.iter().zip(&group_members).zip(group_scratch.iter_mut()) {
+                            for &k in &g.sets {
+                                scratch[k].states.clear();
+                            }
+                            sweep_members(&g.plan, members, cohort, p as PatientIdx, until, None, gs, |j, st, _| {
+                                scratch[g.sets[j]].states.push(*st)
+                            });
+                        }
+                        for (k, plan) in plans.iter().enumerate() {
+                            let evidence = opts.with_evidence.get(k).copied().unwrap_or(true);
+                            let (done, rest) = scratch.split_at_mut(k);
+                            let shared = base[k].map(|j| done[j].states.as_slice());
+                            process_patient(
+                                plan,
+                                &sets[k],
+                                cohort,
+                                p as PatientIdx,
+                                evidence,
+                                shared,
+                                &mut rest[0],
+                                &mut outs[k],
+                            );
+                        }
+                    }
+                    if let Some(sink) = opts.sink {
+                        for (k, o) in outs.iter_mut().enumerate() {
+                            if !o.evidence.is_empty() {
+                                sink.take(k, first_chunk + ci, &o.evidence)?;
+                                o.evidence = Vec::new();
+                            }
+                        }
+                    }
+                    if let Some(progress) = opts.on_chunk {
+                        progress(chunk_patients.len());
+                    }
+                    Ok(outs)
+                },
+            )
+            .collect::<std::io::Result<_>>()?;
+        // transpose: chunk-major to set-major, chunks kept in patient order
+        for outs in chunks {
+            for (k, o) in outs.into_iter().enumerate() {
+                self.per_set[k].push(o);
+            }
+        }
+        self.patients_done = patients.end;
+        self.last_range_first_chunk = first_chunk;
+        Ok(())
+    }
+
+    /// The episodes found under set `k` (index into the sets) in the last range, in patient
+    /// order.
+    pub fn last_range_episodes(&self, k: usize) -> impl Iterator<Item = &Episode> {
+        self.per_set[k][self.last_range_first_chunk..].iter().flat_map(|o| o.episodes.iter())
+    }
+
+    /// The detections of a cohort of `n` patients, all of them done.
+    pub fn finish(self, n: usize) -> Vec<Detection> {
+        assert_eq!(self.patients_done, n, "every patient must be detected");
+        self.sets.iter().zip(&self.plans).zip(self.per_set).map(|((set, plan), outs)| assemble(set, plan, outs, n)).collect()
+    }
 }
 
 /// For each set, an earlier set whose day-by-day criteria evaluation is the same (same

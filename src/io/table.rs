@@ -548,18 +548,54 @@ fn typed_column(name: &str, t: ColumnType, rows: &[Vec<Cell>], j: usize) -> Resu
     Ok(column)
 }
 
-/// Convert CSV text with a header row whose columns are `names` of `types` (a table streamed to
-/// disk, such as the evidence spill) to Parquet, one row group of [`PARQUET_ROW_GROUP`] records
-/// at a time, so memory holds one row group's columns instead of the whole table's (the
-/// 1 M-patient evidence table is ~8 M rows). `csv` names the text in errors.
-pub fn csv_bytes_to_parquet(
-    bytes: &[u8],
-    names: &[&str],
-    types: &[ColumnType],
-    csv: &Path,
-    parquet: &Path,
-) -> Result<(), TableError> {
-    csv_bytes_to_parquet_typed(bytes, names, types, csv, parquet, PARQUET_ROW_GROUP)
+/// Convert the CSV file `csv` (a header line, then records of the columns `names`) to Parquet
+/// with the column types `types`, one row group of records at a time: the file is read as it is
+/// converted, never held whole (the run's `hlh_evidence` table is over 1 GB at 1 M patients).
+pub fn csv_file_to_parquet(names: &[&str], types: &[ColumnType], csv: &Path, parquet: &Path) -> Result<(), TableError> {
+    let io_err = |e: std::io::Error| TableError::Read { path: csv.to_path_buf(), message: e.to_string() };
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(csv).map_err(io_err)?);
+    let mut header = Vec::new();
+    std::io::BufRead::read_until(&mut reader, b'\n', &mut header).map_err(io_err)?;
+    let schema = parquet_schema(names, types, csv)?;
+    let mut batch = Vec::new();
+    let batches = std::iter::from_fn(|| match read_records(&mut reader, PARQUET_ROW_GROUP, &mut batch) {
+        Ok(0) => None,
+        Ok(_) => Some(parse_batch(&batch, &schema, csv)),
+        Err(e) => Some(Err(io_err(e))),
+    });
+    write_parquet_batches(&schema, csv, parquet, batches)
+}
+
+/// Read up to `rows` CSV records into `batch` (replacing what it held); a line break inside a
+/// quoted field does not end a record (RFC 4180). Returns the bytes read (0 at the end).
+fn read_records(reader: &mut impl std::io::BufRead, rows: usize, batch: &mut Vec<u8>) -> std::io::Result<usize> {
+    batch.clear();
+    let mut in_quotes = false;
+    let mut records = 0;
+    while records < rows.max(1) {
+        let start = batch.len();
+        if reader.read_until(b'\n', batch)? == 0 {
+            break;
+        }
+        in_quotes ^= batch[start..].iter().filter(|&&b| b == b'"').count() % 2 == 1;
+        if !in_quotes {
+            records += 1;
+        }
+    }
+    Ok(batch.len())
+}
+
+/// Parse one batch of CSV records (no header) with the columns of `schema`.
+fn parse_batch(batch: &[u8], schema: &Arc<Schema>, csv: &Path) -> Result<DataFrame, TableError> {
+    let err = |e: PolarsError| TableError::Read { path: csv.to_path_buf(), message: e.to_string() };
+    let mut df = CsvReadOptions::default()
+        .with_has_header(false)
+        .with_schema(Some(schema.clone()))
+        .into_reader_with_file_handle(std::io::Cursor::new(batch))
+        .finish()
+        .map_err(err)?;
+    df.rechunk_mut();
+    Ok(df)
 }
 
 /// The whole table at once, with types inferred from every row.
@@ -571,64 +607,6 @@ fn csv_bytes_to_parquet_inferred(bytes: &[u8], csv: &Path, parquet: &Path) -> Re
         std::fs::File::create(parquet).map_err(|e| TableError::Read { path: parquet.to_path_buf(), message: e.to_string() })?;
     ParquetWriter::new(file).finish(&mut df).map_err(err)?;
     Ok(())
-}
-
-/// Typed columns, `batch_rows` records per row group, parsed and written one batch at a time
-/// (the header line is skipped; `names` gives the columns).
-fn csv_bytes_to_parquet_typed(
-    bytes: &[u8],
-    names: &[&str],
-    types: &[ColumnType],
-    csv: &Path,
-    parquet: &Path,
-    batch_rows: usize,
-) -> Result<(), TableError> {
-    let err = |e: PolarsError| TableError::Read { path: csv.to_path_buf(), message: e.to_string() };
-    let header_len = bytes.iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| i + 1);
-    let body = &bytes[header_len..];
-    let schema = parquet_schema(names, types, csv)?;
-    let batches = record_batches(body, batch_rows).map(|batch| {
-        let mut df = CsvReadOptions::default()
-            .with_has_header(false)
-            .with_schema(Some(schema.clone()))
-            .into_reader_with_file_handle(std::io::Cursor::new(batch))
-            .finish()
-            .map_err(err)?;
-        df.rechunk_mut();
-        Ok(df)
-    });
-    write_parquet_batches(&schema, csv, parquet, batches)
-}
-
-/// Consecutive slices of CSV records (`body` without its header), each of `rows` records
-/// except the last; a line break inside a quoted field does not end a record (RFC 4180).
-fn record_batches(body: &[u8], rows: usize) -> impl Iterator<Item = &[u8]> {
-    let rows = rows.max(1);
-    let mut start = 0;
-    std::iter::from_fn(move || {
-        if start >= body.len() {
-            return None;
-        }
-        let mut in_quotes = false;
-        let mut records = 0;
-        let mut end = body.len();
-        for (i, &b) in body[start..].iter().enumerate() {
-            match b {
-                b'"' => in_quotes = !in_quotes,
-                b'\n' if !in_quotes => {
-                    records += 1;
-                    if records == rows {
-                        end = start + i + 1;
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        let batch = &body[start..end];
-        start = end;
-        Some(batch)
-    })
 }
 
 #[cfg(test)]
@@ -679,20 +657,35 @@ mod tests {
             let f = std::fs::File::open(p).unwrap();
             ParquetReader::new(f).finish().unwrap()
         };
+        std::fs::write(&csv, &text).unwrap();
+        let convert = |csv: &Path, out: &Path, rows: usize| {
+            let mut reader = std::io::BufReader::new(std::fs::File::open(csv).unwrap());
+            let mut header = Vec::new();
+            std::io::BufRead::read_until(&mut reader, b'\n', &mut header).unwrap();
+            let schema = parquet_schema(&names, &types, csv).unwrap();
+            let mut batch = Vec::new();
+            let batches = std::iter::from_fn(|| match read_records(&mut reader, rows, &mut batch).unwrap() {
+                0 => None,
+                _ => Some(parse_batch(&batch, &schema, csv)),
+            });
+            write_parquet_batches(&schema, csv, out, batches).unwrap();
+        };
         let whole = dir.path().join("whole.parquet");
-        csv_bytes_to_parquet_typed(text.as_bytes(), &names, &types, &csv, &whole, usize::MAX).unwrap();
+        csv_file_to_parquet(&names, &types, &csv, &whole).unwrap();
         let expected = read(&whole);
         assert_eq!(expected.height(), 23);
         assert_eq!(expected.column("note").unwrap().str().unwrap().get(0), Some("two\nlines"));
         assert_eq!(expected.column("note").unwrap().str().unwrap().get(1), Some("a, b \"quoted\""));
         for rows in [1, 2, 4, 7, 22, 23, 24] {
             let p = dir.path().join(format!("b{rows}.parquet"));
-            csv_bytes_to_parquet_typed(text.as_bytes(), &names, &types, &csv, &p, rows).unwrap();
+            convert(&csv, &p, rows);
             assert!(read(&p).equals_missing(&expected), "{rows} rows per batch");
         }
         // header only: an empty table with the schema
         let p = dir.path().join("empty.parquet");
-        csv_bytes_to_parquet_typed(b"id,n,x,note,flag\n", &names, &types, &csv, &p, 4).unwrap();
+        let header_only = dir.path().join("empty.csv");
+        std::fs::write(&header_only, "id,n,x,note,flag\n").unwrap();
+        csv_file_to_parquet(&names, &types, &header_only, &p).unwrap();
         let empty = read(&p);
         assert_eq!((empty.height(), empty.width()), (0, 5));
         assert_eq!(empty.column("n").unwrap().dtype(), &DataType::Int64);

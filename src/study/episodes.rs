@@ -18,11 +18,12 @@
 //!   or before onset), its intensity and the days since its start; disease status from the
 //!   response assessments (`hlh::DiseaseStatus`).
 //!
-//! The lab values need the measurements, which the run releases after detection: they are
-//! read first by [`onset_labs`], the table is built later by [`episode_characteristics`].
+//! The lab values need the measurements, which the run holds only while it detects (one part of
+//! the patients at a time): they are read then by [`OnsetLabs::add`], the table is built later
+//! by [`episode_characteristics`].
 
 use crate::cohort::{Analyte, Cohort, Day};
-use crate::hlh::Detection;
+use crate::hlh::{Detection, Episode};
 use crate::stats::table1::quantile_type7;
 use crate::table::{Cell, ResultTable};
 
@@ -43,21 +44,19 @@ pub(crate) struct OnsetLabs {
     pub values: Vec<[Option<f64>; ONSET_ANALYTES.len()]>,
 }
 
-/// Read the lab values at every episode onset of `detection` (needs the measurements).
-pub(crate) fn onset_labs(cohort: &Cohort, detection: &Detection) -> OnsetLabs {
-    let values = detection
-        .episodes
-        .iter()
-        .map(|e| {
+impl OnsetLabs {
+    /// Append the lab values at the onsets of `episodes` (the next episodes of the detection,
+    /// in its order), from the measurements `cohort` holds for their patients.
+    pub(crate) fn add<'e>(&mut self, cohort: &Cohort, episodes: impl Iterator<Item = &'e Episode>) {
+        self.values.extend(episodes.map(|e| {
             let ms = cohort.measurements_of(e.patient);
             let mut row = [None; ONSET_ANALYTES.len()];
             for (k, (analyte, highest)) in ONSET_ANALYTES.iter().enumerate() {
                 row[k] = value_at_onset(ms.iter().filter(|m| m.analyte == *analyte).map(|m| (m.day, m.value)), e.onset, *highest);
             }
             row
-        })
-        .collect();
-    OnsetLabs { values }
+        }));
+    }
 }
 
 /// The worst value of the latest day in `onset - 7 ..= onset`.

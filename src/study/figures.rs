@@ -87,7 +87,7 @@ pub struct FigureInputs<'a> {
     pub cir: Option<&'a CumInc>,
     /// Where to write.
     pub out_dir: &'a Path,
-    /// Lab trajectory panels, from [`lab_trajectories`].
+    /// Lab trajectory panels, from [`LabTrajectories`].
     pub trajectories: &'a [plot::TrajectoryPanel],
     /// Incidence by definition (the grid), in grid order.
     pub grid: &'a [GridPoint],
@@ -777,50 +777,67 @@ fn cir_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) ->
     )
 }
 
-/// Lab trajectories around the first HLH onset of each patient (primary criteria set):
-/// median and IQR per day from -14 to +28, days with fewer than 3 values omitted.
-/// Computed right after detection so the run can release the measurements.
-pub fn lab_trajectories(cohort: &Cohort, primary: &Detection) -> Vec<plot::TrajectoryPanel> {
-    let inp_primary = primary;
-    let first_onset: std::collections::HashMap<u32, i32> = inp_primary.episodes.iter().fold(Default::default(), |mut m, e| {
-        m.entry(e.patient).and_modify(|d: &mut i32| *d = (*d).min(e.onset)).or_insert(e.onset);
-        m
-    });
-    let mut panels = Vec::new();
-    for (analyte, log) in
-        [(Analyte::Ferritin, true), (Analyte::Triglycerides, false), (Analyte::Fibrinogen, false), (Analyte::Platelets, true)]
-    {
-        let mut by_day: std::collections::BTreeMap<i32, Vec<f64>> = std::collections::BTreeMap::new();
-        for (&p, &onset) in &first_onset {
-            for m in cohort.measurements_of(p).iter().filter(|m| m.analyte == analyte) {
-                let d = m.day - onset;
-                if (-14..=28).contains(&d) {
-                    by_day.entry(d).or_default().push(m.value);
+/// Analytes of the lab trajectory figure, and whether each is drawn on a log scale.
+const TRAJECTORY_ANALYTES: [(Analyte, bool); 4] =
+    [(Analyte::Ferritin, true), (Analyte::Triglycerides, false), (Analyte::Fibrinogen, false), (Analyte::Platelets, true)];
+
+/// Lab values around the first HLH onset of each patient (primary criteria set), collected
+/// while the measurements are held (part by part, during detection); [`LabTrajectories::panels`]
+/// then gives the median and IQR per day from -14 to +28, days with fewer than 3 values
+/// omitted.
+#[derive(Debug, Default)]
+pub struct LabTrajectories {
+    /// Per analyte of [`TRAJECTORY_ANALYTES`]: the values by day relative to the first onset.
+    by_day: [std::collections::BTreeMap<i32, Vec<f64>>; TRAJECTORY_ANALYTES.len()],
+}
+
+impl LabTrajectories {
+    /// Add the values of the patients of `episodes` (every episode of each of these patients),
+    /// from the measurements `cohort` holds for them.
+    pub fn add<'e>(&mut self, cohort: &Cohort, episodes: impl Iterator<Item = &'e crate::hlh::Episode>) {
+        let mut first_onset: std::collections::BTreeMap<u32, i32> = std::collections::BTreeMap::new();
+        for e in episodes {
+            first_onset.entry(e.patient).and_modify(|d| *d = (*d).min(e.onset)).or_insert(e.onset);
+        }
+        for ((analyte, _), by_day) in TRAJECTORY_ANALYTES.iter().zip(&mut self.by_day) {
+            for (&p, &onset) in &first_onset {
+                for m in cohort.measurements_of(p).iter().filter(|m| m.analyte == *analyte) {
+                    let d = m.day - onset;
+                    if (-14..=28).contains(&d) {
+                        by_day.entry(d).or_default().push(m.value);
+                    }
                 }
             }
         }
-        let mut days = Vec::new();
-        let (mut med, mut q1, mut q3) = (Vec::new(), Vec::new(), Vec::new());
-        for (d, mut v) in by_day {
-            if v.len() < 3 {
-                continue;
-            }
-            v.sort_by(f64::total_cmp);
-            days.push(d as f64);
-            med.push(quantile_type7(&v, 0.5).unwrap_or(f64::NAN));
-            q1.push(quantile_type7(&v, 0.25).unwrap_or(f64::NAN));
-            q3.push(quantile_type7(&v, 0.75).unwrap_or(f64::NAN));
-        }
-        if !days.is_empty() {
-            panels.push(plot::TrajectoryPanel {
-                title: analyte.name().to_string(),
-                y_label: analyte.canonical_unit().to_string(),
-                log_y: log,
-                series: vec![plot::TrajectorySeries { label: "median (IQR)".into(), days, median: med, q1, q3 }],
-            });
-        }
     }
-    panels
+
+    /// The figure's panels (an analyte without a day of 3 values has none).
+    pub fn panels(self) -> Vec<plot::TrajectoryPanel> {
+        let mut panels = Vec::new();
+        for ((analyte, log), by_day) in TRAJECTORY_ANALYTES.into_iter().zip(self.by_day) {
+            let mut days = Vec::new();
+            let (mut med, mut q1, mut q3) = (Vec::new(), Vec::new(), Vec::new());
+            for (d, mut v) in by_day {
+                if v.len() < 3 {
+                    continue;
+                }
+                v.sort_by(f64::total_cmp);
+                days.push(d as f64);
+                med.push(quantile_type7(&v, 0.5).unwrap_or(f64::NAN));
+                q1.push(quantile_type7(&v, 0.25).unwrap_or(f64::NAN));
+                q3.push(quantile_type7(&v, 0.75).unwrap_or(f64::NAN));
+            }
+            if !days.is_empty() {
+                panels.push(plot::TrajectoryPanel {
+                    title: analyte.name().to_string(),
+                    y_label: analyte.canonical_unit().to_string(),
+                    log_y: log,
+                    series: vec![plot::TrajectorySeries { label: "median (IQR)".into(), days, median: med, q1, q3 }],
+                });
+            }
+        }
+        panels
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::report::html::DEFAULT_MAX_TABLE_ROWS;
 use crate::report::manifest::NotComputed;
 use crate::table::ResultTable;
 
@@ -37,19 +38,36 @@ impl OutputRegistry {
 
 /// A table produced by the run.
 pub(crate) struct Produced {
-    /// The table: all its rows, or only its first rows when it was streamed (`streamed`).
+    /// The table: all its rows ([`Body::Cells`]), else its first rows.
     pub table: ResultTable,
     /// One-line description (report, `tables/README.md`).
     pub caption: String,
-    /// The whole table as CSV text, for a table too large to hold as cells (the evidence
-    /// audit trail, formatted chunk by chunk by [`ResultTable::write_csv_rows`]).
-    pub streamed: Option<StreamedCsv>,
+    /// Where the table's rows are.
+    pub body: Body,
 }
 
-/// A table formatted chunk by chunk: its CSV text (header included) and its row count.
+/// Where a produced table's rows are.
+pub(crate) enum Body {
+    /// All in [`Produced::table`]; written with the other tables at the end of the run.
+    Cells,
+    /// In a CSV file already written, for a table too large to hold as cells (the evidence
+    /// audit trail, formatted chunk by chunk by [`ResultTable::write_csv_rows`]); its Parquet
+    /// is made from the file at the end of the run.
+    CsvFile(StreamedCsv),
+    /// Written (CSV and Parquet) when the table was added, so that its cells need not be held
+    /// until the end of the run (the episodes of every definition, the patient key); `rows`
+    /// is its row count.
+    Written {
+        /// Data rows.
+        rows: usize,
+    },
+}
+
+/// A table formatted chunk by chunk: its CSV file (header included, in the run's `tables/`)
+/// and its row count.
 pub(crate) struct StreamedCsv {
-    /// The CSV file's bytes.
-    pub bytes: Vec<u8>,
+    /// The CSV file.
+    pub path: std::path::PathBuf,
     /// Data rows.
     pub rows: usize,
 }
@@ -62,7 +80,11 @@ impl Produced {
 
     /// Data rows of the whole table.
     pub fn n_rows(&self) -> usize {
-        self.streamed.as_ref().map_or(self.table.rows.len(), |s| s.rows)
+        match &self.body {
+            Body::Cells => self.table.rows.len(),
+            Body::CsvFile(csv) => csv.rows,
+            Body::Written { rows } => *rows,
+        }
     }
 }
 
@@ -84,7 +106,20 @@ impl RunOutputs {
     pub fn add_table(&mut self, table: ResultTable, caption: &str) -> Result<(), StudyError> {
         table.validate().map_err(crate::report::ReportError::from)?;
         self.registry.claim("table", &table.name)?;
-        self.tables.push(Produced { table, caption: caption.to_string(), streamed: None });
+        self.tables.push(Produced { table, caption: caption.to_string(), body: Body::Cells });
+        Ok(())
+    }
+
+    /// Add a large table and write it (CSV and Parquet) into `dir` now, keeping only its first
+    /// [`DEFAULT_MAX_TABLE_ROWS`] rows for the report.
+    pub fn add_written(&mut self, mut table: ResultTable, caption: &str, dir: &std::path::Path) -> Result<(), StudyError> {
+        table.validate().map_err(crate::report::ReportError::from)?;
+        self.registry.claim("table", &table.name)?;
+        crate::report::write_csv_and_parquet(&table, dir)?;
+        let rows = table.rows.len();
+        table.rows.truncate(DEFAULT_MAX_TABLE_ROWS);
+        table.rows.shrink_to_fit();
+        self.tables.push(Produced { table, caption: caption.to_string(), body: Body::Written { rows } });
         Ok(())
     }
 
@@ -93,7 +128,7 @@ impl RunOutputs {
     pub fn add_streamed(&mut self, preview: ResultTable, caption: &str, csv: StreamedCsv) -> Result<(), StudyError> {
         preview.validate().map_err(crate::report::ReportError::from)?;
         self.registry.claim("table", &preview.name)?;
-        self.tables.push(Produced { table: preview, caption: caption.to_string(), streamed: Some(csv) });
+        self.tables.push(Produced { table: preview, caption: caption.to_string(), body: Body::CsvFile(csv) });
         Ok(())
     }
 

@@ -7,8 +7,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use thiserror::Error;
 
-use crate::cohort::{load_cohort, Cohort, CohortError, LoadOptions};
-use crate::hlh::{detect_many_into, CriteriaSet, DetectOptions, Detection};
+use crate::cohort::{load_cohort_in_parts, Cohort, CohortError, LoadOptions, MeasurementParts, PartOptions};
+use crate::hlh::{CriteriaSet, DetectOptions, Detection, Episode, PartwiseDetection};
 use crate::report::manifest::{Exclusion as ManifestExclusion, InputFile, Manifest, StageTiming};
 use crate::report::output::OutputDir;
 use crate::report::ReportError;
@@ -24,7 +24,7 @@ use super::exposure::Exposure;
 use super::figures::{self, FigureSet};
 use super::grid::{self, GridDefinition};
 use super::incidence::{self, GroupVar};
-use super::outputs::RunOutputs;
+use super::outputs::{Body, RunOutputs};
 use super::response::{self, EpisodeSpan};
 use super::survival::{self, HlhSurvival, KmAnalysis};
 
@@ -271,7 +271,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
         .map(|d| Exposure::from_onsets(&dataset, &d.criteria_set, d.episodes.iter().map(|e| (e.patient, e.onset))))
         .collect();
     let mut outs = RunOutputs::default();
-    detection_tables(&detections, spill, &mut outs)?;
+    detection_tables(&detections, spill, &out, &mut outs)?;
     timer.end("detect");
 
     let conf = plan.cfg.survival.conf_level;
@@ -323,35 +323,60 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
 
 /// Load and validate the cohort, detect HLH under every definition (study sets, grid
 /// variants, adjudications), read the truth table, and take from the measurements what the
-/// later stages need (lab trajectories, labs at onset) before releasing them.
+/// later stages need (lab trajectories, labs at onset).
+///
+/// The measurements are never all in memory: the loader writes them to disk by patient range
+/// ([`crate::cohort::MeasurementParts`]), and detection reads one range at a time, takes what
+/// the later stages need from it and drops it, so the run's memory does not grow with the
+/// number of measurement rows. The results are the same as with the whole table in memory.
 fn load_and_detect(opts: &RunOptions, plan: &StudyPlan, out: &OutputDir, timer: &mut StageTimer) -> Result<Detected, StudyError> {
     timer.begin("loading cohort");
-    let mut loaded = load_cohort(&opts.cohort_dir, &LoadOptions { quarantine: opts.quarantine })?;
+    let parts_dir = out.path().join(".measurement-parts");
+    let part_options = PartOptions::in_dir(parts_dir, DetectOptions::default().chunk_patients);
+    let (mut loaded, parts) =
+        load_cohort_in_parts(&opts.cohort_dir, &LoadOptions { quarantine: opts.quarantine }, &part_options)?;
     timer.end("load_and_validate");
 
     timer.begin("detecting HLH episodes");
-    let spill_dir = out.path().join(".evidence-chunks");
-    let spill = EvidenceSpill::create(&spill_dir, crate::report::html::DEFAULT_MAX_TABLE_ROWS)
-        .map_err(|e| StudyError::Io { path: spill_dir, source: e })?;
-    let (mut detections, grid) = detect_all(&loaded.cohort, &plan.criteria, plan.cfg.detection.grid, &spill, &timer.bar)?;
     let has_adjudications = loaded.cohort.tables_present.iter().any(|t| t == "adjudications");
-    if has_adjudications {
-        detections.push(super::adjudicated::adjudicated_detection(&loaded.cohort));
-    } else if plan.primary == plan.criteria.len() {
+    if !has_adjudications && plan.primary == plan.criteria.len() {
         return Err(StudyError::Config(StudyConfigError::Value {
             path: plan.label.clone(),
             key: "detection.primary".into(),
             message: "`adjudicated` needs an `adjudications` table in the cohort (docs/data-format.md)".into(),
         }));
     }
+    // the adjudicated pseudo-detection needs no measurements; its onsets may be the primary ones
+    let adjudicated = has_adjudications.then(|| super::adjudicated::adjudicated_detection(&loaded.cohort));
+    let spill_dir = out.path().join(".evidence-chunks");
+    let spill = EvidenceSpill::create(&spill_dir, crate::report::html::DEFAULT_MAX_TABLE_ROWS)
+        .map_err(|e| StudyError::Io { path: spill_dir, source: e })?;
+    let mut trajectories = figures::LabTrajectories::default();
+    let mut onset_labs = super::episodes::OnsetLabs::default();
+    let (mut detections, grid) = detect_all(
+        &mut loaded.cohort,
+        parts.as_ref(),
+        &plan.criteria,
+        plan.cfg.detection.grid,
+        &spill,
+        &timer.bar,
+        |cohort, run, range| {
+            // what the later stages need from this part's measurements, before they go
+            let primary: Vec<&Episode> = match &adjudicated {
+                Some(a) if plan.primary == plan.criteria.len() => {
+                    a.episodes.iter().filter(|e| range.contains(&(e.patient as usize))).collect()
+                }
+                _ => run.last_range_episodes(plan.primary).collect(),
+            };
+            trajectories.add(cohort, primary.iter().copied());
+            onset_labs.add(cohort, primary.iter().copied());
+        },
+    )?;
+    detections.extend(adjudicated);
     let truth_path = opts.truth.clone().or_else(|| crate::hlh::Truth::default_path(&opts.cohort_dir));
     let truth = truth_path.as_deref().map(|p| crate::hlh::Truth::load(p, &loaded.cohort)).transpose()?;
-    // Everything that needs the measurements is done now: release them (the largest
-    // table by far) before the analyses.
-    let trajectories = figures::lab_trajectories(&loaded.cohort, &detections[plan.primary]);
-    let onset_labs = super::episodes::onset_labs(&loaded.cohort, &detections[plan.primary]);
-    let n_measurements = loaded.cohort.measurements.len();
-    loaded.cohort.release_measurements();
+    let n_measurements = parts.as_ref().map_or(0, |p| p.total_rows() as usize);
+    let trajectories = trajectories.panels();
     Ok(Detected { loaded, detections, grid, truth, has_adjudications, trajectories, onset_labs, n_measurements, spill })
 }
 
@@ -536,11 +561,13 @@ type GridDetections = Vec<(GridDefinition, Option<Detection>)>;
 /// `spill` chunk by chunk (read back by [`detection_tables`]); the study's own sets appear in
 /// the grid without a detection of their own (see [`grid_detection`]).
 fn detect_all(
-    cohort: &Cohort,
+    cohort: &mut Cohort,
+    parts: Option<&MeasurementParts>,
     criteria: &[CriteriaSet],
     grid: bool,
     spill: &EvidenceSpill,
     bar: &ProgressBar,
+    mut each_part: impl FnMut(&Cohort, &PartwiseDetection, std::ops::Range<usize>),
 ) -> Result<(Vec<Detection>, GridDetections), StudyError> {
     let defs = if grid { grid::default_grid(criteria) } else { Vec::new() };
     let is_variant = |g: &GridDefinition| !criteria.iter().any(|c| c.name == g.name);
@@ -555,8 +582,24 @@ fn detect_all(
     };
     let opts =
         DetectOptions { with_evidence: &with_evidence, sink: Some(spill), on_chunk: Some(&progress), ..DetectOptions::default() };
-    let mut detections =
-        detect_many_into(cohort, &sets, &opts).map_err(|e| StudyError::Io { path: spill.dir().to_path_buf(), source: e })?;
+    let mut run = PartwiseDetection::new(&sets);
+    let n_parts = parts.map_or(1, MeasurementParts::len);
+    for k in 0..n_parts {
+        let range = match parts {
+            Some(p) => {
+                let ms = p.read(k).map_err(|e| StudyError::Io { path: p.dir().to_path_buf(), source: e })?;
+                let range = p.patients(k);
+                cohort.set_measurement_part(range.clone(), ms);
+                range.start as usize..range.end as usize
+            }
+            None => 0..total,
+        };
+        run.detect_patients(cohort, range.clone(), &opts)
+            .map_err(|e| StudyError::Io { path: spill.dir().to_path_buf(), source: e })?;
+        each_part(cohort, &run, range);
+    }
+    cohort.release_measurements();
+    let mut detections = run.finish(total);
     let mut variants = detections.split_off(criteria.len()).into_iter();
     let grid = defs
         .into_iter()
@@ -741,14 +784,19 @@ fn grid_table(
 /// column; formatted in parallel (the evidence of a large cohort runs to 100+ MB of CSV).
 /// The episode and evidence tables of every detection. The evidence rows are released once
 /// written (nothing after this stage reads them; at scale they are the largest structure).
-fn detection_tables(detections: &[Detection], spill: EvidenceSpill, outs: &mut RunOutputs) -> Result<(), StudyError> {
+fn detection_tables(
+    detections: &[Detection],
+    spill: EvidenceSpill,
+    out: &OutputDir,
+    outs: &mut RunOutputs,
+) -> Result<(), StudyError> {
     let mut episodes = crate::hlh::episodes_table("hlh_episodes", &[]);
     for part in detections.par_iter().map(|d| d.episodes_table("hlh_episodes")).collect::<Vec<_>>() {
         episodes.append(part).map_err(crate::report::ReportError::from)?;
     }
-    outs.add_table(episodes, "HLH episodes under every criteria set")?;
-    let spill_dir = spill.dir().to_path_buf();
-    let (preview, evidence) = spill.table(detections).map_err(|e| StudyError::Io { path: spill_dir, source: e })?;
+    outs.add_written(episodes, "HLH episodes under every criteria set", &out.tables())?;
+    let csv = out.tables().join(format!("{}.csv", super::evidence_spill::EVIDENCE_TABLE));
+    let (preview, evidence) = spill.write_table(detections, &csv).map_err(|e| StudyError::Io { path: csv.clone(), source: e })?;
     outs.add_streamed(
         preview,
         "Audit trail: the measurement or finding behind each criterion of each episode, under every criteria set",
@@ -1170,23 +1218,17 @@ fn not_computed_table(outs: &RunOutputs) -> ResultTable {
 }
 
 /// Every table as CSV and as Parquet, in parallel (both from the same typed cells; a streamed
-/// table's Parquet from its CSV text, one row group at a time).
+/// table's CSV is already written, its Parquet is made from that file one row group at a time).
 fn write_tables(out: &OutputDir, outs: &RunOutputs) -> Result<(), StudyError> {
     outs.tables.par_iter().try_for_each(|p| -> Result<(), StudyError> {
-        match &p.streamed {
-            None => crate::report::write_csv_and_parquet(&p.table, &out.tables())?,
-            Some(csv) => {
-                let path = out.tables().join(p.table.file_name());
-                std::fs::write(&path, &csv.bytes).map_err(|e| StudyError::Io { path: path.clone(), source: e })?;
+        match &p.body {
+            Body::Cells => crate::report::write_csv_and_parquet(&p.table, &out.tables())?,
+            Body::Written { .. } => {}
+            Body::CsvFile(csv) => {
                 let names: Vec<&str> = p.table.columns.iter().map(String::as_str).collect();
-                crate::io::table::csv_bytes_to_parquet(
-                    &csv.bytes,
-                    &names,
-                    &p.table.column_types(),
-                    &path,
-                    &out.tables().join(format!("{}.parquet", p.name())),
-                )
-                .map_err(|e| StudyError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
+                let parquet = out.tables().join(format!("{}.parquet", p.name()));
+                crate::io::table::csv_file_to_parquet(&names, &p.table.column_types(), &csv.path, &parquet)
+                    .map_err(|e| StudyError::Io { path: csv.path.clone(), source: std::io::Error::other(e.to_string()) })?;
             }
         }
         Ok(())

@@ -2,6 +2,7 @@
 //! Each file of `tests/it/` is a module; shared helpers are in `common`.
 
 mod cli_estimators;
+mod cohort_parts;
 mod cohort_qualified;
 mod cohort_units;
 mod cohort_validation;

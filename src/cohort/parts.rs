@@ -1,0 +1,227 @@
+//! Measurements kept on disk by patient range, so that a run's memory does not grow with the
+//! number of measurement rows.
+//!
+//! While the `measurements` table is loaded, every converted row (exactly the row the in-memory
+//! path keeps) is appended to the file of its *part*: a contiguous range of patient indices.
+//! Detection then reads one part at a time ([`MeasurementParts::read`]), sorted as
+//! [`super::Cohort::new`] sorts the whole table, and drops it before the next. Concatenating
+//! the parts in order gives exactly the in-memory table, so the results are the same bytes.
+//!
+//! Records are fixed 32-byte little-endian rows in files of this process's own; the folder is
+//! removed when the parts are dropped.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use super::model::{Analyte, Measurement, PatientIdx, Qualifier};
+
+/// Bytes of one stored measurement.
+const RECORD: usize = 32;
+
+/// How a streamed load lays out its measurement parts.
+#[derive(Debug, Clone)]
+pub struct PartOptions {
+    /// Folder for the part files (created; removed with the parts).
+    pub dir: PathBuf,
+    /// Aimed-at measurement rows per part (the memory one part needs is about 32 bytes per row,
+    /// twice while it is sorted).
+    pub rows_per_part: usize,
+    /// Parts hold a multiple of this many patients (detection's chunk size, so that its
+    /// chunks are the same as in memory).
+    pub align_patients: usize,
+    /// At most this many parts (open files while loading).
+    pub max_parts: usize,
+}
+
+impl PartOptions {
+    /// Default layout in `dir`: about 4 M rows (128 MB) per part, at most 512 parts.
+    pub fn in_dir(dir: PathBuf, align_patients: usize) -> PartOptions {
+        PartOptions { dir, rows_per_part: 1 << 22, align_patients, max_parts: 512 }
+    }
+
+    /// Patients per part for a table of `rows` rows over `patients` patients.
+    fn patients_per_part(&self, patients: usize, rows: usize) -> usize {
+        let align = self.align_patients.max(1);
+        let by_rows = if rows == 0 { patients } else { (patients as u128 * self.rows_per_part as u128 / rows as u128) as usize };
+        let at_least = patients.div_ceil(self.max_parts.max(1));
+        by_rows.max(at_least).max(1).div_ceil(align) * align
+    }
+}
+
+/// The measurements of a cohort, on disk by patient range.
+pub struct MeasurementParts {
+    dir: PathBuf,
+    n_patients: usize,
+    patients_per_part: usize,
+    rows: Vec<u64>,
+    writers: Vec<BufWriter<File>>,
+}
+
+impl std::fmt::Debug for MeasurementParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeasurementParts")
+            .field("dir", &self.dir)
+            .field("patients_per_part", &self.patients_per_part)
+            .field("rows", &self.rows)
+            .finish()
+    }
+}
+
+impl MeasurementParts {
+    /// Create the (empty) parts for `patients` patients and about `rows` rows.
+    pub(crate) fn create(opts: &PartOptions, patients: usize, rows: usize) -> std::io::Result<MeasurementParts> {
+        std::fs::create_dir_all(&opts.dir)?;
+        let per = opts.patients_per_part(patients, rows);
+        let n_parts = patients.div_ceil(per).max(1);
+        let mut parts = MeasurementParts {
+            dir: opts.dir.clone(),
+            n_patients: patients,
+            patients_per_part: per,
+            rows: vec![0; n_parts],
+            writers: Vec::new(),
+        };
+        for k in 0..n_parts {
+            parts.writers.push(BufWriter::with_capacity(1 << 16, File::create(parts.path(k))?));
+        }
+        Ok(parts)
+    }
+
+    fn path(&self, k: usize) -> PathBuf {
+        self.dir.join(format!("part-{k:05}.bin"))
+    }
+
+    /// Append rows (any patients, in input order) to their parts.
+    pub(crate) fn push(&mut self, measurements: &[Measurement]) -> std::io::Result<()> {
+        for m in measurements {
+            let k = m.patient as usize / self.patients_per_part;
+            self.writers[k].write_all(&encode(m))?;
+            self.rows[k] += 1;
+        }
+        Ok(())
+    }
+
+    /// Flush and close the files; call once after the last [`MeasurementParts::push`].
+    pub(crate) fn finish(&mut self) -> std::io::Result<()> {
+        for mut w in self.writers.drain(..) {
+            w.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Number of parts.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether there are no parts (never: a cohort has at least one, maybe empty).
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Rows stored, over all parts.
+    pub fn total_rows(&self) -> u64 {
+        self.rows.iter().sum()
+    }
+
+    /// The patients of part `k`.
+    pub fn patients(&self, k: usize) -> Range<PatientIdx> {
+        let lo = (k * self.patients_per_part).min(self.n_patients);
+        let hi = ((k + 1) * self.patients_per_part).min(self.n_patients);
+        lo as PatientIdx..hi as PatientIdx
+    }
+
+    /// The rows of part `k`, in the order they were pushed.
+    pub fn read(&self, k: usize) -> std::io::Result<Vec<Measurement>> {
+        let n = self.rows[k] as usize;
+        let mut out = Vec::with_capacity(n);
+        let mut r = BufReader::with_capacity(1 << 20, File::open(self.path(k))?);
+        let mut buf = [0u8; RECORD];
+        for _ in 0..n {
+            r.read_exact(&mut buf)?;
+            out.push(decode(&buf).ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("corrupt record in {}", self.path(k).display()))
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// The folder of the part files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for MeasurementParts {
+    fn drop(&mut self) {
+        self.writers.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn encode(m: &Measurement) -> [u8; RECORD] {
+    let mut b = [0u8; RECORD];
+    b[0..4].copy_from_slice(&m.patient.to_le_bytes());
+    b[4..8].copy_from_slice(&m.day.to_le_bytes());
+    b[8..16].copy_from_slice(&m.value.to_bits().to_le_bytes());
+    b[16..24].copy_from_slice(&m.raw_value.to_bits().to_le_bytes());
+    b[24..28].copy_from_slice(&m.row.to_le_bytes());
+    b[28..30].copy_from_slice(&m.unit.to_le_bytes());
+    b[30] = m.analyte as u8;
+    b[31] = m.qualifier as u8;
+    b
+}
+
+fn decode(b: &[u8; RECORD]) -> Option<Measurement> {
+    let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let f64_at = |i: usize| {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&b[i..i + 8]);
+        f64::from_bits(u64::from_le_bytes(x))
+    };
+    let qualifier = [Qualifier::None, Qualifier::Lt, Qualifier::Le, Qualifier::Gt, Qualifier::Ge].get(b[31] as usize).copied()?;
+    Some(Measurement {
+        patient: u32_at(0),
+        day: u32_at(4) as i32,
+        value: f64_at(8),
+        raw_value: f64_at(16),
+        row: u32_at(24),
+        unit: u16::from_le_bytes([b[28], b[29]]),
+        analyte: Analyte::ALL.get(b[30] as usize).copied()?,
+        qualifier,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_bit_for_bit() {
+        let q = [Qualifier::None, Qualifier::Lt, Qualifier::Le, Qualifier::Gt, Qualifier::Ge];
+        for (i, a) in Analyte::ALL.iter().enumerate() {
+            let m = Measurement {
+                patient: 4_000_000_000 - i as u32,
+                day: -20_000 + i as i32,
+                analyte: *a,
+                unit: 700 + i as u16,
+                value: 0.1 + i as f64 / 3.0,
+                raw_value: -1e300 / (i as f64 + 1.0),
+                row: u32::MAX - i as u32,
+                qualifier: q[i % q.len()],
+            };
+            assert_eq!(decode(&encode(&m)), Some(m));
+            assert_eq!(Analyte::ALL[*a as usize], *a, "the record stores the analyte's position in Analyte::ALL");
+        }
+    }
+
+    #[test]
+    fn parts_are_aligned_and_cover_every_patient() {
+        let o = PartOptions { dir: PathBuf::new(), rows_per_part: 1000, align_patients: 7, max_parts: 10 };
+        // 100 rows per patient: 10 patients per part, rounded up to 14
+        assert_eq!(o.patients_per_part(1000, 100_000), 105); // at most 10 parts: >= 100, aligned to 7
+        assert_eq!(o.patients_per_part(50, 5_000), 14);
+        assert_eq!(o.patients_per_part(5, 0), 7);
+    }
+}
