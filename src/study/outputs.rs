@@ -8,7 +8,6 @@
 
 use std::collections::BTreeSet;
 
-use crate::report::html::DEFAULT_MAX_TABLE_ROWS;
 use crate::report::manifest::NotComputed;
 use crate::table::ResultTable;
 
@@ -50,17 +49,34 @@ pub(crate) struct Produced {
 pub(crate) enum Body {
     /// All in [`Produced::table`]; written with the other tables at the end of the run.
     Cells,
-    /// In a CSV file already written, for a table too large to hold as cells (the evidence
-    /// audit trail, formatted chunk by chunk by [`ResultTable::write_csv_rows`]); its Parquet
-    /// is made from the file at the end of the run.
+    /// In a CSV file already written, for a table too large to hold as cells until the end of
+    /// the run (the evidence audit trail, the episodes of every definition), formatted part by
+    /// part by [`ResultTable::write_csv_rows`]; its Parquet is made from the file at the end of
+    /// the run.
     CsvFile(StreamedCsv),
-    /// Written (CSV and Parquet) when the table was added, so that its cells need not be held
-    /// until the end of the run (the episodes of every definition, the patient key); `rows`
-    /// is its row count.
-    Written {
-        /// Data rows.
-        rows: usize,
-    },
+}
+
+/// Write the CSV file `path` of a table given in parts (each a [`ResultTable`] with the same
+/// columns and types, dropped once written) and return its preview (header, types and first
+/// `preview_rows` rows) and the file. Only one part's cells are in memory at a time.
+pub(crate) fn write_csv_in_parts(
+    path: &std::path::Path,
+    parts: impl Iterator<Item = ResultTable>,
+    mut preview: ResultTable,
+    preview_rows: usize,
+) -> std::io::Result<(ResultTable, StreamedCsv)> {
+    use std::io::Write;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    w.write_all(preview.csv_header().as_bytes())?;
+    let mut rows = 0;
+    for part in parts {
+        part.write_csv_rows(rows, &mut w).map_err(std::io::Error::other)?;
+        rows += part.rows.len();
+        let room = preview_rows.saturating_sub(preview.rows.len());
+        preview.rows.extend(part.rows.into_iter().take(room));
+    }
+    w.flush()?;
+    Ok((preview, StreamedCsv { path: path.to_path_buf(), rows }))
 }
 
 /// A table formatted chunk by chunk: its CSV file (header included, in the run's `tables/`)
@@ -83,7 +99,6 @@ impl Produced {
         match &self.body {
             Body::Cells => self.table.rows.len(),
             Body::CsvFile(csv) => csv.rows,
-            Body::Written { rows } => *rows,
         }
     }
 }
@@ -107,19 +122,6 @@ impl RunOutputs {
         table.validate().map_err(crate::report::ReportError::from)?;
         self.registry.claim("table", &table.name)?;
         self.tables.push(Produced { table, caption: caption.to_string(), body: Body::Cells });
-        Ok(())
-    }
-
-    /// Add a large table and write it (CSV and Parquet) into `dir` now, keeping only its first
-    /// [`DEFAULT_MAX_TABLE_ROWS`] rows for the report.
-    pub fn add_written(&mut self, mut table: ResultTable, caption: &str, dir: &std::path::Path) -> Result<(), StudyError> {
-        table.validate().map_err(crate::report::ReportError::from)?;
-        self.registry.claim("table", &table.name)?;
-        crate::report::write_csv_and_parquet(&table, dir)?;
-        let rows = table.rows.len();
-        table.rows.truncate(DEFAULT_MAX_TABLE_ROWS);
-        table.rows.shrink_to_fit();
-        self.tables.push(Produced { table, caption: caption.to_string(), body: Body::Written { rows } });
         Ok(())
     }
 

@@ -124,6 +124,43 @@ fn cox_fit_from_columns(
     Ok((model, design.dropped_rows.len(), zph))
 }
 
+/// The time-dependent Cox models of [`hlh_survival`] on the counting-process rows: adjusted
+/// (with its PH test) and unadjusted, and the patients dropped for a missing covariate.
+#[allow(clippy::too_many_arguments)]
+fn time_dependent_models(
+    dataset: &Dataset,
+    start: &[f64],
+    stop: &[f64],
+    ev: &[bool],
+    subject: &[usize],
+    hlh: Vec<Option<f64>>,
+    covariates: &CovariateColumns,
+    opts: &CoxOptions,
+) -> StatsResult<(CoxModel, Result<CoxZph, String>, CoxModel, usize)> {
+    let mut cols = vec![("hlh".to_string(), ColumnData::Numeric(hlh.clone()))];
+    for (name, col) in &covariates.columns {
+        cols.push((name.clone(), expand(col, subject)));
+    }
+    let (cox_td, dropped_rows, ph_test) = cox_fit_from_columns(Some(start), stop, ev, &cols, opts, true)?;
+    drop(cols);
+    let ph_test = ph_test.unwrap_or_else(|| Err("not requested".into()));
+    let dropped_subjects = if dropped_rows == 0 {
+        0
+    } else {
+        // count distinct subjects with a missing covariate
+        (0..dataset.patients.len())
+            .filter(|&s| {
+                covariates.columns.iter().any(|(_, c)| match c {
+                    ColumnData::Numeric(v) => v[s].is_none(),
+                    ColumnData::Categorical(v) => v[s].is_none(),
+                })
+            })
+            .count()
+    };
+    let (cox_td_unadjusted, _) = cox_from_columns(Some(start), stop, ev, &[("hlh".to_string(), ColumnData::Numeric(hlh))], opts)?;
+    Ok((cox_td, ph_test, cox_td_unadjusted, dropped_subjects))
+}
+
 /// Run the HLH survival analyses for one criteria set.
 pub fn hlh_survival(
     dataset: &Dataset,
@@ -145,58 +182,44 @@ pub fn hlh_survival(
     let hlh: Vec<Option<f64>> = intervals.iter().map(|iv| Some(if iv.exposed { 1.0 } else { 0.0 })).collect();
     let opts = CoxOptions { conf_level, ..CoxOptions::default() };
 
-    let mut cols = vec![("hlh".to_string(), ColumnData::Numeric(hlh.clone()))];
-    for (name, col) in &covariates.columns {
-        cols.push((name.clone(), expand(col, &subject)));
-    }
-    let (cox_td, dropped_rows, ph_test) = cox_fit_from_columns(Some(&start), &stop, &ev, &cols, &opts, true)?;
-    let ph_test = ph_test.unwrap_or_else(|| Err("not requested".into()));
-    let dropped_subjects = {
-        let design_rows_dropped = dropped_rows;
-        if design_rows_dropped == 0 {
-            0
-        } else {
-            // count distinct subjects with a missing covariate
-            let missing: std::collections::BTreeSet<usize> = (0..dataset.patients.len())
-                .filter(|&s| {
-                    covariates.columns.iter().any(|(_, c)| match c {
-                        ColumnData::Numeric(v) => v[s].is_none(),
-                        ColumnData::Categorical(v) => v[s].is_none(),
-                    })
-                })
-                .collect();
-            missing.len()
-        }
-    };
-    let (cox_td_unadjusted, _) =
-        cox_from_columns(Some(&start), &stop, &ev, &[("hlh".to_string(), ColumnData::Numeric(hlh))], &opts)?;
+    // the time-dependent models and the rest in parallel (the exposures are analysed one after
+    // the other, so that only one exposure's data is in memory); an error of the first half is
+    // reported first, as in sequence
+    let (td, rest) = rayon::join(
+        || time_dependent_models(dataset, &start, &stop, &ev, &subject, hlh, covariates, &opts),
+        || -> StatsResult<_> {
+            let ever: Vec<Option<f64>> = exposure.onset.iter().map(|o| Some(if o.is_some() { 1.0 } else { 0.0 })).collect();
+            let (cox_naive, _) =
+                cox_from_columns(None, &time, &event, &[("hlh_ever".to_string(), ColumnData::Numeric(ever))], &opts)?;
+            let ever_labels: Vec<String> =
+                exposure.onset.iter().map(|o| if o.is_some() { "HLH ever".to_string() } else { "no HLH".to_string() }).collect();
+            let km_opts = KmOptions { conf_level, ..KmOptions::default() };
+            let km_naive = km_analysis("os_by_hlh_ever_naive", "OS", &time, &event, &ever_labels, &km_opts)?;
 
-    let ever: Vec<Option<f64>> = exposure.onset.iter().map(|o| Some(if o.is_some() { 1.0 } else { 0.0 })).collect();
-    let (cox_naive, _) = cox_from_columns(None, &time, &event, &[("hlh_ever".to_string(), ColumnData::Numeric(ever))], &opts)?;
-    let ever_labels: Vec<String> =
-        exposure.onset.iter().map(|o| if o.is_some() { "HLH ever".to_string() } else { "no HLH".to_string() }).collect();
-    let km_opts = KmOptions { conf_level, ..KmOptions::default() };
-    let km_naive = km_analysis("os_by_hlh_ever_naive", "OS", &time, &event, &ever_labels, &km_opts)?;
+            let state: Vec<usize> = intervals.iter().map(|iv| usize::from(iv.exposed)).collect();
+            let labels = vec!["no HLH".to_string(), "HLH".to_string()];
+            let simon_makuch = simon_makuch(&start, &stop, &ev, &state, &labels, conf_level)?;
 
-    let state: Vec<usize> = intervals.iter().map(|iv| usize::from(iv.exposed)).collect();
-    let labels = vec!["no HLH".to_string(), "HLH".to_string()];
-    let simon_makuch = simon_makuch(&start, &stop, &ev, &state, &labels, conf_level)?;
-
-    let mut landmarks = Vec::new();
-    for &l in landmarks_days {
-        let lm = landmark(&time, &event, &exposure.onset, l)?;
-        if lm.kept.is_empty() {
-            continue;
-        }
-        let labels: Vec<String> = lm
-            .exposed
-            .iter()
-            .map(|&e| if e { "HLH by landmark".to_string() } else { "no HLH by landmark".to_string() })
-            .collect();
-        let name = format!("os_landmark_{}d_by_hlh", l);
-        let a = km_analysis(&name, "OS", &lm.time, &lm.event, &labels, &km_opts)?;
-        landmarks.push((l, a, lm.excluded_dead_or_censored));
-    }
+            let mut landmarks = Vec::new();
+            for &l in landmarks_days {
+                let lm = landmark(&time, &event, &exposure.onset, l)?;
+                if lm.kept.is_empty() {
+                    continue;
+                }
+                let labels: Vec<String> = lm
+                    .exposed
+                    .iter()
+                    .map(|&e| if e { "HLH by landmark".to_string() } else { "no HLH by landmark".to_string() })
+                    .collect();
+                let name = format!("os_landmark_{}d_by_hlh", l);
+                let a = km_analysis(&name, "OS", &lm.time, &lm.event, &labels, &km_opts)?;
+                landmarks.push((l, a, lm.excluded_dead_or_censored));
+            }
+            Ok((cox_naive, km_naive, simon_makuch, landmarks))
+        },
+    );
+    let (cox_td, ph_test, cox_td_unadjusted, dropped_subjects) = td?;
+    let (cox_naive, km_naive, simon_makuch, landmarks) = rest?;
 
     Ok(HlhSurvival {
         criteria_set: exposure.criteria_set.clone(),
