@@ -398,6 +398,7 @@ fn main() -> ExitCode {
                 truth,
                 identifiable,
                 command: std::env::args().collect(),
+                part_rows: study::DEFAULT_PART_ROWS,
             };
             let result = match &omop {
                 Some(cdm) => omop_cmds::run_omop(cdm, mapping.as_deref(), &opts).map_err(failure),

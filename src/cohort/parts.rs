@@ -11,7 +11,7 @@
 //! removed when the parts are dropped.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -132,19 +132,20 @@ impl MeasurementParts {
         lo as PatientIdx..hi as PatientIdx
     }
 
-    /// The rows of part `k`, in the order they were pushed.
+    /// The rows of part `k`, in the order they were pushed (decoded in parallel).
     pub fn read(&self, k: usize) -> std::io::Result<Vec<Measurement>> {
-        let n = self.rows[k] as usize;
-        let mut out = Vec::with_capacity(n);
-        let mut r = BufReader::with_capacity(1 << 20, File::open(self.path(k))?);
-        let mut buf = [0u8; RECORD];
-        for _ in 0..n {
-            r.read_exact(&mut buf)?;
-            out.push(decode(&buf).ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("corrupt record in {}", self.path(k).display()))
-            })?);
+        use rayon::prelude::*;
+        let path = self.path(k);
+        let corrupt = || std::io::Error::new(std::io::ErrorKind::InvalidData, format!("corrupt part file {}", path.display()));
+        let bytes = std::fs::read(&path)?;
+        if bytes.len() as u64 != self.rows[k] * RECORD as u64 {
+            return Err(corrupt());
         }
-        Ok(out)
+        bytes
+            .par_chunks_exact(RECORD)
+            .map(|b| <&[u8; RECORD]>::try_from(b).ok().and_then(decode))
+            .collect::<Option<Vec<Measurement>>>()
+            .ok_or_else(corrupt)
     }
 
     /// The folder of the part files.

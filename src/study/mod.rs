@@ -27,7 +27,7 @@ pub mod run;
 pub mod survival;
 
 pub use config::StudyConfig;
-pub use run::{run, RunOptions, RunSummary, StudyError};
+pub use run::{run, RunOptions, RunSummary, StudyError, DEFAULT_PART_ROWS};
 
 use crate::table::{Cell, ResultTable};
 

@@ -51,7 +51,13 @@ pub struct RunOptions {
     pub identifiable: bool,
     /// The command line, for the manifest.
     pub command: Vec<String>,
+    /// Measurement rows per part held in memory during detection (the results do not depend
+    /// on it; memory does): [`DEFAULT_PART_ROWS`].
+    pub part_rows: usize,
 }
+
+/// Default measurement rows per part (about 128 MB of measurements in memory at a time).
+pub const DEFAULT_PART_ROWS: usize = 1 << 22;
 
 /// What a finished run produced.
 #[derive(Debug, Clone)]
@@ -332,7 +338,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
 fn load_and_detect(opts: &RunOptions, plan: &StudyPlan, out: &OutputDir, timer: &mut StageTimer) -> Result<Detected, StudyError> {
     timer.begin("loading cohort");
     let parts_dir = out.path().join(".measurement-parts");
-    let part_options = PartOptions::in_dir(parts_dir, DetectOptions::default().chunk_patients);
+    let part_options =
+        PartOptions { rows_per_part: opts.part_rows, ..PartOptions::in_dir(parts_dir, DetectOptions::default().chunk_patients) };
     let (mut loaded, parts) =
         load_cohort_in_parts(&opts.cohort_dir, &LoadOptions { quarantine: opts.quarantine }, &part_options)?;
     timer.end("load_and_validate");
@@ -584,20 +591,35 @@ fn detect_all(
         DetectOptions { with_evidence: &with_evidence, sink: Some(spill), on_chunk: Some(&progress), ..DetectOptions::default() };
     let mut run = PartwiseDetection::new(&sets);
     let n_parts = parts.map_or(1, MeasurementParts::len);
-    for k in 0..n_parts {
-        let range = match parts {
-            Some(p) => {
-                let ms = p.read(k).map_err(|e| StudyError::Io { path: p.dir().to_path_buf(), source: e })?;
-                let range = p.patients(k);
-                cohort.set_measurement_part(range.clone(), ms);
-                range.start as usize..range.end as usize
-            }
-            None => 0..total,
-        };
-        run.detect_patients(cohort, range.clone(), &opts)
-            .map_err(|e| StudyError::Io { path: spill.dir().to_path_buf(), source: e })?;
-        each_part(cohort, &run, range);
-    }
+    std::thread::scope(|scope| -> Result<(), StudyError> {
+        // the next part is read while this one is detected
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        if let Some(p) = parts {
+            scope.spawn(move || {
+                for k in 0..p.len() {
+                    if tx.send(p.read(k)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        for k in 0..n_parts {
+            let range = match parts {
+                Some(p) => {
+                    let io = |e| StudyError::Io { path: p.dir().to_path_buf(), source: e };
+                    let ms = rx.recv().map_err(|_| io(std::io::Error::other("the part reader stopped")))?.map_err(io)?;
+                    let range = p.patients(k);
+                    cohort.set_measurement_part(range.clone(), ms);
+                    range.start as usize..range.end as usize
+                }
+                None => 0..total,
+            };
+            run.detect_patients(cohort, range.clone(), &opts)
+                .map_err(|e| StudyError::Io { path: spill.dir().to_path_buf(), source: e })?;
+            each_part(cohort, &run, range);
+        }
+        Ok(())
+    })?;
     cohort.release_measurements();
     let mut detections = run.finish(total);
     let mut variants = detections.split_off(criteria.len()).into_iter();

@@ -6,8 +6,23 @@
 use std::path::Path;
 
 use hemosurv::cohort::{load_cohort, load_cohort_in_parts, LoadOptions, PartOptions};
-use hemosurv::hlh::{detect_many, CriteriaSet, DetectOptions, PartwiseDetection, ALL_BUILTIN_NAMES};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use hemosurv::hlh::{detect_many, CriteriaSet, DetectOptions, Evidence, EvidenceSink, PartwiseDetection, ALL_BUILTIN_NAMES};
 use hemosurv::simulate::{simulate, SimFormat, SimOptions};
+
+/// Keeps every evidence chunk by (set, chunk number).
+#[derive(Default)]
+struct Chunks(Mutex<BTreeMap<(usize, usize), Vec<Evidence>>>);
+
+impl EvidenceSink for Chunks {
+    fn take(&self, set: usize, chunk: usize, rows: &[Evidence]) -> std::io::Result<()> {
+        let old = self.0.lock().unwrap().insert((set, chunk), rows.to_vec());
+        assert!(old.is_none(), "chunk ({set}, {chunk}) numbered twice");
+        Ok(())
+    }
+}
 
 fn sets() -> Vec<CriteriaSet> {
     ALL_BUILTIN_NAMES.iter().map(|n| CriteriaSet::builtin(n).expect("built-in set")).collect()
@@ -29,6 +44,7 @@ fn parts_agree_with_memory(dir: &Path, work: &Path, rows_per_part: usize, align:
 
     let sets = sets();
     let expected = detect_many(&whole.cohort, &sets);
+    let sink = Chunks::default();
     let mut run = PartwiseDetection::new(&sets);
     let mut primary_by_part = Vec::new();
     let mut covered = 0usize;
@@ -44,14 +60,21 @@ fn parts_agree_with_memory(dir: &Path, work: &Path, rows_per_part: usize, align:
         if range.start > 0 {
             assert!(parted.cohort.measurements_of(range.start - 1).is_empty(), "only the part's patients are held");
         }
-        let opts = DetectOptions { chunk_patients: 3, ..Default::default() };
-        run.detect_patients(&parted.cohort, range.start as usize..range.end as usize, &opts).expect("no sink");
+        let opts = DetectOptions { chunk_patients: 3, sink: Some(&sink), ..Default::default() };
+        run.detect_patients(&parted.cohort, range.start as usize..range.end as usize, &opts).expect("the sink keeps rows");
         primary_by_part.extend(run.last_range_episodes(0).cloned());
     }
     assert_eq!(covered, whole.cohort.patients.len(), "the parts cover every patient");
     assert_eq!(primary_by_part, expected[0].episodes, "each part's episodes, in order, are the detection's");
-    let got = run.finish(covered);
+    let mut got = run.finish(covered);
     assert!(expected.iter().any(|d| !d.episodes.is_empty() && !d.evidence.is_empty()), "the test needs episodes");
+    // the evidence went to the sink, numbered on across the parts: in chunk order it is the
+    // in-memory evidence of each set
+    let chunks = sink.0.into_inner().unwrap();
+    for (k, d) in got.iter_mut().enumerate() {
+        assert!(d.evidence.is_empty());
+        d.evidence = chunks.range((k, 0)..(k + 1, 0)).flat_map(|(_, rows)| rows.iter().cloned()).collect();
+    }
     assert_eq!(got, expected);
 
     let dir = parts.dir().to_path_buf();

@@ -51,6 +51,7 @@ fn run_study(cohort: &Path, out: &Path, truth: &Path) {
         truth: Some(truth.to_path_buf()),
         identifiable: false,
         command: vec!["test".into()],
+        part_rows: hemosurv::study::DEFAULT_PART_ROWS,
     };
     study::run(&opts).unwrap();
 }
