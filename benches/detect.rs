@@ -5,8 +5,6 @@
 //! `cargo bench --bench detect -- --sample-size 10` (throughput is reported in measurement
 //! rows per second). Set `HLH_BENCH_PATIENTS` to change the cohort size.
 
-use std::collections::BTreeMap;
-
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hemosurv::cohort::{Analyte, Cohort, Finding, FindingKind, Intensity, Measurement, Patient, Qualifier, TreatmentLine};
 use hemosurv::hlh::{detect, detect_many, CriteriaSet, BUILTIN_NAMES};
@@ -67,7 +65,7 @@ fn synthetic_cohort(n_patients: usize, per_patient: usize) -> Cohort {
             death: None,
             sex: None,
             age: None,
-            covariates: BTreeMap::new(),
+            covariates: Default::default(),
         });
         let intensity = [Intensity::Intensive, Intensity::LowIntensity, Intensity::Supportive][i % 3];
         ts.push(TreatmentLine { patient: p, line: 1, regimen: "x".into(), intensity, start: base, end: None, row: i as u32 + 1 });

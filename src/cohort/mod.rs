@@ -12,6 +12,7 @@ pub mod model;
 pub mod omop;
 pub mod parts;
 pub mod table_writer;
+pub mod text;
 pub mod units;
 pub mod validation;
 
@@ -25,5 +26,6 @@ pub use load::{load_cohort, load_cohort_in_parts, validate_dir, InputFile, LoadO
 pub use model::*;
 pub use parts::{MeasurementParts, PartOptions};
 pub use source::{Format, TABLES};
+pub use text::SharedText;
 pub use units::normalise;
 pub use validation::{Issue, IssueKind, Reject, Severity, TableCounts, ValidationReport};

@@ -6,8 +6,9 @@
 //! (the same integer polars uses for its `Date` type); datetimes in the input
 //! are floored to their calendar day.
 
-use std::collections::BTreeMap;
 use std::fmt;
+
+use super::text::SharedText;
 
 /// A calendar day as days since 1970-01-01.
 pub type Day = i32;
@@ -316,8 +317,8 @@ impl fmt::Display for Response {
 pub enum Covariate {
     /// Numeric column value.
     Number(f64),
-    /// Text column value (categorical).
-    Text(String),
+    /// Text column value (categorical); shared by the patients with the same value.
+    Text(SharedText),
     /// Empty cell.
     Missing,
 }
@@ -338,7 +339,67 @@ pub struct Patient {
     /// `age_at_diagnosis` in years, if given.
     pub age: Option<f64>,
     /// Every other column, by column name.
-    pub covariates: BTreeMap<String, Covariate>,
+    pub covariates: Covariates,
+}
+
+/// The extra columns of one patient: (column name, value), sorted by name. Names and text
+/// values are [`SharedText`], shared by every patient (one allocation per column name and per
+/// distinct value, not per patient: a few hundred bytes less per patient than a map of
+/// strings, which counts at millions of patients).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Covariates(Vec<(SharedText, Covariate)>);
+
+impl Covariates {
+    /// The value of column `name`, if the patients table has that column.
+    pub fn get(&self, name: &str) -> Option<&Covariate> {
+        self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok().map(|i| &self.0[i].1)
+    }
+
+    /// The column names, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// (name, value) pairs, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Covariate)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v))
+    }
+
+    /// Number of columns.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<(SharedText, Covariate)> for Covariates {
+    /// Sorted by name; of two values with the same name the last is kept (as a map insert).
+    fn from_iter<I: IntoIterator<Item = (SharedText, Covariate)>>(iter: I) -> Self {
+        let mut v: Vec<(SharedText, Covariate)> = Vec::new();
+        for (name, value) in iter {
+            match v.binary_search_by(|(n, _)| n.cmp(&name)) {
+                Ok(i) => v[i].1 = value,
+                Err(i) => v.insert(i, (name, value)),
+            }
+        }
+        v.shrink_to_fit();
+        Covariates(v)
+    }
+}
+
+impl std::ops::Index<&str> for Covariates {
+    type Output = Covariate;
+    /// The value of column `name`; panics if there is no such column (as a map's index).
+    fn index(&self, name: &str) -> &Covariate {
+        match self.get(name) {
+            Some(v) => v,
+            None => panic!("no covariate column `{name}`"),
+        }
+    }
 }
 
 impl Patient {
@@ -746,7 +807,7 @@ mod tests {
             death: None,
             sex: None,
             age: None,
-            covariates: BTreeMap::new(),
+            covariates: Covariates::default(),
         };
         let m = |patient, day| Measurement {
             patient,

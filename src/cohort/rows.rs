@@ -7,7 +7,7 @@
 //! (with every reason); a row of a rejected patient is rejected with reason
 //! "patient rejected".
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use polars::prelude::*;
 
@@ -18,6 +18,7 @@ use super::model::{
     ResponseAssessment, TreatmentLine,
 };
 use super::source::{self, InputTable};
+use super::text::SharedText;
 use super::validation::{Issue, IssueKind, Reject, Severity, ValidationReport};
 
 /// Expected-value descriptions used in messages.
@@ -445,6 +446,9 @@ pub(crate) fn load_patients(tf: &InputTable, report: &mut ValidationReport) -> O
     let [id_p, dx_p, lc_p, dd_p, sex_p, age_p] = &prepared;
     let (id, dx, lc, dd, sex, age) = (id_p.view(), dx_p.view(), lc_p.view(), dd_p.view(), sex_p.view(), age_p.view());
     let cov_views: Vec<(&str, ColView<'_>, bool)> = covariates.iter().map(|(n, p, num)| (n.as_str(), p.view(), *num)).collect();
+    // one shared text per column name and per distinct value of a text column
+    let cov_names: Vec<SharedText> = covariates.iter().map(|(n, _, _)| SharedText::from(n.as_str())).collect();
+    let mut cov_values: Vec<HashMap<&str, SharedText>> = vec![HashMap::new(); covariates.len()];
 
     // First row of every id, and every row of the duplicated ids, so that all
     // rows of a duplicated id are rejected.
@@ -573,21 +577,25 @@ pub(crate) fn load_patients(tf: &InputTable, report: &mut ValidationReport) -> O
             // All required values are present when the row has no error.
             if let (Some(pid), Some(diagnosis), Some(last_contact), Ok(death)) = (pid, diagnosis, last_contact, death) {
                 rows.push(prow);
-                let mut cov = BTreeMap::new();
-                for (name, v, numeric) in &cov_views {
-                    let value = if *numeric {
-                        match v.number(i) {
-                            Cell::Value(x) => Covariate::Number(x),
-                            _ => Covariate::Missing,
-                        }
-                    } else {
-                        match v.text(i) {
-                            Some(t) => Covariate::Text(t.to_string()),
-                            None => Covariate::Missing,
-                        }
-                    };
-                    cov.insert(name.to_string(), value);
-                }
+                let cov = cov_views
+                    .iter()
+                    .zip(&cov_names)
+                    .zip(&mut cov_values)
+                    .map(|(((_, v, numeric), name), values)| {
+                        let value = if *numeric {
+                            match v.number(i) {
+                                Cell::Value(x) => Covariate::Number(x),
+                                _ => Covariate::Missing,
+                            }
+                        } else {
+                            match v.text(i) {
+                                Some(t) => Covariate::Text(values.entry(t).or_insert_with(|| SharedText::from(t)).clone()),
+                                None => Covariate::Missing,
+                            }
+                        };
+                        (name.clone(), value)
+                    })
+                    .collect();
                 patients.push(Patient {
                     id: pid.to_string(),
                     diagnosis,

@@ -113,7 +113,7 @@ pub mod evidence;
 pub mod probability;
 mod sweep;
 pub mod tables;
-pub mod text;
+pub use crate::cohort::text;
 pub mod validation;
 
 pub use criteria::{

@@ -90,7 +90,7 @@ fn variables(cohort: &Cohort, dataset: &Dataset) -> Vec<(String, Values)> {
         ("age_at_diagnosis".to_string(), Values::Continuous((0..n).map(|i| patient(i).age).collect())),
         ("sex".to_string(), Values::Categorical((0..n).map(|i| patient(i).sex.clone()).collect())),
     ];
-    let mut names: Vec<&String> = cohort.patients.iter().flat_map(|p| p.covariates.keys()).collect();
+    let mut names: Vec<&str> = cohort.patients.iter().flat_map(|p| p.covariates.keys()).collect();
     names.sort();
     names.dedup();
     for name in names {
@@ -103,14 +103,14 @@ fn variables(cohort: &Cohort, dataset: &Dataset) -> Vec<(String, Values)> {
                 cells
                     .iter()
                     .map(|c| match c {
-                        Some(Covariate::Text(s)) => Some(s.clone()),
+                        Some(Covariate::Text(s)) => Some(s.to_string()),
                         Some(Covariate::Number(x)) => Some(crate::table::format::Num(*x).to_string()),
                         _ => None,
                     })
                     .collect(),
             )
         };
-        out.push((name.clone(), values));
+        out.push((name.to_string(), values));
     }
     // patients without a treatment row are the level `untreated`, not missing
     out.push((

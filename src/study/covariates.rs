@@ -58,7 +58,7 @@ pub fn collect(cohort: &Cohort, dataset: &Dataset, names: &[String]) -> Covariat
                     let v = vals
                         .iter()
                         .map(|v| match v {
-                            Some(Covariate::Text(s)) => Some(s.clone()),
+                            Some(Covariate::Text(s)) => Some(s.to_string()),
                             Some(Covariate::Number(x)) => Some(x.to_string()),
                             _ => None,
                         })

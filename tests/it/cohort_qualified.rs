@@ -248,7 +248,7 @@ impl Builder {
             death: None,
             sex: None,
             age: None,
-            covariates: BTreeMap::new(),
+            covariates: Default::default(),
         });
         (self.patients.len() - 1) as PatientIdx
     }

@@ -4,13 +4,12 @@
 //! the `valid` cohort with one change; the tests assert the table, 1-based
 //! data row and column the problem is reported at.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use hemosurv::cohort::{
-    iso_to_day, load_cohort, validate_dir, Analyte, CohortError, Covariate, FindingKind, Intensity, IssueKind, LoadOptions,
-    Response, Severity, ValidationReport,
+    iso_to_day, load_cohort, validate_dir, Analyte, CohortError, Covariate, Covariates, FindingKind, Intensity, IssueKind,
+    LoadOptions, Response, Severity, ValidationReport,
 };
 use polars::prelude::*;
 
@@ -97,10 +96,11 @@ fn valid_cohort_loads_with_normalised_units() {
     assert_eq!(p4.diagnosis, day("2021-07-20"));
     assert_eq!(p4.death, None);
     assert_eq!(p4.age, None);
-    let mut cov = BTreeMap::new();
-    cov.insert("ecog".to_string(), Covariate::Number(1.0));
-    cov.insert("risk".to_string(), Covariate::Text("favorable".into()));
+    let cov: Covariates =
+        [("risk".into(), Covariate::Text("favorable".into())), ("ecog".into(), Covariate::Number(1.0))].into_iter().collect();
     assert_eq!(p1.covariates, cov);
+    assert_eq!(p1.covariates.keys().collect::<Vec<_>>(), ["ecog", "risk"], "sorted by name");
+    assert_eq!(p1.covariates.get("nope"), None);
     assert_eq!(p4.covariates["ecog"], Covariate::Missing);
     assert_eq!(p4.covariates["risk"], Covariate::Text("adverse".into()));
 

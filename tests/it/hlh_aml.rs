@@ -5,8 +5,6 @@
 //! (relative-to-baseline / rise, persistence, new since diagnosis, recovery ending the
 //! aplasia, proportional not-evaluable policy) and their TOML errors.
 
-use std::collections::BTreeMap;
-
 use hemosurv::cohort::{
     iso_to_day, Analyte, Cohort, Day, Finding, FindingKind, Intensity, Measurement, Patient, PatientIdx, Qualifier, Response,
     ResponseAssessment, TreatmentLine,
@@ -37,7 +35,7 @@ impl Builder {
             death: None,
             sex: None,
             age: Some(55.0),
-            covariates: BTreeMap::new(),
+            covariates: Default::default(),
         });
         (self.patients.len() - 1) as PatientIdx
     }

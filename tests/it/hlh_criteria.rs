@@ -1,8 +1,6 @@
 //! HLH criteria sets: TOML loading and errors, every threshold boundary of HLH-2004, HScore
 //! and OHI, the Fardet 2014 probability table, and window edges.
 
-use std::collections::BTreeMap;
-
 use hemosurv::cohort::{Analyte, Cohort, Day, Finding, FindingKind, Measurement, Patient, PatientIdx, Qualifier};
 use hemosurv::hlh::{
     evaluate_at, hscore_probability, CriteriaError, CriteriaSet, CriterionKind, DayEvaluation, EvidenceTable, RuleKind, Test,
@@ -35,7 +33,7 @@ impl Builder {
             death: None,
             sex: None,
             age: None,
-            covariates: BTreeMap::new(),
+            covariates: Default::default(),
         });
         (self.patients.len() - 1) as PatientIdx
     }

@@ -1,8 +1,6 @@
 //! HLH detection over time on hand-made patient timelines: episodes, recurrences, gap merging,
 //! AML adaptations, evidence (audit trail), CSV output and determinism.
 
-use std::collections::BTreeMap;
-
 use hemosurv::cohort::{
     iso_to_day, Analyte, Cohort, Day, Finding, FindingKind, Intensity, Measurement, Patient, PatientIdx, Qualifier, Response,
     ResponseAssessment, TreatmentLine,
@@ -40,7 +38,7 @@ impl Builder {
             death: None,
             sex: None,
             age: None,
-            covariates: BTreeMap::new(),
+            covariates: Default::default(),
         });
         (self.patients.len() - 1) as PatientIdx
     }

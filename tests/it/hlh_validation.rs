@@ -4,7 +4,6 @@
 
 #![allow(clippy::excessive_precision)] // R reference values as R prints them (17 digits)
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use hemosurv::cohort::{iso_to_day, Cohort, Patient, PatientIdx};
@@ -25,7 +24,7 @@ fn cohort() -> Cohort {
             death: None,
             sex: None,
             age: None,
-            covariates: BTreeMap::new(),
+            covariates: Default::default(),
         })
         .collect();
     Cohort::new(patients, vec![], vec![], vec![], vec![], vec![])

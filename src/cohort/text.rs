@@ -1,8 +1,9 @@
-//! [`SharedText`]: immutable text shared by every detection row that carries it.
+//! [`SharedText`]: immutable text shared by every row that carries it.
 //!
 //! At 1 M patients detection produces millions of episode and evidence rows; each used to own
 //! copies of the same few names (criteria set, criterion, condition, unit, patient id) — one
-//! heap allocation per field per row. A `SharedText` is one reference-counted allocation made
+//! heap allocation per field per row. The same holds for the patients' covariates (column
+//! names and category values repeated in every patient). A `SharedText` is one reference-counted allocation made
 //! once (per criteria set, or per patient) and cloned by pointer, and compares with `&str` and
 //! `String` as the owned text did.
 
