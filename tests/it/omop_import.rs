@@ -4,9 +4,10 @@
 //! `omop mapping show`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::common::files_under;
 use hemosurv::cohort::omop::{import_to_folder, Mapping, DEFAULT_MAPPING_TOML};
 use hemosurv::cohort::Format;
 use hemosurv::simulate::{simulate, SimFormat, SimOptions};
@@ -21,23 +22,6 @@ fn cli(args: &[&str]) -> Output {
 
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-/// Every file under `dir`, relative path → bytes.
-fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 fn run_study(cohort: &Path, out: &Path, truth: &Path) {

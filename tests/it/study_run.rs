@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::common::files_under;
 use hemosurv::simulate::{simulate, DeathModel, SimFormat, SimOptions};
 use hemosurv::study::{run, RunOptions};
 
@@ -12,8 +13,9 @@ fn sample() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data-samples/aml-registry"))
 }
 
-fn run_to(cohort: &Path, study: Option<PathBuf>, out: &Path) {
-    let opts = RunOptions {
+/// A quiet run of `cohort` into `out` with the default options.
+fn run_options(cohort: &Path, study: Option<PathBuf>, out: &Path) -> RunOptions {
+    RunOptions {
         cohort_dir: cohort.to_path_buf(),
         study,
         out: out.to_path_buf(),
@@ -24,8 +26,11 @@ fn run_to(cohort: &Path, study: Option<PathBuf>, out: &Path) {
         identifiable: false,
         command: vec!["test".into()],
         part_rows: hemosurv::study::DEFAULT_PART_ROWS,
-    };
-    run(&opts).unwrap_or_else(|e| panic!("run failed: {e}"));
+    }
+}
+
+fn run_to(cohort: &Path, study: Option<PathBuf>, out: &Path) {
+    run(&run_options(cohort, study, out)).unwrap_or_else(|e| panic!("run failed: {e}"));
 }
 
 /// Study population size of a run (from its manifest).
@@ -336,23 +341,6 @@ fn report_has_no_broken_link_or_anchor_and_renders_in_headless_chromium() {
     eprintln!("screenshot of the report's first screen: {}", shot.display());
 }
 
-/// Every file of `dir` (recursively) with its bytes, by path relative to `dir`.
-fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
 /// `hemosurv run` holds the measurements one part of the patients at a time: the sample's
 /// 307,422 measurement rows in parts of 20,000 rows (16 parts, so the trajectories and the
 /// labs at onset are collected across parts and the evidence chunks are numbered on across
@@ -362,19 +350,7 @@ fn the_measurement_part_size_changes_no_output() {
     let dir = tempfile::tempdir().unwrap();
     let run_with = |part_rows: usize, name: &str| {
         let out = dir.path().join(name);
-        let opts = RunOptions {
-            cohort_dir: sample(),
-            study: None,
-            out: out.clone(),
-            force: false,
-            quiet: true,
-            quarantine: false,
-            truth: None,
-            identifiable: false,
-            command: vec!["test".into()],
-            part_rows,
-        };
-        run(&opts).unwrap_or_else(|e| panic!("run failed: {e}"));
+        run(&RunOptions { part_rows, ..run_options(&sample(), None, &out) }).unwrap_or_else(|e| panic!("run failed: {e}"));
         let mut files = files_under(&out);
         files.remove(Path::new("manifest.json")); // holds the output path and timings
         files

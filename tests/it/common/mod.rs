@@ -205,3 +205,20 @@ pub fn assert_close(got: f64, want: f64, tol: f64, ctx: &str) {
     let rel = (got - want).abs() / want.abs();
     assert!(close(got, want, tol), "{ctx}: got {got:e}, want {want:e} (rel diff {rel:e})");
 }
+
+/// Every file under `dir` (recursively), relative path → bytes.
+pub fn files_under(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
