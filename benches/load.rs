@@ -1,6 +1,7 @@
 //! Loading a large cohort: `load_cohort` (read + validate + unit-normalise +
-//! index the measurements) against a bare polars scan + collect of the same
-//! `measurements.parquet`.
+//! index the measurements) and `load_cohort_in_parts` (the same, with the measurements
+//! written to disk by patient range, as `hemosurv run` loads) against a bare polars scan +
+//! collect of the same `measurements.parquet`.
 //!
 //! The cohort is generated in the bench setup (no dependency on
 //! `hemosurv simulate`): `BENCH_PATIENTS` patients (default 100 000) with 100
@@ -12,7 +13,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use hemosurv::cohort::{load_cohort, Analyte, LoadOptions};
+use hemosurv::cohort::{load_cohort, load_cohort_in_parts, Analyte, LoadOptions, PartOptions};
 use polars::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -186,6 +187,15 @@ fn bench_load(c: &mut Criterion) {
     });
     g.bench_function("hemosurv_load_cohort", |b| {
         b.iter_with_large_drop(|| load_cohort(dir, &LoadOptions::default()).expect("load"))
+    });
+    // what `hemosurv run` does: the measurements written to disk by patient range as they are
+    // converted (the parts folder is removed when the result is dropped, outside the timing)
+    let parts_dir = tmp.path().join("parts");
+    g.bench_function("hemosurv_load_cohort_in_parts", |b| {
+        b.iter_with_large_drop(|| {
+            let opts = PartOptions::in_dir(parts_dir.clone(), 256);
+            load_cohort_in_parts(dir, &LoadOptions::default(), &opts).expect("load in parts")
+        })
     });
     g.finish();
 }
