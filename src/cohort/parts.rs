@@ -20,6 +20,9 @@ use super::model::{Analyte, Measurement, PatientIdx, Qualifier};
 /// Bytes of one stored measurement.
 const RECORD: usize = 32;
 
+/// Default measurement rows per part: about 128 MB of measurements in memory at a time.
+pub const DEFAULT_ROWS_PER_PART: usize = 1 << 22;
+
 /// How a streamed load lays out its measurement parts.
 #[derive(Debug, Clone)]
 pub struct PartOptions {
@@ -36,9 +39,9 @@ pub struct PartOptions {
 }
 
 impl PartOptions {
-    /// Default layout in `dir`: about 4 M rows (128 MB) per part, at most 512 parts.
+    /// Default layout in `dir`: [`DEFAULT_ROWS_PER_PART`] rows per part, at most 512 parts.
     pub fn in_dir(dir: PathBuf, align_patients: usize) -> PartOptions {
-        PartOptions { dir, rows_per_part: 1 << 22, align_patients, max_parts: 512 }
+        PartOptions { dir, rows_per_part: DEFAULT_ROWS_PER_PART, align_patients, max_parts: 512 }
     }
 
     /// Patients per part for a table of `rows` rows over `patients` patients.

@@ -552,13 +552,24 @@ fn typed_column(name: &str, t: ColumnType, rows: &[Vec<Cell>], j: usize) -> Resu
 /// with the column types `types`, one row group of records at a time: the file is read as it is
 /// converted, never held whole (the run's `hlh_evidence` table is over 1 GB at 1 M patients).
 pub fn csv_file_to_parquet(names: &[&str], types: &[ColumnType], csv: &Path, parquet: &Path) -> Result<(), TableError> {
+    csv_file_to_parquet_batched(names, types, csv, parquet, PARQUET_ROW_GROUP)
+}
+
+/// [`csv_file_to_parquet`] with `batch_rows` records per row group.
+fn csv_file_to_parquet_batched(
+    names: &[&str],
+    types: &[ColumnType],
+    csv: &Path,
+    parquet: &Path,
+    batch_rows: usize,
+) -> Result<(), TableError> {
     let io_err = |e: std::io::Error| TableError::Read { path: csv.to_path_buf(), message: e.to_string() };
     let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(csv).map_err(io_err)?);
     let mut header = Vec::new();
     std::io::BufRead::read_until(&mut reader, b'\n', &mut header).map_err(io_err)?;
     let schema = parquet_schema(names, types, csv)?;
     let mut batch = Vec::new();
-    let batches = std::iter::from_fn(|| match read_records(&mut reader, PARQUET_ROW_GROUP, &mut batch) {
+    let batches = std::iter::from_fn(|| match read_records(&mut reader, batch_rows, &mut batch) {
         Ok(0) => None,
         Ok(_) => Some(parse_batch(&batch, &schema, csv)),
         Err(e) => Some(Err(io_err(e))),
@@ -658,18 +669,6 @@ mod tests {
             ParquetReader::new(f).finish().unwrap()
         };
         std::fs::write(&csv, &text).unwrap();
-        let convert = |csv: &Path, out: &Path, rows: usize| {
-            let mut reader = std::io::BufReader::new(std::fs::File::open(csv).unwrap());
-            let mut header = Vec::new();
-            std::io::BufRead::read_until(&mut reader, b'\n', &mut header).unwrap();
-            let schema = parquet_schema(&names, &types, csv).unwrap();
-            let mut batch = Vec::new();
-            let batches = std::iter::from_fn(|| match read_records(&mut reader, rows, &mut batch).unwrap() {
-                0 => None,
-                _ => Some(parse_batch(&batch, &schema, csv)),
-            });
-            write_parquet_batches(&schema, csv, out, batches).unwrap();
-        };
         let whole = dir.path().join("whole.parquet");
         csv_file_to_parquet(&names, &types, &csv, &whole).unwrap();
         let expected = read(&whole);
@@ -678,7 +677,7 @@ mod tests {
         assert_eq!(expected.column("note").unwrap().str().unwrap().get(1), Some("a, b \"quoted\""));
         for rows in [1, 2, 4, 7, 22, 23, 24] {
             let p = dir.path().join(format!("b{rows}.parquet"));
-            convert(&csv, &p, rows);
+            csv_file_to_parquet_batched(&names, &types, &csv, &p, rows).unwrap();
             assert!(read(&p).equals_missing(&expected), "{rows} rows per batch");
         }
         // header only: an empty table with the schema

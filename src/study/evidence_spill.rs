@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use crate::hlh::{evidence_table, Detection, Evidence, EvidenceSink};
 use crate::table::{Cell, ResultTable};
 
-use super::outputs::StreamedCsv;
+use super::outputs::{keep_preview, StreamedCsv};
 
 /// Name of the evidence table of a run.
 pub(crate) const EVIDENCE_TABLE: &str = "hlh_evidence";
@@ -87,12 +87,6 @@ impl EvidenceSpill {
         fs::remove_dir_all(&self.dir)?;
         Ok((preview, StreamedCsv { path: csv.to_path_buf(), rows }))
     }
-}
-
-/// Append `rows` to `preview` until it holds `max` rows.
-fn keep_preview(preview: &mut ResultTable, rows: Vec<Vec<Cell>>, max: usize) {
-    let room = max.saturating_sub(preview.rows.len());
-    preview.rows.extend(rows.into_iter().take(room));
 }
 
 impl EvidenceSink for EvidenceSpill {

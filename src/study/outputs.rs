@@ -72,11 +72,16 @@ pub(crate) fn write_csv_in_parts(
     for part in parts {
         part.write_csv_rows(rows, &mut w).map_err(std::io::Error::other)?;
         rows += part.rows.len();
-        let room = preview_rows.saturating_sub(preview.rows.len());
-        preview.rows.extend(part.rows.into_iter().take(room));
+        keep_preview(&mut preview, part.rows, preview_rows);
     }
     w.flush()?;
     Ok((preview, StreamedCsv { path: path.to_path_buf(), rows }))
+}
+
+/// Append `rows` to `preview` until it holds `max` rows.
+pub(crate) fn keep_preview(preview: &mut ResultTable, rows: Vec<Vec<crate::table::Cell>>, max: usize) {
+    let room = max.saturating_sub(preview.rows.len());
+    preview.rows.extend(rows.into_iter().take(room));
 }
 
 /// A table formatted chunk by chunk: its CSV file (header included, in the run's `tables/`)

@@ -57,7 +57,7 @@ pub struct RunOptions {
 }
 
 /// Default measurement rows per part (about 128 MB of measurements in memory at a time).
-pub const DEFAULT_PART_ROWS: usize = 1 << 22;
+pub const DEFAULT_PART_ROWS: usize = crate::cohort::parts::DEFAULT_ROWS_PER_PART;
 
 /// What a finished run produced.
 #[derive(Debug, Clone)]
