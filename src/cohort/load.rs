@@ -119,11 +119,11 @@ fn run(dir: &Path, build: bool, quarantine: bool, parts: Option<&PartOptions>) -
                     let (measurements, units) = match measurements.flatten() {
                         Some(m) => {
                             measurement_parts = m.parts;
-                            (m.measurements, m.unit_spellings)
+                            ((m.measurements, Some(m.order)), m.unit_spellings)
                         }
-                        None => (Vec::new(), Vec::new()),
+                        None => ((Vec::new(), None), Vec::new()),
                     };
-                    let mut c = Cohort::new(
+                    let mut c = Cohort::assemble(
                         p.patients,
                         measurements,
                         findings.flatten().unwrap_or_default(),

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use super::cells::{clean, Cell, ColView, PreparedColumn, Raw, StrArr, Target};
 use super::limits::{is_plausible, plausible_range};
-use super::model::{Analyte, Day, Measurement, PatientIdx, Qualifier};
+use super::model::{Analyte, Day, Measurement, MeasurementOrder, PatientIdx, Qualifier};
 use super::parts::{MeasurementParts, PartOptions};
 use super::rows::{follow_up_warning, raw_fields, req_day, unreadable, warn, PatientIndex, PatientRef, RowCheck, Who};
 use super::source::{self, Format, InputTable};
@@ -45,6 +45,8 @@ pub(crate) struct MeasurementsOut {
     /// With [`PartOptions`]: the valid rows, on disk by patient range (`measurements` is then
     /// empty).
     pub parts: Option<MeasurementParts>,
+    /// Whether the valid rows came in the cohort's order (then they need no sort).
+    pub order: MeasurementOrder,
 }
 
 /// Distinct unit spellings in order of first appearance (by row), which
@@ -178,6 +180,7 @@ fn load_measurements_chunked(
     let names: Vec<String> = bound.into_iter().flatten().collect();
     let mut registry = UnitRegistry::default();
     let mut out: Vec<Measurement> = Vec::new();
+    let mut order = MeasurementOrder::default();
     let mut rows_done = 0usize;
     match tf.format {
         Format::Parquet => {
@@ -223,9 +226,11 @@ fn load_measurements_chunked(
                             return false;
                         }
                     };
-                    if convert_chunk(tf, &df, rows_done, index, &mut registry, &mut out, report).is_none()
-                        || sink.flush(&mut out, report).is_none()
-                    {
+                    let Some(chunk_order) = convert_chunk(tf, &df, rows_done, index, &mut registry, &mut out, report) else {
+                        return false;
+                    };
+                    order = order.then(chunk_order);
+                    if sink.flush(&mut out, report).is_none() {
                         return false;
                     }
                     rows_done += df.height();
@@ -247,7 +252,7 @@ fn load_measurements_chunked(
             sink.start(&mut out, df.height(), report)?;
             while rows_done < df.height() {
                 let chunk = df.slice(rows_done as i64, chunk_rows);
-                convert_chunk(tf, &chunk, rows_done, index, &mut registry, &mut out, report)?;
+                order = order.then(convert_chunk(tf, &chunk, rows_done, index, &mut registry, &mut out, report)?);
                 sink.flush(&mut out, report)?;
                 rows_done += chunk.height();
             }
@@ -261,10 +266,11 @@ fn load_measurements_chunked(
     let counts = report.table_mut(TABLE);
     counts.rows = rows_done as u64;
     counts.loaded = loaded;
-    Some(MeasurementsOut { measurements: out, unit_spellings, parts })
+    Some(MeasurementsOut { measurements: out, unit_spellings, parts, order })
 }
 
-/// Convert one chunk (rows `base + 1 ..` of the table) and append the valid rows to `out`.
+/// Convert one chunk (rows `base + 1 ..` of the table) and append the valid rows to `out`;
+/// returns the order of the rows appended.
 fn convert_chunk(
     tf: &InputTable,
     df: &DataFrame,
@@ -273,7 +279,7 @@ fn convert_chunk(
     registry: &mut UnitRegistry,
     out: &mut Vec<Measurement>,
     report: &mut ValidationReport,
-) -> Option<()> {
+) -> Option<MeasurementOrder> {
     let targets = [Target::Text, Target::Date, Target::Text, Target::Number, Target::Text];
     let mut cols = Vec::with_capacity(5);
     for (c, t) in df.columns().iter().zip(targets) {
@@ -325,7 +331,9 @@ fn convert_chunk(
     let spare = &mut out.spare_capacity_mut()[..h];
     let mut w = 0;
     let mut fixups = Vec::new();
+    let mut order = MeasurementOrder::default();
     for (&(src, _), task) in bounds.iter().zip(results) {
+        order = order.then(task.order);
         let kept = task.kept;
         if w != src {
             spare.copy_within(src..src + kept, w);
@@ -368,7 +376,8 @@ fn convert_chunk(
             report.count_reject(TABLE);
         }
     }
-    Some(())
+    // Removing rows keeps the rest in order.
+    Some(order)
 }
 
 /// Convert rows `base + 1 .. base + slots.len()` into `slots` (valid rows
@@ -401,6 +410,7 @@ fn convert_task(
         base,
     };
     let mut kept = 0usize;
+    let mut order = MeasurementOrder::default();
     // The value column: numbers, or text (a Parquet string column, e.g. with qualified values).
     let fast_values = match cols[3].raw() {
         Raw::F64(v) => Some(FastValues::F64(v)),
@@ -496,6 +506,7 @@ fn convert_task(
                     }
                 }
                 if let Some(m) = fast.or_else(|| task.general_row(i)) {
+                    order.push(&m);
                     slots[kept].write(m);
                     kept += 1;
                 }
@@ -504,6 +515,7 @@ fn convert_task(
         _ => {
             for i in 0..slots.len() {
                 if let Some(m) = task.general_row(i) {
+                    order.push(&m);
                     slots[kept].write(m);
                     kept += 1;
                 }
@@ -517,7 +529,7 @@ fn convert_task(
             report.count_qualified(a.name(), n);
         }
     }
-    TaskOut { kept, report, new_units: task.new_units.iter().map(|u| u.to_string()).collect() }
+    TaskOut { kept, order, report, new_units: task.new_units.iter().map(|u| u.to_string()).collect() }
 }
 
 /// The value column in the fast path.
@@ -548,6 +560,8 @@ fn fast_text_value(cell: &str) -> Option<(Qualifier, f64)> {
 struct TaskOut {
     /// Valid rows written to the front of the task's region.
     kept: usize,
+    /// The order of those rows.
+    order: MeasurementOrder,
     /// The task's issues and rejects.
     report: ValidationReport,
     /// Spellings given provisional indices `PROVISIONAL + k`, in order.

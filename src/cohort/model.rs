@@ -640,26 +640,100 @@ pub struct Cohort {
     adjudication_offsets: Vec<usize>,
 }
 
-/// Sort measurements by (patient, day, analyte, row), the order of [`Cohort::measurements`].
-fn sort_measurements(measurements: &mut [Measurement]) {
-    use rayon::prelude::*;
-    // Registry extracts usually arrive sorted: a parallel check is cheaper than
-    // sorting sorted data (row numbers are unique, so sorted means final).
-    let key = |m: &Measurement| (m.patient, m.day, m.analyte, m.row);
-    if !measurements.par_windows(2).all(|w| key(&w[0]) <= key(&w[1])) {
-        measurements.par_sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+/// The key of [`Cohort::measurements`]' order: (patient, day, analyte, row).
+type OrderKey = (PatientIdx, Day, Analyte, u32);
+
+fn order_key(m: &Measurement) -> OrderKey {
+    (m.patient, m.day, m.analyte, m.row)
+}
+
+/// Whether a sequence of measurements, seen in pieces, is already in the order of
+/// [`Cohort::measurements`], so that loading can skip a pass over the whole table to check it.
+/// Pieces are summarised as their rows are made ([`MeasurementOrder::push`]) and joined in
+/// sequence ([`MeasurementOrder::then`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MeasurementOrder {
+    first: Option<OrderKey>,
+    last: Option<OrderKey>,
+    sorted: bool,
+}
+
+impl Default for MeasurementOrder {
+    fn default() -> Self {
+        MeasurementOrder { first: None, last: None, sorted: true }
     }
 }
 
-fn offsets_by_patient(n_patients: usize, keys: impl Iterator<Item = PatientIdx>) -> Vec<usize> {
-    let mut counts = vec![0usize; n_patients + 1];
-    for p in keys {
-        counts[p as usize + 1] += 1;
+impl MeasurementOrder {
+    /// Add the next row of the sequence.
+    #[inline]
+    pub(crate) fn push(&mut self, m: &Measurement) {
+        let k = order_key(m);
+        match self.last {
+            None => self.first = Some(k),
+            Some(last) => self.sorted &= last <= k,
+        }
+        self.last = Some(k);
     }
-    for i in 1..counts.len() {
-        counts[i] += counts[i - 1];
+
+    /// The order of this sequence followed by `next`.
+    pub(crate) fn then(self, next: MeasurementOrder) -> MeasurementOrder {
+        let joint = match (self.last, next.first) {
+            (Some(a), Some(b)) => a <= b,
+            _ => true,
+        };
+        MeasurementOrder {
+            first: self.first.or(next.first),
+            last: next.last.or(self.last),
+            sorted: self.sorted && next.sorted && joint,
+        }
     }
-    counts
+
+    /// `true` if every row is in order.
+    pub(crate) fn is_sorted(&self) -> bool {
+        self.sorted
+    }
+}
+
+/// Sort measurements by (patient, day, analyte, row), the order of [`Cohort::measurements`],
+/// unless `order` (when known) says they already are.
+fn sort_measurements(measurements: &mut [Measurement], order: Option<MeasurementOrder>) {
+    use rayon::prelude::*;
+    if order.is_some_and(|o| o.is_sorted()) {
+        return;
+    }
+    // Registry extracts usually arrive sorted: a parallel check is cheaper than
+    // sorting sorted data (row numbers are unique, so sorted means final).
+    if !measurements.par_windows(2).all(|w| order_key(&w[0]) <= order_key(&w[1])) {
+        measurements.par_sort_unstable_by(|a, b| order_key(a).cmp(&order_key(b)));
+    }
+}
+
+/// Patients per block when indexing sorted rows in parallel.
+const OFFSET_BLOCK: usize = 1 << 14;
+
+/// Per-patient offsets into rows sorted by patient: the rows of patient `q` are
+/// `offsets[q]..offsets[q + 1]` (`n_patients + 1` entries). Built in parallel over blocks of
+/// patients, each finding its first row by binary search and walking on from there.
+///
+/// Panics if a row's patient is `>= n_patients` (a caller's error).
+fn offsets_by_patient<T: Sync>(n_patients: usize, rows: &[T], patient: impl Fn(&T) -> PatientIdx + Sync) -> Vec<usize> {
+    use rayon::prelude::*;
+    if let Some(last) = rows.last() {
+        assert!((patient(last) as usize) < n_patients, "a row of a patient outside the cohort");
+    }
+    let mut offsets = vec![0usize; n_patients + 1];
+    offsets.par_chunks_mut(OFFSET_BLOCK).enumerate().for_each(|(b, block)| {
+        let q0 = b * OFFSET_BLOCK;
+        let mut i = rows.partition_point(|r| (patient(r) as usize) < q0);
+        for (k, slot) in block.iter_mut().enumerate() {
+            while i < rows.len() && (patient(&rows[i]) as usize) < q0 + k {
+                i += 1;
+            }
+            *slot = i;
+        }
+    });
+    offsets
 }
 
 impl Cohort {
@@ -667,21 +741,34 @@ impl Cohort {
     /// computes the per-patient offsets. Patient indices must be `< patients.len()`.
     pub fn new(
         patients: Vec<Patient>,
-        mut measurements: Vec<Measurement>,
+        measurements: Vec<Measurement>,
+        findings: Vec<Finding>,
+        treatments: Vec<TreatmentLine>,
+        responses: Vec<ResponseAssessment>,
+        unit_spellings: Vec<String>,
+    ) -> Cohort {
+        Cohort::assemble(patients, (measurements, None), findings, treatments, responses, unit_spellings)
+    }
+
+    /// [`Cohort::new`], with the measurements' order when the loader already knows it (then
+    /// sorted measurements are not checked again).
+    pub(crate) fn assemble(
+        patients: Vec<Patient>,
+        (mut measurements, order): (Vec<Measurement>, Option<MeasurementOrder>),
         mut findings: Vec<Finding>,
         mut treatments: Vec<TreatmentLine>,
         mut responses: Vec<ResponseAssessment>,
         unit_spellings: Vec<String>,
     ) -> Cohort {
-        sort_measurements(&mut measurements);
+        sort_measurements(&mut measurements, order);
         findings.sort_unstable_by_key(|a| (a.patient, a.day, a.finding, a.row));
         treatments.sort_by_key(|a| (a.patient, a.line, a.start, a.row));
         responses.sort_by_key(|a| (a.patient, a.day, a.line, a.row));
         let n = patients.len();
-        let measurement_offsets = offsets_by_patient(n, measurements.iter().map(|m| m.patient));
-        let finding_offsets = offsets_by_patient(n, findings.iter().map(|m| m.patient));
-        let treatment_offsets = offsets_by_patient(n, treatments.iter().map(|m| m.patient));
-        let response_offsets = offsets_by_patient(n, responses.iter().map(|m| m.patient));
+        let measurement_offsets = offsets_by_patient(n, &measurements, |m| m.patient);
+        let finding_offsets = offsets_by_patient(n, &findings, |m| m.patient);
+        let treatment_offsets = offsets_by_patient(n, &treatments, |m| m.patient);
+        let response_offsets = offsets_by_patient(n, &responses, |m| m.patient);
         Cohort {
             patients,
             measurements,
@@ -704,7 +791,7 @@ impl Cohort {
     /// indexes them per patient. Patient indices must be `< patients.len()`.
     pub fn set_adjudications(&mut self, mut adjudications: Vec<Adjudication>) {
         adjudications.sort_by(|a, b| (a.patient, a.onset, &a.reviewer, a.row).cmp(&(b.patient, b.onset, &b.reviewer, b.row)));
-        self.adjudication_offsets = offsets_by_patient(self.patients.len(), adjudications.iter().map(|a| a.patient));
+        self.adjudication_offsets = offsets_by_patient(self.patients.len(), &adjudications, |a| a.patient);
         self.adjudications = adjudications;
     }
 
@@ -733,11 +820,13 @@ impl Cohort {
     /// Panics if a row belongs to a patient outside the range (a caller's error: the parts
     /// are split by patient).
     pub fn set_measurement_part(&mut self, patients: std::ops::Range<PatientIdx>, mut measurements: Vec<Measurement>) {
-        assert!(measurements.iter().all(|m| patients.contains(&m.patient)), "a measurement outside its patient part");
-        sort_measurements(&mut measurements);
+        sort_measurements(&mut measurements, None);
+        // sorted by patient: the first and the last row bound every row's patient
+        let inside = |m: Option<&Measurement>| m.is_none_or(|m| patients.contains(&m.patient));
+        assert!(inside(measurements.first()) && inside(measurements.last()), "a measurement outside its patient part");
         let first = patients.start as usize;
         let n = patients.len();
-        self.measurement_offsets = offsets_by_patient(n, measurements.iter().map(|m| m.patient - patients.start));
+        self.measurement_offsets = offsets_by_patient(n, &measurements, |m| m.patient - patients.start);
         self.measurement_first = first;
         self.measurements = measurements;
     }
@@ -830,5 +919,71 @@ mod tests {
         assert_eq!(c.measurements_of(0).len(), 1);
         assert_eq!(c.measurements_of(1).len(), 0);
         assert_eq!(c.measurements_of(2).iter().map(|m| m.day).collect::<Vec<_>>(), vec![1, 5]);
+    }
+
+    /// A measurement with the fields of the order key; the rest fixed.
+    fn keyed(patient: PatientIdx, day: Day, analyte: Analyte, row: u32) -> Measurement {
+        Measurement { patient, day, analyte, unit: 0, value: 1.0, raw_value: 1.0, row, qualifier: Qualifier::None }
+    }
+
+    #[test]
+    fn measurement_order_of_pieces_is_the_order_of_the_whole() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut seen = [0usize; 2];
+        for _ in 0..2000 {
+            let n: usize = rng.gen_range(0..12);
+            let mut rows: Vec<Measurement> = (0..n as u32)
+                .map(|r| keyed(rng.gen_range(0..3), rng.gen_range(0..3), Analyte::ALL[rng.gen_range(0..2)], r))
+                .collect();
+            if rng.gen_bool(0.5) {
+                rows.sort_by_key(order_key);
+            }
+            let truth = rows.windows(2).all(|w| order_key(&w[0]) <= order_key(&w[1]));
+            seen[truth as usize] += 1;
+            // split at random cuts (empty pieces included) and join the pieces' orders
+            let mut cuts: Vec<usize> = (0..rng.gen_range(0..4)).map(|_| rng.gen_range(0..=n)).collect();
+            cuts.extend([0, n]);
+            cuts.sort_unstable();
+            let mut joined = MeasurementOrder::default();
+            for w in cuts.windows(2) {
+                let mut piece = MeasurementOrder::default();
+                rows[w[0]..w[1]].iter().for_each(|m| piece.push(m));
+                joined = joined.then(piece);
+            }
+            assert_eq!(joined.is_sorted(), truth, "{:?}", rows.iter().map(order_key).collect::<Vec<_>>());
+        }
+        assert!(seen[0] > 100 && seen[1] > 100, "both outcomes drawn: {seen:?}");
+    }
+
+    #[test]
+    fn offsets_by_patient_across_blocks() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        // more patients than one block; many without rows, the last few included
+        for n in [0usize, 1, OFFSET_BLOCK - 1, OFFSET_BLOCK, 2 * OFFSET_BLOCK + 5] {
+            let mut patients: Vec<PatientIdx> = Vec::new();
+            for p in 0..n.saturating_sub(3) {
+                for _ in 0..[0, 0, 1, 3][rng.gen_range(0..4)] {
+                    patients.push(p as PatientIdx);
+                }
+            }
+            let offsets = offsets_by_patient(n, &patients, |&p| p);
+            assert_eq!(offsets.len(), n + 1);
+            let mut counted = vec![0usize; n + 1];
+            for &p in &patients {
+                counted[p as usize + 1] += 1;
+            }
+            for q in 1..=n {
+                counted[q] += counted[q - 1];
+            }
+            assert_eq!(offsets, counted, "{n} patients");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "outside the cohort")]
+    fn offsets_by_patient_refuses_a_patient_outside() {
+        offsets_by_patient(2, &[0 as PatientIdx, 2], |&p| p);
     }
 }
