@@ -20,6 +20,21 @@ use super::model::{Analyte, Measurement, PatientIdx, Qualifier};
 /// Bytes of one stored measurement.
 const RECORD: usize = 32;
 
+/// Bytes of a part file read and decoded at a time (a multiple of [`RECORD`]).
+const READ_BLOCK: usize = RECORD << 17;
+
+/// Stands in for an undecodable record while a block is decoded (the read then fails).
+const FILLER: Measurement = Measurement {
+    patient: 0,
+    day: 0,
+    analyte: Analyte::Temperature,
+    unit: 0,
+    value: 0.0,
+    raw_value: 0.0,
+    row: 0,
+    qualifier: Qualifier::None,
+};
+
 /// Default measurement rows per part: about 128 MB of measurements in memory at a time.
 pub const DEFAULT_ROWS_PER_PART: usize = 1 << 22;
 
@@ -135,20 +150,38 @@ impl MeasurementParts {
         lo as PatientIdx..hi as PatientIdx
     }
 
-    /// The rows of part `k`, in the order they were pushed (decoded in parallel).
+    /// The rows of part `k`, in the order they were pushed. The file is read in blocks of
+    /// [`READ_BLOCK`] bytes, each decoded in parallel straight into the result, so reading a part
+    /// needs its rows' memory and one block, nothing more.
     pub fn read(&self, k: usize) -> std::io::Result<Vec<Measurement>> {
         use rayon::prelude::*;
+        use std::io::Read;
         let path = self.path(k);
         let corrupt = || std::io::Error::new(std::io::ErrorKind::InvalidData, format!("corrupt part file {}", path.display()));
-        let bytes = std::fs::read(&path)?;
-        if bytes.len() as u64 != self.rows[k] * RECORD as u64 {
+        let mut file = File::open(&path)?;
+        let expected = self.rows[k] * RECORD as u64;
+        if file.metadata()?.len() != expected {
             return Err(corrupt());
         }
-        bytes
-            .par_chunks_exact(RECORD)
-            .map(|b| <&[u8; RECORD]>::try_from(b).ok().and_then(decode))
-            .collect::<Option<Vec<Measurement>>>()
-            .ok_or_else(corrupt)
+        let rows = usize::try_from(self.rows[k]).map_err(|_| corrupt())?;
+        let mut out = Vec::with_capacity(rows);
+        let mut block = vec![0u8; READ_BLOCK.min(rows * RECORD)];
+        let bad = std::sync::atomic::AtomicBool::new(false);
+        while out.len() < rows {
+            let n = (rows - out.len()).min(READ_BLOCK / RECORD) * RECORD;
+            file.read_exact(&mut block[..n])?;
+            out.par_extend(block[..n].par_chunks_exact(RECORD).map(|b| {
+                let m = <&[u8; RECORD]>::try_from(b).ok().and_then(decode);
+                m.unwrap_or_else(|| {
+                    bad.store(true, std::sync::atomic::Ordering::Relaxed);
+                    FILLER
+                })
+            }));
+        }
+        if bad.into_inner() {
+            return Err(corrupt());
+        }
+        Ok(out)
     }
 
     /// The folder of the part files.
@@ -227,5 +260,53 @@ mod tests {
         assert_eq!(o.patients_per_part(1000, 100_000), 105); // at most 10 parts: >= 100, aligned to 7
         assert_eq!(o.patients_per_part(50, 5_000), 14);
         assert_eq!(o.patients_per_part(5, 0), 7);
+    }
+
+    fn measurement(i: usize) -> Measurement {
+        Measurement {
+            patient: (i / 100) as PatientIdx,
+            day: i as i32 % 97,
+            analyte: Analyte::ALL[i % Analyte::ALL.len()],
+            unit: (i % 7) as u16,
+            value: i as f64 * 0.25,
+            raw_value: -(i as f64),
+            row: i as u32 + 1,
+            qualifier: Qualifier::None,
+        }
+    }
+
+    #[test]
+    fn a_part_of_several_read_blocks_reads_back_in_order() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let rows = 2 * READ_BLOCK / RECORD + 5; // two full blocks and a short one
+        let opts = PartOptions { dir: tmp.path().join("parts"), rows_per_part: rows, align_patients: 1, max_parts: 512 };
+        let n_patients = rows.div_ceil(100);
+        let mut parts = MeasurementParts::create(&opts, n_patients, rows).expect("create");
+        assert_eq!(parts.len(), 1);
+        let all: Vec<Measurement> = (0..rows).map(measurement).collect();
+        parts.push(&all[..rows / 3]).expect("push");
+        parts.push(&all[rows / 3..]).expect("push");
+        parts.finish().expect("finish");
+        assert_eq!(parts.read(0).expect("read"), all);
+    }
+
+    #[test]
+    fn a_corrupt_record_fails_the_read() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let rows = READ_BLOCK / RECORD + 3;
+        let opts = PartOptions { dir: tmp.path().join("parts"), rows_per_part: rows, align_patients: 1, max_parts: 512 };
+        let mut parts = MeasurementParts::create(&opts, rows.div_ceil(100), rows).expect("create");
+        parts.push(&(0..rows).map(measurement).collect::<Vec<_>>()).expect("push");
+        parts.finish().expect("finish");
+        // an analyte byte past the last analyte, in the second block
+        let path = parts.path(0);
+        let mut bytes = std::fs::read(&path).expect("read bytes");
+        bytes[(rows - 2) * RECORD + 30] = Analyte::ALL.len() as u8;
+        std::fs::write(&path, &bytes).expect("write bytes");
+        let e = parts.read(0).expect_err("a corrupt record");
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        // a truncated file
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).expect("write bytes");
+        assert_eq!(parts.read(0).expect_err("a short file").kind(), std::io::ErrorKind::InvalidData);
     }
 }

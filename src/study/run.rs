@@ -592,8 +592,9 @@ fn detect_all(
     let mut run = PartwiseDetection::new(&sets);
     let n_parts = parts.map_or(1, MeasurementParts::len);
     std::thread::scope(|scope| -> Result<(), StudyError> {
-        // the next part is read while this one is detected
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        // the next part is read while this one is detected (and handed over only when this one
+        // is done: at most two parts in memory)
+        let (tx, rx) = std::sync::mpsc::sync_channel(0);
         if let Some(p) = parts {
             scope.spawn(move || {
                 for k in 0..p.len() {
