@@ -526,8 +526,8 @@ pub struct TreatmentLine {
     pub patient: PatientIdx,
     /// Line number, 1 = first line.
     pub line: u32,
-    /// Regimen as written (e.g. `7+3`, `aza+ven`).
-    pub regimen: String,
+    /// Regimen as written (e.g. `7+3`, `aza+ven`), shared by the lines with the same regimen.
+    pub regimen: SharedText,
     /// Intensity class.
     pub intensity: Intensity,
     /// Start day.

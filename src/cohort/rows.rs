@@ -714,13 +714,16 @@ pub(crate) fn load_treatments(
     let expect_intensity = one_of(Intensity::ALL.iter().map(|x| x.name()));
     let mut out = Vec::with_capacity(n);
     let mut seen: HashMap<(PatientIdx, u32), u64> = HashMap::new();
+    // one shared text per distinct regimen, not one string per line
+    let mut regimens: HashMap<&str, SharedText> = HashMap::new();
     let mut check = RowCheck::new(table);
     for i in 0..n {
         let row = i as u64 + 1;
         check.start(row);
         let who = index.lookup(v[0].text(i), &mut check);
         let line = req_line(&v[1], i, &mut check);
-        let regimen = v[2].text(i).unwrap_or("").to_string();
+        let text = v[2].text(i).unwrap_or("");
+        let regimen = regimens.entry(text).or_insert_with(|| SharedText::from(text)).clone();
         let intensity = req_category(&v[3], i, "intensity", &expect_intensity, Intensity::parse, &mut check);
         let start = req_day(&v[4], i, "start_date", &mut check);
         let end = opt_day(&v[5], i, "end_date", &mut check);

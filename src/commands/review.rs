@@ -314,7 +314,7 @@ pub fn review_sheet(name: &str, cohort: &Cohort, detections: &[Detection], cands
         match treatment_context(cohort, p, c.onset) {
             Some(tc) => row.extend([
                 Cell::from(tc.line),
-                Cell::from(tc.regimen),
+                Cell::from(tc.regimen.as_str()),
                 Cell::from(tc.intensity.name()),
                 Cell::from(tc.days_since_line_start),
             ]),
@@ -693,7 +693,7 @@ mod tests {
                 onset,
                 end,
                 ongoing_at_end_of_follow_up: false,
-                criteria_met_at_onset: vec![],
+                criteria_met_at_onset: Default::default(),
                 max_criteria: 0,
                 evaluable_criteria: 0,
                 n_criteria: 0,

@@ -30,7 +30,7 @@ pub struct Episode {
     /// The rule still held at the end of follow-up (`end` is then the end of follow-up).
     pub ongoing_at_end_of_follow_up: bool,
     /// Names of the set's criteria met on the onset day, in set order.
-    pub criteria_met_at_onset: Vec<SharedText>,
+    pub criteria_met_at_onset: MetCriteria,
     /// Most criteria of the set met on any day of the episode.
     pub max_criteria: u32,
     /// Criteria of the set evaluable (with data in their window) on the onset day.
@@ -49,6 +49,64 @@ pub struct Episode {
     pub treatment: Option<TreatmentContext>,
     /// Disease status at onset.
     pub disease_status: DiseaseStatus,
+}
+
+/// Some of a criteria set's criteria (those met on an episode's onset day), in set order.
+///
+/// Holds the set's names once (shared by all its episodes) and a bit per criterion, so an
+/// episode carries no allocation of its own for them.
+#[derive(Clone, PartialEq, Default)]
+pub struct MetCriteria {
+    /// The set's criterion names, in set order.
+    names: std::sync::Arc<[SharedText]>,
+    /// Bit `c` set: criterion `c` is met (two words, not a `u128`, to keep episodes 8-aligned).
+    met: [u64; 2],
+}
+
+impl MetCriteria {
+    /// The criteria of `names` whose bit is set in `met` (bits past the names are ignored).
+    pub fn new(names: std::sync::Arc<[SharedText]>, met: u128) -> MetCriteria {
+        let met = if names.len() >= 128 { met } else { met & ((1u128 << names.len()) - 1) };
+        MetCriteria { names, met: [met as u64, (met >> 64) as u64] }
+    }
+
+    fn bits(&self) -> u128 {
+        u128::from(self.met[0]) | (u128::from(self.met[1]) << 64)
+    }
+
+    /// The names of the criteria met, in set order.
+    pub fn iter(&self) -> impl Iterator<Item = &SharedText> + '_ {
+        let bits = self.bits();
+        self.names.iter().enumerate().filter(move |(c, _)| bits & (1u128 << c) != 0).map(|(_, n)| n)
+    }
+
+    /// Number of criteria met.
+    pub fn len(&self) -> usize {
+        self.bits().count_ones() as usize
+    }
+
+    /// No criterion met.
+    pub fn is_empty(&self) -> bool {
+        self.bits() == 0
+    }
+
+    /// The names joined with `sep` (as a table cell lists them).
+    pub fn join(&self, sep: &str) -> String {
+        let mut out = String::new();
+        for (i, n) in self.iter().enumerate() {
+            if i > 0 {
+                out.push_str(sep);
+            }
+            out.push_str(n);
+        }
+        out
+    }
+}
+
+impl std::fmt::Debug for MetCriteria {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter().map(SharedText::as_str)).finish()
+    }
 }
 
 /// Counts for one first-line intensity class.
@@ -449,10 +507,8 @@ fn process_patient(
                 max_i = i;
             }
         }
-        let mut met_names = Vec::new();
         for c in 0..plan.n_primary {
             if onset.met & (1u128 << c) != 0 {
-                met_names.push(plan.crits[c].name.clone());
                 requests.push((onset.day, c, EvidenceRole::Onset, number));
             }
         }
@@ -487,7 +543,7 @@ fn process_patient(
             onset: r.onset,
             end: r.end,
             ongoing_at_end_of_follow_up: r.ongoing,
-            criteria_met_at_onset: met_names,
+            criteria_met_at_onset: MetCriteria::new(plan.primary_names.clone(), onset.met),
             max_criteria,
             evaluable_criteria: onset.n_evaluable,
             n_criteria: plan.n_primary as u32,
@@ -676,4 +732,26 @@ pub fn evaluate_at(cohort: &Cohort, set: &CriteriaSet, p: PatientIdx, day: Day) 
         hscore: None,
         holds: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn met_criteria_list_the_set_bits_in_set_order() {
+        let names: std::sync::Arc<[SharedText]> = ["fever", "ferritin", "cytopenias"].into_iter().map(SharedText::from).collect();
+        // bit 3 is past the names (a companion criterion): ignored
+        let m = MetCriteria::new(names.clone(), 0b1101);
+        assert_eq!(m.iter().map(SharedText::as_str).collect::<Vec<_>>(), ["fever", "cytopenias"]);
+        assert_eq!((m.len(), m.is_empty(), m.join(";")), (2, false, "fever;cytopenias".to_string()));
+        assert_eq!(format!("{m:?}"), r#"["fever", "cytopenias"]"#);
+        let none = MetCriteria::new(names, 0);
+        assert_eq!((none.len(), none.is_empty(), none.join(";")), (0, true, String::new()));
+        assert_eq!(MetCriteria::default().iter().count(), 0);
+        // criteria past the first word
+        let many: std::sync::Arc<[SharedText]> = (0..128).map(|i| SharedText::from(format!("c{i}"))).collect();
+        let m = MetCriteria::new(many, (1u128 << 127) | (1u128 << 64) | 1);
+        assert_eq!(m.join(","), "c0,c64,c127");
+    }
 }

@@ -22,7 +22,7 @@ pub struct TreatmentContext {
     /// Line number (1 = first line).
     pub line: u32,
     /// Regimen as written.
-    pub regimen: String,
+    pub regimen: crate::cohort::text::SharedText,
     /// Intensity class.
     pub intensity: Intensity,
     /// Start day of the line.

@@ -123,7 +123,7 @@ pub use criteria::{
 };
 pub use detect::{
     detect, detect_many, detect_many_into, evaluate_at, timeline, CriterionStatus, DayEvaluation, DetectOptions, Detection,
-    DetectionSummary, Episode, EvidenceSink, IntensityCount, PartwiseDetection, SourceRef,
+    DetectionSummary, Episode, EvidenceSink, IntensityCount, MetCriteria, PartwiseDetection, SourceRef,
 };
 pub use episodes::{disease_status, treatment_context, DiseaseStatus, TreatmentContext};
 pub use evidence::{Evidence, EvidenceRole, EvidenceTable};

@@ -38,12 +38,29 @@ pub const FARDET_2014_TABLE: [(f64, f64); 15] = [
 ];
 
 /// Probability of hemophagocytic syndrome for an HScore.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Holds no text: the label is made when asked for ([`HscoreProbability::label`]), so an episode
+/// carries no allocation for it.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HscoreProbability {
     /// Interpolated probability in percent, `None` outside 100..=240 (see `label`).
     pub percent: Option<f64>,
+    /// Outside the table: the score is above 240 (`>99%`) rather than below 100 (`<1%`).
+    above: bool,
+}
+
+impl HscoreProbability {
     /// Text: `"<1%"`, `">99%"` or the percentage rounded to 0.1 (e.g. `"58.8%"`, `"54%"`).
-    pub label: String,
+    pub fn label(&self) -> String {
+        match self.percent {
+            Some(percent) => {
+                let rounded = (percent * 10.0).round() / 10.0;
+                format!("{rounded}%")
+            }
+            None if self.above => ">99%".to_string(),
+            None => "<1%".to_string(),
+        }
+    }
 }
 
 /// Convert an HScore to a probability with the Fardet 2014 table (see the module docs).
@@ -54,10 +71,10 @@ pub fn hscore_probability(score: f64) -> Option<HscoreProbability> {
     }
     let (first, last) = (FARDET_2014_TABLE[0], FARDET_2014_TABLE[FARDET_2014_TABLE.len() - 1]);
     if score < first.0 {
-        return Some(HscoreProbability { percent: None, label: "<1%".to_string() });
+        return Some(HscoreProbability { percent: None, above: false });
     }
     if score > last.0 {
-        return Some(HscoreProbability { percent: None, label: ">99%".to_string() });
+        return Some(HscoreProbability { percent: None, above: true });
     }
     let mut percent = last.1;
     for w in FARDET_2014_TABLE.windows(2) {
@@ -71,8 +88,7 @@ pub fn hscore_probability(score: f64) -> Option<HscoreProbability> {
             break;
         }
     }
-    let rounded = (percent * 10.0).round() / 10.0;
-    Some(HscoreProbability { percent: Some(percent), label: format!("{rounded}%") })
+    Some(HscoreProbability { percent: Some(percent), above: false })
 }
 
 #[cfg(test)]
@@ -84,8 +100,8 @@ mod tests {
         for (s, p) in FARDET_2014_TABLE {
             assert_eq!(hscore_probability(s).unwrap().percent, Some(p));
         }
-        assert_eq!(hscore_probability(90.0).unwrap().label, "<1%");
-        assert_eq!(hscore_probability(250.0).unwrap().label, ">99%");
+        assert_eq!(hscore_probability(90.0).unwrap().label(), "<1%");
+        assert_eq!(hscore_probability(250.0).unwrap().label(), ">99%");
         assert_eq!(hscore_probability(175.0).unwrap().percent, Some(62.0));
     }
 }

@@ -209,6 +209,8 @@ pub(crate) struct Plan {
     pub(crate) crits: Vec<PCrit>,
     /// Number of criteria of the set itself (the rest are companion criteria).
     pub(crate) n_primary: usize,
+    /// Names of the set's own criteria, in set order (shared by its episodes' met criteria).
+    pub(crate) primary_names: std::sync::Arc<[SharedText]>,
     rule: RuleKind,
     mandatory: u128,
     /// Bits of `rule.at_least_one_of` (0: no such condition).
@@ -356,6 +358,7 @@ impl Plan {
             cond_text: Vec::new(),
             crits: Vec::new(),
             n_primary: set.criteria.len(),
+            primary_names: std::sync::Arc::from([]),
             rule: set.rule.kind,
             mandatory: 0,
             any_of: 0,
@@ -373,6 +376,7 @@ impl Plan {
             cur_class: 0,
         };
         plan.add_set(set, plan.primary_scored, set.adaptations.ferritin_threshold);
+        plan.primary_names = plan.crits[..plan.n_primary].iter().map(|c| c.name.clone()).collect();
         for m in &set.rule.mandatory {
             if let Some(i) = set.index_of(m) {
                 plan.mandatory |= 1u128 << i;

@@ -12,7 +12,7 @@ use crate::table::{Cell, ColumnType, ResultTable};
 
 use super::detect::Detection;
 use super::evidence::Evidence;
-use super::probability::PROBABILITY_SOURCE;
+use super::probability::{HscoreProbability, PROBABILITY_SOURCE};
 
 /// Column names of [`Detection::episodes_table`].
 pub const EPISODE_COLUMNS: [&str; 22] = [
@@ -177,7 +177,7 @@ fn episode_row(e: &super::detect::Episode) -> Vec<Cell> {
         Cell::finite_or_na(e.hscore_at_onset),
         Cell::finite_or_na(e.max_hscore),
         Cell::finite_or_na(e.hscore_probability.as_ref().and_then(|p| p.percent)),
-        Cell::from(e.hscore_probability.as_ref().map(|p| p.label.as_str())),
+        Cell::from(e.hscore_probability.as_ref().map(HscoreProbability::label)),
         Cell::from(e.hscore_probability.as_ref().map(|_| PROBABILITY_SOURCE)),
         Cell::from(t.map(|t| t.line)),
         Cell::from(t.map(|t| t.regimen.as_str())),

@@ -33,7 +33,7 @@ pub fn adjudicated_detection(cohort: &Cohort) -> Detection {
             onset: c.onset,
             end: c.onset,
             ongoing_at_end_of_follow_up: false,
-            criteria_met_at_onset: Vec::new(),
+            criteria_met_at_onset: crate::hlh::MetCriteria::default(),
             max_criteria: 0,
             evaluable_criteria: 0,
             n_criteria: 0,

@@ -115,11 +115,11 @@ fn variables(cohort: &Cohort, dataset: &Dataset) -> Vec<(String, Values)> {
     // patients without a treatment row are the level `untreated`, not missing
     out.push((
         "first_line_intensity".into(),
-        Values::Categorical(dataset.patients.iter().map(|p| Some(p.first_line_intensity.clone())).collect()),
+        Values::Categorical(dataset.patients.iter().map(|p| Some(p.first_line_intensity.to_string())).collect()),
     ));
     out.push((
         "first_line_regimen".into(),
-        Values::Categorical(dataset.patients.iter().map(|p| Some(p.first_line_regimen.clone())).collect()),
+        Values::Categorical(dataset.patients.iter().map(|p| Some(p.first_line_regimen.to_string())).collect()),
     ));
     out
 }

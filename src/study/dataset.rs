@@ -18,11 +18,15 @@
 //!
 //! [`Population::keeps_untreated`]: super::config::Population::keeps_untreated
 
+use crate::cohort::text::SharedText;
 use crate::cohort::{Cohort, Day, Intensity, PatientIdx, Response};
 
 use super::config::{StudyConfig, TimeOrigin};
 
 /// One patient of the study population.
+/// The first-line label of a patient without a treatment line.
+const UNTREATED: &str = "untreated";
+
 #[derive(Debug, Clone)]
 pub struct StudyPatient {
     /// Index into `Cohort::patients`.
@@ -30,9 +34,9 @@ pub struct StudyPatient {
     /// Time origin (calendar day).
     pub origin: Day,
     /// First-line intensity label (`untreated` when there is no treatment row).
-    pub first_line_intensity: String,
+    pub first_line_intensity: &'static str,
     /// First-line regimen label (`untreated` when there is none).
-    pub first_line_regimen: String,
+    pub first_line_regimen: SharedText,
     /// Overall survival time in days.
     pub os_time: f64,
     /// Death observed.
@@ -89,6 +93,7 @@ impl Dataset {
         let wanted: Vec<Intensity> = cfg.population.first_line_intensity.iter().filter_map(|s| Intensity::parse(s)).collect();
         let keep_untreated = cfg.population.keeps_untreated();
         let mut patients = Vec::new();
+        let untreated = SharedText::from(UNTREATED);
         let mut excluded = Vec::new();
         for (i, p) in cohort.patients.iter().enumerate() {
             let idx = i as PatientIdx;
@@ -133,8 +138,8 @@ impl Dataset {
             patients.push(StudyPatient {
                 idx,
                 origin,
-                first_line_intensity: first.map(|l| l.intensity.name().to_string()).unwrap_or_else(|| "untreated".into()),
-                first_line_regimen: first.map(|l| l.regimen.clone()).unwrap_or_else(|| "untreated".into()),
+                first_line_intensity: first.map_or(UNTREATED, |l| l.intensity.name()),
+                first_line_regimen: first.map_or_else(|| untreated.clone(), |l| l.regimen.clone()),
                 os_time,
                 os_event,
                 efs_time,
@@ -166,7 +171,7 @@ impl Dataset {
         self.patients
             .iter()
             .map(
-                |p| if counts[p.first_line_regimen.as_str()] >= min_size { p.first_line_regimen.clone() } else { pooled.clone() },
+                |p| if counts[p.first_line_regimen.as_str()] >= min_size { p.first_line_regimen.to_string() } else { pooled.clone() },
             )
             .collect()
     }

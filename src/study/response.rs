@@ -27,7 +27,7 @@ pub fn best_response(cohort: &Cohort, p: PatientIdx, line: u32) -> Option<Respon
 /// Response rates per (line, regimen): n treated, counts per best response, composite CR with exact CI.
 pub fn response_table(cohort: &Cohort, dataset: &Dataset, conf_level: f64) -> StatsResult<ResultTable> {
     // (line, regimen) -> list of best responses
-    let mut cells: BTreeMap<(u32, String), Vec<Option<Response>>> = BTreeMap::new();
+    let mut cells: BTreeMap<(u32, crate::cohort::text::SharedText), Vec<Option<Response>>> = BTreeMap::new();
     for sp in &dataset.patients {
         for l in cohort.treatments_of(sp.idx) {
             cells.entry((l.line, l.regimen.clone())).or_default().push(best_response(cohort, sp.idx, l.line));
@@ -40,7 +40,7 @@ pub fn response_table(cohort: &Cohort, dataset: &Dataset, conf_level: f64) -> St
         let ccr = best.iter().filter(|b| b.is_some_and(Response::is_composite_cr)).count() as u64;
         let not_assessed = best.iter().filter(|b| b.is_none()).count() as i64;
         let pr = proportion(ccr, n, conf_level)?;
-        let mut row = vec![Cell::Int(line as i64), Cell::Str(regimen), Cell::Int(n as i64)];
+        let mut row = vec![Cell::Int(line as i64), Cell::Str(regimen.to_string()), Cell::Int(n as i64)];
         for r in [Response::CR, Response::CRh, Response::CRi, Response::MLFS, Response::PR, Response::SD, Response::PD] {
             row.push(Cell::Int(count(r)));
         }
@@ -201,7 +201,7 @@ pub fn episode_course_table(cohort: &Cohort, set: &str, episodes: &[EpisodeSpan]
                 let line_end = l.end.unwrap_or(p.end_of_follow_up());
                 (
                     Cell::Int(l.line as i64),
-                    Cell::Str(l.regimen.clone()),
+                    Cell::Str(l.regimen.to_string()),
                     Cell::Str(day_to_iso(l.start)),
                     Cell::Str(day_to_iso(line_end)),
                     Cell::Str(if ep.end <= line_end { "yes" } else { "no" }.into()),

@@ -861,7 +861,7 @@ fn incidence_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Res
         GroupVar { name: "overall", labels: vec!["all".to_string(); n] },
         GroupVar {
             name: "first_line_intensity",
-            labels: ctx.dataset.patients.iter().map(|p| p.first_line_intensity.clone()).collect(),
+            labels: ctx.dataset.patients.iter().map(|p| p.first_line_intensity.to_string()).collect(),
         },
         GroupVar { name: "first_line_regimen", labels: ctx.dataset.regimen_labels(cfg.survival.min_regimen_size) },
     ];
@@ -923,7 +923,7 @@ fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Resu
     let efs_t: Vec<f64> = pts.iter().map(|p| p.efs_time).collect();
     let efs_e: Vec<bool> = pts.iter().map(|p| p.efs_event).collect();
     let everyone = vec!["all".to_string(); pts.len()];
-    let intensity: Vec<String> = pts.iter().map(|p| p.first_line_intensity.clone()).collect();
+    let intensity: Vec<String> = pts.iter().map(|p| p.first_line_intensity.to_string()).collect();
     let regimen = ctx.dataset.regimen_labels(cfg.survival.min_regimen_size);
     let after = response::after_cr1(ctx.dataset);
     let rfs_t = after.time.clone();

@@ -494,7 +494,7 @@ fn fardet_table_points_and_interpolation() {
     for (s, p) in expected {
         let r = hscore_probability(s).unwrap();
         assert_eq!(r.percent, Some(p), "score {s}");
-        assert_eq!(r.label, format!("{p}%"));
+        assert_eq!(r.label(), format!("{p}%"));
     }
     // Linear interpolation between neighbouring points.
     let pct = |s: f64| hscore_probability(s).unwrap().percent.unwrap();
@@ -503,15 +503,15 @@ fn fardet_table_points_and_interpolation() {
     assert_eq!(pct(169.0), 40.0 + 14.0 * 0.9);
     assert!((pct(101.0) - 1.2).abs() < 1e-12);
     assert!((pct(235.0) - 98.5).abs() < 1e-12);
-    assert_eq!(hscore_probability(173.0).unwrap().label, "58.8%");
+    assert_eq!(hscore_probability(173.0).unwrap().label(), "58.8%");
     // Ends: <1% at <= 90 (and below the first numeric point), >99% at >= 250 (and above the last).
     for s in [0.0, 50.0, 90.0, 95.0, 99.99] {
         let r = hscore_probability(s).unwrap();
-        assert_eq!((r.percent, r.label.as_str()), (None, "<1%"), "score {s}");
+        assert_eq!((r.percent, r.label().as_str()), (None, "<1%"), "score {s}");
     }
     for s in [240.01, 245.0, 250.0, 337.0] {
         let r = hscore_probability(s).unwrap();
-        assert_eq!((r.percent, r.label.as_str()), (None, ">99%"), "score {s}");
+        assert_eq!((r.percent, r.label().as_str()), (None, ">99%"), "score {s}");
     }
     assert!(hscore_probability(f64::NAN).is_none());
 }

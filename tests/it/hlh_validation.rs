@@ -40,7 +40,7 @@ fn episode(patient: PatientIdx, number: u32, onset: &str) -> Episode {
         onset,
         end: onset + 5,
         ongoing_at_end_of_follow_up: false,
-        criteria_met_at_onset: vec![],
+        criteria_met_at_onset: Default::default(),
         max_criteria: 0,
         evaluable_criteria: 0,
         n_criteria: 1,

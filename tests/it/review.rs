@@ -454,7 +454,7 @@ fn episode(p: u32, onset: i32) -> Episode {
         onset,
         end: onset + 5,
         ongoing_at_end_of_follow_up: false,
-        criteria_met_at_onset: vec![],
+        criteria_met_at_onset: Default::default(),
         max_criteria: 0,
         evaluable_criteria: 0,
         n_criteria: 0,
