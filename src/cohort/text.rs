@@ -66,6 +66,13 @@ impl From<&String> for SharedText {
     }
 }
 
+/// One shared text per value of `values`, in order, with one allocation per distinct value
+/// (labels of a whole cohort: a few distinct values repeated in every row).
+pub fn shared_labels<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<SharedText> {
+    let mut distinct: std::collections::HashMap<&'a str, SharedText> = std::collections::HashMap::new();
+    values.into_iter().map(|v| distinct.entry(v).or_insert_with(|| SharedText::from(v)).clone()).collect()
+}
+
 impl fmt::Debug for SharedText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&*self.0, f)
@@ -132,5 +139,16 @@ mod tests {
         let mut v = vec![SharedText::from("b"), SharedText::from("a")];
         v.sort();
         assert_eq!(v, ["a", "b"]);
+    }
+
+    #[test]
+    fn shared_labels_keep_the_order_and_share_equal_values() {
+        let v = shared_labels(["intensive", "none", "intensive", "low", "none"]);
+        assert_eq!(v, ["intensive", "none", "intensive", "low", "none"]);
+        // equal values are one allocation
+        assert!(std::ptr::eq(v[0].as_str().as_ptr(), v[2].as_str().as_ptr()));
+        assert!(std::ptr::eq(v[1].as_str().as_ptr(), v[4].as_str().as_ptr()));
+        assert!(!std::ptr::eq(v[0].as_str().as_ptr(), v[3].as_str().as_ptr()));
+        assert!(shared_labels(std::iter::empty()).is_empty());
     }
 }

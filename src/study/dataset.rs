@@ -161,17 +161,23 @@ impl Dataset {
         counts.into_iter().collect()
     }
 
+    /// First-line intensity label of each study patient.
+    pub fn intensity_labels(&self) -> Vec<SharedText> {
+        crate::cohort::text::shared_labels(self.patients.iter().map(|p| p.first_line_intensity))
+    }
+
     /// Regimen labels with small regimens pooled into `other (n < k)`.
-    pub fn regimen_labels(&self, min_size: usize) -> Vec<String> {
+    pub fn regimen_labels(&self, min_size: usize) -> Vec<SharedText> {
         let mut counts = std::collections::HashMap::new();
         for p in &self.patients {
             *counts.entry(p.first_line_regimen.as_str()).or_insert(0usize) += 1;
         }
         let pooled = format!("other (n < {min_size})");
+        let pooled = SharedText::from(pooled);
         self.patients
             .iter()
             .map(
-                |p| if counts[p.first_line_regimen.as_str()] >= min_size { p.first_line_regimen.to_string() } else { pooled.clone() },
+                |p| if counts[p.first_line_regimen.as_str()] >= min_size { p.first_line_regimen.clone() } else { pooled.clone() },
             )
             .collect()
     }

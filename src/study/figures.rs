@@ -442,7 +442,8 @@ fn risk_factor_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut Figur
 fn response_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -> Result<(), StudyError> {
     let cfg = inp.cfg;
     let ci = super::run::ci_label(inp.cfg.survival.conf_level);
-    let mut by_regimen: std::collections::BTreeMap<crate::cohort::text::SharedText, (u64, u64)> = std::collections::BTreeMap::new();
+    let mut by_regimen: std::collections::BTreeMap<crate::cohort::text::SharedText, (u64, u64)> =
+        std::collections::BTreeMap::new();
     for sp in &inp.dataset.patients {
         if let Some(first) = inp.cohort.first_line_of(sp.idx) {
             let best = super::response::best_response(inp.cohort, sp.idx, first.line);

@@ -15,6 +15,7 @@
 //! - rate: first episodes / person-time at risk of a first episode (origin until
 //!   the first onset, death or last contact), per `rate_per_person_months`, exact Poisson CI.
 
+use crate::cohort::text::SharedText;
 use crate::stats::cif::{cuminc, CumInc};
 use crate::stats::proportions::{poisson_rate, proportion};
 use crate::stats::Grouping;
@@ -28,7 +29,7 @@ pub struct GroupVar<'a> {
     /// Name written to the `grouping` column (`overall`, `first_line_intensity`, `regimen`).
     pub name: &'a str,
     /// One label per study patient.
-    pub labels: Vec<String>,
+    pub labels: Vec<SharedText>,
 }
 
 /// Competing-risks data for the first HLH episode of the patients at risk (prevalent
@@ -124,7 +125,7 @@ pub fn cuminc_tables(
     for ex in exposures {
         let (time, cause, who) = competing_risk_data(dataset, ex);
         for gv in groupings {
-            let labels: Vec<String> = who.iter().map(|&k| gv.labels[k].clone()).collect();
+            let labels: Vec<&str> = who.iter().map(|&k| gv.labels[k].as_str()).collect();
             let g = Grouping::from_values(&labels);
             let fit = match cuminc(&time, &cause, &g, None) {
                 Ok(fit) => fit,

@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use thiserror::Error;
 
+use crate::cohort::text::SharedText;
 use crate::cohort::{load_cohort_in_parts, Cohort, CohortError, LoadOptions, MeasurementParts, PartOptions};
 use crate::hlh::{CriteriaSet, DetectOptions, Detection, Episode, PartwiseDetection};
 use crate::report::manifest::{Exclusion as ManifestExclusion, InputFile, Manifest, StageTiming};
@@ -737,7 +738,7 @@ fn grid_table(
     outs: &mut RunOutputs,
 ) -> Result<Vec<figures::GridPoint>, StudyError> {
     let n = ctx.dataset.patients.len();
-    let overall = [GroupVar { name: "overall", labels: vec!["all".to_string(); n] }];
+    let overall = [GroupVar { name: "overall", labels: vec![SharedText::from("all"); n] }];
     let mut t = super::table(
         "hlh_incidence_by_definition",
         &[
@@ -858,11 +859,8 @@ fn incidence_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Res
     let cfg = ctx.cfg;
     let n = ctx.dataset.patients.len();
     let groupings = vec![
-        GroupVar { name: "overall", labels: vec!["all".to_string(); n] },
-        GroupVar {
-            name: "first_line_intensity",
-            labels: ctx.dataset.patients.iter().map(|p| p.first_line_intensity.to_string()).collect(),
-        },
+        GroupVar { name: "overall", labels: vec![SharedText::from("all"); n] },
+        GroupVar { name: "first_line_intensity", labels: ctx.dataset.intensity_labels() },
         GroupVar { name: "first_line_regimen", labels: ctx.dataset.regimen_labels(cfg.survival.min_regimen_size) },
     ];
     let crude = incidence::crude_table(ctx.exposures, &groupings, ctx.conf);
@@ -922,13 +920,13 @@ fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Resu
     let os_e: Vec<bool> = pts.iter().map(|p| p.os_event).collect();
     let efs_t: Vec<f64> = pts.iter().map(|p| p.efs_time).collect();
     let efs_e: Vec<bool> = pts.iter().map(|p| p.efs_event).collect();
-    let everyone = vec!["all".to_string(); pts.len()];
-    let intensity: Vec<String> = pts.iter().map(|p| p.first_line_intensity.to_string()).collect();
+    let everyone = vec![SharedText::from("all"); pts.len()];
+    let intensity = ctx.dataset.intensity_labels();
     let regimen = ctx.dataset.regimen_labels(cfg.survival.min_regimen_size);
     let after = response::after_cr1(ctx.dataset);
     let rfs_t = after.time.clone();
     let rfs_e = after.rfs_event();
-    let cr1 = vec!["CR1".to_string(); rfs_t.len()];
+    let cr1 = vec![SharedText::from("CR1"); rfs_t.len()];
     let km_specs: [KmSpec; 5] = [
         ("os_overall", "OS", &os_t, &os_e, &everyone),
         ("os_by_first_line_intensity", "OS", &os_t, &os_e, &intensity),
@@ -988,7 +986,7 @@ fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Resu
 }
 
 /// A KM analysis to fit: (name, endpoint, time, event, group label per patient).
-type KmSpec<'a> = (&'a str, &'a str, &'a [f64], &'a [bool], &'a [String]);
+type KmSpec<'a> = (&'a str, &'a str, &'a [f64], &'a [bool], &'a [SharedText]);
 
 /// Cumulative incidence of relapse from CR1 with death in remission as the competing risk.
 fn cir_stage(ctx: &Ctx, after: &response::AfterCr1, outs: &mut RunOutputs, fitted: &mut Fitted) -> Result<(), StudyError> {

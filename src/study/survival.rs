@@ -36,7 +36,7 @@ pub fn km_analysis(
     endpoint: &str,
     time: &[f64],
     event: &[bool],
-    labels: &[String],
+    labels: &[impl AsRef<str>],
     opts: &KmOptions,
 ) -> StatsResult<KmAnalysis> {
     let g = Grouping::from_values(labels);
@@ -191,8 +191,7 @@ pub fn hlh_survival(
             let ever: Vec<Option<f64>> = exposure.onset.iter().map(|o| Some(if o.is_some() { 1.0 } else { 0.0 })).collect();
             let (cox_naive, _) =
                 cox_from_columns(None, &time, &event, &[("hlh_ever".to_string(), ColumnData::Numeric(ever))], &opts)?;
-            let ever_labels: Vec<String> =
-                exposure.onset.iter().map(|o| if o.is_some() { "HLH ever".to_string() } else { "no HLH".to_string() }).collect();
+            let ever_labels: Vec<&str> = exposure.onset.iter().map(|o| if o.is_some() { "HLH ever" } else { "no HLH" }).collect();
             let km_opts = KmOptions { conf_level, ..KmOptions::default() };
             let km_naive = km_analysis("os_by_hlh_ever_naive", "OS", &time, &event, &ever_labels, &km_opts)?;
 
@@ -206,11 +205,8 @@ pub fn hlh_survival(
                 if lm.kept.is_empty() {
                     continue;
                 }
-                let labels: Vec<String> = lm
-                    .exposed
-                    .iter()
-                    .map(|&e| if e { "HLH by landmark".to_string() } else { "no HLH by landmark".to_string() })
-                    .collect();
+                let labels: Vec<&str> =
+                    lm.exposed.iter().map(|&e| if e { "HLH by landmark" } else { "no HLH by landmark" }).collect();
                 let name = format!("os_landmark_{}d_by_hlh", l);
                 let a = km_analysis(&name, "OS", &lm.time, &lm.event, &labels, &km_opts)?;
                 landmarks.push((l, a, lm.excluded_dead_or_censored));
