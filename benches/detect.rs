@@ -59,7 +59,7 @@ fn synthetic_cohort(n_patients: usize, per_patient: usize) -> Cohort {
     for i in 0..n_patients {
         let p = i as u32;
         patients.push(Patient {
-            id: format!("SYN{i:07}"),
+            id: format!("SYN{i:07}").into(),
             diagnosis: base,
             last_contact: base + 365,
             death: None,

@@ -822,7 +822,7 @@ mod tests {
 
         let patients: Vec<Patient> = (0..100)
             .map(|p| Patient {
-                id: format!("Q{p}"),
+                id: format!("Q{p}").into(),
                 diagnosis: 17_000,
                 last_contact: 20_000,
                 death: None,

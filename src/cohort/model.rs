@@ -327,15 +327,15 @@ pub enum Covariate {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Patient {
     /// `patient_id`, unique.
-    pub id: String,
+    pub id: SharedText,
     /// `diagnosis_date`: the default time origin.
     pub diagnosis: Day,
     /// `last_contact_date`: last date known alive (or the death date).
     pub last_contact: Day,
     /// `death_date`, `None` if alive at last contact.
     pub death: Option<Day>,
-    /// `sex`, if given.
-    pub sex: Option<String>,
+    /// `sex`, if given (shared by the patients with the same value).
+    pub sex: Option<SharedText>,
     /// `age_at_diagnosis` in years, if given.
     pub age: Option<f64>,
     /// Every other column, by column name.

@@ -449,6 +449,8 @@ pub(crate) fn load_patients(tf: &InputTable, report: &mut ValidationReport) -> O
     // one shared text per column name and per distinct value of a text column
     let cov_names: Vec<SharedText> = covariates.iter().map(|(n, _, _)| SharedText::from(n.as_str())).collect();
     let mut cov_values: Vec<HashMap<&str, SharedText>> = vec![HashMap::new(); covariates.len()];
+    // one shared text per distinct sex
+    let mut sexes: HashMap<&str, SharedText> = HashMap::new();
 
     // First row of every id, and every row of the duplicated ids, so that all
     // rows of a duplicated id are rejected.
@@ -597,11 +599,11 @@ pub(crate) fn load_patients(tf: &InputTable, report: &mut ValidationReport) -> O
                     })
                     .collect();
                 patients.push(Patient {
-                    id: pid.to_string(),
+                    id: SharedText::from(pid),
                     diagnosis,
                     last_contact,
                     death,
-                    sex: sex.text(i).map(str::to_string),
+                    sex: sex.text(i).map(|t| sexes.entry(t).or_insert_with(|| SharedText::from(t)).clone()),
                     age: age_v,
                     covariates: cov,
                 });

@@ -484,8 +484,8 @@ fn process_patient(
         return;
     }
     out.with_episode[k] += 1;
-    // one shared copy of the patient id for all of this patient's rows
-    let pid = SharedText::from(&patient.id);
+    // the patient id is shared by all of this patient's rows (and sets)
+    let pid = patient.id.clone();
 
     // Episodes, and the evidence requests (day, criterion, role, episode number, sequence).
     let mut requests: Vec<(Day, usize, EvidenceRole, u32)> = Vec::new();

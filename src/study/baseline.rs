@@ -88,7 +88,7 @@ fn variables(cohort: &Cohort, dataset: &Dataset) -> Vec<(String, Values)> {
     let n = dataset.patients.len();
     let mut out = vec![
         ("age_at_diagnosis".to_string(), Values::Continuous((0..n).map(|i| patient(i).age).collect())),
-        ("sex".to_string(), Values::Categorical((0..n).map(|i| patient(i).sex.clone()).collect())),
+        ("sex".to_string(), Values::Categorical((0..n).map(|i| patient(i).sex.as_ref().map(|s| s.to_string())).collect())),
     ];
     let mut names: Vec<&str> = cohort.patients.iter().flat_map(|p| p.covariates.keys()).collect();
     names.sort();

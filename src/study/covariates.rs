@@ -31,7 +31,7 @@ pub fn collect(cohort: &Cohort, dataset: &Dataset, names: &[String]) -> Covariat
                 }
             }
             "sex" => {
-                let v: Vec<Option<String>> = pats.map(|p| p.sex.clone()).collect();
+                let v: Vec<Option<String>> = pats.map(|p| p.sex.as_ref().map(|s| s.to_string())).collect();
                 if v.iter().all(Option::is_none) {
                     missing.push(name.clone());
                 } else {

@@ -500,7 +500,7 @@ fn swimmer_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet
         let Some(onsets) = onset_by_patient.get(&sp.idx) else { continue };
         let p = &inp.cohort.patients[sp.idx as usize];
         // study number (the key is tables/patient_key) unless --identifiable
-        let label = if inp.identifiable { p.id.clone() } else { format!("#{}", k + 1) };
+        let label = if inp.identifiable { p.id.to_string() } else { format!("#{}", k + 1) };
         let rel = |d: i32| ((d - sp.origin) as f64 / dpm).max(0.0);
         let end = sp.os_time / dpm;
         let segments = inp

@@ -211,7 +211,7 @@ pub fn episode_course_table(cohort: &Cohort, set: &str, episodes: &[EpisodeSpan]
         };
         rows.push(vec![
             Cell::Str(set.to_string()),
-            Cell::Str(p.id.clone()),
+            Cell::Str(p.id.to_string()),
             Cell::Int(ep.episode as i64),
             Cell::Str(day_to_iso(ep.onset)),
             Cell::Str(day_to_iso(ep.end)),

@@ -839,7 +839,7 @@ fn patient_key(ctx: &Ctx, outs: &mut RunOutputs) -> Result<(), StudyError> {
         .patients
         .iter()
         .enumerate()
-        .map(|(k, sp)| vec![Cell::Int(k as i64 + 1), Cell::Str(ctx.cohort.patients[sp.idx as usize].id.clone())])
+        .map(|(k, sp)| vec![Cell::Int(k as i64 + 1), Cell::Str(ctx.cohort.patients[sp.idx as usize].id.to_string())])
         .collect();
     let t = super::table("patient_key", &["study_number", "patient_id"], rows);
     outs.add_table(t, "Key from the study numbers shown in the report and figures to the cohort's patient identifiers (keep with the data, not with the report)")

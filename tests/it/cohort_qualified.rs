@@ -242,7 +242,7 @@ struct Builder {
 impl Builder {
     fn patient(&mut self, id: &str) -> PatientIdx {
         self.patients.push(Patient {
-            id: id.to_string(),
+            id: id.into(),
             diagnosis: base(),
             last_contact: base() + 365,
             death: None,

@@ -27,7 +27,7 @@ struct Builder {
 impl Builder {
     fn patient(&mut self, id: &str) -> PatientIdx {
         self.patients.push(Patient {
-            id: id.to_string(),
+            id: id.into(),
             diagnosis: 0,
             last_contact: 10_000,
             death: None,

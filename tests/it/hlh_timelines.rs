@@ -32,7 +32,7 @@ impl Builder {
     /// A patient diagnosed on day 0 (2020-01-01), followed for `follow_up` days (alive).
     fn patient(&mut self, id: &str, follow_up: i32) -> PatientIdx {
         self.patients.push(Patient {
-            id: id.to_string(),
+            id: id.into(),
             diagnosis: base(),
             last_contact: base() + follow_up,
             death: None,

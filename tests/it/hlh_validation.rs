@@ -18,7 +18,7 @@ fn fixture(name: &str) -> std::path::PathBuf {
 fn cohort() -> Cohort {
     let patients = (1..=10)
         .map(|i| Patient {
-            id: format!("P{i:02}"),
+            id: format!("P{i:02}").into(),
             diagnosis: iso_to_day("2020-01-01").unwrap(),
             last_contact: iso_to_day("2021-01-01").unwrap(),
             death: None,

@@ -50,7 +50,7 @@ fn day(s: &str) -> i32 {
 }
 
 fn ids(cohort: &Cohort, d: &Dataset) -> Vec<String> {
-    d.patients.iter().map(|p| cohort.patients[p.idx as usize].id.clone()).collect()
+    d.patients.iter().map(|p| cohort.patients[p.idx as usize].id.to_string()).collect()
 }
 
 /// Item 1: `include_untreated` decides about untreated patients, whatever the intensity filter.
