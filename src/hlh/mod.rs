@@ -130,7 +130,9 @@ pub use evidence::{Evidence, EvidenceRole, EvidenceTable};
 pub use probability::{hscore_probability, HscoreProbability, FARDET_2014_TABLE, PROBABILITY_SOURCE};
 pub use tables::{episodes_table, evidence_table, EPISODE_COLUMNS, EPISODE_TYPES, EVIDENCE_COLUMNS, EVIDENCE_TYPES};
 pub use text::SharedText;
-pub use validation::{validate, validation_table, Metric, Truth, TruthEpisode, TruthError, ValidationRow, VALIDATION_COLUMNS};
+pub use validation::{
+    validate, validate_onsets, validation_table, Metric, Truth, TruthEpisode, TruthError, ValidationRow, VALIDATION_COLUMNS,
+};
 
 /// The laboratory panel shown around HLH episodes (chart-review sheet, Table 2), in display
 /// order, with `true` when the value pointing to HLH is the highest (ferritin, triglycerides,

@@ -400,76 +400,86 @@ fn metric(x: u64, n: u64) -> Option<Metric> {
 /// Validate each detection against the truth, patient by patient (see the module docs).
 /// `truth` must have been loaded against the same `cohort`.
 pub fn validate(truth: &Truth, detections: &[Detection], cohort: &Cohort) -> Vec<ValidationRow> {
-    let n = cohort.patients.len();
-    let true_first = truth.first_onsets(n);
     detections
         .iter()
-        .map(|d| {
-            let mut det_first: Vec<Option<Day>> = vec![None; n];
-            for e in &d.episodes {
-                if let Some(slot) = det_first.get_mut(e.patient as usize) {
-                    *slot = Some(slot.map_or(e.onset, |x| x.min(e.onset)));
-                }
-            }
-            let (mut tp, mut fp, mut fn_, mut tn) = (0u64, 0u64, 0u64, 0u64);
-            let mut errors = Vec::new();
-            for p in 0..n {
-                match (true_first[p], det_first[p]) {
-                    (Some(t), Some(o)) => {
-                        tp += 1;
-                        errors.push(i64::from(o) - i64::from(t));
-                    }
-                    (None, Some(_)) => fp += 1,
-                    (Some(_), None) => fn_ += 1,
-                    (None, None) => tn += 1,
-                }
-            }
-            errors.sort_unstable();
-            let sorted: Vec<f64> = errors.iter().map(|e| *e as f64).collect();
-            let mut notes = Vec::new();
-            let sensitivity = metric(tp, tp + fn_);
-            if sensitivity.is_none() {
-                notes.push("sensitivity and onset error NA: no truly positive patients");
-            }
-            let specificity = metric(tn, tn + fp);
-            if specificity.is_none() {
-                notes.push("specificity NA: no truly negative patients");
-            }
-            let ppv = metric(tp, tp + fp);
-            if ppv.is_none() {
-                notes.push("PPV NA: no patient detected");
-            }
-            let npv = metric(tn, tn + fn_);
-            if npv.is_none() {
-                notes.push("NPV NA: every patient detected");
-            }
-            if tp == 0 && tp + fn_ > 0 {
-                notes.push("onset error NA: no true positives");
-            }
-            let nn = n as f64;
-            ValidationRow {
-                criteria_set: d.criteria_set.clone(),
-                rule: d.rule.clone(),
-                n_patients: n as u64,
-                true_positive: tp,
-                false_positive: fp,
-                false_negative: fn_,
-                true_negative: tn,
-                sensitivity,
-                specificity,
-                ppv,
-                npv,
-                onset_error_median: quantile_type7(&sorted, 0.5),
-                onset_error_q1: quantile_type7(&sorted, 0.25),
-                onset_error_q3: quantile_type7(&sorted, 0.75),
-                onset_within_3_days: errors.iter().filter(|e| e.abs() <= 3).count() as u64,
-                onset_errors: errors,
-                estimated_incidence: (n > 0).then(|| (tp + fp) as f64 / nn),
-                true_incidence: (n > 0).then(|| (tp + fn_) as f64 / nn),
-                note: notes.join("; "),
-            }
-        })
+        .map(|d| validate_onsets(truth, &d.criteria_set, &d.rule, d.episodes.iter().map(|e| (e.patient, e.onset)), cohort))
         .collect()
+}
+
+/// [`validate`] for one definition given by name, rule and the (patient, onset day) of each of
+/// its episodes (a definition kept without its episodes' details, as the grid's variants are).
+pub fn validate_onsets(
+    truth: &Truth,
+    criteria_set: &str,
+    rule: &str,
+    onsets: impl IntoIterator<Item = (PatientIdx, Day)>,
+    cohort: &Cohort,
+) -> ValidationRow {
+    let n = cohort.patients.len();
+    let true_first = truth.first_onsets(n);
+    let mut det_first: Vec<Option<Day>> = vec![None; n];
+    for (p, onset) in onsets {
+        if let Some(slot) = det_first.get_mut(p as usize) {
+            *slot = Some(slot.map_or(onset, |x| x.min(onset)));
+        }
+    }
+    let (mut tp, mut fp, mut fn_, mut tn) = (0u64, 0u64, 0u64, 0u64);
+    let mut errors = Vec::new();
+    for p in 0..n {
+        match (true_first[p], det_first[p]) {
+            (Some(t), Some(o)) => {
+                tp += 1;
+                errors.push(i64::from(o) - i64::from(t));
+            }
+            (None, Some(_)) => fp += 1,
+            (Some(_), None) => fn_ += 1,
+            (None, None) => tn += 1,
+        }
+    }
+    errors.sort_unstable();
+    let sorted: Vec<f64> = errors.iter().map(|e| *e as f64).collect();
+    let mut notes = Vec::new();
+    let sensitivity = metric(tp, tp + fn_);
+    if sensitivity.is_none() {
+        notes.push("sensitivity and onset error NA: no truly positive patients");
+    }
+    let specificity = metric(tn, tn + fp);
+    if specificity.is_none() {
+        notes.push("specificity NA: no truly negative patients");
+    }
+    let ppv = metric(tp, tp + fp);
+    if ppv.is_none() {
+        notes.push("PPV NA: no patient detected");
+    }
+    let npv = metric(tn, tn + fn_);
+    if npv.is_none() {
+        notes.push("NPV NA: every patient detected");
+    }
+    if tp == 0 && tp + fn_ > 0 {
+        notes.push("onset error NA: no true positives");
+    }
+    let nn = n as f64;
+    ValidationRow {
+        criteria_set: criteria_set.to_string(),
+        rule: rule.to_string(),
+        n_patients: n as u64,
+        true_positive: tp,
+        false_positive: fp,
+        false_negative: fn_,
+        true_negative: tn,
+        sensitivity,
+        specificity,
+        ppv,
+        npv,
+        onset_error_median: quantile_type7(&sorted, 0.5),
+        onset_error_q1: quantile_type7(&sorted, 0.25),
+        onset_error_q3: quantile_type7(&sorted, 0.75),
+        onset_within_3_days: errors.iter().filter(|e| e.abs() <= 3).count() as u64,
+        onset_errors: errors,
+        estimated_incidence: (n > 0).then(|| (tp + fp) as f64 / nn),
+        true_incidence: (n > 0).then(|| (tp + fn_) as f64 / nn),
+        note: notes.join("; "),
+    }
 }
 
 /// A proportion's estimate and exact limits as three cells (NA when not estimable).

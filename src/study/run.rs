@@ -460,7 +460,7 @@ fn analyses(
     response_stage(ctx, &detections[ctx.primary], outs)?;
     timer.end("response");
     if !grid.is_empty() {
-        fitted.grid = grid_table(ctx, grid, detections, outs)?;
+        fitted.grid = grid_table(ctx, grid, outs)?;
     }
     Ok(())
 }
@@ -559,15 +559,34 @@ fn run_manifest(
     manifest
 }
 
-/// The definition grid: each definition with its own detection (variants) or `None` (a study
-/// set, whose detection is among the study's; see [`grid_detection`]).
-type GridDetections = Vec<(GridDefinition, Option<Detection>)>;
+/// The definition grid: each definition with the onsets of its own detection (variants) or
+/// `None` (a study set, whose detection is among the study's).
+type GridDetections = Vec<(GridDefinition, Option<VariantOnsets>)>;
+
+/// A grid variant's detection as the analyses use it (its incidence and its validation): the
+/// onset of each episode, without the episodes' details (~200 bytes each, held for every
+/// variant through the whole run before).
+struct VariantOnsets {
+    /// Criteria set name.
+    criteria_set: String,
+    /// One-line description of the rule.
+    rule: String,
+    /// (patient, onset day) of each episode, as the detection orders its episodes.
+    onsets: Vec<(crate::cohort::PatientIdx, crate::cohort::Day)>,
+}
+
+impl VariantOnsets {
+    fn of(d: Detection) -> VariantOnsets {
+        let onsets = d.episodes.iter().map(|e| (e.patient, e.onset)).collect();
+        VariantOnsets { criteria_set: d.criteria_set, rule: d.rule, onsets }
+    }
+}
 
 /// Detections under the study's criteria sets and, with `grid`, under the variants of the
 /// definition grid — all in one pass over the patients ([`detect_many_into`]). Variants keep
 /// their episodes only (no evidence rows are built for them); the study sets' evidence goes to
 /// `spill` chunk by chunk (read back by [`detection_tables`]); the study's own sets appear in
-/// the grid without a detection of their own (see [`grid_detection`]).
+/// the grid without a detection of their own.
 fn detect_all(
     cohort: &mut Cohort,
     parts: Option<&MeasurementParts>,
@@ -628,16 +647,11 @@ fn detect_all(
     let grid = defs
         .into_iter()
         .map(|g| {
-            let d = is_variant(&g).then(|| variants.next()).flatten();
+            let d = is_variant(&g).then(|| variants.next()).flatten().map(VariantOnsets::of);
             (g, d)
         })
         .collect();
     Ok((detections, grid))
-}
-
-/// The detection of a grid definition: its own variant, or the study set of that name.
-fn grid_detection<'a>(g: &'a (GridDefinition, Option<Detection>), detections: &'a [Detection]) -> Option<&'a Detection> {
-    g.1.as_ref().or_else(|| detections.iter().find(|d| d.criteria_set == g.0.name))
 }
 
 /// Sensitivity, specificity, PPV, NPV (exact CIs), onset error and estimated vs true
@@ -646,14 +660,14 @@ fn validation_table(
     cohort: &Cohort,
     truth: &crate::hlh::Truth,
     detections: &[Detection],
-    grid: &[(GridDefinition, Option<Detection>)],
+    grid: &GridDetections,
     outs: &mut RunOutputs,
 ) -> Result<Vec<figures::ValidationPoint>, StudyError> {
     // the study's sets, then each grid variant (validated one at a time rather than copied,
     // with their evidence, into one slice)
     let mut rows = crate::hlh::validate(truth, detections, cohort);
-    for d in grid.iter().filter_map(|g| g.1.as_ref()) {
-        rows.extend(crate::hlh::validate(truth, std::slice::from_ref(d), cohort));
+    for v in grid.iter().filter_map(|g| g.1.as_ref()) {
+        rows.push(crate::hlh::validate_onsets(truth, &v.criteria_set, &v.rule, v.onsets.iter().copied(), cohort));
     }
     let metric = |m: &Option<crate::hlh::Metric>| match m {
         Some(m) => [Cell::Num(m.estimate), Cell::Num(m.lower), Cell::Num(m.upper)],
@@ -731,12 +745,7 @@ fn validation_table(
 
 /// Incidence under every definition of the grid: crude proportion (Clopper–Pearson) and
 /// cumulative incidence at one year (death without HLH competing), overall.
-fn grid_table(
-    ctx: &Ctx,
-    grid: &[(GridDefinition, Option<Detection>)],
-    detections: &[Detection],
-    outs: &mut RunOutputs,
-) -> Result<Vec<figures::GridPoint>, StudyError> {
+fn grid_table(ctx: &Ctx, grid: &GridDetections, outs: &mut RunOutputs) -> Result<Vec<figures::GridPoint>, StudyError> {
     let n = ctx.dataset.patients.len();
     let overall = [GroupVar { name: "overall", labels: vec![SharedText::from("all"); n] }];
     let mut t = super::table(
@@ -759,9 +768,10 @@ fn grid_table(
     let mut points = Vec::new();
     for entry in grid {
         let g = &entry.0;
-        let ex = match (ctx.exposures.iter().find(|e| e.criteria_set == g.name), grid_detection(entry, detections)) {
+        // a study set's exposure (built for every detection), else the variant's own onsets
+        let ex = match (ctx.exposures.iter().find(|e| e.criteria_set == g.name), &entry.1) {
             (Some(e), _) => e.clone(),
-            (None, Some(d)) => Exposure::from_onsets(ctx.dataset, &g.name, d.episodes.iter().map(|e| (e.patient, e.onset))),
+            (None, Some(v)) => Exposure::from_onsets(ctx.dataset, &g.name, v.onsets.iter().copied()),
             (None, None) => continue,
         };
         let crude = incidence::crude_table(std::slice::from_ref(&ex), &overall, ctx.conf);
