@@ -439,22 +439,17 @@ pub fn validate_onsets(
     errors.sort_unstable();
     let sorted: Vec<f64> = errors.iter().map(|e| *e as f64).collect();
     let mut notes = Vec::new();
-    let sensitivity = metric(tp, tp + fn_);
-    if sensitivity.is_none() {
-        notes.push("sensitivity and onset error NA: no truly positive patients");
-    }
-    let specificity = metric(tn, tn + fp);
-    if specificity.is_none() {
-        notes.push("specificity NA: no truly negative patients");
-    }
-    let ppv = metric(tp, tp + fp);
-    if ppv.is_none() {
-        notes.push("PPV NA: no patient detected");
-    }
-    let npv = metric(tn, tn + fn_);
-    if npv.is_none() {
-        notes.push("NPV NA: every patient detected");
-    }
+    // each metric that cannot be estimated says why, in this order
+    let mut noted = |m: Option<Metric>, why: &'static str| {
+        if m.is_none() {
+            notes.push(why);
+        }
+        m
+    };
+    let sensitivity = noted(metric(tp, tp + fn_), "sensitivity and onset error NA: no truly positive patients");
+    let specificity = noted(metric(tn, tn + fp), "specificity NA: no truly negative patients");
+    let ppv = noted(metric(tp, tp + fp), "PPV NA: no patient detected");
+    let npv = noted(metric(tn, tn + fn_), "NPV NA: every patient detected");
     if tp == 0 && tp + fn_ > 0 {
         notes.push("onset error NA: no true positives");
     }
