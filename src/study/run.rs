@@ -285,7 +285,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     let ctx =
         Ctx { cfg: &plan.cfg, cohort, dataset: &dataset, exposures: &exposures, primary: plan.primary, conf, ci: ci_label(conf) };
     let mut fitted = Fitted::default();
-    descriptive_tables(&ctx, &plan, &detections, &onset_labs, &mut outs)?;
+    descriptive_tables(&ctx, &plan, &detections, &onset_labs, &out, &mut outs)?;
     analyses(&ctx, &detections, &grid, &mut outs, &mut fitted, &mut timer)?;
     if has_adjudications {
         // the adjudicated pseudo-detection is the last one (pushed after the criteria sets)
@@ -395,10 +395,11 @@ fn descriptive_tables(
     plan: &StudyPlan,
     detections: &[Detection],
     onset_labs: &super::episodes::OnsetLabs,
+    out: &OutputDir,
     outs: &mut RunOutputs,
 ) -> Result<(), StudyError> {
     cohort_flow(ctx, outs)?;
-    patient_key(ctx, outs)?;
+    patient_key(ctx, out, outs)?;
     let primary = &detections[ctx.primary];
     let small_cell = ctx.cfg.report.small_cell;
     let table1 = super::baseline::baseline_characteristics(
@@ -843,17 +844,31 @@ fn detection_tables(
 
 /// The key from study numbers (shown in the report and figures) to patient identifiers: only
 /// in `tables/`, which stays with the analyst.
-fn patient_key(ctx: &Ctx, outs: &mut RunOutputs) -> Result<(), StudyError> {
-    let rows = ctx
-        .dataset
-        .patients
-        .iter()
-        .enumerate()
-        .map(|(k, sp)| vec![Cell::Int(k as i64 + 1), Cell::Str(ctx.cohort.patients[sp.idx as usize].id.to_string())])
-        .collect();
-    let t = super::table("patient_key", &["study_number", "patient_id"], rows);
-    outs.add_table(t, "Key from the study numbers shown in the report and figures to the cohort's patient identifiers (keep with the data, not with the report)")
+///
+/// One row per study patient: written to its CSV file a part of [`PATIENT_KEY_PART`] rows at a
+/// time rather than held as cells to the end of the run (~130 MB at 1 M patients).
+fn patient_key(ctx: &Ctx, out: &OutputDir, outs: &mut RunOutputs) -> Result<(), StudyError> {
+    const COLUMNS: [&str; 2] = ["study_number", "patient_id"];
+    let csv = out.tables().join("patient_key.csv");
+    let parts = ctx.dataset.patients.chunks(PATIENT_KEY_PART).enumerate().map(|(c, chunk)| {
+        let first = c * PATIENT_KEY_PART;
+        let rows = chunk
+            .iter()
+            .enumerate()
+            .map(|(k, sp)| {
+                vec![Cell::Int((first + k) as i64 + 1), Cell::Str(ctx.cohort.patients[sp.idx as usize].id.to_string())]
+            })
+            .collect();
+        super::table("patient_key", &COLUMNS, rows)
+    });
+    let header = super::table("patient_key", &COLUMNS, Vec::new());
+    let (preview, key) = super::outputs::write_csv_in_parts(&csv, parts, header, crate::report::html::DEFAULT_MAX_TABLE_ROWS)
+        .map_err(|e| StudyError::Io { path: csv.clone(), source: e })?;
+    outs.add_streamed(preview, "Key from the study numbers shown in the report and figures to the cohort's patient identifiers (keep with the data, not with the report)", key)
 }
+
+/// Rows of the patient key formatted at a time.
+const PATIENT_KEY_PART: usize = 1 << 16;
 
 fn cohort_flow(ctx: &Ctx, outs: &mut RunOutputs) -> Result<(), StudyError> {
     let mut flow = super::table("cohort_flow", &["step", "patients"], Vec::new());
