@@ -400,9 +400,10 @@ fn metric(x: u64, n: u64) -> Option<Metric> {
 /// Validate each detection against the truth, patient by patient (see the module docs).
 /// `truth` must have been loaded against the same `cohort`.
 pub fn validate(truth: &Truth, detections: &[Detection], cohort: &Cohort) -> Vec<ValidationRow> {
+    let true_first = truth.first_onsets(cohort.patients.len());
     detections
         .iter()
-        .map(|d| validate_onsets(truth, &d.criteria_set, &d.rule, d.episodes.iter().map(|e| (e.patient, e.onset)), cohort))
+        .map(|d| validate_against(&true_first, &d.criteria_set, &d.rule, d.episodes.iter().map(|e| (e.patient, e.onset))))
         .collect()
 }
 
@@ -415,8 +416,17 @@ pub fn validate_onsets(
     onsets: impl IntoIterator<Item = (PatientIdx, Day)>,
     cohort: &Cohort,
 ) -> ValidationRow {
-    let n = cohort.patients.len();
-    let true_first = truth.first_onsets(n);
+    validate_against(&truth.first_onsets(cohort.patients.len()), criteria_set, rule, onsets)
+}
+
+/// One definition against each patient's true first onset (`true_first`, one entry per patient).
+fn validate_against(
+    true_first: &[Option<Day>],
+    criteria_set: &str,
+    rule: &str,
+    onsets: impl IntoIterator<Item = (PatientIdx, Day)>,
+) -> ValidationRow {
+    let n = true_first.len();
     let mut det_first: Vec<Option<Day>> = vec![None; n];
     for (p, onset) in onsets {
         if let Some(slot) = det_first.get_mut(p as usize) {

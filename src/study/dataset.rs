@@ -23,10 +23,10 @@ use crate::cohort::{Cohort, Day, Intensity, PatientIdx, Response};
 
 use super::config::{StudyConfig, TimeOrigin};
 
-/// One patient of the study population.
 /// The first-line label of a patient without a treatment line.
 const UNTREATED: &str = "untreated";
 
+/// One patient of the study population.
 #[derive(Debug, Clone)]
 pub struct StudyPatient {
     /// Index into `Cohort::patients`.
@@ -172,8 +172,7 @@ impl Dataset {
         for p in &self.patients {
             *counts.entry(p.first_line_regimen.as_str()).or_insert(0usize) += 1;
         }
-        let pooled = format!("other (n < {min_size})");
-        let pooled = SharedText::from(pooled);
+        let pooled = SharedText::from(format!("other (n < {min_size})"));
         self.patients
             .iter()
             .map(
