@@ -18,7 +18,7 @@ use super::model::{
     ResponseAssessment, TreatmentLine,
 };
 use super::source::{self, InputTable};
-use super::text::SharedText;
+use super::text::{SharedText, TextInterner};
 use super::validation::{Issue, IssueKind, Reject, Severity, ValidationReport};
 
 /// Expected-value descriptions used in messages.
@@ -448,9 +448,9 @@ pub(crate) fn load_patients(tf: &InputTable, report: &mut ValidationReport) -> O
     let cov_views: Vec<(&str, ColView<'_>, bool)> = covariates.iter().map(|(n, p, num)| (n.as_str(), p.view(), *num)).collect();
     // one shared text per column name and per distinct value of a text column
     let cov_names: Vec<SharedText> = covariates.iter().map(|(n, _, _)| SharedText::from(n.as_str())).collect();
-    let mut cov_values: Vec<HashMap<&str, SharedText>> = vec![HashMap::new(); covariates.len()];
+    let mut cov_values: Vec<TextInterner<'_>> = vec![TextInterner::default(); covariates.len()];
     // one shared text per distinct sex
-    let mut sexes: HashMap<&str, SharedText> = HashMap::new();
+    let mut sexes = TextInterner::default();
 
     // First row of every id, and every row of the duplicated ids, so that all
     // rows of a duplicated id are rejected.
@@ -591,7 +591,7 @@ pub(crate) fn load_patients(tf: &InputTable, report: &mut ValidationReport) -> O
                             }
                         } else {
                             match v.text(i) {
-                                Some(t) => Covariate::Text(values.entry(t).or_insert_with(|| SharedText::from(t)).clone()),
+                                Some(t) => Covariate::Text(values.intern(t)),
                                 None => Covariate::Missing,
                             }
                         };
@@ -603,7 +603,7 @@ pub(crate) fn load_patients(tf: &InputTable, report: &mut ValidationReport) -> O
                     diagnosis,
                     last_contact,
                     death,
-                    sex: sex.text(i).map(|t| sexes.entry(t).or_insert_with(|| SharedText::from(t)).clone()),
+                    sex: sex.text(i).map(|t| sexes.intern(t)),
                     age: age_v,
                     covariates: cov,
                 });
@@ -717,7 +717,7 @@ pub(crate) fn load_treatments(
     let mut out = Vec::with_capacity(n);
     let mut seen: HashMap<(PatientIdx, u32), u64> = HashMap::new();
     // one shared text per distinct regimen, not one string per line
-    let mut regimens: HashMap<&str, SharedText> = HashMap::new();
+    let mut regimens = TextInterner::default();
     let mut check = RowCheck::new(table);
     for i in 0..n {
         let row = i as u64 + 1;
@@ -725,7 +725,7 @@ pub(crate) fn load_treatments(
         let who = index.lookup(v[0].text(i), &mut check);
         let line = req_line(&v[1], i, &mut check);
         let text = v[2].text(i).unwrap_or("");
-        let regimen = regimens.entry(text).or_insert_with(|| SharedText::from(text)).clone();
+        let regimen = regimens.intern(text);
         let intensity = req_category(&v[3], i, "intensity", &expect_intensity, Intensity::parse, &mut check);
         let start = req_day(&v[4], i, "start_date", &mut check);
         let end = opt_day(&v[5], i, "end_date", &mut check);

@@ -66,11 +66,23 @@ impl From<&String> for SharedText {
     }
 }
 
+/// Hands out one [`SharedText`] per distinct text: equal texts share one allocation (a column's
+/// few distinct values repeated over millions of rows).
+#[derive(Debug, Clone, Default)]
+pub struct TextInterner<'a>(std::collections::HashMap<&'a str, SharedText>);
+
+impl<'a> TextInterner<'a> {
+    /// The shared text equal to `text` (made on its first occurrence).
+    pub fn intern(&mut self, text: &'a str) -> SharedText {
+        self.0.entry(text).or_insert_with(|| SharedText::from(text)).clone()
+    }
+}
+
 /// One shared text per value of `values`, in order, with one allocation per distinct value
 /// (labels of a whole cohort: a few distinct values repeated in every row).
 pub fn shared_labels<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<SharedText> {
-    let mut distinct: std::collections::HashMap<&'a str, SharedText> = std::collections::HashMap::new();
-    values.into_iter().map(|v| distinct.entry(v).or_insert_with(|| SharedText::from(v)).clone()).collect()
+    let mut distinct = TextInterner::default();
+    values.into_iter().map(|v| distinct.intern(v)).collect()
 }
 
 impl fmt::Debug for SharedText {
