@@ -65,7 +65,6 @@ fn synthetic_cohort(n_patients: usize, per_patient: usize) -> Cohort {
             death: None,
             sex: None,
             age: None,
-            covariates: Default::default(),
         });
         let intensity = [Intensity::Intensive, Intensity::LowIntensity, Intensity::Supportive][i % 3];
         ts.push(TreatmentLine { patient: p, line: 1, regimen: "x".into(), intensity, start: base, end: None, row: i as u32 + 1 });

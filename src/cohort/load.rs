@@ -131,6 +131,7 @@ fn run(dir: &Path, build: bool, quarantine: bool, parts: Option<&PartOptions>) -
                         responses.flatten().unwrap_or_default(),
                         units,
                     );
+                    c.covariates = p.covariates;
                     c.tables_present = files.iter().filter(|f| f.table != "patients").map(|f| f.table.to_string()).collect();
                     c.set_adjudications(adjudications.flatten().unwrap_or_default());
                     cohort = Some(c);

@@ -828,11 +828,10 @@ mod tests {
                 death: None,
                 sex: None,
                 age: None,
-                covariates: Default::default(),
             })
             .collect();
         let rows = (1..=100).collect();
-        let out = PatientsOut { patients, rows, rejected: vec![("Q999".to_string(), 101)] };
+        let out = PatientsOut { patients, covariates: Default::default(), rows, rejected: vec![("Q999".to_string(), 101)] };
         let index = PatientIndex::new(&out);
 
         let mut r1 = ValidationReport::default();

@@ -338,67 +338,105 @@ pub struct Patient {
     pub sex: Option<SharedText>,
     /// `age_at_diagnosis` in years, if given.
     pub age: Option<f64>,
-    /// Every other column, by column name.
-    pub covariates: Covariates,
 }
 
-/// The extra columns of one patient: (column name, value), sorted by name. Names and text
-/// values are [`SharedText`], shared by every patient (one allocation per column name and per
-/// distinct value, not per patient: a few hundred bytes less per patient than a map of
-/// strings, which counts at millions of patients).
+/// The extra columns of `patients` (every column that is not part of the data contract), one
+/// value per patient in `Cohort::patients` order, sorted by column name.
+///
+/// Stored by column, not per patient: a text column is one `u32` code per patient into its
+/// distinct values (each a [`SharedText`]), a numeric column one `Option<f64>`. Per patient
+/// that is 4 or 16 bytes per column instead of a map entry (~50 bytes with its allocation),
+/// which counts at millions of patients.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Covariates(Vec<(SharedText, Covariate)>);
+pub struct CovariateTable {
+    columns: Vec<CovariateColumn>,
+}
 
-impl Covariates {
-    /// The value of column `name`, if the patients table has that column.
-    pub fn get(&self, name: &str) -> Option<&Covariate> {
-        self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok().map(|i| &self.0[i].1)
+/// One extra column of `patients`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CovariateColumn {
+    /// Column name (trimmed).
+    pub name: SharedText,
+    /// The values, one per patient.
+    pub values: CovariateValues,
+}
+
+/// The values of one covariate column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CovariateValues {
+    /// A numeric column (every non-empty cell a number); `None` = empty cell.
+    Numbers(Vec<Option<f64>>),
+    /// A text column: `codes[i]` indexes `values`, [`CovariateValues::MISSING`] = empty cell.
+    Texts {
+        /// Per patient, the index of its value in `values`.
+        codes: Vec<u32>,
+        /// The distinct values, in order of first appearance.
+        values: Vec<SharedText>,
+    },
+}
+
+impl CovariateValues {
+    /// The code of an empty cell in [`CovariateValues::Texts`].
+    pub const MISSING: u32 = u32::MAX;
+
+    /// The value of patient `i` (`None` if there is no such patient).
+    pub fn get(&self, i: usize) -> Option<Covariate> {
+        match self {
+            CovariateValues::Numbers(v) => v.get(i).map(|x| x.map_or(Covariate::Missing, Covariate::Number)),
+            CovariateValues::Texts { codes, values } => {
+                codes.get(i).map(|&c| values.get(c as usize).map_or(Covariate::Missing, |t| Covariate::Text(t.clone())))
+            }
+        }
+    }
+
+    /// Whether the column is numeric.
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, CovariateValues::Numbers(_))
+    }
+}
+
+impl CovariateTable {
+    /// A table of the given columns (each with one value per patient), sorted by name; of two
+    /// columns with the same name the last is kept.
+    pub fn new(columns: impl IntoIterator<Item = CovariateColumn>) -> CovariateTable {
+        let mut v: Vec<CovariateColumn> = Vec::new();
+        for c in columns {
+            match v.binary_search_by(|x| x.name.cmp(&c.name)) {
+                Ok(i) => v[i] = c,
+                Err(i) => v.insert(i, c),
+            }
+        }
+        CovariateTable { columns: v }
+    }
+
+    /// The column called `name`, if `patients` has it.
+    pub fn column(&self, name: &str) -> Option<&CovariateColumn> {
+        self.columns.binary_search_by(|c| c.name.as_str().cmp(name)).ok().map(|i| &self.columns[i])
+    }
+
+    /// The value of column `name` for patient `patient` (`None`: no such column or patient).
+    pub fn get(&self, patient: usize, name: &str) -> Option<Covariate> {
+        self.column(name)?.values.get(patient)
     }
 
     /// The column names, sorted.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|(n, _)| n.as_str())
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.columns.iter().map(|c| c.name.as_str())
     }
 
-    /// (name, value) pairs, sorted by name.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Covariate)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v))
+    /// The columns, sorted by name.
+    pub fn columns(&self) -> &[CovariateColumn] {
+        &self.columns
     }
 
     /// Number of columns.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.columns.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl FromIterator<(SharedText, Covariate)> for Covariates {
-    /// Sorted by name; of two values with the same name the last is kept (as a map insert).
-    fn from_iter<I: IntoIterator<Item = (SharedText, Covariate)>>(iter: I) -> Self {
-        let mut v: Vec<(SharedText, Covariate)> = Vec::new();
-        for (name, value) in iter {
-            match v.binary_search_by(|(n, _)| n.cmp(&name)) {
-                Ok(i) => v[i].1 = value,
-                Err(i) => v.insert(i, (name, value)),
-            }
-        }
-        v.shrink_to_fit();
-        Covariates(v)
-    }
-}
-
-impl std::ops::Index<&str> for Covariates {
-    type Output = Covariate;
-    /// The value of column `name`; panics if there is no such column (as a map's index).
-    fn index(&self, name: &str) -> &Covariate {
-        match self.get(name) {
-            Some(v) => v,
-            None => panic!("no covariate column `{name}`"),
-        }
+        self.columns.is_empty()
     }
 }
 
@@ -627,6 +665,9 @@ pub struct Cohort {
     pub unit_spellings: Vec<String>,
     /// Which optional tables were present in the cohort folder.
     pub tables_present: Vec<String>,
+    /// The extra columns of `patients`, one value per patient (empty when built with
+    /// [`Cohort::new`]; the loader sets them).
+    pub covariates: CovariateTable,
     /// Chart-review decisions sorted by (patient, onset, reviewer, row); empty without an
     /// `adjudications` table. Set with [`Cohort::set_adjudications`].
     pub adjudications: Vec<Adjudication>,
@@ -777,6 +818,7 @@ impl Cohort {
             responses,
             unit_spellings,
             tables_present: Vec::new(),
+            covariates: CovariateTable::default(),
             adjudications: Vec::new(),
             measurement_first: 0,
             measurement_offsets,
@@ -896,7 +938,6 @@ mod tests {
             death: None,
             sex: None,
             age: None,
-            covariates: Covariates::default(),
         };
         let m = |patient, day| Measurement {
             patient,

@@ -14,11 +14,11 @@ use polars::prelude::*;
 use super::cells::{Cell, ColView, PreparedColumn, Target};
 use super::limits::AGE_RANGE;
 use super::model::{
-    day_to_iso, Adjudication, Covariate, Day, Decision, Finding, FindingKind, Intensity, Patient, PatientIdx, Response,
+    day_to_iso, Adjudication, CovariateColumn, CovariateTable, CovariateValues, Day, Decision, Finding, FindingKind, Intensity, Patient, PatientIdx, Response,
     ResponseAssessment, TreatmentLine,
 };
 use super::source::{self, InputTable};
-use super::text::{SharedText, TextInterner};
+use super::text::{SharedText, TextCodes, TextInterner};
 use super::validation::{Issue, IssueKind, Reject, Severity, ValidationReport};
 
 /// Expected-value descriptions used in messages.
@@ -373,6 +373,8 @@ pub(crate) fn table_columns(tf: &InputTable, report: &mut ValidationReport) -> O
 pub(crate) struct PatientsOut {
     /// Loaded patients, input order.
     pub patients: Vec<Patient>,
+    /// Their extra columns, one value per loaded patient.
+    pub covariates: CovariateTable,
     /// 1-based `patients` row of each loaded patient.
     pub rows: Vec<u32>,
     /// Ids (and first rows) of the rejected patient rows.
@@ -447,8 +449,8 @@ pub(crate) fn load_patients(tf: &InputTable, report: &mut ValidationReport) -> O
     let (id, dx, lc, dd, sex, age) = (id_p.view(), dx_p.view(), lc_p.view(), dd_p.view(), sex_p.view(), age_p.view());
     let cov_views: Vec<(&str, ColView<'_>, bool)> = covariates.iter().map(|(n, p, num)| (n.as_str(), p.view(), *num)).collect();
     // one shared text per column name and per distinct value of a text column
-    let cov_names: Vec<SharedText> = covariates.iter().map(|(n, _, _)| SharedText::from(n.as_str())).collect();
-    let mut cov_values: Vec<TextInterner<'_>> = vec![TextInterner::default(); covariates.len()];
+    let mut cov_columns: Vec<CovariateBuilder<'_>> =
+        covariates.iter().map(|(_, _, numeric)| CovariateBuilder::new(*numeric, n)).collect();
     // one shared text per distinct sex
     let mut sexes = TextInterner::default();
 
@@ -579,25 +581,9 @@ pub(crate) fn load_patients(tf: &InputTable, report: &mut ValidationReport) -> O
             // All required values are present when the row has no error.
             if let (Some(pid), Some(diagnosis), Some(last_contact), Ok(death)) = (pid, diagnosis, last_contact, death) {
                 rows.push(prow);
-                let cov = cov_views
-                    .iter()
-                    .zip(&cov_names)
-                    .zip(&mut cov_values)
-                    .map(|(((_, v, numeric), name), values)| {
-                        let value = if *numeric {
-                            match v.number(i) {
-                                Cell::Value(x) => Covariate::Number(x),
-                                _ => Covariate::Missing,
-                            }
-                        } else {
-                            match v.text(i) {
-                                Some(t) => Covariate::Text(values.intern(t)),
-                                None => Covariate::Missing,
-                            }
-                        };
-                        (name.clone(), value)
-                    })
-                    .collect();
+                for ((_, v, _), column) in cov_views.iter().zip(&mut cov_columns) {
+                    column.push(v, i);
+                }
                 patients.push(Patient {
                     id: SharedText::from(pid),
                     diagnosis,
@@ -605,7 +591,6 @@ pub(crate) fn load_patients(tf: &InputTable, report: &mut ValidationReport) -> O
                     death,
                     sex: sex.text(i).map(|t| sexes.intern(t)),
                     age: age_v,
-                    covariates: cov,
                 });
             }
         } else if let Some(pid) = pid {
@@ -615,7 +600,53 @@ pub(crate) fn load_patients(tf: &InputTable, report: &mut ValidationReport) -> O
         }
     }
     report.table_mut(table).loaded = patients.len() as u64;
-    Some(PatientsOut { patients, rows, rejected })
+    let covariates = CovariateTable::new(covariates.iter().zip(cov_columns).map(|((name, _, _), column)| CovariateColumn {
+        name: SharedText::from(name.as_str()),
+        values: column.finish(),
+    }));
+    Some(PatientsOut { patients, covariates, rows, rejected })
+}
+
+/// The values of one covariate column, gathered patient by patient.
+enum CovariateBuilder<'a> {
+    Numbers(Vec<Option<f64>>),
+    Texts(Vec<u32>, TextCodes<'a>),
+}
+
+impl<'a> CovariateBuilder<'a> {
+    fn new(numeric: bool, rows: usize) -> Self {
+        if numeric {
+            CovariateBuilder::Numbers(Vec::with_capacity(rows))
+        } else {
+            CovariateBuilder::Texts(Vec::with_capacity(rows), TextCodes::default())
+        }
+    }
+
+    /// Add the value of row `i` of the column `v` (a loaded patient's).
+    fn push(&mut self, v: &ColView<'a>, i: usize) {
+        match self {
+            CovariateBuilder::Numbers(values) => values.push(match v.number(i) {
+                Cell::Value(x) => Some(x),
+                _ => None,
+            }),
+            CovariateBuilder::Texts(codes, distinct) => {
+                codes.push(v.text(i).map_or(CovariateValues::MISSING, |t| distinct.code(t)));
+            }
+        }
+    }
+
+    fn finish(self) -> CovariateValues {
+        match self {
+            CovariateBuilder::Numbers(mut values) => {
+                values.shrink_to_fit();
+                CovariateValues::Numbers(values)
+            }
+            CovariateBuilder::Texts(mut codes, distinct) => {
+                codes.shrink_to_fit();
+                CovariateValues::Texts { codes, values: distinct.into_values() }
+            }
+        }
+    }
 }
 
 /// Warn if `day` is after the patient's death or (alive) last contact.

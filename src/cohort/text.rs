@@ -78,6 +78,31 @@ impl<'a> TextInterner<'a> {
     }
 }
 
+/// Numbers the distinct texts of a column in order of first appearance, keeping one
+/// [`SharedText`] per distinct text: a text column stored as a `u32` code per row.
+#[derive(Debug, Clone, Default)]
+pub struct TextCodes<'a> {
+    map: std::collections::HashMap<&'a str, u32>,
+    values: Vec<SharedText>,
+}
+
+impl<'a> TextCodes<'a> {
+    /// The code of `text` (the next free code on its first occurrence).
+    pub fn code(&mut self, text: &'a str) -> u32 {
+        let next = self.values.len() as u32;
+        let values = &mut self.values;
+        *self.map.entry(text).or_insert_with(|| {
+            values.push(SharedText::from(text));
+            next
+        })
+    }
+
+    /// The distinct texts, indexed by their codes.
+    pub fn into_values(self) -> Vec<SharedText> {
+        self.values
+    }
+}
+
 /// One shared text per value of `values`, in order, with one allocation per distinct value
 /// (labels of a whole cohort: a few distinct values repeated in every row).
 pub fn shared_labels<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<SharedText> {

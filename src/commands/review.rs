@@ -761,7 +761,6 @@ mod tests {
                 death: None,
                 sex: None,
                 age: None,
-                covariates: Default::default(),
             }],
             vec![],
             vec![],

@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cohort::{Cohort, Covariate};
+use crate::cohort::{Cohort, CovariateValues};
 use crate::stats::table1::{categorical_test, quartiles, wilcoxon_rank_sum, CategoricalTestKind};
 use crate::table::{Cell, ResultTable};
 
@@ -90,27 +90,22 @@ fn variables(cohort: &Cohort, dataset: &Dataset) -> Vec<(String, Values)> {
         ("age_at_diagnosis".to_string(), Values::Continuous((0..n).map(|i| patient(i).age).collect())),
         ("sex".to_string(), Values::Categorical((0..n).map(|i| patient(i).sex.as_ref().map(|s| s.to_string())).collect())),
     ];
-    let mut names: Vec<&str> = cohort.patients.iter().flat_map(|p| p.covariates.keys()).collect();
-    names.sort();
-    names.dedup();
-    for name in names {
-        let cells: Vec<Option<&Covariate>> = (0..n).map(|i| patient(i).covariates.get(name)).collect();
-        let numeric = cells.iter().all(|c| !matches!(c, Some(Covariate::Text(_))));
-        let values = if numeric {
-            Values::Continuous(cells.iter().map(|c| if let Some(Covariate::Number(x)) = c { Some(*x) } else { None }).collect())
-        } else {
-            Values::Categorical(
-                cells
-                    .iter()
-                    .map(|c| match c {
-                        Some(Covariate::Text(s)) => Some(s.to_string()),
-                        Some(Covariate::Number(x)) => Some(crate::table::format::Num(*x).to_string()),
-                        _ => None,
-                    })
-                    .collect(),
-            )
+    // the extra columns of `patients`, sorted by name (none when no patient was loaded)
+    let columns = if cohort.patients.is_empty() { &[][..] } else { cohort.covariates.columns() };
+    let idx = |i: usize| dataset.patients[i].idx as usize;
+    for column in columns {
+        let values = match &column.values {
+            CovariateValues::Numbers(v) => Values::Continuous((0..n).map(|i| v[idx(i)]).collect()),
+            // a text column without any value in the study population is summarised as an
+            // (all-missing) continuous variable, as a numeric one
+            CovariateValues::Texts { codes, .. } if (0..n).all(|i| codes[idx(i)] == CovariateValues::MISSING) => {
+                Values::Continuous(vec![None; n])
+            }
+            CovariateValues::Texts { codes, values } => {
+                Values::Categorical((0..n).map(|i| values.get(codes[idx(i)] as usize).map(|t| t.to_string())).collect())
+            }
         };
-        out.push((name.to_string(), values));
+        out.push((column.name.to_string(), values));
     }
     // patients without a treatment row are the level `untreated`, not missing
     out.push((

@@ -181,6 +181,20 @@ impl Default for Figures {
     }
 }
 
+impl Figures {
+    /// The x-axis ticks of the survival figures (and the columns of their risk tables), in
+    /// months: 0, `tick_months`, … up to `max_months`.
+    pub fn ticks_months(&self) -> Vec<f64> {
+        let mut v = Vec::new();
+        let mut t = 0.0;
+        while t <= self.max_months + 1e-9 {
+            v.push(t);
+            t += self.tick_months;
+        }
+        v
+    }
+}
+
 /// A whole study.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]

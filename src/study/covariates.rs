@@ -1,6 +1,6 @@
 //! Adjustment covariates of the study's Cox models, read from `patients`.
 
-use crate::cohort::{Cohort, Covariate};
+use crate::cohort::{Cohort, CovariateValues};
 use crate::stats::design::ColumnData;
 
 use super::dataset::Dataset;
@@ -38,34 +38,28 @@ pub fn collect(cohort: &Cohort, dataset: &Dataset, names: &[String]) -> Covariat
                     columns.push((name.clone(), ColumnData::Categorical(v)));
                 }
             }
-            _ => {
-                let vals: Vec<Option<&Covariate>> = pats.map(|p| p.covariates.get(name)).collect();
-                if vals.iter().all(Option::is_none) {
-                    missing.push(name.clone());
-                    continue;
+            _ => match cohort.covariates.column(name) {
+                // as for the standard columns: a column without study patients is missing
+                Some(column) if !dataset.patients.is_empty() => {
+                    let rows = dataset.patients.iter().map(|sp| sp.idx as usize);
+                    let data = match &column.values {
+                        CovariateValues::Numbers(v) => ColumnData::Numeric(rows.map(|i| v[i]).collect()),
+                        // a text column without any value in the study population is an
+                        // (all-missing) numeric one
+                        CovariateValues::Texts { codes, .. } if rows.clone().all(|i| codes[i] == CovariateValues::MISSING) => {
+                            ColumnData::Numeric(vec![None; dataset.patients.len()])
+                        }
+                        // one code per study patient, not one string (the codes of the
+                        // cohort's column, whose missing code is the design's)
+                        CovariateValues::Texts { codes, values } => ColumnData::Coded {
+                            codes: rows.map(|i| codes[i]).collect(),
+                            labels: values.iter().map(|t| t.to_string()).collect(),
+                        },
+                    };
+                    columns.push((name.clone(), data));
                 }
-                let numeric = vals.iter().all(|v| !matches!(v, Some(Covariate::Text(_))));
-                if numeric {
-                    let v = vals
-                        .iter()
-                        .map(|v| match v {
-                            Some(Covariate::Number(x)) => Some(*x),
-                            _ => None,
-                        })
-                        .collect();
-                    columns.push((name.clone(), ColumnData::Numeric(v)));
-                } else {
-                    let v = vals
-                        .iter()
-                        .map(|v| match v {
-                            Some(Covariate::Text(s)) => Some(s.to_string()),
-                            Some(Covariate::Number(x)) => Some(x.to_string()),
-                            _ => None,
-                        })
-                        .collect();
-                    columns.push((name.clone(), ColumnData::Categorical(v)));
-                }
-            }
+                _ => missing.push(name.clone()),
+            },
         }
     }
     CovariateColumns { columns, missing }
@@ -77,5 +71,8 @@ pub fn expand(col: &ColumnData, subject: &[usize]) -> ColumnData {
     match col {
         ColumnData::Numeric(v) => ColumnData::Numeric(subject.iter().map(|&s| v[s]).collect()),
         ColumnData::Categorical(v) => ColumnData::Categorical(subject.iter().map(|&s| v[s].clone()).collect()),
+        ColumnData::Coded { codes, labels } => {
+            ColumnData::Coded { codes: subject.iter().map(|&s| codes[s]).collect(), labels: labels.clone() }
+        }
     }
 }

@@ -13,7 +13,6 @@ use crate::plot::{self, FigureSpec, KmPlot, RiskTable, StepCurve, SwimmerMarker}
 use crate::stats::cif::CumInc;
 use crate::stats::simon_makuch::CpCurve;
 use crate::stats::table1::quantile_type7;
-use crate::stats::timesplit::Interval;
 
 use super::config::StudyConfig;
 use super::dataset::Dataset;
@@ -120,13 +119,7 @@ fn limit(v: Option<f64>) -> f64 {
 }
 
 fn breaks(cfg: &StudyConfig) -> Vec<f64> {
-    let mut v = Vec::new();
-    let mut t = 0.0;
-    while t <= cfg.figures.max_months + 1e-9 {
-        v.push(t);
-        t += cfg.figures.tick_months;
-    }
-    v
+    cfg.figures.ticks_months()
 }
 
 fn p_text(p: f64) -> String {
@@ -194,10 +187,6 @@ fn cp_step(c: &CpCurve, dpm: f64) -> StepCurve {
         upper: Some(c.rows.iter().map(|r| limit(r.upper)).collect()),
         censor_times: Vec::new(),
     }
-}
-
-fn cp_risk(intervals: &[Interval], exposed: bool, t_days: f64) -> u64 {
-    intervals.iter().filter(|iv| iv.exposed == exposed && iv.start < t_days && t_days <= iv.stop).count() as u64
 }
 
 /// Draw every figure of the run.
@@ -323,10 +312,8 @@ fn hlh_survival_figures(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut Fig
         let hr = h.cox_td.hazard_ratios();
         let k = h.cox_td.terms.iter().position(|t| t == "hlh").unwrap_or(0);
         let annotation = Some(format!("Time-dependent HR {:.2} ({:.2}–{:.2})", hr[k].0, hr[k].1, hr[k].2));
-        // numbers at risk by current HLH state at each tick (just after 0 at the origin)
-        let risk_at_ticks = |exposed: bool| -> Vec<u64> {
-            x_breaks.iter().map(|&t| cp_risk(&h.intervals, exposed, if t == 0.0 { 1e-9 } else { t * dpm })).collect()
-        };
+        // numbers at risk by current HLH state at each tick, counted by the survival stage
+        let risk_at_ticks = |exposed: bool| -> Vec<u64> { h.at_risk.iter().map(|r| r[usize::from(exposed)]).collect() };
         let sm = KmPlot {
             title: "Overall survival by HLH (Simon–Makuch)".into(),
             x_label: "Months".into(),

@@ -991,12 +991,17 @@ fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Resu
         ),
     )?;
     fitted.risk = models;
+    // the numbers at risk of the Simon–Makuch figure's risk table: at its ticks (just after
+    // the origin for the first)
+    let dpm = cfg.timing.days_per_month;
+    let risk_days: Vec<f64> =
+        cfg.figures.ticks_months().iter().map(|&t| if t == 0.0 { 1e-9 } else { t * dpm }).collect();
     // the criteria sets' exposures one after the other (each fit is parallel inside): two at
     // once held ~1 GB more at 1 M patients, the run's peak
     let results: Vec<_> = ctx
         .exposures
         .iter()
-        .map(|ex| survival::hlh_survival(ctx.dataset, ex, &covs, &cfg.survival.landmarks_days, ctx.conf))
+        .map(|ex| survival::hlh_survival(ctx.dataset, ex, &covs, &cfg.survival.landmarks_days, &risk_days, ctx.conf))
         .collect();
     for (ex, r) in ctx.exposures.iter().zip(results) {
         match r {

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use hemosurv::cohort::{
-    iso_to_day, load_cohort, validate_dir, Analyte, CohortError, Covariate, Covariates, FindingKind, Intensity, IssueKind,
+    iso_to_day, load_cohort, validate_dir, Analyte, CohortError, Covariate, CovariateValues, FindingKind, Intensity, IssueKind,
     LoadOptions, Response, Severity, ValidationReport,
 };
 use polars::prelude::*;
@@ -96,13 +96,24 @@ fn valid_cohort_loads_with_normalised_units() {
     assert_eq!(p4.diagnosis, day("2021-07-20"));
     assert_eq!(p4.death, None);
     assert_eq!(p4.age, None);
-    let cov: Covariates =
-        [("risk".into(), Covariate::Text("favorable".into())), ("ecog".into(), Covariate::Number(1.0))].into_iter().collect();
-    assert_eq!(p1.covariates, cov);
-    assert_eq!(p1.covariates.keys().collect::<Vec<_>>(), ["ecog", "risk"], "sorted by name");
-    assert_eq!(p1.covariates.get("nope"), None);
-    assert_eq!(p4.covariates["ecog"], Covariate::Missing);
-    assert_eq!(p4.covariates["risk"], Covariate::Text("adverse".into()));
+    let cov = &c.covariates;
+    assert_eq!(cov.names().collect::<Vec<_>>(), ["ecog", "risk"], "sorted by name");
+    assert_eq!(cov.get(0, "risk"), Some(Covariate::Text("favorable".into())));
+    assert_eq!(cov.get(0, "ecog"), Some(Covariate::Number(1.0)));
+    assert_eq!(cov.get(0, "nope"), None);
+    assert_eq!(cov.get(4, "ecog"), None, "no fifth patient");
+    assert_eq!(cov.get(3, "ecog"), Some(Covariate::Missing));
+    assert_eq!(cov.get(3, "risk"), Some(Covariate::Text("adverse".into())));
+    assert!(cov.column("ecog").is_some_and(|c| c.values.is_numeric()));
+    // one shared text per distinct value of a text column
+    match cov.column("risk").map(|c| &c.values) {
+        Some(CovariateValues::Texts { codes, values }) => {
+            assert_eq!(codes, &[0, 1, 2, 1], "codes in order of first appearance");
+            let values: Vec<&str> = values.iter().map(|v| v.as_str()).collect();
+            assert_eq!(values, ["favorable", "adverse", "intermediate"]);
+        }
+        other => panic!("risk should be a text column, found {other:?}"),
+    }
 
     // measurements: every row, canonical values worked out by hand
     assert_eq!(c.measurements.len(), 13);
@@ -686,7 +697,7 @@ fn column_names_ignore_case_spaces_and_bom() {
     .expect("write");
     let loaded = load_cohort(dir.path(), &strict()).expect("loads");
     assert_eq!(loaded.cohort.patients[0].id, "A");
-    assert!(loaded.cohort.patients[0].covariates.is_empty());
+    assert!(loaded.cohort.covariates.is_empty());
 }
 
 #[test]

@@ -35,7 +35,6 @@ impl Builder {
             death: None,
             sex: None,
             age: Some(55.0),
-            covariates: Default::default(),
         });
         (self.patients.len() - 1) as PatientIdx
     }

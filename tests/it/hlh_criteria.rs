@@ -33,7 +33,6 @@ impl Builder {
             death: None,
             sex: None,
             age: None,
-            covariates: Default::default(),
         });
         (self.patients.len() - 1) as PatientIdx
     }

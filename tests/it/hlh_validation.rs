@@ -24,7 +24,6 @@ fn cohort() -> Cohort {
             death: None,
             sex: None,
             age: None,
-            covariates: Default::default(),
         })
         .collect();
     Cohort::new(patients, vec![], vec![], vec![], vec![], vec![])

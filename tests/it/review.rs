@@ -442,7 +442,7 @@ fn kappa_from_the_adjudications_table_equals_r() {
 // ---------------------------------------------------------------- PPV, hand-computed
 
 fn patient(id: &str) -> Patient {
-    Patient { id: id.into(), diagnosis: 0, last_contact: 2000, death: None, sex: None, age: None, covariates: Default::default() }
+    Patient { id: id.into(), diagnosis: 0, last_contact: 2000, death: None, sex: None, age: None }
 }
 
 fn episode(p: u32, onset: i32) -> Episode {
