@@ -131,10 +131,14 @@ impl RowSink<'_> {
         Some(())
     }
 
-    /// Called after each chunk: hand the rows to the parts.
-    fn flush(&mut self, out: &mut Vec<Measurement>, report: &mut ValidationReport) -> Option<()> {
+    /// Called after each chunk: hand the rows to the parts (`spellings`: the unit spellings
+    /// their `unit` indexes, for the conversion the parts check and recompute).
+    fn flush(&mut self, out: &mut Vec<Measurement>, spellings: &[String], report: &mut ValidationReport) -> Option<()> {
         if let Some(parts) = &mut self.parts {
-            if let Err(e) = parts.push(out) {
+            let conversion_of = |a: Analyte, u: u16| {
+                spellings.get(usize::from(u)).and_then(|s| resolve_unit(a, s).ok()).map(|def| def.conversion)
+            };
+            if let Err(e) = parts.push(out, conversion_of) {
                 report.push(write_error(self.tf, parts.dir(), &e));
                 return None;
             }
@@ -230,7 +234,7 @@ fn load_measurements_chunked(
                         return false;
                     };
                     order = order.then(chunk_order);
-                    if sink.flush(&mut out, report).is_none() {
+                    if sink.flush(&mut out, &registry.spellings, report).is_none() {
                         return false;
                     }
                     rows_done += df.height();
@@ -253,7 +257,7 @@ fn load_measurements_chunked(
             while rows_done < df.height() {
                 let chunk = df.slice(rows_done as i64, chunk_rows);
                 order = order.then(convert_chunk(tf, &chunk, rows_done, index, &mut registry, &mut out, report)?);
-                sink.flush(&mut out, report)?;
+                sink.flush(&mut out, &registry.spellings, report)?;
                 rows_done += chunk.height();
             }
         }
