@@ -164,6 +164,9 @@ const SLOTS: usize = Intensity::ALL.len() + 1;
 #[derive(Default)]
 struct ChunkOut {
     episodes: Vec<Episode>,
+    /// Episodes taken out of `episodes` ([`PartwiseDetection::take_last_range_episodes`]),
+    /// still counted in the summary.
+    taken: usize,
     evidence: Vec<Evidence>,
     evaluable: usize,
     screened: [usize; SLOTS],
@@ -357,6 +360,21 @@ impl<'s> PartwiseDetection<'s> {
         self.per_set[k][self.last_range_first_chunk..].iter().flat_map(|o| o.episodes.iter())
     }
 
+    /// Take the episodes found under set `k` in the last range out of the detection (in
+    /// patient order), for a caller that keeps less of them (e.g. only their onsets): the
+    /// detection that [`PartwiseDetection::finish`] returns then lacks them in its
+    /// `episodes`, but its summary still counts them.
+    pub fn take_last_range_episodes(&mut self, k: usize) -> Vec<Episode> {
+        let outs = &mut self.per_set[k][self.last_range_first_chunk..];
+        let mut taken = Vec::with_capacity(outs.iter().map(|o| o.episodes.len()).sum());
+        for o in outs {
+            o.taken += o.episodes.len();
+            taken.append(&mut o.episodes);
+            o.episodes.shrink_to_fit();
+        }
+        taken
+    }
+
     /// The detections of a cohort of `n` patients, all of them done.
     pub fn finish(self, n: usize) -> Vec<Detection> {
         assert_eq!(self.patients_done, n, "every patient must be detected");
@@ -418,7 +436,9 @@ fn assemble(set: &CriteriaSet, plan: &Plan, outs: Vec<ChunkOut>, n: usize) -> De
     let mut evaluable = 0;
     let mut screened = [0usize; SLOTS];
     let mut with_episode = [0usize; SLOTS];
+    let mut taken = 0;
     for o in outs {
+        taken += o.taken;
         episodes.extend(o.episodes);
         evidence.extend(o.evidence);
         evaluable += o.evaluable;
@@ -438,7 +458,7 @@ fn assemble(set: &CriteriaSet, plan: &Plan, outs: Vec<ChunkOut>, n: usize) -> De
         patients_screened: n,
         patients_evaluable: evaluable,
         patients_with_episode: with_episode.iter().sum(),
-        episodes: episodes.len(),
+        episodes: episodes.len() + taken,
         by_first_line_intensity,
     };
     Detection {

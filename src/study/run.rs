@@ -576,13 +576,6 @@ struct VariantOnsets {
     onsets: Vec<(crate::cohort::PatientIdx, crate::cohort::Day)>,
 }
 
-impl VariantOnsets {
-    fn of(d: Detection) -> VariantOnsets {
-        let onsets = d.episodes.iter().map(|e| (e.patient, e.onset)).collect();
-        VariantOnsets { criteria_set: d.criteria_set, rule: d.rule, onsets }
-    }
-}
-
 /// Detections under the study's criteria sets and, with `grid`, under the variants of the
 /// definition grid — all in one pass over the patients ([`detect_many_into`]). Variants keep
 /// their episodes only (no evidence rows are built for them); the study sets' evidence goes to
@@ -611,6 +604,9 @@ fn detect_all(
     let opts =
         DetectOptions { with_evidence: &with_evidence, sink: Some(spill), on_chunk: Some(&progress), ..DetectOptions::default() };
     let mut run = PartwiseDetection::new(&sets);
+    // the variants' onsets, taken from the detection part by part: their full episodes
+    // (~200 bytes each, millions at 10 M patients) are never all held
+    let mut variant_onsets: Vec<Vec<_>> = vec![Vec::new(); sets.len() - criteria.len()];
     let n_parts = parts.map_or(1, MeasurementParts::len);
     std::thread::scope(|scope| -> Result<(), StudyError> {
         // the next part is read while this one is detected (and handed over only when this one
@@ -639,16 +635,22 @@ fn detect_all(
             run.detect_patients(cohort, range.clone(), &opts)
                 .map_err(|e| StudyError::Io { path: spill.dir().to_path_buf(), source: e })?;
             each_part(cohort, &run, range);
+            for (v, onsets) in variant_onsets.iter_mut().enumerate() {
+                onsets.extend(run.take_last_range_episodes(criteria.len() + v).iter().map(|e| (e.patient, e.onset)));
+            }
         }
         Ok(())
     })?;
     cohort.release_measurements();
     let mut detections = run.finish(total);
-    let mut variants = detections.split_off(criteria.len()).into_iter();
+    let mut variants = detections.split_off(criteria.len()).into_iter().zip(variant_onsets);
     let grid = defs
         .into_iter()
         .map(|g| {
-            let d = is_variant(&g).then(|| variants.next()).flatten().map(VariantOnsets::of);
+            let d = is_variant(&g)
+                .then(|| variants.next())
+                .flatten()
+                .map(|(d, onsets)| VariantOnsets { criteria_set: d.criteria_set, rule: d.rule, onsets });
             (g, d)
         })
         .collect();

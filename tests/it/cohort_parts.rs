@@ -47,6 +47,7 @@ fn parts_agree_with_memory(dir: &Path, work: &Path, rows_per_part: usize, align:
     let sink = Chunks::default();
     let mut run = PartwiseDetection::new(&sets);
     let mut primary_by_part = Vec::new();
+    let (last, mut taken) = (sets.len() - 1, Vec::new());
     let mut covered = 0usize;
     for k in 0..parts.len() {
         let range = parts.patients(k);
@@ -63,11 +64,19 @@ fn parts_agree_with_memory(dir: &Path, work: &Path, rows_per_part: usize, align:
         let opts = DetectOptions { chunk_patients: 3, sink: Some(&sink), ..Default::default() };
         run.detect_patients(&parted.cohort, range.start as usize..range.end as usize, &opts).expect("the sink keeps rows");
         primary_by_part.extend(run.last_range_episodes(0).cloned());
+        // the last set's episodes are taken out part by part (as `run` keeps only the grid
+        // variants' onsets)
+        taken.extend(run.take_last_range_episodes(last));
     }
     assert_eq!(covered, whole.cohort.patients.len(), "the parts cover every patient");
     assert_eq!(primary_by_part, expected[0].episodes, "each part's episodes, in order, are the detection's");
     let mut got = run.finish(covered);
     assert!(expected.iter().any(|d| !d.episodes.is_empty() && !d.evidence.is_empty()), "the test needs episodes");
+    assert!(!taken.is_empty(), "the test needs episodes of the last set");
+    assert!(got[last].episodes.is_empty(), "taken episodes are not in the detection");
+    assert_eq!(got[last].summary, expected[last].summary, "but still counted in its summary");
+    assert_eq!(taken, expected[last].episodes, "taken in patient order");
+    got[last].episodes = taken;
     // the evidence went to the sink, numbered on across the parts: in chunk order it is the
     // in-memory evidence of each set
     let chunks = sink.0.into_inner().unwrap();
