@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cohort::{Cohort, CovariateValues};
+use crate::cohort::{Cohort, CovariateColumn, CovariateValues};
 use crate::stats::table1::{categorical_test, quartiles, wilcoxon_rank_sum, CategoricalTestKind};
 use crate::table::{Cell, ResultTable};
 
@@ -41,10 +41,21 @@ pub(crate) const COLUMNS: [&str; 11] = [
     "note",
 ];
 
-/// One variable's values for the study population (in `Dataset::patients` order).
-enum Values {
+/// One variable's values for the study population (in `Dataset::patients` order); the texts
+/// are borrowed from the cohort and the dataset, not copied per patient.
+enum Values<'a> {
     Continuous(Vec<Option<f64>>),
-    Categorical(Vec<Option<String>>),
+    Categorical(Vec<Option<&'a str>>),
+}
+
+/// A variable of Table 1: where its values come from.
+enum Variable<'a> {
+    Age,
+    Sex,
+    /// An extra column of `patients`.
+    Column(&'a CovariateColumn),
+    FirstLineIntensity,
+    FirstLineRegimen,
 }
 
 /// Table 1 of the study population by HLH ever (`exposure`) under the primary definition.
@@ -72,51 +83,58 @@ pub(crate) fn baseline_characteristics(
         Cell::Na,
         Cell::Str("HLH: at any time during follow-up (descriptive comparison)".into()),
     ]);
-    for (variable, values) in variables(cohort, dataset) {
+    // one variable's values at a time
+    for variable in variables(cohort) {
+        let (name, values) = variable_values(&variable, cohort, dataset);
         match values {
-            Values::Continuous(v) => continuous_rows(&mut t, &variable, &v, &hlh),
-            Values::Categorical(v) => categorical_rows(&mut t, &variable, &v, &hlh, small_cell),
+            Values::Continuous(v) => continuous_rows(&mut t, name, &v, &hlh),
+            Values::Categorical(v) => categorical_rows(&mut t, name, &v, &hlh, small_cell),
         }
     }
     t
 }
 
-/// The variables of Table 1, in order: age, sex, the other patient columns (by name), first-line
-/// intensity and regimen.
-fn variables(cohort: &Cohort, dataset: &Dataset) -> Vec<(String, Values)> {
-    let patient = |i: usize| &cohort.patients[dataset.patients[i].idx as usize];
-    let n = dataset.patients.len();
-    let mut out = vec![
-        ("age_at_diagnosis".to_string(), Values::Continuous((0..n).map(|i| patient(i).age).collect())),
-        ("sex".to_string(), Values::Categorical((0..n).map(|i| patient(i).sex.as_ref().map(|s| s.to_string())).collect())),
-    ];
-    // the extra columns of `patients`, sorted by name (none when no patient was loaded)
+/// The variables of Table 1, in order: age, sex, the other patient columns (by name; none when
+/// no patient was loaded), first-line intensity and regimen.
+fn variables(cohort: &Cohort) -> Vec<Variable<'_>> {
     let columns = if cohort.patients.is_empty() { &[][..] } else { cohort.covariates.columns() };
-    let idx = |i: usize| dataset.patients[i].idx as usize;
-    for column in columns {
-        let values = match &column.values {
-            CovariateValues::Numbers(v) => Values::Continuous((0..n).map(|i| v[idx(i)]).collect()),
-            // a text column without any value in the study population is summarised as an
-            // (all-missing) continuous variable, as a numeric one
-            CovariateValues::Texts { codes, .. } if (0..n).all(|i| codes[idx(i)] == CovariateValues::MISSING) => {
-                Values::Continuous(vec![None; n])
-            }
-            CovariateValues::Texts { codes, values } => {
-                Values::Categorical((0..n).map(|i| values.get(codes[idx(i)] as usize).map(|t| t.to_string())).collect())
-            }
-        };
-        out.push((column.name.to_string(), values));
-    }
-    // patients without a treatment row are the level `untreated`, not missing
-    out.push((
-        "first_line_intensity".into(),
-        Values::Categorical(dataset.patients.iter().map(|p| Some(p.first_line_intensity.to_string())).collect()),
-    ));
-    out.push((
-        "first_line_regimen".into(),
-        Values::Categorical(dataset.patients.iter().map(|p| Some(p.first_line_regimen.to_string())).collect()),
-    ));
+    let mut out = vec![Variable::Age, Variable::Sex];
+    out.extend(columns.iter().map(Variable::Column));
+    out.extend([Variable::FirstLineIntensity, Variable::FirstLineRegimen]);
     out
+}
+
+/// The name and the values (study patients in order) of a variable.
+fn variable_values<'a>(variable: &Variable<'a>, cohort: &'a Cohort, dataset: &'a Dataset) -> (&'a str, Values<'a>) {
+    let patient = |i: usize| &cohort.patients[dataset.patients[i].idx as usize];
+    let idx = |i: usize| dataset.patients[i].idx as usize;
+    let n = dataset.patients.len();
+    match variable {
+        Variable::Age => ("age_at_diagnosis", Values::Continuous((0..n).map(|i| patient(i).age).collect())),
+        Variable::Sex => ("sex", Values::Categorical((0..n).map(|i| patient(i).sex.as_deref()).collect())),
+        Variable::Column(column) => {
+            let values = match &column.values {
+                CovariateValues::Numbers(v) => Values::Continuous((0..n).map(|i| v[idx(i)]).collect()),
+                // a text column without any value in the study population is summarised as an
+                // (all-missing) continuous variable, as a numeric one
+                CovariateValues::Texts { codes, .. } if (0..n).all(|i| codes[idx(i)] == CovariateValues::MISSING) => {
+                    Values::Continuous(vec![None; n])
+                }
+                CovariateValues::Texts { codes, values } => {
+                    Values::Categorical((0..n).map(|i| values.get(codes[idx(i)] as usize).map(|t| t.as_str())).collect())
+                }
+            };
+            (column.name.as_str(), values)
+        }
+        // patients without a treatment row are the level `untreated`, not missing
+        Variable::FirstLineIntensity => {
+            ("first_line_intensity", Values::Categorical(dataset.patients.iter().map(|p| Some(p.first_line_intensity)).collect()))
+        }
+        Variable::FirstLineRegimen => (
+            "first_line_regimen",
+            Values::Categorical(dataset.patients.iter().map(|p| Some(p.first_line_regimen.as_str())).collect()),
+        ),
+    }
 }
 
 /// `median (q1–q3)` of a group, or `NA` when it has no value.
@@ -153,14 +171,14 @@ fn continuous_rows(t: &mut ResultTable, variable: &str, v: &[Option<f64>], hlh: 
     ]);
 }
 
-fn categorical_rows(t: &mut ResultTable, variable: &str, v: &[Option<String>], hlh: &[bool], small_cell: u64) {
+fn categorical_rows(t: &mut ResultTable, variable: &str, v: &[Option<&str>], hlh: &[bool], small_cell: u64) {
     // level -> [HLH, no HLH]
     let mut counts: BTreeMap<&str, [u64; 2]> = BTreeMap::new();
     let mut missing = [0usize; 2];
     for (x, h) in v.iter().zip(hlh) {
         let g = usize::from(!*h);
         match x {
-            Some(level) => counts.entry(level.as_str()).or_default()[g] += 1,
+            Some(level) => counts.entry(*level).or_default()[g] += 1,
             None => missing[g] += 1,
         }
     }
