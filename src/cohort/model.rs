@@ -931,14 +931,7 @@ mod tests {
 
     #[test]
     fn offsets_slice_patients() {
-        let p = |id: &str| Patient {
-            id: id.into(),
-            diagnosis: 0,
-            last_contact: 10,
-            death: None,
-            sex: None,
-            age: None,
-        };
+        let p = |id: &str| Patient { id: id.into(), diagnosis: 0, last_contact: 10, death: None, sex: None, age: None };
         let m = |patient, day| Measurement {
             patient,
             day,

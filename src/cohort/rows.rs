@@ -14,8 +14,8 @@ use polars::prelude::*;
 use super::cells::{Cell, ColView, PreparedColumn, Target};
 use super::limits::AGE_RANGE;
 use super::model::{
-    day_to_iso, Adjudication, CovariateColumn, CovariateTable, CovariateValues, Day, Decision, Finding, FindingKind, Intensity, Patient, PatientIdx, Response,
-    ResponseAssessment, TreatmentLine,
+    day_to_iso, Adjudication, CovariateColumn, CovariateTable, CovariateValues, Day, Decision, Finding, FindingKind, Intensity,
+    Patient, PatientIdx, Response, ResponseAssessment, TreatmentLine,
 };
 use super::source::{self, InputTable};
 use super::text::{SharedText, TextCodes, TextInterner};
@@ -600,10 +600,12 @@ pub(crate) fn load_patients(tf: &InputTable, report: &mut ValidationReport) -> O
         }
     }
     report.table_mut(table).loaded = patients.len() as u64;
-    let covariates = CovariateTable::new(covariates.iter().zip(cov_columns).map(|((name, _, _), column)| CovariateColumn {
-        name: SharedText::from(name.as_str()),
-        values: column.finish(),
-    }));
+    let covariates = CovariateTable::new(
+        covariates
+            .iter()
+            .zip(cov_columns)
+            .map(|((name, _, _), column)| CovariateColumn { name: SharedText::from(name.as_str()), values: column.finish() }),
+    );
     Some(PatientsOut { patients, covariates, rows, rejected })
 }
 

@@ -754,14 +754,7 @@ mod tests {
         let a = det("a", &[(0, 10, 30)]);
         let b = det("b", &[(0, 22, 30)]);
         let mut cohort = Cohort::new(
-            vec![crate::cohort::Patient {
-                id: "P0".into(),
-                diagnosis: 0,
-                last_contact: 100,
-                death: None,
-                sex: None,
-                age: None,
-            }],
+            vec![crate::cohort::Patient { id: "P0".into(), diagnosis: 0, last_contact: 100, death: None, sex: None, age: None }],
             vec![],
             vec![],
             vec![],

@@ -606,6 +606,43 @@ fn solve_increasing(g: impl Fn(f64) -> (f64, f64), x0: f64, mut lo: f64, mut hi:
     x
 }
 
+/// Starting value for the Beta(a, b) quantile with lower-tail probability `p` ≤ ½: the
+/// approximation of AS 109 (Cran, Martin & Thomas 1977, as R's `qbeta` used it up to R 3.2),
+/// cheap and finite for any a, b > 0 — `statrs`' `inv_beta_reg`, used before, did not return
+/// for one parameter in the millions and the other below ~10 (a 10 M-patient validation).
+/// The quantile itself comes from [`solve_increasing`], whatever the start.
+fn beta_start(p: f64, a: f64, b: f64) -> f64 {
+    let r = (-2.0 * p.ln()).sqrt();
+    let y = r - (2.30753 + 0.27061 * r) / (1.0 + (0.99229 + 0.04481 * r) * r);
+    let x = if a > 1.0 && b > 1.0 {
+        let r = (y * y - 3.0) / 6.0;
+        let s = 1.0 / (a + a - 1.0);
+        let t = 1.0 / (b + b - 1.0);
+        let h = 2.0 / (s + t);
+        let w = y * (h + r).sqrt() / h - (t - s) * (r + 5.0 / 6.0 - 2.0 / (3.0 * h));
+        a / (a + b * (w + w).exp())
+    } else {
+        let r = b + b;
+        let t = 1.0 / (9.0 * b);
+        let t = r * (1.0 - t + y * t.sqrt()).powi(3);
+        if t <= 0.0 {
+            -(((-p).ln_1p() + b.ln() + ln_beta(a, b)) / b).exp_m1()
+        } else {
+            let t = (4.0 * a + r - 2.0) / t;
+            if t <= 1.0 {
+                (((p * a).ln() + ln_beta(a, b)) / a).exp()
+            } else {
+                1.0 - 2.0 / (t + 1.0)
+            }
+        }
+    };
+    if x.is_finite() {
+        x.clamp(1e-300, 1.0 - 1e-16)
+    } else {
+        a / (a + b)
+    }
+}
+
 /// Beta(a, b) quantile with lower-tail probability `p` (R `qbeta(p, a, b)`), p small.
 fn beta_quantile_lower(p: f64, a: f64, b: f64) -> f64 {
     if b == 1.0 {
@@ -614,7 +651,7 @@ fn beta_quantile_lower(p: f64, a: f64, b: f64) -> f64 {
     if a == 1.0 {
         return -((-p).ln_1p() / b).exp_m1();
     }
-    let x0 = statrs::function::beta::inv_beta_reg(a, b, p).clamp(1e-300, 1.0 - 1e-16);
+    let x0 = beta_start(p, a, b);
     solve_increasing(|x| (beta_inc(a, b, x).0 - p, beta_pdf(a, b, x)), x0, 0.0, 1.0)
 }
 
@@ -626,7 +663,8 @@ fn beta_quantile_upper(q: f64, a: f64, b: f64) -> f64 {
     if b == 1.0 {
         return ((-q).ln_1p() / a).exp();
     }
-    let x0 = statrs::function::beta::inv_beta_reg(a, b, 1.0 - q).clamp(1e-300, 1.0 - 1e-16);
+    // X ~ Beta(a, b) has 1 − X ~ Beta(b, a): start from the lower-tail q quantile of that
+    let x0 = (1.0 - beta_start(q, b, a)).clamp(1e-300, 1.0 - 1e-16);
     solve_increasing(|x| (q - beta_inc(a, b, x).1, beta_pdf(a, b, x)), x0, 0.0, 1.0)
 }
 

@@ -26,8 +26,6 @@ pub struct Exposure {
     pub onset: Vec<Option<f64>>,
     /// HLH already present at the origin (first onset on or before the origin day).
     pub prevalent: Vec<bool>,
-    /// Number of episodes of each study patient.
-    pub episodes: Vec<usize>,
     /// Patients whose first onset fell on the day of death (not counted as exposed).
     pub onset_on_death_day: usize,
 }
@@ -36,10 +34,8 @@ impl Exposure {
     /// Build from (patient index, onset day) pairs of every episode.
     pub fn from_onsets(dataset: &Dataset, criteria_set: &str, onsets: impl IntoIterator<Item = (PatientIdx, Day)>) -> Exposure {
         let mut first: HashMap<PatientIdx, Day> = HashMap::new();
-        let mut count: HashMap<PatientIdx, usize> = HashMap::new();
         for (p, d) in onsets {
             first.entry(p).and_modify(|x| *x = (*x).min(d)).or_insert(d);
-            *count.entry(p).or_insert(0) += 1;
         }
         let mut onset = Vec::with_capacity(dataset.patients.len());
         let mut prevalent = Vec::with_capacity(dataset.patients.len());
@@ -60,8 +56,7 @@ impl Exposure {
             onset.push(counted);
             prevalent.push(is_prevalent && counted.is_some());
         }
-        let episodes = dataset.patients.iter().map(|sp| count.get(&sp.idx).copied().unwrap_or(0)).collect();
-        Exposure { criteria_set: criteria_set.to_string(), onset, prevalent, episodes, onset_on_death_day }
+        Exposure { criteria_set: criteria_set.to_string(), onset, prevalent, onset_on_death_day }
     }
 
     /// Whether each patient was exposed during follow-up (prevalent or incident).

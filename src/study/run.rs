@@ -647,10 +647,11 @@ fn detect_all(
     let grid = defs
         .into_iter()
         .map(|g| {
-            let d = is_variant(&g)
-                .then(|| variants.next())
-                .flatten()
-                .map(|(d, onsets)| VariantOnsets { criteria_set: d.criteria_set, rule: d.rule, onsets });
+            let d = is_variant(&g).then(|| variants.next()).flatten().map(|(d, onsets)| VariantOnsets {
+                criteria_set: d.criteria_set,
+                rule: d.rule,
+                onsets,
+            });
             (g, d)
         })
         .collect();
@@ -996,8 +997,7 @@ fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Resu
     // the numbers at risk of the Simon–Makuch figure's risk table: at its ticks (just after
     // the origin for the first)
     let dpm = cfg.timing.days_per_month;
-    let risk_days: Vec<f64> =
-        cfg.figures.ticks_months().iter().map(|&t| if t == 0.0 { 1e-9 } else { t * dpm }).collect();
+    let risk_days: Vec<f64> = cfg.figures.ticks_months().iter().map(|&t| if t == 0.0 { 1e-9 } else { t * dpm }).collect();
     // the criteria sets' exposures one after the other (each fit is parallel inside): two at
     // once held ~1 GB more at 1 M patients, the run's peak
     let results: Vec<_> = ctx

@@ -26,14 +26,7 @@ struct Builder {
 
 impl Builder {
     fn patient(&mut self, id: &str) -> PatientIdx {
-        self.patients.push(Patient {
-            id: id.into(),
-            diagnosis: 0,
-            last_contact: 10_000,
-            death: None,
-            sex: None,
-            age: None,
-        });
+        self.patients.push(Patient { id: id.into(), diagnosis: 0, last_contact: 10_000, death: None, sex: None, age: None });
         (self.patients.len() - 1) as PatientIdx
     }
 

@@ -47,6 +47,36 @@ const PROPORTIONS: &[(u64, u64, f64, (f64, f64), (f64, f64))] = &[
     (2, 3, 0.8, (0.1958001056590917, 0.9654893846056297), (0.3211826478303484, 0.8942243638782772)),
 ];
 
+/// (x, n, Clopper–Pearson (lower, upper)) at 95 % for registry-size n, where one Beta
+/// parameter is in the millions and the other small (a validation table at 10 M patients:
+/// `statrs`' inverse incomplete beta, the old starting value, never returned for these).
+/// From R 4.2.2 `binom.test(x, n)$conf.int`: `tests/fixtures/r/proportions_large_n.R`.
+const LARGE_N: &[(u64, u64, (f64, f64))] = &[
+    (2, 9500000, (2.5495714547807693e-08, 7.6049322958461946e-07)),
+    (9499998, 9500000, (0.99999923950677039, 0.99999997450428546)),
+    (10, 9500000, (5.0477786919263308e-07, 1.9358260969346847e-06)),
+    (9499990, 9500000, (0.99999806417390302, 0.99999949522213083)),
+    (3, 20000000, (3.0933607213016473e-08, 4.3836359028304788e-07)),
+    (19999997, 20000000, (0.99999956163640968, 0.99999996906639277)),
+    (1, 10000000, (2.5317807952240312e-09, 5.5716421173607271e-07)),
+    (9999999, 10000000, (0.99999944283578823, 0.99999999746821921)),
+    (485000, 500000, (0.96952343325925749, 0.97047111020534405)),
+    (9000000, 9500000, (0.94722623838071007, 0.94751033099661053)),
+    (100, 9500000, (8.5646386078025994e-06, 1.2802805826336842e-05)),
+    (9499000, 9500000, (0.99988800541528711, 0.99990116042263111)),
+];
+
+#[test]
+fn clopper_pearson_of_registry_size_counts_matches_r() {
+    for &(x, n, cp) in LARGE_N {
+        let p = proportion(x, n, 0.95).unwrap();
+        let what = format!("x={x} n={n}");
+        // R's qbeta stops at its own tolerance: agreement to 1e-11 relative
+        assert_close(p.clopper_pearson.0, cp.0, 1e-11, &format!("CP lower {what}"));
+        assert_close(p.clopper_pearson.1, cp.1, 1e-11, &format!("CP upper {what}"));
+    }
+}
+
 #[test]
 fn proportion_intervals_match_scipy() {
     for &(x, n, cl, cp, wi) in PROPORTIONS {
