@@ -543,39 +543,22 @@ fn trajectory_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut Figure
 }
 
 /// Scaled Schoenfeld residuals of `hlh` in the adjusted time-dependent Cox model (primary
-/// definition), summarised in ten bins of equal numbers of deaths: mean residual (an estimate
+/// definition), summarised by the survival stage in ten bins of equal numbers of deaths
+/// ([`super::survival::ResidualCourse`]): mean residual (an estimate
 /// of β(t), log hazard ratio at that time) with its CI at the study's level. A flat line supports proportional
 /// hazards (the test is `cox_hlh_ph_test`).
 fn schoenfeld_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) -> Result<(), StudyError> {
     let Some(h) = inp.hlh_survival.iter().find(|h| h.criteria_set == inp.primary.criteria_set) else { return Ok(()) };
     let Ok(z) = &h.ph_test else { return Ok(()) };
-    let Some(col) = z.terms.iter().position(|t| t == "hlh") else { return Ok(()) };
-    let dpm = inp.cfg.timing.days_per_month;
-    let mut points: Vec<(f64, f64)> = z
-        .time
-        .iter()
-        .zip(z.scaled_residuals.column(col).iter())
-        .filter(|(t, r)| t.is_finite() && r.is_finite())
-        .map(|(t, r)| (*t / dpm, *r))
-        .collect();
-    points.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let bins = 10.min(points.len() / 5);
-    if bins < 2 {
-        return Ok(());
-    }
+    let (Some(col), Some(course)) = (z.terms.iter().position(|t| t == "hlh"), &z.hlh_course) else { return Ok(()) };
     let conf = inp.cfg.survival.conf_level;
-    let zq = crate::stats::dist::z_for_level(conf);
-    let mut series = plot::TrajectorySeries { label: "hlh".into(), ..Default::default() };
-    for b in 0..bins {
-        let part = &points[b * points.len() / bins..(b + 1) * points.len() / bins];
-        let n = part.len() as f64;
-        let mean = part.iter().map(|p| p.1).sum::<f64>() / n;
-        let sd = (part.iter().map(|p| (p.1 - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-        series.days.push(part.iter().map(|p| p.0).sum::<f64>() / n);
-        series.median.push(mean);
-        series.q1.push(mean - zq * sd / n.sqrt());
-        series.q3.push(mean + zq * sd / n.sqrt());
-    }
+    let series = plot::TrajectorySeries {
+        label: "hlh".into(),
+        days: course.months.clone(),
+        median: course.mean.clone(),
+        q1: course.lower.clone(),
+        q3: course.upper.clone(),
+    };
     let name = "schoenfeld_hlh";
     let panel = plot::TrajectoryPanel {
         title: "HLH (time-dependent)".into(),

@@ -1000,11 +1000,13 @@ fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Resu
     let risk_days: Vec<f64> = cfg.figures.ticks_months().iter().map(|&t| if t == 0.0 { 1e-9 } else { t * dpm }).collect();
     // the criteria sets' exposures one after the other (each fit is parallel inside): two at
     // once held ~1 GB more at 1 M patients, the run's peak
-    let results: Vec<_> = ctx
-        .exposures
-        .iter()
-        .map(|ex| survival::hlh_survival(ctx.dataset, ex, &covs, &cfg.survival.landmarks_days, &risk_days, ctx.conf))
-        .collect();
+    let options = survival::HlhSurvivalOptions {
+        landmarks_days: &cfg.survival.landmarks_days,
+        risk_days: &risk_days,
+        days_per_month: dpm,
+        conf_level: ctx.conf,
+    };
+    let results: Vec<_> = ctx.exposures.iter().map(|ex| survival::hlh_survival(ctx.dataset, ex, &covs, &options)).collect();
     for (ex, r) in ctx.exposures.iter().zip(results) {
         match r {
             Ok(h) => fitted.hlh.push(h),
@@ -1154,12 +1156,13 @@ fn ph_test_table(hlh: &[HlhSurvival]) -> ResultTable {
                         Cell::Na,
                     ]);
                 }
+                let (chisq, df, p) = z.global;
                 t.rows.push(vec![
                     set(),
                     Cell::Str("GLOBAL".into()),
-                    Cell::Num(z.global_chisq),
-                    Cell::Int(z.global_df as i64),
-                    Cell::Num(z.global_p),
+                    Cell::Num(chisq),
+                    Cell::Int(df as i64),
+                    Cell::Num(p),
                     Cell::Na,
                 ]);
             }

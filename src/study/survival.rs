@@ -67,7 +67,7 @@ pub struct HlhSurvival {
     /// Cox model with HLH as a time-varying covariate (+ adjustment covariates).
     pub cox_td: CoxModel,
     /// Proportional-hazards test of `cox_td` (`cox.zph`), or why it could not be computed.
-    pub ph_test: Result<CoxZph, String>,
+    pub ph_test: Result<PhTest, String>,
     /// Unadjusted time-dependent Cox model (HLH only).
     pub cox_td_unadjusted: CoxModel,
     /// Naive Cox model with "HLH ever" fixed at baseline (biased; for comparison only).
@@ -80,6 +80,97 @@ pub struct HlhSurvival {
     pub landmarks: Vec<(f64, KmAnalysis, usize)>,
     /// Subjects dropped from the adjusted model for missing covariates.
     pub dropped_for_missing_covariates: usize,
+}
+
+/// What a study keeps of a proportional-hazards test ([`CoxZph`], R `cox.zph`): the tests of
+/// each term and the GLOBAL test (table `cox_hlh_ph_test`) and the course of HLH's scaled
+/// Schoenfeld residuals in bins (the figure), not the residuals of every death (one row per
+/// death and term, for every criteria set: ~35 MB per set at 1 M patients).
+pub struct PhTest {
+    /// Term names (one per covariate, a factor's columns together).
+    pub terms: Vec<String>,
+    /// Per-term score statistic.
+    pub chisq: Vec<f64>,
+    /// Per-term degrees of freedom.
+    pub df: Vec<usize>,
+    /// Per-term p-value.
+    pub p: Vec<f64>,
+    /// GLOBAL statistic, degrees of freedom and p-value.
+    pub global: (f64, usize, f64),
+    /// HLH's residuals over time (`None` without an `hlh` term or with fewer than 10 deaths).
+    pub hlh_course: Option<ResidualCourse>,
+}
+
+/// Scaled Schoenfeld residuals of one term summarised in up to ten bins of equal numbers of
+/// deaths (by time): in each bin the mean time (months), the mean residual (an estimate of
+/// β(t), the log hazard ratio at that time) and its confidence interval (mean ± z·sd/√n).
+pub struct ResidualCourse {
+    /// Mean time of the bin's deaths, in months.
+    pub months: Vec<f64>,
+    /// Mean residual.
+    pub mean: Vec<f64>,
+    /// Lower confidence limit of the mean.
+    pub lower: Vec<f64>,
+    /// Upper confidence limit of the mean.
+    pub upper: Vec<f64>,
+}
+
+impl PhTest {
+    /// Keep the tests of `z` and the binned course of its `hlh` term (times in months of
+    /// `days_per_month` days, intervals at `conf_level`).
+    fn of(z: &CoxZph, days_per_month: f64, conf_level: f64) -> PhTest {
+        let hlh_course = z.terms.iter().position(|t| t == "hlh").and_then(|col| {
+            let points: Vec<(f64, f64)> =
+                z.time.iter().zip(z.scaled_residuals.column(col).iter()).map(|(t, r)| (*t / days_per_month, *r)).collect();
+            ResidualCourse::of(points, conf_level)
+        });
+        PhTest {
+            terms: z.terms.clone(),
+            chisq: z.chisq.clone(),
+            df: z.df.clone(),
+            p: z.p.clone(),
+            global: (z.global_chisq, z.global_df, z.global_p),
+            hlh_course,
+        }
+    }
+}
+
+impl ResidualCourse {
+    /// Bins of (time, residual) points (non-finite ones left out); `None` with fewer than two
+    /// bins of at least five points.
+    fn of(mut points: Vec<(f64, f64)>, conf_level: f64) -> Option<ResidualCourse> {
+        points.retain(|(t, r)| t.is_finite() && r.is_finite());
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let bins = 10.min(points.len() / 5);
+        if bins < 2 {
+            return None;
+        }
+        let zq = crate::stats::dist::z_for_level(conf_level);
+        let mut c = ResidualCourse { months: Vec::new(), mean: Vec::new(), lower: Vec::new(), upper: Vec::new() };
+        for b in 0..bins {
+            let part = &points[b * points.len() / bins..(b + 1) * points.len() / bins];
+            let n = part.len() as f64;
+            let mean = part.iter().map(|p| p.1).sum::<f64>() / n;
+            let sd = (part.iter().map(|p| (p.1 - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+            c.months.push(part.iter().map(|p| p.0).sum::<f64>() / n);
+            c.mean.push(mean);
+            c.lower.push(mean - zq * sd / n.sqrt());
+            c.upper.push(mean + zq * sd / n.sqrt());
+        }
+        Some(c)
+    }
+}
+
+/// Settings of [`hlh_survival`].
+pub struct HlhSurvivalOptions<'a> {
+    /// Landmark days of the landmark analyses.
+    pub landmarks_days: &'a [f64],
+    /// Days from the origin at which to count the numbers at risk by HLH state.
+    pub risk_days: &'a [f64],
+    /// Days per month (the time unit of the residual course).
+    pub days_per_month: f64,
+    /// Confidence level of every interval.
+    pub conf_level: f64,
 }
 
 fn cox_from_columns(
@@ -180,16 +271,14 @@ fn at_risk_by_state(intervals: &[Interval], times: &[f64]) -> Vec<[u64; 2]> {
         .collect()
 }
 
-/// Run the HLH survival analyses for one criteria set; the numbers at risk by HLH state are
-/// counted at `risk_days` (days from the origin).
+/// Run the HLH survival analyses for one criteria set.
 pub fn hlh_survival(
     dataset: &Dataset,
     exposure: &Exposure,
     covariates: &CovariateColumns,
-    landmarks_days: &[f64],
-    risk_days: &[f64],
-    conf_level: f64,
+    options: &HlhSurvivalOptions,
 ) -> StatsResult<HlhSurvival> {
+    let HlhSurvivalOptions { landmarks_days, risk_days, days_per_month, conf_level } = *options;
     let time: Vec<f64> = dataset.patients.iter().map(|p| p.os_time).collect();
     let event: Vec<bool> = dataset.patients.iter().map(|p| p.os_event).collect();
     if !exposure.onset.iter().any(Option::is_some) {
@@ -239,6 +328,7 @@ pub fn hlh_survival(
         },
     );
     let (cox_td, ph_test, cox_td_unadjusted, dropped_subjects) = td?;
+    let ph_test = ph_test.map(|z| PhTest::of(&z, days_per_month, conf_level));
     let (cox_naive, km_naive, simon_makuch, landmarks) = rest?;
 
     Ok(HlhSurvival {
