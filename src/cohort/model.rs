@@ -648,7 +648,9 @@ pub struct Adjudication {
 /// Invariants (established by the loader, relied on by detection):
 /// `measurements`, `findings`, `treatments` and `responses` are sorted by
 /// `(patient, day/start/line)`, and the `*_offsets` vectors (length
-/// `patients.len() + 1`) give each patient's slice.
+/// `patients.len() + 1`) give each patient's slice. A run frees the measurements and the
+/// findings once detection is done ([`Cohort::release_measurements`],
+/// [`Cohort::release_findings`]); every patient then has none.
 #[derive(Debug, Clone, Default)]
 pub struct Cohort {
     /// Patients in input order.
@@ -855,6 +857,13 @@ impl Cohort {
         self.measurement_offsets = vec![0];
     }
 
+    /// Free the findings once detection, their only reader, is done; afterwards every patient
+    /// has none.
+    pub fn release_findings(&mut self) {
+        self.findings = Vec::new();
+        self.finding_offsets = Vec::new();
+    }
+
     /// Hold the measurements of the patients `patients` only, replacing those held before
     /// (for detection part by part, [`crate::cohort::MeasurementParts`]): they are sorted as
     /// [`Cohort::new`] sorts them, and every other patient then has none.
@@ -885,7 +894,10 @@ impl Cohort {
     /// Findings of patient `p`, sorted by day.
     pub fn findings_of(&self, p: PatientIdx) -> &[Finding] {
         let p = p as usize;
-        &self.findings[self.finding_offsets[p]..self.finding_offsets[p + 1]]
+        match (self.finding_offsets.get(p), self.finding_offsets.get(p + 1)) {
+            (Some(&a), Some(&b)) => &self.findings[a..b],
+            _ => &[],
+        }
     }
 
     /// Treatment lines of patient `p`, sorted by line.
@@ -953,6 +965,17 @@ mod tests {
         assert_eq!(c.measurements_of(0).len(), 1);
         assert_eq!(c.measurements_of(1).len(), 0);
         assert_eq!(c.measurements_of(2).iter().map(|m| m.day).collect::<Vec<_>>(), vec![1, 5]);
+    }
+
+    #[test]
+    fn released_findings_leave_every_patient_without_any() {
+        let p = |id: &str| Patient { id: id.into(), diagnosis: 0, last_contact: 10, death: None, sex: None, age: None };
+        let f = |patient, day| Finding { patient, day, finding: FindingKind::ALL[0], present: true, row: 1 };
+        let mut c = Cohort::new(vec![p("a"), p("b")], vec![], vec![f(1, 4), f(0, 2), f(1, 3)], vec![], vec![], vec![]);
+        assert_eq!(c.findings_of(1).iter().map(|f| f.day).collect::<Vec<_>>(), vec![3, 4]);
+        c.release_findings();
+        assert!(c.findings.is_empty());
+        assert!((0..3).all(|p| c.findings_of(p).is_empty()), "no findings, and none past the last patient");
     }
 
     /// A measurement with the fields of the order key; the rest fixed.

@@ -536,7 +536,9 @@ fn run_manifest(
     };
     manifest.row_counts.insert("patients".into(), cohort.patients.len() as u64);
     manifest.row_counts.insert("measurements".into(), n_measurements as u64);
-    manifest.row_counts.insert("findings".into(), cohort.findings.len() as u64);
+    // the findings were released after detection: the rows the load kept
+    let n_findings = loaded.report.tables.get("findings").map_or(0, |c| c.loaded);
+    manifest.row_counts.insert("findings".into(), n_findings);
     manifest.row_counts.insert("treatments".into(), cohort.treatments.len() as u64);
     manifest.row_counts.insert("responses".into(), cohort.responses.len() as u64);
     manifest.row_counts.insert("study_population".into(), dataset.patients.len() as u64);
@@ -641,7 +643,9 @@ fn detect_all(
         }
         Ok(())
     })?;
+    // detection was the last reader of the measurements and findings
     cohort.release_measurements();
+    cohort.release_findings();
     let mut detections = run.finish(total);
     let mut variants = detections.split_off(criteria.len()).into_iter().zip(variant_onsets);
     let grid = defs

@@ -198,13 +198,17 @@ fn cox_fit_from_columns(
     ph_test: bool,
 ) -> StatsResult<CoxFit> {
     let design = build_design(columns, None)?;
+    // the rows kept (all of them unless a covariate is missing: then no copy)
     let keep = &design.kept_rows;
+    let all_kept = design.dropped_rows.is_empty();
     let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<f64>>();
-    let stop_k = pick(stop);
-    let start_k = start.map(pick);
-    let event_k: Vec<bool> = keep.iter().map(|&i| event[i]).collect();
+    let picked = (!all_kept).then(|| (pick(stop), start.map(pick), keep.iter().map(|&i| event[i]).collect::<Vec<bool>>()));
+    let (stop_k, start_k, event_k) = match &picked {
+        Some((stop, start, event)) => (&stop[..], start.as_deref(), &event[..]),
+        None => (stop, start, event),
+    };
     let x: &Array2<f64> = &design.x;
-    let model = coxph(start_k.as_deref(), &stop_k, &event_k, x, &design.terms, None, None, opts)?;
+    let model = coxph(start_k, stop_k, event_k, x, &design.terms, None, None, opts)?;
     // one test per covariate (a factor's dummy columns together), as R's default terms = TRUE
     let terms: Vec<(String, Vec<usize>)> = columns
         .iter()
@@ -212,9 +216,8 @@ fn cox_fit_from_columns(
         .map(|(c, (name, _))| (name.clone(), (0..design.assign.len()).filter(|&j| design.assign[j] == c).collect::<Vec<usize>>()))
         .filter(|(_, cols)| !cols.is_empty())
         .collect();
-    let zph = ph_test.then(|| {
-        cox_zph_terms(&model, start_k.as_deref(), &stop_k, &event_k, x, None, opts, Some(&terms)).map_err(|e| e.to_string())
-    });
+    let zph =
+        ph_test.then(|| cox_zph_terms(&model, start_k, stop_k, event_k, x, None, opts, Some(&terms)).map_err(|e| e.to_string()));
     Ok((model, design.dropped_rows.len(), zph))
 }
 
@@ -231,12 +234,14 @@ fn time_dependent_models(
     covariates: &CovariateColumns,
     opts: &CoxOptions,
 ) -> StatsResult<(CoxModel, Result<CoxZph, String>, CoxModel, usize)> {
-    let mut cols = vec![("hlh".to_string(), ColumnData::Numeric(hlh.clone()))];
+    let mut cols = vec![("hlh".to_string(), ColumnData::Numeric(hlh))];
     for (name, col) in &covariates.columns {
         cols.push((name.clone(), expand(col, subject)));
     }
     let (cox_td, dropped_rows, ph_test) = cox_fit_from_columns(Some(start), stop, ev, &cols, opts, true)?;
-    drop(cols);
+    // the HLH column again for the unadjusted model; the covariates' expanded columns go
+    cols.truncate(1);
+    let hlh_only = cols;
     let ph_test = ph_test.unwrap_or_else(|| Err("not requested".into()));
     let dropped_subjects = if dropped_rows == 0 {
         0
@@ -252,7 +257,7 @@ fn time_dependent_models(
             })
             .count()
     };
-    let (cox_td_unadjusted, _) = cox_from_columns(Some(start), stop, ev, &[("hlh".to_string(), ColumnData::Numeric(hlh))], opts)?;
+    let (cox_td_unadjusted, _) = cox_from_columns(Some(start), stop, ev, &hlh_only, opts)?;
     Ok((cox_td, ph_test, cox_td_unadjusted, dropped_subjects))
 }
 
