@@ -393,6 +393,15 @@ impl CovariateValues {
     pub fn is_numeric(&self) -> bool {
         matches!(self, CovariateValues::Numbers(_))
     }
+
+    /// Whether any of the patients `rows` has a text value (never in a numeric column): the
+    /// analyses treat a text column without any as an all-missing numeric one.
+    pub fn any_text(&self, rows: impl IntoIterator<Item = usize>) -> bool {
+        match self {
+            CovariateValues::Numbers(_) => false,
+            CovariateValues::Texts { codes, .. } => rows.into_iter().any(|i| codes[i] != CovariateValues::MISSING),
+        }
+    }
 }
 
 impl CovariateTable {

@@ -67,14 +67,16 @@ impl From<&String> for SharedText {
 }
 
 /// Hands out one [`SharedText`] per distinct text: equal texts share one allocation (a column's
-/// few distinct values repeated over millions of rows).
+/// few distinct values repeated over millions of rows). The texts of a [`TextCodes`], handed out
+/// instead of their codes.
 #[derive(Debug, Clone, Default)]
-pub struct TextInterner<'a>(std::collections::HashMap<&'a str, SharedText>);
+pub struct TextInterner<'a>(TextCodes<'a>);
 
 impl<'a> TextInterner<'a> {
     /// The shared text equal to `text` (made on its first occurrence).
     pub fn intern(&mut self, text: &'a str) -> SharedText {
-        self.0.entry(text).or_insert_with(|| SharedText::from(text)).clone()
+        let code = self.0.code(text);
+        self.0.values[code as usize].clone()
     }
 }
 

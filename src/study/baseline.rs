@@ -117,9 +117,7 @@ fn variable_values<'a>(variable: &Variable<'a>, cohort: &'a Cohort, dataset: &'a
                 CovariateValues::Numbers(v) => Values::Continuous((0..n).map(|i| v[idx(i)]).collect()),
                 // a text column without any value in the study population is summarised as an
                 // (all-missing) continuous variable, as a numeric one
-                CovariateValues::Texts { codes, .. } if (0..n).all(|i| codes[idx(i)] == CovariateValues::MISSING) => {
-                    Values::Continuous(vec![None; n])
-                }
+                CovariateValues::Texts { .. } if !column.values.any_text((0..n).map(idx)) => Values::Continuous(vec![None; n]),
                 CovariateValues::Texts { codes, values } => {
                     Values::Categorical((0..n).map(|i| values.get(codes[idx(i)] as usize).map(|t| t.as_str())).collect())
                 }

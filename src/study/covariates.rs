@@ -46,7 +46,7 @@ pub fn collect(cohort: &Cohort, dataset: &Dataset, names: &[String]) -> Covariat
                         CovariateValues::Numbers(v) => ColumnData::Numeric(rows.map(|i| v[i]).collect()),
                         // a text column without any value in the study population is an
                         // (all-missing) numeric one
-                        CovariateValues::Texts { codes, .. } if rows.clone().all(|i| codes[i] == CovariateValues::MISSING) => {
+                        CovariateValues::Texts { .. } if !column.values.any_text(rows.clone()) => {
                             ColumnData::Numeric(vec![None; dataset.patients.len()])
                         }
                         // one code per study patient, not one string (the codes of the

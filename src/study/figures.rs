@@ -118,10 +118,6 @@ fn limit(v: Option<f64>) -> f64 {
     v.unwrap_or(f64::NAN)
 }
 
-fn breaks(cfg: &StudyConfig) -> Vec<f64> {
-    cfg.figures.ticks_months()
-}
-
 fn p_text(p: f64) -> String {
     if p < 0.001 {
         "p < 0.001".to_string()
@@ -133,7 +129,7 @@ fn p_text(p: f64) -> String {
 /// KM figure from a fitted analysis; times converted from days to months.
 fn km_plot(a: &KmAnalysis, cfg: &StudyConfig, title: &str, y_label: &str) -> KmPlot {
     let dpm = cfg.timing.days_per_month;
-    let x_breaks = breaks(cfg);
+    let x_breaks = cfg.figures.ticks_months();
     let curves: Vec<StepCurve> =
         a.km.curves
             .iter()
@@ -308,7 +304,7 @@ fn hlh_survival_figures(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut Fig
     let dpm = inp.cfg.timing.days_per_month;
     let ci = super::run::ci_label(inp.cfg.survival.conf_level);
     if let Some(h) = inp.hlh_survival.iter().find(|h| h.criteria_set == inp.primary.criteria_set) {
-        let x_breaks = breaks(cfg);
+        let x_breaks = cfg.figures.ticks_months();
         let hr = h.cox_td.hazard_ratios();
         let k = h.cox_td.terms.iter().position(|t| t == "hlh").unwrap_or(0);
         let annotation = Some(format!("Time-dependent HR {:.2} ({:.2}–{:.2})", hr[k].0, hr[k].1, hr[k].2));
@@ -725,7 +721,7 @@ fn cir_figure(inp: &FigureInputs, outs: &mut RunOutputs, set: &mut FigureSet) ->
             risk_table: None,
             annotation: None,
             x_max: inp.cfg.figures.max_months,
-            x_breaks: breaks(inp.cfg),
+            x_breaks: inp.cfg.figures.ticks_months(),
             y_max: None,
         },
         &FigureSpec::new(inp.out_dir, name),

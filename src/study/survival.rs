@@ -118,20 +118,13 @@ pub struct ResidualCourse {
 impl PhTest {
     /// Keep the tests of `z` and the binned course of its `hlh` term (times in months of
     /// `days_per_month` days, intervals at `conf_level`).
-    fn of(z: &CoxZph, days_per_month: f64, conf_level: f64) -> PhTest {
+    fn of(z: CoxZph, days_per_month: f64, conf_level: f64) -> PhTest {
         let hlh_course = z.terms.iter().position(|t| t == "hlh").and_then(|col| {
             let points: Vec<(f64, f64)> =
                 z.time.iter().zip(z.scaled_residuals.column(col).iter()).map(|(t, r)| (*t / days_per_month, *r)).collect();
             ResidualCourse::of(points, conf_level)
         });
-        PhTest {
-            terms: z.terms.clone(),
-            chisq: z.chisq.clone(),
-            df: z.df.clone(),
-            p: z.p.clone(),
-            global: (z.global_chisq, z.global_df, z.global_p),
-            hlh_course,
-        }
+        PhTest { terms: z.terms, chisq: z.chisq, df: z.df, p: z.p, global: (z.global_chisq, z.global_df, z.global_p), hlh_course }
     }
 }
 
@@ -333,7 +326,7 @@ pub fn hlh_survival(
         },
     );
     let (cox_td, ph_test, cox_td_unadjusted, dropped_subjects) = td?;
-    let ph_test = ph_test.map(|z| PhTest::of(&z, days_per_month, conf_level));
+    let ph_test = ph_test.map(|z| PhTest::of(z, days_per_month, conf_level));
     let (cox_naive, km_naive, simon_makuch, landmarks) = rest?;
 
     Ok(HlhSurvival {

@@ -105,6 +105,9 @@ fn valid_cohort_loads_with_normalised_units() {
     assert_eq!(cov.get(3, "ecog"), Some(Covariate::Missing));
     assert_eq!(cov.get(3, "risk"), Some(Covariate::Text("adverse".into())));
     assert!(cov.column("ecog").is_some_and(|c| c.values.is_numeric()));
+    let risk = &cov.column("risk").expect("risk column").values;
+    assert!(risk.any_text([3]) && !risk.any_text([]), "text among the rows asked about");
+    assert!(!cov.column("ecog").expect("ecog column").values.any_text(0..4), "a numeric column has no text");
     // one shared text per distinct value of a text column
     match cov.column("risk").map(|c| &c.values) {
         Some(CovariateValues::Texts { codes, values }) => {
