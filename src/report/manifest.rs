@@ -90,6 +90,15 @@ pub struct StageTiming {
     pub name: String,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// CPU seconds of the whole process (user + system, all threads) during the stage;
+    /// absent where the platform does not tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_seconds: Option<f64>,
+    /// Peak resident memory (kB) of the process from its start to the end of the stage (the
+    /// kernel's high-water mark: it rises in the stage that sets a new peak); absent where the
+    /// platform does not tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_kb: Option<u64>,
 }
 
 /// One output file.

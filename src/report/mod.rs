@@ -20,6 +20,7 @@ pub mod html;
 pub mod manifest;
 pub mod output;
 pub mod tables;
+pub mod usage;
 
 use std::path::PathBuf;
 

@@ -12,6 +12,7 @@ use crate::cohort::{load_cohort_in_parts, Cohort, CohortError, LoadOptions, Meas
 use crate::hlh::{CriteriaSet, DetectOptions, Detection, Episode, PartwiseDetection};
 use crate::report::manifest::{Exclusion as ManifestExclusion, InputFile, Manifest, StageTiming};
 use crate::report::output::OutputDir;
+use crate::report::usage;
 use crate::report::ReportError;
 use crate::stats::cif::CumInc;
 use crate::stats::km::KmOptions;
@@ -73,8 +74,8 @@ pub struct RunSummary {
     pub figures: usize,
     /// Wall time, seconds.
     pub wall_time_s: f64,
-    /// Per-stage timings.
-    pub stages: Vec<(String, f64)>,
+    /// Per-stage wall time, CPU time and peak memory (as in the manifest).
+    pub stages: Vec<StageTiming>,
 }
 
 /// Errors of a study run; nothing is left in `--out` when one occurs.
@@ -161,11 +162,12 @@ pub(crate) fn ci_label(conf_level: f64) -> String {
     format!("{}% CI", crate::table::format::Num((conf_level * 1e6).round() / 1e4))
 }
 
-/// Stage timings of a run, with the progress bar.
+/// Stage timings (wall, CPU, peak resident memory) of a run, with the progress bar.
 struct StageTimer {
     bar: ProgressBar,
     started: Instant,
-    stages: Vec<(String, f64)>,
+    cpu_at_start: Option<f64>,
+    stages: Vec<StageTiming>,
 }
 
 impl StageTimer {
@@ -175,7 +177,7 @@ impl StageTimer {
         bar.set_style(
             ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        StageTimer { bar, started: Instant::now(), stages: Vec::new() }
+        StageTimer { bar, started: Instant::now(), cpu_at_start: usage::cpu_seconds(), stages: Vec::new() }
     }
 
     fn begin(&self, what: &'static str) {
@@ -183,8 +185,15 @@ impl StageTimer {
     }
 
     fn end(&mut self, name: &str) {
-        self.stages.push((name.to_string(), self.started.elapsed().as_secs_f64()));
+        let cpu_now = usage::cpu_seconds();
+        self.stages.push(StageTiming {
+            name: name.to_string(),
+            seconds: self.started.elapsed().as_secs_f64(),
+            cpu_seconds: cpu_now.zip(self.cpu_at_start).map(|(now, then)| now - then),
+            peak_rss_kb: usage::peak_rss_kb(),
+        });
         self.started = Instant::now();
+        self.cpu_at_start = cpu_now;
         self.bar.inc(1);
     }
 }
@@ -558,7 +567,7 @@ fn run_manifest(
             });
         }
     }
-    manifest.stages = timer.stages.iter().map(|(n, s)| StageTiming { name: n.clone(), seconds: *s }).collect();
+    manifest.stages = timer.stages.clone();
     manifest
 }
 
@@ -832,10 +841,14 @@ fn detection_tables(
     out: &OutputDir,
     outs: &mut RunOutputs,
 ) -> Result<(), StudyError> {
-    // written one detection at a time: the cells of every episode at once are ~0.5 GB at 1 M
+    // written a part of EPISODE_PART episodes at a time: the cells of every episode at once
+    // were ~0.5 GB at 1 M patients, and those of one detection a spike of ~3 GB at 10 M
     let csv = out.tables().join("hlh_episodes.csv");
     let header = crate::hlh::episodes_table("hlh_episodes", &[]);
-    let parts = detections.iter().map(|d| d.episodes_table("hlh_episodes"));
+    let parts = detections
+        .iter()
+        .flat_map(|d| d.episodes.chunks(EPISODE_PART))
+        .map(|episodes| crate::hlh::episodes_table("hlh_episodes", episodes));
     let (preview, episodes) =
         super::outputs::write_csv_in_parts(&csv, parts, header, crate::report::html::DEFAULT_MAX_TABLE_ROWS)
             .map_err(|e| StudyError::Io { path: csv.clone(), source: e })?;
@@ -848,6 +861,9 @@ fn detection_tables(
         evidence,
     )
 }
+
+/// Episodes formatted at a time into `hlh_episodes.csv`.
+const EPISODE_PART: usize = 1 << 16;
 
 /// The key from study numbers (shown in the report and figures) to patient identifiers: only
 /// in `tables/`, which stays with the analyst.
@@ -966,8 +982,10 @@ fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Resu
         ("efs_by_first_line_intensity", "EFS", &efs_t, &efs_e, &intensity),
         ("rfs_from_cr1", "RFS from CR1", &rfs_t, &rfs_e, &cr1),
     ];
+    // one fit after the other (each is parallel inside): side by side, five fits of
+    // millions of patients added their buffers to the run's peak
     let results: Vec<_> = km_specs
-        .par_iter()
+        .iter()
         .map(|&(name, endpoint, t, e, g)| (name, survival::km_analysis(name, endpoint, t, e, g, &km_opts)))
         .collect();
     for (name, r) in results {

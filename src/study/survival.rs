@@ -5,7 +5,7 @@
 
 use ndarray::Array2;
 
-use crate::stats::cox::{cox_zph_terms, coxph, CoxModel, CoxOptions, CoxZph};
+use crate::stats::cox::{cox_zph_terms, coxph, coxph_owned, CoxModel, CoxOptions, CoxZph};
 use crate::stats::design::{build_design, ColumnData};
 use crate::stats::km::{kaplan_meier, KaplanMeier, KmOptions};
 use crate::stats::logrank::{survdiff, LogRankTest};
@@ -170,7 +170,7 @@ fn cox_from_columns(
     start: Option<&[f64]>,
     stop: &[f64],
     event: &[bool],
-    columns: &[(String, ColumnData)],
+    columns: Vec<(String, ColumnData)>,
     opts: &CoxOptions,
 ) -> StatsResult<(CoxModel, usize)> {
     cox_fit_from_columns(start, stop, event, columns, opts, false).map(|(m, d, _)| (m, d))
@@ -181,60 +181,62 @@ type CoxFit = (CoxModel, usize, Option<Result<CoxZph, String>>);
 
 /// The Cox model of `columns` and, with `ph_test`, its proportional-hazards test
 /// (`survival::cox.zph`, transform "km") on the same rows: `Err(reason)` when the test cannot
-/// be computed.
+/// be computed. The columns are dropped once the design is built, and without the test the
+/// design goes into the fit without a copy: at millions of counting-process rows these are
+/// the survival stage's largest buffers.
 fn cox_fit_from_columns(
     start: Option<&[f64]>,
     stop: &[f64],
     event: &[bool],
-    columns: &[(String, ColumnData)],
+    columns: Vec<(String, ColumnData)>,
     opts: &CoxOptions,
     ph_test: bool,
 ) -> StatsResult<CoxFit> {
-    let design = build_design(columns, None)?;
+    let design = build_design(&columns, None)?;
+    // one test per covariate (a factor's dummy columns together), as R's default terms = TRUE
+    let terms: Vec<(String, Vec<usize>)> = columns
+        .into_iter()
+        .enumerate()
+        .map(|(c, (name, _))| (name, (0..design.assign.len()).filter(|&j| design.assign[j] == c).collect::<Vec<usize>>()))
+        .filter(|(_, cols)| !cols.is_empty())
+        .collect();
     // the rows kept (all of them unless a covariate is missing: then no copy)
     let keep = &design.kept_rows;
-    let all_kept = design.dropped_rows.is_empty();
+    let dropped = design.dropped_rows.len();
     let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<f64>>();
-    let picked = (!all_kept).then(|| (pick(stop), start.map(pick), keep.iter().map(|&i| event[i]).collect::<Vec<bool>>()));
+    let picked = (dropped > 0).then(|| (pick(stop), start.map(pick), keep.iter().map(|&i| event[i]).collect::<Vec<bool>>()));
     let (stop_k, start_k, event_k) = match &picked {
         Some((stop, start, event)) => (&stop[..], start.as_deref(), &event[..]),
         None => (stop, start, event),
     };
+    if !ph_test {
+        let model = coxph_owned(start_k, stop_k, event_k, design.x, &design.terms, None, None, opts)?;
+        return Ok((model, dropped, None));
+    }
     let x: &Array2<f64> = &design.x;
     let model = coxph(start_k, stop_k, event_k, x, &design.terms, None, None, opts)?;
-    // one test per covariate (a factor's dummy columns together), as R's default terms = TRUE
-    let terms: Vec<(String, Vec<usize>)> = columns
-        .iter()
-        .enumerate()
-        .map(|(c, (name, _))| (name.clone(), (0..design.assign.len()).filter(|&j| design.assign[j] == c).collect::<Vec<usize>>()))
-        .filter(|(_, cols)| !cols.is_empty())
-        .collect();
-    let zph =
-        ph_test.then(|| cox_zph_terms(&model, start_k, stop_k, event_k, x, None, opts, Some(&terms)).map_err(|e| e.to_string()));
-    Ok((model, design.dropped_rows.len(), zph))
+    let zph = cox_zph_terms(&model, start_k, stop_k, event_k, x, None, opts, Some(&terms)).map_err(|e| e.to_string());
+    Ok((model, dropped, Some(zph)))
 }
 
-/// The time-dependent Cox models of [`hlh_survival`] on the counting-process rows: adjusted
-/// (with its PH test) and unadjusted, and the patients dropped for a missing covariate.
+/// The adjusted time-dependent Cox model of [`hlh_survival`] on the counting-process rows,
+/// its PH test, and the patients dropped for a missing covariate.
 #[allow(clippy::too_many_arguments)]
-fn time_dependent_models(
+fn adjusted_time_dependent_model(
     dataset: &Dataset,
     start: &[f64],
     stop: &[f64],
     ev: &[bool],
     subject: &[usize],
-    hlh: Vec<Option<f64>>,
+    hlh: ColumnData,
     covariates: &CovariateColumns,
     opts: &CoxOptions,
-) -> StatsResult<(CoxModel, Result<CoxZph, String>, CoxModel, usize)> {
-    let mut cols = vec![("hlh".to_string(), ColumnData::Numeric(hlh))];
+) -> StatsResult<(CoxModel, Result<CoxZph, String>, usize)> {
+    let mut cols = vec![("hlh".to_string(), hlh)];
     for (name, col) in &covariates.columns {
         cols.push((name.clone(), expand(col, subject)));
     }
-    let (cox_td, dropped_rows, ph_test) = cox_fit_from_columns(Some(start), stop, ev, &cols, opts, true)?;
-    // the HLH column again for the unadjusted model; the covariates' expanded columns go
-    cols.truncate(1);
-    let hlh_only = cols;
+    let (cox_td, dropped_rows, ph_test) = cox_fit_from_columns(Some(start), stop, ev, cols, opts, true)?;
     let ph_test = ph_test.unwrap_or_else(|| Err("not requested".into()));
     let dropped_subjects = if dropped_rows == 0 {
         0
@@ -250,8 +252,7 @@ fn time_dependent_models(
             })
             .count()
     };
-    let (cox_td_unadjusted, _) = cox_from_columns(Some(start), stop, ev, &hlh_only, opts)?;
-    Ok((cox_td, ph_test, cox_td_unadjusted, dropped_subjects))
+    Ok((cox_td, ph_test, dropped_subjects))
 }
 
 /// Numbers at risk by state (`[not exposed, exposed]`) at each of `times`: the intervals
@@ -291,43 +292,38 @@ pub fn hlh_survival(
     // HLH state of each interval: 0 (no HLH) or 1
     let state: Vec<usize> = intervals.iter().map(|iv| usize::from(iv.exposed)).collect();
     drop(intervals);
-    let hlh: Vec<Option<f64>> = state.iter().map(|&s| Some(if s == 1 { 1.0 } else { 0.0 })).collect();
+    let hlh_column = || ColumnData::Numeric(state.iter().map(|&s| Some(if s == 1 { 1.0 } else { 0.0 })).collect());
     let opts = CoxOptions { conf_level, ..CoxOptions::default() };
 
-    // the time-dependent models and the rest in parallel (the exposures are analysed one after
-    // the other, so that only one exposure's data is in memory); an error of the first half is
-    // reported first, as in sequence
-    let (td, rest) = rayon::join(
-        || time_dependent_models(dataset, &start, &stop, &ev, &subject, hlh, covariates, &opts),
-        || -> StatsResult<_> {
-            let ever: Vec<Option<f64>> = exposure.onset.iter().map(|o| Some(if o.is_some() { 1.0 } else { 0.0 })).collect();
-            let (cox_naive, _) =
-                cox_from_columns(None, &time, &event, &[("hlh_ever".to_string(), ColumnData::Numeric(ever))], &opts)?;
-            let ever_labels: Vec<&str> = exposure.onset.iter().map(|o| if o.is_some() { "HLH ever" } else { "no HLH" }).collect();
-            let km_opts = KmOptions { conf_level, ..KmOptions::default() };
-            let km_naive = km_analysis("os_by_hlh_ever_naive", "OS", &time, &event, &ever_labels, &km_opts)?;
+    // One analysis after the other, the adjusted time-dependent model (the largest) first:
+    // side by side, they made this stage the run's memory peak at 10 M patients
+    // (docs/scaling.md); each fit is parallel inside.
+    let (cox_td, ph_test, dropped_subjects) =
+        adjusted_time_dependent_model(dataset, &start, &stop, &ev, &subject, hlh_column(), covariates, &opts)?;
+    drop(subject);
+    let (cox_td_unadjusted, _) = cox_from_columns(Some(&start), &stop, &ev, vec![("hlh".to_string(), hlh_column())], &opts)?;
 
-            let labels = vec!["no HLH".to_string(), "HLH".to_string()];
-            let simon_makuch = simon_makuch(&start, &stop, &ev, &state, &labels, conf_level)?;
+    let ever: Vec<Option<f64>> = exposure.onset.iter().map(|o| Some(if o.is_some() { 1.0 } else { 0.0 })).collect();
+    let (cox_naive, _) = cox_from_columns(None, &time, &event, vec![("hlh_ever".to_string(), ColumnData::Numeric(ever))], &opts)?;
+    let ever_labels: Vec<&str> = exposure.onset.iter().map(|o| if o.is_some() { "HLH ever" } else { "no HLH" }).collect();
+    let km_opts = KmOptions { conf_level, ..KmOptions::default() };
+    let km_naive = km_analysis("os_by_hlh_ever_naive", "OS", &time, &event, &ever_labels, &km_opts)?;
 
-            let mut landmarks = Vec::new();
-            for &l in landmarks_days {
-                let lm = landmark(&time, &event, &exposure.onset, l)?;
-                if lm.kept.is_empty() {
-                    continue;
-                }
-                let labels: Vec<&str> =
-                    lm.exposed.iter().map(|&e| if e { "HLH by landmark" } else { "no HLH by landmark" }).collect();
-                let name = format!("os_landmark_{}d_by_hlh", l);
-                let a = km_analysis(&name, "OS", &lm.time, &lm.event, &labels, &km_opts)?;
-                landmarks.push((l, a, lm.excluded_dead_or_censored));
-            }
-            Ok((cox_naive, km_naive, simon_makuch, landmarks))
-        },
-    );
-    let (cox_td, ph_test, cox_td_unadjusted, dropped_subjects) = td?;
+    let labels = vec!["no HLH".to_string(), "HLH".to_string()];
+    let simon_makuch = simon_makuch(&start, &stop, &ev, &state, &labels, conf_level)?;
+
+    let mut landmarks = Vec::new();
+    for &l in landmarks_days {
+        let lm = landmark(&time, &event, &exposure.onset, l)?;
+        if lm.kept.is_empty() {
+            continue;
+        }
+        let labels: Vec<&str> = lm.exposed.iter().map(|&e| if e { "HLH by landmark" } else { "no HLH by landmark" }).collect();
+        let name = format!("os_landmark_{}d_by_hlh", l);
+        let a = km_analysis(&name, "OS", &lm.time, &lm.event, &labels, &km_opts)?;
+        landmarks.push((l, a, lm.excluded_dead_or_censored));
+    }
     let ph_test = ph_test.map(|z| PhTest::of(z, days_per_month, conf_level));
-    let (cox_naive, km_naive, simon_makuch, landmarks) = rest?;
 
     Ok(HlhSurvival {
         criteria_set: exposure.criteria_set.clone(),

@@ -304,7 +304,7 @@ fn sample_manifest() -> Manifest {
         }],
         row_counts,
         exclusions: vec![Exclusion { stage: "validation".into(), reason: "no diagnosis date".into(), count: 2 }],
-        stages: vec![StageTiming { name: "load".into(), seconds: 0.5 }],
+        stages: vec![StageTiming { name: "load".into(), seconds: 0.5, cpu_seconds: Some(0.9), peak_rss_kb: Some(123_456) }],
         outputs: vec![OutputFile { path: "tables/km.csv".into(), sha256: "cd".repeat(32), bytes: 10 }],
         not_computed: Vec::new(),
     }

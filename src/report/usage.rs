@@ -1,0 +1,60 @@
+//! What the process has used so far: CPU time and peak resident memory, for the manifest's
+//! per-stage table (issue 12: wall, CPU and peak RSS per stage).
+//!
+//! Linux only (`getrusage` and `/proc/self`); elsewhere every reading is `None` and the
+//! manifest leaves the fields out. The peak is the kernel's high-water mark since the process
+//! started, so it rises in the stage that sets a new peak. It is never restarted
+//! (`/proc/self/clear_refs` could): that would also hide the true peak from `getrusage` and
+//! `/usr/bin/time`, which read the same mark.
+
+/// CPU seconds (user + system, all threads) the process has used so far.
+pub fn cpu_seconds() -> Option<f64> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage writes a whole `rusage` into the pointer it is given.
+        let status = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+        if status != 0 {
+            return None;
+        }
+        // SAFETY: the call succeeded, so the struct is initialised (and it was zeroed before).
+        let usage = unsafe { usage.assume_init() };
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+        Some(secs(usage.ru_utime) + secs(usage.ru_stime))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// Peak resident memory (kB) since the process started or since the last successful
+/// [`reset_peak_rss`] (`VmHWM` of `/proc/self/status`).
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|line| line.strip_prefix("VmHWM:")?.trim().strip_suffix("kB")?.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn readings_grow_with_work() {
+        let cpu0 = cpu_seconds().expect("getrusage works on Linux");
+        let before = peak_rss_kb().expect("/proc/self/status has VmHWM");
+        // touch 64 MiB: the peak is then at least that much
+        let mut block = vec![0u8; 64 << 20];
+        for i in (0..block.len()).step_by(4096) {
+            block[i] = 1;
+        }
+        let touched: u64 = block.iter().map(|&b| u64::from(b)).sum();
+        assert_eq!(touched, (64 << 20) / 4096);
+        let peak = peak_rss_kb().expect("VmHWM");
+        assert!(peak >= before.max(64 << 10), "peak {peak} kB after touching 64 MiB (before: {before} kB)");
+        drop(block);
+        assert!(peak_rss_kb().expect("VmHWM") >= peak, "the high-water mark never falls");
+        assert!(cpu_seconds().expect("getrusage") > cpu0, "summing 64 MiB takes CPU time");
+    }
+}
