@@ -401,4 +401,31 @@ mod tests {
         assert!(!clearly_full_rank(&constant, 2));
         assert!(!clearly_full_rank(&[], 2));
     }
+
+    /// `build_design` runs the exact check only when the pre-check is not sure: its verdict
+    /// must be the exact check's on designs from clearly full rank to exactly collinear.
+    #[test]
+    fn build_design_agrees_with_the_exact_check() {
+        let x1: Vec<f64> = (0..200).map(|i| ((i * 37) % 101) as f64 / 10.0).collect();
+        let x2: Vec<f64> = (0..200).map(|i| ((i * 53) % 89) as f64).collect();
+        let wiggle: Vec<f64> = (0..200).map(|i| ((i * 71) % 13) as f64 - 6.0).collect();
+        let mut verdicts = Vec::new();
+        for scale in [1.0, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-8, 1e-12, 0.0] {
+            // x3 = 3 x1 - x2 + 5, moved away from that plane by `scale`
+            let x3: Vec<f64> = (0..200).map(|i| 3.0 * x1[i] - x2[i] + 5.0 + scale * wiggle[i]).collect();
+            let columns = [&x1, &x2, &x3];
+            let cols: Vec<(String, ColumnData)> = ["a", "b", "c"]
+                .iter()
+                .zip(columns)
+                .map(|(name, v)| (name.to_string(), ColumnData::Numeric(v.iter().map(|&x| Some(x)).collect())))
+                .collect();
+            let terms: Vec<String> = ["a", "b", "c"].iter().map(|t| t.to_string()).collect();
+            let exact = check_collinear(&terms, &columns.map(|c| c.clone())).is_ok();
+            let built = build_design(&cols, None);
+            assert_eq!(built.is_ok(), exact, "scale {scale}: build_design {built:?}");
+            verdicts.push(exact);
+        }
+        // the series crosses the tolerance: both verdicts are exercised
+        assert!(verdicts.first() == Some(&true) && verdicts.last() == Some(&false), "{verdicts:?}");
+    }
 }

@@ -3,8 +3,6 @@
 //! (Cox on `(start, stop]` data, Simon–Makuch curves); landmark analyses; and
 //! the naive "HLH ever" comparison, labelled as biased by immortal time.
 
-use ndarray::Array2;
-
 use crate::stats::cox::{cox_zph_terms, coxph, coxph_owned, CoxModel, CoxOptions, CoxZph};
 use crate::stats::design::{build_design, ColumnData};
 use crate::stats::km::{kaplan_meier, KaplanMeier, KmOptions};
@@ -213,9 +211,8 @@ fn cox_fit_from_columns(
         let model = coxph_owned(start_k, stop_k, event_k, design.x, &design.terms, None, None, opts)?;
         return Ok((model, dropped, None));
     }
-    let x: &Array2<f64> = &design.x;
-    let model = coxph(start_k, stop_k, event_k, x, &design.terms, None, None, opts)?;
-    let zph = cox_zph_terms(&model, start_k, stop_k, event_k, x, None, opts, Some(&terms)).map_err(|e| e.to_string());
+    let model = coxph(start_k, stop_k, event_k, &design.x, &design.terms, None, None, opts)?;
+    let zph = cox_zph_terms(&model, start_k, stop_k, event_k, design.x, None, opts, Some(&terms)).map_err(|e| e.to_string());
     Ok((model, dropped, Some(zph)))
 }
 

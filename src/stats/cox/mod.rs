@@ -338,8 +338,14 @@ pub fn coxph_owned(
 ) -> StatsResult<CoxModel> {
     check_len("covariate rows", x.nrows(), stop.len())?;
     let p = x.ncols();
-    let rows = if x.as_slice().is_some() {
-        // contiguous in row-major order: the buffer itself, from the array's offset on
+    fit_rows(start, stop, event, into_row_major(x), p, terms, strata, cluster, opts)
+}
+
+/// The values of `x` row by row: its own buffer when it is already contiguous in row-major
+/// order (no copy), else a copy.
+pub(crate) fn into_row_major(x: ndarray::Array2<f64>) -> Vec<f64> {
+    if x.as_slice().is_some() {
+        // the buffer itself, from the array's offset on
         let len = x.len();
         let (mut v, offset) = x.into_raw_vec_and_offset();
         let offset = offset.unwrap_or(0);
@@ -348,8 +354,7 @@ pub fn coxph_owned(
         v
     } else {
         x.iter().copied().collect()
-    };
-    fit_rows(start, stop, event, rows, p, terms, strata, cluster, opts)
+    }
 }
 
 /// The merged times if any, else the given ones.

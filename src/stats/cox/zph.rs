@@ -224,20 +224,20 @@ fn zph1(
     xc: &[f64],
     p: usize,
     eta: &[f64],
-    strata: &[usize],
+    strata: &[u32],
     efron: bool,
-    ord: &[usize],
+    ord: &[u32],
     nevent: usize,
 ) -> ZphSums {
     let n = ord.len();
     let mut out = ZphSums { u: vec![0.0; 2 * p], imat: vec![0.0; 4 * p * p], schoen: vec![0.0; nevent * p] };
     let mut acc = Acc::new(p);
     let mut denom = 0.0;
-    let mut cstrat = usize::MAX;
+    let mut cstrat = u32::MAX;
     let mut ev = nevent;
     let mut ip = n;
     while ip > 0 {
-        let person = ord[ip - 1];
+        let person = ord[ip - 1] as usize;
         if strata[person] != cstrat {
             cstrat = strata[person];
             denom = 0.0;
@@ -249,7 +249,7 @@ fn zph1(
         let mut deadwt = 0.0;
         let mut denom2 = 0.0;
         while ip > 0 {
-            let person = ord[ip - 1];
+            let person = ord[ip - 1] as usize;
             if stop[person] != dtime || strata[person] != cstrat {
                 break;
             }
@@ -292,15 +292,14 @@ fn zph2(
     event: &[bool],
     xc: &[f64],
     p: usize,
-    eta_in: &[f64],
-    strata: &[usize],
+    mut eta: Vec<f64>,
+    strata: &[u32],
     efron: bool,
-    sort1: &[usize],
-    sort2: &[usize],
+    sort1: &[u32],
+    sort2: &[u32],
     nevent: usize,
 ) -> StatsResult<ZphSums> {
     let n = sort2.len();
-    let mut eta = eta_in.to_vec();
     let mut out = ZphSums { u: vec![0.0; 2 * p], imat: vec![0.0; 4 * p * p], schoen: vec![0.0; nevent * p] };
     let mut acc = Acc::new(p);
     let mut keep = vec![false; n];
@@ -310,7 +309,7 @@ fn zph2(
     let mut denom = 0.0;
     let mut nrisk: i64 = 0;
     let mut etasum = 0.0;
-    let mut cstrat = usize::MAX;
+    let mut cstrat = u32::MAX;
     let mut recenter = 0.0;
     let mut dtime = 0.0;
     let mut timewt = 0.0;
@@ -318,7 +317,7 @@ fn zph2(
         // find the next death time
         let mut k = person;
         while k < n {
-            let pk = sort2[k];
+            let pk = sort2[k] as usize;
             if strata[pk] != cstrat {
                 cstrat = strata[pk];
                 denom = 0.0;
@@ -340,7 +339,7 @@ fn zph2(
         }
         // remove subjects whose start time is at or after this death time
         while indx1 < n {
-            let p1 = sort1[indx1];
+            let p1 = sort1[indx1] as usize;
             if strata[p1] != cstrat || start[p1] < dtime {
                 break;
             }
@@ -365,7 +364,7 @@ fn zph2(
         let mut ndead = 0usize;
         let mut meanwt = 0.0;
         while person < n {
-            let pp = sort2[person];
+            let pp = sort2[person] as usize;
             if strata[pp] != cstrat || stop[pp] < dtime {
                 break;
             }
@@ -498,19 +497,22 @@ pub fn cox_zph(
     strata: Option<&[usize]>,
     opts: &CoxOptions,
 ) -> StatsResult<CoxZph> {
-    cox_zph_terms(model, start, stop, event, x, strata, opts, None)
+    cox_zph_terms(model, start, stop, event, x.clone(), strata, opts, None)
 }
 
 /// [`cox_zph`] with the model's columns grouped into terms, as R's default `terms = TRUE`:
 /// each `(name, columns)` is tested jointly (df = number of columns), e.g. a factor's dummy
 /// columns; `None`: every column is its own term (R `terms = FALSE`). GLOBAL is the same.
+///
+/// The design `x` is taken by value: the test centres it in place rather than holding a
+/// centred copy beside it (at millions of counting-process rows, the largest buffer).
 #[allow(clippy::too_many_arguments)]
 pub fn cox_zph_terms(
     model: &CoxModel,
     start: Option<&[f64]>,
     stop: &[f64],
     event: &[bool],
-    x: &Array2<f64>,
+    x: Array2<f64>,
     strata: Option<&[usize]>,
     opts: &CoxOptions,
     terms: Option<&[(String, Vec<usize>)]>,
@@ -533,6 +535,9 @@ pub fn cox_zph_terms(
     }
     if n == 0 {
         return Err(StatsError::Empty("cox.zph: no observations".into()));
+    }
+    if u32::try_from(n).is_err() {
+        return Err(invalid("time", format!("{n} rows: at most {} rows can be tested", u32::MAX)));
     }
     for i in 0..n {
         if !stop[i].is_finite() {
@@ -560,22 +565,25 @@ pub fn cox_zph_terms(
         return Err(StatsError::Empty("cox.zph: no events".into()));
     }
 
-    let (start_f, stop_f) =
-        if opts.timefix { timefix::aeq_times(start, stop)? } else { (start.map(|s| s.to_vec()), stop.to_vec()) };
-    let start_f = start_f.as_deref();
-    let stop_f = &stop_f[..];
+    // the times merged as R's timefix (copies only when a time moves)
+    let fixed = if opts.timefix { timefix::aeq_times_changed(start, stop)? } else { None };
+    let (start_f, stop_f) = match &fixed {
+        Some((st, sp)) => (st.as_deref(), &sp[..]),
+        None => (start, stop),
+    };
 
     // strata as 0-based ranks of the codes (R: as.integer(strata) - 1)
-    let codes: Vec<usize> = match strata {
+    // (as u32, like the row orders below: 4 bytes a row instead of 8 at millions of rows)
+    let codes: Vec<u32> = match strata {
         Some(s) => {
             let mut levels: Vec<usize> = s.to_vec();
             levels.sort_unstable();
             levels.dedup();
-            s.iter().map(|c| levels.partition_point(|l| l < c)).collect()
+            s.iter().map(|c| levels.partition_point(|l| l < c) as u32).collect()
         }
         None => vec![0; n],
     };
-    let nstrat = codes.iter().copied().max().unwrap_or(0) + 1;
+    let nstrat = codes.iter().copied().max().unwrap_or(0) as usize + 1;
 
     // linear predictor as R's fit$linear.predictors
     let offset: f64 = model.coef.iter().zip(&model.means).map(|(b, m)| b * m).sum();
@@ -588,21 +596,12 @@ pub fn cox_zph_terms(
     tmean += ev_t.iter().map(|t| t - tmean).sum::<f64>() / nevent as f64;
     let gt: Vec<f64> = ttimes.iter().map(|t| t - tmean).collect();
 
-    // covariates centred by their mean over all rows (as zph1/zph2), row-major
-    let mut xc = vec![0.0; n * p];
-    for j in 0..p {
-        let m = (0..n).map(|i| x[[i, j]]).sum::<f64>() / n as f64;
-        for i in 0..n {
-            xc[i * p + j] = x[[i, j]] - m;
-        }
-    }
-
     // `used`: events of the stratum if the covariate varies within it, else 0
     let mut strat_events = vec![0usize; nstrat];
     let mut first_val: Vec<Option<Vec<f64>>> = vec![None; nstrat];
     let mut varies = vec![vec![false; p]; nstrat];
     for i in 0..n {
-        let s = codes[i];
+        let s = codes[i] as usize;
         if event[i] {
             strat_events[s] += 1;
         }
@@ -620,22 +619,42 @@ pub fn cox_zph_terms(
     let used: Vec<Vec<usize>> =
         (0..nstrat).map(|s| (0..p).map(|j| if varies[s][j] { strat_events[s] } else { 0 }).collect()).collect();
 
+    // covariates centred by their mean over all rows (as zph1/zph2), row-major, in the
+    // design's own buffer (after every use of the raw values above)
+    let means: Vec<f64> = (0..p).map(|j| (0..n).map(|i| x[[i, j]]).sum::<f64>() / n as f64).collect();
+    let mut xc = super::into_row_major(x);
+    for row in xc.chunks_exact_mut(p) {
+        for (v, m) in row.iter_mut().zip(&means) {
+            *v -= m;
+        }
+    }
+
     let efron = model.ties == Ties::Efron;
     // output order of the events (and Schoenfeld rows)
     let (sums, event_rows) = match start_f {
         None => {
-            let mut ord: Vec<usize> = (0..n).collect();
-            ord.sort_by(|&a, &b| codes[a].cmp(&codes[b]).then(stop_f[a].total_cmp(&stop_f[b])));
+            let mut ord: Vec<u32> = (0..n as u32).collect();
+            ord.sort_by(|&a, &b| {
+                let (a, b) = (a as usize, b as usize);
+                codes[a].cmp(&codes[b]).then(stop_f[a].total_cmp(&stop_f[b]))
+            });
             let sums = zph1(&gt, stop_f, event, &xc, p, &eta, &codes, efron, &ord, nevent);
-            (sums, ord.into_iter().filter(|&i| event[i]).collect::<Vec<_>>())
+            (sums, ord.into_iter().map(|i| i as usize).filter(|&i| event[i]).collect::<Vec<_>>())
         }
         Some(st) => {
-            let mut sort2: Vec<usize> = (0..n).collect();
-            sort2.sort_by(|&a, &b| codes[b].cmp(&codes[a]).then(stop_f[b].total_cmp(&stop_f[a])));
-            let mut sort1: Vec<usize> = (0..n).collect();
-            sort1.sort_by(|&a, &b| codes[b].cmp(&codes[a]).then(st[b].total_cmp(&st[a])));
-            let sums = zph2(&gt, st, stop_f, event, &xc, p, &eta, &codes, efron, &sort1, &sort2, nevent)?;
-            (sums, sort2.into_iter().rev().filter(|&i| event[i]).collect::<Vec<_>>())
+            let mut sort2: Vec<u32> = (0..n as u32).collect();
+            sort2.sort_by(|&a, &b| {
+                let (a, b) = (a as usize, b as usize);
+                codes[b].cmp(&codes[a]).then(stop_f[b].total_cmp(&stop_f[a]))
+            });
+            let mut sort1: Vec<u32> = (0..n as u32).collect();
+            sort1.sort_by(|&a, &b| {
+                let (a, b) = (a as usize, b as usize);
+                codes[b].cmp(&codes[a]).then(st[b].total_cmp(&st[a]))
+            });
+            // zph2 recentres the linear predictor in place: it takes it
+            let sums = zph2(&gt, st, stop_f, event, &xc, p, eta, &codes, efron, &sort1, &sort2, nevent)?;
+            (sums, sort2.into_iter().rev().map(|i| i as usize).filter(|&i| event[i]).collect::<Vec<_>>())
         }
     };
 
@@ -690,7 +709,7 @@ pub fn cox_zph_terms(
     }
     let mut scaled = Array2::from_elem((nevent, p), f64::NAN);
     for (r, &row) in event_rows.iter().enumerate() {
-        let k: Vec<usize> = (0..p).filter(|&j| used[codes[row]][j] > 0).collect();
+        let k: Vec<usize> = (0..p).filter(|&j| used[codes[row] as usize][j] > 0).collect();
         if k.is_empty() {
             continue;
         }
