@@ -962,42 +962,9 @@ fn record_na_notes(t: &ResultTable, outs: &mut RunOutputs) {
 
 fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Result<(), StudyError> {
     let cfg = ctx.cfg;
-    let km_opts = KmOptions { conf_level: ctx.conf, ..KmOptions::default() };
-    let pts = &ctx.dataset.patients;
-    let os_t: Vec<f64> = pts.iter().map(|p| p.os_time).collect();
-    let os_e: Vec<bool> = pts.iter().map(|p| p.os_event).collect();
-    let efs_t: Vec<f64> = pts.iter().map(|p| p.efs_time).collect();
-    let efs_e: Vec<bool> = pts.iter().map(|p| p.efs_event).collect();
-    let everyone = vec![SharedText::from("all"); pts.len()];
-    let intensity = ctx.dataset.intensity_labels();
-    let regimen = ctx.dataset.regimen_labels(cfg.survival.min_regimen_size);
-    let after = response::after_cr1(ctx.dataset);
-    let rfs_t = after.time.clone();
-    let rfs_e = after.rfs_event();
-    let cr1 = vec![SharedText::from("CR1"); rfs_t.len()];
-    let km_specs: [KmSpec; 5] = [
-        ("os_overall", "OS", &os_t, &os_e, &everyone),
-        ("os_by_first_line_intensity", "OS", &os_t, &os_e, &intensity),
-        ("os_by_first_line_regimen", "OS", &os_t, &os_e, &regimen),
-        ("efs_by_first_line_intensity", "EFS", &efs_t, &efs_e, &intensity),
-        ("rfs_from_cr1", "RFS from CR1", &rfs_t, &rfs_e, &cr1),
-    ];
-    // one fit after the other (each is parallel inside): side by side, five fits of
-    // millions of patients added their buffers to the run's peak
-    let results: Vec<_> = km_specs
-        .iter()
-        .map(|&(name, endpoint, t, e, g)| (name, survival::km_analysis(name, endpoint, t, e, g, &km_opts)))
-        .collect();
-    for (name, r) in results {
-        match r {
-            Ok(a) => {
-                km_outputs(&a.name, &a.endpoint, None, Some(&a), ctx, outs)?;
-                fitted.km.push(a);
-            }
-            Err(e) => outs.not_computed(format!("Kaplan–Meier {name}"), e),
-        }
-    }
-    cir_stage(ctx, &after, outs, fitted)?;
+    // in a function of its own, so that its per-patient vectors (~70 bytes a patient) are
+    // gone before the time-dependent models, the stage's peak
+    km_and_cir(ctx, outs, fitted)?;
 
     let covs = covariates::collect(ctx.cohort, ctx.dataset, &cfg.survival.covariates);
     if !covs.missing.is_empty() {
@@ -1039,6 +1006,49 @@ fn survival_stage(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Resu
         }
     }
     hlh_survival_tables(&fitted.hlh, ctx, outs)
+}
+
+/// The Kaplan–Meier analyses of the study's endpoints and groupings (OS overall, by
+/// first-line intensity and regimen; EFS by intensity; RFS from CR1), then the cumulative
+/// incidence of relapse from CR1.
+fn km_and_cir(ctx: &Ctx, outs: &mut RunOutputs, fitted: &mut Fitted) -> Result<(), StudyError> {
+    let cfg = ctx.cfg;
+    let km_opts = KmOptions { conf_level: ctx.conf, ..KmOptions::default() };
+    let pts = &ctx.dataset.patients;
+    let os_t: Vec<f64> = pts.iter().map(|p| p.os_time).collect();
+    let os_e: Vec<bool> = pts.iter().map(|p| p.os_event).collect();
+    let efs_t: Vec<f64> = pts.iter().map(|p| p.efs_time).collect();
+    let efs_e: Vec<bool> = pts.iter().map(|p| p.efs_event).collect();
+    let everyone = vec![SharedText::from("all"); pts.len()];
+    let intensity = ctx.dataset.intensity_labels();
+    let regimen = ctx.dataset.regimen_labels(cfg.survival.min_regimen_size);
+    let after = response::after_cr1(ctx.dataset);
+    let rfs_t = after.time.clone();
+    let rfs_e = after.rfs_event();
+    let cr1 = vec![SharedText::from("CR1"); rfs_t.len()];
+    let km_specs: [KmSpec; 5] = [
+        ("os_overall", "OS", &os_t, &os_e, &everyone),
+        ("os_by_first_line_intensity", "OS", &os_t, &os_e, &intensity),
+        ("os_by_first_line_regimen", "OS", &os_t, &os_e, &regimen),
+        ("efs_by_first_line_intensity", "EFS", &efs_t, &efs_e, &intensity),
+        ("rfs_from_cr1", "RFS from CR1", &rfs_t, &rfs_e, &cr1),
+    ];
+    // one fit after the other (each is parallel inside): side by side, five fits of
+    // millions of patients added their buffers to the run's peak
+    let results: Vec<_> = km_specs
+        .iter()
+        .map(|&(name, endpoint, t, e, g)| (name, survival::km_analysis(name, endpoint, t, e, g, &km_opts)))
+        .collect();
+    for (name, r) in results {
+        match r {
+            Ok(a) => {
+                km_outputs(&a.name, &a.endpoint, None, Some(&a), ctx, outs)?;
+                fitted.km.push(a);
+            }
+            Err(e) => outs.not_computed(format!("Kaplan–Meier {name}"), e),
+        }
+    }
+    cir_stage(ctx, &after, outs, fitted)
 }
 
 /// A KM analysis to fit: (name, endpoint, time, event, group label per patient).

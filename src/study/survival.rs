@@ -224,15 +224,17 @@ fn adjusted_time_dependent_model(
     start: &[f64],
     stop: &[f64],
     ev: &[bool],
-    subject: &[usize],
+    subject: Vec<usize>,
     hlh: ColumnData,
     covariates: &CovariateColumns,
     opts: &CoxOptions,
 ) -> StatsResult<(CoxModel, Result<CoxZph, String>, usize)> {
     let mut cols = vec![("hlh".to_string(), hlh)];
     for (name, col) in &covariates.columns {
-        cols.push((name.clone(), expand(col, subject)));
+        cols.push((name.clone(), expand(col, &subject)));
     }
+    // the row-to-patient map is not needed once the covariates are expanded
+    drop(subject);
     let (cox_td, dropped_rows, ph_test) = cox_fit_from_columns(Some(start), stop, ev, cols, opts, true)?;
     let ph_test = ph_test.unwrap_or_else(|| Err("not requested".into()));
     let dropped_subjects = if dropped_rows == 0 {
@@ -296,8 +298,7 @@ pub fn hlh_survival(
     // side by side, they made this stage the run's memory peak at 10 M patients
     // (docs/scaling.md); each fit is parallel inside.
     let (cox_td, ph_test, dropped_subjects) =
-        adjusted_time_dependent_model(dataset, &start, &stop, &ev, &subject, hlh_column(), covariates, &opts)?;
-    drop(subject);
+        adjusted_time_dependent_model(dataset, &start, &stop, &ev, subject, hlh_column(), covariates, &opts)?;
     let (cox_td_unadjusted, _) = cox_from_columns(Some(&start), &stop, &ev, vec![("hlh".to_string(), hlh_column())], &opts)?;
 
     let ever: Vec<Option<f64>> = exposure.onset.iter().map(|o| Some(if o.is_some() { 1.0 } else { 0.0 })).collect();
