@@ -30,3 +30,18 @@ pub(crate) fn release_freed_memory() {
         release();
     }
 }
+
+/// A function the program may set to make its allocator hand freed memory back to the
+/// operating system at once from then on, instead of after a delay (the `hemosurv` binary sets
+/// mimalloc's `purge_delay` to 0). The study run calls it once detection is done: the analyses
+/// then free and allocate patient-sized buffers one after the other, which a delayed purge
+/// lets pile up in the resident peak, while load and detection, where the purges cost the
+/// most system time, keep the allocator's default. Unset (library use): nothing happens.
+pub static PURGE_FREED_MEMORY_AT_ONCE: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Calls [`PURGE_FREED_MEMORY_AT_ONCE`] if the program set it.
+pub(crate) fn purge_freed_memory_at_once() {
+    if let Some(purge) = PURGE_FREED_MEMORY_AT_ONCE.get() {
+        purge();
+    }
+}

@@ -365,8 +365,8 @@ fn report(paths: Vec<PathBuf>) {
     }
 }
 
-/// mimalloc returns freed memory to the system only after a delay (10 ms, 100 ms for its
-/// arenas); `cox` on 1 M rows freed its input arrays and then allocated the next phase's
+/// mimalloc returns freed memory to the system only after a delay (see
+/// `purge_freed_memory_at_once`); `cox` on 1 M rows freed its input arrays and then allocated the next phase's
 /// within that window, so ~20-30 MB of freed memory counted in its peak.
 #[cfg(feature = "mimalloc")]
 fn release_freed_memory() {
@@ -379,11 +379,12 @@ fn release_freed_memory() {
     unsafe { mi_collect(true) }
 }
 
-/// mimalloc (v3) hands freed memory back to the system 1 s after it is freed (its
-/// `purge_delay`; 10 s for its arenas). In the study run one analysis frees its buffers and
-/// the next allocates its own within that time, so both counted in the resident peak: on
-/// 1 M patients purging at once lowered the peak from ~1.3 to ~1.0 GB (docs/performance.md,
-/// stop 17). A `MIMALLOC_PURGE_DELAY` set in the environment is left as it is.
+/// mimalloc (v3, the version linked) hands freed memory back to the system 1 s after it is
+/// freed (its `purge_delay`). In the study run's analyses one fit frees its buffers and the
+/// next allocates its own within that time, so both counted in the resident peak; purging at
+/// once costs system time, so the run asks for it only after detection
+/// (`hemosurv::PURGE_FREED_MEMORY_AT_ONCE`; docs/performance.md, stop 17). A
+/// `MIMALLOC_PURGE_DELAY` set in the environment is left as it is.
 #[cfg(feature = "mimalloc")]
 fn purge_freed_memory_at_once() {
     /// `mi_option_purge_delay` in `mimalloc.h` (the 16th option, in v2 and v3 alike).
@@ -401,9 +402,10 @@ fn purge_freed_memory_at_once() {
 
 fn main() -> ExitCode {
     #[cfg(feature = "mimalloc")]
-    purge_freed_memory_at_once();
-    #[cfg(feature = "mimalloc")]
-    let _ = hemosurv::RELEASE_FREED_MEMORY.set(release_freed_memory);
+    {
+        let _ = hemosurv::RELEASE_FREED_MEMORY.set(release_freed_memory);
+        let _ = hemosurv::PURGE_FREED_MEMORY_AT_ONCE.set(purge_freed_memory_at_once);
+    }
     let cli = Cli::parse();
     let result: Result<(), (u8, String)> = match cli.command {
         Command::Run { cohort, omop, mapping, study, out, force, quiet, quarantine, truth, identifiable } => {

@@ -289,6 +289,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, StudyError> {
     let mut outs = RunOutputs::default();
     detection_tables(&detections, spill, &out, &mut outs)?;
     timer.end("detect");
+    // from here on the analyses free and allocate patient-sized buffers one after the other
+    crate::purge_freed_memory_at_once();
 
     let conf = plan.cfg.survival.conf_level;
     let ctx =
