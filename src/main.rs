@@ -366,8 +366,9 @@ fn report(paths: Vec<PathBuf>) {
 }
 
 /// mimalloc returns freed memory to the system only after a delay (see
-/// `purge_freed_memory_at_once`); `cox` on 1 M rows freed its input arrays and then allocated the next phase's
-/// within that window, so ~20-30 MB of freed memory counted in its peak.
+/// `purge_freed_memory_at_once`); `cox` on 1 M rows freed its input arrays and then
+/// allocated the next phase's within that window, so ~20-30 MB of freed memory counted in
+/// its peak.
 #[cfg(feature = "mimalloc")]
 fn release_freed_memory() {
     extern "C" {

@@ -28,8 +28,7 @@ pub fn cpu_seconds() -> Option<f64> {
     }
 }
 
-/// Peak resident memory (kB) since the process started or since the last successful
-/// [`reset_peak_rss`] (`VmHWM` of `/proc/self/status`).
+/// Peak resident memory (kB) since the process started (`VmHWM` of `/proc/self/status`).
 pub fn peak_rss_kb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status.lines().find_map(|line| line.strip_prefix("VmHWM:")?.trim().strip_suffix("kB")?.trim().parse().ok())
